@@ -1,0 +1,1 @@
+//! conformance: placeholder crate until its issue lands.

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace on a fresh Debian machine with the Rust toolchain:
+# installs what is missing, checks formatting and lints, then runs the test suite.
+# Usage: scripts/test.sh            (what CI runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the test suite needs (none yet: the conformance suite adds the C peers).
+REQUIRED_DEBS=()
+missing=()
+for pkg in "${REQUIRED_DEBS[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing ${missing[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+for comp in rustfmt clippy; do
+    if ! cargo "${comp/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        rustup component add "$comp"
+    fi
+done
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> cargo test"
+export PROPTEST_CASES="${PROPTEST_CASES:-256}"
+cargo test --workspace --locked
+
+echo "==> cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet

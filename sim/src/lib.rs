@@ -1,0 +1,1 @@
+//! sim: placeholder crate until its issue lands.

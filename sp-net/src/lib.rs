@@ -1,0 +1,1 @@
+//! sp-net: placeholder crate until its issue lands.

@@ -1,0 +1,2 @@
+//! Subscription matching benchmark (placeholder until the radix tree lands).
+fn main() {}

@@ -1,0 +1,121 @@
+//! The protocol state machines, one module per socket type, and [`AnyProtocol`], which
+//! dispatches to the right one without boxing.
+
+mod common;
+
+pub mod bus;
+pub mod pair0;
+pub mod pair1;
+pub mod pub_;
+pub mod pull;
+pub mod push;
+pub mod rep;
+pub mod req;
+pub mod respondent;
+pub mod sub;
+pub mod surveyor;
+
+pub use bus::Bus;
+pub use pair0::Pair0;
+pub use pair1::Pair1;
+pub use pub_::Pub;
+pub use pull::Pull;
+pub use push::Push;
+pub use rep::Rep;
+pub use req::Req;
+pub use respondent::Respondent;
+pub use sub::Sub;
+pub use surveyor::Surveyor;
+
+use bytes::Bytes;
+
+use crate::message::Message;
+use crate::options::Options;
+use crate::pipes::{PipeId, PipeInfo};
+use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, Transmit};
+use crate::socket_type::SocketType;
+use crate::stats::ProtoStats;
+use crate::time::Instant;
+
+macro_rules! any_protocol {
+    ($($variant:ident),* $(,)?) => {
+        /// Any protocol state machine, chosen at run time by [`SocketType`].
+        ///
+        /// Use the variants to reach protocol-specific methods (subscriptions, contexts).
+        #[derive(Clone, Debug)]
+        #[allow(clippy::large_enum_variant)]
+        pub enum AnyProtocol {
+            $(
+                #[doc = concat!("A ", stringify!($variant), " socket.")]
+                $variant($variant),
+            )*
+        }
+
+        impl AnyProtocol {
+            /// Creates the state machine for `socket_type`.
+            pub fn new(socket_type: SocketType, config: Config) -> Self {
+                match socket_type {
+                    $(SocketType::$variant => Self::$variant($variant::new(config)),)*
+                }
+            }
+        }
+
+        $(
+            impl From<$variant> for AnyProtocol {
+                fn from(p: $variant) -> Self {
+                    Self::$variant(p)
+                }
+            }
+        )*
+
+        impl Protocol for AnyProtocol {
+            fn socket_type(&self) -> SocketType {
+                match self { $(Self::$variant(p) => p.socket_type(),)* }
+            }
+            fn is_raw(&self) -> bool {
+                match self { $(Self::$variant(p) => p.is_raw(),)* }
+            }
+            fn add_pipe(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+                match self { $(Self::$variant(p) => p.add_pipe(now, pipe, info),)* }
+            }
+            fn remove_pipe(&mut self, now: Instant, pipe: PipeId) {
+                match self { $(Self::$variant(p) => p.remove_pipe(now, pipe),)* }
+            }
+            fn handle_message(&mut self, now: Instant, pipe: PipeId, payload: Bytes) {
+                match self { $(Self::$variant(p) => p.handle_message(now, pipe, payload),)* }
+            }
+            fn handle_writable(&mut self, now: Instant, pipe: PipeId) {
+                match self { $(Self::$variant(p) => p.handle_writable(now, pipe),)* }
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                match self { $(Self::$variant(p) => p.handle_timeout(now),)* }
+            }
+            fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError> {
+                match self { $(Self::$variant(p) => p.send(now, msg),)* }
+            }
+            fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
+                match self { $(Self::$variant(p) => p.recv(now),)* }
+            }
+            fn poll_transmit(&mut self) -> Option<Transmit> {
+                match self { $(Self::$variant(p) => p.poll_transmit(),)* }
+            }
+            fn poll_event(&mut self) -> Option<Event> {
+                match self { $(Self::$variant(p) => p.poll_event(),)* }
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                match self { $(Self::$variant(p) => p.poll_timeout(),)* }
+            }
+            fn stats(&self) -> &ProtoStats {
+                match self { $(Self::$variant(p) => p.stats(),)* }
+            }
+            fn options(&self) -> &Options {
+                match self { $(Self::$variant(p) => p.options(),)* }
+            }
+            fn set_options(&mut self, options: Options) {
+                match self { $(Self::$variant(p) => p.set_options(options),)* }
+            }
+        }
+    };
+}
+
+any_protocol!(Pair0, Pair1, Pub, Sub, Req, Rep, Push, Pull, Surveyor, Respondent, Bus);

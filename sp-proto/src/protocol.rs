@@ -1,0 +1,227 @@
+//! The one API every protocol state machine implements.
+//!
+//! # Driving contract
+//!
+//! A protocol is a plain value. The driver (sp-net's socket task, the simulator, or an
+//! embedder's own I/O loop) feeds it inputs and then drains its outputs:
+//!
+//! 1. Inputs (`handle_*`), each with the current [`Instant`]:
+//!    [`add_pipe`](Protocol::add_pipe) when a connection finished its SP handshake,
+//!    [`remove_pipe`](Protocol::remove_pipe) when it is gone,
+//!    [`handle_message`](Protocol::handle_message) with each frame's payload,
+//!    [`handle_writable`](Protocol::handle_writable) when a pipe can take another message,
+//!    [`handle_timeout`](Protocol::handle_timeout) when the deadline passes.
+//! 2. User commands: [`send`](Protocol::send) and [`recv`](Protocol::recv). They never
+//!    block: `WouldBlock` means "retry after the next input".
+//! 3. After any input or command, drain [`poll_transmit`](Protocol::poll_transmit) and
+//!    [`poll_event`](Protocol::poll_event) until both return `None`, then arm a timer for
+//!    [`poll_timeout`](Protocol::poll_timeout).
+//!
+//! Time must not go backwards between calls. Nothing here reads a clock, spawns, locks or
+//! allocates randomness on its own: ids and jitter come from the seed in [`Config`].
+//!
+//! # Flow control
+//!
+//! *Send side:* a pipe is writable when attached. Every [`Transmit`] for a pipe uses up
+//! its writability until the driver calls `handle_writable` for it; a driver with an
+//! output buffer calls it as soon as the buffer has room again.
+//!
+//! *Receive side:* the driver keeps delivering a pipe's messages until the protocol emits
+//! [`Event::PausePipe`], and resumes after [`Event::ResumePipe`]. Messages delivered after
+//! a pause (already decoded) are still accepted.
+
+use bytes::Bytes;
+
+use crate::message::Message;
+use crate::options::Options;
+use crate::pipes::{PipeId, PipeInfo};
+use crate::socket_type::SocketType;
+use crate::stats::ProtoStats;
+use crate::time::Instant;
+
+/// How a protocol state machine is created.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// Option values.
+    pub options: Options,
+    /// Seed for every random choice (ids, jitter).
+    pub seed: u64,
+    /// Raw mode (`AF_SP_RAW`): headers are exposed to and supplied by the user, no
+    /// request/survey state is kept. Used by devices.
+    pub raw: bool,
+}
+
+impl Config {
+    /// Cooked mode, default options, the given seed.
+    pub fn cooked(seed: u64) -> Self {
+        Self {
+            seed,
+            ..Self::default()
+        }
+    }
+
+    /// Raw mode, default options, the given seed.
+    pub fn raw(seed: u64) -> Self {
+        Self {
+            seed,
+            raw: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// A message to write on a pipe: `msg.header || msg.body` as one frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The pipe to write on.
+    pub pipe: PipeId,
+    /// The message; its header is the SP protocol header to put on the wire.
+    pub msg: Message,
+}
+
+impl Transmit {
+    /// The payload length on the wire.
+    pub fn wire_len(&self) -> usize {
+        self.msg.wire_len()
+    }
+}
+
+/// Something the driver must act on, or may report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Stop reading messages from this pipe (its receive queue is full).
+    PausePipe(PipeId),
+    /// Reading from this pipe may resume.
+    ResumePipe(PipeId),
+    /// A request was sent again (timer or lost pipe).
+    RequestResent {
+        /// The pipe it went out on.
+        pipe: PipeId,
+    },
+    /// The current survey reached its deadline.
+    SurveyExpired,
+}
+
+/// Why a pipe was refused by [`Protocol::add_pipe`]. The driver closes the connection.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PipeRefused {
+    /// The protocol takes one peer and already has one (PAIR).
+    #[error("socket already has its one peer")]
+    Busy,
+    /// The id is already attached.
+    #[error("pipe {0} is already attached")]
+    Duplicate(PipeId),
+}
+
+/// The kind of a failed send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendErrorKind {
+    /// No pipe can take the message now; retry after the next input.
+    WouldBlock,
+    /// Sending is not valid in the current state (REP or RESPONDENT with nothing to answer;
+    /// nanomsg's `EFSM`).
+    WrongState,
+    /// This socket type cannot send (SUB, PULL).
+    NotSupported,
+    /// Raw mode: the header is not valid for this protocol.
+    BadHeader,
+    /// REQ with `fail_no_peers`: no peer is connected.
+    NoPeers,
+    /// The context does not exist.
+    NoSuchContext,
+}
+
+/// A failed send; the message is handed back.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[error("send failed: {kind:?}")]
+pub struct SendError {
+    /// What went wrong.
+    pub kind: SendErrorKind,
+    /// The message that was not sent.
+    pub msg: Message,
+}
+
+impl std::fmt::Debug for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SendError({:?}, {:?})", self.kind, self.msg)
+    }
+}
+
+impl SendError {
+    /// Builds an error of `kind` returning `msg`.
+    pub fn new(kind: SendErrorKind, msg: Message) -> Self {
+        Self { kind, msg }
+    }
+}
+
+/// Why [`Protocol::recv`] returned no message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// Nothing to receive yet; retry after the next input.
+    #[error("no message available")]
+    WouldBlock,
+    /// Receiving is not valid in this state (REQ with no request, SURVEYOR with no survey;
+    /// nanomsg's `EFSM`).
+    #[error("operation not valid in the current state")]
+    WrongState,
+    /// The survey deadline passed (reported once, by the first recv after expiry).
+    #[error("survey deadline expired")]
+    TimedOut,
+    /// This socket type cannot receive (PUB, PUSH).
+    #[error("socket type cannot receive")]
+    NotSupported,
+    /// The context does not exist.
+    #[error("no such context")]
+    NoSuchContext,
+}
+
+/// The sans-IO interface of every SP protocol. See the module docs for the contract.
+pub trait Protocol {
+    /// The socket type (and so the wire id and peer) of this state machine.
+    fn socket_type(&self) -> SocketType;
+
+    /// Whether this is a raw-mode socket.
+    fn is_raw(&self) -> bool;
+
+    /// A connection to a peer of the right type finished its handshake.
+    fn add_pipe(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused>;
+
+    /// A pipe is gone. Unknown ids are ignored.
+    fn remove_pipe(&mut self, now: Instant, pipe: PipeId);
+
+    /// One message payload (SP header and body, as framed on the wire) from `pipe`.
+    fn handle_message(&mut self, now: Instant, pipe: PipeId, payload: Bytes);
+
+    /// `pipe` can take another message.
+    fn handle_writable(&mut self, now: Instant, pipe: PipeId);
+
+    /// Time has advanced to `now`; fire due timers.
+    fn handle_timeout(&mut self, now: Instant);
+
+    /// The user sends a message.
+    fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError>;
+
+    /// The user receives a message.
+    fn recv(&mut self, now: Instant) -> Result<Message, RecvError>;
+
+    /// The next message to write, if any.
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+
+    /// The next event, if any.
+    fn poll_event(&mut self) -> Option<Event>;
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    fn poll_timeout(&self) -> Option<Instant>;
+
+    /// Counters, including every drop with its reason.
+    fn stats(&self) -> &ProtoStats;
+
+    /// The options in force.
+    fn options(&self) -> &Options;
+
+    /// Replaces the options; takes effect for subsequent operations.
+    fn set_options(&mut self, options: Options);
+}

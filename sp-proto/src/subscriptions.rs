@@ -1,0 +1,1 @@
+//! Subscription set for SUB (placeholder until the radix tree lands).
