@@ -1,6 +1,6 @@
 //! A tiny in-memory network of protocol state machines, for tests and examples.
 //!
-//! [`TestNet`] connects state machines with pipes, moves every [`Transmit`] through the
+//! [`TestNet`] connects state machines with pipes, moves every [`Transmit`](crate::Transmit) through the
 //! real TCP frame codec to the peer, honours the flow-control contract (writability
 //! credits, pause/resume), and runs virtual time forward firing each machine's timers in
 //! order. It records every frame it moves so tests can snapshot wire traces. It is
