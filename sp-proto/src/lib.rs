@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+pub mod device;
 pub mod inbound;
 pub mod message;
 pub mod options;

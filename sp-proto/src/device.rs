@@ -1,0 +1,1 @@
+//! Devices (forwarders) between raw sockets (placeholder until the implementation lands).
