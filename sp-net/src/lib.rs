@@ -1,1 +1,33 @@
-//! sp-net: placeholder crate until its issue lands.
+//! # sp-net: Scalability Protocols sockets over real transports
+//!
+//! The tokio runtime that drives the sans-IO protocols of `sp-proto` over TCP and IPC
+//! (more transports to come). It owns tasks, sockets, timers and wakers, and nothing that
+//! decides protocol behaviour.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sp_net::Error> {
+//! use sp_net::{Socket, SocketType};
+//! let rep = Socket::new(SocketType::Rep);
+//! let ep = rep.listen("tcp://127.0.0.1:0").await?;
+//! let req = Socket::new(SocketType::Req);
+//! req.dial(&ep.url().to_string()).await?;
+//! req.send("ping").await?;
+//! let q = rep.recv().await?;
+//! rep.send(q.body).await?;
+//! assert_eq!(req.recv().await?.body, "ping");
+//! # Ok(()) }
+//! ```
+
+mod core;
+pub mod error;
+mod pipe;
+pub mod socket;
+pub mod stats;
+pub mod transport;
+pub mod url;
+
+pub use error::Error;
+pub use socket::{Endpoint, Socket, SocketOptions};
+pub use sp_proto::{Message, SocketType};
+pub use stats::Statistics;
+pub use url::Url;

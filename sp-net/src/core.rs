@@ -1,0 +1,228 @@
+//! The socket core shared by user handles and the driver tasks.
+//!
+//! One `Mutex<State>` per socket holds the sans-IO protocol and the per-pipe output
+//! queues. User calls and pipe tasks lock it briefly, feed the protocol, drain its outputs
+//! ([`State::drain`]) and wake whoever can now make progress. Nothing in here awaits while
+//! holding the lock, and every `Notified` future is created before the lock is released,
+//! so a wake-up between "nothing to do" and "wait" cannot be lost.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sp_proto::pipes::PipeIdAllocator;
+use sp_proto::rng::Rng;
+use sp_proto::{AnyProtocol, Event, Instant, Message, PipeId, PipeInfo, Protocol};
+use tokio::sync::Notify;
+
+use crate::stats::SocketStats;
+
+/// What a pipe task needs to find its slot and be woken.
+#[derive(Debug)]
+pub(crate) struct PipeSlot {
+    /// Messages the protocol transmitted, waiting for the writer task.
+    pub(crate) out: VecDeque<Message>,
+    /// The protocol's writability is withheld until the writer drains `out`.
+    pub(crate) owed_writable: bool,
+    /// The protocol asked to stop reading this pipe.
+    pub(crate) paused: bool,
+    /// Set when the socket closes or the pipe must go: tasks finish.
+    pub(crate) closing: bool,
+    /// Wakes the writer task.
+    pub(crate) wake_writer: Arc<Notify>,
+    /// Wakes the reader task (resume after pause, or close).
+    pub(crate) wake_reader: Arc<Notify>,
+}
+
+/// The mutable state of one socket.
+pub(crate) struct State {
+    pub(crate) proto: AnyProtocol,
+    pub(crate) pipes: BTreeMap<PipeId, PipeSlot>,
+    pub(crate) alloc: PipeIdAllocator,
+    pub(crate) closed: bool,
+    /// Output queue length per pipe at which the protocol sees the pipe as busy.
+    pub(crate) pipe_queue: usize,
+    pub(crate) stats: SocketStats,
+    /// Deadline the timer task is sleeping towards.
+    pub(crate) armed: Option<Instant>,
+}
+
+/// Who to wake after a state change.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Wake {
+    pub(crate) timer: bool,
+}
+
+impl State {
+    /// Drains every output of the protocol into the pipe queues; must follow every
+    /// protocol call.
+    pub(crate) fn drain(&mut self, now: Instant) -> Wake {
+        loop {
+            let mut progress = false;
+            while let Some(t) = self.proto.poll_transmit() {
+                progress = true;
+                let Some(slot) = self.pipes.get_mut(&t.pipe) else {
+                    continue;
+                };
+                slot.out.push_back(t.msg);
+                slot.wake_writer.notify_one();
+                if slot.out.len() < self.pipe_queue {
+                    self.proto.handle_writable(now, t.pipe);
+                } else {
+                    slot.owed_writable = true;
+                }
+            }
+            while let Some(ev) = self.proto.poll_event() {
+                progress = true;
+                match ev {
+                    Event::PausePipe(p) => {
+                        if let Some(slot) = self.pipes.get_mut(&p) {
+                            slot.paused = true;
+                        }
+                    }
+                    Event::ResumePipe(p) => {
+                        if let Some(slot) = self.pipes.get_mut(&p) {
+                            slot.paused = false;
+                            slot.wake_reader.notify_one();
+                        }
+                    }
+                    other => tracing::debug!(event = ?other, "protocol event"),
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+        let deadline = self.proto.poll_timeout();
+        let timer =
+            deadline != self.armed && deadline.is_some_and(|d| self.armed.is_none_or(|a| d < a));
+        if timer {
+            self.armed = deadline;
+        }
+        Wake { timer }
+    }
+}
+
+/// The state plus the notifiers, shared by every handle and task of one socket.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// Woken whenever a user's recv may now succeed.
+    pub(crate) readable: Notify,
+    /// Woken whenever a user's send may now succeed.
+    pub(crate) writable: Notify,
+    /// Woken when the earliest protocol deadline moved earlier, or on close.
+    pub(crate) timer: Notify,
+    /// The number of attached pipes, observable by users waiting for connections.
+    pub(crate) pipe_count: tokio::sync::watch::Sender<usize>,
+    epoch: tokio::time::Instant,
+}
+
+impl Shared {
+    pub(crate) fn new(proto: AnyProtocol, seed: u64, pipe_queue: usize) -> Arc<Self> {
+        let mut rng = Rng::new(seed ^ 0x9e37_79b9_7f4a_7c15);
+        Arc::new(Self {
+            state: Mutex::new(State {
+                proto,
+                pipes: BTreeMap::new(),
+                alloc: PipeIdAllocator::new(&mut rng),
+                closed: false,
+                pipe_queue: pipe_queue.max(1),
+                stats: SocketStats::default(),
+                armed: None,
+            }),
+            readable: Notify::new(),
+            writable: Notify::new(),
+            timer: Notify::new(),
+            pipe_count: tokio::sync::watch::Sender::new(0),
+            epoch: tokio::time::Instant::now(),
+        })
+    }
+
+    /// The protocol clock: time since this socket was created.
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_nanos(u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    /// Converts a protocol instant back to a tokio instant.
+    pub(crate) fn to_tokio(&self, t: Instant) -> tokio::time::Instant {
+        self.epoch + std::time::Duration::from_nanos(t.as_nanos())
+    }
+
+    /// Locks the state. A poisoned lock means a panic already happened under it; the
+    /// state is still structurally valid, so continue rather than cascade.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes users and the timer after a change.
+    pub(crate) fn wake(&self, w: Wake) {
+        self.readable.notify_waiters();
+        self.writable.notify_waiters();
+        if w.timer {
+            self.timer.notify_one();
+        }
+    }
+
+    /// Attaches a pipe whose handshake completed; returns its id and wakers, or `None`
+    /// if the protocol refused it or the socket is closed.
+    pub(crate) fn attach_pipe(
+        &self,
+        info: PipeInfo,
+    ) -> Result<(PipeId, Arc<Notify>, Arc<Notify>), AttachError> {
+        let now = self.now();
+        let mut st = self.lock();
+        if st.closed {
+            return Err(AttachError::Closed);
+        }
+        let id = st.alloc.allocate();
+        if let Err(e) = st.proto.add_pipe(now, id, info) {
+            st.alloc.release(id);
+            return Err(AttachError::Refused(e));
+        }
+        let wake_writer = Arc::new(Notify::new());
+        let wake_reader = Arc::new(Notify::new());
+        st.pipes.insert(
+            id,
+            PipeSlot {
+                out: VecDeque::new(),
+                owed_writable: false,
+                paused: false,
+                closing: false,
+                wake_writer: wake_writer.clone(),
+                wake_reader: wake_reader.clone(),
+            },
+        );
+        st.stats.pipes_added += 1;
+        let w = st.drain(now);
+        let count = st.pipes.len();
+        drop(st);
+        self.pipe_count.send_replace(count);
+        self.wake(w);
+        Ok((id, wake_writer, wake_reader))
+    }
+
+    /// Detaches a pipe (its connection ended). Idempotent.
+    pub(crate) fn detach_pipe(&self, id: PipeId) {
+        let now = self.now();
+        let mut st = self.lock();
+        let Some(slot) = st.pipes.remove(&id) else {
+            return;
+        };
+        slot.wake_writer.notify_one();
+        slot.wake_reader.notify_one();
+        st.stats.pipes_removed += 1;
+        st.alloc.release(id);
+        st.proto.remove_pipe(now, id);
+        let w = st.drain(now);
+        let count = st.pipes.len();
+        drop(st);
+        self.pipe_count.send_replace(count);
+        self.wake(w);
+    }
+}
+
+/// Why a pipe could not be attached.
+#[derive(Debug)]
+pub(crate) enum AttachError {
+    Closed,
+    Refused(sp_proto::PipeRefused),
+}

@@ -1,0 +1,65 @@
+//! Errors of the socket API.
+
+use std::io;
+
+/// Everything a socket operation can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The socket was closed.
+    #[error("socket closed")]
+    Closed,
+    /// The send or receive timeout expired, or a survey's deadline passed.
+    #[error("operation timed out")]
+    TimedOut,
+    /// The operation is not valid in the protocol's current state (nanomsg's EFSM):
+    /// REQ recv with no request, REP send with nothing to answer, SURVEYOR recv with no
+    /// survey.
+    #[error("operation not valid in the current protocol state")]
+    WrongState,
+    /// The socket type cannot do this (send on SUB/PULL, recv on PUB/PUSH).
+    #[error("operation not supported by this socket type")]
+    NotSupported,
+    /// Raw send with a header the protocol cannot route.
+    #[error("invalid message header for a raw send")]
+    BadHeader,
+    /// REQ with fail-fast enabled and no peer connected.
+    #[error("no peer connected")]
+    NoPeers,
+    /// Non-blocking operation could not complete now.
+    #[error("operation would block")]
+    WouldBlock,
+    /// The URL is malformed or uses an unknown transport.
+    #[error(transparent)]
+    Url(#[from] crate::url::UrlError),
+    /// An option value is out of range.
+    #[error(transparent)]
+    Option(#[from] sp_proto::OptionError),
+    /// An I/O error from the transport (bind, connect).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    pub(crate) fn from_send(kind: sp_proto::SendErrorKind) -> Self {
+        use sp_proto::SendErrorKind as K;
+        match kind {
+            K::WouldBlock => Self::WouldBlock,
+            K::WrongState => Self::WrongState,
+            K::NotSupported => Self::NotSupported,
+            K::BadHeader => Self::BadHeader,
+            K::NoPeers => Self::NoPeers,
+            _ => Self::WrongState,
+        }
+    }
+
+    pub(crate) fn from_recv(e: sp_proto::RecvError) -> Self {
+        use sp_proto::RecvError as R;
+        match e {
+            R::WouldBlock => Self::WouldBlock,
+            R::TimedOut => Self::TimedOut,
+            R::NotSupported => Self::NotSupported,
+            _ => Self::WrongState,
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! The public asynchronous socket.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sp_proto::backoff::Backoff;
+use sp_proto::wire::{FrameFormat, MaxRecvSize};
+use sp_proto::{
+    AnyProtocol, Config, Message, PipeInfo, Priority, Protocol, SendErrorKind, SocketType,
+};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::core::Shared;
+use crate::error::Error;
+use crate::pipe::{self, PipeConfig, PipeEnd};
+use crate::stats::Statistics;
+use crate::transport::{Network, TokioNetwork};
+use crate::url::Url;
+
+/// Socket options with nanomsg-compatible meanings. Endpoint-related values (priorities,
+/// reconnect, max receive size) are copied into each endpoint when it is created, as in
+/// nanomsg.
+#[derive(Clone, Debug)]
+pub struct SocketOptions {
+    /// Send timeout (`None`: wait forever, nanomsg's -1).
+    pub send_timeout: Option<Duration>,
+    /// Receive timeout (`None`: wait forever).
+    pub recv_timeout: Option<Duration>,
+    /// Largest message accepted from a peer (default 1 MiB).
+    pub max_recv_size: MaxRecvSize,
+    /// Send priority for new endpoints (1 highest .. 16, default 8).
+    pub send_priority: Priority,
+    /// Receive priority for new endpoints.
+    pub recv_priority: Priority,
+    /// First reconnect delay (default 100 ms).
+    pub reconnect_min: Duration,
+    /// Reconnect delay cap (default 5 s).
+    pub reconnect_max: Duration,
+    /// Time allowed for the SP header exchange (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Messages queued per pipe before the protocol sees it as busy (default 128).
+    pub send_queue: usize,
+    /// How long `close` waits for queued messages to be written (default 1 s).
+    pub linger: Duration,
+}
+
+impl Default for SocketOptions {
+    fn default() -> Self {
+        Self {
+            send_timeout: None,
+            recv_timeout: None,
+            max_recv_size: MaxRecvSize::DEFAULT,
+            send_priority: Priority::DEFAULT,
+            recv_priority: Priority::DEFAULT,
+            reconnect_min: sp_proto::backoff::DEFAULT_RECONNECT_MIN,
+            reconnect_max: sp_proto::backoff::DEFAULT_RECONNECT_MAX,
+            handshake_timeout: sp_proto::wire::handshake::DEFAULT_HANDSHAKE_TIMEOUT,
+            send_queue: 128,
+            linger: Duration::from_secs(1),
+        }
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    socket_type: SocketType,
+    options: Mutex<SocketOptions>,
+    network: Arc<dyn Network>,
+    endpoints: Mutex<Vec<tokio::task::AbortHandle>>,
+    timer: JoinHandle<()>,
+    seed: Mutex<u64>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        shutdown(&self.shared);
+        for t in self
+            .endpoints
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            t.abort();
+        }
+        self.timer.abort();
+    }
+}
+
+fn shutdown(shared: &Shared) {
+    let mut st = shared.lock();
+    st.closed = true;
+    for slot in st.pipes.values_mut() {
+        slot.closing = true;
+        slot.wake_reader.notify_one();
+        slot.wake_writer.notify_one();
+    }
+    drop(st);
+    shared.readable.notify_waiters();
+    shared.writable.notify_waiters();
+    shared.timer.notify_one();
+}
+
+/// An SP socket driven by tokio. Cheap to clone; all clones are the same socket, and it
+/// closes when the last clone is dropped (or on [`close`](Self::close)).
+#[derive(Clone)]
+pub struct Socket {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("type", &self.inner.socket_type)
+            .finish()
+    }
+}
+
+/// A handle to a listening or dialing endpoint.
+#[derive(Debug)]
+pub struct Endpoint {
+    url: Url,
+    task: JoinHandle<()>,
+}
+
+impl Endpoint {
+    /// The endpoint's address; for a listener bound to port 0, the port actually bound.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// Stops the endpoint and closes its connections.
+    pub fn close(self) {
+        self.task.abort();
+    }
+}
+
+impl Socket {
+    /// A cooked socket of `socket_type` on the real network. Must be called inside a
+    /// tokio runtime.
+    pub fn new(socket_type: SocketType) -> Self {
+        Self::with_config(
+            socket_type,
+            Config::cooked(seed_from_entropy()),
+            Arc::new(TokioNetwork::new()),
+        )
+    }
+
+    /// A raw socket (for devices) of `socket_type` on the real network.
+    pub fn new_raw(socket_type: SocketType) -> Self {
+        Self::with_config(
+            socket_type,
+            Config::raw(seed_from_entropy()),
+            Arc::new(TokioNetwork::new()),
+        )
+    }
+
+    /// A socket with an explicit protocol configuration and network (the simulator's
+    /// seam).
+    pub fn with_config(socket_type: SocketType, config: Config, network: Arc<dyn Network>) -> Self {
+        let seed = config.seed;
+        let options = SocketOptions::default();
+        let proto = AnyProtocol::new(socket_type, config);
+        let shared = Shared::new(proto, seed, options.send_queue);
+        let timer = tokio::spawn(timer_task(shared.clone()));
+        Self {
+            inner: Arc::new(Inner {
+                shared,
+                socket_type,
+                options: Mutex::new(options),
+                network,
+                endpoints: Mutex::new(Vec::new()),
+                timer,
+                seed: Mutex::new(seed),
+            }),
+        }
+    }
+
+    /// The socket type.
+    pub fn socket_type(&self) -> SocketType {
+        self.inner.socket_type
+    }
+
+    /// A copy of the current options.
+    pub fn options(&self) -> SocketOptions {
+        self.inner
+            .options
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the options (endpoint-related values apply to endpoints created later).
+    pub fn set_options(&self, options: SocketOptions) {
+        self.inner.shared.lock().pipe_queue = options.send_queue.max(1);
+        *self.inner.options.lock().unwrap_or_else(|e| e.into_inner()) = options;
+    }
+
+    /// Changes the protocol options (TTL, resend interval, survey deadline, ...).
+    pub fn set_protocol_options(&self, options: sp_proto::Options) {
+        self.inner.shared.lock().proto.set_options(options);
+    }
+
+    /// The protocol options in force.
+    pub fn protocol_options(&self) -> sp_proto::Options {
+        self.inner.shared.lock().proto.options().clone()
+    }
+
+    /// Runs `f` on the protocol state machine (subscriptions, contexts), then drains its
+    /// outputs.
+    pub fn with_protocol<R>(&self, f: impl FnOnce(&mut AnyProtocol) -> R) -> R {
+        let shared = &self.inner.shared;
+        let now = shared.now();
+        let mut st = shared.lock();
+        let r = f(&mut st.proto);
+        let w = st.drain(now);
+        drop(st);
+        shared.wake(w);
+        r
+    }
+
+    fn pipe_config(&self, url: &Url) -> PipeConfig {
+        let o = self.options();
+        PipeConfig {
+            info: PipeInfo {
+                send_priority: o.send_priority,
+                recv_priority: o.recv_priority,
+            },
+            format: match url {
+                Url::Ipc(_) | Url::Abstract(_) => FrameFormat::Ipc,
+                _ => FrameFormat::Tcp,
+            },
+            max_recv: o.max_recv_size,
+            handshake_timeout: o.handshake_timeout,
+        }
+    }
+
+    fn next_seed(&self) -> u64 {
+        let mut s = self.inner.seed.lock().unwrap_or_else(|e| e.into_inner());
+        *s = sp_proto::rng::Rng::new(*s).next_u64();
+        *s
+    }
+
+    /// Binds a listener and starts accepting connections. Returns once bound.
+    pub async fn listen(&self, url: &str) -> Result<Endpoint, Error> {
+        let url = Url::parse(url)?;
+        if self.inner.shared.lock().closed {
+            return Err(Error::Closed);
+        }
+        let mut listener = self.inner.network.bind(&url).await?;
+        let bound = listener.local_url();
+        let cfg = self.pipe_config(&url);
+        let shared = self.inner.shared.clone();
+        let task = tokio::spawn(async move {
+            let mut pipes = JoinSet::new();
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(conn) => {
+                            shared.lock().stats.accepts += 1;
+                            pipes.spawn(pipe::run(shared.clone(), conn, cfg));
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    },
+                    Some(_) = pipes.join_next(), if !pipes.is_empty() => {}
+                }
+            }
+        });
+        self.inner
+            .endpoints
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task.abort_handle());
+        Ok(Endpoint { url: bound, task })
+    }
+
+    /// Starts dialing `url` in the background, reconnecting with backoff whenever the
+    /// connection fails or is lost. Returns at once (like nanomsg's `nn_connect`).
+    pub async fn dial(&self, url: &str) -> Result<Endpoint, Error> {
+        let url = Url::parse(url)?;
+        if self.inner.shared.lock().closed {
+            return Err(Error::Closed);
+        }
+        let cfg = self.pipe_config(&url);
+        let o = self.options();
+        let mut backoff = Backoff::new(o.reconnect_min, o.reconnect_max, self.next_seed());
+        let shared = self.inner.shared.clone();
+        let network = self.inner.network.clone();
+        let target = url.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                if shared.lock().closed {
+                    return;
+                }
+                match network.connect(&target).await {
+                    Ok(conn) => {
+                        shared.lock().stats.connects += 1;
+                        let (end, attached) = pipe::run(shared.clone(), conn, cfg).await;
+                        if matches!(end, PipeEnd::SocketClosed) {
+                            return;
+                        }
+                        if attached {
+                            backoff.reset();
+                        }
+                    }
+                    Err(e) => {
+                        shared.lock().stats.connect_failures += 1;
+                        tracing::debug!(url = %target, error = %e, "connect failed");
+                    }
+                }
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+        });
+        self.inner
+            .endpoints
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task.abort_handle());
+        Ok(Endpoint { url, task })
+    }
+
+    /// Sends a message, waiting (up to the send timeout) until the protocol accepts it.
+    ///
+    /// Dropping the future before it completes means the message was not sent.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        let timeout = self.options().send_timeout;
+        let deadline = timeout.map(|d| tokio::time::Instant::now() + d);
+        let shared = &self.inner.shared;
+        let mut msg = msg.into();
+        loop {
+            let notified = shared.writable.notified();
+            {
+                let now = shared.now();
+                let mut st = shared.lock();
+                if st.closed {
+                    return Err(Error::Closed);
+                }
+                match st.proto.send(now, msg) {
+                    Ok(()) => {
+                        let w = st.drain(now);
+                        drop(st);
+                        shared.wake(w);
+                        return Ok(());
+                    }
+                    Err(e) if e.kind == SendErrorKind::WouldBlock => msg = e.msg,
+                    Err(e) => return Err(Error::from_send(e.kind)),
+                }
+            }
+            match deadline {
+                Some(d) => tokio::time::timeout_at(d, notified)
+                    .await
+                    .map_err(|_| Error::TimedOut)?,
+                None => notified.await,
+            }
+        }
+    }
+
+    /// Receives a message, waiting up to the receive timeout.
+    ///
+    /// Cancellation-safe: dropping the future loses no message (messages stay queued in
+    /// the protocol until a `recv` takes them).
+    pub async fn recv(&self) -> Result<Message, Error> {
+        let timeout = self.options().recv_timeout;
+        let deadline = timeout.map(|d| tokio::time::Instant::now() + d);
+        let shared = &self.inner.shared;
+        loop {
+            let notified = shared.readable.notified();
+            {
+                let now = shared.now();
+                let mut st = shared.lock();
+                if st.closed {
+                    return Err(Error::Closed);
+                }
+                match st.proto.recv(now) {
+                    Ok(m) => {
+                        let w = st.drain(now);
+                        drop(st);
+                        shared.wake(w);
+                        return Ok(m);
+                    }
+                    Err(sp_proto::RecvError::WouldBlock) => {}
+                    Err(e) => return Err(Error::from_recv(e)),
+                }
+            }
+            match deadline {
+                Some(d) => tokio::time::timeout_at(d, notified)
+                    .await
+                    .map_err(|_| Error::TimedOut)?,
+                None => notified.await,
+            }
+        }
+    }
+
+    /// Statistics of this socket.
+    pub fn stats(&self) -> Statistics {
+        let st = self.inner.shared.lock();
+        Statistics {
+            socket: st.stats.clone(),
+            protocol: st.proto.stats().clone(),
+        }
+    }
+
+    /// Waits until at least `n` pipes are attached (or the socket closes).
+    pub async fn wait_for_pipes(&self, n: usize) -> Result<(), Error> {
+        let mut rx = self.inner.shared.pipe_count.subscribe();
+        rx.wait_for(|&c| c >= n)
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Waits until at most `n` pipes are attached.
+    pub async fn wait_for_pipes_at_most(&self, n: usize) -> Result<(), Error> {
+        let mut rx = self.inner.shared.pipe_count.subscribe();
+        rx.wait_for(|&c| c <= n)
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Number of attached pipes.
+    pub fn pipe_count(&self) -> usize {
+        self.inner.shared.lock().pipes.len()
+    }
+
+    /// Closes the socket: waits up to the linger time for queued messages to be written,
+    /// then stops every endpoint and connection. Pending and later operations fail with
+    /// [`Error::Closed`].
+    pub async fn close(&self) {
+        let linger = self.options().linger;
+        let deadline = tokio::time::Instant::now() + linger;
+        while tokio::time::Instant::now() < deadline {
+            let pending = self
+                .inner
+                .shared
+                .lock()
+                .pipes
+                .values()
+                .any(|s| !s.out.is_empty());
+            if !pending {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        shutdown(&self.inner.shared);
+        for t in self
+            .inner
+            .endpoints
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            t.abort();
+        }
+    }
+}
+
+async fn timer_task(shared: Arc<Shared>) {
+    loop {
+        let notified = shared.timer.notified();
+        let armed = {
+            let st = shared.lock();
+            if st.closed {
+                return;
+            }
+            st.armed
+        };
+        match armed {
+            Some(t) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(shared.to_tokio(t)) => {
+                        let now = shared.now();
+                        let mut st = shared.lock();
+                        st.armed = None;
+                        st.proto.handle_timeout(now);
+                        let w = st.drain(now);
+                        drop(st);
+                        shared.wake(w);
+                    }
+                    () = notified => {}
+                }
+            }
+            None => notified.await,
+        }
+    }
+}
+
+fn seed_from_entropy() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id() as u64);
+    h.finish()
+}

@@ -1,0 +1,106 @@
+//! The transport seam: byte-stream connections (TCP, IPC) behind one small trait, so the
+//! simulator can substitute its own network without touching protocol or socket code.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::url::Url;
+
+#[cfg(unix)]
+pub mod ipc;
+pub mod tcp;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The read half of a connection.
+pub type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+/// The write half of a connection.
+pub type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// An established byte-stream connection, split into halves.
+pub struct Conn {
+    /// Bytes from the peer.
+    pub reader: BoxRead,
+    /// Bytes to the peer.
+    pub writer: BoxWrite,
+    /// The peer's address, for logs.
+    pub peer: String,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").field("peer", &self.peer).finish()
+    }
+}
+
+/// A bound listener.
+pub trait Listener: Send {
+    /// Waits for the next connection.
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<Conn>>;
+    /// The address actually bound (port 0 replaced by the chosen port).
+    fn local_url(&self) -> Url;
+}
+
+/// Opens stream connections and listeners for the URLs it supports.
+pub trait Network: Send + Sync + 'static {
+    /// Connects to `url`.
+    fn connect(&self, url: &Url) -> BoxFuture<'static, io::Result<Conn>>;
+    /// Binds a listener at `url`.
+    fn bind(&self, url: &Url) -> BoxFuture<'static, io::Result<Box<dyn Listener>>>;
+}
+
+/// The real network: tokio TCP and Unix sockets.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokioNetwork {
+    /// Set TCP_NODELAY on every TCP connection (default on, as NNG and mangos).
+    pub nodelay: bool,
+}
+
+impl TokioNetwork {
+    /// The real network with NNG's defaults (TCP_NODELAY on).
+    pub fn new() -> Self {
+        Self { nodelay: true }
+    }
+}
+
+fn unsupported(url: &Url) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "transport {} is not available on this network",
+            url.scheme()
+        ),
+    )
+}
+
+impl Network for TokioNetwork {
+    fn connect(&self, url: &Url) -> BoxFuture<'static, io::Result<Conn>> {
+        let url = url.clone();
+        let nodelay = self.nodelay;
+        Box::pin(async move {
+            match &url {
+                Url::Tcp { addr, .. } => tcp::connect(addr, nodelay).await,
+                #[cfg(unix)]
+                Url::Ipc(path) => ipc::connect(path).await,
+                _ => Err(unsupported(&url)),
+            }
+        })
+    }
+
+    fn bind(&self, url: &Url) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
+        let url = url.clone();
+        let nodelay = self.nodelay;
+        Box::pin(async move {
+            match &url {
+                Url::Tcp { addr, .. } => tcp::bind(&url, addr, nodelay).await,
+                #[cfg(unix)]
+                Url::Ipc(path) => ipc::bind(&url, path).await,
+                _ => Err(unsupported(&url)),
+            }
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! PUSH/PULL over real loopback TCP and IPC: delivery, order, reconnect after the
+//! listener restarts, max-size rejection, and peer-type refusal.
+
+use std::time::Duration;
+
+use sp_net::{Error, Socket, SocketOptions, SocketType};
+use sp_proto::wire::MaxRecvSize;
+
+/// Every test waits on events, but a bug must fail the test rather than hang it.
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn ipc_url(tag: &str) -> String {
+    let dir = std::env::temp_dir();
+    format!(
+        "ipc://{}/sp-net-test-{}-{tag}.sock",
+        dir.display(),
+        std::process::id()
+    )
+}
+
+async fn round_trip(url: &str) {
+    let pull = Socket::new(SocketType::Pull);
+    let ep = pull.listen(url).await.unwrap();
+    let push = Socket::new(SocketType::Push);
+    push.dial(&ep.url().to_string()).await.unwrap();
+    push.wait_for_pipes(1).await.unwrap();
+    for i in 0..1000u32 {
+        push.send(i.to_be_bytes().to_vec()).await.unwrap();
+    }
+    for i in 0..1000u32 {
+        let m = pull.recv().await.unwrap();
+        assert_eq!(&m.body[..], i.to_be_bytes(), "in order, none lost");
+    }
+    // A message of exactly the default maximum passes.
+    let big = vec![7u8; 1024 * 1024];
+    push.send(big.clone()).await.unwrap();
+    assert_eq!(pull.recv().await.unwrap().body.len(), big.len());
+}
+
+#[tokio::test]
+async fn push_pull_over_tcp() {
+    tokio::time::timeout(LIMIT, round_trip("tcp://127.0.0.1:0"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn push_pull_over_ipc() {
+    tokio::time::timeout(LIMIT, round_trip(&ipc_url("pp")))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn dialer_reconnects_after_listener_restart() {
+    tokio::time::timeout(LIMIT, async {
+        let pull = Socket::new(SocketType::Pull);
+        let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
+        let url = ep.url().to_string();
+        let push = Socket::new(SocketType::Push);
+        push.set_options(SocketOptions {
+            reconnect_min: Duration::from_millis(10),
+            reconnect_max: Duration::from_millis(50),
+            ..SocketOptions::default()
+        });
+        push.dial(&url).await.unwrap();
+        push.wait_for_pipes(1).await.unwrap();
+        push.send("before").await.unwrap();
+        assert_eq!(pull.recv().await.unwrap().body, "before");
+
+        ep.close();
+        push.wait_for_pipes_at_most(0).await.unwrap();
+        let _ep2 = pull.listen(&url).await.unwrap();
+        push.wait_for_pipes(1).await.unwrap();
+        push.send("after").await.unwrap();
+        assert_eq!(pull.recv().await.unwrap().body, "after");
+        assert!(push.stats().socket.connects >= 2);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn oversize_message_closes_only_that_connection() {
+    tokio::time::timeout(LIMIT, async {
+        let pull = Socket::new(SocketType::Pull);
+        pull.set_options(SocketOptions {
+            max_recv_size: MaxRecvSize::Limited(1024),
+            ..SocketOptions::default()
+        });
+        let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
+        let push = Socket::new(SocketType::Push);
+        push.set_options(SocketOptions {
+            reconnect_min: Duration::from_millis(10),
+            ..SocketOptions::default()
+        });
+        push.dial(&ep.url().to_string()).await.unwrap();
+        push.wait_for_pipes(1).await.unwrap();
+        push.send(vec![0u8; 2000]).await.unwrap();
+        pull.wait_for_pipes_at_most(0).await.unwrap();
+        assert_eq!(pull.stats().socket.frame_errors, 1);
+        // The dialer comes back and small messages flow again.
+        pull.wait_for_pipes(1).await.unwrap();
+        push.wait_for_pipes(1).await.unwrap();
+        push.send("small").await.unwrap();
+        assert_eq!(pull.recv().await.unwrap().body, "small");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn wrong_peer_type_is_refused() {
+    tokio::time::timeout(LIMIT, async {
+        let listener = Socket::new(SocketType::Push);
+        let ep = listener.listen("tcp://127.0.0.1:0").await.unwrap();
+        let dialer = Socket::new(SocketType::Push);
+        dialer.dial(&ep.url().to_string()).await.unwrap();
+        // Wait until the listener has refused at least one handshake.
+        let mut rx = tokio::time::interval(Duration::from_millis(5));
+        while listener.stats().socket.handshake_failures == 0 {
+            rx.tick().await;
+        }
+        assert_eq!(listener.pipe_count(), 0);
+        assert_eq!(dialer.pipe_count(), 0);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn recv_timeout_and_unsupported_ops() {
+    let pull = Socket::new(SocketType::Pull);
+    pull.set_options(SocketOptions {
+        recv_timeout: Some(Duration::from_millis(20)),
+        ..SocketOptions::default()
+    });
+    assert!(matches!(pull.recv().await, Err(Error::TimedOut)));
+    assert!(matches!(pull.send("x").await, Err(Error::NotSupported)));
+    pull.close().await;
+    assert!(matches!(pull.recv().await, Err(Error::Closed)));
+}
