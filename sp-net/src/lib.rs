@@ -23,6 +23,7 @@ pub mod error;
 mod pipe;
 pub mod socket;
 pub mod stats;
+mod stream;
 pub mod transport;
 pub mod url;
 

@@ -12,9 +12,11 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::core::Shared;
 use crate::error::Error;
-use crate::pipe::{self, PipeConfig, PipeEnd};
+use crate::pipe::{self, PipeEnd};
 use crate::stats::Statistics;
-use crate::transport::{Network, TokioNetwork};
+use crate::stream::{self, StreamReader, StreamWriter};
+use crate::transport::inproc::{self, InprocListener, InprocReader, InprocWriter};
+use crate::transport::{Conn, Network, TokioNetwork};
 use crate::url::Url;
 
 /// Socket options with nanomsg-compatible meanings. Endpoint-related values (priorities,
@@ -240,39 +242,77 @@ impl Socket {
         *s
     }
 
-    /// Binds a listener and starts accepting connections. Returns once bound.
-    pub async fn listen(&self, url: &str) -> Result<Endpoint, Error> {
-        let url = Url::parse(url)?;
+    fn check_open(&self) -> Result<(), Error> {
         if self.inner.shared.lock().closed {
-            return Err(Error::Closed);
+            Err(Error::Closed)
+        } else {
+            Ok(())
         }
-        let mut listener = self.inner.network.bind(&url).await?;
-        let bound = listener.local_url();
-        let cfg = self.pipe_config(&url);
-        let shared = self.inner.shared.clone();
-        let task = tokio::spawn(async move {
-            let mut pipes = JoinSet::new();
-            loop {
-                tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok(conn) => {
-                            shared.lock().stats.accepts += 1;
-                            pipes.spawn(pipe::run(shared.clone(), conn, cfg));
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    },
-                    Some(_) = pipes.join_next(), if !pipes.is_empty() => {}
-                }
-            }
-        });
+    }
+
+    fn track(&self, task: &JoinHandle<()>) {
         self.inner
             .endpoints
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(task.abort_handle());
+    }
+
+    /// Binds a listener and starts accepting connections. Returns once bound.
+    pub async fn listen(&self, url: &str) -> Result<Endpoint, Error> {
+        let url = Url::parse(url)?;
+        self.check_open()?;
+        let cfg = self.pipe_config(&url);
+        let shared = self.inner.shared.clone();
+        let ours = self.inner.socket_type;
+        let (bound, task) = if let Url::Inproc(name) = &url {
+            let mut listener = InprocListener::bind(name)?;
+            let task = tokio::spawn(async move {
+                let mut pipes = JoinSet::new();
+                loop {
+                    tokio::select! {
+                        offer = listener.accept() => {
+                            let Some(offer) = offer else { return };
+                            shared.lock().stats.accepts += 1;
+                            let _ = offer.reply.send(ours);
+                            if !ours.accepts_peer_id(offer.dialer_type.wire_id()) {
+                                shared.lock().stats.handshake_failures += 1;
+                                tracing::warn!(peer = %offer.dialer_type, "inproc peer of the wrong type refused");
+                                continue;
+                            }
+                            let reader = Box::new(InprocReader(offer.from_dialer));
+                            let writer = Box::new(InprocWriter(Some(offer.to_dialer)));
+                            pipes.spawn(pipe::run(shared.clone(), "inproc", cfg.info, reader, writer));
+                        }
+                        Some(_) = pipes.join_next(), if !pipes.is_empty() => {}
+                    }
+                }
+            });
+            (url.clone(), task)
+        } else {
+            let mut listener = self.inner.network.bind(&url).await?;
+            let bound = listener.local_url();
+            let task = tokio::spawn(async move {
+                let mut pipes = JoinSet::new();
+                loop {
+                    tokio::select! {
+                        accepted = listener.accept() => match accepted {
+                            Ok(conn) => {
+                                shared.lock().stats.accepts += 1;
+                                pipes.spawn(run_stream(shared.clone(), ours, conn, cfg));
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "accept failed");
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                            }
+                        },
+                        Some(_) = pipes.join_next(), if !pipes.is_empty() => {}
+                    }
+                }
+            });
+            (bound, task)
+        };
+        self.track(&task);
         Ok(Endpoint { url: bound, task })
     }
 
@@ -280,44 +320,68 @@ impl Socket {
     /// connection fails or is lost. Returns at once (like nanomsg's `nn_connect`).
     pub async fn dial(&self, url: &str) -> Result<Endpoint, Error> {
         let url = Url::parse(url)?;
-        if self.inner.shared.lock().closed {
-            return Err(Error::Closed);
-        }
+        self.check_open()?;
         let cfg = self.pipe_config(&url);
         let o = self.options();
         let mut backoff = Backoff::new(o.reconnect_min, o.reconnect_max, self.next_seed());
         let shared = self.inner.shared.clone();
         let network = self.inner.network.clone();
+        let ours = self.inner.socket_type;
         let target = url.clone();
         let task = tokio::spawn(async move {
             loop {
                 if shared.lock().closed {
                     return;
                 }
-                match network.connect(&target).await {
-                    Ok(conn) => {
-                        shared.lock().stats.connects += 1;
-                        let (end, attached) = pipe::run(shared.clone(), conn, cfg).await;
-                        if matches!(end, PipeEnd::SocketClosed) {
-                            return;
+                let outcome = match &target {
+                    Url::Inproc(name) => match inproc::connect(name, ours).await {
+                        Ok(d) if ours.accepts_peer_id(d.listener_type.wire_id()) => {
+                            shared.lock().stats.connects += 1;
+                            Some(
+                                pipe::run(
+                                    shared.clone(),
+                                    "inproc",
+                                    cfg.info,
+                                    Box::new(d.reader),
+                                    Box::new(d.writer),
+                                )
+                                .await,
+                            )
                         }
-                        if attached {
-                            backoff.reset();
+                        Ok(d) => {
+                            let mut st = shared.lock();
+                            st.stats.connects += 1;
+                            st.stats.handshake_failures += 1;
+                            tracing::warn!(peer = %d.listener_type, "inproc peer of the wrong type");
+                            None
                         }
-                    }
-                    Err(e) => {
-                        shared.lock().stats.connect_failures += 1;
-                        tracing::debug!(url = %target, error = %e, "connect failed");
-                    }
+                        Err(e) => {
+                            shared.lock().stats.connect_failures += 1;
+                            tracing::debug!(url = %target, error = %e, "connect failed");
+                            None
+                        }
+                    },
+                    _ => match network.connect(&target).await {
+                        Ok(conn) => {
+                            shared.lock().stats.connects += 1;
+                            Some(run_stream(shared.clone(), ours, conn, cfg).await)
+                        }
+                        Err(e) => {
+                            shared.lock().stats.connect_failures += 1;
+                            tracing::debug!(url = %target, error = %e, "connect failed");
+                            None
+                        }
+                    },
+                };
+                match outcome {
+                    Some((PipeEnd::SocketClosed, _)) => return,
+                    Some((_, true)) => backoff.reset(),
+                    _ => {}
                 }
                 tokio::time::sleep(backoff.next_delay()).await;
             }
         });
-        self.inner
-            .endpoints
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(task.abort_handle());
+        self.track(&task);
         Ok(Endpoint { url, task })
     }
 
@@ -455,6 +519,37 @@ impl Socket {
             t.abort();
         }
     }
+}
+
+/// Per-connection settings taken from the socket options when an endpoint is created.
+#[derive(Clone, Copy, Debug)]
+struct PipeConfig {
+    info: PipeInfo,
+    format: FrameFormat,
+    max_recv: MaxRecvSize,
+    handshake_timeout: Duration,
+}
+
+/// Runs a byte-stream connection: SP header exchange, then the pipe.
+async fn run_stream(
+    shared: Arc<Shared>,
+    ours: SocketType,
+    mut conn: Conn,
+    cfg: PipeConfig,
+) -> (PipeEnd, bool) {
+    if let Err(e) = stream::handshake(ours, &mut conn, cfg.handshake_timeout).await {
+        shared.lock().stats.handshake_failures += 1;
+        tracing::warn!(peer = %conn.peer, error = %e, "SP handshake failed; closing connection");
+        return (e, false);
+    }
+    let Conn {
+        reader,
+        writer,
+        peer,
+    } = conn;
+    let reader = Box::new(StreamReader::new(reader, cfg.format, cfg.max_recv));
+    let writer = Box::new(StreamWriter::new(writer, cfg.format));
+    pipe::run(shared, &peer, cfg.info, reader, writer).await
 }
 
 async fn timer_task(shared: Arc<Shared>) {

@@ -52,6 +52,35 @@ async fn push_pull_over_ipc() {
 }
 
 #[tokio::test]
+async fn push_pull_over_inproc() {
+    tokio::time::timeout(LIMIT, round_trip("inproc://push-pull"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn inproc_dial_before_listen_connects_later_and_name_is_exclusive() {
+    tokio::time::timeout(LIMIT, async {
+        let push = Socket::new(SocketType::Push);
+        push.set_options(SocketOptions { reconnect_min: Duration::from_millis(5), ..SocketOptions::default() });
+        push.dial("inproc://late").await.unwrap();
+        let pull = Socket::new(SocketType::Pull);
+        let ep = pull.listen("inproc://late").await.unwrap();
+        let other = Socket::new(SocketType::Pull);
+        assert!(matches!(other.listen("inproc://late").await, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AddrInUse));
+        push.wait_for_pipes(1).await.unwrap();
+        push.send("hello").await.unwrap();
+        assert_eq!(pull.recv().await.unwrap().body, "hello");
+        ep.close();
+        push.wait_for_pipes_at_most(0).await.unwrap();
+        // The name is free again once the endpoint is gone.
+        let _ep = other.listen("inproc://late").await.unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
 async fn dialer_reconnects_after_listener_restart() {
     tokio::time::timeout(LIMIT, async {
         let pull = Socket::new(SocketType::Pull);

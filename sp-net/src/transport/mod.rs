@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::url::Url;
 
+pub(crate) mod inproc;
 #[cfg(unix)]
 pub mod ipc;
 pub mod tcp;

@@ -1,0 +1,159 @@
+//! Byte-stream connections (TCP, IPC, TLS): the SP header exchange, then the frame codec
+//! turning the stream into messages for the pipe loops.
+
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use sp_proto::wire::frame::encode_prefix;
+use sp_proto::wire::{FrameDecoder, FrameFormat, Handshake, HeaderError, MaxRecvSize};
+use sp_proto::{Message, SocketType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::pipe::{MsgRead, MsgWrite, PipeEnd};
+use crate::transport::{BoxFuture, BoxRead, BoxWrite, Conn};
+
+/// Exchanges SP headers on `conn` within `timeout`; returns the peer's type.
+pub(crate) async fn handshake(
+    ours: SocketType,
+    conn: &mut Conn,
+    timeout: Duration,
+) -> Result<SocketType, PipeEnd> {
+    let mut hs = Handshake::new(ours, sp_proto::Instant::ZERO, timeout);
+    let exchange = async {
+        conn.writer.write_all(&hs.local_header()).await?;
+        conn.writer.flush().await?;
+        let mut buf = [0u8; 8];
+        let mut have = 0;
+        while have < 8 {
+            let n = conn.reader.read(&mut buf[have..]).await?;
+            if n == 0 {
+                return Err(PipeEnd::Handshake(hs.eof()));
+            }
+            // Feed only the new bytes: a bad signature fails before all 8 arrive.
+            let (_, peer) = hs.feed(&buf[have..have + n]).map_err(PipeEnd::Handshake)?;
+            have += n;
+            if let Some(peer) = peer {
+                return Ok(peer);
+            }
+        }
+        Err(PipeEnd::Handshake(hs.eof()))
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(r) => r,
+        Err(_) => Err(PipeEnd::Handshake(HeaderError::TimedOut)),
+    }
+}
+
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads frames from a byte stream.
+pub(crate) struct StreamReader {
+    reader: BoxRead,
+    decoder: FrameDecoder,
+    buf: BytesMut,
+}
+
+impl StreamReader {
+    pub(crate) fn new(reader: BoxRead, format: FrameFormat, max: MaxRecvSize) -> Self {
+        Self {
+            reader,
+            decoder: FrameDecoder::new(format, max),
+            buf: BytesMut::with_capacity(READ_CHUNK),
+        }
+    }
+
+    async fn read_some(&mut self, out: &mut Vec<Bytes>) -> Result<(), PipeEnd> {
+        loop {
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            let n = self.reader.read_buf(&mut self.buf).await?;
+            if n == 0 {
+                return match self.decoder.decode_eof(&mut self.buf) {
+                    Err(e) => Err(PipeEnd::Frame(e)),
+                    Ok(Some(f)) => {
+                        out.push(f);
+                        Ok(())
+                    }
+                    Ok(None) => Err(PipeEnd::Eof),
+                };
+            }
+            loop {
+                match self.decoder.decode(&mut self.buf) {
+                    Ok(Some(f)) => out.push(f),
+                    Ok(None) => break,
+                    Err(e) => return Err(PipeEnd::Frame(e)),
+                }
+            }
+            if !out.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl MsgRead for StreamReader {
+    fn read<'a>(&'a mut self, out: &'a mut Vec<Bytes>) -> BoxFuture<'a, Result<(), PipeEnd>> {
+        Box::pin(self.read_some(out))
+    }
+}
+
+/// Frames at or below this body size are copied into one write buffer; larger bodies are
+/// written straight from their own buffer.
+const COPY_LIMIT: usize = 16 * 1024;
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Writes frames to a byte stream, coalescing small ones into few writes.
+pub(crate) struct StreamWriter {
+    writer: BoxWrite,
+    format: FrameFormat,
+    out: BytesMut,
+}
+
+impl StreamWriter {
+    pub(crate) fn new(writer: BoxWrite, format: FrameFormat) -> Self {
+        Self {
+            writer,
+            format,
+            out: BytesMut::with_capacity(FLUSH_AT),
+        }
+    }
+
+    async fn write_all(&mut self, batch: &mut Vec<Message>) -> Result<(), PipeEnd> {
+        for msg in batch.drain(..) {
+            let mut prefix = [0u8; 9];
+            let n = encode_prefix(self.format, msg.wire_len() as u64, &mut prefix);
+            self.out.put_slice(&prefix[..n]);
+            self.out.put_slice(&msg.header);
+            if msg.body.len() <= COPY_LIMIT {
+                self.out.put_slice(&msg.body);
+                if self.out.len() >= FLUSH_AT {
+                    self.writer.write_all(&self.out).await?;
+                    self.out.clear();
+                }
+            } else {
+                self.writer.write_all(&self.out).await?;
+                self.out.clear();
+                self.writer.write_all(&msg.body).await?;
+            }
+        }
+        if !self.out.is_empty() {
+            self.writer.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        self.writer.flush().await?;
+        Ok(())
+    }
+}
+
+impl MsgWrite for StreamWriter {
+    fn write<'a>(&'a mut self, batch: &'a mut Vec<Message>) -> BoxFuture<'a, Result<(), PipeEnd>> {
+        Box::pin(self.write_all(batch))
+    }
+
+    fn close(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let _ = self.writer.shutdown().await;
+        })
+    }
+}

@@ -1,0 +1,157 @@
+//! inproc: in-process pipes. No bytes are framed or copied beyond joining a protocol
+//! header to its body; each direction is a bounded channel of message payloads, so a slow
+//! receiver back-pressures the sender exactly as a socket buffer would.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{LazyLock, Mutex};
+
+use bytes::Bytes;
+use sp_proto::{Message, SocketType};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::pipe::{MsgRead, MsgWrite, PipeEnd};
+use crate::transport::BoxFuture;
+
+/// Messages buffered per direction of an inproc pipe.
+const CHANNEL_DEPTH: usize = 1024;
+
+/// A connection request from a dialer to a listener.
+pub(crate) struct Offer {
+    /// The dialer's socket type.
+    pub(crate) dialer_type: SocketType,
+    /// Payloads from the dialer.
+    pub(crate) from_dialer: mpsc::Receiver<Bytes>,
+    /// Payloads to the dialer.
+    pub(crate) to_dialer: mpsc::Sender<Bytes>,
+    /// The listener's answer: its own type.
+    pub(crate) reply: oneshot::Sender<SocketType>,
+}
+
+type Registry = HashMap<String, (u64, mpsc::UnboundedSender<Offer>)>;
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+static LISTENERS: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    LISTENERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A bound inproc name; unbinds on drop.
+pub(crate) struct InprocListener {
+    name: String,
+    id: u64,
+    offers: mpsc::UnboundedReceiver<Offer>,
+}
+
+impl InprocListener {
+    /// Binds `name`; fails with `AddrInUse` if another listener has it.
+    pub(crate) fn bind(name: &str) -> io::Result<Self> {
+        let mut reg = registry();
+        if reg.get(name).is_some_and(|(_, tx)| !tx.is_closed()) {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("inproc://{name} is already bound"),
+            ));
+        }
+        let (tx, offers) = mpsc::unbounded_channel();
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        reg.insert(name.to_owned(), (id, tx));
+        Ok(Self {
+            name: name.to_owned(),
+            id,
+            offers,
+        })
+    }
+
+    /// The next connection request.
+    pub(crate) async fn accept(&mut self) -> Option<Offer> {
+        self.offers.recv().await
+    }
+}
+
+impl Drop for InprocListener {
+    fn drop(&mut self) {
+        let mut reg = registry();
+        if reg.get(&self.name).is_some_and(|(id, _)| *id == self.id) {
+            reg.remove(&self.name);
+        }
+    }
+}
+
+/// The dialer's half of an established inproc pipe.
+pub(crate) struct Dialed {
+    pub(crate) reader: InprocReader,
+    pub(crate) writer: InprocWriter,
+    pub(crate) listener_type: SocketType,
+}
+
+/// Connects to the listener bound at `name`: `ConnectionRefused` if there is none (the
+/// dialer retries with backoff, as NNG does).
+pub(crate) async fn connect(name: &str, ours: SocketType) -> io::Result<Dialed> {
+    let tx = registry()
+        .get(name)
+        .map(|(_, tx)| tx.clone())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                format!("no listener at inproc://{name}"),
+            )
+        })?;
+    let (to_listener, from_dialer) = mpsc::channel(CHANNEL_DEPTH);
+    let (to_dialer, from_listener) = mpsc::channel(CHANNEL_DEPTH);
+    let (reply, answer) = oneshot::channel();
+    tx.send(Offer {
+        dialer_type: ours,
+        from_dialer,
+        to_dialer,
+        reply,
+    })
+    .map_err(|_| io::Error::new(io::ErrorKind::ConnectionRefused, "inproc listener closed"))?;
+    let listener_type = answer
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::ConnectionRefused, "inproc listener closed"))?;
+    Ok(Dialed {
+        reader: InprocReader(from_listener),
+        writer: InprocWriter(Some(to_listener)),
+        listener_type,
+    })
+}
+
+/// Receiving half of an inproc pipe.
+pub(crate) struct InprocReader(pub(crate) mpsc::Receiver<Bytes>);
+
+impl MsgRead for InprocReader {
+    fn read<'a>(&'a mut self, out: &'a mut Vec<Bytes>) -> BoxFuture<'a, Result<(), PipeEnd>> {
+        Box::pin(async move {
+            let first = self.0.recv().await.ok_or(PipeEnd::Eof)?;
+            out.push(first);
+            while out.len() < 256 {
+                match self.0.try_recv() {
+                    Ok(b) => out.push(b),
+                    Err(_) => break,
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Sending half of an inproc pipe.
+pub(crate) struct InprocWriter(pub(crate) Option<mpsc::Sender<Bytes>>);
+
+impl MsgWrite for InprocWriter {
+    fn write<'a>(&'a mut self, batch: &'a mut Vec<Message>) -> BoxFuture<'a, Result<(), PipeEnd>> {
+        Box::pin(async move {
+            let tx = self.0.as_ref().ok_or(PipeEnd::Eof)?;
+            for msg in batch.drain(..) {
+                tx.send(msg.to_wire()).await.map_err(|_| PipeEnd::Eof)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn close(&mut self) -> BoxFuture<'_, ()> {
+        self.0 = None;
+        Box::pin(async {})
+    }
+}
