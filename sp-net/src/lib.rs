@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod blocking;
 mod core;
 pub mod error;
 mod pipe;
@@ -27,6 +28,7 @@ mod stream;
 pub mod transport;
 pub mod url;
 
+pub use blocking::BlockingSocket;
 pub use error::Error;
 pub use socket::{Endpoint, Socket, SocketOptions};
 pub use sp_proto::{Message, SocketType};
