@@ -14,7 +14,7 @@ use sp_proto::rng::Rng;
 use sp_proto::{AnyProtocol, Event, Instant, Message, PipeId, PipeInfo, Protocol};
 use tokio::sync::Notify;
 
-use crate::stats::SocketStats;
+use crate::stats::{PipeEvent, PipeStats, SocketStats};
 
 /// What a pipe task needs to find its slot and be woken.
 #[derive(Debug)]
@@ -31,6 +31,8 @@ pub(crate) struct PipeSlot {
     pub(crate) wake_writer: Arc<Notify>,
     /// Wakes the reader task (resume after pause, or close).
     pub(crate) wake_reader: Arc<Notify>,
+    /// Traffic counters of this pipe.
+    pub(crate) stats: PipeStats,
 }
 
 /// The mutable state of one socket.
@@ -113,6 +115,8 @@ pub(crate) struct Shared {
     pub(crate) timer: Notify,
     /// The number of attached pipes, observable by users waiting for connections.
     pub(crate) pipe_count: tokio::sync::watch::Sender<usize>,
+    /// Pipe added/removed notifications for users who subscribed.
+    pub(crate) pipe_events: tokio::sync::broadcast::Sender<PipeEvent>,
     epoch: tokio::time::Instant,
 }
 
@@ -133,6 +137,7 @@ impl Shared {
             writable: Notify::new(),
             timer: Notify::new(),
             pipe_count: tokio::sync::watch::Sender::new(0),
+            pipe_events: tokio::sync::broadcast::Sender::new(256),
             epoch: tokio::time::Instant::now(),
         })
     }
@@ -167,6 +172,7 @@ impl Shared {
     pub(crate) fn attach_pipe(
         &self,
         info: PipeInfo,
+        peer: &str,
     ) -> Result<(PipeId, Arc<Notify>, Arc<Notify>), AttachError> {
         let now = self.now();
         let mut st = self.lock();
@@ -189,6 +195,11 @@ impl Shared {
                 closing: false,
                 wake_writer: wake_writer.clone(),
                 wake_reader: wake_reader.clone(),
+                stats: PipeStats {
+                    pipe: id,
+                    peer: peer.to_owned(),
+                    ..PipeStats::default()
+                },
             },
         );
         st.stats.pipes_added += 1;
@@ -196,6 +207,10 @@ impl Shared {
         let count = st.pipes.len();
         drop(st);
         self.pipe_count.send_replace(count);
+        let _ = self.pipe_events.send(PipeEvent::Added {
+            pipe: id,
+            peer: peer.to_owned(),
+        });
         self.wake(w);
         Ok((id, wake_writer, wake_reader))
     }
@@ -216,6 +231,9 @@ impl Shared {
         let count = st.pipes.len();
         drop(st);
         self.pipe_count.send_replace(count);
+        let _ = self
+            .pipe_events
+            .send(PipeEvent::Removed { stats: slot.stats });
         self.wake(w);
     }
 }

@@ -54,7 +54,7 @@ pub(crate) async fn run(
     reader: Box<dyn MsgRead>,
     writer: Box<dyn MsgWrite>,
 ) -> (PipeEnd, bool) {
-    let (id, wake_writer, wake_reader) = match shared.attach_pipe(info) {
+    let (id, wake_writer, wake_reader) = match shared.attach_pipe(info, peer) {
         Ok(x) => x,
         Err(AttachError::Closed) => return (PipeEnd::SocketClosed, false),
         Err(AttachError::Refused(e)) => {
@@ -125,6 +125,10 @@ fn deliver(shared: &Shared, id: PipeId, frames: &mut Vec<Bytes>) {
     }
     let now = shared.now();
     let mut st = shared.lock();
+    if let Some(slot) = st.pipes.get_mut(&id) {
+        slot.stats.msgs_in += frames.len() as u64;
+        slot.stats.bytes_in += frames.iter().map(|f| f.len() as u64).sum::<u64>();
+    }
     for f in frames.drain(..) {
         st.proto.handle_message(now, id, f);
     }

@@ -484,6 +484,23 @@ impl Socket {
             .map_err(|_| Error::Closed)
     }
 
+    /// Subscribes to pipe added/removed events (a receiver that falls more than 256
+    /// events behind skips the oldest).
+    pub fn pipe_events(&self) -> tokio::sync::broadcast::Receiver<crate::stats::PipeEvent> {
+        self.inner.shared.pipe_events.subscribe()
+    }
+
+    /// Counters of every attached pipe, in pipe-id order.
+    pub fn pipe_stats(&self) -> Vec<crate::stats::PipeStats> {
+        self.inner
+            .shared
+            .lock()
+            .pipes
+            .values()
+            .map(|s| s.stats.clone())
+            .collect()
+    }
+
     /// Number of attached pipes.
     pub fn pipe_count(&self) -> usize {
         self.inner.shared.lock().pipes.len()

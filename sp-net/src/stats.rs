@@ -1,6 +1,6 @@
 //! Socket-level statistics: the protocol's counters plus what the driver sees.
 
-use sp_proto::ProtoStats;
+use sp_proto::{PipeId, ProtoStats};
 
 /// Counters of the driver (connections), kept beside the protocol's.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,4 +30,51 @@ pub struct Statistics {
     pub socket: SocketStats,
     /// Protocol counters, with every drop by reason.
     pub protocol: ProtoStats,
+}
+
+/// Traffic counters of one pipe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PipeStats {
+    /// The pipe.
+    pub pipe: PipeId,
+    /// The peer's address as the transport reports it.
+    pub peer: String,
+    /// Messages received.
+    pub msgs_in: u64,
+    /// Payload bytes received.
+    pub bytes_in: u64,
+    /// Messages written (queued for the connection).
+    pub msgs_out: u64,
+    /// Payload bytes written.
+    pub bytes_out: u64,
+}
+
+impl Default for PipeStats {
+    fn default() -> Self {
+        Self {
+            pipe: PipeId::new(1).expect("1 is a valid pipe id"),
+            peer: String::new(),
+            msgs_in: 0,
+            bytes_in: 0,
+            msgs_out: 0,
+            bytes_out: 0,
+        }
+    }
+}
+
+/// A pipe was attached to or detached from a socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PipeEvent {
+    /// A connection completed its handshake and joined the socket.
+    Added {
+        /// The new pipe.
+        pipe: PipeId,
+        /// The peer's address.
+        peer: String,
+    },
+    /// A pipe left the socket; its final counters.
+    Removed {
+        /// The pipe's counters at removal.
+        stats: PipeStats,
+    },
 }

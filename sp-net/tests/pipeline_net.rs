@@ -169,3 +169,35 @@ async fn recv_timeout_and_unsupported_ops() {
     pull.close().await;
     assert!(matches!(pull.recv().await, Err(Error::Closed)));
 }
+
+#[tokio::test]
+async fn pipe_events_and_per_pipe_counters() {
+    tokio::time::timeout(LIMIT, async {
+        let pull = Socket::new(SocketType::Pull);
+        let mut events = pull.pipe_events();
+        let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
+        let push = Socket::new(SocketType::Push);
+        push.dial(&ep.url().to_string()).await.unwrap();
+        let sp_net::stats::PipeEvent::Added { pipe, .. } = events.recv().await.unwrap() else {
+            panic!("first event must be Added")
+        };
+        push.wait_for_pipes(1).await.unwrap();
+        for _ in 0..3 {
+            push.send("abcd").await.unwrap();
+        }
+        for _ in 0..3 {
+            pull.recv().await.unwrap();
+        }
+        let out = push.pipe_stats();
+        assert_eq!((out.len(), out[0].msgs_out, out[0].bytes_out), (1, 3, 12));
+        push.close().await;
+        match events.recv().await.unwrap() {
+            sp_net::stats::PipeEvent::Removed { stats } => {
+                assert_eq!((stats.pipe, stats.msgs_in, stats.bytes_in), (pipe, 3, 12));
+            }
+            other => panic!("expected Removed, got {other:?}"),
+        }
+    })
+    .await
+    .unwrap();
+}
