@@ -65,6 +65,8 @@ impl State {
                 let Some(slot) = self.pipes.get_mut(&t.pipe) else {
                     continue;
                 };
+                slot.stats.msgs_out += 1;
+                slot.stats.bytes_out += t.msg.wire_len() as u64;
                 slot.out.push_back(t.msg);
                 slot.wake_writer.notify_one();
                 if slot.out.len() < self.pipe_queue {
