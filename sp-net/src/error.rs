@@ -35,6 +35,9 @@ pub enum Error {
     /// An option value is out of range.
     #[error(transparent)]
     Option(#[from] sp_proto::OptionError),
+    /// TLS settings are missing or invalid.
+    #[error(transparent)]
+    Tls(#[from] crate::transport::tls::TlsError),
     /// An I/O error from the transport (bind, connect).
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -16,6 +16,7 @@ use crate::pipe::{self, PipeEnd};
 use crate::stats::Statistics;
 use crate::stream::{self, StreamReader, StreamWriter};
 use crate::transport::inproc::{self, InprocListener, InprocReader, InprocWriter};
+use crate::transport::tls::{TlsConfig, TlsError};
 use crate::transport::{Conn, Network, TokioNetwork};
 use crate::url::Url;
 
@@ -71,6 +72,7 @@ struct Inner {
     endpoints: Mutex<Vec<tokio::task::AbortHandle>>,
     timer: JoinHandle<()>,
     seed: Mutex<u64>,
+    tls: Mutex<Option<TlsConfig>>,
 }
 
 impl Drop for Inner {
@@ -173,6 +175,7 @@ impl Socket {
                 endpoints: Mutex::new(Vec::new()),
                 timer,
                 seed: Mutex::new(seed),
+                tls: Mutex::new(None),
             }),
         }
     }
@@ -242,6 +245,25 @@ impl Socket {
         *s
     }
 
+    /// Sets the TLS settings used by `tls+tcp://` endpoints created afterwards.
+    pub fn set_tls(&self, tls: TlsConfig) {
+        *self.inner.tls.lock().unwrap_or_else(|e| e.into_inner()) = Some(tls);
+    }
+
+    fn tls_config(&self) -> Result<TlsConfig, Error> {
+        self.inner
+            .tls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                TlsError::Missing(
+                    "TLS configuration (call Socket::set_tls before using tls+tcp://)",
+                )
+                .into()
+            })
+    }
+
     fn check_open(&self) -> Result<(), Error> {
         if self.inner.shared.lock().closed {
             Err(Error::Closed)
@@ -290,8 +312,23 @@ impl Socket {
             });
             (url.clone(), task)
         } else {
-            let mut listener = self.inner.network.bind(&url).await?;
-            let bound = listener.local_url();
+            let tls = match &url {
+                Url::TlsTcp { .. } => {
+                    let tls = self.tls_config()?;
+                    if !tls.can_listen() {
+                        return Err(
+                            TlsError::Missing("certificate and key for a TLS listener").into()
+                        );
+                    }
+                    Some(tls)
+                }
+                _ => None,
+            };
+            let mut listener = self.inner.network.bind(&stream_url(&url)).await?;
+            let bound = match &url {
+                Url::TlsTcp { .. } => url.with_port(listener.local_url().port().unwrap_or(0)),
+                _ => listener.local_url(),
+            };
             let task = tokio::spawn(async move {
                 let mut pipes = JoinSet::new();
                 loop {
@@ -299,7 +336,19 @@ impl Socket {
                         accepted = listener.accept() => match accepted {
                             Ok(conn) => {
                                 shared.lock().stats.accepts += 1;
-                                pipes.spawn(run_stream(shared.clone(), ours, conn, cfg));
+                                let shared = shared.clone();
+                                let tls = tls.clone();
+                                pipes.spawn(async move {
+                                    let conn = match tls {
+                                        None => conn,
+                                        Some(tls) => match tokio::time::timeout(cfg.handshake_timeout, tls.accept(conn)).await {
+                                            Ok(Ok(c)) => c,
+                                            Ok(Err(e)) => return tls_failed(&shared, &e.to_string()),
+                                            Err(_) => return tls_failed(&shared, "TLS handshake timed out"),
+                                        },
+                                    };
+                                    run_stream(shared, ours, conn, cfg).await
+                                });
                             }
                             Err(e) => {
                                 tracing::warn!(error = %e, "accept failed");
@@ -322,6 +371,10 @@ impl Socket {
         let url = Url::parse(url)?;
         self.check_open()?;
         let cfg = self.pipe_config(&url);
+        let tls = match &url {
+            Url::TlsTcp { .. } => Some(self.tls_config()?),
+            _ => None,
+        };
         let o = self.options();
         let mut backoff = Backoff::new(o.reconnect_min, o.reconnect_max, self.next_seed());
         let shared = self.inner.shared.clone();
@@ -361,7 +414,14 @@ impl Socket {
                             None
                         }
                     },
-                    _ => match network.connect(&target).await {
+                    _ => match connect_stream(
+                        &*network,
+                        &target,
+                        tls.as_ref(),
+                        cfg.handshake_timeout,
+                    )
+                    .await
+                    {
                         Ok(conn) => {
                             shared.lock().stats.connects += 1;
                             Some(run_stream(shared.clone(), ours, conn, cfg).await)
@@ -547,6 +607,43 @@ struct PipeConfig {
     handshake_timeout: Duration,
 }
 
+/// The plain TCP URL under a TLS one (the network only knows byte streams).
+fn stream_url(url: &Url) -> Url {
+    match url {
+        Url::TlsTcp { addr } => Url::Tcp {
+            addr: addr.clone(),
+            local: None,
+        },
+        other => other.clone(),
+    }
+}
+
+/// Opens a byte-stream connection, with the TLS client handshake for `tls+tcp://`.
+async fn connect_stream(
+    network: &dyn Network,
+    url: &Url,
+    tls: Option<&TlsConfig>,
+    timeout: Duration,
+) -> std::io::Result<Conn> {
+    let conn = network.connect(&stream_url(url)).await?;
+    match (url, tls) {
+        (Url::TlsTcp { addr }, Some(tls)) => {
+            tokio::time::timeout(timeout, tls.connect(conn, &addr.host))
+                .await
+                .map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
+                })?
+        }
+        _ => Ok(conn),
+    }
+}
+
+fn tls_failed(shared: &Shared, why: &str) -> (PipeEnd, bool) {
+    shared.lock().stats.handshake_failures += 1;
+    tracing::warn!(error = why, "TLS handshake failed; closing connection");
+    (PipeEnd::Io(std::io::Error::other(why.to_owned())), false)
+}
+
 /// Runs a byte-stream connection: SP header exchange, then the pipe.
 async fn run_stream(
     shared: Arc<Shared>,
@@ -559,13 +656,14 @@ async fn run_stream(
         tracing::warn!(peer = %conn.peer, error = %e, "SP handshake failed; closing connection");
         return (e, false);
     }
-    let Conn {
-        reader,
-        writer,
-        peer,
-    } = conn;
-    let reader = Box::new(StreamReader::new(reader, cfg.format, cfg.max_recv));
-    let writer = Box::new(StreamWriter::new(writer, cfg.format));
+    let Conn { io, peer } = conn;
+    let (reader, writer) = tokio::io::split(io);
+    let reader = Box::new(StreamReader::new(
+        Box::new(reader),
+        cfg.format,
+        cfg.max_recv,
+    ));
+    let writer = Box::new(StreamWriter::new(Box::new(writer), cfg.format));
     pipe::run(shared, &peer, cfg.info, reader, writer).await
 }
 

@@ -20,12 +20,12 @@ pub(crate) async fn handshake(
 ) -> Result<SocketType, PipeEnd> {
     let mut hs = Handshake::new(ours, sp_proto::Instant::ZERO, timeout);
     let exchange = async {
-        conn.writer.write_all(&hs.local_header()).await?;
-        conn.writer.flush().await?;
+        conn.io.write_all(&hs.local_header()).await?;
+        conn.io.flush().await?;
         let mut buf = [0u8; 8];
         let mut have = 0;
         while have < 8 {
-            let n = conn.reader.read(&mut buf[have..]).await?;
+            let n = conn.io.read(&mut buf[have..]).await?;
             if n == 0 {
                 return Err(PipeEnd::Handshake(hs.eof()));
             }

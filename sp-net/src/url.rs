@@ -199,6 +199,16 @@ impl Url {
         }
     }
 
+    /// The port of a network URL.
+    pub fn port(&self) -> Option<u16> {
+        match self {
+            Self::Tcp { addr, .. } | Self::TlsTcp { addr } | Self::Ws { addr, .. } => {
+                Some(addr.port)
+            }
+            _ => None,
+        }
+    }
+
     /// This URL with a different port (used to report the port a listener bound for
     /// port 0). Non-network URLs are returned unchanged.
     pub fn with_port(&self, port: u16) -> Self {

@@ -9,10 +9,8 @@ use super::{BoxFuture, Conn, Listener};
 use crate::url::Url;
 
 fn into_conn(stream: UnixStream, path: &Path) -> Conn {
-    let (r, w) = stream.into_split();
     Conn {
-        reader: Box::new(r),
-        writer: Box::new(w),
+        io: Box::new(stream),
         peer: path.display().to_string(),
     }
 }

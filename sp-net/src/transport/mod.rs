@@ -13,21 +13,24 @@ pub(crate) mod inproc;
 #[cfg(unix)]
 pub mod ipc;
 pub mod tcp;
+pub mod tls;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A bidirectional byte stream.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 /// The read half of a connection.
 pub type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
 /// The write half of a connection.
 pub type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
 
-/// An established byte-stream connection, split into halves.
+/// An established byte-stream connection.
 pub struct Conn {
-    /// Bytes from the peer.
-    pub reader: BoxRead,
-    /// Bytes to the peer.
-    pub writer: BoxWrite,
+    /// The stream.
+    pub io: Box<dyn Io>,
     /// The peer's address, for logs.
     pub peer: String,
 }

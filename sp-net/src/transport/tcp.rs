@@ -34,10 +34,8 @@ fn into_conn(stream: TcpStream, nodelay: bool) -> io::Result<Conn> {
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let (r, w) = stream.into_split();
     Ok(Conn {
-        reader: Box::new(r),
-        writer: Box::new(w),
+        io: Box::new(stream),
         peer,
     })
 }
