@@ -46,9 +46,21 @@ fn one_peer_then_reattach(make: impl Fn(u64) -> sp_proto::AnyProtocol) {
     let b = net.add(make(2));
     let c = net.add(make(3));
     let (a_to_b, _) = net.connect(a, b).unwrap();
-    assert_eq!(net.connect(a, c), Err(PipeRefused::Busy), "second peer refused");
-    assert_eq!(net.connect(c, a), Err(PipeRefused::Busy), "either direction");
-    assert_eq!(net.pipes(a), [a_to_b], "the refused pipe left nothing behind");
+    assert_eq!(
+        net.connect(a, c),
+        Err(PipeRefused::Busy),
+        "second peer refused"
+    );
+    assert_eq!(
+        net.connect(c, a),
+        Err(PipeRefused::Busy),
+        "either direction"
+    );
+    assert_eq!(
+        net.pipes(a),
+        [a_to_b],
+        "the refused pipe left nothing behind"
+    );
     assert!(net.pipes(c).is_empty());
 
     net.send(a, "to b").unwrap();
@@ -134,8 +146,11 @@ fn pair0_has_no_header_cooked_or_raw() {
     let a = net.add(Pair0::new(Config::raw(1)));
     let b = net.add(Pair0::new(Config::cooked(2)));
     net.connect(a, b).unwrap();
-    net.send(a, Message::with_header(&b"\x00\x00\x00\x07"[..], &b"hi"[..]))
-        .unwrap();
+    net.send(
+        a,
+        Message::with_header(&b"\x00\x00\x00\x07"[..], &b"hi"[..]),
+    )
+    .unwrap();
     assert_eq!(
         net.trace()[0].payload,
         "hi",
@@ -160,8 +175,11 @@ fn pair1_cooked_send_puts_hop_one_on_the_wire() {
     let b = net.add(Pair1::new(Config::cooked(2)));
     net.connect(a, b).unwrap();
     // A header supplied on a cooked send is replaced, as NNG does for replies.
-    net.send(a, Message::with_header(&b"\x00\x00\x00\x05"[..], &b"hi"[..]))
-        .unwrap();
+    net.send(
+        a,
+        Message::with_header(&b"\x00\x00\x00\x05"[..], &b"hi"[..]),
+    )
+    .unwrap();
     assert_eq!(&net.trace()[0].payload[..], b"\x00\x00\x00\x01hi");
     let got = net.recv(b).unwrap();
     assert_eq!((got.header.len(), &got.body[..]), (0, &b"hi"[..]));
@@ -239,7 +257,10 @@ fn pair1_raw_recv_exposes_the_hop_word_as_received() {
     let (mut p, pid) = pair1_with_pipe(Config::raw(1));
     p.handle_message(NOW, pid, payload(b"\x00\x00\x00\x03body"));
     let m = p.recv(NOW).unwrap();
-    assert_eq!((&m.header[..], &m.body[..]), (&[0, 0, 0, 3][..], &b"body"[..]));
+    assert_eq!(
+        (&m.header[..], &m.body[..]),
+        (&[0, 0, 0, 3][..], &b"body"[..])
+    );
     assert_eq!(m.pipe, Some(pid));
 }
 
@@ -359,10 +380,7 @@ fn polyamorous_addressed_send_and_reply() {
         assert_eq!(net.recv_all(c), [format!("re: from {i}")]);
     }
     // Every poly transmit carries hop 1 like a normal cooked send.
-    assert!(net
-        .trace()
-        .iter()
-        .all(|e| e.payload[..4] == [0, 0, 0, 1]));
+    assert!(net.trace().iter().all(|e| e.payload[..4] == [0, 0, 0, 1]));
 }
 
 #[test]
@@ -403,7 +421,8 @@ fn polyamorous_send_to_a_gone_or_busy_pipe_is_dropped_and_counted() {
     net.send(server, first).unwrap(); // takes the pipe's credit
     let mut second = Message::from("second");
     second.pipe = Some(to_slow);
-    net.send(server, second).expect("busy pipe: dropped, not blocking");
+    net.send(server, second)
+        .expect("busy pipe: dropped, not blocking");
     assert_eq!(net.proto(server).stats().dropped(DropReason::PipeBusy), 1);
     // Unaddressed with nothing writable: handed back instead of dropped.
     assert_eq!(
@@ -446,6 +465,12 @@ fn pair_v0_and_v1_are_not_peers() {
     assert!(SocketType::Pair1.accepts_peer_id(0x11));
     assert!(!SocketType::Pair0.accepts_peer_id(0x11));
     assert!(!SocketType::Pair1.accepts_peer_id(0x10));
-    assert_eq!(Pair0::new(Config::cooked(1)).socket_type(), SocketType::Pair0);
-    assert_eq!(Pair1::new(Config::cooked(1)).socket_type(), SocketType::Pair1);
+    assert_eq!(
+        Pair0::new(Config::cooked(1)).socket_type(),
+        SocketType::Pair0
+    );
+    assert_eq!(
+        Pair1::new(Config::cooked(1)).socket_type(),
+        SocketType::Pair1
+    );
 }

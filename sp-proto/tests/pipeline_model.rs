@@ -171,8 +171,7 @@ impl ReferenceStateMachine for PipelineRef {
 
     fn transitions(state: &PipelineModel) -> BoxedStrategy<Step> {
         let n = state.pulls.len();
-        let (up, down): (Vec<usize>, Vec<usize>) =
-            (0..n).partition(|&k| state.pulls[k].connected);
+        let (up, down): (Vec<usize>, Vec<usize>) = (0..n).partition(|&k| state.pulls[k].connected);
         let mut steps = vec![
             (5, Just(Step::Send).boxed()),
             (4, (0..n).prop_map(Step::Recv).boxed()),
@@ -180,10 +179,16 @@ impl ReferenceStateMachine for PipelineRef {
             (2, (0..n).prop_map(Step::Unblock).boxed()),
         ];
         if !up.is_empty() {
-            steps.push((1, prop::sample::select(up).prop_map(Step::Disconnect).boxed()));
+            steps.push((
+                1,
+                prop::sample::select(up).prop_map(Step::Disconnect).boxed(),
+            ));
         }
         if !down.is_empty() {
-            steps.push((2, prop::sample::select(down).prop_map(Step::Reconnect).boxed()));
+            steps.push((
+                2,
+                prop::sample::select(down).prop_map(Step::Reconnect).boxed(),
+            ));
         }
         prop::strategy::Union::new_weighted(steps).boxed()
     }
@@ -203,8 +208,9 @@ impl ReferenceStateMachine for PipelineRef {
         s.last_recv = None;
         match *t {
             Step::Send => {
-                let writable_before: Vec<usize> =
-                    (0..s.pulls.len()).filter(|&k| s.pulls[k].writable()).collect();
+                let writable_before: Vec<usize> = (0..s.pulls.len())
+                    .filter(|&k| s.pulls[k].writable())
+                    .collect();
                 let recipient = s.take();
                 if let Some(k) = recipient {
                     s.pulls[k].in_flight = Some(s.next_seq);
@@ -341,7 +347,9 @@ impl StateMachineTest for PipelineTest {
                 let seq = model.next_seq - u64::from(outcome.recipient.is_some());
                 let result = sut.net.send(sut.push, seq.to_string().into_bytes());
                 let after = sut.arrivals();
-                let got: Vec<usize> = (0..before.len()).filter(|&k| after[k] > before[k]).collect();
+                let got: Vec<usize> = (0..before.len())
+                    .filter(|&k| after[k] > before[k])
+                    .collect();
                 match outcome.recipient {
                     None => {
                         assert_eq!(result.unwrap_err().kind, SendErrorKind::WouldBlock);
@@ -430,8 +438,9 @@ impl StateMachineTest for PipelineTest {
         assert_eq!(model.in_flight(), in_links);
         // The model's ring holds exactly the writable pipes.
         let in_ring: BTreeSet<usize> = model.ring.values().flatten().copied().collect();
-        let writable: BTreeSet<usize> =
-            (0..model.pulls.len()).filter(|&k| model.pulls[k].writable()).collect();
+        let writable: BTreeSet<usize> = (0..model.pulls.len())
+            .filter(|&k| model.pulls[k].writable())
+            .collect();
         assert_eq!(in_ring, writable);
     }
 }
