@@ -83,8 +83,11 @@ fn cooked_send_clears_the_header_and_send_with_no_pipe_succeeds() {
     assert_eq!(net.proto(a).stats().msgs_out, 0);
     let b = net.add(Bus::new(Config::cooked(2)));
     net.connect(a, b).unwrap();
-    net.send(a, Message::with_header(&b"\x00\x00\x00\x01\x02"[..], &b"x"[..]))
-        .unwrap();
+    net.send(
+        a,
+        Message::with_header(&b"\x00\x00\x00\x01\x02"[..], &b"x"[..]),
+    )
+    .unwrap();
     assert_eq!(net.trace()[0].payload, "x");
     let got = net.recv(b).unwrap();
     assert!(got.header.is_empty(), "cooked receivers see no header");
@@ -131,7 +134,10 @@ fn raw_reflector_sends_to_everyone_but_the_origin() {
     net.send(hub, m).unwrap();
     assert_eq!(net.recv_all(leaves[0]), ["news"]);
     assert_eq!(net.recv_all(leaves[2]), ["news"]);
-    assert!(net.recv_all(leaves[1]).is_empty(), "never echoed to its origin");
+    assert!(
+        net.recv_all(leaves[1]).is_empty(),
+        "never echoed to its origin"
+    );
     assert_eq!(net.proto(hub).stats().dropped_total(), 0);
     // The header is local routing data: the reflected frames carry the body only.
     assert!(net.trace().iter().all(|e| e.payload == "news"));
@@ -148,12 +154,14 @@ fn raw_send_header_rules() {
     assert_eq!(everyone(&mut net), [1, 1, 1]);
     // 4 bytes naming a pipe: all but that one.
     let skip_0 = Bytes::copy_from_slice(&pipes[0].get().to_be_bytes());
-    net.send(hub, Message::with_header(skip_0, &b"x"[..])).unwrap();
+    net.send(hub, Message::with_header(skip_0, &b"x"[..]))
+        .unwrap();
     assert_eq!(everyone(&mut net), [0, 1, 1]);
     // Longer headers: the first 4 bytes decide.
     let mut skip_2 = pipes[2].get().to_be_bytes().to_vec();
     skip_2.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
-    net.send(hub, Message::with_header(skip_2, &b"y"[..])).unwrap();
+    net.send(hub, Message::with_header(skip_2, &b"y"[..]))
+        .unwrap();
     assert_eq!(everyone(&mut net), [1, 1, 0]);
     // An id that is no pipe of ours: nobody skipped.
     net.send(hub, Message::with_header(vec![0, 0, 0, 0], &b"z"[..]))
@@ -184,7 +192,11 @@ fn backpressured_pipe_is_skipped_and_counted() {
             .expect("BUS never blocks");
     }
     assert_eq!(net.recv_all(fast), ["m0", "m1", "m2"]);
-    assert_eq!(net.in_flight(a, to_slow), 1, "the first write holds the credit");
+    assert_eq!(
+        net.in_flight(a, to_slow),
+        1,
+        "the first write holds the credit"
+    );
     assert_eq!(net.proto(a).stats().dropped(DropReason::PipeBusy), 2);
     net.unblock(a, to_slow);
     assert_eq!(net.recv_all(slow), ["m0"], "the later ones were skipped");
@@ -261,7 +273,7 @@ enum MeshStep {
 
 impl MeshModel {
     fn deliver_if_possible(&mut self, from: usize, to: usize) {
-        if self.blocked[from][to] || self.queued[to][from].len() > self.queue_len {
+        if self.blocked[from][to] || self.queued[to][from].len() >= self.queue_len {
             return;
         }
         if let Some(seq) = self.in_flight[from][to].take() {
@@ -408,7 +420,11 @@ impl StateMachineTest for MeshTest {
     fn check_invariants(sut: &MeshSut, model: &MeshModel) {
         for i in 0..model.n {
             let stats = sut.net.proto(sut.nodes[i]).stats();
-            assert_eq!(stats.dropped(DropReason::PipeBusy), model.busy[i], "node {i}");
+            assert_eq!(
+                stats.dropped(DropReason::PipeBusy),
+                model.busy[i],
+                "node {i}"
+            );
             assert_eq!(stats.dropped_total(), model.busy[i], "node {i}: only skips");
             for j in (0..model.n).filter(|&j| j != i) {
                 let p = sut.pipe[i][j].unwrap();
