@@ -1,27 +1,75 @@
-//! Bus: placeholder until the implementation lands (every method panics).
+//! BUS (0x70): every message goes to every directly connected peer; messages from all
+//! peers are fair-queued to the user (wire-facts §9, §14, §16.10). No SP header travels on
+//! the wire, and the protocol does not forward: a full mesh, or a raw reflector, is needed
+//! for everyone to hear everyone.
+//!
+//! * **Send** is best effort and never blocks: each writable pipe gets the same buffer (a
+//!   cheap [`Message`] clone); a pipe that is not writable (back-pressure) is skipped and
+//!   counted as [`DropReason::PipeBusy`]. With no pipe at all the message goes nowhere and
+//!   `send` still succeeds, as in nanomsg and NNG. A cooked send clears any header.
+//! * **Receive** is lossless: a pipe whose queue is full is paused.
+//! * **Raw mode** (NNG and mangos conventions, not nanomsg's 8-byte pointer): a received
+//!   message's header is the 4-byte big-endian id ([`PipeId::get`]) of the pipe it came
+//!   from. A raw send with a header of 4 or more bytes skips the pipe whose id equals the
+//!   first 4 bytes (so a reflector never echoes a message to its origin); an empty header
+//!   sends to all pipes; a header of 1 to 3 bytes is refused with
+//!   [`SendErrorKind::BadHeader`] (nanomsg refuses malformed headers with `EINVAL`; NNG
+//!   would send to all). The header is local routing data and is never transmitted (NNG
+//!   would transmit bytes after the first 4).
+
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use super::common::Outputs;
+use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, Transmit};
+use crate::protocol::{
+    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
+};
 use crate::socket_type::SocketType;
-use crate::stats::ProtoStats;
+use crate::stats::{DropReason, ProtoStats};
 use crate::time::Instant;
+use crate::wire::backtrace::first_word;
 
-/// The Bus state machine (placeholder).
+/// The BUS state machine.
 #[derive(Clone, Debug)]
 pub struct Bus {
     options: Options,
+    raw: bool,
+    /// Every attached pipe and whether it can take a message now.
+    pipes: BTreeMap<PipeId, bool>,
+    inbound: Inbound,
+    out: Outputs,
 }
 
 impl Bus {
-    /// A new socket.
+    /// A new BUS socket.
     pub fn new(config: Config) -> Self {
+        let inbound = Inbound::new(config.options.recv_queue(), OnFull::Pause);
         Self {
             options: config.options,
+            raw: config.raw,
+            pipes: BTreeMap::new(),
+            inbound,
+            out: Outputs::default(),
         }
+    }
+
+    /// The attached pipes, in id order.
+    pub fn pipes(&self) -> impl Iterator<Item = PipeId> + '_ {
+        self.pipes.keys().copied()
+    }
+
+    /// The id of the pipe a raw send must skip: `Ok(None)` to send to all, `Err` for a
+    /// header that is neither empty nor at least one word long.
+    fn excluded_pipe(&self, msg: &Message) -> Result<Option<u32>, ()> {
+        if !self.raw || msg.header.is_empty() {
+            return Ok(None);
+        }
+        first_word(&msg.header).map(Some).ok_or(())
     }
 }
 
@@ -29,51 +77,101 @@ impl Protocol for Bus {
     fn socket_type(&self) -> SocketType {
         SocketType::Bus
     }
+
     fn is_raw(&self) -> bool {
-        unimplemented!()
+        self.raw
     }
-    fn add_pipe(
-        &mut self,
-        _now: Instant,
-        _pipe: PipeId,
-        _info: PipeInfo,
-    ) -> Result<(), PipeRefused> {
-        unimplemented!()
+
+    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+        if self.pipes.contains_key(&pipe) {
+            return Err(PipeRefused::Duplicate(pipe));
+        }
+        self.pipes.insert(pipe, true);
+        self.inbound.add_pipe(pipe, info.recv_priority);
+        Ok(())
     }
-    fn remove_pipe(&mut self, _now: Instant, _pipe: PipeId) {
-        unimplemented!()
+
+    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+        if self.pipes.remove(&pipe).is_some() {
+            self.inbound.remove_pipe(pipe);
+        }
     }
-    fn handle_message(&mut self, _now: Instant, _pipe: PipeId, _payload: Bytes) {
-        unimplemented!()
+
+    fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
+        self.out.arrived(payload.len());
+        let header = if self.raw {
+            Bytes::copy_from_slice(&pipe.get().to_be_bytes())
+        } else {
+            Bytes::new()
+        };
+        let msg = Message {
+            header,
+            body: payload,
+            pipe: Some(pipe),
+        };
+        // Unknown pipes are counted as dropped by `inbound`.
+        self.inbound
+            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
     }
-    fn handle_writable(&mut self, _now: Instant, _pipe: PipeId) {
-        unimplemented!()
+
+    fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
+        if let Some(writable) = self.pipes.get_mut(&pipe) {
+            *writable = true;
+        }
     }
-    fn handle_timeout(&mut self, _now: Instant) {
-        unimplemented!()
+
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn send(&mut self, _now: Instant, msg: Message) -> Result<(), SendError> {
+        let Ok(excluded) = self.excluded_pipe(&msg) else {
+            return Err(SendError::new(SendErrorKind::BadHeader, msg));
+        };
+        let out = Message::new(msg.body);
+        for (&pipe, writable) in &mut self.pipes {
+            if excluded == Some(pipe.get()) {
+                continue;
+            }
+            if !*writable {
+                self.out.dropped(DropReason::PipeBusy);
+                continue;
+            }
+            *writable = false;
+            self.out.transmit(pipe, out.clone());
+        }
+        Ok(())
     }
-    fn send(&mut self, _now: Instant, _msg: Message) -> Result<(), SendError> {
-        unimplemented!()
-    }
+
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        unimplemented!()
+        let (_, msg) = self
+            .inbound
+            .pop(&mut self.out.events)
+            .ok_or(RecvError::WouldBlock)?;
+        self.out.delivered();
+        Ok(msg)
     }
+
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        unimplemented!()
+        self.out.transmits.pop_front()
     }
+
     fn poll_event(&mut self) -> Option<Event> {
-        unimplemented!()
+        self.out.events.pop_front()
     }
+
     fn poll_timeout(&self) -> Option<Instant> {
-        unimplemented!()
+        None
     }
+
     fn stats(&self) -> &ProtoStats {
-        unimplemented!()
+        &self.out.stats
     }
+
     fn options(&self) -> &Options {
         &self.options
     }
+
     fn set_options(&mut self, options: Options) {
+        self.inbound.set_capacity(options.recv_queue());
         self.options = options;
     }
 }

@@ -1,27 +1,65 @@
-//! Pair0: placeholder until the implementation lands (every method panics).
+//! PAIR v0 (0x10, nanomsg's PAIR): a one-to-one link with exactly one peer and no SP
+//! header (wire-facts §10).
+//!
+//! A second pipe is refused with [`PipeRefused::Busy`] (nanomsg `EISCONN`, NNG `NNG_EBUSY`);
+//! the driver closes it and its dialer keeps retrying, so it attaches once the current
+//! peer is gone. Sending never queues: the message goes to the peer if its pipe is writable,
+//! otherwise `send` returns [`SendErrorKind::WouldBlock`] (also when there is no peer).
+//! Receiving is lossless: a full receive queue pauses the pipe. Raw mode behaves exactly
+//! like cooked mode, since there is no header; any header a user supplies is cleared.
 
 use bytes::Bytes;
 
+use super::common::Outputs;
+use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, Transmit};
+use crate::protocol::{
+    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
+};
 use crate::socket_type::SocketType;
 use crate::stats::ProtoStats;
 use crate::time::Instant;
 
-/// The Pair0 state machine (placeholder).
+/// The one attached peer and whether its pipe can take a message now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Peer {
+    pipe: PipeId,
+    writable: bool,
+}
+
+/// The PAIR v0 state machine (cooked and raw behave the same).
 #[derive(Clone, Debug)]
 pub struct Pair0 {
     options: Options,
+    raw: bool,
+    peer: Option<Peer>,
+    inbound: Inbound,
+    out: Outputs,
 }
 
 impl Pair0 {
-    /// A new socket.
+    /// A new PAIR v0 socket.
     pub fn new(config: Config) -> Self {
+        let inbound = Inbound::new(config.options.recv_queue(), OnFull::Pause);
         Self {
             options: config.options,
+            raw: config.raw,
+            peer: None,
+            inbound,
+            out: Outputs::default(),
         }
+    }
+
+    /// The pipe of the current peer, if one is attached.
+    pub fn peer(&self) -> Option<PipeId> {
+        self.peer.map(|p| p.pipe)
+    }
+
+    /// Whether a message can be sent now (a peer is attached and its pipe is writable).
+    pub fn can_send(&self) -> bool {
+        self.peer.is_some_and(|p| p.writable)
     }
 }
 
@@ -29,51 +67,93 @@ impl Protocol for Pair0 {
     fn socket_type(&self) -> SocketType {
         SocketType::Pair0
     }
+
     fn is_raw(&self) -> bool {
-        unimplemented!()
+        self.raw
     }
-    fn add_pipe(
-        &mut self,
-        _now: Instant,
-        _pipe: PipeId,
-        _info: PipeInfo,
-    ) -> Result<(), PipeRefused> {
-        unimplemented!()
+
+    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+        match self.peer {
+            Some(p) if p.pipe == pipe => Err(PipeRefused::Duplicate(pipe)),
+            Some(_) => Err(PipeRefused::Busy),
+            None => {
+                self.peer = Some(Peer {
+                    pipe,
+                    writable: true,
+                });
+                self.inbound.add_pipe(pipe, info.recv_priority);
+                Ok(())
+            }
+        }
     }
-    fn remove_pipe(&mut self, _now: Instant, _pipe: PipeId) {
-        unimplemented!()
+
+    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+        if self.peer.is_some_and(|p| p.pipe == pipe) {
+            self.peer = None;
+            self.inbound.remove_pipe(pipe);
+        }
     }
-    fn handle_message(&mut self, _now: Instant, _pipe: PipeId, _payload: Bytes) {
-        unimplemented!()
+
+    fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
+        self.out.arrived(payload.len());
+        let mut msg = Message::new(payload);
+        msg.pipe = Some(pipe);
+        // A pipe that is not the peer is unknown to `inbound`, which counts the drop.
+        self.inbound
+            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
     }
-    fn handle_writable(&mut self, _now: Instant, _pipe: PipeId) {
-        unimplemented!()
+
+    fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
+        if let Some(p) = self.peer.as_mut().filter(|p| p.pipe == pipe) {
+            p.writable = true;
+        }
     }
-    fn handle_timeout(&mut self, _now: Instant) {
-        unimplemented!()
+
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn send(&mut self, _now: Instant, mut msg: Message) -> Result<(), SendError> {
+        let Some(peer) = self.peer.as_mut().filter(|p| p.writable) else {
+            return Err(SendError::new(SendErrorKind::WouldBlock, msg));
+        };
+        peer.writable = false;
+        let pipe = peer.pipe;
+        msg.header = Bytes::new();
+        msg.pipe = None;
+        self.out.transmit(pipe, msg);
+        Ok(())
     }
-    fn send(&mut self, _now: Instant, _msg: Message) -> Result<(), SendError> {
-        unimplemented!()
-    }
+
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        unimplemented!()
+        let (_, msg) = self
+            .inbound
+            .pop(&mut self.out.events)
+            .ok_or(RecvError::WouldBlock)?;
+        self.out.delivered();
+        Ok(msg)
     }
+
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        unimplemented!()
+        self.out.transmits.pop_front()
     }
+
     fn poll_event(&mut self) -> Option<Event> {
-        unimplemented!()
+        self.out.events.pop_front()
     }
+
     fn poll_timeout(&self) -> Option<Instant> {
-        unimplemented!()
+        None
     }
+
     fn stats(&self) -> &ProtoStats {
-        unimplemented!()
+        &self.out.stats
     }
+
     fn options(&self) -> &Options {
         &self.options
     }
+
     fn set_options(&mut self, options: Options) {
+        self.inbound.set_capacity(options.recv_queue());
         self.options = options;
     }
 }
