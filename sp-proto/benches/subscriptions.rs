@@ -22,9 +22,7 @@ const ROUNDS: usize = 15;
 
 fn random_word(rng: &mut Rng, min: u64, max: u64) -> Vec<u8> {
     let len = min + rng.below(max - min + 1);
-    (0..len)
-        .map(|_| ALPHABET[rng.below(16) as usize])
-        .collect()
+    (0..len).map(|_| ALPHABET[rng.below(16) as usize]).collect()
 }
 
 fn random_topic(rng: &mut Rng) -> Vec<u8> {

@@ -44,7 +44,7 @@ pub struct Subscriptions {
 /// so that one step of a match usually touches a single node.
 #[derive(Clone)]
 enum SmallBytes {
-    Inline { len: u8, buf: [u8; SmallBytes::INLINE] },
+    Inline { len: u8, buf: [u8; Self::INLINE] },
     Heap(Box<[u8]>),
 }
 
@@ -127,7 +127,7 @@ struct Node {
     terminal: bool,
     /// `keys[i] == children[i].label[0]`, sorted ascending.
     keys: SmallBytes,
-    children: Vec<Node>,
+    children: Vec<Self>,
 }
 
 impl Node {
@@ -512,10 +512,18 @@ mod tests {
         assert!(!s.subscribe(b"a"), "second subscribe is a no-op");
         assert_eq!(s.len(), 1);
         assert_eq!(s.unsubscribe(b"a"), Ok(()));
-        assert_eq!(s.unsubscribe(b"a"), Err(NotSubscribed), "one unsubscribe removes it");
+        assert_eq!(
+            s.unsubscribe(b"a"),
+            Err(NotSubscribed),
+            "one unsubscribe removes it"
+        );
         assert_eq!(s.unsubscribe(b"zz"), Err(NotSubscribed));
         s.subscribe(b"abc");
-        assert_eq!(s.unsubscribe(b"ab"), Err(NotSubscribed), "a prefix is not a topic");
+        assert_eq!(
+            s.unsubscribe(b"ab"),
+            Err(NotSubscribed),
+            "a prefix is not a topic"
+        );
         assert_eq!(s.unsubscribe(b"abcd"), Err(NotSubscribed));
         assert!(!s.contains(b"ab"));
         assert!(s.contains(b"abc"));
@@ -536,7 +544,11 @@ mod tests {
         assert_eq!(s.node_count(), 2);
         assert_eq!(&s.root.children[0].label[..], b"abcd");
         s.unsubscribe(b"abcd").unwrap();
-        assert_eq!(s, Subscriptions::new(), "fully emptied tree equals a new one");
+        assert_eq!(
+            s,
+            Subscriptions::new(),
+            "fully emptied tree equals a new one"
+        );
     }
 
     #[test]

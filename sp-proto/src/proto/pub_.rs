@@ -64,7 +64,12 @@ impl Protocol for Pub {
         self.raw
     }
 
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, _info: PipeInfo) -> Result<(), PipeRefused> {
+    fn add_pipe(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        _info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if self.writable.contains_key(&pipe) {
             return Err(PipeRefused::Duplicate(pipe));
         }

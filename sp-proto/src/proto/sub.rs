@@ -56,7 +56,10 @@ fn overflow_policy(options: &Options) -> OnFull {
 impl Sub {
     /// A new SUB socket, with no subscriptions.
     pub fn new(config: Config) -> Self {
-        let inbound = Inbound::new(config.options.recv_queue(), overflow_policy(&config.options));
+        let inbound = Inbound::new(
+            config.options.recv_queue(),
+            overflow_policy(&config.options),
+        );
         Self {
             options: config.options,
             raw: config.raw,
