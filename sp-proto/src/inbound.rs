@@ -55,6 +55,12 @@ impl Inbound {
         self.capacity = capacity.max(1);
     }
 
+    /// Changes the overflow policy (applies to later arrivals). Switching between the
+    /// drop policies only; a pipe paused under [`OnFull::Pause`] stays paused until a pop.
+    pub fn set_on_full(&mut self, on_full: OnFull) {
+        self.on_full = on_full;
+    }
+
     /// Registers a pipe with its receive priority.
     pub fn add_pipe(&mut self, pipe: PipeId, priority: Priority) {
         self.ring.add(pipe, priority);

@@ -1,27 +1,57 @@
-//! Pub: placeholder until the implementation lands (every method panics).
+//! PUB (publisher, 0x20): every message goes to every connected SUB peer (wire-facts §8).
+//!
+//! There is no SP header: the wire payload is the body, and subscribers filter locally.
+//! Fan-out clones the [`Message`], which shares the body buffer (a reference count, no
+//! copy). Delivery is best-effort, as in nanomsg: a pipe that cannot take the message now
+//! (its previous write is still pending) is skipped and the skip is counted as
+//! [`DropReason::PipeBusy`]; `send` itself never blocks and never fails. NNG's per-pipe
+//! drop-oldest queue, if wanted, belongs to the driver's output buffer.
+//!
+//! With no pipe attached a published message reaches nobody and is simply gone: no drop
+//! is counted, since no subscriber missed it (this is also why messages published before
+//! a connection exists are lost). [`ProtoStats::msgs_out`] counts one per pipe written.
+//!
+//! Data arriving from a peer (a SUB never sends, so this is a misbehaving peer) is
+//! discarded and counted as [`DropReason::UnexpectedData`]; nanomsg aborts here and NNG
+//! closes the pipe. Raw PUB behaves exactly like cooked PUB.
+
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use super::common::Outputs;
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
 use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, Transmit};
 use crate::socket_type::SocketType;
-use crate::stats::ProtoStats;
+use crate::stats::{DropReason, ProtoStats};
 use crate::time::Instant;
 
-/// The Pub state machine (placeholder).
+/// The PUB state machine (cooked and raw behave the same).
 #[derive(Clone, Debug)]
 pub struct Pub {
     options: Options,
+    raw: bool,
+    /// Every attached pipe and whether it can take a message now.
+    writable: BTreeMap<PipeId, bool>,
+    out: Outputs,
 }
 
 impl Pub {
-    /// A new socket.
+    /// A new PUB socket.
     pub fn new(config: Config) -> Self {
         Self {
             options: config.options,
+            raw: config.raw,
+            writable: BTreeMap::new(),
+            out: Outputs::default(),
         }
+    }
+
+    /// Number of attached pipes (subscribers).
+    pub fn pipe_count(&self) -> usize {
+        self.writable.len()
     }
 }
 
@@ -29,50 +59,78 @@ impl Protocol for Pub {
     fn socket_type(&self) -> SocketType {
         SocketType::Pub
     }
+
     fn is_raw(&self) -> bool {
-        unimplemented!()
+        self.raw
     }
+
     fn add_pipe(
         &mut self,
         _now: Instant,
-        _pipe: PipeId,
+        pipe: PipeId,
         _info: PipeInfo,
     ) -> Result<(), PipeRefused> {
-        unimplemented!()
+        if self.writable.contains_key(&pipe) {
+            return Err(PipeRefused::Duplicate(pipe));
+        }
+        self.writable.insert(pipe, true);
+        Ok(())
     }
-    fn remove_pipe(&mut self, _now: Instant, _pipe: PipeId) {
-        unimplemented!()
+
+    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+        self.writable.remove(&pipe);
     }
-    fn handle_message(&mut self, _now: Instant, _pipe: PipeId, _payload: Bytes) {
-        unimplemented!()
+
+    fn handle_message(&mut self, _now: Instant, _pipe: PipeId, payload: Bytes) {
+        self.out.arrived(payload.len());
+        self.out.dropped(DropReason::UnexpectedData);
     }
-    fn handle_writable(&mut self, _now: Instant, _pipe: PipeId) {
-        unimplemented!()
+
+    fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
+        if let Some(w) = self.writable.get_mut(&pipe) {
+            *w = true;
+        }
     }
-    fn handle_timeout(&mut self, _now: Instant) {
-        unimplemented!()
+
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn send(&mut self, _now: Instant, mut msg: Message) -> Result<(), SendError> {
+        msg.pipe = None;
+        for (&pipe, writable) in &mut self.writable {
+            if *writable {
+                *writable = false;
+                self.out.transmit(pipe, msg.clone());
+            } else {
+                self.out.dropped(DropReason::PipeBusy);
+            }
+        }
+        Ok(())
     }
-    fn send(&mut self, _now: Instant, _msg: Message) -> Result<(), SendError> {
-        unimplemented!()
-    }
+
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        unimplemented!()
+        Err(RecvError::NotSupported)
     }
+
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        unimplemented!()
+        self.out.transmits.pop_front()
     }
+
     fn poll_event(&mut self) -> Option<Event> {
-        unimplemented!()
+        self.out.events.pop_front()
     }
+
     fn poll_timeout(&self) -> Option<Instant> {
-        unimplemented!()
+        None
     }
+
     fn stats(&self) -> &ProtoStats {
-        unimplemented!()
+        &self.out.stats
     }
+
     fn options(&self) -> &Options {
         &self.options
     }
+
     fn set_options(&mut self, options: Options) {
         self.options = options;
     }

@@ -1,27 +1,93 @@
-//! Sub: placeholder until the implementation lands (every method panics).
+//! SUB (subscriber, 0x21): receives from every PUB peer the messages whose body starts
+//! with one of its topics (wire-facts §8).
+//!
+//! Filtering is local: a SUB never sends anything (no subscription forwarding), so `send`
+//! is [`SendErrorKind::NotSupported`]. Topics live in a [`Subscriptions`] radix tree with
+//! set semantics (subscribing twice is a no-op; one unsubscribe removes the topic;
+//! unsubscribing an unknown topic is [`NotSubscribed`]); the empty topic matches every
+//! message. A new SUB has no topics and receives nothing.
+//!
+//! A message is checked once, on arrival, against the topics in force at that moment: if
+//! none matches it is dropped and counted as [`DropReason::Unsubscribed`] and never
+//! queued. Changing topics later does not touch messages already queued.
+//!
+//! Matching messages are fair-queued per pipe by receive priority, `recv_queue` messages
+//! per pipe. A SUB never back-pressures its publishers: when a pipe's queue is full the
+//! oldest queued message is dropped (`sub_prefer_new`, the default, as NNG's
+//! `sub:prefnew`) or else the arriving one, counted as [`DropReason::QueueFull`].
+//!
+//! **Raw SUB does not filter** and passes every message on (NNG's behaviour, so a device
+//! forwards everything; nanomsg's raw SUB still filters). Its topics are kept but unused.
 
 use bytes::Bytes;
 
+use super::common::Outputs;
+use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, Transmit};
+use crate::protocol::{
+    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
+};
 use crate::socket_type::SocketType;
-use crate::stats::ProtoStats;
+use crate::stats::{DropReason, ProtoStats};
+pub use crate::subscriptions::NotSubscribed;
+use crate::subscriptions::Subscriptions;
 use crate::time::Instant;
 
-/// The Sub state machine (placeholder).
+/// The SUB state machine.
 #[derive(Clone, Debug)]
 pub struct Sub {
     options: Options,
+    raw: bool,
+    topics: Subscriptions,
+    inbound: Inbound,
+    out: Outputs,
+}
+
+fn overflow_policy(options: &Options) -> OnFull {
+    if options.sub_prefer_new {
+        OnFull::DropOldest
+    } else {
+        OnFull::DropNewest
+    }
 }
 
 impl Sub {
-    /// A new socket.
+    /// A new SUB socket, with no subscriptions.
     pub fn new(config: Config) -> Self {
+        let inbound = Inbound::new(
+            config.options.recv_queue(),
+            overflow_policy(&config.options),
+        );
         Self {
             options: config.options,
+            raw: config.raw,
+            topics: Subscriptions::new(),
+            inbound,
+            out: Outputs::default(),
         }
+    }
+
+    /// Receives messages whose body starts with `topic` from now on (the empty topic
+    /// matches everything). Returns false if `topic` was already subscribed.
+    pub fn subscribe(&mut self, topic: impl AsRef<[u8]>) -> bool {
+        self.topics.subscribe(topic.as_ref())
+    }
+
+    /// Stops receiving `topic`; [`NotSubscribed`] if it was not subscribed.
+    pub fn unsubscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<(), NotSubscribed> {
+        self.topics.unsubscribe(topic.as_ref())
+    }
+
+    /// The topics in force.
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.topics
+    }
+
+    /// Messages queued for the user.
+    pub fn queued(&self) -> usize {
+        self.inbound.len()
     }
 }
 
@@ -29,51 +95,75 @@ impl Protocol for Sub {
     fn socket_type(&self) -> SocketType {
         SocketType::Sub
     }
+
     fn is_raw(&self) -> bool {
-        unimplemented!()
+        self.raw
     }
-    fn add_pipe(
-        &mut self,
-        _now: Instant,
-        _pipe: PipeId,
-        _info: PipeInfo,
-    ) -> Result<(), PipeRefused> {
-        unimplemented!()
+
+    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+        if self.inbound.contains(pipe) {
+            return Err(PipeRefused::Duplicate(pipe));
+        }
+        self.inbound.add_pipe(pipe, info.recv_priority);
+        Ok(())
     }
-    fn remove_pipe(&mut self, _now: Instant, _pipe: PipeId) {
-        unimplemented!()
+
+    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+        self.inbound.remove_pipe(pipe);
     }
-    fn handle_message(&mut self, _now: Instant, _pipe: PipeId, _payload: Bytes) {
-        unimplemented!()
+
+    fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
+        self.out.arrived(payload.len());
+        if !self.raw && !self.topics.matches(&payload) {
+            self.out.dropped(DropReason::Unsubscribed);
+            return;
+        }
+        let mut msg = Message::new(payload);
+        msg.pipe = Some(pipe);
+        self.inbound
+            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
     }
-    fn handle_writable(&mut self, _now: Instant, _pipe: PipeId) {
-        unimplemented!()
+
+    fn handle_writable(&mut self, _now: Instant, _pipe: PipeId) {}
+
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn send(&mut self, _now: Instant, msg: Message) -> Result<(), SendError> {
+        Err(SendError::new(SendErrorKind::NotSupported, msg))
     }
-    fn handle_timeout(&mut self, _now: Instant) {
-        unimplemented!()
-    }
-    fn send(&mut self, _now: Instant, _msg: Message) -> Result<(), SendError> {
-        unimplemented!()
-    }
+
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        unimplemented!()
+        let (_, msg) = self
+            .inbound
+            .pop(&mut self.out.events)
+            .ok_or(RecvError::WouldBlock)?;
+        self.out.delivered();
+        Ok(msg)
     }
+
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        unimplemented!()
+        self.out.transmits.pop_front()
     }
+
     fn poll_event(&mut self) -> Option<Event> {
-        unimplemented!()
+        self.out.events.pop_front()
     }
+
     fn poll_timeout(&self) -> Option<Instant> {
-        unimplemented!()
+        None
     }
+
     fn stats(&self) -> &ProtoStats {
-        unimplemented!()
+        &self.out.stats
     }
+
     fn options(&self) -> &Options {
         &self.options
     }
+
     fn set_options(&mut self, options: Options) {
+        self.inbound.set_capacity(options.recv_queue());
+        self.inbound.set_on_full(overflow_policy(&options));
         self.options = options;
     }
 }
