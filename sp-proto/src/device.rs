@@ -142,7 +142,8 @@ impl Device {
 
     /// Runs a reflector built with [`reflector`](Self::reflector) on its one socket:
     /// everything it receives is sent back out of it. ([`pump`](Self::pump) on a
-    /// reflector does the same with its first socket.)
+    /// reflector does the same with its first socket.) A device built with
+    /// [`new`](Self::new) gives [`DeviceError::NotSelfPeer`] here.
     pub fn pump_reflector(
         &mut self,
         now: Instant,

@@ -129,11 +129,7 @@ impl TestNet {
     ///
     /// # Panics
     /// If `a == b`.
-    pub fn proto_pair_mut(
-        &mut self,
-        a: NodeId,
-        b: NodeId,
-    ) -> (&mut AnyProtocol, &mut AnyProtocol) {
+    pub fn proto_pair_mut(&mut self, a: NodeId, b: NodeId) -> (&mut AnyProtocol, &mut AnyProtocol) {
         assert_ne!(a, b, "proto_pair_mut needs two different nodes");
         if a.0 < b.0 {
             let (lo, hi) = self.nodes.split_at_mut(b.0);

@@ -10,8 +10,8 @@ use sp_proto::rng::Rng;
 use sp_proto::testing::{NodeId, TestNet};
 use sp_proto::wire::frame::{encode_frame, FrameFormat};
 use sp_proto::{
-    AnyProtocol, Config, DropReason, Event, Instant, Message, PipeId, PipeInfo, Priority,
-    Protocol, RecvError, SendErrorKind,
+    AnyProtocol, Config, DropReason, Event, Instant, Message, PipeId, PipeInfo, Priority, Protocol,
+    RecvError, SendErrorKind,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -215,7 +215,11 @@ fn resend_timer_keeps_the_id() {
     );
     answer_all(&mut net, rep);
     assert_eq!(net.recv(req).unwrap().body, "re:slow");
-    assert_eq!(net.proto(req).poll_timeout(), None, "no timer once answered");
+    assert_eq!(
+        net.proto(req).poll_timeout(),
+        None,
+        "no timer once answered"
+    );
 }
 
 #[test]
@@ -292,8 +296,15 @@ fn request_without_peers_is_held_then_delivered() {
     assert_eq!(net.proto(req).poll_timeout(), None);
     net.advance(MINUTE * 2);
     net.connect(req, rep).unwrap();
-    assert_eq!(net.trace()[0].payload, payload(&word(first_id(4)), b"early"));
-    assert_eq!(net.proto(req).stats().resends, 0, "first write is no resend");
+    assert_eq!(
+        net.trace()[0].payload,
+        payload(&word(first_id(4)), b"early")
+    );
+    assert_eq!(
+        net.proto(req).stats().resends,
+        0,
+        "first write is no resend"
+    );
     answer_all(&mut net, rep);
     assert_eq!(net.recv(req).unwrap().body, "re:early");
 }
@@ -363,7 +374,11 @@ fn reply_parsing_drops_and_keeps_the_pipe() {
     req.handle_message(now, p, Bytes::new());
     req.handle_message(now, p, payload(&[0, 0, 1, 0x2b], b"no msb"));
     // A stacked reply: only 4 bytes are header, so the first word lacks the flag.
-    req.handle_message(now, p, payload(&[0, 0, 1, 0x2b, id[0], id[1], id[2], id[3]], b"x"));
+    req.handle_message(
+        now,
+        p,
+        payload(&[0, 0, 1, 0x2b, id[0], id[1], id[2], id[3]], b"x"),
+    );
     assert_eq!(req.stats().dropped(DropReason::MalformedHeader), 4);
     req.handle_message(now, p, payload(&word(first_id(13) ^ 1), b"other id"));
     assert_eq!(req.stats().dropped(DropReason::StaleId), 1);
@@ -426,7 +441,9 @@ fn priorities_fail_over_and_return() {
 #[test]
 fn contexts_answered_out_of_order() {
     let (mut net, req, rep) = one_to_one(31);
-    let ctxs: Vec<ContextId> = (0..3).map(|_| req_of(&mut net, req).open_context()).collect();
+    let ctxs: Vec<ContextId> = (0..3)
+        .map(|_| req_of(&mut net, req).open_context())
+        .collect();
     let now = net.now();
     for (i, &c) in ctxs.iter().enumerate() {
         req_of(&mut net, req)
@@ -442,7 +459,9 @@ fn contexts_answered_out_of_order() {
     assert_eq!(unique.len(), 3, "ids unique among outstanding contexts");
 
     // REP takes all three into its own contexts, answers in reverse order.
-    let rctx: Vec<ContextId> = (0..3).map(|_| rep_of(&mut net, rep).open_context()).collect();
+    let rctx: Vec<ContextId> = (0..3)
+        .map(|_| rep_of(&mut net, rep).open_context())
+        .collect();
     let mut bodies = Vec::new();
     for &rc in &rctx {
         bodies.push(rep_of(&mut net, rep).recv_in(rc, now).unwrap().body);
@@ -452,7 +471,9 @@ fn contexts_answered_out_of_order() {
     for (rc, body) in rctx.iter().zip(&bodies).rev() {
         let mut reply = b"re:".to_vec();
         reply.extend_from_slice(body);
-        rep_of(&mut net, rep).send_in(*rc, now, reply.into()).unwrap();
+        rep_of(&mut net, rep)
+            .send_in(*rc, now, reply.into())
+            .unwrap();
         net.run();
     }
     for (i, &c) in ctxs.iter().enumerate() {
@@ -541,14 +562,18 @@ fn rep_backlog_under_back_pressure() {
     let rep = net.add(Rep::new(cfg));
     let (_, rep_pipe) = net.connect(req, rep).unwrap();
     let now = net.now();
-    let ctxs: Vec<_> = (0..4).map(|_| req_of(&mut net, req).open_context()).collect();
+    let ctxs: Vec<_> = (0..4)
+        .map(|_| req_of(&mut net, req).open_context())
+        .collect();
     for (i, &c) in ctxs.iter().enumerate() {
         req_of(&mut net, req)
             .send_in(c, now, format!("q{i}").into_bytes().into())
             .unwrap();
         net.run();
     }
-    let rctx: Vec<_> = (0..4).map(|_| rep_of(&mut net, rep).open_context()).collect();
+    let rctx: Vec<_> = (0..4)
+        .map(|_| rep_of(&mut net, rep).open_context())
+        .collect();
     for &rc in &rctx {
         rep_of(&mut net, rep).recv_in(rc, now).unwrap();
         net.run();
@@ -592,7 +617,11 @@ fn rep_ttl_boundary() {
         Bytes::from(v)
     };
     for raw in [false, true] {
-        let cfg = if raw { Config::raw(1) } else { Config::cooked(1) };
+        let cfg = if raw {
+            Config::raw(1)
+        } else {
+            Config::cooked(1)
+        };
         let mut rep = Rep::new(cfg);
         rep.add_pipe(now, p, PipeInfo::default()).unwrap();
         rep.handle_message(now, p, stack(8));
@@ -684,8 +713,10 @@ fn raw_req_send_and_recv() {
         assert_eq!(err.kind, SendErrorKind::BadHeader);
     }
     let h = Bytes::from_static(b"\x00\x00\x00\x05\x80\x00\x00\x09");
-    xreq.send(now, Message::with_header(h.clone(), "one")).unwrap();
-    xreq.send(now, Message::with_header(h.clone(), "two")).unwrap();
+    xreq.send(now, Message::with_header(h.clone(), "one"))
+        .unwrap();
+    xreq.send(now, Message::with_header(h.clone(), "two"))
+        .unwrap();
     let err = xreq
         .send(now, Message::with_header(h.clone(), "three"))
         .unwrap_err();
@@ -703,7 +734,10 @@ fn raw_req_send_and_recv() {
     assert_eq!(xreq.stats().dropped(DropReason::MalformedHeader), 1);
     assert_eq!(xreq.stats().dropped(DropReason::TtlExceeded), 1);
     let m = xreq.recv(now).unwrap();
-    assert_eq!((m.header, m.body, m.pipe), (h, Bytes::from_static(b"reply"), Some(a)));
+    assert_eq!(
+        (m.header, m.body, m.pipe),
+        (h, Bytes::from_static(b"reply"), Some(a))
+    );
     assert_eq!(xreq.recv(now), Err(RecvError::WouldBlock));
 }
 
@@ -725,7 +759,10 @@ fn raw_rep_routes_by_header() {
     xrep.send(now, Message::with_header(m.header.clone(), "r"))
         .unwrap();
     let t = xrep.poll_transmit().unwrap();
-    assert_eq!((t.pipe, t.msg.to_wire()), (b, Bytes::from_static(b"\x80\x00\x00\x01r")));
+    assert_eq!(
+        (t.pipe, t.msg.to_wire()),
+        (b, Bytes::from_static(b"\x80\x00\x00\x01r"))
+    );
     let bads: [&[u8]; 4] = [
         b"\x00\x00\x00\x22",
         b"\x00\x00\x00\x22\x80\x00\x00",
@@ -738,9 +775,16 @@ fn raw_rep_routes_by_header() {
             .unwrap_err();
         assert_eq!(err.kind, SendErrorKind::BadHeader, "{bad:?}");
     }
-    xrep.send(now, Message::with_header(&b"\x00\x00\x00\x33\x80\x00\x00\x01"[..], "x"))
-        .unwrap();
-    assert_eq!(xrep.stats().dropped(DropReason::PipeGone), 1, "unknown pipe");
+    xrep.send(
+        now,
+        Message::with_header(&b"\x00\x00\x00\x33\x80\x00\x00\x01"[..], "x"),
+    )
+    .unwrap();
+    assert_eq!(
+        xrep.stats().dropped(DropReason::PipeGone),
+        1,
+        "unknown pipe"
+    );
     // Busy pipe: backlog, then sent on writable.
     xrep.send(now, Message::with_header(m.header.clone(), "r2"))
         .unwrap();
@@ -809,8 +853,6 @@ mod model {
     struct Model {
         /// Requests sent so far; the current one is number `sent - 1`.
         sent: u32,
-        /// Whether the current request's reply was delivered.
-        delivered: bool,
     }
 
     struct RefMachine;
@@ -838,14 +880,10 @@ mod model {
         }
 
         fn apply(mut state: Model, step: &Step) -> Model {
-            match step {
-                Step::Send => {
-                    state.sent += 1;
-                    state.delivered = false;
-                }
-                // Whether a reply is delivered depends on the network; the system under
-                // test reports it back through its own check (see `Sut::delivered`).
-                _ => {}
+            // Whether a reply gets delivered depends on the network; the system under test
+            // tracks that itself (`Sut::delivered`) and checks it against this count.
+            if let Step::Send = step {
+                state.sent += 1;
             }
             state
         }
@@ -966,7 +1004,8 @@ mod model {
                             sut.blocked[rep] = false;
                         }
                     }
-                    while answer_all(&mut sut.net, sut.reps[0]) + answer_all(&mut sut.net, sut.reps[1])
+                    while answer_all(&mut sut.net, sut.reps[0])
+                        + answer_all(&mut sut.net, sut.reps[1])
                         > 0
                     {}
                     if model.sent > 0 && !sut.delivered {
@@ -980,9 +1019,8 @@ mod model {
         }
 
         fn check_invariants(sut: &Sut, model: &Model) {
-            let req = match sut.net.proto(sut.req) {
-                AnyProtocol::Req(r) => r,
-                _ => unreachable!(),
+            let AnyProtocol::Req(req) = sut.net.proto(sut.req) else {
+                unreachable!("node 0 is the REQ")
             };
             if model.sent == 0 || sut.delivered {
                 assert!(!req.is_pending(ContextId::DEFAULT), "nothing outstanding");

@@ -112,7 +112,10 @@ impl Rep {
 
     /// Receives the next request into `ctx`, forgetting any unanswered one.
     pub fn recv_in(&mut self, ctx: ContextId, _now: Instant) -> Result<Message, RecvError> {
-        let slot = self.contexts.get_mut(&ctx).ok_or(RecvError::NoSuchContext)?;
+        let slot = self
+            .contexts
+            .get_mut(&ctx)
+            .ok_or(RecvError::NoSuchContext)?;
         *slot = None;
         let (pipe, mut msg) = self
             .inbound
@@ -142,10 +145,7 @@ impl Rep {
         let Some(pending) = slot.take() else {
             return Err(SendError::new(SendErrorKind::WrongState, msg));
         };
-        self.route(
-            pending.pipe,
-            Message::with_header(pending.header, msg.body),
-        );
+        self.route(pending.pipe, Message::with_header(pending.header, msg.body));
         Ok(())
     }
 

@@ -191,12 +191,7 @@ impl Req {
     }
 
     /// Sends a request on `ctx` (cooked mode; see the module docs).
-    pub fn send_in(
-        &mut self,
-        ctx: ContextId,
-        now: Instant,
-        msg: Message,
-    ) -> Result<(), SendError> {
+    pub fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
         if !self.contexts.contains_key(&ctx) {
             return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
         }
@@ -206,7 +201,10 @@ impl Req {
         if self.options.fail_no_peers && self.writable.is_empty() {
             return Err(SendError::new(SendErrorKind::NoPeers, msg));
         }
-        let old = self.contexts.insert(ctx, CtxState::Idle).unwrap_or_default();
+        let old = self
+            .contexts
+            .insert(ctx, CtxState::Idle)
+            .unwrap_or_default();
         self.cancel(old);
         let id = self.allocate_id();
         self.by_id.insert(id, ctx);
@@ -232,7 +230,10 @@ impl Req {
             }
             return self.recv_raw();
         }
-        let state = self.contexts.get_mut(&ctx).ok_or(RecvError::NoSuchContext)?;
+        let state = self
+            .contexts
+            .get_mut(&ctx)
+            .ok_or(RecvError::NoSuchContext)?;
         match state {
             CtxState::Idle => Err(RecvError::WrongState),
             CtxState::Pending(_) => Err(RecvError::WouldBlock),
@@ -499,7 +500,8 @@ mod tests {
         req.next_id = start;
         let first = req.allocate_id();
         assert_eq!(first, start | ID_FLAG);
-        req.by_id.insert(start.wrapping_add(1) | ID_FLAG, ContextId::DEFAULT);
+        req.by_id
+            .insert(start.wrapping_add(1) | ID_FLAG, ContextId::DEFAULT);
         assert_eq!(req.allocate_id(), start.wrapping_add(2) | ID_FLAG);
     }
 }
