@@ -124,6 +124,22 @@ impl TestNet {
         &mut self.nodes[n.0].proto
     }
 
+    /// Mutable access to two different nodes at once (to run a
+    /// [`Device`](crate::device::Device) between them; drain with [`run`](Self::run) after).
+    ///
+    /// # Panics
+    /// If `a == b`.
+    pub fn proto_pair_mut(&mut self, a: NodeId, b: NodeId) -> (&mut AnyProtocol, &mut AnyProtocol) {
+        assert_ne!(a, b, "proto_pair_mut needs two different nodes");
+        if a.0 < b.0 {
+            let (lo, hi) = self.nodes.split_at_mut(b.0);
+            (&mut lo[a.0].proto, &mut hi[0].proto)
+        } else {
+            let (lo, hi) = self.nodes.split_at_mut(a.0);
+            (&mut hi[0].proto, &mut lo[b.0].proto)
+        }
+    }
+
     /// Connects `a` and `b` with default priorities; returns the pipe id at each end.
     pub fn connect(&mut self, a: NodeId, b: NodeId) -> Result<(PipeId, PipeId), PipeRefused> {
         self.connect_with(a, PipeInfo::default(), b, PipeInfo::default())
