@@ -147,7 +147,12 @@ impl Respondent {
     }
 
     /// Answers the survey held by `ctx` (see [`Protocol::send`] and the module docs).
-    pub fn send_in(&mut self, ctx: ContextId, _now: Instant, msg: Message) -> Result<(), SendError> {
+    pub fn send_in(
+        &mut self,
+        ctx: ContextId,
+        _now: Instant,
+        msg: Message,
+    ) -> Result<(), SendError> {
         let Some(slot) = self.contexts.get_mut(&ctx) else {
             return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
         };
@@ -169,8 +174,7 @@ impl Respondent {
 
     fn send_raw(&mut self, msg: Message) -> Result<(), SendError> {
         let pipe = first_word(&msg.header).and_then(PipeId::new);
-        let Some(pipe) = pipe.filter(|_| msg.header.len() >= 8 && msg.header.len() % 4 == 0)
-        else {
+        let Some(pipe) = pipe.filter(|_| msg.header.len() >= 8 && msg.header.len() % 4 == 0) else {
             return Err(SendError::new(SendErrorKind::BadHeader, msg));
         };
         let response = Message::with_header(msg.header.slice(4..), msg.body);
