@@ -867,7 +867,10 @@ impl StateMachineTest for SurveyTest {
                             let (n, i): (u32, usize) = (n.parse().unwrap(), i.parse().unwrap());
                             // Delivered responses answer the survey in progress.
                             assert_eq!(Some(sut.survey_ids[n as usize]), sut.survey_id());
-                            assert!(m.now_ms < deadline_of(&m.phase, m.now_ms + 1));
+                            let Phase::Active { deadline_ms } = m.phase else {
+                                panic!("a response was delivered with no survey in progress");
+                            };
+                            assert!(m.now_ms < deadline_ms, "delivered after the deadline");
                             got.push((n, i));
                         }
                         Err(e) => break e,
@@ -925,13 +928,6 @@ impl StateMachineTest for SurveyTest {
             _ => None,
         };
         assert_eq!(sut.net.proto(sut.surveyor).poll_timeout(), deadline);
-    }
-}
-
-fn deadline_of(phase: &Phase, otherwise: u64) -> u64 {
-    match phase {
-        Phase::Active { deadline_ms } => *deadline_ms,
-        _ => otherwise,
     }
 }
 
