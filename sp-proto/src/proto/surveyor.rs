@@ -1,79 +1,495 @@
-//! Surveyor: placeholder until the implementation lands (every method panics).
+//! SURVEYOR (0x62): sends one survey to every connected RESPONDENT and collects the
+//! responses that arrive before the survey deadline (wire-facts §7, §14).
+//!
+//! # Cooked mode
+//!
+//! * Survey ids start at a random value drawn from [`Config::seed`], are incremented per
+//!   survey and carry bit 31 (`| 0x8000_0000`); the header on the wire is that one word.
+//! * [`send`](Protocol::send) starts a new survey. It cancels the survey in progress on
+//!   the same context: responses already queued for it are dropped as
+//!   [`DropReason::Cancelled`], responses to its id that arrive later as
+//!   [`DropReason::StaleId`]. The same body buffer goes to every writable pipe (O(1)
+//!   clones, no copy); a pipe that is not writable misses the survey
+//!   ([`DropReason::PipeBusy`], once per pipe skipped), like nanomsg's `nn_dist`. With no
+//!   pipe at all the survey still starts.
+//! * The deadline is `now + Options::survey_deadline()` (1 s by default, as in every
+//!   implementation; the draft RFC's 60 s is not used, wire-facts C2). When it passes,
+//!   [`Event::SurveyExpired`] is emitted; responses still queued are discarded and
+//!   counted as [`DropReason::SurveyExpired`] (nanomsg discards them too), and responses
+//!   to that survey arriving later are counted the same way.
+//! * [`recv`](Protocol::recv) follows nanomsg (wire-facts E11): before any survey
+//!   [`RecvError::WrongState`]; during a survey a queued response or
+//!   [`RecvError::WouldBlock`]; the first recv after the deadline
+//!   [`RecvError::TimedOut`], later ones `WrongState` until the next survey.
+//! * A response whose payload is shorter than 4 bytes or whose first word lacks bit 31 is
+//!   dropped as [`DropReason::MalformedHeader`] and the pipe is kept (nanomsg; NNG closes
+//!   the pipe). Exactly 4 header bytes are stripped.
+//! * Responses are fair-queued by receive priority, up to `Options::recv_queue()` per pipe
+//!   and context; beyond that the newest response is dropped ([`DropReason::QueueFull`]):
+//!   responses are best-effort and the respondent must not be back-pressured by a survey
+//!   that will soon end.
+//! * Contexts ([`Surveyor::open_context`]) run independent surveys side by side, each with
+//!   its own id, deadline and response queue; responses are routed by survey id. The
+//!   trait's `send`/`recv` use [`ContextId::DEFAULT`].
+//!
+//! # Raw mode
+//!
+//! `send` takes a complete backtrace in the header (a multiple of 4 bytes, every word but
+//! the last with bit 31 clear, the last with bit 31 set) and sends it verbatim to every
+//! writable pipe; anything else is [`SendErrorKind::BadHeader`]. `recv` returns the
+//! response's stack down to its bit-31 word as the header (NNG's layout), with no survey
+//! state, deadline or id check. Raw sockets have no contexts.
+//!
+//! Nobody resends surveys and nobody checks the depth of outgoing surveys, whatever the
+//! draft RFC says (wire-facts C3, C4); neither do we.
+
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use super::common::Outputs;
+use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
-use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, Transmit};
+use crate::pipes::{PipeId, PipeInfo, Priority};
+use crate::protocol::{
+    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
+};
+use crate::rng::Rng;
 use crate::socket_type::SocketType;
-use crate::stats::ProtoStats;
+use crate::stats::{DropReason, ProtoStats};
 use crate::time::Instant;
+use crate::wire::backtrace::{first_word, id_header, Backtrace, BacktraceError, ID_FLAG};
 
-/// The Surveyor state machine (placeholder).
+/// Identifies one surveyor context: an independent survey with its own id, deadline and
+/// response queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContextId(u32);
+
+impl ContextId {
+    /// The context used by the trait's [`send`](Protocol::send) and
+    /// [`recv`](Protocol::recv). It always exists.
+    pub const DEFAULT: Self = Self(0);
+
+    /// The numeric id (0 for the default context).
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// Where one context stands in its survey.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SurveyState {
+    /// No survey yet, or its expiry was already reported.
+    Idle,
+    /// A survey is collecting responses until `deadline`.
+    Active { id: u32, deadline: Instant },
+    /// The deadline passed; the next recv reports [`RecvError::TimedOut`].
+    TimedOut,
+}
+
+#[derive(Clone, Debug)]
+struct Context {
+    state: SurveyState,
+    /// The id of this context's last survey when it ended by reaching its deadline: late
+    /// responses to it are counted as [`DropReason::SurveyExpired`] rather than stale.
+    expired_id: Option<u32>,
+    responses: Inbound,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PipeSlot {
+    writable: bool,
+    recv_priority: Priority,
+}
+
+/// The SURVEYOR state machine (cooked or raw, see the module docs).
 #[derive(Clone, Debug)]
 pub struct Surveyor {
     options: Options,
+    raw: bool,
+    /// The last survey id handed out, before bit 31 is set.
+    last_id: u32,
+    pipes: BTreeMap<PipeId, PipeSlot>,
+    contexts: BTreeMap<ContextId, Context>,
+    next_context: u32,
+    /// Survey id -> the context whose survey is in progress with that id.
+    in_progress: BTreeMap<u32, ContextId>,
+    out: Outputs,
 }
 
 impl Surveyor {
-    /// A new socket.
+    /// A new SURVEYOR socket.
     pub fn new(config: Config) -> Self {
-        Self {
+        let mut rng = Rng::new(config.seed);
+        let mut s = Self {
+            last_id: rng.next_u32(),
+            raw: config.raw,
+            pipes: BTreeMap::new(),
+            contexts: BTreeMap::new(),
+            next_context: 1,
+            in_progress: BTreeMap::new(),
+            out: Outputs::default(),
             options: config.options,
+        };
+        let ctx = s.new_context();
+        s.contexts.insert(ContextId::DEFAULT, ctx);
+        s
+    }
+
+    /// Opens a new context. Raw sockets have no contexts and return `None`.
+    pub fn open_context(&mut self) -> Option<ContextId> {
+        if self.raw {
+            return None;
+        }
+        while self.contexts.contains_key(&ContextId(self.next_context)) {
+            self.next_context = self.next_context.wrapping_add(1).max(1);
+        }
+        let id = ContextId(self.next_context);
+        self.next_context = self.next_context.wrapping_add(1).max(1);
+        let ctx = self.new_context();
+        self.contexts.insert(id, ctx);
+        Some(id)
+    }
+
+    /// Closes a context: its survey ends (later responses count as stale) and responses
+    /// still queued are dropped as [`DropReason::Cancelled`]. Returns false for an unknown
+    /// context and for [`ContextId::DEFAULT`], which cannot be closed.
+    pub fn close_context(&mut self, ctx: ContextId) -> bool {
+        if ctx == ContextId::DEFAULT {
+            return false;
+        }
+        let Some(mut closed) = self.contexts.remove(&ctx) else {
+            return false;
+        };
+        if let SurveyState::Active { id, .. } = closed.state {
+            self.in_progress.remove(&id);
+        }
+        closed.responses.clear(
+            DropReason::Cancelled,
+            &mut self.out.stats,
+            &mut self.out.events,
+        );
+        true
+    }
+
+    /// Starts a survey on `ctx` (see [`Protocol::send`] and the module docs).
+    pub fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
+        if !self.contexts.contains_key(&ctx) {
+            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
+        }
+        if self.raw {
+            return self.send_raw(msg);
+        }
+        self.expire_due(now);
+        self.cancel_survey(ctx);
+        let id = self.next_survey_id();
+        let deadline = now + self.options.survey_deadline();
+        self.in_progress.insert(id, ctx);
+        if let Some(c) = self.contexts.get_mut(&ctx) {
+            c.state = SurveyState::Active { id, deadline };
+        }
+        let survey = Message::with_header(id_header(id), msg.body);
+        self.fan_out(&survey);
+        Ok(())
+    }
+
+    /// Receives a response for the survey on `ctx` (see [`Protocol::recv`] and the module
+    /// docs for the error sequence).
+    pub fn recv_in(&mut self, ctx: ContextId, now: Instant) -> Result<Message, RecvError> {
+        if !self.raw {
+            self.expire_due(now);
+        }
+        let raw = self.raw;
+        let c = self
+            .contexts
+            .get_mut(&ctx)
+            .ok_or(RecvError::NoSuchContext)?;
+        if !raw {
+            match c.state {
+                SurveyState::Idle => return Err(RecvError::WrongState),
+                SurveyState::TimedOut => {
+                    c.state = SurveyState::Idle;
+                    return Err(RecvError::TimedOut);
+                }
+                SurveyState::Active { .. } => {}
+            }
+        }
+        let (_, msg) = c
+            .responses
+            .pop(&mut self.out.events)
+            .ok_or(RecvError::WouldBlock)?;
+        self.out.delivered();
+        Ok(msg)
+    }
+
+    /// The id (bit 31 set) of the survey in progress on `ctx`, if one is collecting
+    /// responses.
+    pub fn current_survey(&self, ctx: ContextId) -> Option<u32> {
+        match self.contexts.get(&ctx)?.state {
+            SurveyState::Active { id, .. } => Some(id),
+            _ => None,
         }
     }
+
+    /// The deadline of the survey in progress on `ctx`, if any.
+    pub fn deadline(&self, ctx: ContextId) -> Option<Instant> {
+        match self.contexts.get(&ctx)?.state {
+            SurveyState::Active { deadline, .. } => Some(deadline),
+            _ => None,
+        }
+    }
+
+    fn new_context(&self) -> Context {
+        let mut responses = Inbound::new(self.options.recv_queue(), OnFull::DropNewest);
+        for (&pipe, slot) in &self.pipes {
+            responses.add_pipe(pipe, slot.recv_priority);
+        }
+        Context {
+            state: SurveyState::Idle,
+            expired_id: None,
+            responses,
+        }
+    }
+
+    /// The next survey id, skipping ids still in progress on another context.
+    fn next_survey_id(&mut self) -> u32 {
+        loop {
+            self.last_id = self.last_id.wrapping_add(1);
+            let id = self.last_id | ID_FLAG;
+            if !self.in_progress.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Ends the survey of `ctx` because a new one replaces it.
+    fn cancel_survey(&mut self, ctx: ContextId) {
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            return;
+        };
+        if let SurveyState::Active { id, .. } = c.state {
+            self.in_progress.remove(&id);
+        }
+        c.state = SurveyState::Idle;
+        c.expired_id = None;
+        c.responses.clear(
+            DropReason::Cancelled,
+            &mut self.out.stats,
+            &mut self.out.events,
+        );
+    }
+
+    /// Expires every survey whose deadline is at or before `now`.
+    fn expire_due(&mut self, now: Instant) {
+        for c in self.contexts.values_mut() {
+            let SurveyState::Active { id, deadline } = c.state else {
+                continue;
+            };
+            if now < deadline {
+                continue;
+            }
+            self.in_progress.remove(&id);
+            c.state = SurveyState::TimedOut;
+            c.expired_id = Some(id);
+            c.responses.clear(
+                DropReason::SurveyExpired,
+                &mut self.out.stats,
+                &mut self.out.events,
+            );
+            self.out.events.push_back(Event::SurveyExpired);
+        }
+    }
+
+    /// Sends `msg` to every writable pipe; the others miss it.
+    fn fan_out(&mut self, msg: &Message) {
+        for (&pipe, slot) in &mut self.pipes {
+            if slot.writable {
+                slot.writable = false;
+                self.out.transmit(pipe, msg.clone());
+            } else {
+                self.out.dropped(DropReason::PipeBusy);
+            }
+        }
+    }
+
+    fn send_raw(&mut self, msg: Message) -> Result<(), SendError> {
+        if !is_survey_backtrace(&msg.header) {
+            return Err(SendError::new(SendErrorKind::BadHeader, msg));
+        }
+        let survey = Message::with_header(msg.header, msg.body);
+        self.fan_out(&survey);
+        Ok(())
+    }
+
+    fn handle_response(&mut self, now: Instant, pipe: PipeId, payload: Bytes) {
+        self.expire_due(now);
+        let Some(id) = first_word(&payload).filter(|w| w & ID_FLAG != 0) else {
+            self.out.dropped(DropReason::MalformedHeader);
+            return;
+        };
+        let Some(ctx) = self.in_progress.get(&id).copied() else {
+            let expired = self.contexts.values().any(|c| c.expired_id == Some(id));
+            self.out.dropped(if expired {
+                DropReason::SurveyExpired
+            } else {
+                DropReason::StaleId
+            });
+            return;
+        };
+        let Some(c) = self.contexts.get_mut(&ctx) else {
+            self.out.dropped(DropReason::StaleId);
+            return;
+        };
+        let mut msg = Message::new(payload.slice(4..));
+        msg.pipe = Some(pipe);
+        c.responses
+            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+    }
+
+    fn handle_raw_response(&mut self, pipe: PipeId, payload: Bytes) {
+        let bt = match Backtrace::parse(&payload, u8::MAX) {
+            Ok(bt) => bt,
+            Err(BacktraceError::NoRequestId(_)) => {
+                self.out.dropped(DropReason::MalformedHeader);
+                return;
+            }
+            Err(BacktraceError::TooManyHops { .. }) => {
+                self.out.dropped(DropReason::TtlExceeded);
+                return;
+            }
+        };
+        let Some(c) = self.contexts.get_mut(&ContextId::DEFAULT) else {
+            return;
+        };
+        let mut msg = Message::with_header(bt.header, bt.body);
+        msg.pipe = Some(pipe);
+        c.responses
+            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+    }
+}
+
+/// Whether `header` is a whole backtrace: whole words, only the last with bit 31 set.
+fn is_survey_backtrace(header: &[u8]) -> bool {
+    if header.is_empty() || header.len() % 4 != 0 {
+        return false;
+    }
+    let last = header.len() / 4 - 1;
+    header
+        .chunks_exact(4)
+        .enumerate()
+        .all(|(i, word)| (word[0] & 0x80 != 0) == (i == last))
 }
 
 impl Protocol for Surveyor {
     fn socket_type(&self) -> SocketType {
         SocketType::Surveyor
     }
+
     fn is_raw(&self) -> bool {
-        unimplemented!()
+        self.raw
     }
-    fn add_pipe(
-        &mut self,
-        _now: Instant,
-        _pipe: PipeId,
-        _info: PipeInfo,
-    ) -> Result<(), PipeRefused> {
-        unimplemented!()
+
+    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+        if self.pipes.contains_key(&pipe) {
+            return Err(PipeRefused::Duplicate(pipe));
+        }
+        self.pipes.insert(
+            pipe,
+            PipeSlot {
+                writable: true,
+                recv_priority: info.recv_priority,
+            },
+        );
+        for c in self.contexts.values_mut() {
+            c.responses.add_pipe(pipe, info.recv_priority);
+        }
+        Ok(())
     }
-    fn remove_pipe(&mut self, _now: Instant, _pipe: PipeId) {
-        unimplemented!()
+
+    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+        if self.pipes.remove(&pipe).is_none() {
+            return;
+        }
+        for c in self.contexts.values_mut() {
+            c.responses.remove_pipe(pipe);
+        }
     }
-    fn handle_message(&mut self, _now: Instant, _pipe: PipeId, _payload: Bytes) {
-        unimplemented!()
+
+    fn handle_message(&mut self, now: Instant, pipe: PipeId, payload: Bytes) {
+        self.out.arrived(payload.len());
+        if self.raw {
+            self.handle_raw_response(pipe, payload);
+        } else {
+            self.handle_response(now, pipe, payload);
+        }
     }
-    fn handle_writable(&mut self, _now: Instant, _pipe: PipeId) {
-        unimplemented!()
+
+    fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
+        if let Some(slot) = self.pipes.get_mut(&pipe) {
+            slot.writable = true;
+        }
     }
-    fn handle_timeout(&mut self, _now: Instant) {
-        unimplemented!()
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if !self.raw {
+            self.expire_due(now);
+        }
     }
-    fn send(&mut self, _now: Instant, _msg: Message) -> Result<(), SendError> {
-        unimplemented!()
+
+    fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError> {
+        self.send_in(ContextId::DEFAULT, now, msg)
     }
-    fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        unimplemented!()
+
+    fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
+        self.recv_in(ContextId::DEFAULT, now)
     }
+
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        unimplemented!()
+        self.out.transmits.pop_front()
     }
+
     fn poll_event(&mut self) -> Option<Event> {
-        unimplemented!()
+        self.out.events.pop_front()
     }
+
     fn poll_timeout(&self) -> Option<Instant> {
-        unimplemented!()
+        self.contexts
+            .values()
+            .filter_map(|c| match c.state {
+                SurveyState::Active { deadline, .. } => Some(deadline),
+                _ => None,
+            })
+            .min()
     }
+
     fn stats(&self) -> &ProtoStats {
-        unimplemented!()
+        &self.out.stats
     }
+
     fn options(&self) -> &Options {
         &self.options
     }
+
     fn set_options(&mut self, options: Options) {
+        for c in self.contexts.values_mut() {
+            c.responses.set_capacity(options.recv_queue());
+        }
         self.options = options;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survey_backtrace_validation() {
+        assert!(is_survey_backtrace(&[0x80, 0, 0, 1]));
+        assert!(is_survey_backtrace(&[0, 0, 1, 0x2b, 0x80, 0, 0, 1]));
+        assert!(!is_survey_backtrace(&[]));
+        assert!(!is_survey_backtrace(&[0x80, 0, 0]));
+        assert!(!is_survey_backtrace(&[0, 0, 0, 1]));
+        assert!(!is_survey_backtrace(&[0x80, 0, 0, 1, 0x80, 0, 0, 2]));
     }
 }
