@@ -63,8 +63,14 @@ impl Inbound {
 
     /// Registers a pipe with its receive priority.
     pub fn add_pipe(&mut self, pipe: PipeId, priority: Priority) {
+        // An id can come back while messages of its previous pipe are still queued: keep
+        // them (they arrived whole) and serve them first.
+        let leftover = self.queues.remove(&pipe).map(|q| q.msgs).unwrap_or_default();
         self.ring.add(pipe, priority);
-        self.queues.insert(pipe, PipeQueue::default());
+        if !leftover.is_empty() {
+            self.ring.activate(pipe);
+        }
+        self.queues.insert(pipe, PipeQueue { msgs: leftover, ..PipeQueue::default() });
     }
 
     /// Forgets a pipe. Messages it already queued stay deliverable; later arrivals for it
@@ -254,6 +260,22 @@ mod tests {
             [Event::ResumePipe(p(1)), Event::ResumePipe(p(2))]
         );
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn re_added_id_keeps_leftover_messages_and_counts() {
+        let mut stats = ProtoStats::default();
+        let mut ev = VecDeque::new();
+        let mut q = Inbound::new(4, OnFull::Pause);
+        q.add_pipe(p(1), Priority::DEFAULT);
+        q.push(p(1), Message::from("old"), &mut stats, &mut ev);
+        q.remove_pipe(p(1));
+        q.add_pipe(p(1), Priority::DEFAULT);
+        q.push(p(1), Message::from("new"), &mut stats, &mut ev);
+        assert_eq!(q.len(), 2);
+        let got: Vec<_> = std::iter::from_fn(|| q.pop(&mut ev)).map(|(_, m)| m.body).collect();
+        assert_eq!(got, ["old", "new"]);
+        assert!(q.is_empty() && q.contains(p(1)));
     }
 
     #[test]
