@@ -65,12 +65,22 @@ impl Inbound {
     pub fn add_pipe(&mut self, pipe: PipeId, priority: Priority) {
         // An id can come back while messages of its previous pipe are still queued: keep
         // them (they arrived whole) and serve them first.
-        let leftover = self.queues.remove(&pipe).map(|q| q.msgs).unwrap_or_default();
+        let leftover = self
+            .queues
+            .remove(&pipe)
+            .map(|q| q.msgs)
+            .unwrap_or_default();
         self.ring.add(pipe, priority);
         if !leftover.is_empty() {
             self.ring.activate(pipe);
         }
-        self.queues.insert(pipe, PipeQueue { msgs: leftover, ..PipeQueue::default() });
+        self.queues.insert(
+            pipe,
+            PipeQueue {
+                msgs: leftover,
+                ..PipeQueue::default()
+            },
+        );
     }
 
     /// Forgets a pipe. Messages it already queued stay deliverable; later arrivals for it
@@ -273,7 +283,9 @@ mod tests {
         q.add_pipe(p(1), Priority::DEFAULT);
         q.push(p(1), Message::from("new"), &mut stats, &mut ev);
         assert_eq!(q.len(), 2);
-        let got: Vec<_> = std::iter::from_fn(|| q.pop(&mut ev)).map(|(_, m)| m.body).collect();
+        let got: Vec<_> = std::iter::from_fn(|| q.pop(&mut ev))
+            .map(|(_, m)| m.body)
+            .collect();
         assert_eq!(got, ["old", "new"]);
         assert!(q.is_empty() && q.contains(p(1)));
     }

@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+pub mod context;
 pub mod device;
 pub mod inbound;
 pub mod message;
@@ -45,6 +46,7 @@ pub mod testing;
 pub mod time;
 pub mod wire;
 
+pub use context::ContextId;
 pub use message::Message;
 pub use options::{OptionError, Options};
 pub use pipes::{PipeId, PipeInfo, Priority};

@@ -51,20 +51,7 @@ use crate::stats::{DropReason, ProtoStats};
 use crate::time::Instant;
 use crate::wire::backtrace::{first_word, id_header, Backtrace, BacktraceError, ID_FLAG};
 
-/// Identifies a context: one independent request/reply conversation on a REQ or REP
-/// socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ContextId(u64);
-
-impl ContextId {
-    /// The context used by [`Protocol::send`] and [`Protocol::recv`]; it always exists.
-    pub const DEFAULT: Self = Self(0);
-
-    /// The numeric id (0 for the default context).
-    pub const fn get(self) -> u64 {
-        self.0
-    }
-}
+pub use crate::context::ContextId;
 
 /// Hands out context ids and remembers which are open (shared by REQ and REP).
 #[derive(Clone, Debug)]
@@ -78,7 +65,7 @@ impl ContextIds {
     }
 
     pub(crate) fn allocate(&mut self) -> ContextId {
-        let id = ContextId(self.next);
+        let id = ContextId::from_raw(self.next);
         self.next += 1;
         id
     }

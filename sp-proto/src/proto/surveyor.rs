@@ -61,21 +61,7 @@ use crate::stats::{DropReason, ProtoStats};
 use crate::time::Instant;
 use crate::wire::backtrace::{first_word, id_header, Backtrace, BacktraceError, ID_FLAG};
 
-/// Identifies one surveyor context: an independent survey with its own id, deadline and
-/// response queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ContextId(u32);
-
-impl ContextId {
-    /// The context used by the trait's [`send`](Protocol::send) and
-    /// [`recv`](Protocol::recv). It always exists.
-    pub const DEFAULT: Self = Self(0);
-
-    /// The numeric id (0 for the default context).
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-}
+pub use crate::context::ContextId;
 
 /// Where one context stands in its survey.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,10 +128,13 @@ impl Surveyor {
         if self.raw {
             return None;
         }
-        while self.contexts.contains_key(&ContextId(self.next_context)) {
+        while self
+            .contexts
+            .contains_key(&ContextId::from_raw(u64::from(self.next_context)))
+        {
             self.next_context = self.next_context.wrapping_add(1).max(1);
         }
-        let id = ContextId(self.next_context);
+        let id = ContextId::from_raw(u64::from(self.next_context));
         self.next_context = self.next_context.wrapping_add(1).max(1);
         let ctx = self.new_context();
         self.contexts.insert(id, ctx);
