@@ -52,7 +52,10 @@ fn read_file(name: &str) -> RawFile {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     let file: RawFile =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"));
-    assert!(!file.description.trim().is_empty(), "{name}: no description");
+    assert!(
+        !file.description.trim().is_empty(),
+        "{name}: no description"
+    );
     assert!(!file.vectors.is_empty(), "{name}: no vectors");
     file
 }
@@ -318,11 +321,19 @@ fn handshake_vectors() {
                 assert_eq!(fed, whole, "{id}: feed whole");
                 let mut hs = handshake(ours);
                 let failed = wire.iter().find_map(|b| hs.feed(&[*b]).err());
-                assert_eq!(failed.as_ref().map(header_kind), Some(error), "{id}: bytewise");
+                assert_eq!(
+                    failed.as_ref().map(header_kind),
+                    Some(error),
+                    "{id}: bytewise"
+                );
             }
         }
     }
-    assert_eq!(seen, SocketType::ALL.into_iter().collect(), "a header per type");
+    assert_eq!(
+        seen,
+        SocketType::ALL.into_iter().collect(),
+        "a header per type"
+    );
 }
 
 // ---------------------------------------------------------------- framing.json
@@ -411,7 +422,10 @@ fn framing_vectors() {
                 assert!(buf.is_empty(), "{id}: whole frame consumed");
                 assert_eq!(dec.decode_eof(&mut buf), Ok(None), "{id}: clean end");
                 let (frames, err, rest) = bytewise(&wire, |b| dec.decode(b));
-                assert_eq!((frames, err, rest.len()), (vec![Bytes::from(payload)], None, 0));
+                assert_eq!(
+                    (frames, err, rest.len()),
+                    (vec![Bytes::from(payload)], None, 0)
+                );
             }
             FramingCase::FrameError {
                 format,
@@ -533,8 +547,7 @@ fn backtrace_vectors() {
                 max_ttl,
                 error,
             } => {
-                let e = Backtrace::parse(&Bytes::from(payload.0.clone()), max_ttl)
-                    .expect_err(id);
+                let e = Backtrace::parse(&Bytes::from(payload.0.clone()), max_ttl).expect_err(id);
                 assert_eq!(backtrace_kind(&e), error, "{id}: {e}");
             }
         }
@@ -753,7 +766,11 @@ fn websocket_vectors() {
                 assert_eq!(ws::subprotocol(t), token, "{id}");
                 assert_eq!(ws::dialer_offer(t), dialer_offer, "{id}");
                 assert_eq!(ws::parse_subprotocol(&token), Some(t), "{id}");
-                assert_eq!(ws::server_accept(t, Some(&token)), Ok(token.clone()), "{id}");
+                assert_eq!(
+                    ws::server_accept(t, Some(&token)),
+                    Ok(token.clone()),
+                    "{id}"
+                );
                 assert_eq!(ws::client_check(t.peer(), Some(&token)), Ok(()), "{id}");
             }
             WebSocketCase::ServerAccept {
@@ -891,7 +908,11 @@ fn check_ws_decode(id: &str, role: WsRole, max: MaxRecvSize, wire: &[u8], want: 
     assert!(buf.is_empty(), "{id}: all bytes consumed");
     let mut dec = WsDecoder::new(role, max);
     let (events, err, rest) = bytewise(wire, |b| dec.decode(b));
-    assert_eq!((events.as_slice(), err, rest.len()), (want, None, 0), "{id}: bytewise");
+    assert_eq!(
+        (events.as_slice(), err, rest.len()),
+        (want, None, 0),
+        "{id}: bytewise"
+    );
 }
 
 // ---------------------------------------------------------------- snapshots

@@ -18,7 +18,7 @@
 //! The maximum receive size applies to the whole message (the sum over its fragments) and
 //! is checked on each frame's length field, before any memory for the payload is reserved.
 
-use crate::wire::frame::MaxRecvSize;
+use crate::wire::frame::{reserve_for_frame, MaxRecvSize};
 use crate::wire::ws::DEFAULT_SEND_FRAGMENT;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -51,9 +51,6 @@ pub const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
 pub const CLOSE_INVALID_DATA: u16 = 1007;
 /// Close code for a message too big to process.
 pub const CLOSE_TOO_BIG: u16 = 1009;
-
-/// Upper bound on what the decoder reserves ahead of received data for one frame.
-const MAX_READ_AHEAD: usize = 4 * 1024 * 1024;
 
 /// Which end of the WebSocket connection we are.
 ///
@@ -424,7 +421,7 @@ impl WsDecoder {
     /// Takes the next event out of `buf`, if one is complete.
     ///
     /// Returns `Ok(None)` when more bytes are needed (reserving room in `buf` for the rest
-    /// of the current frame, bounded by the maximum receive size and a 4 MiB read-ahead),
+    /// of the current frame, bounded like [`crate::wire::FrameDecoder::decode`]),
     /// and always after a Close frame. Pong frames are consumed without an event.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<WsEvent>, WsFrameError> {
         loop {
@@ -440,7 +437,7 @@ impl WsDecoder {
                 .checked_add(head.head_len)
                 .ok_or(WsFrameError::LengthOverflow(head.payload_len))?;
             if buf.len() < total {
-                buf.reserve((total - buf.len()).min(MAX_READ_AHEAD));
+                reserve_for_frame(buf, total - buf.len());
                 return Ok(None);
             }
             buf.advance(head.head_len);
@@ -782,12 +779,20 @@ mod tests {
             (
                 WsRole::Client,
                 &[0x89, 0x7e],
-                E::ControlTooLong { opcode: 9, len: 126 },
+                E::ControlTooLong {
+                    opcode: 9,
+                    len: 126,
+                },
                 1002,
             ),
             (WsRole::Client, &[0x09, 0x00], E::FragmentedControl(9), 1002),
             (WsRole::Client, &[0x81, 0x01], E::TextMessage, 1003),
-            (WsRole::Client, &[0x80, 0x00], E::ContinuationWithoutStart, 1002),
+            (
+                WsRole::Client,
+                &[0x80, 0x00],
+                E::ContinuationWithoutStart,
+                1002,
+            ),
             (
                 WsRole::Client,
                 &[0x02, 0x01, 0x61, 0x82, 0x00],
@@ -795,7 +800,12 @@ mod tests {
                 1002,
             ),
             (WsRole::Client, &[0x82, 0x7f, 0x80], E::LengthMsbSet, 1002),
-            (WsRole::Client, &[0x88, 0x01, 0x03], E::BadClosePayload, 1002),
+            (
+                WsRole::Client,
+                &[0x88, 0x01, 0x03],
+                E::BadClosePayload,
+                1002,
+            ),
             (
                 WsRole::Client,
                 &[0x88, 0x02, 0x03, 0xed],
@@ -840,7 +850,13 @@ mod tests {
         let mut dec = WsDecoder::new(WsRole::Client, MaxRecvSize::Unlimited);
         let mut buf = BytesMut::from(&head[..]);
         assert_eq!(dec.decode(&mut buf), Ok(None));
-        assert!(buf.capacity() <= head.len() + MAX_READ_AHEAD);
+        assert!(buf.capacity() <= head.len() + crate::wire::frame::MAX_READ_AHEAD);
+        // More bytes trickling in do not make it grow again.
+        for _ in 0..100 {
+            buf.put_u8(0);
+            assert_eq!(dec.decode(&mut buf), Ok(None));
+        }
+        assert!(buf.capacity() <= head.len() + crate::wire::frame::MAX_READ_AHEAD);
     }
 
     #[test]
