@@ -36,8 +36,8 @@ pub enum MaxRecvSize {
     /// Payloads longer than this many bytes are refused (0 accepts only empty messages,
     /// as nanomsg's `NN_RCVMAXSIZE=0` does).
     Limited(u64),
-    /// No limit (nanomsg's `-1`). The decoder still never reserves more than it has
-    /// received plus a bounded read-ahead.
+    /// No limit (nanomsg's `-1`). The decoder still reserves memory in proportion to what
+    /// has arrived, plus a bounded read-ahead, whatever length the peer announces.
     Unlimited,
 }
 
@@ -98,7 +98,21 @@ pub enum FrameError {
 }
 
 /// Upper bound on what the decoder reserves ahead of received data for one frame.
-const MAX_READ_AHEAD: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_READ_AHEAD: usize = 4 * 1024 * 1024;
+
+/// Spare capacity below which the decoder asks for more room for an incomplete frame.
+const MIN_READ_WINDOW: usize = 64 * 1024;
+
+/// Makes room in `buf` for the `missing` bytes of an incomplete frame, without trusting the
+/// announced length: it reserves only when the spare capacity has fallen below a 64 KiB
+/// window, and then at most [`MAX_READ_AHEAD`] bytes. Because a `BytesMut` grows by
+/// doubling, the capacity stays below twice the bytes held plus the read-ahead.
+pub(crate) fn reserve_for_frame(buf: &mut BytesMut, missing: usize) {
+    let spare = buf.capacity() - buf.len();
+    if spare < missing.min(MIN_READ_WINDOW) {
+        buf.reserve(missing.min(MAX_READ_AHEAD));
+    }
+}
 
 /// Incremental decoder of framed messages.
 #[derive(Clone, Debug)]
@@ -123,7 +137,8 @@ impl FrameDecoder {
         self.max
     }
 
-    /// Changes the maximum receive size (takes effect for the next frame).
+    /// Changes the maximum receive size. It applies from the next [`FrameDecoder::decode`]
+    /// call, including to a frame whose length field has already arrived.
     pub fn set_max_recv_size(&mut self, max: MaxRecvSize) {
         self.max = max;
     }
@@ -149,8 +164,9 @@ impl FrameDecoder {
     /// Takes the next complete payload out of `buf`, if there is one.
     ///
     /// Returns `Ok(None)` when more bytes are needed; in that case it may reserve room in
-    /// `buf` for the rest of the frame (bounded by the maximum receive size and a 4 MiB
-    /// read-ahead). Errors are final for the connection.
+    /// `buf` for the rest of the frame (never more than the frame needs, bounded by a 4 MiB
+    /// read-ahead; the capacity stays below twice the bytes held plus that read-ahead).
+    /// Errors are final for the connection.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
         let Some(len) = self.parse_prefix(buf)? else {
             return Ok(None);
@@ -161,8 +177,7 @@ impl FrameDecoder {
             .and_then(|l| l.checked_add(prefix))
             .ok_or(FrameError::LengthOverflow(len))?;
         if buf.len() < total {
-            let missing = total - buf.len();
-            buf.reserve(missing.min(MAX_READ_AHEAD));
+            reserve_for_frame(buf, total - buf.len());
             return Ok(None);
         }
         buf.advance(prefix);

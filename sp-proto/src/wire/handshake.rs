@@ -118,12 +118,12 @@ impl Handshake {
         let take = (HEADER_LEN - self.have).min(input.len());
         self.received[self.have..self.have + take].copy_from_slice(&input[..take]);
         self.have += take;
-        // Fail fast on a bad signature without waiting for the rest.
-        let sig_len = self.have.min(3);
-        if self.received[..sig_len] != [0x00, b'S', b'P'][..sig_len] {
-            let mut sig = [0u8; 3];
-            sig[..sig_len].copy_from_slice(&self.received[..sig_len]);
-            return Err(HeaderError::BadSignature(sig));
+        // Fail fast on a bad signature as soon as its 3 bytes are in, without waiting for
+        // the rest; the error then carries exactly what a whole-header check reports,
+        // however the bytes were chunked.
+        if self.have >= 3 && self.received[..3] != [0x00, b'S', b'P'] {
+            let [a, b, c, ..] = self.received;
+            return Err(HeaderError::BadSignature([a, b, c]));
         }
         if self.have < HEADER_LEN {
             return Ok((take, None));

@@ -10,6 +10,7 @@ pub mod frame;
 pub mod handshake;
 pub mod hop;
 pub mod ws;
+pub mod ws_frame;
 
 pub use backtrace::{Backtrace, BacktraceError, ID_FLAG};
 pub use frame::{FrameDecoder, FrameError, FrameFormat, MaxRecvSize};
