@@ -52,12 +52,15 @@ pub(crate) struct State {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Wake {
     pub(crate) timer: bool,
+    /// The protocol produced output: blocked users may now make progress.
+    pub(crate) users: bool,
 }
 
 impl State {
     /// Drains every output of the protocol into the pipe queues; must follow every
     /// protocol call.
     pub(crate) fn drain(&mut self, now: Instant) -> Wake {
+        let mut users = false;
         loop {
             let mut progress = false;
             while let Some(t) = self.proto.poll_transmit() {
@@ -95,6 +98,7 @@ impl State {
             if !progress {
                 break;
             }
+            users = true;
         }
         let deadline = self.proto.poll_timeout();
         let timer =
@@ -102,7 +106,7 @@ impl State {
         if timer {
             self.armed = deadline;
         }
-        Wake { timer }
+        Wake { timer, users }
     }
 }
 
@@ -162,8 +166,10 @@ impl Shared {
 
     /// Wakes users and the timer after a change.
     pub(crate) fn wake(&self, w: Wake) {
-        self.readable.notify_waiters();
-        self.writable.notify_waiters();
+        if w.users {
+            self.readable.notify_waiters();
+            self.writable.notify_waiters();
+        }
         if w.timer {
             self.timer.notify_one();
         }
@@ -205,7 +211,8 @@ impl Shared {
             },
         );
         st.stats.pipes_added += 1;
-        let w = st.drain(now);
+        let mut w = st.drain(now);
+        w.users = true;
         let count = st.pipes.len();
         drop(st);
         self.pipe_count.send_replace(count);
@@ -229,7 +236,8 @@ impl Shared {
         st.stats.pipes_removed += 1;
         st.alloc.release(id);
         st.proto.remove_pipe(now, id);
-        let w = st.drain(now);
+        let mut w = st.drain(now);
+        w.users = true;
         let count = st.pipes.len();
         drop(st);
         self.pipe_count.send_replace(count);

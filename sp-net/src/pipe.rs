@@ -132,7 +132,8 @@ fn deliver(shared: &Shared, id: PipeId, frames: &mut Vec<Bytes>) {
     for f in frames.drain(..) {
         st.proto.handle_message(now, id, f);
     }
-    let w = st.drain(now);
+    let mut w = st.drain(now);
+    w.users = true;
     drop(st);
     shared.wake(w);
 }
@@ -156,7 +157,8 @@ async fn write_loop(
             if slot.owed_writable {
                 slot.owed_writable = false;
                 st.proto.handle_writable(now, id);
-                let w = st.drain(now);
+                let mut w = st.drain(now);
+                w.users = true;
                 drop(st);
                 shared.wake(w);
             }

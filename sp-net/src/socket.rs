@@ -217,7 +217,8 @@ impl Socket {
         let now = shared.now();
         let mut st = shared.lock();
         let r = f(&mut st.proto);
-        let w = st.drain(now);
+        let mut w = st.drain(now);
+        w.users = true;
         drop(st);
         shared.wake(w);
         r
@@ -449,10 +450,64 @@ impl Socket {
     ///
     /// Dropping the future before it completes means the message was not sent.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        self.send_with(msg.into(), |p, now, m| p.send(now, m)).await
+    }
+
+    /// Receives a message, waiting up to the receive timeout.
+    ///
+    /// Cancellation-safe: dropping the future loses no message (messages stay queued in
+    /// the protocol until a `recv` takes them).
+    pub async fn recv(&self) -> Result<Message, Error> {
+        self.recv_with(|p, now| p.recv(now)).await
+    }
+
+    /// Sends without waiting: [`Error::WouldBlock`] if no pipe can take it now.
+    pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        let shared = &self.inner.shared;
+        let now = shared.now();
+        let mut st = shared.lock();
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        let r = st
+            .proto
+            .send(now, msg.into())
+            .map_err(|e| Error::from_send(e.kind));
+        let w = st.drain(now);
+        drop(st);
+        shared.wake(w);
+        r
+    }
+
+    /// Receives without waiting: [`Error::WouldBlock`] if nothing is ready.
+    pub fn try_recv(&self) -> Result<Message, Error> {
+        let shared = &self.inner.shared;
+        let now = shared.now();
+        let mut st = shared.lock();
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        let r = st.proto.recv(now).map_err(Error::from_recv);
+        let w = st.drain(now);
+        drop(st);
+        shared.wake(w);
+        r
+    }
+
+    /// The send loop: try `op`, and on `WouldBlock` wait for a change and retry, up to the
+    /// send timeout.
+    pub(crate) async fn send_with(
+        &self,
+        mut msg: Message,
+        mut op: impl FnMut(
+            &mut AnyProtocol,
+            sp_proto::Instant,
+            Message,
+        ) -> Result<(), sp_proto::SendError>,
+    ) -> Result<(), Error> {
         let timeout = self.options().send_timeout;
         let deadline = timeout.map(|d| tokio::time::Instant::now() + d);
         let shared = &self.inner.shared;
-        let mut msg = msg.into();
         loop {
             let notified = shared.writable.notified();
             {
@@ -461,13 +516,13 @@ impl Socket {
                 if st.closed {
                     return Err(Error::Closed);
                 }
-                match st.proto.send(now, msg) {
-                    Ok(()) => {
-                        let w = st.drain(now);
-                        drop(st);
-                        shared.wake(w);
-                        return Ok(());
-                    }
+                let r = op(&mut st.proto, now, msg);
+                let mut w = st.drain(now);
+                drop(st);
+                w.users |= r.is_ok();
+                shared.wake(w);
+                match r {
+                    Ok(()) => return Ok(()),
                     Err(e) if e.kind == SendErrorKind::WouldBlock => msg = e.msg,
                     Err(e) => return Err(Error::from_send(e.kind)),
                 }
@@ -481,11 +536,12 @@ impl Socket {
         }
     }
 
-    /// Receives a message, waiting up to the receive timeout.
-    ///
-    /// Cancellation-safe: dropping the future loses no message (messages stay queued in
-    /// the protocol until a `recv` takes them).
-    pub async fn recv(&self) -> Result<Message, Error> {
+    /// The receive loop: try `op`, and on `WouldBlock` wait for a change and retry, up to
+    /// the receive timeout.
+    pub(crate) async fn recv_with(
+        &self,
+        mut op: impl FnMut(&mut AnyProtocol, sp_proto::Instant) -> Result<Message, sp_proto::RecvError>,
+    ) -> Result<Message, Error> {
         let timeout = self.options().recv_timeout;
         let deadline = timeout.map(|d| tokio::time::Instant::now() + d);
         let shared = &self.inner.shared;
@@ -497,13 +553,13 @@ impl Socket {
                 if st.closed {
                     return Err(Error::Closed);
                 }
-                match st.proto.recv(now) {
-                    Ok(m) => {
-                        let w = st.drain(now);
-                        drop(st);
-                        shared.wake(w);
-                        return Ok(m);
-                    }
+                let r = op(&mut st.proto, now);
+                let mut w = st.drain(now);
+                drop(st);
+                w.users |= r.is_ok();
+                shared.wake(w);
+                match r {
+                    Ok(m) => return Ok(m),
                     Err(sp_proto::RecvError::WouldBlock) => {}
                     Err(e) => return Err(Error::from_recv(e)),
                 }
@@ -685,7 +741,8 @@ async fn timer_task(shared: Arc<Shared>) {
                         let mut st = shared.lock();
                         st.armed = None;
                         st.proto.handle_timeout(now);
-                        let w = st.drain(now);
+                        let mut w = st.drain(now);
+                        w.users = true;
                         drop(st);
                         shared.wake(w);
                     }
