@@ -610,14 +610,31 @@ fn pair1_vectors() {
                 assert_eq!((h.hops, &h.body[..]), (hops, &body[..]), "{id}");
                 let encoded = [&HopHeader::encode(hops)[..], &body[..]].concat();
                 assert_eq!(encoded, payload.0, "{id}: encode");
-                // The receive rule of a PAIR v1 socket (wire-facts §10): hops above the TTL
-                // are dropped.
-                let rule = if hops <= max_ttl {
-                    Verdict::Deliver
-                } else {
-                    Verdict::Drop
+                // Feed the payload to a real PAIR v1 socket with this TTL.
+                let mut cfg = sp_proto::Config::cooked(1);
+                cfg.options.set_max_ttl(u32::from(max_ttl)).unwrap();
+                let mut pair = sp_proto::proto::Pair1::new(cfg);
+                let now = sp_proto::Instant::ZERO;
+                let pipe = sp_proto::PipeId::new(1).unwrap();
+                use sp_proto::Protocol as _;
+                pair.add_pipe(now, pipe, sp_proto::PipeInfo::default())
+                    .unwrap();
+                pair.handle_message(now, pipe, Bytes::from(payload.0.clone()));
+                let got = match pair.recv(now) {
+                    Ok(m) => {
+                        assert_eq!(&m.body[..], &body[..], "{id}: delivered body");
+                        Verdict::Deliver
+                    }
+                    Err(_) => {
+                        assert_eq!(
+                            pair.stats().dropped(sp_proto::DropReason::TtlExceeded),
+                            1,
+                            "{id}"
+                        );
+                        Verdict::Drop
+                    }
                 };
-                assert_eq!(rule, verdict, "{id}");
+                assert_eq!(got, verdict, "{id}");
             }
             Pair1Case::HopError { payload, error } => {
                 let e = HopHeader::parse(&Bytes::from(payload.0.clone())).expect_err(id);
