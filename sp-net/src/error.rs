@@ -26,6 +26,9 @@ pub enum Error {
     /// REQ with fail-fast enabled and no peer connected.
     #[error("no peer connected")]
     NoPeers,
+    /// SUB: unsubscribing from a topic that was not subscribed.
+    #[error("not subscribed to that topic")]
+    NotSubscribed,
     /// Non-blocking operation could not complete now.
     #[error("operation would block")]
     WouldBlock,

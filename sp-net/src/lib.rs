@@ -19,6 +19,7 @@
 //! ```
 
 pub mod blocking;
+pub mod context;
 mod core;
 pub mod error;
 mod pipe;
@@ -29,6 +30,7 @@ pub mod transport;
 pub mod url;
 
 pub use blocking::BlockingSocket;
+pub use context::{Context, Survey};
 pub use error::Error;
 pub use socket::{Endpoint, Socket, SocketOptions};
 pub use sp_proto::{Message, SocketType};

@@ -97,14 +97,18 @@ async fn read_loop(
         // Respect pause: wait until the protocol resumes this pipe (or it goes away).
         loop {
             let notified = wake.notified();
-            {
+            let closing = {
                 let st = shared.lock();
                 match st.pipes.get(&id) {
                     None => return PipeEnd::SocketClosed,
-                    Some(s) if s.closing => return PipeEnd::SocketClosed,
+                    Some(s) if s.closing => true,
                     Some(s) if !s.paused => break,
-                    Some(_) => {}
+                    Some(_) => false,
                 }
+            };
+            if closing {
+                // The writer flushes and then ends the pipe; stop reading meanwhile.
+                std::future::pending::<()>().await;
             }
             notified.await;
         }

@@ -78,16 +78,33 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         shutdown(&self.shared);
-        for t in self
-            .endpoints
+        self.timer.abort();
+        let endpoints = std::mem::take(self.endpoints.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let linger = self
+            .options
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            t.abort();
+            .linger;
+        match tokio::runtime::Handle::try_current() {
+            // Let the writers flush what was accepted, as `close` does, in the background.
+            Ok(rt) => {
+                rt.spawn(linger_then_stop(self.shared.clone(), endpoints, linger));
+            }
+            Err(_) => endpoints.iter().for_each(tokio::task::AbortHandle::abort),
         }
-        self.timer.abort();
     }
+}
+
+/// Waits until every pipe has flushed and gone (or `linger` passes), then stops the
+/// endpoints, which drops whatever connections remain.
+async fn linger_then_stop(
+    shared: Arc<Shared>,
+    endpoints: Vec<tokio::task::AbortHandle>,
+    linger: Duration,
+) {
+    let mut count = shared.pipe_count.subscribe();
+    let _ = tokio::time::timeout(linger, count.wait_for(|&c| c == 0)).await;
+    endpoints.iter().for_each(tokio::task::AbortHandle::abort);
 }
 
 fn shutdown(shared: &Shared) {
@@ -622,35 +639,19 @@ impl Socket {
         self.inner.shared.lock().pipes.len()
     }
 
-    /// Closes the socket: waits up to the linger time for queued messages to be written,
-    /// then stops every endpoint and connection. Pending and later operations fail with
-    /// [`Error::Closed`].
+    /// Closes the socket: operations pending or started later fail with [`Error::Closed`],
+    /// connections flush what was already accepted for sending (waiting at most the
+    /// linger time), then every endpoint and connection stops and ports are released.
     pub async fn close(&self) {
-        let linger = self.options().linger;
-        let deadline = tokio::time::Instant::now() + linger;
-        while tokio::time::Instant::now() < deadline {
-            let pending = self
-                .inner
-                .shared
-                .lock()
-                .pipes
-                .values()
-                .any(|s| !s.out.is_empty());
-            if !pending {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
         shutdown(&self.inner.shared);
-        for t in self
-            .inner
-            .endpoints
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            t.abort();
-        }
+        let endpoints = std::mem::take(
+            &mut *self
+                .inner
+                .endpoints
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        linger_then_stop(self.inner.shared.clone(), endpoints, self.options().linger).await;
     }
 }
 

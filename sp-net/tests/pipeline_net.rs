@@ -201,3 +201,24 @@ async fn pipe_events_and_per_pipe_counters() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn dropping_a_socket_flushes_what_it_accepted() {
+    tokio::time::timeout(LIMIT, async {
+        let pull = Socket::new(SocketType::Pull);
+        let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
+        let push = Socket::new(SocketType::Push);
+        push.dial(&ep.url().to_string()).await.unwrap();
+        push.wait_for_pipes(1).await.unwrap();
+        for i in 0..100u32 {
+            push.send(i.to_be_bytes().to_vec()).await.unwrap();
+        }
+        drop(push);
+        for i in 0..100u32 {
+            assert_eq!(&pull.recv().await.unwrap().body[..], i.to_be_bytes());
+        }
+        pull.wait_for_pipes_at_most(0).await.unwrap();
+    })
+    .await
+    .unwrap();
+}

@@ -78,6 +78,18 @@ impl From<&'static str> for Message {
     }
 }
 
+impl From<String> for Message {
+    fn from(s: String) -> Self {
+        Self::new(s.into_bytes())
+    }
+}
+
+impl From<&'static [u8]> for Message {
+    fn from(b: &'static [u8]) -> Self {
+        Self::new(Bytes::from_static(b))
+    }
+}
+
 impl From<Vec<u8>> for Message {
     fn from(v: Vec<u8>) -> Self {
         Self::new(v)
