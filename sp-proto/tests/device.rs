@@ -242,3 +242,32 @@ fn device_checks_its_sockets() {
         Err(DeviceError::NotSelfPeer(SocketType::Rep))
     );
 }
+
+#[test]
+fn bus_reflector_rebroadcasts_to_everyone_but_the_sender() {
+    use sp_proto::proto::Bus;
+    let mut net = TestNet::new();
+    let hub = net.add(Bus::new(Config::raw(100)));
+    let leaves: Vec<_> = (0..3)
+        .map(|i| net.add(Bus::new(Config::cooked(i + 1))))
+        .collect();
+    for &l in &leaves {
+        net.connect(hub, l).unwrap();
+    }
+    let mut reflector = Device::reflector(SocketType::Bus).unwrap();
+    net.send(leaves[0], "from leaf 0").unwrap();
+    let now = net.now();
+    let moved = reflector.pump_reflector(now, net.proto_mut(hub)).unwrap();
+    net.run();
+    assert_eq!(moved, 1);
+    assert!(
+        net.recv_all(leaves[0]).is_empty(),
+        "never echoed to its sender"
+    );
+    for &l in &leaves[1..] {
+        assert_eq!(net.recv_all(l), ["from leaf 0"]);
+    }
+    assert_eq!(reflector.forwarded(), 1);
+    // A reflector is only for self-peered protocols.
+    assert!(Device::reflector(SocketType::Req).is_err());
+}
