@@ -23,9 +23,11 @@ pub mod context;
 mod core;
 pub mod error;
 mod pipe;
+mod signal;
 pub mod socket;
 pub mod stats;
 mod stream;
+mod sync;
 pub mod transport;
 pub mod url;
 

@@ -4,14 +4,12 @@
 //! [`MsgWrite`]); byte streams get there through the SP frame codec (`stream.rs`),
 //! in-process pipes directly (`transport/inproc.rs`).
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use sp_proto::wire::{FrameError, HeaderError};
 use sp_proto::{Message, PipeId, PipeInfo, Protocol};
 use tokio::sync::Notify;
 
-use crate::core::{AttachError, Shared};
+use crate::core::{AttachError, Shared, SharedRef};
 use crate::transport::BoxFuture;
 
 /// How a connection ended.
@@ -48,7 +46,7 @@ pub(crate) trait MsgWrite: Send {
 /// Attaches a pipe for an established connection and runs it to completion. Returns how
 /// it ended and whether a pipe had been attached (dialers reset their backoff only then).
 pub(crate) async fn run(
-    shared: Arc<Shared>,
+    shared: SharedRef,
     peer: &str,
     info: PipeInfo,
     reader: Box<dyn MsgRead>,
@@ -123,7 +121,8 @@ async fn read_loop(
     }
 }
 
-fn deliver(shared: &Shared, id: PipeId, frames: &mut Vec<Bytes>) {
+/// Hands a batch of received payloads to the protocol and wakes whoever can progress.
+pub(crate) fn deliver(shared: &Shared, id: PipeId, frames: &mut Vec<Bytes>) {
     if frames.is_empty() {
         return;
     }

@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use sp_proto::backoff::Backoff;
 use sp_proto::wire::{FrameFormat, MaxRecvSize};
-use sp_proto::{
-    AnyProtocol, Config, Message, PipeInfo, Priority, Protocol, SendErrorKind, SocketType,
-};
+use sp_proto::{AnyProtocol, Config, Message, PipeInfo, Priority, Protocol, SocketType};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::core::Shared;
+use crate::core::{Shared, SharedRef};
 use crate::error::Error;
 use crate::pipe::{self, PipeEnd};
 use crate::stats::Statistics;
@@ -65,7 +63,7 @@ impl Default for SocketOptions {
 }
 
 struct Inner {
-    shared: Arc<Shared>,
+    shared: SharedRef,
     socket_type: SocketType,
     options: Mutex<SocketOptions>,
     network: Arc<dyn Network>,
@@ -98,7 +96,7 @@ impl Drop for Inner {
 /// Waits until every pipe has flushed and gone (or `linger` passes), then stops the
 /// endpoints, which drops whatever connections remain.
 async fn linger_then_stop(
-    shared: Arc<Shared>,
+    shared: SharedRef,
     endpoints: Vec<tokio::task::AbortHandle>,
     linger: Duration,
 ) {
@@ -108,17 +106,7 @@ async fn linger_then_stop(
 }
 
 fn shutdown(shared: &Shared) {
-    let mut st = shared.lock();
-    st.closed = true;
-    for slot in st.pipes.values_mut() {
-        slot.closing = true;
-        slot.wake_reader.notify_one();
-        slot.wake_writer.notify_one();
-    }
-    drop(st);
-    shared.readable.notify_waiters();
-    shared.writable.notify_waiters();
-    shared.timer.notify_one();
+    shared.shutdown();
 }
 
 /// An SP socket driven by tokio. Cheap to clone; all clones are the same socket, and it
@@ -511,82 +499,32 @@ impl Socket {
         r
     }
 
-    /// The send loop: try `op`, and on `WouldBlock` wait for a change and retry, up to the
-    /// send timeout.
+    /// The send loop with the send timeout.
     pub(crate) async fn send_with(
         &self,
-        mut msg: Message,
-        mut op: impl FnMut(
-            &mut AnyProtocol,
-            sp_proto::Instant,
-            Message,
-        ) -> Result<(), sp_proto::SendError>,
+        msg: Message,
+        op: impl FnMut(&mut AnyProtocol, sp_proto::Instant, Message) -> Result<(), sp_proto::SendError>,
     ) -> Result<(), Error> {
-        let timeout = self.options().send_timeout;
-        let deadline = timeout.map(|d| tokio::time::Instant::now() + d);
-        let shared = &self.inner.shared;
-        loop {
-            let notified = shared.writable.notified();
-            {
-                let now = shared.now();
-                let mut st = shared.lock();
-                if st.closed {
-                    return Err(Error::Closed);
-                }
-                let r = op(&mut st.proto, now, msg);
-                let mut w = st.drain(now);
-                drop(st);
-                w.users |= r.is_ok();
-                shared.wake(w);
-                match r {
-                    Ok(()) => return Ok(()),
-                    Err(e) if e.kind == SendErrorKind::WouldBlock => msg = e.msg,
-                    Err(e) => return Err(Error::from_send(e.kind)),
-                }
-            }
-            match deadline {
-                Some(d) => tokio::time::timeout_at(d, notified)
-                    .await
-                    .map_err(|_| Error::TimedOut)?,
-                None => notified.await,
-            }
+        let work = self.inner.shared.send_loop(msg, op);
+        match self.options().send_timeout {
+            Some(d) => tokio::time::timeout(d, work)
+                .await
+                .map_err(|_| Error::TimedOut)?,
+            None => work.await,
         }
     }
 
-    /// The receive loop: try `op`, and on `WouldBlock` wait for a change and retry, up to
-    /// the receive timeout.
+    /// The receive loop with the receive timeout.
     pub(crate) async fn recv_with(
         &self,
-        mut op: impl FnMut(&mut AnyProtocol, sp_proto::Instant) -> Result<Message, sp_proto::RecvError>,
+        op: impl FnMut(&mut AnyProtocol, sp_proto::Instant) -> Result<Message, sp_proto::RecvError>,
     ) -> Result<Message, Error> {
-        let timeout = self.options().recv_timeout;
-        let deadline = timeout.map(|d| tokio::time::Instant::now() + d);
-        let shared = &self.inner.shared;
-        loop {
-            let notified = shared.readable.notified();
-            {
-                let now = shared.now();
-                let mut st = shared.lock();
-                if st.closed {
-                    return Err(Error::Closed);
-                }
-                let r = op(&mut st.proto, now);
-                let mut w = st.drain(now);
-                drop(st);
-                w.users |= r.is_ok();
-                shared.wake(w);
-                match r {
-                    Ok(m) => return Ok(m),
-                    Err(sp_proto::RecvError::WouldBlock) => {}
-                    Err(e) => return Err(Error::from_recv(e)),
-                }
-            }
-            match deadline {
-                Some(d) => tokio::time::timeout_at(d, notified)
-                    .await
-                    .map_err(|_| Error::TimedOut)?,
-                None => notified.await,
-            }
+        let work = self.inner.shared.recv_loop(op);
+        match self.options().recv_timeout {
+            Some(d) => tokio::time::timeout(d, work)
+                .await
+                .map_err(|_| Error::TimedOut)?,
+            None => work.await,
         }
     }
 
@@ -703,7 +641,7 @@ fn tls_failed(shared: &Shared, why: &str) -> (PipeEnd, bool) {
 
 /// Runs a byte-stream connection: SP header exchange, then the pipe.
 async fn run_stream(
-    shared: Arc<Shared>,
+    shared: SharedRef,
     ours: SocketType,
     mut conn: Conn,
     cfg: PipeConfig,
@@ -724,7 +662,7 @@ async fn run_stream(
     pipe::run(shared, &peer, cfg.info, reader, writer).await
 }
 
-async fn timer_task(shared: Arc<Shared>) {
+async fn timer_task(shared: SharedRef) {
     loop {
         let notified = shared.timer.notified();
         let armed = {

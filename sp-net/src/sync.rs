@@ -1,0 +1,8 @@
+//! The synchronisation primitives of the socket core, switchable to loom's models with
+//! `--cfg loom` so the core's concurrency can be model-checked (tokio's primitives are
+//! invisible to loom, so the core uses only these).
+
+#[cfg(sp_net_loom)]
+pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+#[cfg(not(sp_net_loom))]
+pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
