@@ -21,6 +21,7 @@
 pub mod blocking;
 pub mod context;
 mod core;
+pub mod device;
 pub mod error;
 mod pipe;
 mod signal;

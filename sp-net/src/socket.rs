@@ -190,6 +190,11 @@ impl Socket {
         self.inner.socket_type
     }
 
+    /// Whether this is a raw socket (for devices).
+    pub fn is_raw(&self) -> bool {
+        self.inner.shared.lock().proto.is_raw()
+    }
+
     /// A copy of the current options.
     pub fn options(&self) -> SocketOptions {
         self.inner
