@@ -70,10 +70,17 @@ pub(crate) async fn run(
         }
     }
     let _detach = DetachOnDrop(&shared, id);
-    let end = tokio::select! {
-        r = read_loop(&shared, id, reader, &wake_reader) => r,
-        w = write_loop(&shared, id, writer, &wake_writer) => w,
-    };
+    let span = tracing::debug_span!("pipe", id = %id, peer);
+    let end = tracing::Instrument::instrument(
+        async {
+            tokio::select! {
+                r = read_loop(&shared, id, reader, &wake_reader) => r,
+                w = write_loop(&shared, id, writer, &wake_writer) => w,
+            }
+        },
+        span,
+    )
+    .await;
     match &end {
         PipeEnd::Frame(e) => {
             shared.lock().stats.frame_errors += 1;
