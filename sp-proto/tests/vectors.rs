@@ -687,7 +687,11 @@ fn pubsub_vectors() {
         sub.handle_message(now, pipe, Bytes::from(payload.0.clone()));
         let got = match sub.recv(now) {
             Ok(m) => {
-                assert_eq!(&m.body[..], &payload[..], "{id}: the whole payload is the body");
+                assert_eq!(
+                    &m.body[..],
+                    &payload[..],
+                    "{id}: the whole payload is the body"
+                );
                 assert!(m.header.is_empty(), "{id}: no SP header");
                 Verdict::Deliver
             }
