@@ -24,11 +24,12 @@ use std::time::Duration;
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/vectors");
 
 /// The files this test checks; a JSON file in the directory but not here fails the test.
-const FILES: [&str; 5] = [
+const FILES: [&str; 6] = [
     "handshake.json",
     "framing.json",
     "backtrace.json",
     "pair1.json",
+    "pubsub.json",
     "websocket.json",
 ];
 
@@ -640,6 +641,75 @@ fn pair1_vectors() {
                 let e = HopHeader::parse(&Bytes::from(payload.0.clone())).expect_err(id);
                 assert_eq!(hop_kind(&e), error, "{id}: {e}");
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- pubsub.json
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+enum PubsubCase {
+    Subscription {
+        topics: Vec<Hex>,
+        payload: Hex,
+        #[serde(default)]
+        raw: bool,
+        verdict: Verdict,
+    },
+}
+
+#[test]
+fn pubsub_vectors() {
+    use sp_proto::Protocol as _;
+    for (meta, case) in load::<PubsubCase>("pubsub.json") {
+        let id = &meta.id;
+        let PubsubCase::Subscription {
+            topics,
+            payload,
+            raw,
+            verdict,
+        } = case;
+        // A real SUB socket with these topics receives the payload from a PUB pipe.
+        let cfg = if raw {
+            sp_proto::Config::raw(1)
+        } else {
+            sp_proto::Config::cooked(1)
+        };
+        let mut sub = sp_proto::proto::Sub::new(cfg);
+        for t in &topics {
+            sub.subscribe(&t[..]);
+        }
+        let now = sp_proto::Instant::ZERO;
+        let pipe = sp_proto::PipeId::new(1).unwrap();
+        sub.add_pipe(now, pipe, sp_proto::PipeInfo::default())
+            .unwrap();
+        sub.handle_message(now, pipe, Bytes::from(payload.0.clone()));
+        let got = match sub.recv(now) {
+            Ok(m) => {
+                assert_eq!(
+                    &m.body[..],
+                    &payload[..],
+                    "{id}: the whole payload is the body"
+                );
+                assert!(m.header.is_empty(), "{id}: no SP header");
+                Verdict::Deliver
+            }
+            Err(e) => {
+                assert_eq!(e, sp_proto::RecvError::WouldBlock, "{id}");
+                assert_eq!(
+                    sub.stats().dropped(sp_proto::DropReason::Unsubscribed),
+                    1,
+                    "{id}: counted"
+                );
+                Verdict::Drop
+            }
+        };
+        assert_eq!(got, verdict, "{id}");
+        // The matcher alone agrees with the socket (a raw SUB ignores it).
+        if !raw {
+            let matched = sub.subscriptions().matches(&payload);
+            assert_eq!(matched, verdict == Verdict::Deliver, "{id}: matcher");
         }
     }
 }
