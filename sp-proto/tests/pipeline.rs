@@ -144,3 +144,30 @@ fn data_sent_to_push_is_counted_and_ignored() {
         SendErrorKind::NotSupported
     );
 }
+
+#[test]
+fn cooked_push_and_pub_never_put_a_user_header_on_the_wire() {
+    use sp_proto::proto::{Pub, Sub};
+    let mut net = TestNet::new();
+    let push = net.add(Push::new(Config::cooked(1)));
+    let pull = net.add(Pull::new(Config::cooked(2)));
+    net.connect(push, pull).unwrap();
+    net.send(push, Message::with_header(&b"hdr"[..], &b"body"[..]))
+        .unwrap();
+    let publisher = net.add(Pub::new(Config::cooked(3)));
+    let mut sub = Sub::new(Config::cooked(4));
+    sub.subscribe("");
+    let sub = net.add(sub);
+    net.connect(publisher, sub).unwrap();
+    net.send(publisher, Message::with_header(&b"hdr"[..], &b"news"[..]))
+        .unwrap();
+    let payloads: Vec<_> = net.trace().iter().map(|e| e.payload.clone()).collect();
+    assert_eq!(payloads, ["body", "news"]);
+    // A raw PUSH forwards what it is given, as a device would.
+    let raw = net.add(Push::new(Config::raw(5)));
+    let pull2 = net.add(Pull::new(Config::cooked(6)));
+    net.connect(raw, pull2).unwrap();
+    net.send(raw, Message::with_header(&b"h"[..], &b"b"[..]))
+        .unwrap();
+    assert_eq!(net.recv_all(pull2), ["hb"]);
+}

@@ -28,7 +28,7 @@ use crate::socket_type::SocketType;
 use crate::stats::{DropReason, ProtoStats};
 use crate::time::Instant;
 
-/// The PUB state machine (cooked and raw behave the same).
+/// The PUB state machine (raw differs only in passing a user-supplied header through).
 #[derive(Clone, Debug)]
 pub struct Pub {
     options: Options,
@@ -96,6 +96,10 @@ impl Protocol for Pub {
 
     fn send(&mut self, _now: Instant, mut msg: Message) -> Result<(), SendError> {
         msg.pipe = None;
+        if !self.raw {
+            // PUB/SUB has no protocol header; a cooked user's header is not sent.
+            msg.header = Bytes::new();
+        }
         for (&pipe, writable) in &mut self.writable {
             if *writable {
                 *writable = false;

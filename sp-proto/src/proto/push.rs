@@ -15,7 +15,8 @@ use crate::socket_type::SocketType;
 use crate::stats::{DropReason, ProtoStats};
 use crate::time::Instant;
 
-/// The PUSH state machine (cooked and raw behave the same: there is no header).
+/// The PUSH state machine. Raw differs from cooked only in passing a user-supplied header
+/// through (PIPELINE itself has no header).
 #[derive(Clone, Debug)]
 pub struct Push {
     options: Options,
@@ -79,6 +80,10 @@ impl Protocol for Push {
             return Err(SendError::new(SendErrorKind::WouldBlock, msg));
         };
         msg.pipe = None;
+        if !self.raw {
+            // PIPELINE has no protocol header; a cooked user's header is not sent.
+            msg.header = Bytes::new();
+        }
         self.out.transmit(pipe, msg);
         Ok(())
     }
