@@ -337,7 +337,7 @@ impl Surveyor {
     }
 
     fn handle_raw_response(&mut self, pipe: PipeId, payload: Bytes) {
-        let bt = match Backtrace::parse(&payload, u8::MAX) {
+        let bt = match Backtrace::parse(&payload, self.options.max_ttl()) {
             Ok(bt) => bt,
             Err(BacktraceError::NoRequestId(_)) => {
                 self.out.dropped(DropReason::MalformedHeader);
