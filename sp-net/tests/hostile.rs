@@ -101,7 +101,7 @@ async fn bad_version_reserved_bytes_and_wrong_type_are_refused() {
 #[tokio::test]
 async fn oversize_length_closes_only_that_connection_without_allocating() {
     tokio::time::timeout(LIMIT, async {
-        let (pull, good, url) = pull_with_good_peer().await;
+        let (pull, good, _url) = pull_with_good_peer().await;
         pull.set_options(SocketOptions {
             max_recv_size: MaxRecvSize::Limited(1024),
             ..SocketOptions::default()
