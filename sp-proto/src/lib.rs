@@ -58,6 +58,12 @@ pub use socket_type::SocketType;
 pub use stats::{DropReason, ProtoStats};
 pub use time::Instant;
 
+/// The user guide's chapter on embedding, compiled and run as a doctest so its code
+/// cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/embedding.md")]
+pub struct EmbeddingGuide;
+
 /// Formats bytes as lowercase hex pairs separated by spaces.
 pub fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 3);
