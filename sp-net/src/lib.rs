@@ -30,6 +30,7 @@ pub mod stats;
 mod stream;
 mod sync;
 pub mod transport;
+pub mod typed;
 pub mod url;
 
 pub use blocking::BlockingSocket;
