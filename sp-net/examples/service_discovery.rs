@@ -179,21 +179,15 @@ async fn run_rounds(settings: &Settings, with_client: bool) -> Result<(), DemoEr
     while settings.rounds == 0 || number < settings.rounds {
         number += 1;
         println!();
-        let round = discovery::run_round(
+        discovery::run_round(
             number,
             &daemon,
             &mut known,
             client.as_mut(),
             settings,
             &mut out,
-        );
-        match round.await {
-            // A provider that was discovered but is gone by now: the next round drops it.
-            Err(DemoError::Timeout(what)) => println!("  (timed out waiting for {what})"),
-            other => {
-                other?;
-            }
-        }
+        )
+        .await?;
         tokio::time::sleep(settings.interval).await;
     }
     Ok(())

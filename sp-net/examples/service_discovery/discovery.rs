@@ -758,16 +758,27 @@ pub(crate) async fn run_round(
                 Dial::Dropped(name) => writeln!(out, "  client drops {name}")?,
             }
         }
-        // Every provider it knows of is alive in the demo; wait until it is connected
-        // to all of them (and no longer to any killed one) before asking.
-        client.wait_connected(settings.deadline).await?;
-        answers = client.ask(settings.requests).await?;
-        writeln!(
-            out,
-            "  client ({}): {}",
-            client.site,
-            client.describe(&answers)
-        )?;
+        let site = client.site.clone();
+        if client.providers.is_empty() {
+            writeln!(
+                out,
+                "  client ({site}): no providers known, no requests sent"
+            )?;
+        } else {
+            // Wait until it is connected to every provider it knows of (and no longer to
+            // a killed one), so the answers show routing rather than connection timing.
+            // A provider that died since it answered the survey never connects: ask anyway.
+            if let Err(e) = client.wait_connected(settings.deadline).await {
+                writeln!(out, "  client ({site}): {e}; asking anyway")?;
+            }
+            match client.ask(settings.requests).await {
+                Ok(a) => {
+                    writeln!(out, "  client ({site}): {}", client.describe(&a))?;
+                    answers = a;
+                }
+                Err(e) => writeln!(out, "  client ({site}): {e}")?,
+            }
+        }
     }
     Ok(RoundReport {
         number,
