@@ -1,7 +1,7 @@
 //! Service discovery over SURVEY, with priority failover over REQ/REP.
 //!
 //! ```text
-//! cargo run --release --example service_discovery                 # the whole demo (~12 s)
+//! cargo run --release --example service_discovery                 # the whole demo (~10 s)
 //! cargo run --release --example service_discovery -- --port 0 --deadline-ms 500 --interval-ms 200
 //! cargo run --release --example service_discovery -- daemon       # parts as separate processes
 //! cargo run --release --example service_discovery -- service oracle-x --site london
@@ -229,11 +229,13 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (role, settings) = match parse_args(&args) {
         Ok(x) => x,
+        // `--help` comes back as an empty error: usage on stdout, success.
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            if !e.is_empty() {
-                eprintln!("error: {e}");
-            }
-            eprintln!("{USAGE}");
+            eprintln!("error: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
