@@ -37,6 +37,6 @@ pub use blocking::BlockingSocket;
 pub use context::{Context, Survey};
 pub use error::Error;
 pub use socket::{Endpoint, Socket, SocketOptions};
-pub use sp_proto::{Message, SocketType};
+pub use sp_proto::{Message, PipeId, Priority, SocketType};
 pub use stats::Statistics;
 pub use url::Url;
