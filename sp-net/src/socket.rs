@@ -406,7 +406,9 @@ impl Socket {
             _ => None,
         };
         ws::check_url(&url)?;
-        let mut ws_rng = sp_proto::rng::Rng::new(self.next_seed());
+        // Keys and masks of WebSocket upgrades (other transports leave the seed alone).
+        let ws_seed = matches!(url, Url::Ws { .. }).then(|| self.next_seed());
+        let mut ws_rng = sp_proto::rng::Rng::new(ws_seed.unwrap_or(0));
         let o = self.options();
         let mut backoff = Backoff::new(o.reconnect_min, o.reconnect_max, self.next_seed());
         let shared = self.inner.shared.clone();

@@ -1,5 +1,7 @@
-//! The transport seam: byte-stream connections (TCP, IPC; TLS and WebSocket run over them) behind one small trait, so the
+//! The transport seam: byte-stream connections (TCP, IPC) behind one small trait, so the
 //! simulator can substitute its own network without touching protocol or socket code.
+//! TLS (`tls+tcp://`) and WebSocket (`ws://`, `wss://`) run over the connections it
+//! opens.
 
 use std::future::Future;
 use std::io;
