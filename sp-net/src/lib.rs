@@ -1,8 +1,8 @@
 //! # sp-net: Scalability Protocols sockets over real transports
 //!
-//! The tokio runtime that drives the sans-IO protocols of `sp-proto` over TCP and IPC
-//! (more transports to come). It owns tasks, sockets, timers and wakers, and nothing that
-//! decides protocol behaviour.
+//! The tokio runtime that drives the sans-IO protocols of `sp-proto` over TCP, IPC,
+//! inproc, TLS (`tls+tcp://`) and WebSocket (`ws://`, `wss://`). It owns tasks, sockets,
+//! timers and wakers, and nothing that decides protocol behaviour.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), sp_net::Error> {

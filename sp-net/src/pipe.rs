@@ -23,6 +23,8 @@ pub(crate) enum PipeEnd {
     SocketClosed,
     #[error("framing error: {0}")]
     Frame(FrameError),
+    #[error("WebSocket error: {0}")]
+    Ws(sp_proto::wire::ws_frame::WsFrameError),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
     #[error("connection closed by peer")]
@@ -82,9 +84,9 @@ pub(crate) async fn run(
     )
     .await;
     match &end {
-        PipeEnd::Frame(e) => {
+        PipeEnd::Frame(_) | PipeEnd::Ws(_) => {
             shared.lock().stats.frame_errors += 1;
-            tracing::warn!(pipe = %id, peer, error = %e, "closing connection");
+            tracing::warn!(pipe = %id, peer, error = %end, "closing connection");
         }
         other => tracing::debug!(pipe = %id, peer, end = %other, "pipe ended"),
     }

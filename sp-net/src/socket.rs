@@ -15,6 +15,7 @@ use crate::stats::Statistics;
 use crate::stream::{self, StreamReader, StreamWriter};
 use crate::transport::inproc::{self, InprocListener, InprocReader, InprocWriter};
 use crate::transport::tls::{TlsConfig, TlsError};
+use crate::transport::ws::{self, WsConfig};
 use crate::transport::{Conn, Network, TokioNetwork};
 use crate::url::Url;
 
@@ -256,7 +257,8 @@ impl Socket {
         *s
     }
 
-    /// Sets the TLS settings used by `tls+tcp://` endpoints created afterwards.
+    /// Sets the TLS settings used by `tls+tcp://` and `wss://` endpoints created
+    /// afterwards.
     pub fn set_tls(&self, tls: TlsConfig) {
         *self.inner.tls.lock().unwrap_or_else(|e| e.into_inner()) = Some(tls);
     }
@@ -273,6 +275,15 @@ impl Socket {
                 )
                 .into()
             })
+    }
+
+    /// TLS settings able to serve a listener.
+    fn listener_tls(&self) -> Result<TlsConfig, Error> {
+        let tls = self.tls_config()?;
+        if !tls.can_listen() {
+            return Err(TlsError::Missing("certificate and key for a TLS listener").into());
+        }
+        Ok(tls)
     }
 
     fn check_open(&self) -> Result<(), Error> {
@@ -322,17 +333,18 @@ impl Socket {
                 }
             });
             (url.clone(), task)
+        } else if let Url::Ws { tls, .. } = &url {
+            let tls = if *tls {
+                Some(self.listener_tls()?)
+            } else {
+                None
+            };
+            let network = self.inner.network.clone();
+            let seed = self.next_seed();
+            ws::listen(network, &url, tls, ours, shared, cfg.ws(), seed).await?
         } else {
             let tls = match &url {
-                Url::TlsTcp { .. } => {
-                    let tls = self.tls_config()?;
-                    if !tls.can_listen() {
-                        return Err(
-                            TlsError::Missing("certificate and key for a TLS listener").into()
-                        );
-                    }
-                    Some(tls)
-                }
+                Url::TlsTcp { .. } => Some(self.listener_tls()?),
                 _ => None,
             };
             let mut listener = self.inner.network.bind(&stream_url(&url)).await?;
@@ -383,9 +395,13 @@ impl Socket {
         self.check_open()?;
         let cfg = self.pipe_config(&url);
         let tls = match &url {
-            Url::TlsTcp { .. } => Some(self.tls_config()?),
+            Url::TlsTcp { .. } | Url::Ws { tls: true, .. } => Some(self.tls_config()?),
             _ => None,
         };
+        ws::check_url(&url)?;
+        // Keys and masks of WebSocket upgrades (other transports leave the seed alone).
+        let ws_seed = matches!(url, Url::Ws { .. }).then(|| self.next_seed());
+        let mut ws_rng = sp_proto::rng::Rng::new(ws_seed.unwrap_or(0));
         let o = self.options();
         let mut backoff = Backoff::new(o.reconnect_min, o.reconnect_max, self.next_seed());
         let shared = self.inner.shared.clone();
@@ -425,6 +441,19 @@ impl Socket {
                             None
                         }
                     },
+                    Url::Ws { .. } => {
+                        let seed = ws_rng.next_u64();
+                        ws::dial_once(
+                            &*network,
+                            &target,
+                            tls.as_ref(),
+                            ours,
+                            &shared,
+                            cfg.ws(),
+                            seed,
+                        )
+                        .await
+                    }
                     _ => match connect_stream(
                         &*network,
                         &target,
@@ -605,6 +634,16 @@ struct PipeConfig {
     format: FrameFormat,
     max_recv: MaxRecvSize,
     handshake_timeout: Duration,
+}
+
+impl PipeConfig {
+    fn ws(&self) -> WsConfig {
+        WsConfig {
+            info: self.info,
+            max_recv: self.max_recv,
+            handshake_timeout: self.handshake_timeout,
+        }
+    }
 }
 
 /// The plain TCP URL under a TLS one (the network only knows byte streams).

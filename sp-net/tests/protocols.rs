@@ -16,6 +16,8 @@ enum Transport {
     Ipc,
     Inproc,
     Tls,
+    Ws,
+    Wss,
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -31,6 +33,8 @@ fn fresh_url(t: Transport) -> String {
             std::process::id()
         ),
         Transport::Inproc => format!("inproc://matrix-{n}"),
+        Transport::Ws => format!("ws://127.0.0.1:0/matrix-{n}"),
+        Transport::Wss => format!("wss://127.0.0.1:0/matrix-{n}"),
     }
 }
 
@@ -49,7 +53,7 @@ fn tls_pair() -> (TlsConfig, TlsConfig) {
 
 /// Connects `a` and `b` over `t`, with `a` listening if `a_listens`.
 async fn connect(t: Transport, a: &Socket, b: &Socket, a_listens: bool) {
-    if matches!(t, Transport::Tls) {
+    if matches!(t, Transport::Tls | Transport::Wss) {
         let (s, c) = tls_pair();
         a.set_tls(s.clone().with_server_name("localhost"));
         b.set_tls(if a_listens {
@@ -161,6 +165,16 @@ async fn every_pair_over_inproc() {
 #[tokio::test]
 async fn every_pair_over_tls() {
     matrix(Transport::Tls).await;
+}
+
+#[tokio::test]
+async fn every_pair_over_ws() {
+    matrix(Transport::Ws).await;
+}
+
+#[tokio::test]
+async fn every_pair_over_wss() {
+    matrix(Transport::Wss).await;
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
 //! The transport seam: byte-stream connections (TCP, IPC) behind one small trait, so the
 //! simulator can substitute its own network without touching protocol or socket code.
+//! TLS (`tls+tcp://`) and WebSocket (`ws://`, `wss://`) run over the connections it
+//! opens.
 
 use std::future::Future;
 use std::io;
@@ -14,6 +16,8 @@ pub(crate) mod inproc;
 pub mod ipc;
 pub mod tcp;
 pub mod tls;
+pub(crate) mod ws;
+pub(crate) mod ws_http;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -55,6 +59,13 @@ pub trait Network: Send + Sync + 'static {
     fn connect(&self, url: &Url) -> BoxFuture<'static, io::Result<Conn>>;
     /// Binds a listener at `url`.
     fn bind(&self, url: &Url) -> BoxFuture<'static, io::Result<Box<dyn Listener>>>;
+    /// Identifies the address space this network binds in: `ws://` listeners of sockets
+    /// whose networks report the same namespace, on the same address, share one port
+    /// (path routing). The default is this instance's identity (no sharing across
+    /// instances); the real network is one namespace.
+    fn namespace(&self) -> usize {
+        self as *const Self as *const u8 as usize
+    }
 }
 
 /// The real network: tokio TCP and Unix sockets.
@@ -82,6 +93,10 @@ fn unsupported(url: &Url) -> io::Error {
 }
 
 impl Network for TokioNetwork {
+    fn namespace(&self) -> usize {
+        0
+    }
+
     fn connect(&self, url: &Url) -> BoxFuture<'static, io::Result<Conn>> {
         let url = url.clone();
         let nodelay = self.nodelay;

@@ -1,0 +1,749 @@
+//! `ws://` and `wss://`: the SP WebSocket mapping over a TCP (or TLS) connection from the
+//! [`Network`].
+//!
+//! - **Upgrade.** The dialer sends `GET <path>` with exactly one subprotocol token, its
+//!   peer's name (`rep.sp.nanomsg.org` for a REQ socket); the listener answers `101` with
+//!   exactly `Upgrade: websocket` and `Connection: Upgrade` and echoes the client's
+//!   spelling of the token, or refuses before upgrading: `400` for a missing, foreign or
+//!   unrecognised subprotocol (nanomsg's reason phrases), `404` for a path no listener
+//!   serves. The HTTP itself is in `ws_http.rs`; the SP rules in `sp_proto::wire::ws`.
+//! - **Path routing.** Several listeners (of one socket or of several) can share a host and
+//!   port with different paths, as in NNG: the first `ws://` listener on an address binds
+//!   the TCP port, later ones on the same address (spelled the same way, same network)
+//!   register their path with it, and the port is released when the last one goes. A path
+//!   matches exactly (the query is ignored): a listener at `ws://host:port` serves only
+//!   `/`, unlike nanomsg, which serves every path. `ws://` and `wss://` cannot share a
+//!   port; the TLS settings and handshake timeout of the first listener on a port apply to
+//!   every connection accepted on it (the path is only known after both).
+//! - **Data.** One SP message is one binary WebSocket message, fragmented at
+//!   [`DEFAULT_SEND_FRAGMENT`](sp_proto::wire::ws::DEFAULT_SEND_FRAGMENT); dialers mask
+//!   every frame with a fresh key from a seeded generator. Received fragments are
+//!   reassembled, pings answered, and a text message (close 1003), a message over the
+//!   socket's maximum receive size (1009) or a protocol error (1002) ends the connection
+//!   with that close code; the connection then lingers briefly, discarding input, so the
+//!   close frame is not lost to a TCP reset.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use sp_proto::rng::Rng;
+use sp_proto::wire::ws::{client_check, dialer_offer, server_accept};
+use sp_proto::wire::ws_frame::{
+    WsDecoder, WsEncoder, WsEvent, WsFrameError, WsRole, CLOSE_NORMAL, MAX_CONTROL_PAYLOAD,
+};
+use sp_proto::wire::MaxRecvSize;
+use sp_proto::{Message, PipeInfo, SocketType};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::tls::TlsConfig;
+use super::ws_http::{self, HttpError, Reject, ResponseError};
+use super::{BoxFuture, BoxRead, BoxWrite, Conn, Io, Network};
+use crate::core::Shared;
+use crate::error::Error;
+use crate::pipe::{self, MsgRead, MsgWrite, PipeEnd};
+use crate::url::{Family, HostPort, Url};
+
+/// Per-connection settings copied from the socket options.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WsConfig {
+    /// Priorities of the pipes.
+    pub(crate) info: PipeInfo,
+    /// Largest message accepted (over all fragments).
+    pub(crate) max_recv: MaxRecvSize,
+    /// Time allowed for the TCP/TLS and HTTP upgrade handshakes.
+    pub(crate) handshake_timeout: Duration,
+}
+
+/// How long a connection closed for a peer's error keeps draining input after sending its
+/// close frame.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
+/// Most bytes discarded while lingering.
+const CLOSE_DRAIN_MAX: usize = 16 * 1024 * 1024;
+/// Encoded bytes gathered before a write.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Why a WebSocket upgrade failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WsHandshakeError {
+    /// The TCP or TLS layer failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+    /// The peer's HTTP head was unreadable.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The server's answer was a refusal or not a valid upgrade.
+    #[error(transparent)]
+    Response(#[from] ResponseError),
+    /// The handshake took longer than the handshake timeout.
+    #[error("WebSocket handshake timed out")]
+    TimedOut,
+}
+
+/// Checks that a `ws://` URL can be written into a request line.
+pub(crate) fn check_url(url: &Url) -> Result<(), Error> {
+    if let Url::Ws { path, .. } = url {
+        if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("WebSocket path {path:?} cannot be sent in a request"),
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn tcp_url(addr: &HostPort) -> Url {
+    Url::Tcp {
+        addr: addr.clone(),
+        local: None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Listening: one TCP listener per address, shared by every path.
+
+/// A connection that completed the upgrade, handed to the listener of its path.
+struct Upgraded {
+    io: Box<dyn Io>,
+    leftover: BytesMut,
+    peer: String,
+}
+
+/// A listener registered for one path.
+struct Route {
+    id: u64,
+    ours: SocketType,
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<Upgraded>,
+}
+
+/// What the accept loop of a shared port needs.
+struct HubState {
+    routes: Mutex<HashMap<String, Route>>,
+    tls: Option<TlsConfig>,
+    handshake_timeout: Duration,
+}
+
+impl HubState {
+    fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
+        self.routes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct HubKey {
+    net: usize,
+    host: String,
+    family: u8,
+    port: u16,
+}
+
+/// A bound port; stops accepting (and releases the port) when the last route holding it
+/// goes.
+struct Hub {
+    id: u64,
+    key: HubKey,
+    state: Arc<HubState>,
+    accept: tokio::task::AbortHandle,
+    port: u16,
+    // Keeps the network (and so its identity in `key`) alive as long as the port.
+    _network: Arc<dyn Network>,
+}
+
+type Hubs = HashMap<HubKey, (u64, Weak<Hub>)>;
+static HUBS: LazyLock<Mutex<Hubs>> = LazyLock::new(Default::default);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn hubs() -> std::sync::MutexGuard<'static, Hubs> {
+    HUBS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.accept.abort();
+        let mut reg = hubs();
+        if reg.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
+            reg.remove(&self.key);
+        }
+    }
+}
+
+/// Removes its route when the listener's task ends.
+struct RouteGuard {
+    hub: Arc<Hub>,
+    path: String,
+    id: u64,
+}
+
+impl Drop for RouteGuard {
+    fn drop(&mut self) {
+        let mut routes = self.hub.state.routes();
+        if routes.get(&self.path).is_some_and(|r| r.id == self.id) {
+            routes.remove(&self.path);
+        }
+    }
+}
+
+fn family_code(f: Family) -> u8 {
+    match f {
+        Family::Any => 0,
+        Family::V4 => 4,
+        Family::V6 => 6,
+    }
+}
+
+async fn find_or_bind(
+    network: &Arc<dyn Network>,
+    addr: &HostPort,
+    tls: Option<TlsConfig>,
+    handshake_timeout: Duration,
+) -> Result<Arc<Hub>, Error> {
+    let mut key = HubKey {
+        net: network.namespace(),
+        host: addr.host.clone(),
+        family: family_code(addr.family),
+        port: addr.port,
+    };
+    if addr.port != 0 {
+        let existing = hubs().get(&key).and_then(|(_, w)| w.upgrade());
+        if let Some(hub) = existing {
+            if hub.state.tls.is_some() != tls.is_some() {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    "ws:// and wss:// listeners cannot share a port",
+                )));
+            }
+            return Ok(hub);
+        }
+    }
+    let listener = network.bind(&tcp_url(addr)).await?;
+    let port = listener.local_url().port().unwrap_or(addr.port);
+    key.port = port;
+    let state = Arc::new(HubState {
+        routes: Mutex::new(HashMap::new()),
+        tls,
+        handshake_timeout,
+    });
+    let accept = tokio::spawn(accept_loop(listener, state.clone())).abort_handle();
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let hub = Arc::new(Hub {
+        id,
+        key: key.clone(),
+        state,
+        accept,
+        port,
+        _network: network.clone(),
+    });
+    hubs().insert(key, (id, Arc::downgrade(&hub)));
+    Ok(hub)
+}
+
+/// Starts a `ws://`/`wss://` listener for a socket of type `ours`; returns the bound URL
+/// and the task that runs its pipes.
+pub(crate) async fn listen(
+    network: Arc<dyn Network>,
+    url: &Url,
+    tls: Option<TlsConfig>,
+    ours: SocketType,
+    shared: Arc<Shared>,
+    cfg: WsConfig,
+    seed: u64,
+) -> Result<(Url, JoinHandle<()>), Error> {
+    check_url(url)?;
+    let Url::Ws { addr, path, .. } = url else {
+        return Err(Error::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a ws:// URL",
+        )));
+    };
+    let path = ws_http::target_path(path).unwrap_or_else(|| "/".to_owned());
+    let hub = find_or_bind(&network, addr, tls, cfg.handshake_timeout).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    {
+        let mut routes = hub.state.routes();
+        if routes.get(&path).is_some_and(|r| !r.tx.is_closed()) {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("a WebSocket listener already serves {path} on this port"),
+            )));
+        }
+        routes.insert(
+            path.clone(),
+            Route {
+                id,
+                ours,
+                shared: shared.clone(),
+                tx,
+            },
+        );
+    }
+    let bound = url.with_port(hub.port);
+    let guard = RouteGuard { hub, path, id };
+    let mut rng = Rng::new(seed);
+    let task = tokio::spawn(async move {
+        let _guard = guard;
+        let mut pipes = JoinSet::new();
+        loop {
+            tokio::select! {
+                up = rx.recv() => {
+                    let Some(up) = up else { return };
+                    pipes.spawn(run_pipe(shared.clone(), WsRole::Server, up, cfg, rng.next_u64()));
+                }
+                Some(_) = pipes.join_next(), if !pipes.is_empty() => {}
+            }
+        }
+    });
+    Ok((bound, task))
+}
+
+async fn accept_loop(mut listener: Box<dyn super::Listener>, state: Arc<HubState>) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => {
+                    conns.spawn(serve(state.clone(), conn));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+/// Runs the server side of the upgrade on one accepted connection, within the timeout.
+async fn serve(state: Arc<HubState>, conn: Conn) {
+    let peer = conn.peer.clone();
+    let outcome = tokio::time::timeout(state.handshake_timeout, upgrade_server(&state, conn))
+        .await
+        .unwrap_or(Err(WsHandshakeError::TimedOut));
+    if let Err(e) = outcome {
+        tracing::debug!(peer, error = %e, "WebSocket upgrade failed");
+    }
+}
+
+/// Reads an HTTP head into `buf`; returns its length (the rest of `buf` is what followed).
+async fn read_head<R: AsyncRead + Unpin + ?Sized>(
+    io: &mut R,
+    buf: &mut BytesMut,
+) -> Result<usize, WsHandshakeError> {
+    loop {
+        if let Some(end) = ws_http::find_head_end(buf)? {
+            return Ok(end);
+        }
+        buf.reserve(2048);
+        if io.read_buf(buf).await? == 0 {
+            return Err(HttpError::Truncated.into());
+        }
+    }
+}
+
+async fn refuse(io: &mut Box<dyn Io>, r: &Reject) -> Result<(), WsHandshakeError> {
+    io.write_all(&r.to_bytes()).await?;
+    io.flush().await?;
+    let _ = io.shutdown().await;
+    Ok(())
+}
+
+async fn upgrade_server(state: &HubState, conn: Conn) -> Result<(), WsHandshakeError> {
+    let Conn { io, peer } = match &state.tls {
+        Some(tls) => tls.accept(conn).await?,
+        None => conn,
+    };
+    let mut io = io;
+    let mut buf = BytesMut::with_capacity(2048);
+    let end = match read_head(&mut io, &mut buf).await {
+        Ok(end) => end,
+        Err(WsHandshakeError::Http(e)) if e != HttpError::Truncated => {
+            refuse(&mut io, &Reject::from_http(&e)).await?;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e),
+    };
+    let head = buf.split_to(end);
+    let h = match ws_http::parse_request(&head) {
+        Ok(h) => h,
+        Err(e) => {
+            refuse(&mut io, &Reject::from_http(&e)).await?;
+            return Err(e.into());
+        }
+    };
+    let Some(path) = ws_http::target_path(&h.start[1]) else {
+        let e = HttpError::BadStartLine(h.start.join(" "));
+        refuse(&mut io, &Reject::from_http(&e)).await?;
+        return Err(e.into());
+    };
+    let route = state
+        .routes()
+        .get(&path)
+        .filter(|r| !r.tx.is_closed())
+        .map(|r| (r.ours, r.shared.clone(), r.tx.clone()));
+    let Some((ours, shared, tx)) = route else {
+        refuse(&mut io, &Reject::not_found(&path)).await?;
+        return Ok(());
+    };
+    shared.lock().stats.accepts += 1;
+    let checked = ws_http::check_request(&h).and_then(|up| {
+        server_accept(ours, up.subprotocol.as_deref())
+            .map(|echo| (up.key, echo))
+            .map_err(|e| Reject::from_subprotocol(&e))
+    });
+    let (key, echo) = match checked {
+        Ok(x) => x,
+        Err(r) => {
+            shared.lock().stats.handshake_failures += 1;
+            tracing::warn!(peer, status = r.status, why = %r.detail, "WebSocket upgrade refused");
+            return refuse(&mut io, &r).await;
+        }
+    };
+    io.write_all(&ws_http::accept_response(&key, &echo)).await?;
+    io.flush().await?;
+    // If the listener went away meanwhile, dropping the connection closes it.
+    let _ = tx.send(Upgraded {
+        io,
+        leftover: buf,
+        peer,
+    });
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Dialing.
+
+/// One connection attempt of a `ws://`/`wss://` dialer: connect, upgrade, run the pipe
+/// until it ends. `None` when no pipe could be set up (counted in the statistics).
+pub(crate) async fn dial_once(
+    network: &dyn Network,
+    url: &Url,
+    tls: Option<&TlsConfig>,
+    ours: SocketType,
+    shared: &Arc<Shared>,
+    cfg: WsConfig,
+    seed: u64,
+) -> Option<(PipeEnd, bool)> {
+    let Url::Ws { addr, .. } = url else {
+        return None;
+    };
+    let connected = async {
+        let conn = network.connect(&tcp_url(addr)).await?;
+        match tls {
+            Some(tls) => tls.connect(conn, &addr.host).await,
+            None => Ok(conn),
+        }
+    };
+    let conn = match tokio::time::timeout(cfg.handshake_timeout, connected).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            shared.lock().stats.connect_failures += 1;
+            tracing::debug!(url = %url, error = %e, "connect failed");
+            return None;
+        }
+        Err(_) => {
+            shared.lock().stats.connect_failures += 1;
+            tracing::debug!(url = %url, "connect timed out");
+            return None;
+        }
+    };
+    shared.lock().stats.connects += 1;
+    let mut rng = Rng::new(seed);
+    let upgraded = tokio::time::timeout(
+        cfg.handshake_timeout,
+        upgrade_client(conn, url, ours, &mut rng),
+    )
+    .await
+    .unwrap_or(Err(WsHandshakeError::TimedOut));
+    match upgraded {
+        Ok(up) => Some(run_pipe(shared.clone(), WsRole::Client, up, cfg, rng.next_u64()).await),
+        Err(e) => {
+            shared.lock().stats.handshake_failures += 1;
+            tracing::warn!(url = %url, error = %e, "WebSocket upgrade failed");
+            None
+        }
+    }
+}
+
+fn host_header(addr: &HostPort) -> String {
+    if addr.host.contains(':') {
+        format!("[{}]:{}", addr.host, addr.port)
+    } else {
+        format!("{}:{}", addr.host, addr.port)
+    }
+}
+
+async fn upgrade_client(
+    conn: Conn,
+    url: &Url,
+    ours: SocketType,
+    rng: &mut Rng,
+) -> Result<Upgraded, WsHandshakeError> {
+    let Url::Ws { addr, path, .. } = url else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a ws:// URL").into());
+    };
+    let Conn { mut io, peer } = conn;
+    let mut nonce = [0u8; 16];
+    nonce[..8].copy_from_slice(&rng.next_u64().to_be_bytes());
+    nonce[8..].copy_from_slice(&rng.next_u64().to_be_bytes());
+    let key = ws_http::base64_encode(&nonce);
+    let request = ws_http::request(&host_header(addr), path, &key, &dialer_offer(ours));
+    io.write_all(&request).await?;
+    io.flush().await?;
+    let mut buf = BytesMut::with_capacity(2048);
+    let end = read_head(&mut io, &mut buf).await?;
+    let head = buf.split_to(end);
+    let (code, h) = ws_http::parse_response(&head)?;
+    let echoed = ws_http::check_response(code, &h, &key)?;
+    client_check(ours, echoed.as_deref()).map_err(ResponseError::from)?;
+    Ok(Upgraded {
+        io,
+        leftover: buf,
+        peer,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The pipe: frames in, frames out.
+
+/// The write side, shared by the writer (messages) and the reader (pongs, close replies).
+/// Frames are appended whole to `out` and written from it, so a write cancelled halfway
+/// leaves the rest queued rather than a torn frame.
+struct Sink {
+    w: BoxWrite,
+    out: BytesMut,
+    enc: WsEncoder,
+    rng: Rng,
+    closed: bool,
+}
+
+impl Sink {
+    fn push_message(&mut self, m: &Message) {
+        let Self { out, enc, rng, .. } = self;
+        enc.encode_message(&m.header, &m.body, || rng.next_u32().to_be_bytes(), out);
+    }
+
+    fn push_pong(&mut self, payload: &[u8]) {
+        let Self { out, enc, rng, .. } = self;
+        // A ping's payload is at most 125 bytes, so this cannot fail.
+        let _ = enc.encode_pong(payload, || rng.next_u32().to_be_bytes(), out);
+    }
+
+    /// Queues our Close frame (once).
+    fn push_close(&mut self, code: u16, reason: &str) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let mut cut = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let Self { out, enc, rng, .. } = self;
+        let _ = enc.encode_close(code, &reason[..cut], || rng.next_u32().to_be_bytes(), out);
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        while !self.out.is_empty() {
+            if self.w.write_buf(&mut self.out).await? == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+        }
+        self.w.flush().await
+    }
+}
+
+type SharedSink = Arc<tokio::sync::Mutex<Sink>>;
+
+/// Control frames the reader still owes the peer (kept across a cancelled read).
+enum Owed {
+    Pong(Bytes),
+    Close(u16),
+}
+
+struct WsReader {
+    r: Option<BoxRead>,
+    buf: BytesMut,
+    dec: WsDecoder,
+    sink: SharedSink,
+    owed: Option<Owed>,
+    unflushed: bool,
+}
+
+impl WsReader {
+    /// Sends what is owed; `true` when that was our Close reply (the pipe ends).
+    async fn pay(&mut self) -> Result<bool, PipeEnd> {
+        if self.owed.is_none() && !self.unflushed {
+            return Ok(false);
+        }
+        let mut s = self.sink.lock().await;
+        let closing = match self.owed.take() {
+            Some(Owed::Pong(p)) => {
+                s.push_pong(&p);
+                false
+            }
+            Some(Owed::Close(code)) => {
+                s.push_close(code, "");
+                true
+            }
+            None => false,
+        };
+        self.unflushed = true;
+        s.flush().await?;
+        self.unflushed = false;
+        if closing {
+            let _ = s.w.shutdown().await;
+        }
+        Ok(closing)
+    }
+
+    /// Ends the connection for a peer's error: close frame with the error's code, then
+    /// drain input for a while in the background.
+    fn fail(&mut self, e: &WsFrameError) {
+        let Some(mut r) = self.r.take() else { return };
+        let sink = self.sink.clone();
+        let code = e.close_code();
+        let reason = e.to_string();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(CLOSE_LINGER, async move {
+                {
+                    let mut s = sink.lock().await;
+                    s.push_close(code, &reason);
+                    if s.flush().await.is_err() {
+                        return;
+                    }
+                    let _ = s.w.shutdown().await;
+                }
+                let mut scratch = vec![0u8; 16 * 1024];
+                let mut drained = 0;
+                while drained < CLOSE_DRAIN_MAX {
+                    match r.read(&mut scratch).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => drained += n,
+                    }
+                }
+            })
+            .await;
+        });
+    }
+
+    async fn read_some(&mut self, out: &mut Vec<Bytes>) -> Result<(), PipeEnd> {
+        if self.pay().await? {
+            return Err(PipeEnd::Eof);
+        }
+        loop {
+            loop {
+                match self.dec.decode(&mut self.buf) {
+                    Ok(Some(WsEvent::Message(m))) => out.push(m),
+                    Ok(Some(WsEvent::Ping(p))) => {
+                        self.owed = Some(Owed::Pong(p));
+                        self.pay().await?;
+                    }
+                    Ok(Some(WsEvent::Close { code, .. })) => {
+                        self.owed = Some(Owed::Close(code.unwrap_or(CLOSE_NORMAL)));
+                        self.pay().await?;
+                        return Err(PipeEnd::Eof);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.fail(&e);
+                        return Err(PipeEnd::Ws(e));
+                    }
+                }
+            }
+            if !out.is_empty() {
+                return Ok(());
+            }
+            let Some(r) = self.r.as_mut() else {
+                return Err(PipeEnd::Eof);
+            };
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(64 * 1024);
+            }
+            if r.read_buf(&mut self.buf).await? == 0 {
+                return Err(PipeEnd::Eof);
+            }
+        }
+    }
+}
+
+impl MsgRead for WsReader {
+    fn read<'a>(&'a mut self, out: &'a mut Vec<Bytes>) -> BoxFuture<'a, Result<(), PipeEnd>> {
+        Box::pin(self.read_some(out))
+    }
+}
+
+struct WsWriter {
+    sink: SharedSink,
+}
+
+impl MsgWrite for WsWriter {
+    fn write<'a>(&'a mut self, batch: &'a mut Vec<Message>) -> BoxFuture<'a, Result<(), PipeEnd>> {
+        Box::pin(async move {
+            let mut s = self.sink.lock().await;
+            if s.closed {
+                batch.clear();
+                return Err(PipeEnd::Eof);
+            }
+            for m in batch.drain(..) {
+                s.push_message(&m);
+                if s.out.len() >= FLUSH_AT {
+                    s.flush().await?;
+                }
+            }
+            s.flush().await?;
+            Ok(())
+        })
+    }
+
+    fn close(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut s = self.sink.lock().await;
+            s.push_close(CLOSE_NORMAL, "");
+            if s.flush().await.is_ok() {
+                let _ = s.w.shutdown().await;
+            }
+        })
+    }
+}
+
+async fn run_pipe(
+    shared: Arc<Shared>,
+    role: WsRole,
+    up: Upgraded,
+    cfg: WsConfig,
+    seed: u64,
+) -> (PipeEnd, bool) {
+    let (r, w) = tokio::io::split(up.io);
+    let sink = Arc::new(tokio::sync::Mutex::new(Sink {
+        w: Box::new(w) as Box<dyn AsyncWrite + Send + Unpin>,
+        out: BytesMut::with_capacity(FLUSH_AT),
+        enc: WsEncoder::new(role),
+        rng: Rng::new(seed),
+        closed: false,
+    }));
+    let reader = WsReader {
+        r: Some(Box::new(r)),
+        buf: up.leftover,
+        dec: WsDecoder::new(role, cfg.max_recv),
+        sink: sink.clone(),
+        owed: None,
+        unflushed: false,
+    };
+    let writer = WsWriter { sink };
+    pipe::run(
+        shared,
+        &up.peer,
+        cfg.info,
+        Box::new(reader),
+        Box::new(writer),
+    )
+    .await
+}
