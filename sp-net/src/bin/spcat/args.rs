@@ -548,10 +548,7 @@ impl Parser<'_> {
             }
         }
         if REQUIRED & self.mask != REQUIRED {
-            let mut message = format!(
-                "{}: At least one of the following required:",
-                self.argv0
-            );
+            let mut message = format!("{}: At least one of the following required:", self.argv0);
             Self::list_providers(REQUIRED & !self.mask, &mut message);
             return Err(self.fail(message));
         }
@@ -605,9 +602,7 @@ impl Parser<'_> {
             Action::Verbose => self.cfg.verbose += 1,
             Action::Silent => self.cfg.verbose -= 1,
             Action::Help => return Err(Stop::Print(help(&self.argv0))),
-            Action::Version => {
-                return Err(Stop::Print(format!("{}\n", env!("CARGO_PKG_VERSION"))))
-            }
+            Action::Version => return Err(Stop::Print(format!("{}\n", env!("CARGO_PKG_VERSION")))),
             Action::Type(t) => self.socket_type = Some(t),
             Action::Compat | Action::Async => {}
             Action::Bind(prefix) => self.cfg.binds.push(format!("{prefix}{}", text())),
@@ -706,9 +701,7 @@ pub(crate) fn help(argv0: &str) -> String {
         }
     }
     out.push_str("[options] \n");
-    out.push_str(
-        "\nA command-line interface to the Scalability Protocols (nanocat-compatible)\n",
-    );
+    out.push_str("\nA command-line interface to the Scalability Protocols (nanocat-compatible)\n");
     let mut group = "";
     for o in OPTIONS {
         if o.group != group {
@@ -783,29 +776,83 @@ mod tests {
 
     #[test]
     fn endpoint_shorthands() {
-        let c = ok(&["--rep", "-X", "/tmp/a", "-x/tmp/b", "-L", "5555", "-l5556", "--listen", "tcp://*:1", "--dial=tcp://h:2", "--bind-unix", "u"]);
-        assert_eq!(c.binds, ["ipc:///tmp/a", "tcp://127.0.0.1:5555", "tcp://*:1", "unix://u"]);
-        assert_eq!(c.connects, ["ipc:///tmp/b", "tcp://127.0.0.1:5556", "tcp://h:2"]);
+        let c = ok(&[
+            "--rep",
+            "-X",
+            "/tmp/a",
+            "-x/tmp/b",
+            "-L",
+            "5555",
+            "-l5556",
+            "--listen",
+            "tcp://*:1",
+            "--dial=tcp://h:2",
+            "--bind-unix",
+            "u",
+        ]);
+        assert_eq!(
+            c.binds,
+            [
+                "ipc:///tmp/a",
+                "tcp://127.0.0.1:5555",
+                "tcp://*:1",
+                "unix://u"
+            ]
+        );
+        assert_eq!(
+            c.connects,
+            ["ipc:///tmp/b", "tcp://127.0.0.1:5556", "tcp://h:2"]
+        );
     }
 
     #[test]
     fn values_timeouts_and_fractions() {
-        let c = ok(&["--req", "-l", "1", "-D", "x", "--recv-timeout", "0.25", "--send-timeout=1.5", "-i", "0.1", "-d", "2", "-A"]);
+        let c = ok(&[
+            "--req",
+            "-l",
+            "1",
+            "-D",
+            "x",
+            "--recv-timeout",
+            "0.25",
+            "--send-timeout=1.5",
+            "-i",
+            "0.1",
+            "-d",
+            "2",
+            "-A",
+        ]);
         assert_eq!(c.recv_timeout, Some(Duration::from_millis(250)));
         assert_eq!(c.send_timeout, Some(Duration::from_millis(1500)));
         assert_eq!(c.interval, Some(Duration::from_millis(100)));
         assert_eq!(c.delay, Duration::from_secs(2));
         assert_eq!(c.format, Format::Ascii);
-        let c = ok(&["--req", "-l", "1", "-D", "x", "--recv-timeout", "-1", "-i", "-1"]);
+        let c = ok(&[
+            "--req",
+            "-l",
+            "1",
+            "-D",
+            "x",
+            "--recv-timeout",
+            "-1",
+            "-i",
+            "-1",
+        ]);
         assert_eq!(c.recv_timeout, None);
         assert_eq!(c.interval, None);
     }
 
     #[test]
     fn formats_last_one_wins() {
-        assert_eq!(ok(&["--pull", "-l1", "--hex", "--format", "quoted"]).format, Format::Quoted);
+        assert_eq!(
+            ok(&["--pull", "-l1", "--hex", "--format", "quoted"]).format,
+            Format::Quoted
+        );
         assert_eq!(ok(&["--pull", "-l1", "-Q", "--raw"]).format, Format::Raw);
-        assert_eq!(ok(&["--pull", "-l1", "--format=msgpack"]).format, Format::Msgpack);
+        assert_eq!(
+            ok(&["--pull", "-l1", "--format=msgpack"]).format,
+            Format::Msgpack
+        );
         assert_eq!(ok(&["--pull", "-l1", "--format", "no"]).format, Format::No);
         assert_eq!(
             err(&["--pull", "-l1", "--format", "json"]),
@@ -826,7 +873,10 @@ mod tests {
         assert_eq!(c.binds, ["tcp://127.0.0.1:1"]);
         assert_eq!(c.subscriptions, [b"a".to_vec()]);
         // Aliases of one option share a prefix without ambiguity.
-        assert_eq!(ok(&["--surv", "-l1", "-Dx"]).socket_type, SocketType::Surveyor);
+        assert_eq!(
+            ok(&["--surv", "-l1", "-Dx"]).socket_type,
+            SocketType::Surveyor
+        );
         assert_eq!(
             err(&["--pu", "-l1"]),
             "nanocat: Ambiguous option ``--pu'':\n    push\n    pull\n    pub\n    push0\n    pull0\n    pub0"
@@ -849,7 +899,10 @@ mod tests {
         ] {
             assert_eq!(ok(&[name, "-l1"]).socket_type, t, "{name}");
         }
-        assert_eq!(ok(&["--compat", "--pair", "-l1"]).socket_type, SocketType::Pair0);
+        assert_eq!(
+            ok(&["--compat", "--pair", "-l1"]).socket_type,
+            SocketType::Pair0
+        );
     }
 
     #[test]
@@ -859,7 +912,10 @@ mod tests {
             .map(|s| s.as_bytes().to_vec())
             .collect();
         assert_eq!(parse(&a).unwrap().socket_type, SocketType::Sub);
-        let a: Vec<Vec<u8>> = ["nn_push", "-l1", "--pull"].iter().map(|s| s.as_bytes().to_vec()).collect();
+        let a: Vec<Vec<u8>> = ["nn_push", "-l1", "--pull"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
         assert_eq!(
             parse(&a),
             Err(Stop::Fail {
@@ -871,20 +927,49 @@ mod tests {
 
     #[test]
     fn nngcat_extras() {
-        let c = ok(&["--sub0", "--dial", "tcp://a:1", "-C", "3", "-Z", "0", "-k", "--compat", "--async"]);
+        let c = ok(&[
+            "--sub0",
+            "--dial",
+            "tcp://a:1",
+            "-C",
+            "3",
+            "-Z",
+            "0",
+            "-k",
+            "--compat",
+            "--async",
+        ]);
         assert_eq!(c.count, 3);
         assert_eq!(c.recv_max, Some(MaxRecvSize::Unlimited));
         assert!(c.insecure);
-        assert_eq!(ok(&["--pull", "-l1", "--recv-maxsz=10"]).recv_max, Some(MaxRecvSize::Limited(10)));
-        assert_eq!(err(&["--pull", "-l1", "-C", "x"]), "nanocat: Option -C (--count) requires integer argument");
-        assert_eq!(parse(&args(&["-V"])), Err(Stop::Print(format!("{}\n", env!("CARGO_PKG_VERSION")))));
+        assert_eq!(
+            ok(&["--pull", "-l1", "--recv-maxsz=10"]).recv_max,
+            Some(MaxRecvSize::Limited(10))
+        );
+        assert_eq!(
+            err(&["--pull", "-l1", "-C", "x"]),
+            "nanocat: Option -C (--count) requires integer argument"
+        );
+        assert_eq!(
+            parse(&args(&["-V"])),
+            Err(Stop::Print(format!("{}\n", env!("CARGO_PKG_VERSION"))))
+        );
     }
 
     #[test]
     fn errors_match_nanocat() {
-        assert_eq!(err(&["--pull", "-l1", "--frobnicate"]), "nanocat: Unknown option ``--frobnicate''");
-        assert_eq!(err(&["--pull", "-l1", "-z"]), "nanocat: Unknown option ``-z''");
-        assert_eq!(err(&["--pull", "-l1", "stray"]), "nanocat: Unexpected argument ``stray''");
+        assert_eq!(
+            err(&["--pull", "-l1", "--frobnicate"]),
+            "nanocat: Unknown option ``--frobnicate''"
+        );
+        assert_eq!(
+            err(&["--pull", "-l1", "-z"]),
+            "nanocat: Unknown option ``-z''"
+        );
+        assert_eq!(
+            err(&["--pull", "-l1", "stray"]),
+            "nanocat: Unexpected argument ``stray''"
+        );
         assert_eq!(
             err(&["--push", "--pull", "-l1"]),
             "nanocat: Option --pull conflicts with the following options:\n    --push "
@@ -910,13 +995,24 @@ mod tests {
             err(&["--pull", "-l1", "--recv-timeout", "soon"]),
             "nanocat: Option --recv-timeout requires float point argument"
         );
-        assert_eq!(err(&["--pull", "-l1", "-d"]), "nanocat: Option -d (--delay) requires an argument");
-        assert_eq!(err(&["--pull", "-l1", "--ascii=yes"]), "nanocat: Option --ascii=yes does not accept argument");
+        assert_eq!(
+            err(&["--pull", "-l1", "-d"]),
+            "nanocat: Option -d (--delay) requires an argument"
+        );
+        assert_eq!(
+            err(&["--pull", "-l1", "--ascii=yes"]),
+            "nanocat: Option --ascii=yes does not accept argument"
+        );
         let none = err(&["--pull"]);
         assert!(none.starts_with("nanocat: At least one of the following required:\n    --bind\n    --connect\n    --listen\n"), "{none}");
         assert!(none.ends_with("    --connect-local\n    -l"), "{none}");
         let nothing = err(&[]);
-        assert!(nothing.starts_with("nanocat: At least one of the following required:\n    --push\n    --pull\n"), "{nothing}");
+        assert!(
+            nothing.starts_with(
+                "nanocat: At least one of the following required:\n    --push\n    --pull\n"
+            ),
+            "{nothing}"
+        );
     }
 
     #[test]
@@ -936,7 +1032,10 @@ mod tests {
             panic!("no help")
         };
         assert!(h.starts_with("Usage:\n    nanocat {--push|--pull|"), "{h}");
-        assert!(h.contains("\nGeneric:\n --verbose,-v           Increase verbosity"), "{h}");
+        assert!(
+            h.contains("\nGeneric:\n --verbose,-v           Increase verbosity"),
+            "{h}"
+        );
         assert!(h.contains("\n --bind-ipc,-X PATH     Bind socket"), "{h}");
         for o in OPTIONS {
             assert!(h.contains(&format!(" --{}", o.long)), "{}", o.long);

@@ -126,7 +126,10 @@ mod tests {
 
     #[test]
     fn ascii_replaces_non_printables_and_ends_the_line() {
-        assert_eq!(show(Format::Ascii, b"hi\tthere\x7f\x80~ \n"), b"hi.there..~ .\n");
+        assert_eq!(
+            show(Format::Ascii, b"hi\tthere\x7f\x80~ \n"),
+            b"hi.there..~ .\n"
+        );
         assert_eq!(show(Format::Ascii, b""), b"\n");
     }
 

@@ -101,14 +101,20 @@ pub(crate) async fn run(cfg: Config) -> Result<(), Fatal> {
     }
     let mut endpoints = Vec::new();
     for url in &cfg.binds {
-        let ep = sock.listen(url).await.map_err(|e| fatal("Can't bind", &e))?;
+        let ep = sock
+            .listen(url)
+            .await
+            .map_err(|e| fatal("Can't bind", &e))?;
         if cfg.verbose > 0 {
             eprintln!("Listening at: {}", ep.url());
         }
         endpoints.push(ep);
     }
     for url in &cfg.connects {
-        let ep = sock.dial(url).await.map_err(|e| fatal("Can't connect", &e))?;
+        let ep = sock
+            .dial(url)
+            .await
+            .map_err(|e| fatal("Can't connect", &e))?;
         if cfg.verbose > 0 {
             eprintln!("Connected to: {}", ep.url());
         }
@@ -245,12 +251,7 @@ async fn rw_loop(
 }
 
 /// REP, RESPONDENT with data: receive, print, answer with the data; `--count` answers.
-async fn resp_loop(
-    sock: &Socket,
-    cfg: &Config,
-    echo: &mut Echo,
-    data: Bytes,
-) -> Result<(), Fatal> {
+async fn resp_loop(sock: &Socket, cfg: &Config, echo: &mut Echo, data: Bytes) -> Result<(), Fatal> {
     let mut answered = 0u64;
     loop {
         let m = match sock.recv().await {
