@@ -658,9 +658,13 @@ fn seconds(v: f64) -> Option<Duration> {
     if v < 0.0 || v.is_infinite() {
         None
     } else {
-        Duration::try_from_secs_f64(v).ok()
+        // Capped at about 31 years so that deadlines computed from it cannot overflow.
+        Some(Duration::from_secs_f64(v.min(MAX_SECONDS)))
     }
 }
+
+/// The longest time accepted; larger values mean the same as this.
+const MAX_SECONDS: f64 = 1e9;
 
 /// nanocat's `isspace`-based line breaking: the longest head of at most `width` bytes
 /// ending before a space, and the rest after that space.
@@ -840,6 +844,26 @@ mod tests {
         ]);
         assert_eq!(c.recv_timeout, None);
         assert_eq!(c.interval, None);
+        let c = ok(&[
+            "--req",
+            "-l",
+            "1",
+            "-D",
+            "x",
+            "--recv-timeout",
+            "1e300",
+            "-i",
+            "inf",
+            "-d",
+            "1e30",
+        ]);
+        assert_eq!(c.recv_timeout, Some(Duration::from_secs(1_000_000_000)));
+        assert_eq!(c.interval, None);
+        assert_eq!(c.delay, Duration::from_secs(1_000_000_000));
+        assert_eq!(
+            err(&["--pull", "-l1", "--recv-timeout", "nan"]),
+            "nanocat: Option --recv-timeout requires float point argument"
+        );
     }
 
     #[test]
