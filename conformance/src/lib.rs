@@ -11,9 +11,11 @@
 //! [`harness::Peer`] is the test side of that conversation.
 //!
 //! [`matrix`] defines the interoperability matrix (protocol pair × which side is ours ×
-//! who listens × transport × C library) and the exchange each cell checks; [`report`]
+//! who listens × transport × C library) and the exchange each cell checks; [`checks`]
+//! holds behaviour checks (survey deadlines, REQ resends, wrong peer types); [`report`]
 //! renders a run as `docs/conformance.md`.
 
+pub mod checks;
 pub mod harness;
 pub mod hex;
 pub mod matrix;

@@ -65,19 +65,15 @@ pub fn render(
         "Each cell runs our `sp-net` socket against the real C library, which runs in a \
          peer process of its own (`nanomsg-peer` links only libnanomsg, `nng-peer` only \
          libnng). A cell connects the two (our side listening or dialing), then checks the \
-         exchange its protocol promises with messages of {} bytes (the largest makes the \
-         wire payload exactly 1 MiB, the default receive limit): every message in order \
-         on PAIR, PUSH/PULL and REQ/REP; every request answered; the survey and its \
-         response; on PUB/SUB only the subscribed prefixes (`a`, `bc`) delivered, in \
-         order; on BUS each message in both directions. PUB, BUS and SURVEYOR may drop \
-         while a pipe is busy or not yet attached, so those sends are repeated until they \
-         arrive.\n",
-        Pattern::PushPull
-            .sizes()
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+         exchange its protocol promises with messages of 0, 1, 255, 4096 and 65537 bytes \
+         and the largest that makes the wire payload exactly 1 MiB, the default receive \
+         limit ({} bytes, or 4 less where a 4-byte header travels: PAIR1, REQ/REP, \
+         SURVEYOR): every message in order on PAIR, PUSH/PULL and REQ/REP; every request \
+         answered; the survey and its response; on PUB/SUB only the subscribed prefixes \
+         (`a`, `bc`) delivered, in order; on BUS each message in both directions. PUB, \
+         BUS and SURVEYOR may drop while a pipe is busy or not yet attached, so those \
+         sends are repeated until they arrive.\n",
+        crate::matrix::MAX_RECV
     );
     let _ = writeln!(out, "## Peers (as they report themselves)\n");
     let _ = writeln!(out, "| Library | Version | Loaded from |\n|---|---|---|");

@@ -8,9 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use conformance::checks::Check;
 use conformance::harness::{Lib, Peer, PeerExes};
 use conformance::matrix::{all_cells, run_cell};
-use conformance::report::{render, today, CellResult};
+use conformance::report::{render, today, CellResult, CheckResult};
 
 /// The most one cell may take.
 const CELL_LIMIT: Duration = Duration::from_secs(120);
@@ -123,7 +124,31 @@ async fn matrix() {
     for t in tasks {
         results.push(t.await.expect("cell task panicked"));
     }
-    let report = render(&today(), &peers, &results, &[]);
+    // The behaviour checks time deadlines, so they run after the matrix, two at a time.
+    let gate = Arc::new(tokio::sync::Semaphore::new(2));
+    let mut tasks = Vec::new();
+    for check in Check::ALL {
+        for lib in Lib::ALL {
+            let name = format!("{} ({})", check.name(), lib.name());
+            if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+                continue;
+            }
+            let gate = gate.clone();
+            let exes = exes.clone();
+            tasks.push(tokio::spawn(async move {
+                let _permit = gate.acquire().await;
+                let outcome = tokio::time::timeout(CELL_LIMIT, check.run(lib, &exes))
+                    .await
+                    .unwrap_or_else(|_| Err(format!("timed out after {CELL_LIMIT:?}")));
+                CheckResult { name, outcome }
+            }));
+        }
+    }
+    let mut checks = Vec::new();
+    for t in tasks {
+        checks.push(t.await.expect("check task panicked"));
+    }
+    let report = render(&today(), &peers, &results, &checks);
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::write(dir.join("conformance.md"), &report).expect("write report");
     if std::env::var_os("SP_CONFORMANCE_WRITE_DOC").is_some() && only.is_none() {
@@ -138,12 +163,17 @@ async fn matrix() {
                 .err()
                 .map(|e| format!("{}: {e}", r.cell.describe()))
         })
+        .chain(
+            checks
+                .iter()
+                .filter_map(|c| c.outcome.as_ref().err().map(|e| format!("{}: {e}", c.name))),
+        )
         .collect();
     assert!(
         failed.is_empty(),
-        "{} of {} cells failed:\n{}",
+        "{} of {} cells and checks failed:\n{}",
         failed.len(),
-        results.len(),
+        results.len() + checks.len(),
         failed.join("\n")
     );
 }
