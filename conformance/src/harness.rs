@@ -124,7 +124,15 @@ impl Peer {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+            .map_err(|e| {
+                format!(
+                    "cannot start the {} peer {}: {e} (build it with `cargo build -p \
+                     conformance`; the library comes from `apt-get install {}`)",
+                    lib.name(),
+                    exe.display(),
+                    lib.deb()
+                )
+            })?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err("peer without pipes".to_owned());
         };

@@ -56,6 +56,18 @@ async fn peers_are_the_real_libraries() {
     nng.quit().await;
 }
 
+#[tokio::test]
+async fn a_peer_that_cannot_run_fails_with_the_install_hint() {
+    for exe in ["/bin/false", "/nonexistent/nanomsg-peer"] {
+        let exes = PeerExes {
+            nanomsg: exe.into(),
+            nng: exe.into(),
+        };
+        let err = Peer::start(Lib::Nanomsg, &exes).await.unwrap_err();
+        assert!(err.contains("apt-get install libnanomsg-dev"), "{err}");
+    }
+}
+
 #[test]
 fn each_peer_links_exactly_one_library() {
     let exes = exes();
