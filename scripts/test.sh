@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the test suite needs (none yet: the conformance suite adds the C peers).
-REQUIRED_DEBS=()
+# Debian packages the test suite needs: the real C peers of the conformance suite
+# (libnanomsg and NNG 1.x, linked by conformance/build.rs) and their command-line tools.
+REQUIRED_DEBS=(libnanomsg-dev libnng-dev nanomsg-utils nng-utils)
 missing=()
 for pkg in "${REQUIRED_DEBS[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

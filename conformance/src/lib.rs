@@ -1,1 +1,23 @@
-//! conformance: placeholder crate until its issue lands.
+//! # conformance: wire compatibility against real libnanomsg and NNG
+//!
+//! The suites in `tests/` run our `sp-net` sockets against the real C libraries,
+//! libnanomsg and NNG 1.x, as installed from Debian (`libnanomsg-dev`, `libnng-dev`).
+//!
+//! Each C library runs in a process of its own, one small binary per library:
+//! `nanomsg-peer` links only libnanomsg and `nng-peer` only libnng. They must not share a
+//! process, because libnng also exports nanomsg-style `nn_*` functions (its compatibility
+//! layer) and `nn_socket` could then resolve to NNG. A test drives a peer step by step
+//! through the line-based command language of [`peer`], over the peer's stdin and stdout;
+//! [`harness::Peer`] is the test side of that conversation.
+//!
+//! [`matrix`] defines the interoperability matrix (protocol pair × which side is ours ×
+//! who listens × transport × C library) and the exchange each cell checks; [`checks`]
+//! holds behaviour checks (survey deadlines, REQ resends, wrong peer types); [`report`]
+//! renders a run as `docs/conformance.md`.
+
+pub mod checks;
+pub mod harness;
+pub mod hex;
+pub mod matrix;
+pub mod peer;
+pub mod report;

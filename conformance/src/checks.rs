@@ -1,0 +1,449 @@
+//! Behaviour checks against the real peers, beyond "messages get through": survey
+//! deadlines, REQ resends, and peers of the wrong type.
+
+use std::time::{Duration, Instant};
+
+use sp_net::{Socket, SocketType};
+use sp_proto::DropReason;
+
+use crate::harness::{CallError, Lib, Peer, PeerExes, Side};
+
+/// The survey deadline and REQ resend interval the checks use.
+const SHORT_MS: u32 = 300;
+
+/// A behaviour check, run against each library.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// A C surveyor (deadline 300 ms) with two of our respondents, one answering in time
+    /// and one after the deadline: the first response arrives, the deadline ends the
+    /// survey with ETIMEDOUT, the late response is never delivered, and a new survey
+    /// works.
+    SurveyDeadlineTheirSurveyor,
+    /// Our surveyor (deadline 300 ms) with two C respondents, one answering after the
+    /// deadline: the survey ends at the deadline, the late response is dropped and
+    /// counted.
+    SurveyDeadlineOurSurveyor,
+    /// Our REQ (resend 300 ms) with a C REP that drops the first request: the request is
+    /// resent and answered.
+    ReqResendOurReq,
+    /// A C REQ (resend 300 ms) with our REP ignoring the first request: the request is
+    /// resent and our answer reaches the C REQ.
+    ReqResendTheirReq,
+    /// Wrong peer types (our PUSH to their REP, their PUSH to our REP, our PAIR0 to their
+    /// PAIR1 where they have it): no pipe forms, no message passes, the handshake
+    /// failure is counted.
+    WrongPeerRefused,
+}
+
+impl Check {
+    /// Every check.
+    pub const ALL: [Self; 5] = [
+        Self::SurveyDeadlineTheirSurveyor,
+        Self::SurveyDeadlineOurSurveyor,
+        Self::ReqResendOurReq,
+        Self::ReqResendTheirReq,
+        Self::WrongPeerRefused,
+    ];
+
+    /// A short description for the report.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::SurveyDeadlineTheirSurveyor => {
+                "survey deadline: their SURVEYOR, our RESPONDENTs (one late)"
+            }
+            Self::SurveyDeadlineOurSurveyor => {
+                "survey deadline: our SURVEYOR, their RESPONDENTs (one late)"
+            }
+            Self::ReqResendOurReq => "REQ resend: our REQ, their REP drops the first request",
+            Self::ReqResendTheirReq => "REQ resend: their REQ, our REP ignores the first request",
+            Self::WrongPeerRefused => "wrong peer type refused (PUSH↔REP both ways, PAIR0↔PAIR1)",
+        }
+    }
+
+    /// Runs the check against `lib`.
+    pub async fn run(self, lib: Lib, exes: &PeerExes) -> Result<(), String> {
+        match self {
+            Self::SurveyDeadlineTheirSurveyor => survey_their_surveyor(lib, exes).await,
+            Self::SurveyDeadlineOurSurveyor => survey_our_surveyor(lib, exes).await,
+            Self::ReqResendOurReq => resend_our_req(lib, exes).await,
+            Self::ReqResendTheirReq => resend_their_req(lib, exes).await,
+            Self::WrongPeerRefused => wrong_peer(lib, exes).await,
+        }
+    }
+}
+
+fn peer_err(what: &str) -> impl Fn(CallError) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+fn tcp() -> &'static str {
+    "tcp://127.0.0.1:0"
+}
+
+async fn c_peer(lib: Lib, t: SocketType, exes: &PeerExes) -> Result<Peer, String> {
+    let mut p = Peer::start(lib, exes).await?;
+    p.open(t).await.map_err(peer_err("open"))?;
+    Ok(p)
+}
+
+async fn ours_recv(s: &Socket) -> Result<Vec<u8>, String> {
+    match tokio::time::timeout(crate::harness::RECV_LIMIT, s.recv()).await {
+        Ok(Ok(m)) => Ok(m.body.to_vec()),
+        Ok(Err(e)) => Err(format!("ours: recv: {e}")),
+        Err(_) => Err("ours: nothing received".to_owned()),
+    }
+}
+
+/// Polls `f` until it holds (for counters, which have no event to await).
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) -> Result<(), String> {
+    let start = Instant::now();
+    while !f() {
+        if start.elapsed() > Duration::from_secs(5) {
+            return Err(format!("{what}: not within 5 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+async fn survey_their_surveyor(lib: Lib, exes: &PeerExes) -> Result<(), String> {
+    let mut surveyor = c_peer(lib, SocketType::Surveyor, exes).await?;
+    surveyor
+        .opt("survey-deadline", SHORT_MS)
+        .await
+        .map_err(peer_err("survey-deadline"))?;
+    let url = surveyor
+        .call(&format!("listen {}", tcp()))
+        .await
+        .map_err(peer_err("listen"))?;
+    let quick = Side::ours(SocketType::Respondent);
+    let late = Side::ours(SocketType::Respondent);
+    let (Side::Ours(quick), Side::Ours(late)) = (quick, late) else {
+        unreachable!()
+    };
+    for r in [&quick, &late] {
+        std::mem::forget(r.dial(&url).await.map_err(|e| e.to_string())?);
+        tokio::time::timeout(Duration::from_secs(10), r.wait_for_pipes(1))
+            .await
+            .map_err(|_| "respondent not connected".to_owned())?
+            .map_err(|e| e.to_string())?;
+    }
+    let result = async {
+        // The surveyor may not have attached both pipes yet: survey until both hear it.
+        let mut heard = [false, false];
+        for n in 0..20u8 {
+            surveyor.send(&[b'p', n]).await.map_err(peer_err("send"))?;
+            for (i, r) in [&quick, &late].into_iter().enumerate() {
+                if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(200), r.recv()).await
+                {
+                    heard[i] = true;
+                }
+            }
+            if heard == [true, true] {
+                break;
+            }
+        }
+        if heard != [true, true] {
+            return Err("the surveyor never reached both respondents".to_owned());
+        }
+        let start = Instant::now();
+        surveyor.send(b"survey-1").await.map_err(peer_err("send"))?;
+        for r in [&quick, &late] {
+            let got = loop {
+                let got = ours_recv(r).await?;
+                if got.first() != Some(&b'p') {
+                    break got;
+                }
+            };
+            if got != b"survey-1" {
+                return Err(format!("respondent got {got:?}"));
+            }
+        }
+        quick.send("quick-1").await.map_err(|e| e.to_string())?;
+        let got = surveyor
+            .recv_timeout(5000)
+            .await
+            .map_err(peer_err("recv"))?;
+        if got != b"quick-1" {
+            return Err(format!("surveyor got {got:?}, want quick-1"));
+        }
+        match surveyor.recv_timeout(5000).await {
+            Err(CallError::Peer { name, .. }) if name == "ETIMEDOUT" => {}
+            other => {
+                return Err(format!(
+                    "at the deadline the surveyor got {other:?}, want ETIMEDOUT"
+                ))
+            }
+        }
+        let elapsed = start.elapsed();
+        if elapsed < Duration::from_millis(u64::from(SHORT_MS) - 50)
+            || elapsed > Duration::from_secs(3)
+        {
+            return Err(format!(
+                "the survey ended after {elapsed:?}, deadline {SHORT_MS} ms"
+            ));
+        }
+        // Too late now: the response must never be delivered.
+        late.send("late-1").await.map_err(|e| e.to_string())?;
+        match surveyor.recv_timeout(500).await {
+            Err(CallError::Peer { name, .. }) if name == "EFSM" || name == "ETIMEDOUT" => {}
+            other => return Err(format!("after the deadline the surveyor got {other:?}")),
+        }
+        surveyor.send(b"survey-2").await.map_err(peer_err("send"))?;
+        let got = ours_recv(&quick).await?;
+        if got != b"survey-2" {
+            return Err(format!("second survey: respondent got {got:?}"));
+        }
+        quick.send("quick-2").await.map_err(|e| e.to_string())?;
+        let got = surveyor
+            .recv_timeout(5000)
+            .await
+            .map_err(peer_err("recv"))?;
+        if got != b"quick-2" {
+            return Err(format!("second survey: surveyor got {got:?}, want quick-2"));
+        }
+        Ok(())
+    }
+    .await;
+    surveyor.quit().await;
+    quick.close().await;
+    late.close().await;
+    result
+}
+
+async fn survey_our_surveyor(lib: Lib, exes: &PeerExes) -> Result<(), String> {
+    let surveyor = Socket::new(SocketType::Surveyor);
+    let mut o = surveyor.protocol_options();
+    o.set_survey_deadline(Duration::from_millis(u64::from(SHORT_MS)))
+        .map_err(|e| e.to_string())?;
+    surveyor.set_protocol_options(o);
+    let ep = surveyor.listen(tcp()).await.map_err(|e| e.to_string())?;
+    let url = ep.url().to_string();
+    std::mem::forget(ep);
+    let mut quick = c_peer(lib, SocketType::Respondent, exes).await?;
+    let mut late = c_peer(lib, SocketType::Respondent, exes).await?;
+    let result = async {
+        for p in [&mut quick, &mut late] {
+            p.call(&format!("dial {url}"))
+                .await
+                .map_err(peer_err("dial"))?;
+        }
+        tokio::time::timeout(Duration::from_secs(10), surveyor.wait_for_pipes(2))
+            .await
+            .map_err(|_| "respondents not connected".to_owned())?
+            .map_err(|e| e.to_string())?;
+        let start = Instant::now();
+        let mut survey = surveyor
+            .survey("survey-1")
+            .await
+            .map_err(|e| e.to_string())?;
+        for p in [&mut quick, &mut late] {
+            let got = p.recv_timeout(5000).await.map_err(peer_err("recv"))?;
+            if got != b"survey-1" {
+                return Err(format!("respondent got {got:?}"));
+            }
+        }
+        quick.send(b"quick-1").await.map_err(peer_err("send"))?;
+        let got = survey.next().await.map_err(|e| e.to_string())?;
+        if got.as_ref().map(|m| &m.body[..]) != Some(b"quick-1") {
+            return Err(format!("surveyor got {got:?}, want quick-1"));
+        }
+        if let Some(m) = survey.next().await.map_err(|e| e.to_string())? {
+            return Err(format!("surveyor got {m:?}, want the end at the deadline"));
+        }
+        let elapsed = start.elapsed();
+        if elapsed < Duration::from_millis(u64::from(SHORT_MS) - 50)
+            || elapsed > Duration::from_secs(3)
+        {
+            return Err(format!(
+                "the survey ended after {elapsed:?}, deadline {SHORT_MS} ms"
+            ));
+        }
+        let before = surveyor.stats().protocol;
+        let dropped = |s: &sp_proto::ProtoStats| {
+            s.dropped(DropReason::SurveyExpired) + s.dropped(DropReason::StaleId)
+        };
+        let base = dropped(&before);
+        late.send(b"late-1").await.map_err(peer_err("send"))?;
+        eventually("the late response counted as dropped", || {
+            dropped(&surveyor.stats().protocol) > base
+        })
+        .await?;
+        let mut survey = surveyor
+            .survey("survey-2")
+            .await
+            .map_err(|e| e.to_string())?;
+        let got = quick.recv_timeout(5000).await.map_err(peer_err("recv"))?;
+        if got != b"survey-2" {
+            return Err(format!("second survey: respondent got {got:?}"));
+        }
+        quick.send(b"quick-2").await.map_err(peer_err("send"))?;
+        let got = survey.next().await.map_err(|e| e.to_string())?;
+        if got.as_ref().map(|m| &m.body[..]) != Some(b"quick-2") {
+            return Err(format!("second survey: got {got:?}, want quick-2"));
+        }
+        Ok(())
+    }
+    .await;
+    quick.quit().await;
+    late.quit().await;
+    surveyor.close().await;
+    result
+}
+
+async fn resend_our_req(lib: Lib, exes: &PeerExes) -> Result<(), String> {
+    let req = Socket::new(SocketType::Req);
+    let mut o = req.protocol_options();
+    o.set_resend_interval(Some(Duration::from_millis(u64::from(SHORT_MS))));
+    req.set_protocol_options(o);
+    let mut rep = c_peer(lib, SocketType::Rep, exes).await?;
+    let result = async {
+        let url = rep
+            .call(&format!("listen {}", tcp()))
+            .await
+            .map_err(peer_err("listen"))?;
+        std::mem::forget(req.dial(&url).await.map_err(|e| e.to_string())?);
+        let asking = {
+            let req = req.clone();
+            tokio::spawn(async move {
+                tokio::time::timeout(Duration::from_secs(10), req.request("question")).await
+            })
+        };
+        // The first copy is received and dropped (never answered); the resend comes.
+        let first = rep.recv_timeout(5000).await.map_err(peer_err("recv"))?;
+        let start = Instant::now();
+        let second = rep
+            .recv_timeout(5000)
+            .await
+            .map_err(peer_err("recv resend"))?;
+        let gap = start.elapsed();
+        if first != b"question" || second != b"question" {
+            return Err(format!("REP got {first:?} then {second:?}"));
+        }
+        if gap > Duration::from_secs(3) {
+            return Err(format!("the resend came after {gap:?}"));
+        }
+        rep.send(b"answer").await.map_err(peer_err("send"))?;
+        let reply = asking
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|_| "no reply within 10 s".to_owned())?
+            .map_err(|e| e.to_string())?;
+        if reply.body != "answer" {
+            return Err(format!("REQ got {reply:?}"));
+        }
+        if req.stats().protocol.resends == 0 {
+            return Err("our REQ counted no resend".to_owned());
+        }
+        Ok(())
+    }
+    .await;
+    rep.quit().await;
+    req.close().await;
+    result
+}
+
+async fn resend_their_req(lib: Lib, exes: &PeerExes) -> Result<(), String> {
+    let rep = Socket::new(SocketType::Rep);
+    let ep = rep.listen(tcp()).await.map_err(|e| e.to_string())?;
+    let url = ep.url().to_string();
+    std::mem::forget(ep);
+    let mut req = c_peer(lib, SocketType::Req, exes).await?;
+    let result = async {
+        req.opt("resend-ivl", SHORT_MS)
+            .await
+            .map_err(peer_err("resend-ivl"))?;
+        req.call(&format!("dial {url}"))
+            .await
+            .map_err(peer_err("dial"))?;
+        req.send(b"question").await.map_err(peer_err("send"))?;
+        let first = ours_recv(&rep).await?;
+        let start = Instant::now();
+        let second = ours_recv(&rep).await?;
+        let gap = start.elapsed();
+        if first != b"question" || second != b"question" {
+            return Err(format!("our REP got {first:?} then {second:?}"));
+        }
+        if gap > Duration::from_secs(3) {
+            return Err(format!("the resend came after {gap:?}"));
+        }
+        rep.send("answer").await.map_err(|e| e.to_string())?;
+        let reply = req.recv_timeout(5000).await.map_err(peer_err("recv"))?;
+        if reply != b"answer" {
+            return Err(format!("their REQ got {reply:?}"));
+        }
+        Ok(())
+    }
+    .await;
+    req.quit().await;
+    rep.close().await;
+    result
+}
+
+/// Connects our `ours` socket to a C socket of type `theirs` (ours listening if
+/// `ours_listens`) and checks that the connection is refused.
+async fn refused(
+    lib: Lib,
+    exes: &PeerExes,
+    ours_type: SocketType,
+    theirs: SocketType,
+    ours_listens: bool,
+) -> Result<(), String> {
+    let what = format!("our {ours_type} vs their {theirs}");
+    let ours = Socket::new(ours_type);
+    let mut c = c_peer(lib, theirs, exes).await?;
+    let result = async {
+        if ours_listens {
+            let ep = ours.listen(tcp()).await.map_err(|e| e.to_string())?;
+            let url = ep.url().to_string();
+            std::mem::forget(ep);
+            c.call(&format!("dial {url}"))
+                .await
+                .map_err(peer_err("dial"))?;
+        } else {
+            let url = c
+                .call(&format!("listen {}", tcp()))
+                .await
+                .map_err(peer_err("listen"))?;
+            std::mem::forget(ours.dial(&url).await.map_err(|e| e.to_string())?);
+        }
+        eventually(&format!("{what}: a refused handshake"), || {
+            ours.stats().socket.handshake_failures > 0
+        })
+        .await?;
+        if ours.pipe_count() != 0 || ours.stats().socket.pipes_added != 0 {
+            return Err(format!("{what}: a pipe was attached"));
+        }
+        // Nothing passes either way.
+        if matches!(
+            ours_type,
+            SocketType::Push | SocketType::Pair0 | SocketType::Pair1
+        ) {
+            match ours.try_send("x") {
+                Err(sp_net::Error::WouldBlock) => {}
+                other => return Err(format!("{what}: our send gave {other:?}, want WouldBlock")),
+            }
+        }
+        if theirs.can_recv() {
+            match c.recv_timeout(300).await {
+                Err(CallError::Peer { name, .. }) if name == "ETIMEDOUT" => {}
+                other => return Err(format!("{what}: they received {other:?}")),
+            }
+        }
+        Ok(())
+    }
+    .await;
+    c.quit().await;
+    ours.close().await;
+    result
+}
+
+async fn wrong_peer(lib: Lib, exes: &PeerExes) -> Result<(), String> {
+    refused(lib, exes, SocketType::Push, SocketType::Rep, false).await?;
+    refused(lib, exes, SocketType::Rep, SocketType::Push, true).await?;
+    if lib == Lib::Nng {
+        refused(lib, exes, SocketType::Pair0, SocketType::Pair1, true).await?;
+        refused(lib, exes, SocketType::Pair1, SocketType::Pair0, false).await?;
+    }
+    Ok(())
+}

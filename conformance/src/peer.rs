@@ -1,0 +1,274 @@
+//! The peer side of the command language: what `nanomsg-peer` and `nng-peer` run.
+//!
+//! A peer holds at most one socket. It reads one command per line on stdin and answers
+//! each with exactly one line on stdout, so a test can script it step by step:
+//!
+//! | Command | Answer | Meaning |
+//! |---|---|---|
+//! | `version` | `ok <lib> <version> <file>` | which library really runs, with the shared object it was loaded from |
+//! | `open <type>` | `ok` | opens a cooked socket: `pair0 pair1 req rep push pull pub sub surveyor respondent bus`; receive and send timeouts start at 10 s so nothing blocks forever |
+//! | `listen <url>` | `ok <url>` | binds; a TCP port 0 is replaced by a free port, and the URL actually bound is returned |
+//! | `dial <url>` | `ok` | connects in the background (reconnecting as the library does) |
+//! | `opt <name> <value>` | `ok` | `recv-timeout`, `send-timeout`, `survey-deadline`, `resend-ivl`, `reconnect-ivl` (ms); `recv-max-size` (bytes, -1 = unlimited); `subscribe`, `unsubscribe` (hex topic, `-` = empty) |
+//! | `send <hex>` | `ok` | sends one message (`-` = empty body) |
+//! | `recv` | `msg <hex>` | receives one message |
+//! | `close` | `ok` | closes the socket |
+//! | `quit` | (none) | exits |
+//!
+//! Any command can answer `err <NAME> <text>`, where NAME is the portable error name
+//! (`ETIMEDOUT`, `EFSM`, `EAGAIN`, `EADDRINUSE`, `ENOTSUP`, `EBADF`, `EINVAL`, ...) and
+//! text is the library's own message. `err USAGE ...` reports a malformed command.
+
+use std::io::{BufRead, Write};
+
+use sp_proto::SocketType;
+
+use crate::hex;
+
+/// An error to report on the command line: a portable name and the library's text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerError {
+    /// Portable error name (`ETIMEDOUT`, `EFSM`, ...).
+    pub name: String,
+    /// Human-readable text from the library.
+    pub text: String,
+}
+
+impl PeerError {
+    /// A new error.
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// A socket option the command language can set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerOption {
+    /// Receive timeout in ms (-1 = forever).
+    RecvTimeout(i32),
+    /// Send timeout in ms (-1 = forever).
+    SendTimeout(i32),
+    /// SURVEYOR deadline in ms.
+    SurveyDeadline(i32),
+    /// REQ resend interval in ms.
+    ResendInterval(i32),
+    /// Reconnect interval in ms.
+    ReconnectInterval(i32),
+    /// Largest message accepted, in bytes (-1 = unlimited).
+    RecvMaxSize(i64),
+    /// SUB: add a subscription.
+    Subscribe(Vec<u8>),
+    /// SUB: remove a subscription.
+    Unsubscribe(Vec<u8>),
+}
+
+/// What a C library must provide to be driven by [`serve`].
+pub trait Backend {
+    /// `<lib> <version> <file>`: the library's own name for itself, its version as the
+    /// library reports it, and the shared object its functions come from.
+    fn describe(&self) -> Result<String, PeerError>;
+    /// Opens a cooked socket (closing any previous one).
+    fn open(&mut self, socket_type: SocketType) -> Result<(), PeerError>;
+    /// Binds to `url` (never with port 0: [`serve`] picks the port).
+    fn listen(&mut self, url: &str) -> Result<(), PeerError>;
+    /// Connects to `url` without waiting for the connection.
+    fn dial(&mut self, url: &str) -> Result<(), PeerError>;
+    /// Sets an option.
+    fn set_option(&mut self, option: &PeerOption) -> Result<(), PeerError>;
+    /// Sends one message.
+    fn send(&mut self, body: &[u8]) -> Result<(), PeerError>;
+    /// Receives one message.
+    fn recv(&mut self) -> Result<Vec<u8>, PeerError>;
+    /// Closes the socket.
+    fn close(&mut self) -> Result<(), PeerError>;
+}
+
+/// The timeout every socket starts with, so that a peer never blocks forever.
+pub const DEFAULT_TIMEOUT_MS: i32 = 10_000;
+
+fn usage(text: impl Into<String>) -> PeerError {
+    PeerError::new("USAGE", text)
+}
+
+fn parse_type(name: &str) -> Result<SocketType, PeerError> {
+    let t = match name {
+        "pair0" | "pair" => SocketType::Pair0,
+        "pair1" => SocketType::Pair1,
+        "req" => SocketType::Req,
+        "rep" => SocketType::Rep,
+        "push" => SocketType::Push,
+        "pull" => SocketType::Pull,
+        "pub" => SocketType::Pub,
+        "sub" => SocketType::Sub,
+        "surveyor" => SocketType::Surveyor,
+        "respondent" => SocketType::Respondent,
+        "bus" => SocketType::Bus,
+        other => return Err(usage(format!("unknown socket type {other:?}"))),
+    };
+    Ok(t)
+}
+
+fn parse_option(name: &str, value: &str) -> Result<PeerOption, PeerError> {
+    let ms = || {
+        value
+            .parse::<i32>()
+            .map_err(|_| usage(format!("{name} needs a number of ms, not {value:?}")))
+    };
+    let topic = || hex::decode(value).ok_or_else(|| usage(format!("bad hex topic {value:?}")));
+    Ok(match name {
+        "recv-timeout" => PeerOption::RecvTimeout(ms()?),
+        "send-timeout" => PeerOption::SendTimeout(ms()?),
+        "survey-deadline" => PeerOption::SurveyDeadline(ms()?),
+        "resend-ivl" => PeerOption::ResendInterval(ms()?),
+        "reconnect-ivl" => PeerOption::ReconnectInterval(ms()?),
+        "recv-max-size" => PeerOption::RecvMaxSize(
+            value
+                .parse()
+                .map_err(|_| usage(format!("bad size {value:?}")))?,
+        ),
+        "subscribe" => PeerOption::Subscribe(topic()?),
+        "unsubscribe" => PeerOption::Unsubscribe(topic()?),
+        other => return Err(usage(format!("unknown option {other:?}"))),
+    })
+}
+
+/// Splits `scheme://host:0/rest` into the parts around a port 0, if it has one.
+fn port_zero(url: &str) -> Option<(&str, &str)> {
+    let after_scheme = url.find("://")? + 3;
+    let rest = &url[after_scheme..];
+    let end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let colon = authority.rfind(':')?;
+    if &authority[colon + 1..] != "0" {
+        return None;
+    }
+    let split = after_scheme + colon + 1;
+    Some((&url[..split], &url[split + 1..]))
+}
+
+/// Binds `url`; a port 0 is replaced by a port the kernel just handed out (a few tries
+/// in case another process takes it in between).
+fn listen(backend: &mut dyn Backend, url: &str) -> Result<String, PeerError> {
+    let Some((head, tail)) = port_zero(url) else {
+        backend.listen(url)?;
+        return Ok(url.to_owned());
+    };
+    let mut last = usage("no free port");
+    for _ in 0..10 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| PeerError::new("EIO", e.to_string()))?
+            .port();
+        let concrete = format!("{head}{port}{tail}");
+        match backend.listen(&concrete) {
+            Ok(()) => return Ok(concrete),
+            Err(e) if e.name == "EADDRINUSE" => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+/// Runs one command line; `None` for `quit`.
+pub fn execute(backend: &mut dyn Backend, line: &str) -> Option<Result<String, PeerError>> {
+    let line = line.trim();
+    let (cmd, arg) = line.split_once(' ').unwrap_or((line, ""));
+    let arg = arg.trim();
+    let result = match cmd {
+        "quit" => return None,
+        "version" => backend.describe().map(|d| format!("ok {d}")),
+        "open" => parse_type(arg).and_then(|t| {
+            backend.open(t)?;
+            backend.set_option(&PeerOption::RecvTimeout(DEFAULT_TIMEOUT_MS))?;
+            backend.set_option(&PeerOption::SendTimeout(DEFAULT_TIMEOUT_MS))?;
+            Ok("ok".to_owned())
+        }),
+        "listen" => listen(backend, arg).map(|u| format!("ok {u}")),
+        "dial" => backend.dial(arg).map(|()| "ok".to_owned()),
+        "opt" => {
+            let (name, value) = arg.split_once(' ').unwrap_or((arg, ""));
+            parse_option(name, value.trim())
+                .and_then(|o| backend.set_option(&o))
+                .map(|()| "ok".to_owned())
+        }
+        "send" => match hex::decode(arg) {
+            Some(body) => backend.send(&body).map(|()| "ok".to_owned()),
+            None => Err(usage("send needs a hex body")),
+        },
+        "recv" => backend.recv().map(|b| format!("msg {}", hex::encode(&b))),
+        "close" => backend.close().map(|()| "ok".to_owned()),
+        other => Err(usage(format!("unknown command {other:?}"))),
+    };
+    Some(result)
+}
+
+/// Reads commands from stdin and answers on stdout until `quit` or end of input.
+pub fn serve(backend: &mut dyn Backend) {
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = match execute(backend, &line) {
+            None => break,
+            Some(Ok(s)) => s,
+            Some(Err(e)) => format!("err {} {}", e.name, e.text.replace('\n', " ")),
+        };
+        if writeln!(stdout, "{answer}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = backend.close();
+}
+
+/// What a peer built without its library does: says how to install it and exits 1.
+pub fn missing_library(lib: &str, deb: &str) -> ! {
+    eprintln!(
+        "error: this peer was built without lib{lib}, which was not installed. \
+         Install it with `sudo apt-get install {deb}` (scripts/test.sh does this), \
+         then rebuild (`cargo build -p conformance`)."
+    );
+    std::process::exit(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_zero_is_found_only_in_the_port() {
+        assert_eq!(
+            port_zero("tcp://127.0.0.1:0"),
+            Some(("tcp://127.0.0.1:", ""))
+        );
+        assert_eq!(
+            port_zero("ws://127.0.0.1:0/path"),
+            Some(("ws://127.0.0.1:", "/path"))
+        );
+        assert_eq!(port_zero("tcp://127.0.0.1:5000"), None);
+        assert_eq!(port_zero("ipc:///tmp/x:0"), None);
+        assert_eq!(port_zero("ipc:///tmp/a.sock"), None);
+    }
+
+    #[test]
+    fn options_parse() {
+        assert_eq!(
+            parse_option("recv-timeout", "250").unwrap(),
+            PeerOption::RecvTimeout(250)
+        );
+        assert_eq!(
+            parse_option("subscribe", "-").unwrap(),
+            PeerOption::Subscribe(vec![])
+        );
+        assert_eq!(parse_option("nope", "1").unwrap_err().name, "USAGE");
+        assert_eq!(parse_option("send-timeout", "x").unwrap_err().name, "USAGE");
+    }
+}

@@ -1,0 +1,191 @@
+//! The interoperability matrix against real libnanomsg and NNG (see `conformance::matrix`),
+//! plus the checks that the peers really are those libraries.
+//!
+//! The report is written to `$CARGO_TARGET_TMPDIR/conformance.md`;
+//! `SP_CONFORMANCE_WRITE_DOC=1` also writes it to `docs/conformance.md`, and
+//! `SP_CONFORMANCE_ONLY=<text>` runs only the cells whose description contains the text.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use conformance::checks::Check;
+use conformance::harness::{Lib, Peer, PeerExes};
+use conformance::matrix::{all_cells, run_cell};
+use conformance::report::{render, today, CellResult, CheckResult};
+
+/// The most one cell may take.
+const CELL_LIMIT: Duration = Duration::from_secs(120);
+/// Cells run at once (each is one peer process and two sockets).
+const PARALLEL: usize = 6;
+
+fn exes() -> PeerExes {
+    PeerExes {
+        nanomsg: env!("CARGO_BIN_EXE_nanomsg-peer").into(),
+        nng: env!("CARGO_BIN_EXE_nng-peer").into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_are_the_real_libraries() {
+    let exes = exes();
+    let nanomsg = Peer::start(Lib::Nanomsg, &exes)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(nanomsg.info.lib, "nanomsg");
+    assert!(
+        nanomsg.info.version.starts_with("abi-5."),
+        "{:?}",
+        nanomsg.info
+    );
+    assert!(
+        nanomsg.info.file.contains("libnanomsg.so"),
+        "{:?}",
+        nanomsg.info
+    );
+    nanomsg.quit().await;
+    let nng = Peer::start(Lib::Nng, &exes)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(nng.info.lib, "nng");
+    assert!(
+        nng.info.version.starts_with("1."),
+        "NNG 1.x expected: {:?}",
+        nng.info
+    );
+    assert!(nng.info.file.contains("libnng.so"), "{:?}", nng.info);
+    nng.quit().await;
+}
+
+#[tokio::test]
+async fn a_peer_that_cannot_run_fails_with_the_install_hint() {
+    for exe in ["/bin/false", "/nonexistent/nanomsg-peer"] {
+        let exes = PeerExes {
+            nanomsg: exe.into(),
+            nng: exe.into(),
+        };
+        let err = Peer::start(Lib::Nanomsg, &exes).await.unwrap_err();
+        assert!(err.contains("apt-get install libnanomsg-dev"), "{err}");
+    }
+}
+
+#[test]
+fn each_peer_links_exactly_one_library() {
+    let exes = exes();
+    for (lib, other) in [(Lib::Nanomsg, Lib::Nng), (Lib::Nng, Lib::Nanomsg)] {
+        let exe = exes.get(lib);
+        let out = std::process::Command::new("ldd")
+            .arg(exe)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run ldd: {e}"));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let links = |name: &str| {
+            text.lines()
+                .any(|l| l.trim_start().starts_with(&format!("lib{name}.so")))
+        };
+        assert!(
+            links(lib.name()),
+            "{} does not link lib{}.so (install it with `apt-get install {}` and rebuild):\n{text}",
+            exe.display(),
+            lib.name(),
+            lib.deb()
+        );
+        assert!(
+            !links(other.name()),
+            "{} also links lib{}.so:\n{text}",
+            exe.display(),
+            other.name()
+        );
+        assert!(!text.contains("not found"), "{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix() {
+    let exes = Arc::new(exes());
+    let mut peers = Vec::new();
+    for lib in Lib::ALL {
+        let p = Peer::start(lib, &exes)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        peers.push((lib, p.info.clone()));
+        p.quit().await;
+    }
+    // SP_CONFORMANCE_ONLY=<text> runs only the cells whose description contains it.
+    let only = std::env::var("SP_CONFORMANCE_ONLY").ok();
+    let cells: Vec<_> = all_cells()
+        .into_iter()
+        .filter(|c| {
+            only.as_ref()
+                .is_none_or(|o| c.describe().contains(o.as_str()))
+        })
+        .collect();
+    let gate = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let mut tasks = Vec::new();
+    for cell in cells.iter().copied() {
+        let gate = gate.clone();
+        let exes = exes.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await;
+            let outcome = tokio::time::timeout(CELL_LIMIT, run_cell(&cell, &exes))
+                .await
+                .unwrap_or_else(|_| Err(format!("timed out after {CELL_LIMIT:?}")));
+            CellResult { cell, outcome }
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.expect("cell task panicked"));
+    }
+    // The behaviour checks time deadlines, so they run after the matrix, two at a time.
+    let gate = Arc::new(tokio::sync::Semaphore::new(2));
+    let mut tasks = Vec::new();
+    for check in Check::ALL {
+        for lib in Lib::ALL {
+            let name = format!("{} ({})", check.name(), lib.name());
+            if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+                continue;
+            }
+            let gate = gate.clone();
+            let exes = exes.clone();
+            tasks.push(tokio::spawn(async move {
+                let _permit = gate.acquire().await;
+                let outcome = tokio::time::timeout(CELL_LIMIT, check.run(lib, &exes))
+                    .await
+                    .unwrap_or_else(|_| Err(format!("timed out after {CELL_LIMIT:?}")));
+                CheckResult { name, outcome }
+            }));
+        }
+    }
+    let mut checks = Vec::new();
+    for t in tasks {
+        checks.push(t.await.expect("check task panicked"));
+    }
+    let report = render(&today(), &peers, &results, &checks);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(dir.join("conformance.md"), &report).expect("write report");
+    if std::env::var_os("SP_CONFORMANCE_WRITE_DOC").is_some() && only.is_none() {
+        let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/conformance.md");
+        std::fs::write(&doc, &report).expect("write docs/conformance.md");
+    }
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|r| {
+            r.outcome
+                .as_ref()
+                .err()
+                .map(|e| format!("{}: {e}", r.cell.describe()))
+        })
+        .chain(
+            checks
+                .iter()
+                .filter_map(|c| c.outcome.as_ref().err().map(|e| format!("{}: {e}", c.name))),
+        )
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} cells and checks failed:\n{}",
+        failed.len(),
+        results.len() + checks.len(),
+        failed.join("\n")
+    );
+}
