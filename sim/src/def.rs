@@ -176,6 +176,10 @@ pub struct EndpointDef {
     /// Dialers: reconnect delay cap in milliseconds (default 5000).
     #[serde(default)]
     pub reconnect_max_ms: Option<f64>,
+    /// Dialers: randomise reconnect delays (default true; false gives every dialer the
+    /// same schedule, to show what jitter prevents).
+    #[serde(default)]
+    pub reconnect_jitter: Option<bool>,
 }
 
 impl EndpointDef {
@@ -187,6 +191,7 @@ impl EndpointDef {
             recv_priority: None,
             reconnect_min_ms: None,
             reconnect_max_ms: None,
+            reconnect_jitter: None,
         }
     }
 

@@ -376,6 +376,9 @@ pub enum Expect {
         /// Only attachments at or after this time.
         #[serde(default)]
         after_ms: f64,
+        /// Only attachments before this time.
+        #[serde(default)]
+        before_ms: Option<f64>,
         /// Peak allowed in one window.
         max_per_window: u64,
         /// Bounds on the total number of attachments counted.
@@ -388,8 +391,9 @@ pub enum Expect {
         #[serde(default)]
         max: Option<u64>,
     },
-    /// A protocol counter (`resends`, `delivered`, `msgs_in`, `msgs_out`), summed over the
-    /// matching sockets (resends also over crashed incarnations).
+    /// A counter (`resends`, `delivered`, `msgs_in`, `msgs_out` from the protocol;
+    /// `refused`, `connects`, `send_failed` from the simulator), summed over the matching sockets
+    /// (resends, refused and connects also over crashed incarnations).
     Stat {
         /// A label for the report.
         #[serde(default)]
@@ -731,12 +735,15 @@ fn apply(sim: &mut Sim, a: &Action, i: usize) -> Result<(), SimError> {
 }
 
 /// Whether socket name `name` (`host.socket`) matches `pattern` (host part may be a
-/// pattern; socket part exact or `*`).
+/// pattern; socket part exact or `*`; alternatives separated by `|`).
 fn socket_matches(pattern: &str, name: &str) -> bool {
-    let (Some((ph, ps)), Some((h, s))) = (pattern.split_once('.'), name.split_once('.')) else {
-        return false;
-    };
-    host_matches(ph, h) && (ps == "*" || ps == s)
+    pattern.split('|').any(|pattern| {
+        let (Some((ph, ps)), Some((h, s))) = (pattern.split_once('.'), name.split_once('.'))
+        else {
+            return false;
+        };
+        host_matches(ph, h) && (ps == "*" || ps == s)
+    })
 }
 
 fn body_matches(pattern: &str, body: &[u8]) -> bool {
@@ -863,7 +870,7 @@ fn check(sim: &Sim, e: &Expect) -> CheckResult {
                 }
                 details.push(format!("{name}={n}"));
             }
-            if considered.as_ref().is_some_and(BTreeSet::is_empty) && (*all || *none) {
+            if considered.as_ref().is_some_and(BTreeSet::is_empty) && *all {
                 errs.push("no sent message matches the filter".into());
             }
             let r = if errs.is_empty() {
@@ -1049,6 +1056,7 @@ fn check(sim: &Sim, e: &Expect) -> CheckResult {
             socket,
             window_ms,
             after_ms,
+            before_ms,
             max_per_window,
             count,
             min,
@@ -1067,6 +1075,7 @@ fn check(sim: &Sim, e: &Expect) -> CheckResult {
                 .filter_map(|s| sim.log(s))
                 .flat_map(|l| l.connects.iter().copied())
                 .filter(|t| *t >= from)
+                .filter(|t| before_ms.is_none_or(|b| *t < Instant::ZERO + ms(b)))
                 .collect();
             times.sort();
             let (peak, at) = peak_in_window(&times, ms(*window_ms));
@@ -1108,6 +1117,11 @@ fn check(sim: &Sim, e: &Expect) -> CheckResult {
                     "delivered" => st.map_or(0, |x| x.delivered),
                     "msgs_in" => st.map_or(0, |x| x.msgs_in),
                     "msgs_out" => st.map_or(0, |x| x.msgs_out),
+                    "refused" => sim.log(s).map_or(0, |l| l.refused),
+                    "send_failed" => {
+                        sim.sent().iter().filter(|m| m.socket == *s && !m.accepted).count() as u64
+                    }
+                    "connects" => sim.log(s).map_or(0, |l| l.connects.len() as u64),
                     other => return result(what, Err(format!("unknown counter {other:?}"))),
                 };
                 n += v;
@@ -1152,6 +1166,8 @@ mod tests {
         assert!(socket_matches("sub-*.s", "sub-0001.s"));
         assert!(!socket_matches("sub-*.s", "pub.s"));
         assert!(socket_matches("ny.*", "ny.req"));
+        assert!(socket_matches("a.x|b.x", "b.x"));
+        assert!(!socket_matches("a.x|b.x", "c.x"));
         assert!(body_matches("m*", b"m12"));
         let t = |m| Instant::from_millis(m);
         let (p, at) = peak_in_window(&[t(0), t(1), t(5), t(6), t(7), t(20)], ms(5.0));

@@ -68,6 +68,8 @@ pub struct SocketLog {
     pub surveys: Vec<SurveyRound>,
     /// When each pipe of this socket was attached.
     pub connects: Vec<Instant>,
+    /// Connections this socket refused (PAIR already paired, wrong peer type).
+    pub refused: u64,
     /// Messages the protocol dropped, by reason, over every incarnation.
     pub drops: BTreeMap<DropReason, u64>,
     /// Protocol counters of earlier incarnations (lost state) plus the current one are
@@ -725,11 +727,13 @@ impl Sim {
                         sp_proto::backoff::DEFAULT_RECONNECT_MAX,
                         ms,
                     );
+                    let mut backoff = Backoff::new(min, max, srng.next_u64());
+                    backoff.set_jitter(e.reconnect_jitter.unwrap_or(true));
                     Ok(Dialer {
                         addr: e.addr.clone(),
                         target: None,
                         info: e.pipe_info()?,
-                        backoff: Backoff::new(min, max, srng.next_u64()),
+                        backoff,
                         conn: None,
                     })
                 })
@@ -1041,6 +1045,8 @@ impl Sim {
             _ => false,
         };
         if !checked {
+            let full = self.hosts[me.host].sockets[me.sock].full.clone();
+            self.logs.entry(full).or_default().refused += 1;
             self.note(
                 me.host,
                 Some(me.sock),
@@ -1065,6 +1071,8 @@ impl Sim {
                 _ => "duplicate",
             };
             self.dirty.insert((me.host, me.sock));
+            let full = self.hosts[me.host].sockets[me.sock].full.clone();
+            self.logs.entry(full).or_default().refused += 1;
             self.note(
                 me.host,
                 Some(me.sock),
@@ -1199,7 +1207,12 @@ impl Sim {
                 };
                 self.net_drop(h, reason);
             } else {
-                *self.net_drops.entry("conn_closed").or_default() += 1;
+                let reason = self.gone.get(&c).copied().unwrap_or("conn_closed");
+                *self.net_drops.entry(reason).or_default() += 1;
+                self.note_net(What::Drop {
+                    reason: reason.to_owned(),
+                    count: 1,
+                });
             }
             return;
         };
