@@ -281,7 +281,9 @@ impl LinkDef {
             return Err(SimError::Config("negative latency or jitter".into()));
         }
         if self.capacity_frames == 0 {
-            return Err(SimError::Config("capacity_frames must be at least 1".into()));
+            return Err(SimError::Config(
+                "capacity_frames must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -379,7 +381,9 @@ impl HostDef {
     pub fn expand(&self) -> Vec<Self> {
         let names: Vec<(String, usize)> = match self.count {
             None => vec![(self.name.clone(), 0)],
-            Some(n) => (0..n).map(|i| (format!("{}-{i:04}", self.name), i)).collect(),
+            Some(n) => (0..n)
+                .map(|i| (format!("{}-{i:04}", self.name), i))
+                .collect(),
         };
         names
             .into_iter()

@@ -596,7 +596,8 @@ impl Scenario {
     /// Builds the network (hosts started, nothing run yet).
     pub fn build(&self, seed: u64) -> Result<Sim, ScenarioError> {
         let mut sim = Sim::new(seed);
-        sim.set_links(self.links.clone()).map_err(|e| self.err(seed, e))?;
+        sim.set_links(self.links.clone())
+            .map_err(|e| self.err(seed, e))?;
         for h in &self.hosts {
             sim.add_host(h).map_err(|e| self.err(seed, e))?;
         }
@@ -703,12 +704,18 @@ fn apply(sim: &mut Sim, a: &Action, i: usize) -> Result<(), SimError> {
         }
     };
     match a {
-        Action::Send { socket, body: b, .. } => sim.send(socket, body(b)).map(drop),
-        Action::Request { socket, body: b, .. } => {
+        Action::Send {
+            socket, body: b, ..
+        } => sim.send(socket, body(b)).map(drop),
+        Action::Request {
+            socket, body: b, ..
+        } => {
             require(sim, socket, sp_proto::SocketType::Req)?;
             sim.send(socket, body(b)).map(drop)
         }
-        Action::Survey { socket, body: b, .. } => {
+        Action::Survey {
+            socket, body: b, ..
+        } => {
             require(sim, socket, sp_proto::SocketType::Surveyor)?;
             sim.send(socket, body(b)).map(drop)
         }
@@ -738,8 +745,7 @@ fn apply(sim: &mut Sim, a: &Action, i: usize) -> Result<(), SimError> {
 /// pattern; socket part exact or `*`; alternatives separated by `|`).
 fn socket_matches(pattern: &str, name: &str) -> bool {
     pattern.split('|').any(|pattern| {
-        let (Some((ph, ps)), Some((h, s))) = (pattern.split_once('.'), name.split_once('.'))
-        else {
+        let (Some((ph, ps)), Some((h, s))) = (pattern.split_once('.'), name.split_once('.')) else {
             return false;
         };
         host_matches(ph, h) && (ps == "*" || ps == s)
@@ -800,7 +806,9 @@ fn check(sim: &Sim, e: &Expect) -> CheckResult {
             min,
             max,
         } => {
-            let what = label.clone().unwrap_or_else(|| format!("received at {socket}"));
+            let what = label
+                .clone()
+                .unwrap_or_else(|| format!("received at {socket}"));
             let b = bounds(*count, *min, *max);
             let socks = matching_sockets(sim, socket);
             if socks.is_empty() {
@@ -812,7 +820,11 @@ fn check(sim: &Sim, e: &Expect) -> CheckResult {
                     sim.sent()
                         .iter()
                         .filter(|s| s.accepted)
-                        .filter(|s| sent_by.as_ref().is_none_or(|p| socket_matches(p, &s.socket)))
+                        .filter(|s| {
+                            sent_by
+                                .as_ref()
+                                .is_none_or(|p| socket_matches(p, &s.socket))
+                        })
                         .filter(|s| {
                             sent_between.is_none_or(|[a, b]| {
                                 s.at >= Instant::ZERO + ms(a) && s.at < Instant::ZERO + ms(b)
@@ -985,9 +997,7 @@ fn check(sim: &Sim, e: &Expect) -> CheckResult {
             } else {
                 match DropReason::ALL.into_iter().find(|r| r.name() == reason) {
                     Some(r) => Some(r),
-                    None => {
-                        return result(what, Err(format!("unknown drop reason {reason:?}")))
-                    }
+                    None => return result(what, Err(format!("unknown drop reason {reason:?}"))),
                 }
             };
             let n: u64 = socks
@@ -998,7 +1008,10 @@ fn check(sim: &Sim, e: &Expect) -> CheckResult {
                     None => l.drops.values().sum(),
                 })
                 .sum();
-            result(what, bounds(*count, *min, *max).check(n).map(|()| n.to_string()))
+            result(
+                what,
+                bounds(*count, *min, *max).check(n).map(|()| n.to_string()),
+            )
         }
         Expect::NetDrops {
             label,
@@ -1016,7 +1029,10 @@ fn check(sim: &Sim, e: &Expect) -> CheckResult {
                 .filter(|(k, _)| reason == "any" || **k == reason.as_str())
                 .map(|(_, v)| *v)
                 .sum();
-            result(what, bounds(*count, *min, *max).check(n).map(|()| n.to_string()))
+            result(
+                what,
+                bounds(*count, *min, *max).check(n).map(|()| n.to_string()),
+            )
         }
         Expect::Pipes {
             label,
@@ -1025,7 +1041,9 @@ fn check(sim: &Sim, e: &Expect) -> CheckResult {
             min,
             max,
         } => {
-            let what = label.clone().unwrap_or_else(|| format!("pipes at {socket}"));
+            let what = label
+                .clone()
+                .unwrap_or_else(|| format!("pipes at {socket}"));
             let socks = matching_sockets(sim, socket);
             if socks.is_empty() {
                 return result(what, no_match(socket));
@@ -1118,15 +1136,20 @@ fn check(sim: &Sim, e: &Expect) -> CheckResult {
                     "msgs_in" => st.map_or(0, |x| x.msgs_in),
                     "msgs_out" => st.map_or(0, |x| x.msgs_out),
                     "refused" => sim.log(s).map_or(0, |l| l.refused),
-                    "send_failed" => {
-                        sim.sent().iter().filter(|m| m.socket == *s && !m.accepted).count() as u64
-                    }
+                    "send_failed" => sim
+                        .sent()
+                        .iter()
+                        .filter(|m| m.socket == *s && !m.accepted)
+                        .count() as u64,
                     "connects" => sim.log(s).map_or(0, |l| l.connects.len() as u64),
                     other => return result(what, Err(format!("unknown counter {other:?}"))),
                 };
                 n += v;
             }
-            result(what, bounds(*count, *min, *max).check(n).map(|()| n.to_string()))
+            result(
+                what,
+                bounds(*count, *min, *max).check(n).map(|()| n.to_string()),
+            )
         }
     }
 }

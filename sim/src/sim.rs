@@ -147,16 +147,54 @@ struct Conn {
 
 #[derive(Clone, Debug)]
 enum Ev {
-    Timer { h: usize, s: usize, inc: u64 },
-    Dial { h: usize, s: usize, inc: u64, ep: usize },
-    Syn { c: ConnId },
-    Refused { c: ConnId, reason: &'static str },
-    Header { c: ConnId, to: usize },
-    Frame { c: ConnId, to: usize, bytes: Bytes, counted: bool },
-    Depart { c: ConnId, dir: usize },
-    Fin { c: ConnId, to: usize },
-    Reply { h: usize, s: usize, inc: u64, body: Bytes },
-    ListenerUp { h: usize, s: usize, inc: u64, ep: usize },
+    Timer {
+        h: usize,
+        s: usize,
+        inc: u64,
+    },
+    Dial {
+        h: usize,
+        s: usize,
+        inc: u64,
+        ep: usize,
+    },
+    Syn {
+        c: ConnId,
+    },
+    Refused {
+        c: ConnId,
+        reason: &'static str,
+    },
+    Header {
+        c: ConnId,
+        to: usize,
+    },
+    Frame {
+        c: ConnId,
+        to: usize,
+        bytes: Bytes,
+        counted: bool,
+    },
+    Depart {
+        c: ConnId,
+        dir: usize,
+    },
+    Fin {
+        c: ConnId,
+        to: usize,
+    },
+    Reply {
+        h: usize,
+        s: usize,
+        inc: u64,
+        body: Bytes,
+    },
+    ListenerUp {
+        h: usize,
+        s: usize,
+        inc: u64,
+        ep: usize,
+    },
 }
 
 /// A deterministic, single-threaded network of SP sockets in virtual time.
@@ -657,7 +695,9 @@ impl Sim {
             return;
         }
         let host = &self.hosts[h];
-        let socket = s.and_then(|s| host.def.sockets.get(s)).map(|d| d.name.clone());
+        let socket = s
+            .and_then(|s| host.def.sockets.get(s))
+            .map(|d| d.name.clone());
         self.trace.push(TraceEvent {
             at: self.now,
             node: host.def.name.clone(),
@@ -719,14 +759,12 @@ impl Sim {
                 .dial
                 .iter()
                 .map(|e| {
-                    let min = e.reconnect_min_ms.map_or(
-                        sp_proto::backoff::DEFAULT_RECONNECT_MIN,
-                        ms,
-                    );
-                    let max = e.reconnect_max_ms.map_or(
-                        sp_proto::backoff::DEFAULT_RECONNECT_MAX,
-                        ms,
-                    );
+                    let min = e
+                        .reconnect_min_ms
+                        .map_or(sp_proto::backoff::DEFAULT_RECONNECT_MIN, ms);
+                    let max = e
+                        .reconnect_max_ms
+                        .map_or(sp_proto::backoff::DEFAULT_RECONNECT_MAX, ms);
                     let mut backoff = Backoff::new(min, max, srng.next_u64());
                     backoff.set_jitter(e.reconnect_jitter.unwrap_or(true));
                     Ok(Dialer {
@@ -1102,7 +1140,9 @@ impl Sim {
             },
         );
         if let EpRef::Dial(i) = me.ep {
-            self.hosts[me.host].sockets[me.sock].dialers[i].backoff.reset();
+            self.hosts[me.host].sockets[me.sock].dialers[i]
+                .backoff
+                .reset();
             let d = self.delay(me.host, peer.host);
             let conn = self.conns.get_mut(&c).expect("checked above");
             let at = (now + d).max(conn.dirs[to].last_arrival);
@@ -1198,7 +1238,9 @@ impl Sim {
                     cn.dirs[1 - to].inflight = cn.dirs[1 - to].inflight.saturating_sub(1);
                 }
             }
-            let h = target.map(|e| e.host).or_else(|| self.conns.get(&c).map(|cn| cn.target));
+            let h = target
+                .map(|e| e.host)
+                .or_else(|| self.conns.get(&c).map(|cn| cn.target));
             if let Some(h) = h {
                 let reason = if self.hosts[h].up {
                     self.gone.get(&c).copied().unwrap_or("conn_closed")
@@ -1231,28 +1273,27 @@ impl Sim {
         let pipe = me.pipe.expect("only attached ends receive");
         let mut buf = BytesMut::from(&bytes[..]);
         let mut dec = FrameDecoder::new(FrameFormat::Tcp, MaxRecvSize::Unlimited);
-        let payload = match dec.decode(&mut buf) {
-            Ok(Some(p)) => p,
-            _ => {
-                self.net_drop(me.host, "bad_frame");
-                self.close_conn(c, to, "bad_frame");
-                return;
-            }
+        let Ok(Some(payload)) = dec.decode(&mut buf) else {
+            self.net_drop(me.host, "bad_frame");
+            self.close_conn(c, to, "bad_frame");
+            return;
         };
-        let from = self
-            .conns
-            .get(&c)
-            .and_then(|cn| cn.ends[1 - to])
-            .map(|p| self.end_name(&p))
-            .unwrap_or_default();
-        self.note(
-            me.host,
-            Some(me.sock),
-            What::Deliver {
-                from,
-                len: payload.len(),
-            },
-        );
+        if self.tracing {
+            let from = self
+                .conns
+                .get(&c)
+                .and_then(|cn| cn.ends[1 - to])
+                .map(|p| self.end_name(&p))
+                .unwrap_or_default();
+            self.note(
+                me.host,
+                Some(me.sock),
+                What::Deliver {
+                    from,
+                    len: payload.len(),
+                },
+            );
+        }
         self.frames += 1;
         let now = self.now;
         self.hosts[me.host].sockets[me.sock]
@@ -1278,8 +1319,11 @@ impl Sim {
         let Some(peer) = conn.ends[1 - dir] else {
             return;
         };
-        let (owed, busy_until, inflight) =
-            (conn.dirs[dir].owed, conn.dirs[dir].busy_until, conn.dirs[dir].inflight);
+        let (owed, busy_until, inflight) = (
+            conn.dirs[dir].owed,
+            conn.dirs[dir].busy_until,
+            conn.dirs[dir].inflight,
+        );
         if !owed || busy_until > self.now || !self.end_alive(&me) {
             return;
         }
@@ -1326,13 +1370,10 @@ impl Sim {
             self.try_credit(c, from);
             return;
         }
-        let ser = if link.rate_bytes_per_s > 0 {
-            Duration::from_nanos(
-                (framed.len() as u64).saturating_mul(1_000_000_000) / link.rate_bytes_per_s,
-            )
-        } else {
-            Duration::ZERO
-        };
+        let ser = (framed.len() as u64)
+            .saturating_mul(1_000_000_000)
+            .checked_div(link.rate_bytes_per_s)
+            .map_or(Duration::ZERO, Duration::from_nanos);
         let delay = self.delay(fh, th);
         let reorder = self.roll(fh, th, link.reorder);
         let dup = self.roll(fh, th, link.duplicate);
@@ -1420,7 +1461,7 @@ impl Sim {
             .and_then(|p| sock.pipes.get(&p))
             .and_then(|&(c, end)| self.conns.get(&c).and_then(|cn| cn.ends[1 - end]));
         let from_host = from.map(|e| self.hosts[e.host].def.name.clone());
-        let from_name = from.map(|e| self.end_name(&e));
+        let from_name = from.filter(|_| self.tracing).map(|e| self.end_name(&e));
         let full = sock.full.clone();
         let ty = sock.proto.socket_type();
         let log = self.logs.entry(full).or_default();

@@ -175,7 +175,9 @@ impl fmt::Display for What {
             }
             Self::Refused { peer, reason } => write!(f, "refused {peer} ({reason})"),
             Self::Send { body } => write!(f, "send {}", body_text(body)),
-            Self::SendFailed { body, kind } => write!(f, "send_failed {} ({kind})", body_text(body)),
+            Self::SendFailed { body, kind } => {
+                write!(f, "send_failed {} ({kind})", body_text(body))
+            }
             Self::Deliver { from, len } => write!(f, "frame from {from} len={len}"),
             Self::Recv { body, from } => match from {
                 Some(p) => write!(f, "recv {} from {p}", body_text(body)),
@@ -186,7 +188,11 @@ impl fmt::Display for What {
             Self::Timer => f.write_str("timer"),
             Self::Event(e) => write!(f, "event {e}"),
             Self::Partition { a, b, oneway } => {
-                write!(f, "partition {a} {} {b}", if *oneway { "->" } else { "<->" })
+                write!(
+                    f,
+                    "partition {a} {} {b}",
+                    if *oneway { "->" } else { "<->" }
+                )
             }
             Self::Repair { a, b, oneway } => {
                 write!(f, "repair {a} {} {b}", if *oneway { "->" } else { "<->" })

@@ -31,7 +31,10 @@ fn different_seed_different_trace_with_jitter() {
     for name in ["priority_failover.toml", "link_faults.toml"] {
         let a = scenario::run(file(name), 1).expect("runs");
         let b = scenario::run(file(name), 2).expect("runs");
-        assert_ne!(a.trace, b.trace, "{name}: seeds 1 and 2 gave the same trace");
+        assert_ne!(
+            a.trace, b.trace,
+            "{name}: seeds 1 and 2 gave the same trace"
+        );
     }
 }
 

@@ -13,7 +13,8 @@ use std::process::ExitCode;
 
 use sim::scenario::{self, Scenario};
 
-const USAGE: &str = "usage: sp-sim run FILE [--seed N] [--trace]\n       sp-sim sweep FILE --seeds A..B";
+const USAGE: &str =
+    "usage: sp-sim run FILE [--seed N] [--trace]\n       sp-sim sweep FILE --seeds A..B";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
