@@ -16,7 +16,7 @@ use crate::stream::{self, StreamReader, StreamWriter};
 use crate::transport::inproc::{self, InprocListener, InprocReader, InprocWriter};
 use crate::transport::tls::{TlsConfig, TlsError};
 use crate::transport::ws::{self, WsConfig};
-use crate::transport::{Conn, Network, TokioNetwork};
+use crate::transport::{Conn, Network, StreamOptions, TokioNetwork};
 use crate::url::Url;
 
 /// Socket options with nanomsg-compatible meanings. Endpoint-related values (priorities,
@@ -44,6 +44,9 @@ pub struct SocketOptions {
     pub send_queue: usize,
     /// How long `close` waits for queued messages to be written (default 1 s).
     pub linger: Duration,
+    /// TCP settings (TCP_NODELAY on, keepalive off) for TCP-based connections of
+    /// endpoints created afterwards.
+    pub tcp: StreamOptions,
 }
 
 impl Default for SocketOptions {
@@ -59,6 +62,7 @@ impl Default for SocketOptions {
             handshake_timeout: sp_proto::wire::handshake::DEFAULT_HANDSHAKE_TIMEOUT,
             send_queue: 128,
             linger: Duration::from_secs(1),
+            tcp: StreamOptions::default(),
         }
     }
 }
@@ -248,6 +252,7 @@ impl Socket {
             },
             max_recv: o.max_recv_size,
             handshake_timeout: o.handshake_timeout,
+            tcp: o.tcp,
         }
     }
 
@@ -324,7 +329,7 @@ impl Socket {
                                 tracing::warn!(peer = %offer.dialer_type, "inproc peer of the wrong type refused");
                                 continue;
                             }
-                            let reader = Box::new(InprocReader(offer.from_dialer));
+                            let reader = Box::new(InprocReader::new(offer.from_dialer, cfg.max_recv));
                             let writer = Box::new(InprocWriter(Some(offer.to_dialer)));
                             pipes.spawn(pipe::run(shared.clone(), "inproc", cfg.info, reader, writer));
                         }
@@ -347,7 +352,11 @@ impl Socket {
                 Url::TlsTcp { .. } => Some(self.listener_tls()?),
                 _ => None,
             };
-            let mut listener = self.inner.network.bind(&stream_url(&url)).await?;
+            let mut listener = self
+                .inner
+                .network
+                .bind_with(&stream_url(&url), cfg.tcp)
+                .await?;
             let bound = match &url {
                 Url::TlsTcp { .. } => url.with_port(listener.local_url().port().unwrap_or(0)),
                 _ => listener.local_url(),
@@ -392,6 +401,18 @@ impl Socket {
     /// connection fails or is lost. Returns at once (like nanomsg's `nn_connect`).
     pub async fn dial(&self, url: &str) -> Result<Endpoint, Error> {
         let url = Url::parse(url)?;
+        if let Url::Tcp {
+            local: Some(local), ..
+        } = &url
+        {
+            let lit = local.trim_start_matches('[').trim_end_matches(']');
+            if lit != "*" && lit.parse::<std::net::IpAddr>().is_err() {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("local interface {local:?} must be an IP address or * (interface names are not supported)"),
+                )));
+            }
+        }
         self.check_open()?;
         let cfg = self.pipe_config(&url);
         let tls = match &url {
@@ -422,7 +443,7 @@ impl Socket {
                                     shared.clone(),
                                     "inproc",
                                     cfg.info,
-                                    Box::new(d.reader),
+                                    Box::new(InprocReader::new(d.reader, cfg.max_recv)),
                                     Box::new(d.writer),
                                 )
                                 .await,
@@ -454,14 +475,7 @@ impl Socket {
                         )
                         .await
                     }
-                    _ => match connect_stream(
-                        &*network,
-                        &target,
-                        tls.as_ref(),
-                        cfg.handshake_timeout,
-                    )
-                    .await
-                    {
+                    _ => match connect_stream(&*network, &target, tls.as_ref(), cfg).await {
                         Ok(conn) => {
                             shared.lock().stats.connects += 1;
                             Some(run_stream(shared.clone(), ours, conn, cfg).await)
@@ -634,6 +648,7 @@ struct PipeConfig {
     format: FrameFormat,
     max_recv: MaxRecvSize,
     handshake_timeout: Duration,
+    tcp: StreamOptions,
 }
 
 impl PipeConfig {
@@ -662,9 +677,10 @@ async fn connect_stream(
     network: &dyn Network,
     url: &Url,
     tls: Option<&TlsConfig>,
-    timeout: Duration,
+    cfg: PipeConfig,
 ) -> std::io::Result<Conn> {
-    let conn = network.connect(&stream_url(url)).await?;
+    let timeout = cfg.handshake_timeout;
+    let conn = network.connect_with(&stream_url(url), cfg.tcp).await?;
     match (url, tls) {
         (Url::TlsTcp { addr }, Some(tls)) => {
             tokio::time::timeout(timeout, tls.connect(conn, &addr.host))

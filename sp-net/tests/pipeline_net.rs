@@ -222,3 +222,29 @@ async fn dropping_a_socket_flushes_what_it_accepted() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn dial_from_a_chosen_local_address_with_keepalive() {
+    tokio::time::timeout(LIMIT, async {
+        let pull = Socket::new(SocketType::Pull);
+        let mut events = pull.pipe_events();
+        let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
+        let port = ep.url().port().unwrap();
+        let push = Socket::new(SocketType::Push);
+        let tcp = sp_net::transport::StreamOptions { nodelay: true, keepalive: true };
+        push.set_options(SocketOptions { tcp, ..SocketOptions::default() });
+        // nanomsg's `iface;host:port` form: connect from 127.0.0.2.
+        push.dial(&format!("tcp://127.0.0.2;127.0.0.1:{port}")).await.unwrap();
+        let sp_net::stats::PipeEvent::Added { peer, .. } = events.recv().await.unwrap() else {
+            panic!("expected Added")
+        };
+        assert!(peer.starts_with("127.0.0.2:"), "peer {peer} connected from the chosen address");
+        push.wait_for_pipes(1).await.unwrap();
+        push.send("from .2").await.unwrap();
+        assert_eq!(pull.recv().await.unwrap().body, "from .2");
+        let named = Socket::new(SocketType::Push);
+        assert!(matches!(named.dial("tcp://eth0;127.0.0.1:1").await, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::InvalidInput));
+    })
+    .await
+    .unwrap();
+}

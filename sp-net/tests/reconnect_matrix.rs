@@ -16,6 +16,7 @@ enum Transport {
     Ipc,
     Inproc,
     Tls,
+    Ws,
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -33,6 +34,7 @@ fn fresh_url(t: Transport) -> String {
             )
         }
         Transport::Inproc => format!("inproc://reconnect-{n}"),
+        Transport::Ws => format!("ws://127.0.0.1:0/reconnect-{n}"),
     }
 }
 
@@ -168,6 +170,11 @@ async fn reconnect_after_listener_restart_over_tls() {
     matrix(Transport::Tls).await;
 }
 
+#[tokio::test]
+async fn reconnect_after_listener_restart_over_ws() {
+    matrix(Transport::Ws).await;
+}
+
 async fn oversize_rejected(tr: Transport) {
     let pull = socket(SocketType::Pull);
     let push = socket(SocketType::Push);
@@ -199,8 +206,14 @@ async fn oversize_rejected(tr: Transport) {
 }
 
 #[tokio::test]
-async fn oversize_messages_are_rejected_on_stream_transports() {
-    for tr in [Transport::Tcp, Transport::Ipc, Transport::Tls] {
+async fn oversize_messages_are_rejected_on_every_transport() {
+    for tr in [
+        Transport::Tcp,
+        Transport::Ipc,
+        Transport::Tls,
+        Transport::Inproc,
+        Transport::Ws,
+    ] {
         tokio::time::timeout(LIMIT, oversize_rejected(tr))
             .await
             .unwrap();

@@ -7,6 +7,7 @@ use std::io;
 use std::sync::{LazyLock, Mutex};
 
 use bytes::Bytes;
+use sp_proto::wire::{FrameError, MaxRecvSize};
 use sp_proto::{Message, SocketType};
 use tokio::sync::{mpsc, oneshot};
 
@@ -80,7 +81,7 @@ impl Drop for InprocListener {
 
 /// The dialer's half of an established inproc pipe.
 pub(crate) struct Dialed {
-    pub(crate) reader: InprocReader,
+    pub(crate) reader: mpsc::Receiver<Bytes>,
     pub(crate) writer: InprocWriter,
     pub(crate) listener_type: SocketType,
 }
@@ -111,23 +112,49 @@ pub(crate) async fn connect(name: &str, ours: SocketType) -> io::Result<Dialed> 
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::ConnectionRefused, "inproc listener closed"))?;
     Ok(Dialed {
-        reader: InprocReader(from_listener),
+        reader: from_listener,
         writer: InprocWriter(Some(to_listener)),
         listener_type,
     })
 }
 
-/// Receiving half of an inproc pipe.
-pub(crate) struct InprocReader(pub(crate) mpsc::Receiver<Bytes>);
+/// Receiving half of an inproc pipe. The socket's maximum receive size applies here too
+/// (NNG ignores it on inproc; we keep one rule for every transport).
+pub(crate) struct InprocReader {
+    rx: mpsc::Receiver<Bytes>,
+    max: MaxRecvSize,
+}
+
+impl InprocReader {
+    pub(crate) fn new(rx: mpsc::Receiver<Bytes>, max: MaxRecvSize) -> Self {
+        Self { rx, max }
+    }
+
+    fn check(&self, b: &Bytes) -> Result<(), PipeEnd> {
+        match self.max {
+            MaxRecvSize::Limited(max) if b.len() as u64 > max => {
+                Err(PipeEnd::Frame(FrameError::Oversize {
+                    len: b.len() as u64,
+                    max,
+                }))
+            }
+            _ => Ok(()),
+        }
+    }
+}
 
 impl MsgRead for InprocReader {
     fn read<'a>(&'a mut self, out: &'a mut Vec<Bytes>) -> BoxFuture<'a, Result<(), PipeEnd>> {
         Box::pin(async move {
-            let first = self.0.recv().await.ok_or(PipeEnd::Eof)?;
+            let first = self.rx.recv().await.ok_or(PipeEnd::Eof)?;
+            self.check(&first)?;
             out.push(first);
             while out.len() < 256 {
-                match self.0.try_recv() {
-                    Ok(b) => out.push(b),
+                match self.rx.try_recv() {
+                    Ok(b) => {
+                        self.check(&b)?;
+                        out.push(b);
+                    }
                     Err(_) => break,
                 }
             }

@@ -53,12 +53,47 @@ pub trait Listener: Send {
     fn local_url(&self) -> Url;
 }
 
+/// TCP settings a socket asks for on its connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// TCP_NODELAY (default on, as NNG and mangos; nanomsg defaults to off).
+    pub nodelay: bool,
+    /// SO_KEEPALIVE with the OS's timings (default off, as nanomsg and NNG).
+    pub keepalive: bool,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        Self {
+            nodelay: true,
+            keepalive: false,
+        }
+    }
+}
+
 /// Opens stream connections and listeners for the URLs it supports.
 pub trait Network: Send + Sync + 'static {
     /// Connects to `url`.
     fn connect(&self, url: &Url) -> BoxFuture<'static, io::Result<Conn>>;
     /// Binds a listener at `url`.
     fn bind(&self, url: &Url) -> BoxFuture<'static, io::Result<Box<dyn Listener>>>;
+    /// Connects with the socket's TCP settings; networks without such settings (a
+    /// simulator) keep the default, which ignores them.
+    fn connect_with(
+        &self,
+        url: &Url,
+        _options: StreamOptions,
+    ) -> BoxFuture<'static, io::Result<Conn>> {
+        self.connect(url)
+    }
+    /// Binds with the socket's TCP settings for accepted connections (default: ignored).
+    fn bind_with(
+        &self,
+        url: &Url,
+        _options: StreamOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
+        self.bind(url)
+    }
     /// Identifies the address space this network binds in: `ws://` listeners of sockets
     /// whose networks report the same namespace, on the same address, share one port
     /// (path routing). The default is this instance's identity (no sharing across
@@ -71,14 +106,15 @@ pub trait Network: Send + Sync + 'static {
 /// The real network: tokio TCP and Unix sockets.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TokioNetwork {
-    /// Set TCP_NODELAY on every TCP connection (default on, as NNG and mangos).
-    pub nodelay: bool,
+    /// TCP settings used by the plain `connect`/`bind` (sockets pass their own through
+    /// `connect_with`/`bind_with`).
+    pub options: StreamOptions,
 }
 
 impl TokioNetwork {
-    /// The real network with NNG's defaults (TCP_NODELAY on).
+    /// The real network with default TCP settings (TCP_NODELAY on, keepalive off).
     pub fn new() -> Self {
-        Self { nodelay: true }
+        Self::default()
     }
 }
 
@@ -98,11 +134,22 @@ impl Network for TokioNetwork {
     }
 
     fn connect(&self, url: &Url) -> BoxFuture<'static, io::Result<Conn>> {
+        self.connect_with(url, self.options)
+    }
+
+    fn bind(&self, url: &Url) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
+        self.bind_with(url, self.options)
+    }
+
+    fn connect_with(
+        &self,
+        url: &Url,
+        options: StreamOptions,
+    ) -> BoxFuture<'static, io::Result<Conn>> {
         let url = url.clone();
-        let nodelay = self.nodelay;
         Box::pin(async move {
             match &url {
-                Url::Tcp { addr, .. } => tcp::connect(addr, nodelay).await,
+                Url::Tcp { addr, local } => tcp::connect(addr, local.as_deref(), options).await,
                 #[cfg(unix)]
                 Url::Ipc(path) => ipc::connect(path).await,
                 _ => Err(unsupported(&url)),
@@ -110,12 +157,15 @@ impl Network for TokioNetwork {
         })
     }
 
-    fn bind(&self, url: &Url) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
+    fn bind_with(
+        &self,
+        url: &Url,
+        options: StreamOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
         let url = url.clone();
-        let nodelay = self.nodelay;
         Box::pin(async move {
             match &url {
-                Url::Tcp { addr, .. } => tcp::bind(&url, addr, nodelay).await,
+                Url::Tcp { addr, .. } => tcp::bind(&url, addr, options).await,
                 #[cfg(unix)]
                 Url::Ipc(path) => ipc::bind(&url, path).await,
                 _ => Err(unsupported(&url)),

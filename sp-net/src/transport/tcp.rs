@@ -2,9 +2,11 @@
 
 use std::io;
 
-use tokio::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr};
 
-use super::{BoxFuture, Conn, Listener};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+use super::{BoxFuture, Conn, Listener, StreamOptions};
 use crate::url::{Family, HostPort, Url};
 
 async fn resolve(addr: &HostPort) -> io::Result<Vec<std::net::SocketAddr>> {
@@ -28,8 +30,11 @@ async fn resolve(addr: &HostPort) -> io::Result<Vec<std::net::SocketAddr>> {
     Ok(filtered)
 }
 
-fn into_conn(stream: TcpStream, nodelay: bool) -> io::Result<Conn> {
-    stream.set_nodelay(nodelay)?;
+fn into_conn(stream: TcpStream, options: StreamOptions) -> io::Result<Conn> {
+    stream.set_nodelay(options.nodelay)?;
+    if options.keepalive {
+        socket2::SockRef::from(&stream).set_keepalive(true)?;
+    }
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -40,12 +45,51 @@ fn into_conn(stream: TcpStream, nodelay: bool) -> io::Result<Conn> {
     })
 }
 
-/// Connects to the first address of `addr` that accepts.
-pub(crate) async fn connect(addr: &HostPort, nodelay: bool) -> io::Result<Conn> {
+/// nanomsg's `tcp://iface;host:port` local part: an address literal to bind the dialing
+/// socket to (`*` means any). Interface names are not resolved.
+fn local_address(local: &str, remote: SocketAddr) -> io::Result<SocketAddr> {
+    let any = if remote.is_ipv4() {
+        IpAddr::from([0u8; 4])
+    } else {
+        IpAddr::from([0u16; 8])
+    };
+    let ip = match local.trim_start_matches('[').trim_end_matches(']') {
+        "*" | "" => any,
+        lit => lit.parse::<IpAddr>().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("local interface {local:?} must be an IP address (interface names are not supported)"),
+            )
+        })?,
+    };
+    Ok(SocketAddr::new(ip, 0))
+}
+
+async fn connect_one(remote: SocketAddr, local: Option<&str>) -> io::Result<TcpStream> {
+    let Some(local) = local else {
+        return TcpStream::connect(remote).await;
+    };
+    let socket = if remote.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.bind(local_address(local, remote)?)?;
+    socket.connect(remote).await
+}
+
+/// Connects to the first address of `addr` that accepts, from the local address `local`
+/// if given.
+pub(crate) async fn connect(
+    addr: &HostPort,
+    local: Option<&str>,
+    options: StreamOptions,
+) -> io::Result<Conn> {
     let mut last = None;
     for a in resolve(addr).await? {
-        match TcpStream::connect(a).await {
-            Ok(s) => return into_conn(s, nodelay),
+        match connect_one(a, local).await {
+            Ok(s) => return into_conn(s, options),
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => return Err(e),
             Err(e) => last = Some(e),
         }
     }
@@ -55,14 +99,14 @@ pub(crate) async fn connect(addr: &HostPort, nodelay: bool) -> io::Result<Conn> 
 struct TcpListen {
     listener: TcpListener,
     url: Url,
-    nodelay: bool,
+    options: StreamOptions,
 }
 
 impl Listener for TcpListen {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<Conn>> {
         Box::pin(async move {
             let (s, _) = self.listener.accept().await?;
-            into_conn(s, self.nodelay)
+            into_conn(s, self.options)
         })
     }
 
@@ -75,7 +119,7 @@ impl Listener for TcpListen {
 pub(crate) async fn bind(
     url: &Url,
     addr: &HostPort,
-    nodelay: bool,
+    options: StreamOptions,
 ) -> io::Result<Box<dyn Listener>> {
     let mut last = None;
     for a in resolve(addr).await? {
@@ -85,11 +129,39 @@ pub(crate) async fn bind(
                 return Ok(Box::new(TcpListen {
                     listener,
                     url: url.with_port(port),
-                    nodelay,
+                    options,
                 }));
             }
             Err(e) => last = Some(e),
         }
     }
     Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_part_parsing() {
+        let v4: SocketAddr = "10.0.0.1:80".parse().unwrap();
+        let v6: SocketAddr = "[::1]:80".parse().unwrap();
+        assert_eq!(
+            local_address("127.0.0.1", v4).unwrap(),
+            "127.0.0.1:0".parse().unwrap()
+        );
+        assert_eq!(
+            local_address("*", v4).unwrap(),
+            "0.0.0.0:0".parse().unwrap()
+        );
+        assert_eq!(local_address("*", v6).unwrap(), "[::]:0".parse().unwrap());
+        assert_eq!(
+            local_address("[::1]", v6).unwrap(),
+            "[::1]:0".parse().unwrap()
+        );
+        assert_eq!(
+            local_address("eth0", v4).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
 }
