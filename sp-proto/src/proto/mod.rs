@@ -2,6 +2,7 @@
 //! dispatches to the right one without boxing.
 
 mod common;
+mod replier;
 
 pub mod bus;
 pub mod pair0;

@@ -1,0 +1,273 @@
+//! The replier engine shared by REP and RESPONDENT (DESIGN rule 2: the backtrace stack
+//! lives once). The two protocols differ only in their socket type and in what happens to
+//! an answer for a pipe that cannot take it now ([`OnBusy`]); their module docs state
+//! the behaviour.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+
+use super::common::Outputs;
+use super::req::{ContextId, ContextIds};
+use crate::inbound::{Inbound, OnFull};
+use crate::message::Message;
+use crate::options::Options;
+use crate::pipes::{PipeId, PipeInfo};
+use crate::protocol::{
+    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
+};
+use crate::socket_type::SocketType;
+use crate::stats::{DropReason, ProtoStats};
+use crate::time::Instant;
+use crate::wire::backtrace::{first_word, push_word, Backtrace, BacktraceError};
+
+/// The send side of one pipe: its write credit and the replies waiting for it.
+#[derive(Clone, Debug, Default)]
+struct PipeOut {
+    writable: bool,
+    backlog: VecDeque<Message>,
+}
+
+/// What a context must answer: the pipe and backtrace of its last request.
+#[derive(Clone, Debug)]
+struct Pending {
+    pipe: PipeId,
+    header: Bytes,
+}
+
+/// What a replier does with an answer for a pipe that cannot take it now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnBusy {
+    /// Keep it in the pipe's backlog (bounded by `recv_queue`) until the pipe is writable.
+    Backlog,
+    /// Drop it, counted as [`DropReason::PipeBusy`] (best effort).
+    Drop,
+}
+
+/// The shared engine of REP and RESPONDENT: fair-queued requests with backtraces,
+/// contexts that remember what to answer, answers routed back by pipe.
+#[derive(Clone, Debug)]
+pub(crate) struct Replier {
+    socket_type: SocketType,
+    on_busy: OnBusy,
+    options: Options,
+    raw: bool,
+    inbound: Inbound,
+    pipes: BTreeMap<PipeId, PipeOut>,
+    ctx_ids: ContextIds,
+    contexts: BTreeMap<ContextId, Option<Pending>>,
+    out: Outputs,
+}
+
+impl Replier {
+    /// A replier of `socket_type` with the given busy-pipe policy.
+    pub(crate) fn new(socket_type: SocketType, config: Config, on_busy: OnBusy) -> Self {
+        let inbound = Inbound::new(config.options.recv_queue(), OnFull::Pause);
+        Self {
+            socket_type,
+            on_busy,
+            options: config.options,
+            raw: config.raw,
+            inbound,
+            pipes: BTreeMap::new(),
+            ctx_ids: ContextIds::new(),
+            contexts: BTreeMap::from([(ContextId::DEFAULT, None)]),
+            out: Outputs::default(),
+        }
+    }
+
+    /// Opens a new context.
+    pub(crate) fn open_context(&mut self) -> ContextId {
+        let id = self.ctx_ids.allocate();
+        self.contexts.insert(id, None);
+        id
+    }
+
+    /// Closes a context (an unanswered request is forgotten). Returns false if it did not
+    /// exist; the default context cannot be closed.
+    pub(crate) fn close_context(&mut self, ctx: ContextId) -> bool {
+        ctx != ContextId::DEFAULT && self.contexts.remove(&ctx).is_some()
+    }
+
+    /// Whether `ctx` holds a request to answer.
+    pub(crate) fn is_pending(&self, ctx: ContextId) -> bool {
+        matches!(self.contexts.get(&ctx), Some(Some(_)))
+    }
+
+    /// Replies waiting in the backlog of `pipe` for write credit.
+    pub(crate) fn backlog(&self, pipe: PipeId) -> usize {
+        self.pipes.get(&pipe).map_or(0, |p| p.backlog.len())
+    }
+
+    /// Receives the next request into `ctx`, forgetting any unanswered one.
+    pub(crate) fn recv_in(&mut self, ctx: ContextId, _now: Instant) -> Result<Message, RecvError> {
+        let slot = self
+            .contexts
+            .get_mut(&ctx)
+            .ok_or(RecvError::NoSuchContext)?;
+        *slot = None;
+        let (pipe, mut msg) = self
+            .inbound
+            .pop(&mut self.out.events)
+            .ok_or(RecvError::WouldBlock)?;
+        self.out.delivered();
+        if !self.raw {
+            let header = std::mem::take(&mut msg.header);
+            *slot = Some(Pending { pipe, header });
+        }
+        Ok(msg)
+    }
+
+    /// Sends the reply to the request last received on `ctx`.
+    pub(crate) fn send_in(
+        &mut self,
+        ctx: ContextId,
+        _now: Instant,
+        msg: Message,
+    ) -> Result<(), SendError> {
+        let Some(slot) = self.contexts.get_mut(&ctx) else {
+            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
+        };
+        if self.raw {
+            return self.send_raw(msg);
+        }
+        let Some(pending) = slot.take() else {
+            return Err(SendError::new(SendErrorKind::WrongState, msg));
+        };
+        self.route(pending.pipe, Message::with_header(pending.header, msg.body));
+        Ok(())
+    }
+
+    fn send_raw(&mut self, msg: Message) -> Result<(), SendError> {
+        let header = &msg.header;
+        let pipe = (header.len() >= 8 && header.len() % 4 == 0)
+            .then(|| first_word(header))
+            .flatten()
+            .and_then(PipeId::new);
+        let Some(pipe) = pipe else {
+            return Err(SendError::new(SendErrorKind::BadHeader, msg));
+        };
+        let reply = Message::with_header(msg.header.slice(4..), msg.body);
+        self.route(pipe, reply);
+        Ok(())
+    }
+
+    /// Writes `msg` on `pipe` now, or keeps it in the pipe's backlog, or drops it.
+    fn route(&mut self, pipe: PipeId, msg: Message) {
+        let Some(p) = self.pipes.get_mut(&pipe) else {
+            self.out.dropped(DropReason::PipeGone);
+            return;
+        };
+        if p.writable {
+            p.writable = false;
+            self.out.transmit(pipe, msg);
+        } else if self.on_busy == OnBusy::Drop {
+            self.out.dropped(DropReason::PipeBusy);
+        } else if p.backlog.len() < self.options.recv_queue() {
+            p.backlog.push_back(msg);
+        } else {
+            self.out.dropped(DropReason::QueueFull);
+        }
+    }
+}
+
+impl Protocol for Replier {
+    fn socket_type(&self) -> SocketType {
+        self.socket_type
+    }
+
+    fn is_raw(&self) -> bool {
+        self.raw
+    }
+
+    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+        if self.pipes.contains_key(&pipe) {
+            return Err(PipeRefused::Duplicate(pipe));
+        }
+        self.pipes.insert(
+            pipe,
+            PipeOut {
+                writable: true,
+                backlog: VecDeque::new(),
+            },
+        );
+        self.inbound.add_pipe(pipe, info.recv_priority);
+        Ok(())
+    }
+
+    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+        if let Some(p) = self.pipes.remove(&pipe) {
+            self.out
+                .stats
+                .drop_many(DropReason::PipeGone, p.backlog.len() as u64);
+            self.inbound.remove_pipe(pipe);
+        }
+    }
+
+    fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
+        self.out.arrived(payload.len());
+        let bt = match Backtrace::parse(&payload, self.options.max_ttl()) {
+            Ok(bt) => bt,
+            Err(BacktraceError::NoRequestId(_)) => {
+                return self.out.dropped(DropReason::MalformedHeader);
+            }
+            Err(BacktraceError::TooManyHops { .. }) => {
+                return self.out.dropped(DropReason::TtlExceeded);
+            }
+        };
+        let header = if self.raw {
+            push_word(pipe.get(), &bt.header)
+        } else {
+            bt.header
+        };
+        let mut msg = Message::with_header(header, bt.body);
+        msg.pipe = Some(pipe);
+        self.inbound
+            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+    }
+
+    fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
+        let Some(p) = self.pipes.get_mut(&pipe) else {
+            return;
+        };
+        match p.backlog.pop_front() {
+            Some(msg) => self.out.transmit(pipe, msg),
+            None => p.writable = true,
+        }
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError> {
+        self.send_in(ContextId::DEFAULT, now, msg)
+    }
+
+    fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
+        self.recv_in(ContextId::DEFAULT, now)
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.transmits.pop_front()
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.out.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn stats(&self) -> &ProtoStats {
+        &self.out.stats
+    }
+
+    fn options(&self) -> &Options {
+        &self.options
+    }
+
+    fn set_options(&mut self, options: Options) {
+        self.inbound.set_capacity(options.recv_queue());
+        self.options = options;
+    }
+}
