@@ -2,68 +2,20 @@
 //! each protocol promises (request/reply, fan-out, survey, bus, pair), over real loopback
 //! sockets.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
 use std::time::Duration;
 
-use sp_net::transport::tls::TlsConfig;
+use common::{fresh_url, setup_tls, Transport, FIRST_SIDES};
 use sp_net::{Socket, SocketType};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-#[derive(Clone, Copy, Debug)]
-enum Transport {
-    Tcp,
-    Ipc,
-    Inproc,
-    Tls,
-    Ws,
-    Wss,
-}
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn fresh_url(t: Transport) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    match t {
-        Transport::Tcp => "tcp://127.0.0.1:0".into(),
-        Transport::Tls => "tls+tcp://127.0.0.1:0".into(),
-        Transport::Ipc => format!(
-            "ipc://{}/sp-proto-matrix-{}-{n}.sock",
-            std::env::temp_dir().display(),
-            std::process::id()
-        ),
-        Transport::Inproc => format!("inproc://matrix-{n}"),
-        Transport::Ws => format!("ws://127.0.0.1:0/matrix-{n}"),
-        Transport::Wss => format!("wss://127.0.0.1:0/matrix-{n}"),
-    }
-}
-
-fn tls_pair() -> (TlsConfig, TlsConfig) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let (pem, key) = (cert.cert.pem(), cert.key_pair.serialize_pem());
-    let server = TlsConfig::from_pem(
-        Some(pem.as_bytes()),
-        Some(key.as_bytes()),
-        Some(pem.as_bytes()),
-        false,
-    )
-    .unwrap();
-    (server.clone(), server)
-}
-
 /// Connects `a` and `b` over `t`, with `a` listening if `a_listens`.
 async fn connect(t: Transport, a: &Socket, b: &Socket, a_listens: bool) {
-    if matches!(t, Transport::Tls | Transport::Wss) {
-        let (s, c) = tls_pair();
-        a.set_tls(s.clone().with_server_name("localhost"));
-        b.set_tls(if a_listens {
-            c.with_server_name("localhost")
-        } else {
-            s.with_server_name("localhost")
-        });
-    }
+    setup_tls(t, a, b);
     let (listener, dialer) = if a_listens { (a, b) } else { (b, a) };
-    let ep = listener.listen(&fresh_url(t)).await.unwrap();
+    let ep = listener.listen(&fresh_url(t, "matrix")).await.unwrap();
     dialer.dial(&ep.url().to_string()).await.unwrap();
     std::mem::forget(ep); // the endpoint lives as long as the socket
     a.wait_for_pipes(1).await.unwrap();
@@ -126,16 +78,6 @@ async fn exchange(a_type: SocketType, t: Transport, a_listens: bool) {
         other => unreachable!("{other} is not a first side"),
     }
 }
-
-const FIRST_SIDES: [SocketType; 7] = [
-    SocketType::Pair0,
-    SocketType::Pair1,
-    SocketType::Req,
-    SocketType::Push,
-    SocketType::Pub,
-    SocketType::Surveyor,
-    SocketType::Bus,
-];
 
 async fn matrix(t: Transport) {
     for a in FIRST_SIDES {

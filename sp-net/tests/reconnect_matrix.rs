@@ -1,42 +1,15 @@
 //! Reconnect after the listener restarts, for every protocol pair over every transport,
 //! each side listening in turn; and max-size rejection on every transport.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
 use std::time::Duration;
 
-use sp_net::transport::tls::TlsConfig;
+use common::{exchange_once, fresh_url, setup_tls, Transport, FIRST_SIDES};
 use sp_net::{Socket, SocketOptions, SocketType};
 use sp_proto::wire::MaxRecvSize;
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-#[derive(Clone, Copy, Debug)]
-enum Transport {
-    Tcp,
-    Ipc,
-    Inproc,
-    Tls,
-    Ws,
-}
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn fresh_url(t: Transport) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    match t {
-        Transport::Tcp => "tcp://127.0.0.1:0".into(),
-        Transport::Tls => "tls+tcp://127.0.0.1:0".into(),
-        Transport::Ipc => {
-            format!(
-                "ipc://{}/sp-reconnect-{}-{n}.sock",
-                std::env::temp_dir().display(),
-                std::process::id()
-            )
-        }
-        Transport::Inproc => format!("inproc://reconnect-{n}"),
-        Transport::Ws => format!("ws://127.0.0.1:0/reconnect-{n}"),
-    }
-}
 
 fn fast_reconnect() -> SocketOptions {
     SocketOptions {
@@ -55,70 +28,17 @@ fn socket(t: SocketType) -> Socket {
     s
 }
 
-fn shared_tls() -> TlsConfig {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let (pem, key) = (cert.cert.pem(), cert.key_pair.serialize_pem());
-    TlsConfig::from_pem(
-        Some(pem.as_bytes()),
-        Some(key.as_bytes()),
-        Some(pem.as_bytes()),
-        false,
-    )
-    .unwrap()
-    .with_server_name("localhost")
-}
-
-/// One exchange the protocol pair promises; `a` is the first side.
-async fn exchange(a: &Socket, b: &Socket, tag: &str) {
-    match a.socket_type() {
-        SocketType::Pair0 | SocketType::Pair1 | SocketType::Bus => {
-            a.send(format!("{tag} a")).await.unwrap();
-            assert_eq!(b.recv().await.unwrap().body, format!("{tag} a"));
-            b.send(format!("{tag} b")).await.unwrap();
-            assert_eq!(a.recv().await.unwrap().body, format!("{tag} b"));
-        }
-        SocketType::Req => {
-            let ctx = a.open_context().unwrap();
-            ctx.send(format!("{tag} q")).await.unwrap();
-            let q = b.recv().await.unwrap();
-            b.send(q.body).await.unwrap();
-            assert_eq!(ctx.recv().await.unwrap().body, format!("{tag} q"));
-        }
-        SocketType::Push | SocketType::Pub => {
-            a.send(format!("{tag} m")).await.unwrap();
-            assert_eq!(b.recv().await.unwrap().body, format!("{tag} m"));
-        }
-        SocketType::Surveyor => {
-            let mut o = a.protocol_options();
-            o.set_survey_deadline(Duration::from_secs(5)).unwrap();
-            a.set_protocol_options(o);
-            let mut survey = a.survey(format!("{tag} s")).await.unwrap();
-            let q = b.recv().await.unwrap();
-            b.send(q.body).await.unwrap();
-            assert_eq!(
-                survey.next().await.unwrap().unwrap().body,
-                format!("{tag} s")
-            );
-        }
-        other => unreachable!("{other}"),
-    }
-}
-
 async fn restart_cycle(a_type: SocketType, tr: Transport, a_listens: bool) {
     let a = socket(a_type);
     let b = socket(a_type.peer());
-    if matches!(tr, Transport::Tls) {
-        let tls = shared_tls();
-        a.set_tls(tls.clone());
-        b.set_tls(tls);
-    }
+    setup_tls(tr, &a, &b);
     let (listener, dialer) = if a_listens { (&a, &b) } else { (&b, &a) };
-    let ep = listener.listen(&fresh_url(tr)).await.unwrap();
+    let ep = listener.listen(&fresh_url(tr, "reconnect")).await.unwrap();
     let url = ep.url().to_string();
     dialer.dial(&url).await.unwrap();
     a.wait_for_pipes(1).await.unwrap();
     b.wait_for_pipes(1).await.unwrap();
-    exchange(&a, &b, "before").await;
+    exchange_once(&a, &b, "before").await;
 
     ep.close();
     dialer.wait_for_pipes_at_most(0).await.unwrap();
@@ -126,19 +46,9 @@ async fn restart_cycle(a_type: SocketType, tr: Transport, a_listens: bool) {
     let _ep2 = listener.listen(&url).await.unwrap();
     a.wait_for_pipes(1).await.unwrap();
     b.wait_for_pipes(1).await.unwrap();
-    exchange(&a, &b, "after").await;
+    exchange_once(&a, &b, "after").await;
     assert!(dialer.stats().socket.connects >= 2);
 }
-
-const FIRST_SIDES: [SocketType; 7] = [
-    SocketType::Pair0,
-    SocketType::Pair1,
-    SocketType::Req,
-    SocketType::Push,
-    SocketType::Pub,
-    SocketType::Surveyor,
-    SocketType::Bus,
-];
 
 async fn matrix(tr: Transport) {
     for a in FIRST_SIDES {
@@ -178,16 +88,12 @@ async fn reconnect_after_listener_restart_over_ws() {
 async fn oversize_rejected(tr: Transport) {
     let pull = socket(SocketType::Pull);
     let push = socket(SocketType::Push);
-    if matches!(tr, Transport::Tls) {
-        let tls = shared_tls();
-        pull.set_tls(tls.clone());
-        push.set_tls(tls);
-    }
+    setup_tls(tr, &pull, &push);
     pull.set_options(SocketOptions {
         max_recv_size: MaxRecvSize::Limited(1024),
         ..fast_reconnect()
     });
-    let ep = pull.listen(&fresh_url(tr)).await.unwrap();
+    let ep = pull.listen(&fresh_url(tr, "reconnect")).await.unwrap();
     push.dial(&ep.url().to_string()).await.unwrap();
     push.wait_for_pipes(1).await.unwrap();
     push.send(vec![1u8; 1024]).await.unwrap();
