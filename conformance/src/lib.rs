@@ -13,11 +13,13 @@
 //! [`matrix`] defines the interoperability matrix (protocol pair × which side is ours ×
 //! who listens × transport × C library) and the exchange each cell checks; [`checks`]
 //! holds behaviour checks (survey deadlines, REQ resends, wrong peer types); [`report`]
-//! renders a run as `docs/conformance.md`.
+//! renders a run as `docs/conformance.md`; [`proxy`] cuts and heals loopback links for
+//! the replays of the simulator's partition scenarios (`tests/replay.rs`).
 
 pub mod checks;
 pub mod harness;
 pub mod hex;
 pub mod matrix;
 pub mod peer;
+pub mod proxy;
 pub mod report;

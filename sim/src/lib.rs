@@ -16,8 +16,9 @@
 //! * [`scenario`]: the TOML scenario format (hosts, sockets, endpoints, links, a timeline
 //!   of actions and expectations) and its runner, [`scenario::run`].
 //!
-//! The second layer (the real `sp-net` driver over a simulated TCP) will reuse the
-//! scenario format and the [`def`] types; nothing here depends on an async runtime.
+//! * [`turmoil_net`]: the second layer, the real `sp-net` driver over turmoil's simulated
+//!   TCP through `sp-net`'s transport seam (tests in `sim/tests/turmoil_*.rs`). The pure
+//!   layer above depends on no async runtime.
 //!
 //! ```
 //! use sim::def::{EndpointDef, HostDef, SocketDef};
@@ -53,6 +54,7 @@ pub mod def;
 pub mod scenario;
 mod sim;
 pub mod trace;
+pub mod turmoil_net;
 
 pub use crate::sim::{Received, Sent, Sim, SocketLog, SurveyRound};
 pub use crate::trace::{TraceEvent, What};

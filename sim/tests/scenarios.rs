@@ -19,7 +19,7 @@ fn scenario_files() -> Vec<PathBuf> {
 #[test]
 fn every_scenario_meets_its_expectations() {
     let files = scenario_files();
-    assert!(files.len() >= 7, "scenarios missing: {files:?}");
+    assert!(files.len() >= 12, "scenarios missing: {files:?}");
     let mut failures = Vec::new();
     for f in &files {
         let sc = Scenario::load(f).unwrap_or_else(|e| panic!("{e}"));
