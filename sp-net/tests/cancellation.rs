@@ -1,0 +1,63 @@
+//! Cancellation safety: dropping a `recv` future (a timeout, a `select!` branch that
+//! lost) loses no message, and a dropped `request` leaves no stale state behind.
+
+use std::time::Duration;
+
+use sp_net::{Socket, SocketType};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+#[tokio::test]
+async fn a_dropped_recv_loses_no_message() {
+    tokio::time::timeout(LIMIT, async {
+        let pull = Socket::new(SocketType::Pull);
+        let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
+        let push = Socket::new(SocketType::Push);
+        push.dial(&ep.url().to_string()).await.unwrap();
+        push.wait_for_pipes(1).await.unwrap();
+        for round in 0..50u32 {
+            // A recv that is abandoned while it waits...
+            let abandoned = tokio::time::timeout(Duration::from_millis(1), pull.recv()).await;
+            assert!(abandoned.is_err(), "nothing was sent yet");
+            // ...and one racing a message in a select!: whichever branch wins, the message
+            // is received exactly once.
+            push.send(round.to_be_bytes().to_vec()).await.unwrap();
+            let got = tokio::select! {
+                m = pull.recv() => m.unwrap(),
+                () = tokio::task::yield_now() => pull.recv().await.unwrap(),
+            };
+            assert_eq!(&got.body[..], round.to_be_bytes());
+        }
+        assert_eq!(pull.stats().protocol.dropped_total(), 0);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_dropped_request_does_not_disturb_the_next_one() {
+    tokio::time::timeout(LIMIT, async {
+        let rep = Socket::new(SocketType::Rep);
+        let ep = rep.listen("inproc://cancel-request").await.unwrap();
+        let req = Socket::new(SocketType::Req);
+        req.dial(&ep.url().to_string()).await.unwrap();
+        req.wait_for_pipes(1).await.unwrap();
+        // Give up on a request before it is answered.
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), req.request("first")).await;
+        assert!(gave_up.is_err());
+        // The server still sees it and answers; that late reply must not be delivered to
+        // the next request.
+        let q = rep.recv().await.unwrap();
+        assert_eq!(q.body, "first");
+        rep.send("answer to first").await.unwrap();
+        let server = tokio::spawn(async move {
+            let q = rep.recv().await.unwrap();
+            rep.send(q.body).await.unwrap();
+        });
+        assert_eq!(req.request("second").await.unwrap().body, "second");
+        server.await.unwrap();
+        assert!(req.stats().protocol.dropped(sp_proto::DropReason::StaleId) >= 1);
+    })
+    .await
+    .unwrap();
+}
