@@ -44,7 +44,14 @@ pub struct SocketOptions {
     pub send_queue: usize,
     /// How long `close` waits for queued messages to be written (default 1 s).
     pub linger: Duration,
+    /// Connections one listener keeps open at once (default 1024). A connection accepted
+    /// beyond it is closed at once and counted in
+    /// [`SocketStats::connections_refused`](crate::stats::SocketStats::connections_refused).
+    pub max_connections: usize,
 }
+
+/// Default of [`SocketOptions::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 impl Default for SocketOptions {
     fn default() -> Self {
@@ -59,6 +66,7 @@ impl Default for SocketOptions {
             handshake_timeout: sp_proto::wire::handshake::DEFAULT_HANDSHAKE_TIMEOUT,
             send_queue: 128,
             linger: Duration::from_secs(1),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -248,6 +256,7 @@ impl Socket {
             },
             max_recv: o.max_recv_size,
             handshake_timeout: o.handshake_timeout,
+            max_connections: o.max_connections,
         }
     }
 
@@ -318,6 +327,11 @@ impl Socket {
                         offer = listener.accept() => {
                             let Some(offer) = offer else { return };
                             shared.lock().stats.accepts += 1;
+                            while pipes.try_join_next().is_some() {}
+                            if pipes.len() >= cfg.max_connections {
+                                refuse_connection(&shared);
+                                continue;
+                            }
                             let _ = offer.reply.send(ours);
                             if !ours.accepts_peer_id(offer.dialer_type.wire_id()) {
                                 shared.lock().stats.handshake_failures += 1;
@@ -359,6 +373,12 @@ impl Socket {
                         accepted = listener.accept() => match accepted {
                             Ok(conn) => {
                                 shared.lock().stats.accepts += 1;
+                                while pipes.try_join_next().is_some() {}
+                                if pipes.len() >= cfg.max_connections {
+                                    drop(conn);
+                                    refuse_connection(&shared);
+                                    continue;
+                                }
                                 let shared = shared.clone();
                                 let tls = tls.clone();
                                 pipes.spawn(async move {
@@ -634,6 +654,7 @@ struct PipeConfig {
     format: FrameFormat,
     max_recv: MaxRecvSize,
     handshake_timeout: Duration,
+    max_connections: usize,
 }
 
 impl PipeConfig {
@@ -642,6 +663,7 @@ impl PipeConfig {
             info: self.info,
             max_recv: self.max_recv,
             handshake_timeout: self.handshake_timeout,
+            max_connections: self.max_connections,
         }
     }
 }
@@ -675,6 +697,12 @@ async fn connect_stream(
         }
         _ => Ok(conn),
     }
+}
+
+/// Counts a connection closed because its listener is at `max_connections`.
+pub(crate) fn refuse_connection(shared: &Shared) {
+    shared.lock().stats.connections_refused += 1;
+    tracing::warn!("listener at its connection limit; closing a new connection");
 }
 
 fn tls_failed(shared: &Shared, why: &str) -> (PipeEnd, bool) {
