@@ -260,7 +260,7 @@ pub fn backtrace(data: &[u8]) {
     let payload = Bytes::copy_from_slice(payload);
     if let Ok(bt) = Backtrace::parse(&payload, ttl) {
         let h = &bt.header[..];
-        assert!(h.len() % 4 == 0 && !h.is_empty());
+        assert!(h.len().is_multiple_of(4) && !h.is_empty());
         assert!(h.len() / 4 <= usize::from(ttl));
         let words: Vec<u32> = h
             .chunks(4)

@@ -183,7 +183,7 @@ impl Driver {
             }
             SocketType::Rep | SocketType::Respondent => {
                 assert!(
-                    !h.is_empty() && h.len() % 4 == 0,
+                    !h.is_empty() && h.len().is_multiple_of(4),
                     "backtrace of {} bytes",
                     h.len()
                 );
