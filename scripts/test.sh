@@ -35,6 +35,14 @@ echo "==> cargo test"
 export PROPTEST_CASES="${PROPTEST_CASES:-256}"
 cargo test --workspace --locked
 
+echo "==> fuzz targets, 3 s each under the stable driver (scripts/fuzz.sh runs them longer)"
+# Own workspace (fuzz/ is excluded); the same target dir reuses the test build's deps.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" cargo run --locked -q \
+    --manifest-path fuzz/Cargo.toml --no-default-features --bin fuzz-stable -- 3
+
+echo "==> soak, 20 s (scripts/soak.sh runs 10 minutes by default)"
+SOAK_PROFILE=dev scripts/soak.sh 20
+
 echo "==> loom model checks of the socket core"
 # Own cfg name (tokio drops its networking under `--cfg loom`) and own target dir (the
 # flag rebuilds every dependency).

@@ -23,6 +23,8 @@ pub mod context;
 mod core;
 pub mod device;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod pipe;
 mod signal;
 pub mod socket;

@@ -47,7 +47,14 @@ pub struct SocketOptions {
     /// TCP settings (TCP_NODELAY on, keepalive off) for TCP-based connections of
     /// endpoints created afterwards.
     pub tcp: StreamOptions,
+    /// Connections one listener keeps open at once (default 1024). A connection accepted
+    /// beyond it is closed at once and counted in
+    /// [`SocketStats::connections_refused`](crate::stats::SocketStats::connections_refused).
+    pub max_connections: usize,
 }
+
+/// Default of [`SocketOptions::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 impl Default for SocketOptions {
     fn default() -> Self {
@@ -63,6 +70,7 @@ impl Default for SocketOptions {
             send_queue: 128,
             linger: Duration::from_secs(1),
             tcp: StreamOptions::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -253,6 +261,7 @@ impl Socket {
             max_recv: o.max_recv_size,
             handshake_timeout: o.handshake_timeout,
             tcp: o.tcp,
+            max_connections: o.max_connections,
         }
     }
 
@@ -323,6 +332,11 @@ impl Socket {
                         offer = listener.accept() => {
                             let Some(offer) = offer else { return };
                             shared.lock().stats.accepts += 1;
+                            while pipes.try_join_next().is_some() {}
+                            if pipes.len() >= cfg.max_connections {
+                                refuse_connection(&shared);
+                                continue;
+                            }
                             let _ = offer.reply.send(ours);
                             if !ours.accepts_peer_id(offer.dialer_type.wire_id()) {
                                 shared.lock().stats.handshake_failures += 1;
@@ -368,6 +382,12 @@ impl Socket {
                         accepted = listener.accept() => match accepted {
                             Ok(conn) => {
                                 shared.lock().stats.accepts += 1;
+                                while pipes.try_join_next().is_some() {}
+                                if pipes.len() >= cfg.max_connections {
+                                    drop(conn);
+                                    refuse_connection(&shared);
+                                    continue;
+                                }
                                 let shared = shared.clone();
                                 let tls = tls.clone();
                                 pipes.spawn(async move {
@@ -649,6 +669,7 @@ struct PipeConfig {
     max_recv: MaxRecvSize,
     handshake_timeout: Duration,
     tcp: StreamOptions,
+    max_connections: usize,
 }
 
 impl PipeConfig {
@@ -657,6 +678,7 @@ impl PipeConfig {
             info: self.info,
             max_recv: self.max_recv,
             handshake_timeout: self.handshake_timeout,
+            max_connections: self.max_connections,
         }
     }
 }
@@ -691,6 +713,12 @@ async fn connect_stream(
         }
         _ => Ok(conn),
     }
+}
+
+/// Counts a connection closed because its listener is at `max_connections`.
+pub(crate) fn refuse_connection(shared: &Shared) {
+    shared.lock().stats.connections_refused += 1;
+    tracing::warn!("listener at its connection limit; closing a new connection");
 }
 
 fn tls_failed(shared: &Shared, why: &str) -> (PipeEnd, bool) {

@@ -21,6 +21,10 @@ pub struct SocketStats {
     pub frame_errors: u64,
     /// Pipes refused by the protocol (PAIR already has its peer).
     pub pipes_refused: u64,
+    /// Incoming connections closed at once because their listener already had
+    /// [`SocketOptions::max_connections`](crate::SocketOptions::max_connections) open
+    /// (also counted in `accepts`).
+    pub connections_refused: u64,
 }
 
 /// A snapshot of a socket's statistics.

@@ -58,6 +58,8 @@ pub(crate) struct WsConfig {
     pub(crate) max_recv: MaxRecvSize,
     /// Time allowed for the TCP/TLS and HTTP upgrade handshakes.
     pub(crate) handshake_timeout: Duration,
+    /// Upgraded connections a listener keeps at once; more are closed at once.
+    pub(crate) max_connections: usize,
 }
 
 /// How long a connection closed for a peer's error keeps draining input after sending its
@@ -294,6 +296,12 @@ pub(crate) async fn listen(
             tokio::select! {
                 up = rx.recv() => {
                     let Some(up) = up else { return };
+                    while pipes.try_join_next().is_some() {}
+                    if pipes.len() >= cfg.max_connections {
+                        drop(up);
+                        crate::socket::refuse_connection(&shared);
+                        continue;
+                    }
                     pipes.spawn(run_pipe(shared.clone(), WsRole::Server, up, cfg, rng.next_u64()));
                 }
                 Some(_) = pipes.join_next(), if !pipes.is_empty() => {}
