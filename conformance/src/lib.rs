@@ -21,3 +21,4 @@ pub mod hex;
 pub mod matrix;
 pub mod peer;
 pub mod report;
+pub mod tls;

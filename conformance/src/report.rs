@@ -51,6 +51,7 @@ pub fn render(
     peers: &[(Lib, PeerInfo)],
     cells: &[CellResult],
     checks: &[CheckResult],
+    notes: &[String],
 ) -> String {
     let mut out = String::new();
     let passed = cells.iter().filter(|c| c.outcome.is_ok()).count();
@@ -143,8 +144,14 @@ pub fn render(
     if lib_lacks_pair1() {
         let _ = writeln!(
             out,
-            "PAIR1 has no nanomsg row: libnanomsg only speaks PAIR v0.\n"
+            "PAIR1 has no nanomsg row: libnanomsg only speaks PAIR v0. libnanomsg has no \
+             TLS transport, so it has no tls+tcp columns. Over ws, libnanomsg listens \
+             without a path (its `nn_bind` refuses one and serves every path); NNG cells \
+             use a path of their own.\n"
         );
+    }
+    for note in notes {
+        let _ = writeln!(out, "{note}\n");
     }
     if !failures.is_empty() {
         let _ = writeln!(out, "### Failures\n");
