@@ -16,9 +16,12 @@
 //! renders a run as `docs/conformance.md`.
 
 pub mod checks;
+pub mod devices;
 pub mod harness;
 pub mod hex;
+pub mod hostile;
 pub mod matrix;
 pub mod peer;
+pub mod priority;
 pub mod report;
 pub mod tls;

@@ -20,8 +20,8 @@ pub struct CellResult {
 pub struct CheckResult {
     /// What was checked, and against which library.
     pub name: String,
-    /// `Err` with the reason if it failed.
-    pub outcome: Result<(), String>,
+    /// What was observed, or `Err` with the reason if it failed.
+    pub outcome: Result<String, String>,
 }
 
 /// Today's date (UTC) as `YYYY-MM-DD`, from the system clock.
@@ -165,7 +165,8 @@ pub fn render(
         let _ = writeln!(out, "| Check | Result |\n|---|---|");
         for c in checks {
             let mark = match &c.outcome {
-                Ok(()) => "pass".to_owned(),
+                Ok(detail) if detail.is_empty() => "pass".to_owned(),
+                Ok(detail) => format!("pass: {detail}"),
                 Err(e) => format!("**FAIL**: {e}"),
             };
             let _ = writeln!(out, "| {} | {mark} |", c.name);
