@@ -60,6 +60,18 @@ impl Check {
         Self::HostileInput,
     ];
 
+    /// Whether the check measures time (deadlines, resend gaps), so it must not run
+    /// alongside the matrix's load.
+    pub const fn timed(self) -> bool {
+        matches!(
+            self,
+            Self::SurveyDeadlineTheirSurveyor
+                | Self::SurveyDeadlineOurSurveyor
+                | Self::ReqResendOurReq
+                | Self::ReqResendTheirReq
+        )
+    }
+
     /// A short description for the report.
     pub const fn name(self) -> &'static str {
         match self {

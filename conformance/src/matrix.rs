@@ -423,7 +423,9 @@ async fn exchange(pattern: Pattern, a: &mut Side, b: &mut Side) -> Result<(), St
             Ok(())
         }
         Pattern::Survey => {
-            a.set_survey_deadline(5000).await?;
+            // Long enough for a 1 MiB survey and response over ws in a debug build under the
+            // matrix's load (the response must arrive before the deadline).
+            a.set_survey_deadline(9000).await?;
             // A survey sent before the surveyor has its pipe goes nowhere: probe first.
             let mut n = 0;
             let mut synced = false;
