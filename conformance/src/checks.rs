@@ -33,17 +33,44 @@ pub enum Check {
     /// PAIR1 where they have it): no pipe forms, no message passes, the handshake
     /// failure is counted.
     WrongPeerRefused,
+    /// Send-priority failover on PUSH: see [`crate::priority`].
+    PriorityPush,
+    /// Send-priority failover on REQ: see [`crate::priority`].
+    PriorityReq,
+    /// Devices in mixed chains, backtraces and the hop limit: see [`crate::devices`].
+    Devices,
+    /// A C peer over our receive limit: see [`crate::hostile::oversize`].
+    Oversize,
+    /// Hostile bytes towards their listeners and ours: see [`crate::hostile::check`].
+    HostileInput,
 }
 
 impl Check {
     /// Every check.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 10] = [
         Self::SurveyDeadlineTheirSurveyor,
         Self::SurveyDeadlineOurSurveyor,
         Self::ReqResendOurReq,
         Self::ReqResendTheirReq,
         Self::WrongPeerRefused,
+        Self::PriorityPush,
+        Self::PriorityReq,
+        Self::Devices,
+        Self::Oversize,
+        Self::HostileInput,
     ];
+
+    /// Whether the check measures time (deadlines, resend gaps), so it must not run
+    /// alongside the matrix's load.
+    pub const fn timed(self) -> bool {
+        matches!(
+            self,
+            Self::SurveyDeadlineTheirSurveyor
+                | Self::SurveyDeadlineOurSurveyor
+                | Self::ReqResendOurReq
+                | Self::ReqResendTheirReq
+        )
+    }
 
     /// A short description for the report.
     pub const fn name(self) -> &'static str {
@@ -57,17 +84,35 @@ impl Check {
             Self::ReqResendOurReq => "REQ resend: our REQ, their REP drops the first request",
             Self::ReqResendTheirReq => "REQ resend: their REQ, our REP ignores the first request",
             Self::WrongPeerRefused => "wrong peer type refused (PUSH↔REP both ways, PAIR0↔PAIR1)",
+            Self::PriorityPush => {
+                "PUSH priority failover (prio 1 and 2; 1 killed, then back), ours vs theirs"
+            }
+            Self::PriorityReq => {
+                "REQ priority failover (prio 1 and 2; 1 killed, then back), ours vs theirs"
+            }
+            Self::Devices => "devices: mixed chains, backtrace per hop, hop limit 8",
+            Self::Oversize => "a C PUSH over our 1 MiB limit loses only its own connection",
+            Self::HostileInput => {
+                "hostile bytes (wire-facts E4, E7, E8, E9) towards their listener and ours"
+            }
         }
     }
 
     /// Runs the check against `lib`.
-    pub async fn run(self, lib: Lib, exes: &PeerExes) -> Result<(), String> {
+    /// Runs the check against `lib`; `Ok` carries what was observed, if worth reporting.
+    pub async fn run(self, lib: Lib, exes: &PeerExes) -> Result<String, String> {
+        let none = |r: Result<(), String>| r.map(|()| String::new());
         match self {
-            Self::SurveyDeadlineTheirSurveyor => survey_their_surveyor(lib, exes).await,
-            Self::SurveyDeadlineOurSurveyor => survey_our_surveyor(lib, exes).await,
-            Self::ReqResendOurReq => resend_our_req(lib, exes).await,
-            Self::ReqResendTheirReq => resend_their_req(lib, exes).await,
-            Self::WrongPeerRefused => wrong_peer(lib, exes).await,
+            Self::SurveyDeadlineTheirSurveyor => none(survey_their_surveyor(lib, exes).await),
+            Self::SurveyDeadlineOurSurveyor => none(survey_our_surveyor(lib, exes).await),
+            Self::ReqResendOurReq => none(resend_our_req(lib, exes).await),
+            Self::ReqResendTheirReq => none(resend_their_req(lib, exes).await),
+            Self::WrongPeerRefused => none(wrong_peer(lib, exes).await),
+            Self::PriorityPush => crate::priority::check(lib, false, exes).await,
+            Self::PriorityReq => crate::priority::check(lib, true, exes).await,
+            Self::Devices => crate::devices::check(lib, exes).await,
+            Self::Oversize => crate::hostile::oversize(lib, exes).await,
+            Self::HostileInput => crate::hostile::check(lib, exes).await,
         }
     }
 }

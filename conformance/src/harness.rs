@@ -265,6 +265,12 @@ impl Peer {
         hex::decode(&hex).ok_or_else(|| CallError::Harness("bad hex from peer".to_owned()))
     }
 
+    /// Kills the process (SIGKILL): its connections drop without a close.
+    pub async fn kill(mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+
     /// Closes the socket and ends the process.
     pub async fn quit(mut self) {
         let _ = self.call("close").await;

@@ -17,9 +17,13 @@
 //! the replays of the simulator's partition scenarios (`tests/replay.rs`).
 
 pub mod checks;
+pub mod devices;
 pub mod harness;
 pub mod hex;
+pub mod hostile;
 pub mod matrix;
 pub mod peer;
+pub mod priority;
 pub mod proxy;
 pub mod report;
+pub mod tls;

@@ -2,7 +2,7 @@
 //!
 //! A cell is one protocol pair, with one side played by our `sp-net` socket and the
 //! other by a C library, one of them listening, over one transport. Adding a transport
-//! (ws, tls) is one more entry in [`TRANSPORTS`].
+//! is one more entry in [`TRANSPORTS`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -17,18 +17,20 @@ use crate::harness::{Lib, PeerExes, Side};
 pub struct Transport {
     /// Column name (`tcp`, `ipc`).
     pub name: &'static str,
-    /// A fresh address to listen on, given a number unique in this process (a TCP port
-    /// 0 is resolved by whoever listens).
-    pub url: fn(u64) -> String,
+    /// A fresh address to listen on, given a number unique in this process and the C
+    /// library of the cell (a TCP port 0 is resolved by whoever listens).
+    pub url: fn(u64, Lib) -> String,
     /// The C libraries that speak it.
     pub libs: &'static [Lib],
+    /// Whether both sides need TLS settings (`tls+tcp://`, see [`crate::tls`]).
+    pub tls: bool,
 }
 
-fn tcp_url(_: u64) -> String {
+fn tcp_url(_: u64, _: Lib) -> String {
     "tcp://127.0.0.1:0".to_owned()
 }
 
-fn ipc_url(n: u64) -> String {
+fn ipc_url(n: u64, _: Lib) -> String {
     format!(
         "ipc://{}/sp-conformance-{}-{n}.ipc",
         std::env::temp_dir().display(),
@@ -36,17 +38,48 @@ fn ipc_url(n: u64) -> String {
     )
 }
 
+/// A path where NNG is in the cell (NNG and we route by path); none with libnanomsg,
+/// whose `nn_bind` refuses a ws URL with a path (EINVAL: it serves every path).
+fn ws_url(n: u64, lib: Lib) -> String {
+    match lib {
+        Lib::Nanomsg => "ws://127.0.0.1:0".to_owned(),
+        Lib::Nng => format!("ws://127.0.0.1:0/sp-conformance-{n}"),
+    }
+}
+
+fn tls_url(_: u64, _: Lib) -> String {
+    "tls+tcp://127.0.0.1:0".to_owned()
+}
+
 /// Every transport of the matrix. A new row here adds its cells everywhere.
+///
+/// `tls+tcp` runs against NNG only: libnanomsg has no TLS transport. Debian's NNG 1.5.2
+/// is built with TLS (mbedTLS), which [`crate::tls::nng_has_tls`] checks before the
+/// cells count.
 pub const TRANSPORTS: &[Transport] = &[
     Transport {
         name: "tcp",
         url: tcp_url,
         libs: &[Lib::Nanomsg, Lib::Nng],
+        tls: false,
     },
     Transport {
         name: "ipc",
         url: ipc_url,
         libs: &[Lib::Nanomsg, Lib::Nng],
+        tls: false,
+    },
+    Transport {
+        name: "ws",
+        url: ws_url,
+        libs: &[Lib::Nanomsg, Lib::Nng],
+        tls: false,
+    },
+    Transport {
+        name: "tls+tcp",
+        url: tls_url,
+        libs: &[Lib::Nng],
+        tls: true,
     },
 ];
 
@@ -315,8 +348,12 @@ pub async fn run_cell(cell: &Cell, exes: &PeerExes) -> Result<(), String> {
     let c_type = if cell.ours_first { second } else { first };
     let mut c = Side::c(cell.lib, c_type, exes).await?;
     let mut ours = Side::ours(cell.our_type());
-    let url = (cell.transport.url)(UNIQUE.fetch_add(1, Ordering::Relaxed));
+    let url = (cell.transport.url)(UNIQUE.fetch_add(1, Ordering::Relaxed), cell.lib);
     let result = async {
+        if cell.transport.tls {
+            crate::tls::configure(&mut ours).await?;
+            crate::tls::configure(&mut c).await?;
+        }
         if cell.pattern == Pattern::PubSub {
             let sub = if cell.ours_first { &mut c } else { &mut ours };
             for topic in [&b"a"[..], b"bc"] {
@@ -386,7 +423,9 @@ async fn exchange(pattern: Pattern, a: &mut Side, b: &mut Side) -> Result<(), St
             Ok(())
         }
         Pattern::Survey => {
-            a.set_survey_deadline(5000).await?;
+            // Long enough for a 1 MiB survey and response over ws in a debug build under the
+            // matrix's load (the response must arrive before the deadline).
+            a.set_survey_deadline(9000).await?;
             // A survey sent before the surveyor has its pipe goes nowhere: probe first.
             let mut n = 0;
             let mut synced = false;

@@ -1,18 +1,23 @@
 //! The peer side of the command language: what `nanomsg-peer` and `nng-peer` run.
 //!
-//! A peer holds at most one socket. It reads one command per line on stdin and answers
+//! A peer holds up to two sockets, in slots 0 and 1 (`select` picks the slot the other
+//! commands act on; slot 0 at start). It reads one command per line on stdin and answers
 //! each with exactly one line on stdout, so a test can script it step by step:
 //!
 //! | Command | Answer | Meaning |
 //! |---|---|---|
 //! | `version` | `ok <lib> <version> <file>` | which library really runs, with the shared object it was loaded from |
-//! | `open <type>` | `ok` | opens a cooked socket: `pair0 pair1 req rep push pull pub sub surveyor respondent bus`; receive and send timeouts start at 10 s so nothing blocks forever |
+//! | `open <type>` | `ok` | opens a cooked socket in the selected slot: `pair0 pair1 req rep push pull pub sub surveyor respondent bus`; receive and send timeouts start at 10 s so nothing blocks forever |
+//! | `open-raw <type>` | `ok` | opens a raw socket (`AF_SP_RAW`, `nng_*_open_raw`) in the selected slot, with no timeouts (a device must not stop) |
+//! | `select <0\|1>` | `ok` | picks the slot the following commands act on |
+//! | `has-tls` | `ok yes` or `ok no` | whether the library was built with TLS |
+//! | `device` | `ok` | runs the library's device (`nn_device`, `nng_device`) between the raw sockets of slots 0 and 1 on a thread of its own, until the process ends |
 //! | `listen <url>` | `ok <url>` | binds; a TCP port 0 is replaced by a free port, and the URL actually bound is returned |
 //! | `dial <url>` | `ok` | connects in the background (reconnecting as the library does) |
-//! | `opt <name> <value>` | `ok` | `recv-timeout`, `send-timeout`, `survey-deadline`, `resend-ivl`, `reconnect-ivl` (ms); `recv-max-size` (bytes, -1 = unlimited); `subscribe`, `unsubscribe` (hex topic, `-` = empty) |
+//! | `opt <name> <value>` | `ok` | `recv-timeout`, `send-timeout`, `survey-deadline`, `resend-ivl`, `reconnect-ivl` (ms); `recv-max-size` (bytes, -1 = unlimited); `subscribe`, `unsubscribe` (hex topic, `-` = empty); `sndprio` (1..16, endpoints created afterwards; nanomsg only); `tls-cert-key-file`, `tls-ca-file` (a PEM path used by later `tls+tcp://` listeners and dialers; NNG only) |
 //! | `send <hex>` | `ok` | sends one message (`-` = empty body) |
 //! | `recv` | `msg <hex>` | receives one message |
-//! | `close` | `ok` | closes the socket |
+//! | `close` | `ok` | closes the socket of the selected slot (all sockets at exit) |
 //! | `quit` | (none) | exits |
 //!
 //! Any command can answer `err <NAME> <text>`, where NAME is the portable error name
@@ -63,6 +68,12 @@ pub enum PeerOption {
     Subscribe(Vec<u8>),
     /// SUB: remove a subscription.
     Unsubscribe(Vec<u8>),
+    /// Send priority of endpoints created afterwards (nanomsg `NN_SNDPRIO`, 1..16).
+    SendPriority(i32),
+    /// PEM file with this side's certificate and key, for later TLS endpoints.
+    TlsCertKeyFile(String),
+    /// PEM file of trusted CA certificates, for later TLS dialers.
+    TlsCaFile(String),
 }
 
 /// What a C library must provide to be driven by [`serve`].
@@ -70,8 +81,13 @@ pub trait Backend {
     /// `<lib> <version> <file>`: the library's own name for itself, its version as the
     /// library reports it, and the shared object its functions come from.
     fn describe(&self) -> Result<String, PeerError>;
-    /// Opens a cooked socket (closing any previous one).
-    fn open(&mut self, socket_type: SocketType) -> Result<(), PeerError>;
+    /// Opens a socket in the selected slot (closing any previous one there): cooked, or
+    /// raw if `raw`.
+    fn open(&mut self, socket_type: SocketType, raw: bool) -> Result<(), PeerError>;
+    /// Makes `slot` (0 or 1) the socket the other commands act on.
+    fn select(&mut self, slot: usize) -> Result<(), PeerError>;
+    /// Starts the library's device between the raw sockets of slots 0 and 1, on a thread.
+    fn device(&mut self) -> Result<(), PeerError>;
     /// Binds to `url` (never with port 0: [`serve`] picks the port).
     fn listen(&mut self, url: &str) -> Result<(), PeerError>;
     /// Connects to `url` without waiting for the connection.
@@ -82,8 +98,20 @@ pub trait Backend {
     fn send(&mut self, body: &[u8]) -> Result<(), PeerError>;
     /// Receives one message.
     fn recv(&mut self) -> Result<Vec<u8>, PeerError>;
-    /// Closes the socket.
+    /// Closes the socket of the selected slot.
     fn close(&mut self) -> Result<(), PeerError>;
+    /// Whether the library was built with TLS.
+    fn has_tls(&self) -> bool {
+        false
+    }
+    /// Closes every socket (at exit).
+    fn close_all(&mut self) {
+        for slot in [1, 0] {
+            if self.select(slot).is_ok() {
+                let _ = self.close();
+            }
+        }
+    }
 }
 
 /// The timeout every socket starts with, so that a peer never blocks forever.
@@ -131,6 +159,9 @@ fn parse_option(name: &str, value: &str) -> Result<PeerOption, PeerError> {
         ),
         "subscribe" => PeerOption::Subscribe(topic()?),
         "unsubscribe" => PeerOption::Unsubscribe(topic()?),
+        "sndprio" => PeerOption::SendPriority(ms()?),
+        "tls-cert-key-file" => PeerOption::TlsCertKeyFile(value.to_owned()),
+        "tls-ca-file" => PeerOption::TlsCaFile(value.to_owned()),
         other => return Err(usage(format!("unknown option {other:?}"))),
     })
 }
@@ -181,11 +212,25 @@ pub fn execute(backend: &mut dyn Backend, line: &str) -> Option<Result<String, P
         "quit" => return None,
         "version" => backend.describe().map(|d| format!("ok {d}")),
         "open" => parse_type(arg).and_then(|t| {
-            backend.open(t)?;
+            backend.open(t, false)?;
             backend.set_option(&PeerOption::RecvTimeout(DEFAULT_TIMEOUT_MS))?;
             backend.set_option(&PeerOption::SendTimeout(DEFAULT_TIMEOUT_MS))?;
             Ok("ok".to_owned())
         }),
+        "open-raw" => parse_type(arg).and_then(|t| {
+            backend.open(t, true)?;
+            backend.set_option(&PeerOption::RecvTimeout(-1))?;
+            backend.set_option(&PeerOption::SendTimeout(-1))?;
+            Ok("ok".to_owned())
+        }),
+        "select" => match arg {
+            "0" => backend.select(0),
+            "1" => backend.select(1),
+            other => Err(usage(format!("select 0 or 1, not {other:?}"))),
+        }
+        .map(|()| "ok".to_owned()),
+        "has-tls" => Ok(if backend.has_tls() { "ok yes" } else { "ok no" }.to_owned()),
+        "device" => backend.device().map(|()| "ok".to_owned()),
         "listen" => listen(backend, arg).map(|u| format!("ok {u}")),
         "dial" => backend.dial(arg).map(|()| "ok".to_owned()),
         "opt" => {
@@ -226,7 +271,7 @@ pub fn serve(backend: &mut dyn Backend) {
             break;
         }
     }
-    let _ = backend.close();
+    backend.close_all();
 }
 
 /// What a peer built without its library does: says how to install it and exits 1.

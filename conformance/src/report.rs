@@ -20,8 +20,8 @@ pub struct CellResult {
 pub struct CheckResult {
     /// What was checked, and against which library.
     pub name: String,
-    /// `Err` with the reason if it failed.
-    pub outcome: Result<(), String>,
+    /// What was observed, or `Err` with the reason if it failed.
+    pub outcome: Result<String, String>,
 }
 
 /// Today's date (UTC) as `YYYY-MM-DD`, from the system clock.
@@ -51,6 +51,7 @@ pub fn render(
     peers: &[(Lib, PeerInfo)],
     cells: &[CellResult],
     checks: &[CheckResult],
+    notes: &[String],
 ) -> String {
     let mut out = String::new();
     let passed = cells.iter().filter(|c| c.outcome.is_ok()).count();
@@ -143,8 +144,14 @@ pub fn render(
     if lib_lacks_pair1() {
         let _ = writeln!(
             out,
-            "PAIR1 has no nanomsg row: libnanomsg only speaks PAIR v0.\n"
+            "PAIR1 has no nanomsg row: libnanomsg only speaks PAIR v0. libnanomsg has no \
+             TLS transport, so it has no tls+tcp columns. Over ws, libnanomsg listens \
+             without a path (its `nn_bind` refuses one and serves every path); NNG cells \
+             use a path of their own.\n"
         );
+    }
+    for note in notes {
+        let _ = writeln!(out, "{note}\n");
     }
     if !failures.is_empty() {
         let _ = writeln!(out, "### Failures\n");
@@ -158,7 +165,8 @@ pub fn render(
         let _ = writeln!(out, "| Check | Result |\n|---|---|");
         for c in checks {
             let mark = match &c.outcome {
-                Ok(()) => "pass".to_owned(),
+                Ok(detail) if detail.is_empty() => "pass".to_owned(),
+                Ok(detail) => format!("pass: {detail}"),
                 Err(e) => format!("**FAIL**: {e}"),
             };
             let _ = writeln!(out, "| {} | {mark} |", c.name);

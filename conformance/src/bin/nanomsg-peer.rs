@@ -12,7 +12,7 @@ fn main() {
 
 #[cfg(not(nanomsg_missing))]
 fn main() {
-    let mut peer = ffi::Nanomsg { socket: None };
+    let mut peer = ffi::Nanomsg::default();
     conformance::peer::serve(&mut peer);
 }
 
@@ -40,6 +40,7 @@ mod ffi {
         ) -> c_int;
         fn nn_freemsg(msg: *mut c_void) -> c_int;
         fn nn_errno() -> c_int;
+        fn nn_device(s1: c_int, s2: c_int) -> c_int;
         fn nn_strerror(errnum: c_int) -> *const c_char;
         // Only libnanomsg has nn_symbol (NNG's compatibility layer does not), so linking
         // and calling it proves which library this is.
@@ -57,6 +58,8 @@ mod ffi {
     }
 
     const AF_SP: c_int = 1;
+    const AF_SP_RAW: c_int = 2;
+    const NN_SNDPRIO: c_int = 8;
     const NN_MSG: usize = usize::MAX;
     const NN_SOL_SOCKET: c_int = 0;
     const NN_SNDTIMEO: c_int = 4;
@@ -116,14 +119,17 @@ mod ffi {
         CString::new(s).map_err(|_| PeerError::new("EINVAL", "NUL byte in argument"))
     }
 
-    /// One libnanomsg socket.
+    /// Up to two libnanomsg sockets (slots 0 and 1).
+    #[derive(Default)]
     pub(crate) struct Nanomsg {
-        pub(crate) socket: Option<c_int>,
+        sockets: [Option<c_int>; 2],
+        current: usize,
+        device: bool,
     }
 
     impl Nanomsg {
         fn socket(&self) -> Result<c_int, PeerError> {
-            self.socket
+            self.sockets[self.current]
                 .ok_or_else(|| PeerError::new("EBADF", "no socket: send `open` first"))
         }
 
@@ -188,15 +194,44 @@ mod ffi {
             Ok(format!("nanomsg abi-{cur}.{rev}.{age} {file}"))
         }
 
-        fn open(&mut self, socket_type: SocketType) -> Result<(), PeerError> {
+        fn open(&mut self, socket_type: SocketType, raw: bool) -> Result<(), PeerError> {
             if socket_type == SocketType::Pair1 {
                 return Err(PeerError::new("ENOTSUP", "libnanomsg has no PAIR v1"));
             }
             self.close()?;
             let protocol = c_int::from(socket_type.wire_id());
             // SAFETY: plain integer arguments.
-            let s = check(unsafe { nn_socket(AF_SP, protocol) })?;
-            self.socket = Some(s);
+            let s = check(unsafe { nn_socket(if raw { AF_SP_RAW } else { AF_SP }, protocol) })?;
+            self.sockets[self.current] = Some(s);
+            Ok(())
+        }
+
+        fn select(&mut self, slot: usize) -> Result<(), PeerError> {
+            if slot > 1 {
+                return Err(PeerError::new("EINVAL", "slots are 0 and 1"));
+            }
+            self.current = slot;
+            Ok(())
+        }
+
+        fn device(&mut self) -> Result<(), PeerError> {
+            let (Some(a), Some(b)) = (self.sockets[0], self.sockets[1]) else {
+                return Err(PeerError::new(
+                    "EBADF",
+                    "a device needs sockets in slots 0 and 1",
+                ));
+            };
+            self.device = true;
+            // nn_device blocks until the library terminates: it runs on its own thread
+            // until the process exits.
+            std::thread::spawn(move || {
+                // SAFETY: plain integer arguments; the sockets stay open (a peer with a
+                // device never closes them, see close_all).
+                let rc = unsafe { nn_device(a, b) };
+                if rc < 0 {
+                    eprintln!("nn_device ended: {:?}", last_error());
+                }
+            });
             Ok(())
         }
 
@@ -232,6 +267,10 @@ mod ffi {
                 }
                 PeerOption::Subscribe(topic) => self.set_raw(NN_SUB, 1, topic),
                 PeerOption::Unsubscribe(topic) => self.set_raw(NN_SUB, 2, topic),
+                PeerOption::SendPriority(p) => self.set_int(NN_SOL_SOCKET, NN_SNDPRIO, *p),
+                PeerOption::TlsCertKeyFile(_) | PeerOption::TlsCaFile(_) => {
+                    Err(PeerError::new("ENOTSUP", "libnanomsg has no TLS transport"))
+                }
             }
         }
 
@@ -264,11 +303,22 @@ mod ffi {
         }
 
         fn close(&mut self) -> Result<(), PeerError> {
-            if let Some(s) = self.socket.take() {
+            if let Some(s) = self.sockets[self.current].take() {
                 // SAFETY: `s` is a socket this peer opened and has not closed.
                 check(unsafe { nn_close(s) })?;
             }
             Ok(())
+        }
+
+        fn close_all(&mut self) {
+            // A device thread may still use the sockets: leave them to the process exit.
+            if self.device {
+                return;
+            }
+            for slot in [1, 0] {
+                self.current = slot;
+                let _ = self.close();
+            }
         }
     }
 }

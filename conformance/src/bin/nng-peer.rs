@@ -12,7 +12,7 @@ fn main() {
 
 #[cfg(not(nng_missing))]
 fn main() {
-    let mut peer = ffi::Nng { socket: None };
+    let mut peer = ffi::Nng::default();
     conformance::peer::serve(&mut peer);
 }
 
@@ -56,6 +56,26 @@ mod ffi {
         fn nng_surveyor0_open(s: *mut Handle) -> c_int;
         fn nng_respondent0_open(s: *mut Handle) -> c_int;
         fn nng_bus0_open(s: *mut Handle) -> c_int;
+        fn nng_pair0_open_raw(s: *mut Handle) -> c_int;
+        fn nng_pair1_open_raw(s: *mut Handle) -> c_int;
+        fn nng_req0_open_raw(s: *mut Handle) -> c_int;
+        fn nng_rep0_open_raw(s: *mut Handle) -> c_int;
+        fn nng_push0_open_raw(s: *mut Handle) -> c_int;
+        fn nng_pull0_open_raw(s: *mut Handle) -> c_int;
+        fn nng_pub0_open_raw(s: *mut Handle) -> c_int;
+        fn nng_sub0_open_raw(s: *mut Handle) -> c_int;
+        fn nng_surveyor0_open_raw(s: *mut Handle) -> c_int;
+        fn nng_respondent0_open_raw(s: *mut Handle) -> c_int;
+        fn nng_bus0_open_raw(s: *mut Handle) -> c_int;
+        fn nng_tls_config_alloc(cfg: *mut *mut c_void, mode: c_int) -> c_int;
+        fn nng_tls_config_free(cfg: *mut c_void);
+        fn nng_device(s1: Handle, s2: Handle) -> c_int;
+        fn nng_listener_create(l: *mut Handle, s: Handle, url: *const c_char) -> c_int;
+        fn nng_listener_set_string(l: Handle, name: *const c_char, v: *const c_char) -> c_int;
+        fn nng_listener_start(l: Handle, flags: c_int) -> c_int;
+        fn nng_dialer_create(d: *mut Handle, s: Handle, url: *const c_char) -> c_int;
+        fn nng_dialer_set_string(d: Handle, name: *const c_char, v: *const c_char) -> c_int;
+        fn nng_dialer_start(d: Handle, flags: c_int) -> c_int;
         // From libc: which shared object a function was loaded from.
         fn dladdr(addr: *const c_void, info: *mut DlInfo) -> c_int;
     }
@@ -111,15 +131,50 @@ mod ffi {
         CString::new(s).map_err(|_| PeerError::new("EINVAL", "NUL byte in argument"))
     }
 
-    /// One NNG socket.
+    /// Up to two NNG sockets (slots 0 and 1), and the TLS files for later endpoints.
+    #[derive(Default)]
     pub(crate) struct Nng {
-        pub(crate) socket: Option<Handle>,
+        sockets: [Option<Handle>; 2],
+        current: usize,
+        device: bool,
+        cert_key_file: Option<String>,
+        ca_file: Option<String>,
+    }
+
+    /// Sets string options on a listener or dialer about to start.
+    type SetString = unsafe extern "C" fn(Handle, *const c_char, *const c_char) -> c_int;
+
+    fn set_strings(h: Handle, set: SetString, pairs: &[(&str, &str)]) -> Result<(), PeerError> {
+        for (name, value) in pairs {
+            let (name, value) = (c_string(name)?, c_string(value)?);
+            // SAFETY: both strings are NUL-terminated and alive for the call.
+            check(unsafe { set(h, name.as_ptr(), value.as_ptr()) })?;
+        }
+        Ok(())
     }
 
     impl Nng {
         fn socket(&self) -> Result<Handle, PeerError> {
-            self.socket
+            self.sockets[self.current]
                 .ok_or_else(|| PeerError::new("EBADF", "no socket: send `open` first"))
+        }
+
+        /// The TLS options a `tls+tcp://` endpoint gets: the certificate and key for a
+        /// listener; the CA and the name `localhost` to verify for a dialer.
+        fn tls_options(&self, listener: bool) -> Vec<(&str, &str)> {
+            let mut v = Vec::new();
+            if let Some(f) = &self.cert_key_file {
+                if listener {
+                    v.push(("tls-cert-key-file", f.as_str()));
+                }
+            }
+            if let Some(f) = &self.ca_file {
+                if !listener {
+                    v.push(("tls-ca-file", f.as_str()));
+                    v.push(("tls-server-name", "localhost"));
+                }
+            }
+            v
         }
 
         fn set_ms(&self, name: &str, ms: i32) -> Result<(), PeerError> {
@@ -165,30 +220,94 @@ mod ffi {
             Ok(format!("nng {version} {file}"))
         }
 
-        fn open(&mut self, socket_type: SocketType) -> Result<(), PeerError> {
+        fn open(&mut self, socket_type: SocketType, raw: bool) -> Result<(), PeerError> {
             self.close()?;
-            let open: Open = match socket_type {
-                SocketType::Pair0 => nng_pair0_open,
-                SocketType::Pair1 => nng_pair1_open,
-                SocketType::Req => nng_req0_open,
-                SocketType::Rep => nng_rep0_open,
-                SocketType::Push => nng_push0_open,
-                SocketType::Pull => nng_pull0_open,
-                SocketType::Pub => nng_pub0_open,
-                SocketType::Sub => nng_sub0_open,
-                SocketType::Surveyor => nng_surveyor0_open,
-                SocketType::Respondent => nng_respondent0_open,
-                SocketType::Bus => nng_bus0_open,
+            let open: Open = if raw {
+                match socket_type {
+                    SocketType::Pair0 => nng_pair0_open_raw,
+                    SocketType::Pair1 => nng_pair1_open_raw,
+                    SocketType::Req => nng_req0_open_raw,
+                    SocketType::Rep => nng_rep0_open_raw,
+                    SocketType::Push => nng_push0_open_raw,
+                    SocketType::Pull => nng_pull0_open_raw,
+                    SocketType::Pub => nng_pub0_open_raw,
+                    SocketType::Sub => nng_sub0_open_raw,
+                    SocketType::Surveyor => nng_surveyor0_open_raw,
+                    SocketType::Respondent => nng_respondent0_open_raw,
+                    SocketType::Bus => nng_bus0_open_raw,
+                }
+            } else {
+                match socket_type {
+                    SocketType::Pair0 => nng_pair0_open,
+                    SocketType::Pair1 => nng_pair1_open,
+                    SocketType::Req => nng_req0_open,
+                    SocketType::Rep => nng_rep0_open,
+                    SocketType::Push => nng_push0_open,
+                    SocketType::Pull => nng_pull0_open,
+                    SocketType::Pub => nng_pub0_open,
+                    SocketType::Sub => nng_sub0_open,
+                    SocketType::Surveyor => nng_surveyor0_open,
+                    SocketType::Respondent => nng_respondent0_open,
+                    SocketType::Bus => nng_bus0_open,
+                }
             };
             let mut s = Handle { id: 0 };
             // SAFETY: the open functions write one handle.
             check(unsafe { open(&mut s) })?;
-            self.socket = Some(s);
+            self.sockets[self.current] = Some(s);
+            Ok(())
+        }
+
+        fn has_tls(&self) -> bool {
+            let mut cfg: *mut c_void = std::ptr::null_mut();
+            // SAFETY: writes one pointer; mode 0 is NNG_TLS_MODE_CLIENT.
+            let rc = unsafe { nng_tls_config_alloc(&mut cfg, 0) };
+            if rc == 0 && !cfg.is_null() {
+                // SAFETY: `cfg` was just allocated and is released once.
+                unsafe { nng_tls_config_free(cfg) };
+            }
+            rc == 0
+        }
+
+        fn select(&mut self, slot: usize) -> Result<(), PeerError> {
+            if slot > 1 {
+                return Err(PeerError::new("EINVAL", "slots are 0 and 1"));
+            }
+            self.current = slot;
+            Ok(())
+        }
+
+        fn device(&mut self) -> Result<(), PeerError> {
+            let (Some(a), Some(b)) = (self.sockets[0], self.sockets[1]) else {
+                return Err(PeerError::new(
+                    "EBADF",
+                    "a device needs sockets in slots 0 and 1",
+                ));
+            };
+            self.device = true;
+            // nng_device blocks until a socket closes: it runs on its own thread until
+            // the process exits.
+            std::thread::spawn(move || {
+                // SAFETY: the handles are plain ids of open sockets.
+                let rc = unsafe { nng_device(a, b) };
+                if rc != 0 {
+                    eprintln!("nng_device ended: {:?}", check(rc));
+                }
+            });
             Ok(())
         }
 
         fn listen(&mut self, url: &str) -> Result<(), PeerError> {
             let s = self.socket()?;
+            if url.starts_with("tls+") {
+                let c_url = c_string(url)?;
+                let mut l = Handle { id: 0 };
+                // SAFETY: `c_url` is NUL-terminated; nng writes one handle.
+                check(unsafe { nng_listener_create(&mut l, s, c_url.as_ptr()) })?;
+                set_strings(l, nng_listener_set_string, &self.tls_options(true))?;
+                // SAFETY: `l` is the listener just created.
+                return check(unsafe { nng_listener_start(l, 0) });
+            }
             let url = c_string(url)?;
             // SAFETY: `url` is NUL-terminated; a NULL listener pointer is allowed.
             check(unsafe { nng_listen(s, url.as_ptr(), std::ptr::null_mut(), 0) })
@@ -196,6 +315,15 @@ mod ffi {
 
         fn dial(&mut self, url: &str) -> Result<(), PeerError> {
             let s = self.socket()?;
+            if url.starts_with("tls+") {
+                let c_url = c_string(url)?;
+                let mut d = Handle { id: 0 };
+                // SAFETY: `c_url` is NUL-terminated; nng writes one handle.
+                check(unsafe { nng_dialer_create(&mut d, s, c_url.as_ptr()) })?;
+                set_strings(d, nng_dialer_set_string, &self.tls_options(false))?;
+                // SAFETY: `d` is the dialer just created; NONBLOCK as below.
+                return check(unsafe { nng_dialer_start(d, NNG_FLAG_NONBLOCK) });
+            }
             let url = c_string(url)?;
             // SAFETY: as for nng_listen. NONBLOCK: connect in the background, like
             // nanomsg's nn_connect, and keep retrying.
@@ -219,6 +347,17 @@ mod ffi {
                 }
                 PeerOption::Subscribe(topic) => self.set_bytes("sub:subscribe", topic),
                 PeerOption::Unsubscribe(topic) => self.set_bytes("sub:unsubscribe", topic),
+                PeerOption::SendPriority(_) => {
+                    Err(PeerError::new("ENOTSUP", "NNG has no send priorities"))
+                }
+                PeerOption::TlsCertKeyFile(f) => {
+                    self.cert_key_file = Some(f.clone());
+                    Ok(())
+                }
+                PeerOption::TlsCaFile(f) => {
+                    self.ca_file = Some(f.clone());
+                    Ok(())
+                }
             }
         }
 
@@ -257,11 +396,22 @@ mod ffi {
         }
 
         fn close(&mut self) -> Result<(), PeerError> {
-            if let Some(s) = self.socket.take() {
+            if let Some(s) = self.sockets[self.current].take() {
                 // SAFETY: `s` is a socket this peer opened and has not closed.
                 check(unsafe { nng_close(s) })?;
             }
             Ok(())
+        }
+
+        fn close_all(&mut self) {
+            // A device thread may still use the sockets: leave them to the process exit.
+            if self.device {
+                return;
+            }
+            for slot in [1, 0] {
+                self.current = slot;
+                let _ = self.close();
+            }
         }
     }
 }

@@ -1,0 +1,179 @@
+//! `spcat` against `nanocat` (nanomsg-utils) and `nngcat` (nng-utils): the same command
+//! lines with the tools swapped must print the same bytes, for every output format.
+//!
+//! Our spcat runs as `conformance-spcat`, the same source built as a binary of this
+//! package (see Cargo.toml), so the test always runs a fresh build. Each case runs twice:
+//! their tool serving and ours asking, then ours serving and theirs asking; the server's
+//! output (what it received) and the client's output (the answer) must be equal across
+//! the two runs. Where nngcat legitimately differs from nanocat (wire-facts §15.5), the
+//! difference is listed in [`nngcat_differs`] and asserted as such, so a change shows.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SPCAT: &str = env!("CARGO_BIN_EXE_conformance-spcat");
+
+const FORMATS: [&str; 5] = ["--ascii", "--quoted", "--hex", "--msgpack", "--raw"];
+
+/// The request and the answer: printable text, quotes, a tab, a control byte, UTF-8.
+const ASK: &str = "Q\t\"q\"\x01 é";
+const ANSWER: &str = "R1 \"x\" \\";
+
+/// A pair of roles: the server binds and answers with `--data`, the client connects and
+/// sends `--data`, each printing what it receives.
+#[derive(Clone, Copy, Debug)]
+struct Roles {
+    server: &'static str,
+    client: &'static str,
+    /// Extra client flags (a surveyor waits for the respondent to connect).
+    client_extra: &'static [&'static str],
+}
+
+const ROLES: [Roles; 2] = [
+    Roles {
+        server: "--rep",
+        client: "--req",
+        client_extra: &[],
+    },
+    Roles {
+        server: "--respondent",
+        client: "--surveyor",
+        client_extra: &["-d", "1"],
+    },
+];
+
+fn ipc_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("sp-spcat-{}-{tag}.ipc", std::process::id()))
+}
+
+/// Runs one exchange: `server_tool` serving, `client_tool` asking. Returns the two
+/// outputs (server, client).
+fn exchange(
+    server_tool: &str,
+    client_tool: &str,
+    roles: Roles,
+    format: &str,
+    tag: &str,
+) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let path = ipc_path(tag);
+    let _ = std::fs::remove_file(&path);
+    let url = format!("ipc://{}", path.display());
+    let mut server = Command::new(server_tool)
+        .args([roles.server, "--bind", &url, "--data", ANSWER, format])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!("cannot run {server_tool}: {e} (apt-get install nanomsg-utils nng-utils)")
+        })?;
+    let start = Instant::now();
+    while !Path::new(&path).exists() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = server.kill();
+            return Err(format!("{server_tool} never bound {url}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A client that connects synchronously (nngcat without --compat) fails if it comes
+    // between the server's bind and listen: try again.
+    let mut client_out = None;
+    for _ in 0..20 {
+        let out = Command::new(client_tool)
+            .args([roles.client, "--connect", &url, "--data", ASK, format])
+            .args(roles.client_extra)
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {client_tool}: {e}"))?;
+        if out.status.success() {
+            client_out = Some(out.stdout);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = server.kill();
+    let server_out = server.wait_with_output().map_err(|e| e.to_string())?.stdout;
+    let _ = std::fs::remove_file(&path);
+    let client_out =
+        client_out.ok_or_else(|| format!("{client_tool} {} kept failing", roles.client))?;
+    Ok((server_out, client_out))
+}
+
+/// Where nngcat's output is not nanocat's (and so not ours): `(format, role, how)`.
+/// nngcat's `--ascii` ends a message without a newline, and its `--quoted` writes C
+/// escapes (`\t`) where nanocat writes `\x09`.
+fn nngcat_differs(format: &str, body: &str) -> Option<&'static str> {
+    match format {
+        "--ascii" => Some("--ascii: no newline after each message"),
+        "--quoted" if body.contains('\t') => Some("--quoted: a tab is written \\t, not \\x09"),
+        _ => None,
+    }
+}
+
+fn show(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).escape_debug().to_string()
+}
+
+#[test]
+fn spcat_prints_what_nanocat_and_nngcat_print() {
+    let mut cases = Vec::new();
+    for theirs in ["nanocat", "nngcat"] {
+        for roles in ROLES {
+            for format in FORMATS {
+                cases.push((theirs, roles, format));
+            }
+        }
+    }
+    // Each case is two short runs of two processes: run them all at once, in threads.
+    let handles: Vec<_> = cases
+        .into_iter()
+        .enumerate()
+        .map(|(i, (theirs, roles, format))| {
+            std::thread::spawn(move || {
+                let a = exchange(theirs, SPCAT, roles, format, &format!("{i}a"))?;
+                let b = exchange(SPCAT, theirs, roles, format, &format!("{i}b"))?;
+                Ok::<_, String>((theirs, roles, format, a, b))
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    let mut differences = Vec::new();
+    for h in handles {
+        let (theirs, roles, format, (their_server, our_client), (our_server, their_client)) =
+            match h.join().expect("case thread panicked") {
+                Ok(r) => r,
+                Err(e) => {
+                    failures.push(e);
+                    continue;
+                }
+            };
+        for (role, body, t, o) in [
+            (roles.server, ASK, &their_server, &our_server),
+            (roles.client, ANSWER, &their_client, &our_client),
+        ] {
+            if o.is_empty() {
+                failures.push(format!("{role} {format}: spcat printed nothing"));
+                continue;
+            }
+            let expected_diff = if theirs == "nngcat" {
+                nngcat_differs(format, body)
+            } else {
+                None
+            };
+            match (t == o, expected_diff) {
+                (true, None) => {}
+                (false, Some(why)) => differences.push(format!("nngcat {role} {why}")),
+                (true, Some(why)) => failures.push(format!(
+                    "nngcat {role} {format}: expected to differ ({why}) but printed the same"
+                )),
+                (false, None) => failures.push(format!(
+                    "{theirs} {role} {format}: theirs {:?}, ours {:?}",
+                    show(t),
+                    show(o)
+                )),
+            }
+        }
+    }
+    eprintln!("nngcat differences (expected): {differences:#?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
