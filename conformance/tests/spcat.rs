@@ -177,3 +177,164 @@ fn spcat_prints_what_nanocat_and_nngcat_print() {
     eprintln!("nngcat differences (expected): {differences:#?}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// One-way and two-way pairs checked by repetition: the sender repeats `--data` every
+/// second, the receiver prints what arrives; after a while both are stopped and the
+/// receiver's output must be whole repetitions of one formatted message.
+/// nngcat is given the versioned names (`--pair0`, `--bus0`, see [`role_flag`]): its
+/// plain `--pair` is ambiguous without `--compat`.
+const STREAMS: [(&'static str, &'static str); 4] = [
+    ("--pull", "--push"),
+    ("--sub", "--pub"),
+    ("--pair", "--pair"),
+    ("--bus", "--bus"),
+];
+
+/// The role flag as `tool` spells it.
+fn role_flag(tool: &str, flag: &'static str) -> &'static str {
+    match (tool, flag) {
+        ("nngcat", "--pair") => "--pair0",
+        ("nngcat", "--bus") => "--bus0",
+        _ => flag,
+    }
+}
+
+/// The smallest unit `u` with `out == u.repeat(k)`.
+fn repeated_unit(out: &[u8]) -> &[u8] {
+    (1..=out.len())
+        .filter(|p| out.len() % p == 0)
+        .find(|&p| out.chunks(p).all(|c| c == &out[..p]))
+        .map_or(out, |p| &out[..p])
+}
+
+/// Runs `receiver_tool` bound with `format` and `sender_tool` connected, repeating the
+/// message; returns the receiver's output.
+fn stream(
+    receiver_tool: &str,
+    sender_tool: &str,
+    roles: (&'static str, &'static str),
+    format: &str,
+    tag: &str,
+) -> Result<Vec<u8>, String> {
+    let path = ipc_path(tag);
+    let _ = std::fs::remove_file(&path);
+    let url = format!("ipc://{}", path.display());
+    let mut receiver = Command::new(receiver_tool)
+        .args([role_flag(receiver_tool, roles.0), "--bind", &url, format])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!("cannot run {receiver_tool}: {e} (apt-get install nanomsg-utils nng-utils)")
+        })?;
+    let start = Instant::now();
+    while !Path::new(&path).exists() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = receiver.kill();
+            return Err(format!("{receiver_tool} never bound {url}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut sender = Command::new(sender_tool)
+        // Whole seconds: nngcat takes only integers for --delay and --interval.
+        .args([
+            role_flag(sender_tool, roles.1),
+            "--connect",
+            &url,
+            "--data",
+            ASK,
+            "-d",
+            "1",
+            "-i",
+            "1",
+        ])
+        // nngcat dials synchronously unless --compat, and gives up if it comes between
+        // the receiver's bind and listen; nanocat and spcat always retry.
+        .args(if sender_tool == "nngcat" {
+            &["--compat"][..]
+        } else {
+            &[][..]
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {sender_tool}: {e}"))?;
+    std::thread::sleep(Duration::from_millis(2600));
+    let _ = sender.kill();
+    let _ = sender.wait();
+    let _ = receiver.kill();
+    let out = receiver
+        .wait_with_output()
+        .map_err(|e| e.to_string())?
+        .stdout;
+    let _ = std::fs::remove_file(&path);
+    Ok(out)
+}
+
+#[test]
+fn spcat_receives_and_prints_like_nanocat_and_nngcat_on_every_other_pair() {
+    let mut cases = Vec::new();
+    for theirs in ["nanocat", "nngcat"] {
+        for roles in STREAMS {
+            for format in FORMATS {
+                cases.push((theirs, roles, format));
+            }
+        }
+    }
+    let mut failures = Vec::new();
+    // Two processes per run and four runs per case: a few cases at a time.
+    for (chunk_no, chunk) in cases.chunks(20).enumerate() {
+        let handles: Vec<_> = chunk
+            .iter()
+            .copied()
+            .enumerate()
+            .map(|(i, (theirs, roles, format))| {
+                std::thread::spawn(move || {
+                    let tag = format!("s{chunk_no}-{i}");
+                    // Receivers compared: theirs fed by ours, ours fed by theirs.
+                    let their_recv = stream(theirs, SPCAT, roles, format, &format!("{tag}a"))?;
+                    let our_recv = stream(SPCAT, theirs, roles, format, &format!("{tag}b"))?;
+                    Ok::<_, String>((theirs, roles, format, their_recv, our_recv))
+                })
+            })
+            .collect();
+        for h in handles {
+            let (theirs, roles, format, t, o) = match h.join().expect("case thread panicked") {
+                Ok(r) => r,
+                Err(e) => {
+                    failures.push(e);
+                    continue;
+                }
+            };
+            if t.is_empty() || o.is_empty() {
+                failures.push(format!(
+                    "{theirs} {} {format}: no output (theirs {} bytes, ours {} bytes)",
+                    roles.0,
+                    t.len(),
+                    o.len()
+                ));
+                continue;
+            }
+            let (tu, ou) = (repeated_unit(&t), repeated_unit(&o));
+            let expected_diff = if theirs == "nngcat" {
+                nngcat_differs(format, ASK)
+            } else {
+                None
+            };
+            match (tu == ou, expected_diff) {
+                (true, None) | (false, Some(_)) => {}
+                (true, Some(why)) => failures.push(format!(
+                    "nngcat {} {format}: expected to differ ({why})",
+                    roles.0
+                )),
+                (false, None) => failures.push(format!(
+                    "{theirs} {} {format}: theirs {:?}, ours {:?}",
+                    roles.0,
+                    show(tu),
+                    show(ou)
+                )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
