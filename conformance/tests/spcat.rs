@@ -183,7 +183,7 @@ fn spcat_prints_what_nanocat_and_nngcat_print() {
 /// receiver's output must be whole repetitions of one formatted message.
 /// nngcat is given the versioned names (`--pair0`, `--bus0`, see [`role_flag`]): its
 /// plain `--pair` is ambiguous without `--compat`.
-const STREAMS: [(&'static str, &'static str); 4] = [
+const STREAMS: [(&str, &str); 4] = [
     ("--pull", "--push"),
     ("--sub", "--pub"),
     ("--pair", "--pair"),
