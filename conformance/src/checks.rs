@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use sp_net::{Socket, SocketType};
+use sp_net::{Socket, SocketOptions, SocketType};
 use sp_proto::DropReason;
 
 use crate::harness::{CallError, Lib, Peer, PeerExes, Side};
@@ -29,6 +29,10 @@ pub enum Check {
     /// A C REQ (resend 300 ms) with our REP ignoring the first request: the request is
     /// resent and our answer reaches the C REQ.
     ReqResendTheirReq,
+    /// Our REQ (default 60 s resend interval) with two C REPs at send priorities 1 and 2:
+    /// the REP at priority 1 receives the request and is killed; the request goes to the
+    /// other REP at once (long before the interval) and its answer arrives.
+    ReqResendOnPipeLoss,
     /// Wrong peer types (our PUSH to their REP, their PUSH to our REP, our PAIR0 to their
     /// PAIR1 where they have it): no pipe forms, no message passes, the handshake
     /// failure is counted.
@@ -47,11 +51,12 @@ pub enum Check {
 
 impl Check {
     /// Every check.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::SurveyDeadlineTheirSurveyor,
         Self::SurveyDeadlineOurSurveyor,
         Self::ReqResendOurReq,
         Self::ReqResendTheirReq,
+        Self::ReqResendOnPipeLoss,
         Self::WrongPeerRefused,
         Self::PriorityPush,
         Self::PriorityReq,
@@ -69,6 +74,7 @@ impl Check {
                 | Self::SurveyDeadlineOurSurveyor
                 | Self::ReqResendOurReq
                 | Self::ReqResendTheirReq
+                | Self::ReqResendOnPipeLoss
         )
     }
 
@@ -83,6 +89,9 @@ impl Check {
             }
             Self::ReqResendOurReq => "REQ resend: our REQ, their REP drops the first request",
             Self::ReqResendTheirReq => "REQ resend: their REQ, our REP ignores the first request",
+            Self::ReqResendOnPipeLoss => {
+                "REQ resend at once when the REP holding the request dies (our REQ, their REPs)"
+            }
             Self::WrongPeerRefused => "wrong peer type refused (PUSH↔REP both ways, PAIR0↔PAIR1)",
             Self::PriorityPush => {
                 "PUSH priority failover (prio 1 and 2; 1 killed, then back), ours vs theirs"
@@ -107,6 +116,7 @@ impl Check {
             Self::SurveyDeadlineOurSurveyor => none(survey_our_surveyor(lib, exes).await),
             Self::ReqResendOurReq => none(resend_our_req(lib, exes).await),
             Self::ReqResendTheirReq => none(resend_their_req(lib, exes).await),
+            Self::ReqResendOnPipeLoss => none(resend_on_pipe_loss(lib, exes).await),
             Self::WrongPeerRefused => none(wrong_peer(lib, exes).await),
             Self::PriorityPush => crate::priority::check(lib, false, exes).await,
             Self::PriorityReq => crate::priority::check(lib, true, exes).await,
@@ -384,6 +394,73 @@ async fn resend_our_req(lib: Lib, exes: &PeerExes) -> Result<(), String> {
     }
     .await;
     rep.quit().await;
+    req.close().await;
+    result
+}
+
+async fn resend_on_pipe_loss(lib: Lib, exes: &PeerExes) -> Result<(), String> {
+    let req = Socket::new(SocketType::Req); // default resend interval: 60 s
+    let mut first = c_peer(lib, SocketType::Rep, exes).await?;
+    let mut second = c_peer(lib, SocketType::Rep, exes).await?;
+    let result = async {
+        for (peer, prio) in [(&mut first, 1), (&mut second, 2)] {
+            let url = peer
+                .call(&format!("listen {}", tcp()))
+                .await
+                .map_err(peer_err("listen"))?;
+            let priority = sp_net::Priority::new(prio).expect("1 and 2 are priorities");
+            req.set_options(SocketOptions {
+                send_priority: priority,
+                ..req.options()
+            });
+            std::mem::forget(req.dial(&url).await.map_err(|e| e.to_string())?);
+        }
+        req.wait_for_pipes(2).await.map_err(|e| e.to_string())?;
+        let asking = {
+            let req = req.clone();
+            tokio::spawn(async move {
+                tokio::time::timeout(Duration::from_secs(10), req.request("question")).await
+            })
+        };
+        let got = first
+            .recv_timeout(5000)
+            .await
+            .map_err(peer_err("recv at priority 1"))?;
+        if got != b"question" {
+            return Err(format!("the priority-1 REP got {got:?}"));
+        }
+        let start = Instant::now();
+        first.kill().await;
+        let again = second
+            .recv_timeout(5000)
+            .await
+            .map_err(peer_err("recv at priority 2"))?;
+        let gap = start.elapsed();
+        if again != b"question" {
+            return Err(format!("the priority-2 REP got {again:?}"));
+        }
+        if gap > Duration::from_secs(3) {
+            return Err(format!("the resend came after {gap:?}, not at once"));
+        }
+        second.send(b"answer").await.map_err(peer_err("send"))?;
+        let reply = asking
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|_| "no reply within 10 s".to_owned())?
+            .map_err(|e| e.to_string())?;
+        if reply.body != "answer" {
+            return Err(format!("REQ got {reply:?}"));
+        }
+        if req.stats().protocol.resends != 1 {
+            return Err(format!(
+                "our REQ counted {} resends, expected 1",
+                req.stats().protocol.resends
+            ));
+        }
+        Ok(())
+    }
+    .await;
+    second.quit().await;
     req.close().await;
     result
 }
