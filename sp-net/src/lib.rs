@@ -40,3 +40,16 @@ pub use socket::{Endpoint, Socket, SocketOptions};
 pub use sp_proto::{Message, PipeId, Priority, SocketType};
 pub use stats::Statistics;
 pub use url::Url;
+
+/// The user guide's chapters that use `sp-net`, compiled and run as doctests so their code
+/// cannot rot.
+#[cfg(doctest)]
+pub mod guide {
+    /// `docs/getting-started.md`.
+    #[doc = include_str!("../../docs/getting-started.md")]
+    pub struct GettingStarted;
+
+    /// `docs/protocols.md`.
+    #[doc = include_str!("../../docs/protocols.md")]
+    pub struct Protocols;
+}
