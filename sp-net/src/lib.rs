@@ -52,4 +52,12 @@ pub mod guide {
     /// `docs/protocols.md`.
     #[doc = include_str!("../../docs/protocols.md")]
     pub struct Protocols;
+
+    /// `docs/options.md`.
+    #[doc = include_str!("../../docs/options.md")]
+    pub struct Options;
+
+    /// `docs/statistics.md`.
+    #[doc = include_str!("../../docs/statistics.md")]
+    pub struct Statistics;
 }
