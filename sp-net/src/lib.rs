@@ -60,4 +60,16 @@ pub mod guide {
     /// `docs/statistics.md`.
     #[doc = include_str!("../../docs/statistics.md")]
     pub struct Statistics;
+
+    /// `docs/migrating.md`.
+    #[doc = include_str!("../../docs/migrating.md")]
+    pub struct Migrating;
+
+    /// `docs/spcat.md` (no Rust code today; included so that any added later is tested).
+    #[doc = include_str!("../../docs/spcat.md")]
+    pub struct Spcat;
+
+    /// `docs/running-conformance.md` (no Rust code today; included likewise).
+    #[doc = include_str!("../../docs/running-conformance.md")]
+    pub struct RunningConformance;
 }
