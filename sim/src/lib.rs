@@ -56,6 +56,12 @@ mod sim;
 pub mod trace;
 pub mod turmoil_net;
 
+/// The user guide's chapter on simulation, compiled and run as a doctest so its code
+/// cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/simulation.md")]
+pub struct SimulationGuide;
+
 pub use crate::sim::{Received, Sent, Sim, SocketLog, SurveyRound};
 pub use crate::trace::{TraceEvent, What};
 

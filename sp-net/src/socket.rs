@@ -84,6 +84,10 @@ struct Inner {
     timer: JoinHandle<()>,
     seed: Mutex<u64>,
     tls: Mutex<Option<TlsConfig>>,
+    /// The runtime the socket's tasks run on, so that dropping the last handle outside
+    /// it (a `BlockingSocket` on a plain thread) still lingers instead of cutting the
+    /// connections at once.
+    runtime: tokio::runtime::Handle,
 }
 
 impl Drop for Inner {
@@ -96,13 +100,9 @@ impl Drop for Inner {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .linger;
-        match tokio::runtime::Handle::try_current() {
-            // Let the writers flush what was accepted, as `close` does, in the background.
-            Ok(rt) => {
-                rt.spawn(linger_then_stop(self.shared.clone(), endpoints, linger));
-            }
-            Err(_) => endpoints.iter().for_each(tokio::task::AbortHandle::abort),
-        }
+        // Let the writers flush what was accepted, as `close` does, in the background.
+        self.runtime
+            .spawn(linger_then_stop(self.shared.clone(), endpoints, linger));
     }
 }
 
@@ -194,6 +194,7 @@ impl Socket {
                 timer,
                 seed: Mutex::new(seed),
                 tls: Mutex::new(None),
+                runtime: tokio::runtime::Handle::current(),
             }),
         }
     }

@@ -62,3 +62,31 @@ fn close_wakes_a_blocked_receiver() {
     pull.close();
     assert!(matches!(waiter.join().unwrap(), Err(Error::Closed)));
 }
+
+/// Dropping the last handle of a blocking socket (on a thread outside any runtime) still
+/// lets the connections flush what was accepted for sending, within the linger time, as
+/// `close` does: a REP that answers and is dropped at once must not lose its reply.
+#[test]
+fn dropping_a_blocking_socket_flushes_its_last_reply() {
+    let limit = Some(std::time::Duration::from_secs(10));
+    for round in 0..20 {
+        let rep = BlockingSocket::new(SocketType::Rep);
+        let mut o = rep.options();
+        o.recv_timeout = limit;
+        o.send_timeout = limit;
+        rep.set_options(o.clone());
+        let ep = rep.listen("tcp://127.0.0.1:0").unwrap();
+        let server = thread::spawn(move || {
+            let q = rep.recv().unwrap();
+            rep.send(q.body).unwrap();
+            // `rep` is dropped here, right after its reply was accepted.
+        });
+        let req = BlockingSocket::new(SocketType::Req);
+        req.set_options(o);
+        req.dial(&ep.url().to_string()).unwrap();
+        req.send(format!("round {round}")).unwrap();
+        let reply = req.recv().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(reply.body, format!("round {round}"));
+        server.join().unwrap();
+    }
+}
