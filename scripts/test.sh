@@ -37,7 +37,9 @@ cargo test --workspace --locked
 
 echo "==> fuzz targets, 3 s each under the stable driver (scripts/fuzz.sh runs them longer)"
 # Own workspace (fuzz/ is excluded); the same target dir reuses the test build's deps.
-CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" cargo run --locked -q \
+# Not --locked: its lockfile follows sp-proto's and sp-net's dependencies, which change
+# in the main workspace (whose own lockfile is checked with --locked above).
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" cargo run -q \
     --manifest-path fuzz/Cargo.toml --no-default-features --bin fuzz-stable -- 3
 
 echo "==> soak, 20 s (scripts/soak.sh runs 10 minutes by default)"
