@@ -20,4 +20,5 @@ pub mod harness;
 pub mod hex;
 pub mod matrix;
 pub mod peer;
+pub mod perf;
 pub mod report;
