@@ -178,9 +178,10 @@ fn source<S: PerfSocket>(s: &mut S, size: usize, count: usize) -> Result<(), Str
     Ok(())
 }
 
-/// How long a C library's sender keeps its socket open after the last send: neither
-/// library promises to flush queued messages on close, so the sender waits (the bench
-/// runner stops it as soon as the receiver reported).
+/// How long a C library's socket stays open after its last send: neither library
+/// promises to flush queued messages on close (nanomsg's own tools lose the last reply
+/// or messages that way), so the sending side waits; the bench runner stops it as soon
+/// as the measuring side reported.
 const SENDER_LINGER: Duration = Duration::from_secs(2);
 
 fn run_tool<S: PerfSocket>(a: &ToolArgs) -> Result<(), String> {
@@ -196,6 +197,7 @@ fn run_tool<S: PerfSocket>(a: &ToolArgs) -> Result<(), String> {
             s.set_nodelay()?;
             s.bind(&a.addr)?;
             echo(&mut s, a.size, a.count)?;
+            std::thread::sleep(SENDER_LINGER);
             s.close();
         }
         "remote_lat" => {

@@ -23,7 +23,7 @@ const TRANSPORTS: [&str; 3] = ["tcp", "ipc", "inproc"];
 const SIZES: [usize; 4] = [64, 1024, 64 * 1024, 1024 * 1024];
 /// How long to wait for a bound tool to listen before starting its peer.
 const BIND_WAIT: Duration = Duration::from_millis(150);
-const RUN_LIMIT: Duration = Duration::from_secs(60);
+const RUN_LIMIT: Duration = Duration::from_secs(20);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
