@@ -44,7 +44,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::tls::TlsConfig;
 use super::ws_http::{self, HttpError, Reject, ResponseError};
 use super::{BoxFuture, BoxRead, BoxWrite, Conn, Io, Network};
-use crate::core::Shared;
+use crate::core::SharedRef;
 use crate::error::Error;
 use crate::pipe::{self, MsgRead, MsgWrite, PipeEnd};
 use crate::url::{Family, HostPort, Url};
@@ -119,7 +119,7 @@ struct Upgraded {
 struct Route {
     id: u64,
     ours: SocketType,
-    shared: Arc<Shared>,
+    shared: SharedRef,
     tx: mpsc::UnboundedSender<Upgraded>,
 }
 
@@ -251,7 +251,7 @@ pub(crate) async fn listen(
     url: &Url,
     tls: Option<TlsConfig>,
     ours: SocketType,
-    shared: Arc<Shared>,
+    shared: SharedRef,
     cfg: WsConfig,
     seed: u64,
 ) -> Result<(Url, JoinHandle<()>), Error> {
@@ -427,7 +427,7 @@ pub(crate) async fn dial_once(
     url: &Url,
     tls: Option<&TlsConfig>,
     ours: SocketType,
-    shared: &Arc<Shared>,
+    shared: &SharedRef,
     cfg: WsConfig,
     seed: u64,
 ) -> Option<(PipeEnd, bool)> {
@@ -715,7 +715,7 @@ impl MsgWrite for WsWriter {
 }
 
 async fn run_pipe(
-    shared: Arc<Shared>,
+    shared: SharedRef,
     role: WsRole,
     up: Upgraded,
     cfg: WsConfig,
