@@ -93,7 +93,7 @@ fn figure(kind: Kind, out: &str) -> Option<f64> {
     out.lines()
         .filter_map(|l| l.strip_prefix(key))
         .find(|l| l.trim_end().ends_with(unit))
-        .and_then(|l| l.trim().split_whitespace().next()?.parse::<f64>().ok())
+        .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok())
         .map(|v| if kind == Kind::Lat { v * 2.0 } else { v })
 }
 
@@ -146,13 +146,10 @@ fn run_cell(
     };
     let mut l = spawn(&bin, &args(local)).ok()?;
     std::thread::sleep(BIND_WAIT);
-    let mut r = match spawn(&bin, &args(remote)) {
-        Ok(r) => r,
-        Err(_) => {
-            let _ = l.kill();
-            let _ = l.wait();
-            return None;
-        }
+    let Ok(mut r) = spawn(&bin, &args(remote)) else {
+        let _ = l.kill();
+        let _ = l.wait();
+        return None;
     };
     // The side that reports: the measuring remote for latency, the receiver for
     // throughput. The other side gets a little longer, then is stopped (the C senders
