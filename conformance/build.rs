@@ -1,4 +1,5 @@
-//! Links `nanomsg-peer` to libnanomsg and `nng-peer` to libnng, each binary to exactly one
+//! Links `nanomsg-peer` and `nanomsg-perf` to libnanomsg, `nng-peer` and `nng-perf` to
+//! libnng, each binary to exactly one
 //! library. When a library is not installed the binary is still built, without it, and
 //! fails at start-up saying how to install it (so the conformance tests fail with that
 //! message instead of the whole workspace failing to link).
@@ -26,17 +27,20 @@ fn main() {
     println!("cargo:rerun-if-env-changed=CC");
     println!("cargo:rustc-check-cfg=cfg(nanomsg_missing)");
     println!("cargo:rustc-check-cfg=cfg(nng_missing)");
-    for (bin, lib, cfg, deb) in [
+    for (bins, lib, cfg, deb) in [
         (
-            "nanomsg-peer",
+            ["nanomsg-peer", "nanomsg-perf"],
             "nanomsg",
             "nanomsg_missing",
             "libnanomsg-dev",
         ),
-        ("nng-peer", "nng", "nng_missing", "libnng-dev"),
+        (["nng-peer", "nng-perf"], "nng", "nng_missing", "libnng-dev"),
     ] {
+        let bin = bins.join(" and ");
         if linker_finds(lib) {
-            println!("cargo:rustc-link-arg-bin={bin}=-l{lib}");
+            for bin in bins {
+                println!("cargo:rustc-link-arg-bin={bin}=-l{lib}");
+            }
         } else {
             println!("cargo:rustc-cfg={cfg}");
             println!(

@@ -25,5 +25,6 @@ pub mod matrix;
 pub mod peer;
 pub mod priority;
 pub mod proxy;
+pub mod perf;
 pub mod report;
 pub mod tls;

@@ -191,8 +191,10 @@ impl Shared {
         mut msg: Message,
         mut op: impl FnMut(&mut AnyProtocol, Instant, Message) -> Result<(), SendError>,
     ) -> Result<(), Error> {
+        // The first attempt goes without a ticket; a ticket is taken (and the operation
+        // retried under it) only once it would block.
+        let mut ticket = None;
         loop {
-            let changed = self.writable.listen();
             {
                 let now = self.now();
                 let mut st = self.lock();
@@ -210,7 +212,10 @@ impl Shared {
                     Err(e) => return Err(Error::from_send(e.kind)),
                 }
             }
-            changed.await;
+            match ticket.take() {
+                Some(changed) => changed.await,
+                None => ticket = Some(self.writable.listen()),
+            }
         }
     }
 
@@ -221,8 +226,10 @@ impl Shared {
         &self,
         mut op: impl FnMut(&mut AnyProtocol, Instant) -> Result<Message, RecvError>,
     ) -> Result<Message, Error> {
+        // The first attempt goes without a ticket; a ticket is taken (and the operation
+        // retried under it) only once it would block.
+        let mut ticket = None;
         loop {
-            let changed = self.readable.listen();
             {
                 let now = self.now();
                 let mut st = self.lock();
@@ -240,7 +247,10 @@ impl Shared {
                     Err(e) => return Err(Error::from_recv(e)),
                 }
             }
-            changed.await;
+            match ticket.take() {
+                Some(changed) => changed.await,
+                None => ticket = Some(self.readable.listen()),
+            }
         }
     }
 

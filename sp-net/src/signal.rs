@@ -4,12 +4,19 @@
 //! core's lock, then awaits the ticket. Any [`Signal::notify_all`] after the ticket was
 //! taken completes it, so a change between "checked: nothing to do" and "waiting" is never
 //! lost. Built only on [`crate::sync`] so loom can model it.
+//!
+//! Notifying is free while no ticket is outstanding: `listen` counts itself in before it
+//! reads the generation, and the notifier's state change is ordered after the waiter's
+//! check through the core's lock, so a notifier that reads a zero count knows that no
+//! waiter checked before its change.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use crate::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use crate::sync::{AtomicUsize, Mutex};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -22,6 +29,8 @@ struct Inner {
 #[derive(Debug, Default)]
 pub(crate) struct Signal {
     inner: Mutex<Inner>,
+    /// Tickets taken and not yet dropped.
+    listeners: AtomicUsize,
 }
 
 impl Signal {
@@ -35,6 +44,9 @@ impl Signal {
 
     /// Completes every ticket taken so far.
     pub(crate) fn notify_all(&self) {
+        if self.listeners.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         let wakers = {
             let mut inner = self.lock();
             inner.generation += 1;
@@ -47,6 +59,7 @@ impl Signal {
 
     /// A ticket that completes at the next [`notify_all`](Self::notify_all).
     pub(crate) fn listen(&self) -> Listen<'_> {
+        self.listeners.fetch_add(1, Ordering::SeqCst);
         let mut inner = self.lock();
         let ticket = inner.next_ticket;
         inner.next_ticket += 1;
@@ -54,6 +67,7 @@ impl Signal {
             signal: self,
             generation: inner.generation,
             ticket,
+            registered: false,
         }
     }
 }
@@ -64,13 +78,16 @@ pub(crate) struct Listen<'a> {
     signal: &'a Signal,
     generation: u64,
     ticket: u64,
+    /// A waker of this ticket may be in the list.
+    registered: bool,
 }
 
 impl Future for Listen<'_> {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut inner = self.signal.lock();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let signal = self.signal;
+        let mut inner = signal.lock();
         if inner.generation != self.generation {
             return Poll::Ready(());
         }
@@ -78,13 +95,18 @@ impl Future for Listen<'_> {
             Some((_, w)) => w.clone_from(cx.waker()),
             None => inner.wakers.push((self.ticket, cx.waker().clone())),
         }
+        drop(inner);
+        self.registered = true;
         Poll::Pending
     }
 }
 
 impl Drop for Listen<'_> {
     fn drop(&mut self) {
-        let ticket = self.ticket;
-        self.signal.lock().wakers.retain(|(t, _)| *t != ticket);
+        if self.registered {
+            let ticket = self.ticket;
+            self.signal.lock().wakers.retain(|(t, _)| *t != ticket);
+        }
+        self.signal.listeners.fetch_sub(1, Ordering::SeqCst);
     }
 }

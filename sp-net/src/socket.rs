@@ -741,13 +741,9 @@ async fn run_stream(
         return (e, false);
     }
     let Conn { io, peer } = conn;
-    let (reader, writer) = tokio::io::split(io);
-    let reader = Box::new(StreamReader::new(
-        Box::new(reader),
-        cfg.format,
-        cfg.max_recv,
-    ));
-    let writer = Box::new(StreamWriter::new(Box::new(writer), cfg.format));
+    let (reader, writer) = crate::transport::split(io);
+    let reader = Box::new(StreamReader::new(reader, cfg.format, cfg.max_recv));
+    let writer = Box::new(StreamWriter::new(writer, cfg.format));
     pipe::run(shared, &peer, cfg.info, reader, writer).await
 }
 

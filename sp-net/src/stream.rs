@@ -132,9 +132,11 @@ impl StreamWriter {
                     self.out.clear();
                 }
             } else {
-                self.writer.write_all(&self.out).await?;
+                // What is buffered (this frame's prefix and header, maybe smaller frames
+                // before it) and the body go in one vectored write where the stream
+                // supports it: no small segment of its own for the prefix.
+                write_two(&mut self.writer, &self.out, &msg.body).await?;
                 self.out.clear();
-                self.writer.write_all(&msg.body).await?;
             }
         }
         if !self.out.is_empty() {
@@ -144,6 +146,26 @@ impl StreamWriter {
         self.writer.flush().await?;
         Ok(())
     }
+}
+
+/// Writes `a` then `b` completely, with vectored writes.
+async fn write_two(w: &mut BoxWrite, a: &[u8], b: &[u8]) -> std::io::Result<()> {
+    let (mut a, mut b) = (a, b);
+    while !a.is_empty() {
+        let n = w
+            .write_vectored(&[std::io::IoSlice::new(a), std::io::IoSlice::new(b)])
+            .await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        if n < a.len() {
+            a = &a[n..];
+        } else {
+            b = &b[n - a.len()..];
+            a = &[];
+        }
+    }
+    w.write_all(b).await
 }
 
 impl MsgWrite for StreamWriter {

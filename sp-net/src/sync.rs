@@ -3,6 +3,6 @@
 //! invisible to loom, so the core uses only these).
 
 #[cfg(sp_net_loom)]
-pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+pub(crate) use loom::sync::{atomic::AtomicUsize, Arc, Mutex, MutexGuard};
 #[cfg(not(sp_net_loom))]
-pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+pub(crate) use std::sync::{atomic::AtomicUsize, Arc, Mutex, MutexGuard};

@@ -23,8 +23,43 @@ pub(crate) mod ws_http;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A bidirectional byte stream.
-pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {
+    /// The stream as `Any`, to recognise stream types that split without a lock.
+    fn as_any(&self) -> &dyn std::any::Any;
+    /// The stream as a boxed `Any` (see [`as_any`](Self::as_any)).
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
+/// Splits a connection into its read and write halves: TCP and Unix streams into their
+/// owned halves (no lock between the two directions), anything else through
+/// `tokio::io::split`.
+pub(crate) fn split(io: Box<dyn Io>) -> (BoxRead, BoxWrite) {
+    if io.as_any().is::<tokio::net::TcpStream>() {
+        if let Ok(s) = io.into_any().downcast::<tokio::net::TcpStream>() {
+            let (r, w) = s.into_split();
+            return (Box::new(r), Box::new(w));
+        }
+        unreachable!("checked type");
+    }
+    #[cfg(unix)]
+    if io.as_any().is::<tokio::net::UnixStream>() {
+        if let Ok(s) = io.into_any().downcast::<tokio::net::UnixStream>() {
+            let (r, w) = s.into_split();
+            return (Box::new(r), Box::new(w));
+        }
+        unreachable!("checked type");
+    }
+    let (r, w) = tokio::io::split(io);
+    (Box::new(r), Box::new(w))
+}
 
 /// The read half of a connection.
 pub type BoxRead = Box<dyn AsyncRead + Send + Unpin>;

@@ -44,7 +44,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::tls::TlsConfig;
 use super::ws_http::{self, HttpError, Reject, ResponseError};
 use super::{BoxFuture, BoxRead, BoxWrite, Conn, Io, Network};
-use crate::core::Shared;
+use crate::core::SharedRef;
 use crate::error::Error;
 use crate::pipe::{self, MsgRead, MsgWrite, PipeEnd};
 use crate::url::{Family, HostPort, Url};
@@ -121,7 +121,7 @@ struct Upgraded {
 struct Route {
     id: u64,
     ours: SocketType,
-    shared: Arc<Shared>,
+    shared: SharedRef,
     tx: mpsc::UnboundedSender<Upgraded>,
 }
 
@@ -253,7 +253,7 @@ pub(crate) async fn listen(
     url: &Url,
     tls: Option<TlsConfig>,
     ours: SocketType,
-    shared: Arc<Shared>,
+    shared: SharedRef,
     cfg: WsConfig,
     seed: u64,
 ) -> Result<(Url, JoinHandle<()>), Error> {
@@ -435,7 +435,7 @@ pub(crate) async fn dial_once(
     url: &Url,
     tls: Option<&TlsConfig>,
     ours: SocketType,
-    shared: &Arc<Shared>,
+    shared: &SharedRef,
     cfg: WsConfig,
     seed: u64,
 ) -> Option<(PipeEnd, bool)> {
@@ -723,7 +723,7 @@ impl MsgWrite for WsWriter {
 }
 
 async fn run_pipe(
-    shared: Arc<Shared>,
+    shared: SharedRef,
     role: WsRole,
     up: Upgraded,
     cfg: WsConfig,

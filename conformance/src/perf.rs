@@ -1,0 +1,441 @@
+//! The performance tools of the C libraries and of plain sockets, for side-by-side runs
+//! with `sp-perf` (see `src/bin/perf-bench.rs`).
+//!
+//! [`tool_main`] implements nanomsg's six perf tools (`local_lat`, `remote_lat`,
+//! `local_thr`, `remote_thr`, `inproc_lat`, `inproc_thr`: arguments, PAIR sockets, the
+//! empty start message, TCP_NODELAY on the latency sockets, report lines) over any
+//! [`PerfSocket`]; `nanomsg-perf` and `nng-perf` supply one for their library. [`raw_main`]
+//! is the kernel baseline: the same tools over plain TCP or Unix sockets (ping-pong of
+//! `size` bytes; one write per message, the receiver reading 256 KiB at a time).
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// The socket types the tools use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PerfKind {
+    /// PAIR v0 (every tool by default).
+    Pair,
+    /// PUSH, the sender of `--pipeline` throughput runs.
+    Push,
+    /// PULL, the receiver of `--pipeline` throughput runs.
+    Pull,
+}
+
+/// A blocking SP socket of some library.
+pub trait PerfSocket: Sized + Send + 'static {
+    /// Opens a socket.
+    fn open(kind: PerfKind) -> Result<Self, String>;
+    /// Turns TCP_NODELAY on for connections made afterwards.
+    fn set_nodelay(&mut self) -> Result<(), String>;
+    /// Listens at `url`.
+    fn bind(&mut self, url: &str) -> Result<(), String>;
+    /// Connects to `url` (in the background: the peer may not be there yet).
+    fn connect(&mut self, url: &str) -> Result<(), String>;
+    /// Sends one message.
+    fn send(&mut self, buf: &[u8]) -> Result<(), String>;
+    /// Receives one message into `buf` (sized for the expected message); returns its size.
+    fn recv(&mut self, buf: &mut [u8]) -> Result<usize, String>;
+    /// Closes the socket.
+    fn close(self);
+}
+
+/// A parsed tool invocation.
+#[derive(Clone, Debug)]
+pub struct ToolArgs {
+    /// `local_lat`, `remote_lat`, `local_thr`, `remote_thr`, `inproc_lat`, `inproc_thr`.
+    pub tool: String,
+    /// The address (`inproc://inproc_perf` for the in-process tools).
+    pub addr: String,
+    /// Message size in bytes.
+    pub size: usize,
+    /// Round trips or messages.
+    pub count: usize,
+    /// PUSH/PULL instead of PAIR for the throughput tools.
+    pub pipeline: bool,
+}
+
+const TOOLS: [&str; 6] = [
+    "local_lat",
+    "remote_lat",
+    "local_thr",
+    "remote_thr",
+    "inproc_lat",
+    "inproc_thr",
+];
+
+fn usage(prog: &str) -> String {
+    format!(
+        "usage: {prog} [--pipeline] {{local_lat|remote_lat|local_thr|remote_thr}} <addr> \
+         <msg-size> <count>\n       {prog} [--pipeline] {{inproc_lat|inproc_thr}} <msg-size> <count>"
+    )
+}
+
+/// Parses `[--pipeline] TOOL [ADDR] SIZE COUNT` (the tool may be the program name).
+pub fn parse_args(argv: &[String]) -> Result<ToolArgs, String> {
+    let prog = argv
+        .first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned())
+        .unwrap_or_default();
+    let mut rest: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
+    let pipeline = rest.first() == Some(&"--pipeline");
+    if pipeline {
+        rest.remove(0);
+    }
+    let tool = if TOOLS.contains(&prog.as_str()) {
+        prog.clone()
+    } else if let Some(t) = rest.first().filter(|t| TOOLS.contains(t)) {
+        let t = (*t).to_owned();
+        rest.remove(0);
+        t
+    } else {
+        return Err(usage(&prog));
+    };
+    let inproc = tool.starts_with("inproc");
+    if rest.len() != if inproc { 2 } else { 3 } {
+        return Err(usage(&prog));
+    }
+    let (addr, nums) = if inproc {
+        ("inproc://inproc_perf".to_owned(), &rest[..])
+    } else {
+        (rest[0].to_owned(), &rest[1..])
+    };
+    let number = |s: &str| {
+        s.parse::<usize>()
+            .map_err(|_| format!("{s:?} is not a number\n{}", usage(&prog)))
+    };
+    Ok(ToolArgs {
+        size: number(nums[0])?,
+        count: number(nums[1])?,
+        tool,
+        addr,
+        pipeline,
+    })
+}
+
+/// Prints the latency report (one-way latency = round trip / 2), as nanomsg's tools do.
+pub fn report_lat(size: usize, rts: usize, secs: f64) {
+    let lat_us = secs * 1e6 / (rts as f64 * 2.0);
+    println!("message size: {size} [B]");
+    println!("roundtrip count: {rts}");
+    println!("average latency: {lat_us:.3} [us]");
+}
+
+/// Prints the throughput report, as nanomsg's tools do.
+pub fn report_thr(size: usize, count: usize, secs: f64) {
+    let thr = (count as f64 / secs.max(1e-6)) as u64;
+    let mbs = (thr as f64 * size as f64 * 8.0) / 1e6;
+    println!("message size: {size} [B]");
+    println!("message count: {count}");
+    println!("throughput: {thr} [msg/s]");
+    println!("throughput: {mbs:.3} [Mb/s]");
+}
+
+fn expect(got: usize, size: usize) -> Result<(), String> {
+    if got == size {
+        Ok(())
+    } else {
+        Err(format!("received {got} bytes, expected {size}"))
+    }
+}
+
+fn echo<S: PerfSocket>(s: &mut S, size: usize, rts: usize) -> Result<(), String> {
+    let mut buf = vec![0u8; size.max(1)];
+    for _ in 0..rts {
+        expect(s.recv(&mut buf)?, size)?;
+        s.send(&buf[..size])?;
+    }
+    Ok(())
+}
+
+fn ping<S: PerfSocket>(s: &mut S, size: usize, rts: usize) -> Result<f64, String> {
+    let mut buf = vec![111u8; size.max(1)];
+    let start = Instant::now();
+    for _ in 0..rts {
+        s.send(&buf[..size])?;
+        expect(s.recv(&mut buf)?, size)?;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+fn sink<S: PerfSocket>(s: &mut S, size: usize, count: usize) -> Result<f64, String> {
+    let mut buf = vec![0u8; size.max(1)];
+    expect(s.recv(&mut buf)?, 0)?;
+    let start = Instant::now();
+    for _ in 0..count {
+        expect(s.recv(&mut buf)?, size)?;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+fn source<S: PerfSocket>(s: &mut S, size: usize, count: usize) -> Result<(), String> {
+    let buf = vec![111u8; size];
+    s.send(&[])?;
+    for _ in 0..count {
+        s.send(&buf)?;
+    }
+    Ok(())
+}
+
+/// How long a C library's socket stays open after its last send: neither library
+/// promises to flush queued messages on close (nanomsg's own tools lose the last reply
+/// or messages that way), so the sending side waits; the bench runner stops it as soon
+/// as the measuring side reported.
+const SENDER_LINGER: Duration = Duration::from_secs(2);
+
+fn run_tool<S: PerfSocket>(a: &ToolArgs) -> Result<(), String> {
+    let thr = a.tool.ends_with("_thr");
+    let (recv_kind, send_kind) = if a.pipeline && thr {
+        (PerfKind::Pull, PerfKind::Push)
+    } else {
+        (PerfKind::Pair, PerfKind::Pair)
+    };
+    match a.tool.as_str() {
+        "local_lat" => {
+            let mut s = S::open(PerfKind::Pair)?;
+            s.set_nodelay()?;
+            s.bind(&a.addr)?;
+            echo(&mut s, a.size, a.count)?;
+            std::thread::sleep(SENDER_LINGER);
+            s.close();
+        }
+        "remote_lat" => {
+            let mut s = S::open(PerfKind::Pair)?;
+            s.set_nodelay()?;
+            s.connect(&a.addr)?;
+            let secs = ping(&mut s, a.size, a.count)?;
+            report_lat(a.size, a.count, secs);
+            s.close();
+        }
+        "local_thr" => {
+            let mut s = S::open(recv_kind)?;
+            s.bind(&a.addr)?;
+            let secs = sink(&mut s, a.size, a.count)?;
+            report_thr(a.size, a.count, secs);
+            s.close();
+        }
+        "remote_thr" => {
+            let mut s = S::open(send_kind)?;
+            s.connect(&a.addr)?;
+            source(&mut s, a.size, a.count)?;
+            std::thread::sleep(SENDER_LINGER);
+            s.close();
+        }
+        _ => {
+            // In one process: the bound side here, the connecting side on a thread that
+            // keeps its socket open until the bound side is done.
+            let (size, count) = (a.size, a.count);
+            let mut local = S::open(if thr { recv_kind } else { PerfKind::Pair })?;
+            local.bind(&a.addr)?;
+            let mut remote = S::open(if thr { send_kind } else { PerfKind::Pair })?;
+            remote.connect(&a.addr)?;
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            if thr {
+                let sender = std::thread::spawn(move || {
+                    let r = source(&mut remote, size, count);
+                    let _ = done_rx.recv();
+                    remote.close();
+                    r
+                });
+                let secs = sink(&mut local, size, count)?;
+                let _ = done_tx.send(());
+                sender.join().map_err(|_| "sender panicked".to_owned())??;
+                report_thr(size, count, secs);
+            } else {
+                let echoer = std::thread::spawn(move || {
+                    let r = echo(&mut local, size, count);
+                    let _ = done_rx.recv();
+                    local.close();
+                    r
+                });
+                let secs = ping(&mut remote, size, count)?;
+                let _ = done_tx.send(());
+                echoer.join().map_err(|_| "echoer panicked".to_owned())??;
+                report_lat(size, count, secs);
+                remote.close();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `main` of a perf tool binary over socket type `S`.
+pub fn tool_main<S: PerfSocket>() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    let args = match parse_args(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            println!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    match run_tool::<S>(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "{}: {e}",
+                argv.first().map(String::as_str).unwrap_or("perf")
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A plain stream socket of the raw baseline.
+trait RawStream: Read + Write {}
+impl<T: Read + Write> RawStream for T {}
+
+fn raw_accept(url: &str) -> Result<Box<dyn RawStream>, String> {
+    if let Some(addr) = url.strip_prefix("tcp://") {
+        let addr = addr.replacen('*', "0.0.0.0", 1);
+        let l = std::net::TcpListener::bind(&addr).map_err(|e| format!("bind {addr}: {e}"))?;
+        let (s, _) = l.accept().map_err(|e| e.to_string())?;
+        s.set_nodelay(true).map_err(|e| e.to_string())?;
+        return Ok(Box::new(s));
+    }
+    #[cfg(unix)]
+    if let Some(path) = url.strip_prefix("ipc://") {
+        let _ = std::fs::remove_file(path);
+        let l = std::os::unix::net::UnixListener::bind(path)
+            .map_err(|e| format!("bind {path}: {e}"))?;
+        let (s, _) = l.accept().map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_file(path);
+        return Ok(Box::new(s));
+    }
+    Err(format!(
+        "raw sockets support tcp:// and ipc:// only, not {url}"
+    ))
+}
+
+fn raw_connect(url: &str) -> Result<Box<dyn RawStream>, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r: std::io::Result<Box<dyn RawStream>> = if let Some(addr) = url.strip_prefix("tcp://")
+        {
+            std::net::TcpStream::connect(addr).and_then(|s| {
+                s.set_nodelay(true)?;
+                Ok(Box::new(s) as Box<dyn RawStream>)
+            })
+        } else {
+            #[cfg(unix)]
+            match url.strip_prefix("ipc://") {
+                Some(path) => std::os::unix::net::UnixStream::connect(path)
+                    .map(|s| Box::new(s) as Box<dyn RawStream>),
+                None => {
+                    return Err(format!(
+                        "raw sockets support tcp:// and ipc:// only, not {url}"
+                    ))
+                }
+            }
+            #[cfg(not(unix))]
+            return Err(format!("raw sockets support tcp:// only, not {url}"));
+        };
+        match r {
+            Ok(s) => return Ok(s),
+            Err(e) if Instant::now() >= deadline => return Err(format!("connect {url}: {e}")),
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+const RAW_READ: usize = 256 * 1024;
+
+fn run_raw(a: &ToolArgs) -> Result<(), String> {
+    let io = |e: std::io::Error| e.to_string();
+    let (size, count) = (a.size, a.count);
+    let mut buf = vec![111u8; size.max(RAW_READ)];
+    match a.tool.as_str() {
+        "local_lat" => {
+            let mut s = raw_accept(&a.addr)?;
+            for _ in 0..count {
+                s.read_exact(&mut buf[..size]).map_err(io)?;
+                s.write_all(&buf[..size]).map_err(io)?;
+            }
+        }
+        "remote_lat" => {
+            let mut s = raw_connect(&a.addr)?;
+            let start = Instant::now();
+            for _ in 0..count {
+                s.write_all(&buf[..size]).map_err(io)?;
+                s.read_exact(&mut buf[..size]).map_err(io)?;
+            }
+            report_lat(size, count, start.elapsed().as_secs_f64());
+        }
+        "local_thr" => {
+            let mut s = raw_accept(&a.addr)?;
+            // One start byte, then count * size bytes read in large chunks.
+            s.read_exact(&mut buf[..1]).map_err(io)?;
+            let start = Instant::now();
+            let mut left = size * count;
+            while left > 0 {
+                let n = s.read(&mut buf[..RAW_READ.min(left)]).map_err(io)?;
+                if n == 0 {
+                    return Err("connection closed early".into());
+                }
+                left -= n;
+            }
+            report_thr(size, count, start.elapsed().as_secs_f64());
+        }
+        "remote_thr" => {
+            let mut s = raw_connect(&a.addr)?;
+            s.write_all(&[0]).map_err(io)?;
+            for _ in 0..count {
+                s.write_all(&buf[..size]).map_err(io)?;
+            }
+            s.flush().map_err(io)?;
+        }
+        other => return Err(format!("{other}: raw sockets have no in-process variant")),
+    }
+    Ok(())
+}
+
+/// The `main` of `raw-perf`: the perf tools over plain TCP/Unix sockets.
+pub fn raw_main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    let args = match parse_args(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            println!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    match run_raw(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("raw-perf: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn tool_arguments_parse_like_nanomsgs_tools() {
+        let a = parse_args(&argv("x local_lat tcp://127.0.0.1:5555 64 1000")).unwrap();
+        assert_eq!(
+            (
+                a.tool.as_str(),
+                a.addr.as_str(),
+                a.size,
+                a.count,
+                a.pipeline
+            ),
+            ("local_lat", "tcp://127.0.0.1:5555", 64, 1000, false)
+        );
+        let a = parse_args(&argv("/bin/inproc_thr 1024 10")).unwrap();
+        assert_eq!((a.tool.as_str(), a.size, a.count), ("inproc_thr", 1024, 10));
+        let a = parse_args(&argv("x --pipeline remote_thr ipc:///tmp/a 1 2")).unwrap();
+        assert!(a.pipeline);
+        assert!(parse_args(&argv("x local_lat tcp://a:1 64")).is_err());
+        assert!(parse_args(&argv("x local_lat tcp://a:1 big 1")).is_err());
+        assert!(parse_args(&argv("x nonsense 1 2")).is_err());
+    }
+}
