@@ -32,6 +32,9 @@
 //! receivers = "*.pull"
 //! ```
 //!
+//! A step or expectation may carry `layers = ["proto"]` (or `["turmoil"]`) to apply on
+//! one simulator layer only; the other layer lists it in [`Report::skipped`].
+//!
 //! [`run`] loads a file, runs it with a seed and checks every expectation; the
 //! [`Report`] says what passed and what did not, and every failure line carries the seed
 //! that reproduces it.
@@ -615,7 +618,8 @@ impl fmt::Display for Report {
     }
 }
 
-/// Loads `path` and runs it with `seed`.
+/// Loads `path` and runs it with `seed` on layer 1 (the pure simulator); see
+/// [`turmoil_scenario::run`](crate::turmoil_scenario::run) for layer 2.
 pub fn run(path: impl AsRef<Path>, seed: u64) -> Result<Report, ScenarioError> {
     let path = path.as_ref();
     let sc = Scenario::load(path)?;

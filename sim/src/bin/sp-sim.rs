@@ -23,6 +23,9 @@ use sim::turmoil_scenario::{self, TurmoilError};
 const USAGE: &str = "usage: sp-sim run FILE [--seed N] [--trace] [--layer proto|turmoil]\n       \
      sp-sim sweep FILE --seeds A..B [--layer proto|turmoil]";
 
+/// Part of the message of a scenario refused by a layer (no usage text is printed then).
+const UNSUPPORTED: &str = "is unsupported on layer 2";
+
 /// A run that could not complete: the message, and whether it is a usage-level error
 /// (unsupported on the layer) rather than one seed's failure.
 fn run_on(layer: Layer, file: &str, seed: u64) -> Result<Report, (String, bool)> {
@@ -40,6 +43,10 @@ fn main() -> ExitCode {
     match real_main(&args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
+        Err(msg) if msg.contains(UNSUPPORTED) => {
+            eprintln!("sp-sim: {msg}");
+            ExitCode::from(2)
+        }
         Err(msg) => {
             eprintln!("sp-sim: {msg}\n{USAGE}");
             ExitCode::from(2)
