@@ -19,6 +19,8 @@
 //! * [`turmoil_net`]: the second layer, the real `sp-net` driver over turmoil's simulated
 //!   TCP through `sp-net`'s transport seam (tests in `sim/tests/turmoil_*.rs`). The pure
 //!   layer above depends on no async runtime.
+//! * [`turmoil_scenario`]: the same scenario files on the second layer
+//!   ([`turmoil_scenario::run`]), with the expectations checked by the same code.
 //!
 //! ```
 //! use sim::def::{EndpointDef, HostDef, SocketDef};
@@ -55,6 +57,7 @@ pub mod scenario;
 mod sim;
 pub mod trace;
 pub mod turmoil_net;
+pub mod turmoil_scenario;
 
 /// The user guide's chapter on simulation, compiled and run as a doctest so its code
 /// cannot rot.

@@ -32,6 +32,9 @@
 //! receivers = "*.pull"
 //! ```
 //!
+//! A step or expectation may carry `layers = ["proto"]` (or `["turmoil"]`) to apply on
+//! one simulator layer only; the other layer lists it in [`Report::skipped`].
+//!
 //! [`run`] loads a file, runs it with a seed and checks every expectation; the
 //! [`Report`] says what passed and what did not, and every failure line carries the seed
 //! that reproduces it.
@@ -42,11 +45,11 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use serde::Deserialize;
-use sp_proto::{DropReason, Instant};
+use sp_proto::{DropReason, Instant, ProtoStats};
 
 use crate::def::{host_matches, ms, HostDef, LinksDef};
 use crate::trace::{body_text, time_text};
-use crate::{Sim, SimError};
+use crate::{Sent, Sim, SimError, SocketLog};
 
 /// A scenario as read from its file.
 #[derive(Clone, Debug, Deserialize)]
@@ -75,7 +78,62 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// What must be true at the end.
     #[serde(default, rename = "expect")]
-    pub expects: Vec<Expect>,
+    pub expects: Vec<ExpectDef>,
+}
+
+/// The two simulator layers a scenario can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    /// The pure deterministic simulator over the `sp-proto` state machines ([`Sim`]).
+    Proto,
+    /// The real `sp-net` sockets over turmoil's simulated TCP
+    /// ([`turmoil_scenario`](crate::turmoil_scenario)).
+    Turmoil,
+}
+
+impl Layer {
+    /// The layer's name as written in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Proto => "proto",
+            Self::Turmoil => "turmoil",
+        }
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Layer {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "proto" => Ok(Self::Proto),
+            "turmoil" => Ok(Self::Turmoil),
+            other => Err(format!("unknown layer {other:?} (want proto or turmoil)")),
+        }
+    }
+}
+
+/// Whether an entry restricted to `layers` (absent: every layer) applies on `layer`.
+pub(crate) fn on_layer(layers: Option<&[Layer]>, layer: Layer) -> bool {
+    layers.is_none_or(|l| l.contains(&layer))
+}
+
+/// An expectation as written in a file: the check, and optionally the layers it applies
+/// on (`layers = ["proto"]`; absent: every layer).
+#[derive(Clone, Debug, Deserialize)]
+pub struct ExpectDef {
+    /// Only on these layers (absent: every layer).
+    #[serde(default)]
+    pub layers: Option<Vec<Layer>>,
+    /// The check.
+    #[serde(flatten)]
+    pub check: Expect,
 }
 
 /// One timeline entry.
@@ -83,6 +141,10 @@ pub struct Scenario {
 pub struct Step {
     /// When, in virtual milliseconds.
     pub at_ms: f64,
+    /// Only on these layers (absent: every layer), e.g. `layers = ["proto"]` for an
+    /// action that has no faithful model on turmoil.
+    #[serde(default)]
+    pub layers: Option<Vec<Layer>>,
     /// What.
     #[serde(flatten)]
     pub action: Action,
@@ -471,6 +533,10 @@ pub struct Report {
     pub net_drops: BTreeMap<String, u64>,
     /// The rendered trace.
     pub trace: String,
+    /// The layer the run used.
+    pub layer: Layer,
+    /// Steps and expectations the scenario restricts to other layers (not run or checked).
+    pub skipped: Vec<String>,
 }
 
 impl Report {
@@ -505,7 +571,11 @@ impl Report {
             time_text(self.end),
             self.events,
             self.frames
-        )
+        ) + if self.layer == Layer::Proto {
+            ""
+        } else {
+            " layer=turmoil"
+        }
     }
 }
 
@@ -513,9 +583,13 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.summary())?;
         if let Some(p) = &self.file {
+            let layer = match self.layer {
+                Layer::Proto => "",
+                Layer::Turmoil => " --layer turmoil",
+            };
             writeln!(
                 f,
-                "  replay: sp-sim run {} --seed {}",
+                "  replay: sp-sim run {} --seed {}{layer}",
                 p.display(),
                 self.seed
             )?;
@@ -529,6 +603,9 @@ impl fmt::Display for Report {
                 c.detail
             )?;
         }
+        for s in &self.skipped {
+            writeln!(f, "  [skipped on {}] {s}", self.layer)?;
+        }
         if !self.net_drops.is_empty() {
             let d: Vec<String> = self
                 .net_drops
@@ -541,7 +618,8 @@ impl fmt::Display for Report {
     }
 }
 
-/// Loads `path` and runs it with `seed`.
+/// Loads `path` and runs it with `seed` on layer 1 (the pure simulator); see
+/// [`turmoil_scenario::run`](crate::turmoil_scenario::run) for layer 2.
 pub fn run(path: impl AsRef<Path>, seed: u64) -> Result<Report, ScenarioError> {
     let path = path.as_ref();
     let sc = Scenario::load(path)?;
@@ -554,10 +632,10 @@ pub fn run(path: impl AsRef<Path>, seed: u64) -> Result<Report, ScenarioError> {
 }
 
 /// One timeline action at a resolved time, with its repetition index.
-struct Timed<'a> {
-    at: Instant,
-    action: &'a Action,
-    index: usize,
+pub(crate) struct Timed<'a> {
+    pub(crate) at: Instant,
+    pub(crate) action: &'a Action,
+    pub(crate) index: usize,
 }
 
 impl Scenario {
@@ -612,9 +690,13 @@ impl Scenario {
         }
     }
 
-    fn timeline(&self) -> Vec<Timed<'_>> {
+    /// The timeline's actions in time order; with a layer, only the steps for that layer.
+    pub(crate) fn timeline(&self, layer: Option<Layer>) -> Vec<Timed<'_>> {
         let mut v = Vec::new();
         for st in &self.steps {
+            if layer.is_some_and(|l| !on_layer(st.layers.as_deref(), l)) {
+                continue;
+            }
             let (count, every) = match &st.action {
                 Action::Send {
                     count, every_ms, ..
@@ -645,7 +727,7 @@ impl Scenario {
         match self.run_ms {
             Some(m) => Instant::ZERO + ms(m),
             None => {
-                let last = self.timeline().last().map_or(Instant::ZERO, |t| t.at);
+                let last = self.timeline(None).last().map_or(Instant::ZERO, |t| t.at);
                 last + ms(2000.0)
             }
         }
@@ -660,7 +742,7 @@ impl Scenario {
 
     /// Plays the timeline on a built network, then runs to the end time.
     pub fn play(&self, sim: &mut Sim, seed: u64) -> Result<(), ScenarioError> {
-        for t in self.timeline() {
+        for t in self.timeline(Some(Layer::Proto)) {
             sim.run_until(t.at).map_err(|e| self.err(seed, e))?;
             match apply(sim, t.action, t.index) {
                 Ok(()) | Err(SimError::HostDown(_)) => {}
@@ -672,7 +754,12 @@ impl Scenario {
 
     /// Checks the expectations against a finished run.
     pub fn report(&self, sim: &Sim, seed: u64) -> Report {
-        let checks = self.expects.iter().map(|e| check(sim, e)).collect();
+        let checks = self
+            .expects
+            .iter()
+            .filter(|e| on_layer(e.layers.as_deref(), Layer::Proto))
+            .map(|e| check(sim, &e.check))
+            .collect();
         Report {
             scenario: self.name.clone(),
             file: None,
@@ -687,7 +774,122 @@ impl Scenario {
                 .map(|(k, v)| ((*k).to_owned(), *v))
                 .collect(),
             trace: sim.trace_text(),
+            layer: Layer::Proto,
+            skipped: self.skipped_on(Layer::Proto),
         }
+    }
+
+    /// The steps and expectations this scenario restricts to layers other than `layer`,
+    /// one description each.
+    pub fn skipped_on(&self, layer: Layer) -> Vec<String> {
+        let steps = self
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !on_layer(s.layers.as_deref(), layer))
+            .map(|(i, s)| format!("step {i} at {}ms ({})", s.at_ms, s.action.name()));
+        let expects = self
+            .expects
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !on_layer(e.layers.as_deref(), layer))
+            .map(|(i, e)| format!("expect {i}: {}", e.check.what()));
+        steps.chain(expects).collect()
+    }
+}
+
+impl Action {
+    /// The action's name as written in files (`send`, `partition`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Send { .. } => "send",
+            Self::Request { .. } => "request",
+            Self::Survey { .. } => "survey",
+            Self::Subscribe { .. } => "subscribe",
+            Self::Unsubscribe { .. } => "unsubscribe",
+            Self::Recv { .. } => "recv",
+            Self::Partition { .. } => "partition",
+            Self::Repair { .. } => "repair",
+            Self::Crash { .. } => "crash",
+            Self::Restart { .. } => "restart",
+            Self::RestartListener { .. } => "restart_listener",
+            Self::Wait {} => "wait",
+        }
+    }
+}
+
+impl Expect {
+    /// The check's name as written in files (`received`, `survey`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Received { .. } => "received",
+            Self::ExactlyOnce { .. } => "exactly_once",
+            Self::Survey { .. } => "survey",
+            Self::Drops { .. } => "drops",
+            Self::NetDrops { .. } => "net_drops",
+            Self::Pipes { .. } => "pipes",
+            Self::ConnectRate { .. } => "connect_rate",
+            Self::Stat { .. } => "stat",
+        }
+    }
+
+    /// The label, or the check's name.
+    pub fn what(&self) -> String {
+        let label = match self {
+            Self::Received { label, .. }
+            | Self::ExactlyOnce { label, .. }
+            | Self::Survey { label, .. }
+            | Self::Drops { label, .. }
+            | Self::NetDrops { label, .. }
+            | Self::Pipes { label, .. }
+            | Self::ConnectRate { label, .. }
+            | Self::Stat { label, .. } => label,
+        };
+        match label {
+            Some(l) => format!("{} {l:?}", self.name()),
+            None => self.name().to_owned(),
+        }
+    }
+}
+
+/// What a finished run observed, as the expectations read it: implemented by [`Sim`] and
+/// by the turmoil layer's outcome.
+pub(crate) trait Outcome {
+    /// Every socket name (`host.socket`), in order.
+    fn socket_names(&self) -> Vec<String>;
+    /// What was recorded about one socket.
+    fn log(&self, name: &str) -> Option<&SocketLog>;
+    /// Every application send.
+    fn sent(&self) -> &[Sent];
+    /// Frames the network dropped, by reason.
+    fn net_drops(&self) -> Vec<(String, u64)>;
+    /// Pipes a socket has at the end.
+    fn pipe_count(&self, name: &str) -> usize;
+    /// Protocol counters of a socket's current incarnation.
+    fn stats(&self, name: &str) -> Option<&ProtoStats>;
+}
+
+impl Outcome for Sim {
+    fn socket_names(&self) -> Vec<String> {
+        Self::socket_names(self)
+    }
+    fn log(&self, name: &str) -> Option<&SocketLog> {
+        Self::log(self, name)
+    }
+    fn sent(&self) -> &[Sent] {
+        Self::sent(self)
+    }
+    fn net_drops(&self) -> Vec<(String, u64)> {
+        Self::net_drops(self)
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect()
+    }
+    fn pipe_count(&self, name: &str) -> usize {
+        Self::pipe_count(self, name)
+    }
+    fn stats(&self, name: &str) -> Option<&ProtoStats> {
+        Self::stats(self, name)
     }
 }
 
@@ -759,7 +961,7 @@ fn body_matches(pattern: &str, body: &[u8]) -> bool {
     }
 }
 
-fn matching_sockets(sim: &Sim, pattern: &str) -> Vec<String> {
+fn matching_sockets(sim: &impl Outcome, pattern: &str) -> Vec<String> {
     sim.socket_names()
         .into_iter()
         .filter(|n| socket_matches(pattern, n))
@@ -789,7 +991,7 @@ fn no_match(pattern: &str) -> Result<String, String> {
     Err(format!("no socket matches {pattern:?}"))
 }
 
-fn check(sim: &Sim, e: &Expect) -> CheckResult {
+pub(crate) fn check(sim: &impl Outcome, e: &Expect) -> CheckResult {
     match e {
         Expect::Received {
             label,
@@ -1026,7 +1228,7 @@ fn check(sim: &Sim, e: &Expect) -> CheckResult {
             let n: u64 = sim
                 .net_drops()
                 .iter()
-                .filter(|(k, _)| reason == "any" || **k == reason.as_str())
+                .filter(|(k, _)| reason == "any" || k == reason)
                 .map(|(_, v)| *v)
                 .sum();
             result(

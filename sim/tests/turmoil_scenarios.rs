@@ -1,0 +1,195 @@
+//! The scenario files on layer 2: the real `sp-net` sockets over turmoil. Every file
+//! either meets its expectations there or is refused with the parts layer 2 cannot model;
+//! which files are refused, and why, is pinned here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use sim::scenario::{Layer, Scenario};
+use sim::turmoil_scenario::{self, TurmoilError};
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios directory")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Scenarios that must pass on layer 2 with the expectations they have on layer 1.
+const REQUIRED: [&str; 4] = [
+    "survey-deadline",
+    "priority-failover",
+    "reqrep-partition-heal",
+    "pair-crash-restart",
+];
+
+#[test]
+fn every_scenario_runs_on_layer_2_or_is_declared_unsupported() {
+    let mut passed = BTreeSet::new();
+    let mut refused: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for f in scenario_files() {
+        let sc = Scenario::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        // The first of the seeds layer 1 tests with (test time: ~0.2 s a run).
+        for seed in sc.test_seeds().into_iter().take(1) {
+            match turmoil_scenario::run(&f, seed) {
+                Ok(r) => {
+                    println!("{}", r.summary());
+                    assert_eq!(r.layer, Layer::Turmoil);
+                    if r.passed() {
+                        passed.insert(sc.name.clone());
+                    } else {
+                        failures.push(r.to_string());
+                    }
+                }
+                Err(TurmoilError::Unsupported {
+                    scenario, items, ..
+                }) => {
+                    println!("{scenario}: unsupported on layer 2");
+                    assert!(!items.is_empty());
+                    let reasons = refused.entry(scenario).or_default();
+                    for i in &items {
+                        println!("  {i}");
+                        reasons.insert(i.reason);
+                    }
+                }
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    for name in REQUIRED {
+        assert!(passed.contains(name), "{name} did not pass on layer 2");
+    }
+    // Exactly these are refused, for these reasons (matched by a phrase of each).
+    let want: BTreeMap<&str, Vec<&str>> = [
+        ("link-faults", vec!["one-way link", "loss", "network drops"]),
+        ("reconnect-storm", vec!["more hosts"]),
+        (
+            "survey-partition",
+            vec!["one-way partitions", "network drops"],
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        refused.keys().map(String::as_str).collect::<Vec<_>>(),
+        want.keys().copied().collect::<Vec<_>>(),
+        "{refused:#?}"
+    );
+    for (name, phrases) in &want {
+        let got = &refused[*name];
+        assert_eq!(got.len(), phrases.len(), "{name}: {got:?}");
+        for p in phrases {
+            assert!(
+                got.iter().any(|r| r.contains(p)),
+                "{name}: {p:?} not in {got:?}"
+            );
+        }
+    }
+    assert_eq!(passed.len() + refused.len(), scenario_files().len());
+}
+
+#[test]
+fn same_seed_same_outcome_on_layer_2() {
+    let f = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/priority_failover.toml");
+    let a = turmoil_scenario::run(&f, 11).expect("runs");
+    let b = turmoil_scenario::run(&f, 11).expect("runs");
+    assert!(a.passed(), "{a}");
+    assert_eq!(a.summary(), b.summary());
+    assert_eq!(a.checks, b.checks);
+    assert_eq!(a.trace, b.trace);
+    assert!(a.trace.lines().count() > 50, "the trace records the run");
+}
+
+/// Steps and expectations restricted to a layer: skipped (and listed) on the other one.
+#[test]
+fn layer_restricted_entries_are_listed_as_skipped() {
+    let f = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/reqrep_partition_heal.toml");
+    let l2 = turmoil_scenario::run(&f, 1).expect("runs");
+    let l1 = sim::scenario::run(&f, 1).expect("runs");
+    assert!(l1.passed() && l2.passed(), "{l1}\n{l2}");
+    assert_eq!(l1.skipped.len(), 2, "{:?}", l1.skipped);
+    assert_eq!(l2.skipped.len(), 6, "{:?}", l2.skipped);
+    assert!(l2.skipped.iter().any(|s| s.contains("(partition)")));
+    assert!(l2.to_string().contains("--layer turmoil"));
+}
+
+const STORM: &str = r#"
+name = "small-storm"
+run_ms = 3000
+[links.default]
+latency_ms = 1
+[[host]]
+name = "srv"
+[[host.socket]]
+name = "pull"
+type = "pull"
+listen = [{ addr = "srv:1" }]
+[[host]]
+name = "c"
+count = 6
+[[host.socket]]
+name = "push"
+type = "push"
+dial = [{ addr = "srv:1", reconnect_min_ms = 100, reconnect_max_ms = 400 }]
+[[step]]
+at_ms = 1000
+do = "restart_listener"
+socket = "srv.pull"
+addr = "srv:1"
+down_ms = 300
+[[step]]
+at_ms = 2500
+do = "send"
+socket = "c-*.push"
+body = "x"
+[[expect]]
+label = "everyone connects at start"
+check = "connect_rate"
+socket = "srv.pull"
+before_ms = 1000
+window_ms = 1000
+max_per_window = 6
+count = 6
+[[expect]]
+label = "everyone reconnects after the listener is back"
+check = "connect_rate"
+socket = "srv.pull"
+after_ms = 1300
+window_ms = 1000
+max_per_window = 6
+count = 6
+[[expect]]
+label = "nobody connects while it is down"
+check = "connect_rate"
+socket = "srv.pull"
+after_ms = 1000
+before_ms = 1300
+window_ms = 1000
+max_per_window = 0
+count = 0
+[[expect]]
+check = "pipes"
+socket = "srv.pull"
+count = 6
+"#;
+
+#[test]
+fn listener_restart_on_layer_2() {
+    let sc = Scenario::from_toml(STORM).expect("parses");
+    // A socket pattern is not a socket name: a typed error, not a panic.
+    let e = turmoil_scenario::run_scenario(&sc, 3).unwrap_err();
+    assert!(e.to_string().contains("no socket"), "{e}");
+    let fixed = STORM.replace("c-*.push", "c-0003.push");
+    let sc = Scenario::from_toml(&fixed).expect("parses");
+    let r = turmoil_scenario::run_scenario(&sc, 3).expect("runs");
+    assert!(r.passed(), "{r}");
+    // The same file on layer 1.
+    let r1 = sc.run(3).expect("runs");
+    assert!(r1.passed(), "{r1}");
+}
