@@ -54,7 +54,7 @@ fn tls_url(_: u64, _: Lib) -> String {
 /// Every transport of the matrix. A new row here adds its cells everywhere.
 ///
 /// `tls+tcp` runs against NNG only: libnanomsg has no TLS transport. Debian's NNG 1.5.2
-/// is built with TLS (mbedTLS), which [`crate::tls::nng_has_tls`] checks before the
+/// is built with TLS (mbedTLS), which [`crate::tls::peer_has_tls`] checks before the
 /// cells count.
 pub const TRANSPORTS: &[Transport] = &[
     Transport {
