@@ -177,7 +177,7 @@ async fn survey_their_surveyor(lib: Lib, exes: &PeerExes) -> Result<(), String> 
         unreachable!()
     };
     for r in [&quick, &late] {
-        std::mem::forget(r.dial(&url).await.map_err(|e| e.to_string())?);
+        drop(r.dial(&url).await.map_err(|e| e.to_string())?);
         tokio::time::timeout(Duration::from_secs(10), r.wait_for_pipes(1))
             .await
             .map_err(|_| "respondent not connected".to_owned())?
@@ -274,7 +274,7 @@ async fn survey_our_surveyor(lib: Lib, exes: &PeerExes) -> Result<(), String> {
     surveyor.set_protocol_options(o);
     let ep = surveyor.listen(tcp()).await.map_err(|e| e.to_string())?;
     let url = ep.url().to_string();
-    std::mem::forget(ep);
+    drop(ep);
     let mut quick = c_peer(lib, SocketType::Respondent, exes).await?;
     let mut late = c_peer(lib, SocketType::Respondent, exes).await?;
     let result = async {
@@ -357,7 +357,7 @@ async fn resend_our_req(lib: Lib, exes: &PeerExes) -> Result<(), String> {
             .call(&format!("listen {}", tcp()))
             .await
             .map_err(peer_err("listen"))?;
-        std::mem::forget(req.dial(&url).await.map_err(|e| e.to_string())?);
+        drop(req.dial(&url).await.map_err(|e| e.to_string())?);
         let asking = {
             let req = req.clone();
             tokio::spawn(async move {
@@ -413,7 +413,7 @@ async fn resend_on_pipe_loss(lib: Lib, exes: &PeerExes) -> Result<(), String> {
                 send_priority: priority,
                 ..req.options()
             });
-            std::mem::forget(req.dial(&url).await.map_err(|e| e.to_string())?);
+            drop(req.dial(&url).await.map_err(|e| e.to_string())?);
         }
         req.wait_for_pipes(2).await.map_err(|e| e.to_string())?;
         let asking = {
@@ -469,7 +469,7 @@ async fn resend_their_req(lib: Lib, exes: &PeerExes) -> Result<(), String> {
     let rep = Socket::new(SocketType::Rep);
     let ep = rep.listen(tcp()).await.map_err(|e| e.to_string())?;
     let url = ep.url().to_string();
-    std::mem::forget(ep);
+    drop(ep);
     let mut req = c_peer(lib, SocketType::Req, exes).await?;
     let result = async {
         req.opt("resend-ivl", SHORT_MS)
@@ -518,7 +518,7 @@ async fn refused(
         if ours_listens {
             let ep = ours.listen(tcp()).await.map_err(|e| e.to_string())?;
             let url = ep.url().to_string();
-            std::mem::forget(ep);
+            drop(ep);
             c.call(&format!("dial {url}"))
                 .await
                 .map_err(peer_err("dial"))?;
@@ -527,7 +527,7 @@ async fn refused(
                 .call(&format!("listen {}", tcp()))
                 .await
                 .map_err(peer_err("listen"))?;
-            std::mem::forget(ours.dial(&url).await.map_err(|e| e.to_string())?);
+            drop(ours.dial(&url).await.map_err(|e| e.to_string())?);
         }
         eventually(&format!("{what}: a refused handshake"), || {
             ours.stats().socket.handshake_failures > 0

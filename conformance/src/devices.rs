@@ -42,9 +42,9 @@ async fn our_device(next: &str) -> Result<(Socket, Socket, String), String> {
     let back = Socket::new_raw(SocketType::Req);
     let ep = front.listen(tcp()).await.map_err(|e| e.to_string())?;
     let url = ep.url().to_string();
-    std::mem::forget(ep);
-    std::mem::forget(back.dial(next).await.map_err(|e| e.to_string())?);
-    std::mem::forget(device(&front, &back).map_err(|e| e.to_string())?);
+    drop(ep);
+    drop(back.dial(next).await.map_err(|e| e.to_string())?);
+    drop(device(&front, &back).map_err(|e| e.to_string())?);
     Ok((front, back, url))
 }
 
@@ -178,14 +178,14 @@ async fn header_through(hops: &[Hop], exes: &PeerExes, expect_drop: bool) -> Res
     let rep = Socket::new_raw(SocketType::Rep);
     let ep = rep.listen(tcp()).await.map_err(|e| e.to_string())?;
     let end = ep.url().to_string();
-    std::mem::forget(ep);
+    drop(ep);
     let chain = Chain::build(hops, &end, exes).await?;
     let req = Socket::new(SocketType::Req);
     let mut o = req.protocol_options();
     o.set_resend_interval(Some(Duration::from_millis(300)));
     req.set_protocol_options(o);
     let result = async {
-        std::mem::forget(req.dial(&chain.entry).await.map_err(|e| e.to_string())?);
+        drop(req.dial(&chain.entry).await.map_err(|e| e.to_string())?);
         req.send("deep").await.map_err(|e| e.to_string())?;
         if expect_drop {
             let start = std::time::Instant::now();
@@ -256,7 +256,7 @@ async fn ttl_at_c_rep(
     o.set_resend_interval(Some(Duration::from_millis(300)));
     req.set_protocol_options(o);
     let result = async {
-        std::mem::forget(req.dial(&chain.entry).await.map_err(|e| e.to_string())?);
+        drop(req.dial(&chain.entry).await.map_err(|e| e.to_string())?);
         // Wait for the whole chain: every socket of ours has its pipes.
         for s in &chain.sockets {
             tokio::time::timeout(Duration::from_secs(10), s.wait_for_pipes(1))

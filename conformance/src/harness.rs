@@ -324,7 +324,7 @@ impl Side {
                 .await
                 .map(|ep| {
                     let bound = ep.url().to_string();
-                    std::mem::forget(ep); // lives as long as the socket
+                    drop(ep); // lives as long as the socket
                     bound
                 })
                 .map_err(|e| format!("ours: listen {url}: {e}")),

@@ -22,7 +22,7 @@ pub async fn oversize(lib: Lib, exes: &PeerExes) -> Result<String, String> {
     let pull = Socket::new(SocketType::Pull);
     let ep = pull.listen(tcp()).await.map_err(|e| e.to_string())?;
     let url = ep.url().to_string();
-    std::mem::forget(ep);
+    drop(ep);
     let mut big = Side::c(lib, SocketType::Push, exes).await?;
     let mut good = Side::c(lib, SocketType::Push, exes).await?;
     let result = async {
@@ -201,7 +201,7 @@ pub async fn hostile(input: Input, who: Option<Lib>, exes: &PeerExes) -> Result<
     let healthy = Socket::new(healthy_type);
     let result = async {
         let bound = target.listen(&url).await?;
-        std::mem::forget(healthy.dial(&bound).await.map_err(|e| e.to_string())?);
+        drop(healthy.dial(&bound).await.map_err(|e| e.to_string())?);
         tokio::time::timeout(Duration::from_secs(10), healthy.wait_for_pipes(1))
             .await
             .map_err(|_| "healthy pipe not attached".to_owned())?

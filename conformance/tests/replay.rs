@@ -134,7 +134,7 @@ async fn push_priority_failover_and_return() {
             let mut o = push.options();
             o.send_priority = Priority::new(prio).unwrap();
             push.set_options(o);
-            std::mem::forget(push.dial(&url).await.unwrap());
+            drop(push.dial(&url).await.unwrap());
         }
         push.wait_for_pipes(2).await.unwrap();
 

@@ -140,7 +140,7 @@ async fn listen(s: &Socket, url: &str) -> Result<String, Error> {
         match s.listen(url).await {
             Ok(ep) => {
                 let bound = ep.url().to_string();
-                std::mem::forget(ep);
+                drop(ep); // the endpoint keeps running until the socket closes
                 return Ok(bound);
             }
             Err(e) => last = Some(e),
@@ -397,11 +397,37 @@ async fn run_family(
             });
             return;
         }
+        // After the dialer is restarted, the listener may still hold the dead dialer's
+        // pipe for a moment; a PAIR then refuses the new connection after its handshake
+        // (as nanomsg and NNG do), and the new dialer's short-lived pipe would make the
+        // sockets look connected. So wait for the listener to attach a new pipe.
+        let mut listener_events: Option<
+            tokio::sync::broadcast::Receiver<sp_net::stats::PipeEvent>,
+        > = None;
         for _ in 0..(2 + rng.below(4)) {
             if Instant::now() >= end {
                 break;
             }
             epoch += 1;
+            if let Some(mut events) = listener_events.take() {
+                let added = tokio::time::timeout(PHASE_TIMEOUT, async {
+                    loop {
+                        match events.recv().await {
+                            Ok(sp_net::stats::PipeEvent::Added { .. }) => return true,
+                            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(_) => return false,
+                        }
+                    }
+                })
+                .await
+                .unwrap_or(false);
+                if !added {
+                    add(&counts, |c| {
+                        c.errors.push(format!("{f:?}: the listener attached no new pipe over {transport} in epoch {epoch}"))
+                    });
+                    return;
+                }
+            }
             if !connected(&l, &d).await {
                 add(&counts, |c| {
                     c.errors.push(format!(
@@ -455,6 +481,7 @@ async fn run_family(
                     return;
                 }
             } else {
+                listener_events = Some(l.pipe_events());
                 d = socket(dt);
                 if let Err(e) = d.dial(&url).await {
                     add(&counts, |c| {

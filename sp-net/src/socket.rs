@@ -137,7 +137,9 @@ impl std::fmt::Debug for Socket {
     }
 }
 
-/// A handle to a listening or dialing endpoint.
+/// A handle to a listening or dialing endpoint. Dropping the handle leaves the endpoint
+/// running until the socket closes; [`close`](Self::close) stops it earlier. (Do not
+/// `mem::forget` it: that leaks the task's memory.)
 #[derive(Debug)]
 pub struct Endpoint {
     url: Url,

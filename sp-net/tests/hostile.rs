@@ -28,7 +28,7 @@ async fn pull_with_good_peer() -> (Socket, Socket, String) {
     let pull = Socket::new(SocketType::Pull);
     let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
     let url = ep.url().to_string();
-    std::mem::forget(ep);
+    drop(ep);
     let good = Socket::new(SocketType::Push);
     good.dial(&url).await.unwrap();
     good.wait_for_pipes(1).await.unwrap();

@@ -34,7 +34,7 @@ async fn pull_with_limit(max: usize) -> (Socket, String) {
     });
     let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
     let url = ep.url().to_string();
-    std::mem::forget(ep);
+    drop(ep);
     (pull, url)
 }
 

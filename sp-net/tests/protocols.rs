@@ -17,7 +17,7 @@ async fn connect(t: Transport, a: &Socket, b: &Socket, a_listens: bool) {
     let (listener, dialer) = if a_listens { (a, b) } else { (b, a) };
     let ep = listener.listen(&fresh_url(t, "matrix")).await.unwrap();
     dialer.dial(&ep.url().to_string()).await.unwrap();
-    std::mem::forget(ep); // the endpoint lives as long as the socket
+    drop(ep); // the endpoint lives as long as the socket
     a.wait_for_pipes(1).await.unwrap();
     b.wait_for_pipes(1).await.unwrap();
 }

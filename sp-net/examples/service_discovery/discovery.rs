@@ -173,7 +173,7 @@ impl Daemon {
         };
         let url = ep.url().to_string();
         // The endpoint lives as long as the socket.
-        std::mem::forget(ep);
+        drop(ep);
         Ok(Self {
             surveyor,
             url,
@@ -344,7 +344,7 @@ impl Service {
         let rep = Socket::new(SocketType::Rep);
         let ep = rep.listen(listen).await.map_err(sock("service listen"))?;
         let address = ep.url().to_string();
-        std::mem::forget(ep);
+        drop(ep);
         let respondent = Socket::new(SocketType::Respondent);
         respondent
             .dial(daemon_url)
