@@ -28,8 +28,6 @@ pub enum DropReason {
     PipeGone,
     /// A request or survey was cancelled by a newer one before it completed.
     Cancelled,
-    /// A raw message's header could not be used for routing (unknown pipe id, bad length).
-    BadRawHeader,
     /// A message arrived that no subscription matched (SUB filtering; counted, not an
     /// error).
     Unsubscribed,
@@ -39,7 +37,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 11] = [
         Self::MalformedHeader,
         Self::TtlExceeded,
         Self::StaleId,
@@ -49,7 +47,6 @@ impl DropReason {
         Self::QueueFull,
         Self::PipeGone,
         Self::Cancelled,
-        Self::BadRawHeader,
         Self::Unsubscribed,
         Self::PipeClosed,
     ];
@@ -66,7 +63,6 @@ impl DropReason {
             Self::QueueFull => "queue_full",
             Self::PipeGone => "pipe_gone",
             Self::Cancelled => "cancelled",
-            Self::BadRawHeader => "bad_raw_header",
             Self::Unsubscribed => "unsubscribed",
             Self::PipeClosed => "pipe_closed",
         }
@@ -175,6 +171,6 @@ mod tests {
         for (i, r) in DropReason::ALL.into_iter().enumerate() {
             assert_eq!(s.dropped(r), i as u64 + 1);
         }
-        assert_eq!(s.dropped_total(), (1..=12).sum::<u64>());
+        assert_eq!(s.dropped_total(), (1..=11).sum::<u64>());
     }
 }
