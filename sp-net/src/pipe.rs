@@ -4,6 +4,8 @@
 //! [`MsgWrite`]); byte streams get there through the SP frame codec (`stream.rs`),
 //! in-process pipes directly (`transport/inproc.rs`).
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use sp_proto::wire::{FrameError, HeaderError};
 use sp_proto::{Message, PipeId, PipeInfo, Protocol};
@@ -40,7 +42,10 @@ pub(crate) trait MsgRead: Send {
 /// The sending side of an established connection.
 pub(crate) trait MsgWrite: Send {
     /// Writes every message of `batch` (draining it), in order.
-    fn write<'a>(&'a mut self, batch: &'a mut Vec<Message>) -> BoxFuture<'a, Result<(), PipeEnd>>;
+    fn write<'a>(
+        &'a mut self,
+        batch: &'a mut VecDeque<Message>,
+    ) -> BoxFuture<'a, Result<(), PipeEnd>>;
     /// Orderly close after the last write.
     fn close(&mut self) -> BoxFuture<'_, ()>;
 }
@@ -156,7 +161,7 @@ async fn write_loop(
     mut writer: Box<dyn MsgWrite>,
     wake: &Notify,
 ) -> PipeEnd {
-    let mut batch: Vec<Message> = Vec::new();
+    let mut batch: VecDeque<Message> = VecDeque::new();
     loop {
         let closing = {
             let now = shared.now();
@@ -164,7 +169,9 @@ async fn write_loop(
             let Some(slot) = st.pipes.get_mut(&id) else {
                 return PipeEnd::SocketClosed;
             };
-            batch.extend(slot.out.drain(..));
+            // The batch is empty here (the last write drained it): take the whole queue
+            // in O(1), leaving the batch's buffer in its place.
+            std::mem::swap(&mut batch, &mut slot.out);
             let closing = slot.closing;
             if slot.owed_writable {
                 slot.owed_writable = false;

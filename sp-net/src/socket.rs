@@ -220,6 +220,12 @@ impl Socket {
             .clone()
     }
 
+    /// Reads one option without cloning them all (the send and receive paths read a
+    /// timeout per call).
+    fn option<T>(&self, field: impl FnOnce(&SocketOptions) -> T) -> T {
+        field(&self.inner.options.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Replaces the options (endpoint-related values apply to endpoints created later).
     pub fn set_options(&self, options: SocketOptions) {
         self.inner.shared.lock().pipe_queue = options.send_queue.max(1);
@@ -577,7 +583,7 @@ impl Socket {
         op: impl FnMut(&mut AnyProtocol, sp_proto::Instant, Message) -> Result<(), sp_proto::SendError>,
     ) -> Result<(), Error> {
         let work = self.inner.shared.send_loop(msg, op);
-        match self.options().send_timeout {
+        match self.option(|o| o.send_timeout) {
             Some(d) => tokio::time::timeout(d, work)
                 .await
                 .map_err(|_| Error::TimedOut)?,
@@ -591,7 +597,7 @@ impl Socket {
         op: impl FnMut(&mut AnyProtocol, sp_proto::Instant) -> Result<Message, sp_proto::RecvError>,
     ) -> Result<Message, Error> {
         let work = self.inner.shared.recv_loop(op);
-        match self.options().recv_timeout {
+        match self.option(|o| o.recv_timeout) {
             Some(d) => tokio::time::timeout(d, work)
                 .await
                 .map_err(|_| Error::TimedOut)?,

@@ -1,6 +1,7 @@
 //! Byte-stream connections (TCP, IPC, TLS): the SP header exchange, then the frame codec
 //! turning the stream into messages for the pipe loops.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -119,7 +120,7 @@ impl StreamWriter {
         }
     }
 
-    async fn write_all(&mut self, batch: &mut Vec<Message>) -> Result<(), PipeEnd> {
+    async fn write_all(&mut self, batch: &mut VecDeque<Message>) -> Result<(), PipeEnd> {
         for msg in batch.drain(..) {
             let mut prefix = [0u8; 9];
             let n = encode_prefix(self.format, msg.wire_len() as u64, &mut prefix);
@@ -169,7 +170,10 @@ async fn write_two(w: &mut BoxWrite, a: &[u8], b: &[u8]) -> std::io::Result<()> 
 }
 
 impl MsgWrite for StreamWriter {
-    fn write<'a>(&'a mut self, batch: &'a mut Vec<Message>) -> BoxFuture<'a, Result<(), PipeEnd>> {
+    fn write<'a>(
+        &'a mut self,
+        batch: &'a mut VecDeque<Message>,
+    ) -> BoxFuture<'a, Result<(), PipeEnd>> {
         Box::pin(self.write_all(batch))
     }
 

@@ -218,8 +218,20 @@ impl PriorityRing {
     /// Takes the next active pipe and marks it inactive (load balancing: the pipe is busy
     /// until [`activate`](Self::activate)d again).
     pub fn take(&mut self) -> Option<PipeId> {
-        let pipe = self.peek()?;
-        self.deactivate(pipe);
+        if self.nonempty == 0 {
+            return None;
+        }
+        // The chosen pipe is the front of its level: pop it there rather than searching
+        // the level as `deactivate` must.
+        let idx = self.nonempty.trailing_zeros() as usize;
+        let level = &mut self.levels[idx];
+        let pipe = level.pop_front()?;
+        if level.is_empty() {
+            self.nonempty &= !(1 << idx);
+        }
+        if let Some((_, active)) = self.pipes.get_mut(&pipe) {
+            *active = false;
+        }
         Some(pipe)
     }
 

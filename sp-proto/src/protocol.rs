@@ -224,4 +224,12 @@ pub trait Protocol {
 
     /// Replaces the options; takes effect for subsequent operations.
     fn set_options(&mut self, options: Options);
+
+    /// Whether this protocol reads the `now` argument of its calls at all. A protocol
+    /// without timers answers `false`; a driver may then skip reading its clock and pass
+    /// any instant (such as the last one it read), which saves a clock read per message
+    /// on the hot path. The default, `true`, is always safe.
+    fn uses_clock(&self) -> bool {
+        true
+    }
 }

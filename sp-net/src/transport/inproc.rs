@@ -3,6 +3,7 @@
 //! receiver back-pressures the sender exactly as a socket buffer would.
 
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::io;
 use std::sync::{LazyLock, Mutex};
 
@@ -10,6 +11,8 @@ use bytes::Bytes;
 use sp_proto::wire::{FrameError, MaxRecvSize};
 use sp_proto::{Message, SocketType};
 use tokio::sync::{mpsc, oneshot};
+
+use super::inproc_queue::{queue, QueueReceiver, QueueSender};
 
 use crate::pipe::{MsgRead, MsgWrite, PipeEnd};
 use crate::transport::BoxFuture;
@@ -22,9 +25,9 @@ pub(crate) struct Offer {
     /// The dialer's socket type.
     pub(crate) dialer_type: SocketType,
     /// Payloads from the dialer.
-    pub(crate) from_dialer: mpsc::Receiver<Bytes>,
+    pub(crate) from_dialer: QueueReceiver,
     /// Payloads to the dialer.
-    pub(crate) to_dialer: mpsc::Sender<Bytes>,
+    pub(crate) to_dialer: QueueSender,
     /// The listener's answer: its own type.
     pub(crate) reply: oneshot::Sender<SocketType>,
 }
@@ -81,7 +84,7 @@ impl Drop for InprocListener {
 
 /// The dialer's half of an established inproc pipe.
 pub(crate) struct Dialed {
-    pub(crate) reader: mpsc::Receiver<Bytes>,
+    pub(crate) reader: QueueReceiver,
     pub(crate) writer: InprocWriter,
     pub(crate) listener_type: SocketType,
 }
@@ -98,8 +101,8 @@ pub(crate) async fn connect(name: &str, ours: SocketType) -> io::Result<Dialed> 
                 format!("no listener at inproc://{name}"),
             )
         })?;
-    let (to_listener, from_dialer) = mpsc::channel(CHANNEL_DEPTH);
-    let (to_dialer, from_listener) = mpsc::channel(CHANNEL_DEPTH);
+    let (to_listener, from_dialer) = queue(CHANNEL_DEPTH);
+    let (to_dialer, from_listener) = queue(CHANNEL_DEPTH);
     let (reply, answer) = oneshot::channel();
     tx.send(Offer {
         dialer_type: ours,
@@ -121,12 +124,12 @@ pub(crate) async fn connect(name: &str, ours: SocketType) -> io::Result<Dialed> 
 /// Receiving half of an inproc pipe. The socket's maximum receive size applies here too
 /// (NNG ignores it on inproc; we keep one rule for every transport).
 pub(crate) struct InprocReader {
-    rx: mpsc::Receiver<Bytes>,
+    rx: QueueReceiver,
     max: MaxRecvSize,
 }
 
 impl InprocReader {
-    pub(crate) fn new(rx: mpsc::Receiver<Bytes>, max: MaxRecvSize) -> Self {
+    pub(crate) fn new(rx: QueueReceiver, max: MaxRecvSize) -> Self {
         Self { rx, max }
     }
 
@@ -146,16 +149,13 @@ impl InprocReader {
 impl MsgRead for InprocReader {
     fn read<'a>(&'a mut self, out: &'a mut Vec<Bytes>) -> BoxFuture<'a, Result<(), PipeEnd>> {
         Box::pin(async move {
-            let first = self.rx.recv().await.ok_or(PipeEnd::Eof)?;
-            self.check(&first)?;
-            out.push(first);
-            while out.len() < 256 {
-                match self.rx.try_recv() {
-                    Ok(b) => {
-                        self.check(&b)?;
-                        out.push(b);
-                    }
-                    Err(_) => break,
+            let from = out.len();
+            self.rx.recv_all(out).await.map_err(|_| PipeEnd::Eof)?;
+            // Messages before an oversize one are delivered; it and the rest are not.
+            for i in from..out.len() {
+                if let Err(e) = self.check(&out[i]) {
+                    out.truncate(i);
+                    return Err(e);
                 }
             }
             Ok(())
@@ -164,16 +164,16 @@ impl MsgRead for InprocReader {
 }
 
 /// Sending half of an inproc pipe.
-pub(crate) struct InprocWriter(pub(crate) Option<mpsc::Sender<Bytes>>);
+pub(crate) struct InprocWriter(pub(crate) Option<QueueSender>);
 
 impl MsgWrite for InprocWriter {
-    fn write<'a>(&'a mut self, batch: &'a mut Vec<Message>) -> BoxFuture<'a, Result<(), PipeEnd>> {
+    fn write<'a>(
+        &'a mut self,
+        batch: &'a mut VecDeque<Message>,
+    ) -> BoxFuture<'a, Result<(), PipeEnd>> {
         Box::pin(async move {
-            let tx = self.0.as_ref().ok_or(PipeEnd::Eof)?;
-            for msg in batch.drain(..) {
-                tx.send(msg.to_wire()).await.map_err(|_| PipeEnd::Eof)?;
-            }
-            Ok(())
+            let tx = self.0.as_mut().ok_or(PipeEnd::Eof)?;
+            tx.send_all(batch).await.map_err(|_| PipeEnd::Eof)
         })
     }
 

@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::url::Url;
 
 pub(crate) mod inproc;
+mod inproc_queue;
 #[cfg(unix)]
 pub mod ipc;
 pub mod tcp;

@@ -24,6 +24,7 @@
 //!   close frame is not lost to a TCP reset.
 
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -693,7 +694,10 @@ struct WsWriter {
 }
 
 impl MsgWrite for WsWriter {
-    fn write<'a>(&'a mut self, batch: &'a mut Vec<Message>) -> BoxFuture<'a, Result<(), PipeEnd>> {
+    fn write<'a>(
+        &'a mut self,
+        batch: &'a mut VecDeque<Message>,
+    ) -> BoxFuture<'a, Result<(), PipeEnd>> {
         Box::pin(async move {
             let mut s = self.sink.lock().await;
             if s.closed {

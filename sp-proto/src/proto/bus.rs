@@ -174,4 +174,8 @@ impl Protocol for Bus {
         self.inbound.set_capacity(options.recv_queue());
         self.options = options;
     }
+
+    fn uses_clock(&self) -> bool {
+        false
+    }
 }

@@ -115,6 +115,9 @@ macro_rules! any_protocol {
             fn set_options(&mut self, options: Options) {
                 match self { $(Self::$variant(p) => p.set_options(options),)* }
             }
+            fn uses_clock(&self) -> bool {
+                match self { $(Self::$variant(p) => p.uses_clock(),)* }
+            }
         }
     };
 }

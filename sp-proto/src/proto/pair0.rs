@@ -156,4 +156,8 @@ impl Protocol for Pair0 {
         self.inbound.set_capacity(options.recv_queue());
         self.options = options;
     }
+
+    fn uses_clock(&self) -> bool {
+        false
+    }
 }

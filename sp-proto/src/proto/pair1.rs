@@ -243,4 +243,8 @@ impl Protocol for Pair1 {
         self.inbound.set_capacity(options.recv_queue());
         self.options = options;
     }
+
+    fn uses_clock(&self) -> bool {
+        false
+    }
 }

@@ -138,4 +138,8 @@ impl Protocol for Pub {
     fn set_options(&mut self, options: Options) {
         self.options = options;
     }
+
+    fn uses_clock(&self) -> bool {
+        false
+    }
 }

@@ -108,4 +108,8 @@ impl Protocol for Pull {
         self.inbound.set_capacity(options.recv_queue());
         self.options = options;
     }
+
+    fn uses_clock(&self) -> bool {
+        false
+    }
 }

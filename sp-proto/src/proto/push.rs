@@ -115,4 +115,8 @@ impl Protocol for Push {
     fn set_options(&mut self, options: Options) {
         self.options = options;
     }
+
+    fn uses_clock(&self) -> bool {
+        false
+    }
 }

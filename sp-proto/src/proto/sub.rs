@@ -166,4 +166,8 @@ impl Protocol for Sub {
         self.inbound.set_on_full(overflow_policy(&options));
         self.options = options;
     }
+
+    fn uses_clock(&self) -> bool {
+        false
+    }
 }
