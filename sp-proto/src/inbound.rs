@@ -125,9 +125,12 @@ impl Inbound {
                 }
             }
         }
+        // A pipe with queued messages is already active in the ring.
+        if q.msgs.is_empty() {
+            self.ring.activate(pipe);
+        }
         q.msgs.push_back(msg);
         self.len += 1;
-        self.ring.activate(pipe);
         if self.on_full == OnFull::Pause && q.msgs.len() >= self.capacity && !q.paused {
             q.paused = true;
             events.push_back(Event::PausePipe(pipe));

@@ -291,14 +291,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The tool runs as a spawned task, not as the `block_on` future itself: waking the
-    // `block_on` future from a pipe task costs the current-thread scheduler an extra
-    // `epoll_wait` per wake-up, a spawned task is just queued.
-    let outcome = rt.block_on(async {
-        tokio::spawn(run(args))
-            .await
-            .unwrap_or_else(|e| Err(format!("the tool's task failed: {e}")))
-    });
+    // On the current-thread runtime the tool runs as a spawned task, not as the
+    // `block_on` future itself: waking the `block_on` future from a pipe task costs an
+    // extra `epoll_wait` per wake-up, a spawned task is just queued. On the multi-thread
+    // runtime it stays on the main thread, the pipe tasks going to the workers.
+    let outcome = if threads == 0 {
+        rt.block_on(async {
+            tokio::spawn(run(args))
+                .await
+                .unwrap_or_else(|e| Err(format!("the tool's task failed: {e}")))
+        })
+    } else {
+        rt.block_on(run(args))
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
