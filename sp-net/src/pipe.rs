@@ -11,7 +11,7 @@ use sp_proto::wire::{FrameError, HeaderError};
 use sp_proto::{Message, PipeId, PipeInfo, Protocol};
 use tokio::sync::Notify;
 
-use crate::core::{AttachError, Shared, SharedRef};
+use crate::core::{AttachError, Shared, SharedRef, State};
 use crate::transport::BoxFuture;
 
 /// How a connection ended.
@@ -98,6 +98,30 @@ pub(crate) async fn run(
     (end, true)
 }
 
+/// What the reader of a pipe should do next, read under the lock with each delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadState {
+    /// Keep reading.
+    Read,
+    /// The protocol paused this pipe: wait for it to resume.
+    Paused,
+    /// The socket is closing: the writer flushes and ends the pipe; stop reading.
+    Closing,
+    /// The pipe is gone.
+    Gone,
+}
+
+impl ReadState {
+    fn of(st: &State, id: PipeId) -> Self {
+        match st.pipes.get(&id) {
+            None => Self::Gone,
+            Some(s) if s.closing => Self::Closing,
+            Some(s) if s.paused => Self::Paused,
+            Some(_) => Self::Read,
+        }
+    }
+}
+
 async fn read_loop(
     shared: &Shared,
     id: PipeId,
@@ -105,43 +129,42 @@ async fn read_loop(
     wake: &Notify,
 ) -> PipeEnd {
     let mut frames: Vec<Bytes> = Vec::new();
+    let mut state = ReadState::of(&shared.lock(), id);
     loop {
-        // Respect pause: wait until the protocol resumes this pipe (or it goes away).
-        loop {
-            let notified = wake.notified();
-            let closing = {
-                let st = shared.lock();
-                match st.pipes.get(&id) {
-                    None => return PipeEnd::SocketClosed,
-                    Some(s) if s.closing => true,
-                    Some(s) if !s.paused => break,
-                    Some(_) => false,
+        match state {
+            ReadState::Read => {}
+            ReadState::Gone => return PipeEnd::SocketClosed,
+            // The writer flushes and then ends the pipe, which ends this loop too.
+            ReadState::Closing => std::future::pending::<()>().await,
+            ReadState::Paused => {
+                // Resume, close and removal all notify `wake` after changing the state.
+                let notified = wake.notified();
+                state = ReadState::of(&shared.lock(), id);
+                if state == ReadState::Paused {
+                    notified.await;
+                    state = ReadState::of(&shared.lock(), id);
                 }
-            };
-            if closing {
-                // The writer flushes and then ends the pipe; stop reading meanwhile.
-                std::future::pending::<()>().await;
+                continue;
             }
-            notified.await;
         }
-        let result = tokio::select! {
-            r = reader.read(&mut frames) => r,
-            () = wake.notified() => Ok(()),
-        };
-        deliver(shared, id, &mut frames);
+        // No wake-up is awaited while reading: a pause takes effect after this batch,
+        // and closing or removal end the pipe through the writer.
+        let result = reader.read(&mut frames).await;
+        state = deliver(shared, id, &mut frames);
         if let Err(end) = result {
             return end;
         }
     }
 }
 
-/// Hands a batch of received payloads to the protocol and wakes whoever can progress.
-pub(crate) fn deliver(shared: &Shared, id: PipeId, frames: &mut Vec<Bytes>) {
-    if frames.is_empty() {
-        return;
-    }
+/// Hands a batch of received payloads to the protocol, wakes whoever can progress, and
+/// tells the reader what to do next.
+pub(crate) fn deliver(shared: &Shared, id: PipeId, frames: &mut Vec<Bytes>) -> ReadState {
     let now = shared.now();
     let mut st = shared.lock();
+    if frames.is_empty() {
+        return ReadState::of(&st, id);
+    }
     if let Some(slot) = st.pipes.get_mut(&id) {
         slot.stats.msgs_in += frames.len() as u64;
         slot.stats.bytes_in += frames.iter().map(|f| f.len() as u64).sum::<u64>();
@@ -151,8 +174,10 @@ pub(crate) fn deliver(shared: &Shared, id: PipeId, frames: &mut Vec<Bytes>) {
     }
     let mut w = st.drain(now);
     w.users = true;
+    let next = ReadState::of(&st, id);
     drop(st);
     shared.wake(w);
+    next
 }
 
 async fn write_loop(
