@@ -45,13 +45,19 @@ pub(crate) async fn handshake(
     }
 }
 
-const READ_CHUNK: usize = 64 * 1024;
+/// The smallest and largest read buffer. The size adapts to the traffic: it doubles
+/// after a read that filled it and halves after one that used less than an eighth, so a
+/// bulk transfer reads 64 KiB at a time while an idle or chatty connection holds 2 KiB.
+const READ_MIN: usize = 2 * 1024;
+const READ_MAX: usize = 64 * 1024;
 
 /// Reads frames from a byte stream.
 pub(crate) struct StreamReader {
     reader: BoxRead,
     decoder: FrameDecoder,
     buf: BytesMut,
+    /// The read size in force (`READ_MIN..=READ_MAX`).
+    chunk: usize,
 }
 
 impl StreamReader {
@@ -59,16 +65,27 @@ impl StreamReader {
         Self {
             reader,
             decoder: FrameDecoder::new(format, max),
-            buf: BytesMut::with_capacity(READ_CHUNK),
+            buf: BytesMut::new(),
+            chunk: READ_MIN,
         }
     }
 
     async fn read_some(&mut self, out: &mut Vec<Bytes>) -> Result<(), PipeEnd> {
         loop {
-            if self.buf.capacity() - self.buf.len() < 4096 {
-                self.buf.reserve(READ_CHUNK);
+            if self.buf.is_empty() && self.buf.capacity() > 2 * self.chunk {
+                // Give back a buffer grown by a burst that is over.
+                self.buf = BytesMut::new();
             }
+            if self.buf.capacity() - self.buf.len() < self.chunk / 2 {
+                self.buf.reserve(self.chunk);
+            }
+            let spare = self.buf.capacity() - self.buf.len();
             let n = self.reader.read_buf(&mut self.buf).await?;
+            if n == spare {
+                self.chunk = (self.chunk * 2).min(READ_MAX);
+            } else if n < spare / 8 {
+                self.chunk = (self.chunk / 2).max(READ_MIN);
+            }
             if n == 0 {
                 return match self.decoder.decode_eof(&mut self.buf) {
                     Err(e) => Err(PipeEnd::Frame(e)),
@@ -116,7 +133,7 @@ impl StreamWriter {
         Self {
             writer,
             format,
-            out: BytesMut::with_capacity(FLUSH_AT),
+            out: BytesMut::new(),
         }
     }
 
