@@ -115,7 +115,9 @@ impl StreamWriter {
         Self {
             writer,
             format,
-            out: BytesMut::with_capacity(FLUSH_AT),
+            // Grown on first use (up to about FLUSH_AT plus one copied frame, then kept):
+            // a connection that never sends, or only small messages, holds little.
+            out: BytesMut::new(),
         }
     }
 
