@@ -7,10 +7,16 @@
 //! [`PerfSocket`]; `nanomsg-perf` and `nng-perf` supply one for their library. [`raw_main`]
 //! is the kernel baseline: the same tools over plain TCP or Unix sockets (ping-pong of
 //! `size` bytes; one write per message, the receiver reading 256 KiB at a time).
+//!
+//! The memory tools `mem_conn` and `mem_sub` ([`mem`], shared with `sp-perf`) run over
+//! any [`PerfSocket`] too, through [`tool_main`].
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+#[path = "../../sp-net/src/bin/sp-perf/mem.rs"]
+pub mod mem;
 
 /// The socket types the tools use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +27,8 @@ pub enum PerfKind {
     Push,
     /// PULL, the receiver of `--pipeline` throughput runs.
     Pull,
+    /// SUB, of `mem_sub`.
+    Sub,
 }
 
 /// A blocking SP socket of some library.
@@ -37,6 +45,10 @@ pub trait PerfSocket: Sized + Send + 'static {
     fn send(&mut self, buf: &[u8]) -> Result<(), String>;
     /// Receives one message into `buf` (sized for the expected message); returns its size.
     fn recv(&mut self, buf: &mut [u8]) -> Result<usize, String>;
+    /// Makes sends and receives fail after `limit` instead of waiting forever.
+    fn set_timeout(&mut self, limit: Duration) -> Result<(), String>;
+    /// Subscribes a SUB socket to `topic`.
+    fn subscribe(&mut self, topic: &[u8]) -> Result<(), String>;
     /// Closes the socket.
     fn close(self);
 }
@@ -68,7 +80,8 @@ const TOOLS: [&str; 6] = [
 fn usage(prog: &str) -> String {
     format!(
         "usage: {prog} [--pipeline] {{local_lat|remote_lat|local_thr|remote_thr}} <addr> \
-         <msg-size> <count>\n       {prog} [--pipeline] {{inproc_lat|inproc_thr}} <msg-size> <count>"
+         <msg-size> <count>\n       {prog} [--pipeline] {{inproc_lat|inproc_thr}} <msg-size> <count>\n       \
+         {prog} mem_conn <url> <count>\n       {prog} mem_sub <count>"
     )
 }
 
@@ -260,17 +273,72 @@ fn run_tool<S: PerfSocket>(a: &ToolArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Opens a socket whose sends and receives give up after [`mem::WAIT`].
+fn bounded<S: PerfSocket>(kind: PerfKind) -> Result<S, String> {
+    let mut s = S::open(kind)?;
+    s.set_timeout(mem::WAIT)?;
+    Ok(s)
+}
+
+/// `mem_conn`: a PULL listener at `url` and `count` PUSH dialer sockets, each sending
+/// one message; the listener receiving all `count` proves every connection up.
+fn mem_conn<S: PerfSocket>(url: &str, count: usize) -> Result<(), String> {
+    let mut listener = bounded::<S>(PerfKind::Pull)?;
+    listener.bind(url)?;
+    let before = mem::usage();
+    let mut dialers = (0..count)
+        .map(|_| bounded::<S>(PerfKind::Push))
+        .collect::<Result<Vec<_>, _>>()?;
+    let opened = mem::usage();
+    for d in &mut dialers {
+        d.connect(url)?;
+    }
+    for d in &mut dialers {
+        d.send(b"up")?;
+    }
+    let mut buf = [0u8; 2];
+    for _ in 0..count {
+        expect(listener.recv(&mut buf)?, 2)?;
+    }
+    std::thread::sleep(mem::SETTLE);
+    let idle = mem::usage();
+    mem::report_conn(count, before, opened, idle);
+    dialers.into_iter().for_each(S::close);
+    listener.close();
+    Ok(())
+}
+
+/// `mem_sub`: one SUB socket subscribed to [`mem::topic`]`(0..count)`.
+fn mem_sub<S: PerfSocket>(count: usize) -> Result<(), String> {
+    let n = u32::try_from(count).map_err(|_| format!("{count} topics are too many"))?;
+    let mut s = S::open(PerfKind::Sub)?;
+    let before = mem::usage();
+    for i in 0..n {
+        s.subscribe(&mem::topic(i))?;
+    }
+    let after = mem::usage();
+    mem::report("subscription", count, before, after);
+    s.close();
+    Ok(())
+}
+
 /// The `main` of a perf tool binary over socket type `S`.
 pub fn tool_main<S: PerfSocket>() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
-    let args = match parse_args(&argv) {
-        Ok(a) => a,
+    let run = match mem::parse_tool(&argv) {
+        Some(Ok(mem::MemTool::Conn { url, count })) => Ok(mem_conn::<S>(&url, count)),
+        Some(Ok(mem::MemTool::Sub { count })) => Ok(mem_sub::<S>(count)),
+        Some(Err(e)) => Err(e),
+        None => parse_args(&argv).map(|a| run_tool::<S>(&a)),
+    };
+    let outcome = match run {
+        Ok(outcome) => outcome,
         Err(e) => {
             println!("{e}");
             return ExitCode::from(1);
         }
     };
-    match run_tool::<S>(&args) {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!(
@@ -393,6 +461,10 @@ fn run_raw(a: &ToolArgs) -> Result<(), String> {
 /// The `main` of `raw-perf`: the perf tools over plain TCP/Unix sockets.
 pub fn raw_main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
+    if mem::parse_tool(&argv).is_some() {
+        eprintln!("raw-perf: plain sockets have no memory tools");
+        return ExitCode::from(1);
+    }
     let args = match parse_args(&argv) {
         Ok(a) => a,
         Err(e) => {
@@ -437,5 +509,32 @@ mod tests {
         assert!(parse_args(&argv("x local_lat tcp://a:1 64")).is_err());
         assert!(parse_args(&argv("x local_lat tcp://a:1 big 1")).is_err());
         assert!(parse_args(&argv("x nonsense 1 2")).is_err());
+    }
+
+    #[test]
+    fn memory_tools_parse() {
+        let conn = mem::MemTool::Conn {
+            url: "tcp://127.0.0.1:5555".into(),
+            count: 500,
+        };
+        assert_eq!(
+            mem::parse_tool(&argv("x mem_conn tcp://127.0.0.1:5555 500")),
+            Some(Ok(conn))
+        );
+        assert_eq!(
+            mem::parse_tool(&argv("/bin/mem_sub 10")),
+            Some(Ok(mem::MemTool::Sub { count: 10 }))
+        );
+        assert!(matches!(mem::parse_tool(&argv("x mem_sub")), Some(Err(_))));
+        assert!(matches!(
+            mem::parse_tool(&argv("x mem_sub many")),
+            Some(Err(_))
+        ));
+        assert!(matches!(
+            mem::parse_tool(&argv("x mem_conn tcp://a:1")),
+            Some(Err(_))
+        ));
+        assert_eq!(mem::parse_tool(&argv("x local_lat tcp://a:1 1 1")), None);
+        assert_eq!(mem::parse_tool(&argv("x")), None);
     }
 }

@@ -133,6 +133,8 @@ impl StreamWriter {
         Self {
             writer,
             format,
+            // Grown on first use (up to about FLUSH_AT plus one copied frame, then kept):
+            // a connection that never sends, or only small messages, holds little.
             out: BytesMut::new(),
         }
     }

@@ -51,6 +51,42 @@ async fn push_pull_over_ipc() {
         .unwrap();
 }
 
+/// Sizes around the writer's copy limit (16 KiB) and flush point (64 KiB), interleaved,
+/// arrive whole and in order (the write buffer starts empty and grows).
+#[tokio::test]
+async fn mixed_sizes_keep_order_and_bytes_over_tcp() {
+    let run = async {
+        let pull = Socket::new(SocketType::Pull);
+        let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
+        let push = Socket::new(SocketType::Push);
+        push.dial(&ep.url().to_string()).await.unwrap();
+        push.wait_for_pipes(1).await.unwrap();
+        let sizes = [
+            0,
+            1,
+            16 * 1024,
+            16 * 1024 + 1,
+            3,
+            70 * 1024,
+            5,
+            64 * 1024,
+            2,
+        ];
+        let body = |i: usize, n: usize| (0..n).map(|k| (i + k) as u8).collect::<Vec<u8>>();
+        for round in 0..20 {
+            for (i, &n) in sizes.iter().enumerate() {
+                push.send(body(round + i, n)).await.unwrap();
+            }
+        }
+        for round in 0..20 {
+            for (i, &n) in sizes.iter().enumerate() {
+                assert_eq!(pull.recv().await.unwrap().body[..], body(round + i, n)[..]);
+            }
+        }
+    };
+    tokio::time::timeout(LIMIT, run).await.unwrap();
+}
+
 #[tokio::test]
 async fn push_pull_over_inproc() {
     tokio::time::timeout(LIMIT, round_trip("inproc://push-pull"))

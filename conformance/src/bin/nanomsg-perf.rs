@@ -20,6 +20,7 @@ fn main() -> ExitCode {
 #[cfg(not(nanomsg_missing))]
 mod ffi {
     use std::ffi::{c_char, c_int, c_void, CStr, CString};
+    use std::time::Duration;
 
     use conformance::perf::{PerfKind, PerfSocket};
 
@@ -46,6 +47,11 @@ mod ffi {
     const NN_PAIR: c_int = 16;
     const NN_PUSH: c_int = 80;
     const NN_PULL: c_int = 81;
+    const NN_SUB: c_int = 33;
+    const NN_SUB_SUBSCRIBE: c_int = 1;
+    const NN_SOL_SOCKET: c_int = 0;
+    const NN_SNDTIMEO: c_int = 4;
+    const NN_RCVTIMEO: c_int = 5;
     const NN_TCP: c_int = -3;
     const NN_TCP_NODELAY: c_int = 1;
 
@@ -70,30 +76,39 @@ mod ffi {
     /// A libnanomsg socket.
     pub(crate) struct NnSocket(c_int);
 
+    impl NnSocket {
+        fn set(&mut self, level: c_int, option: c_int, value: &[u8]) -> Result<(), String> {
+            // SAFETY: the option value points to `value`, live for the call.
+            let rc =
+                unsafe { nn_setsockopt(self.0, level, option, value.as_ptr().cast(), value.len()) };
+            check("nn_setsockopt", rc).map(drop)
+        }
+    }
+
     impl PerfSocket for NnSocket {
         fn open(kind: PerfKind) -> Result<Self, String> {
             let proto = match kind {
                 PerfKind::Pair => NN_PAIR,
                 PerfKind::Push => NN_PUSH,
                 PerfKind::Pull => NN_PULL,
+                PerfKind::Sub => NN_SUB,
             };
             // SAFETY: plain integer arguments.
             check("nn_socket", unsafe { nn_socket(AF_SP, proto) }).map(Self)
         }
 
         fn set_nodelay(&mut self) -> Result<(), String> {
-            let one: c_int = 1;
-            // SAFETY: the option value points to a live c_int of the given size.
-            let rc = unsafe {
-                nn_setsockopt(
-                    self.0,
-                    NN_TCP,
-                    NN_TCP_NODELAY,
-                    (&one as *const c_int).cast(),
-                    std::mem::size_of::<c_int>(),
-                )
-            };
-            check("nn_setsockopt", rc).map(drop)
+            self.set(NN_TCP, NN_TCP_NODELAY, &c_int::to_ne_bytes(1))
+        }
+
+        fn set_timeout(&mut self, limit: Duration) -> Result<(), String> {
+            let ms = c_int::try_from(limit.as_millis()).unwrap_or(c_int::MAX);
+            self.set(NN_SOL_SOCKET, NN_SNDTIMEO, &ms.to_ne_bytes())?;
+            self.set(NN_SOL_SOCKET, NN_RCVTIMEO, &ms.to_ne_bytes())
+        }
+
+        fn subscribe(&mut self, topic: &[u8]) -> Result<(), String> {
+            self.set(NN_SUB, NN_SUB_SUBSCRIBE, topic)
         }
 
         fn bind(&mut self, url: &str) -> Result<(), String> {

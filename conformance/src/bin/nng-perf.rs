@@ -20,6 +20,7 @@ fn main() -> ExitCode {
 #[cfg(not(nng_missing))]
 mod ffi {
     use std::ffi::{c_char, c_int, c_void, CStr, CString};
+    use std::time::Duration;
 
     use conformance::perf::{PerfKind, PerfSocket};
 
@@ -39,9 +40,12 @@ mod ffi {
         fn nng_send(s: Handle, data: *mut c_void, size: usize, flags: c_int) -> c_int;
         fn nng_recv(s: Handle, data: *mut c_void, size: *mut usize, flags: c_int) -> c_int;
         fn nng_socket_set_bool(s: Handle, name: *const c_char, v: bool) -> c_int;
+        fn nng_socket_set_ms(s: Handle, name: *const c_char, v: i32) -> c_int;
+        fn nng_socket_set(s: Handle, name: *const c_char, v: *const c_void, sz: usize) -> c_int;
         fn nng_pair0_open(s: *mut Handle) -> c_int;
         fn nng_push0_open(s: *mut Handle) -> c_int;
         fn nng_pull0_open(s: *mut Handle) -> c_int;
+        fn nng_sub0_open(s: *mut Handle) -> c_int;
     }
 
     /// Dial in the background (retrying) instead of failing when no one listens yet.
@@ -70,6 +74,7 @@ mod ffi {
                 PerfKind::Pair => nng_pair0_open,
                 PerfKind::Push => nng_push0_open,
                 PerfKind::Pull => nng_pull0_open,
+                PerfKind::Sub => nng_sub0_open,
             };
             let mut h = Handle { id: 0 };
             // SAFETY: h is a live out-parameter.
@@ -81,6 +86,30 @@ mod ffi {
             // SAFETY: the option name is a NUL-terminated literal.
             let rc = unsafe { nng_socket_set_bool(self.0, c"tcp-nodelay".as_ptr(), true) };
             check("nng_socket_set_bool", rc)
+        }
+
+        fn set_timeout(&mut self, limit: Duration) -> Result<(), String> {
+            let ms = i32::try_from(limit.as_millis()).unwrap_or(i32::MAX);
+            for name in [c"send-timeout", c"recv-timeout"] {
+                // SAFETY: the option name is a NUL-terminated literal.
+                let rc = unsafe { nng_socket_set_ms(self.0, name.as_ptr(), ms) };
+                check("nng_socket_set_ms", rc)?;
+            }
+            Ok(())
+        }
+
+        fn subscribe(&mut self, topic: &[u8]) -> Result<(), String> {
+            // SAFETY: the option name is a NUL-terminated literal; nng copies the topic,
+            // live for the call.
+            let rc = unsafe {
+                nng_socket_set(
+                    self.0,
+                    c"sub:subscribe".as_ptr(),
+                    topic.as_ptr().cast(),
+                    topic.len(),
+                )
+            };
+            check("nng_socket_set", rc)
         }
 
         fn bind(&mut self, url: &str) -> Result<(), String> {

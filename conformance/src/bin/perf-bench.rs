@@ -1,15 +1,20 @@
 //! `perf-bench`: runs `sp-perf` (ours), `nanomsg-perf`, `nng-perf` and `raw-perf` side by
 //! side over tcp, ipc and inproc at 64 B, 1 KiB, 64 KiB and 1 MiB, latency (PAIR
-//! ping-pong) and throughput (PUSH/PULL, `--pipeline`), each cell a few times, and writes
-//! the medians and ratios to `docs/performance.md` (and standard output).
+//! ping-pong) and throughput (PUSH/PULL, `--pipeline`), each cell a few times, then the
+//! memory tools of `sp-perf`, `nanomsg-perf` and `nng-perf` (heap and resident bytes per
+//! idle connection over tcp and ipc, per unconnected socket, per subscription), and
+//! writes the medians and ratios to `docs/performance.md` (and standard output).
 //!
 //! ```text
 //! cargo build --release -p sp-net -p conformance
-//! target/release/perf-bench [--reps N] [--scale F] [--out PATH]
+//! target/release/perf-bench [--reps N] [--scale F] [--out PATH] [--only memory]
 //! ```
 //!
 //! Not part of the test suite: timings on shared machines are noisy, so nothing here
-//! asserts. `--scale` multiplies every message/round-trip count.
+//! asserts. `--scale` multiplies every message/round-trip count. `--only memory` runs
+//! just the memory tools (about a minute, without the timings) and replaces the
+//! `## Memory` section of the existing `--out` file (appending it if missing), leaving
+//! the rest of the file as it was.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,12 +23,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use conformance::perf::mem;
+
 const IMPLS: [&str; 4] = ["ours", "nanomsg", "nng", "raw"];
 const TRANSPORTS: [&str; 3] = ["tcp", "ipc", "inproc"];
 const SIZES: [usize; 4] = [64, 1024, 64 * 1024, 1024 * 1024];
 /// How long to wait for a bound tool to listen before starting its peer.
 const BIND_WAIT: Duration = Duration::from_millis(150);
 const RUN_LIMIT: Duration = Duration::from_secs(20);
+/// Idle connections per `mem_conn` run, at most (fewer when the fd limit is low).
+const MEM_CONNS: usize = 500;
+/// Subscriptions per `mem_sub` run.
+const SUB_COUNTS: [usize; 2] = [100_000, 1_000_000];
+/// NNG 1.5's SUB keeps its topics in a sorted linked list, scanned on every subscribe:
+/// 100 000 topics take it seconds, a million would take it most of an hour.
+const NNG_SUB_MAX: usize = 100_000;
+const MEM_LIMIT: Duration = Duration::from_secs(120);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
@@ -237,7 +252,7 @@ fn machine() -> String {
 
 type Results = BTreeMap<(Kind, &'static str, usize, &'static str), Option<f64>>;
 
-fn render(res: &Results, reps: usize, scale: f64, took: Duration) -> String {
+fn render(res: &Results, memory: &str, reps: usize, scale: f64, took: Duration) -> String {
     let get = |k, t, s, i| res.get(&(k, t, s, i)).copied().flatten();
     let mut md = String::new();
     let _ = writeln!(
@@ -259,8 +274,10 @@ fn render(res: &Results, reps: usize, scale: f64, took: Duration) -> String {
          `raw-perf` (plain sockets; TCP_NODELAY on); all speak nanomsg's perf-tool \
          command line. Latency: PAIR ping-pong, round-trip time. Throughput: PUSH/PULL, \
          the receiver's rate from the empty start message to the last message; raw: one \
-         write per message, the receiver reading 256 KiB at a time. Installed versions: \
-         {}.\n",
+         write per message, the receiver reading 256 KiB at a time. Memory: heap and \
+         resident bytes per idle connection, socket and subscription (`mem_conn`, \
+         `mem_sub`; see its section, which `perf-bench --only memory` regenerates alone). \
+         Installed versions: {}.\n",
         installed()
     );
     for (kind, title, unit) in [
@@ -339,7 +356,201 @@ fn render(res: &Results, reps: usize, scale: f64, took: Duration) -> String {
         }
         let _ = writeln!(md);
     }
+    md.push_str(memory);
     md
+}
+
+/// The soft limit on open files, from `/proc/self/limits`.
+fn fd_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Connections per `mem_conn` run: [`MEM_CONNS`], fewer if the fd limit is low (one fd
+/// per connection end, up to two eventfds per nanomsg socket, some to spare).
+fn mem_conns() -> usize {
+    fd_limit().map_or(MEM_CONNS, |l| {
+        MEM_CONNS.min(l.saturating_sub(100) / 6).max(1)
+    })
+}
+
+/// The memory tool runs: a name, the tool's arguments, and whether NNG sits it out.
+fn mem_runs(conns: usize) -> Vec<(String, Vec<String>, bool)> {
+    let mut runs = Vec::new();
+    for t in ["tcp", "ipc"] {
+        let url = match t {
+            "tcp" => "tcp://127.0.0.1:20900".to_owned(),
+            _ => format!(
+                "ipc://{}/sp-mem-{}.ipc",
+                std::env::temp_dir().display(),
+                std::process::id()
+            ),
+        };
+        runs.push((
+            format!("conn {t}"),
+            vec!["mem_conn".into(), url, conns.to_string()],
+            false,
+        ));
+    }
+    for n in SUB_COUNTS {
+        runs.push((
+            format!("sub {n}"),
+            vec!["mem_sub".into(), n.to_string()],
+            n > NNG_SUB_MAX,
+        ));
+    }
+    runs
+}
+
+/// Each memory run's report, by run name and library (`None`: failed or not run).
+type MemOutputs = BTreeMap<(String, &'static str), Option<String>>;
+
+fn run_memory(dir: &Path, conns: usize) -> MemOutputs {
+    let mut outs = MemOutputs::new();
+    for (name, args, nng_sits_out) in mem_runs(conns) {
+        for imp in ["ours", "nanomsg", "nng"] {
+            let skip = imp == "nng" && nng_sits_out;
+            let out = if skip {
+                None
+            } else {
+                spawn(&binary(dir, imp), &args)
+                    .ok()
+                    .and_then(|mut c| wait_limited(&mut c, MEM_LIMIT))
+            };
+            eprintln!(
+                "memory {name} {imp}: {}",
+                match &out {
+                    None if skip => "not run".into(),
+                    None => "failed".into(),
+                    Some(o) => o
+                        .lines()
+                        .filter(|l| l.starts_with("heap per") || l.starts_with("rss per"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+            );
+            outs.insert((name.clone(), imp), out);
+        }
+    }
+    outs
+}
+
+/// `1000000` as `1 000 000`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn bytes(v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(v) if v.abs() >= 10_240.0 => format!("{:.1} KiB", v / 1024.0),
+        Some(v) => format!("{v:.0} B"),
+    }
+}
+
+fn render_memory(outs: &MemOutputs, conns: usize) -> String {
+    let get = |run: &str, imp: &'static str, key: &str| {
+        outs.get(&(run.to_owned(), imp))
+            .and_then(|o| mem::figure(o.as_deref()?, key))
+    };
+    let mut md = String::from("## Memory (bytes, lower is better)\n\n");
+    let _ = writeln!(
+        md,
+        "Heap bytes in use (glibc `mallinfo2`: `uordblks + hblkhd`) and resident bytes \
+         (`/proc/self/statm`), before and after, divided by the count; one run per cell. \
+         Idle connection: `mem_conn`, one process with a PULL listener and {conns} PUSH \
+         dialer sockets, each connected and sending one 2-byte message that the \
+         listener receives (proving every connection up), measured {} ms later; a \
+         connection's figure counts **both ends** (dialer and accepted side, with the \
+         dial endpoint), not the dialer socket, whose cost is the \"unconnected socket\" \
+         row. Subscription: `mem_sub`, one SUB socket subscribed to N distinct topics \
+         of 8–24 letters (the same seeded topics for every library). RSS counts only \
+         touched pages, heap counts every allocated byte. `perf-bench --only memory` \
+         reruns just this section. NNG 1.5's SUB keeps topics in a sorted list scanned \
+         on every subscribe (quadratic), so it is not run past {} topics.\n",
+        mem::SETTLE.as_millis(),
+        grouped(NNG_SUB_MAX)
+    );
+    let mut rows: Vec<(String, String, &str)> = Vec::new();
+    for t in ["tcp", "ipc"] {
+        for (what, key) in [
+            ("heap", "heap per connection"),
+            ("RSS", "rss per connection"),
+        ] {
+            rows.push((
+                format!("idle connection, {t}, both ends: {what}"),
+                format!("conn {t}"),
+                key,
+            ));
+        }
+    }
+    for (what, key) in [("heap", "heap per socket"), ("RSS", "rss per socket")] {
+        rows.push((
+            format!("unconnected PUSH socket: {what}"),
+            "conn tcp".into(),
+            key,
+        ));
+    }
+    for n in SUB_COUNTS {
+        for (what, key) in [
+            ("heap", "heap per subscription"),
+            ("RSS", "rss per subscription"),
+        ] {
+            rows.push((
+                format!("subscription, {} topics: {what}", grouped(n)),
+                format!("sub {n}"),
+                key,
+            ));
+        }
+    }
+    let _ = writeln!(
+        md,
+        "| per | ours | nanomsg | nng | ours / nanomsg | ours / nng |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|");
+    for (label, run, key) in rows {
+        let [o, n, g] = ["ours", "nanomsg", "nng"].map(|i| get(&run, i, key));
+        let _ = writeln!(
+            md,
+            "| {label} | {} | {} | {} | {} | {} |",
+            bytes(o),
+            bytes(n),
+            bytes(g),
+            ratio(o, n),
+            ratio(o, g)
+        );
+    }
+    let _ = writeln!(md);
+    md
+}
+
+/// `doc` with its `## Memory` section (up to the next `## ` heading) replaced by
+/// `section`, or with `section` appended.
+fn splice_memory(doc: &str, section: &str) -> String {
+    let Some(start) = doc.find("## Memory") else {
+        let sep = if doc.is_empty() || doc.ends_with("\n\n") {
+            ""
+        } else if doc.ends_with('\n') {
+            "\n"
+        } else {
+            "\n\n"
+        };
+        return format!("{doc}{sep}{section}");
+    };
+    let after = start + "## Memory".len();
+    let end = doc[after..]
+        .find("\n## ")
+        .map_or(doc.len(), |i| after + i + 1);
+    format!("{}{section}{}", &doc[..start], &doc[end..])
 }
 
 fn installed() -> String {
@@ -359,6 +570,7 @@ fn main() -> ExitCode {
     let mut reps = 3usize;
     let mut scale = 1.0f64;
     let mut out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/performance.md");
+    let mut memory_only = false;
     let mut it = argv.iter().skip(1);
     while let Some(a) = it.next() {
         let v = it.next();
@@ -366,8 +578,9 @@ fn main() -> ExitCode {
             ("--reps", Some(v)) => reps = v.parse().unwrap_or(reps).max(1),
             ("--scale", Some(v)) => scale = v.parse().unwrap_or(scale),
             ("--out", Some(v)) => out = PathBuf::from(v),
+            ("--only", Some(v)) if v == "memory" => memory_only = true,
             _ => {
-                eprintln!("usage: perf-bench [--reps N] [--scale F] [--out PATH]");
+                eprintln!("usage: perf-bench [--reps N] [--scale F] [--out PATH] [--only memory]");
                 return ExitCode::from(1);
             }
         }
@@ -387,6 +600,13 @@ fn main() -> ExitCode {
             );
             return ExitCode::from(2);
         }
+    }
+    let conns = mem_conns();
+    if memory_only {
+        let section = render_memory(&run_memory(&dir, conns), conns);
+        print!("{section}");
+        let doc = std::fs::read_to_string(&out).unwrap_or_default();
+        return write_doc(&out, &splice_memory(&doc, &section));
     }
     let start = Instant::now();
     let mut samples: BTreeMap<(Kind, &'static str, usize, &'static str), Vec<f64>> =
@@ -422,9 +642,14 @@ fn main() -> ExitCode {
         .into_iter()
         .map(|(k, mut v)| (k, median(&mut v)))
         .collect();
-    let md = render(&res, reps, scale, start.elapsed());
+    let memory = render_memory(&run_memory(&dir, conns), conns);
+    let md = render(&res, &memory, reps, scale, start.elapsed());
     print!("{md}");
-    if let Err(e) = std::fs::write(&out, &md) {
+    write_doc(&out, &md)
+}
+
+fn write_doc(out: &Path, md: &str) -> ExitCode {
+    if let Err(e) = std::fs::write(out, md) {
         eprintln!("perf-bench: cannot write {}: {e}", out.display());
         return ExitCode::from(2);
     }

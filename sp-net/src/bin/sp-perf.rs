@@ -9,6 +9,8 @@
 //! sp-perf remote_thr <connect-to> <msg-size> <msg-count>
 //! sp-perf inproc_lat <msg-size> <roundtrips>
 //! sp-perf inproc_thr <msg-size> <msg-count>
+//! sp-perf mem_conn   <url> <count>
+//! sp-perf mem_sub    <count>
 //! ```
 //!
 //! The tool name may also come from the program name (a link called `local_lat`).
@@ -21,11 +23,22 @@
 //! default is current-thread for the latency and inproc tools, and one worker for TCP/IPC
 //! throughput (the user's thread plus an I/O thread, as nanomsg's worker thread; measured
 //! 3x faster than current-thread at 1 MiB, slower at small sizes on 2 cores).
+//!
+//! The memory tools (`sp-perf/mem.rs`, shared with the C libraries' tools) measure heap
+//! and resident bytes: `mem_conn` per idle connection (a PULL listener and `count` PUSH
+//! dialer sockets, each sending one message that the listener receives, which proves
+//! every connection up; both ends counted) and per unconnected socket, `mem_sub` per
+//! subscription of a SUB socket. They run on the current-thread runtime.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use sp_net::{Message, Socket, SocketType};
+
+// Shared with the conformance crate, whose `perf-bench` also reads the reports back.
+#[allow(unreachable_pub, dead_code)]
+#[path = "sp-perf/mem.rs"]
+mod mem;
 
 /// Which tool runs, with its parsed arguments.
 #[derive(Clone, Debug)]
@@ -46,7 +59,8 @@ fn usage(tool: &str) -> String {
         "inproc_lat" => "usage: inproc_lat <message-size> <roundtrip-count>".into(),
         "inproc_thr" => "usage: inproc_thr <message-size> <message-count>".into(),
         _ => "usage: sp-perf [--pipeline] {local_lat|remote_lat|local_thr|remote_thr} \
-              <addr> <msg-size> <count>\n       sp-perf {inproc_lat|inproc_thr} <msg-size> <count>"
+              <addr> <msg-size> <count>\n       sp-perf {inproc_lat|inproc_thr} <msg-size> <count>\n       \
+              sp-perf mem_conn <url> <count>\n       sp-perf mem_sub <count>"
             .into(),
     }
 }
@@ -255,25 +269,99 @@ async fn run(a: Args) -> Result<(), String> {
     Ok(())
 }
 
+/// A socket that fails after [`mem::WAIT`] instead of waiting forever.
+fn bounded(socket_type: SocketType) -> Socket {
+    let s = Socket::new(socket_type);
+    let mut o = s.options();
+    o.send_timeout = Some(mem::WAIT);
+    o.recv_timeout = Some(mem::WAIT);
+    s.set_options(o);
+    s
+}
+
+/// `mem_conn`: a PULL listener at `url` and `count` PUSH dialer sockets.
+async fn mem_conn(url: &str, count: usize) -> Result<(), String> {
+    let listener = bounded(SocketType::Pull);
+    let mut o = listener.options();
+    o.max_connections = o.max_connections.max(count);
+    listener.set_options(o);
+    listener
+        .listen(url)
+        .await
+        .map_err(|e| format!("bind {url}: {e}"))?;
+    let before = mem::usage();
+    let dialers: Vec<Socket> = (0..count).map(|_| bounded(SocketType::Push)).collect();
+    let opened = mem::usage();
+    for d in &dialers {
+        d.dial(url)
+            .await
+            .map_err(|e| format!("connect {url}: {e}"))?;
+    }
+    // One message from each dialer: all `count` arrive only if every connection is up.
+    for d in &dialers {
+        check("send", d.send(Message::new(b"up".to_vec())).await)?;
+    }
+    for _ in 0..count {
+        recv(&listener, 2).await?;
+    }
+    tokio::time::sleep(mem::SETTLE).await;
+    let idle = mem::usage();
+    mem::report_conn(count, before, opened, idle);
+    for d in &dialers {
+        d.close().await;
+    }
+    listener.close().await;
+    Ok(())
+}
+
+/// `mem_sub`: one SUB socket subscribed to [`mem::topic`]`(0..count)`.
+async fn mem_sub(count: usize) -> Result<(), String> {
+    let s = Socket::new(SocketType::Sub);
+    let n = u32::try_from(count).map_err(|_| format!("{count} topics are too many"))?;
+    let before = mem::usage();
+    for i in 0..n {
+        s.subscribe(mem::topic(i))
+            .map_err(|e| format!("subscribe: {e}"))?;
+    }
+    let after = mem::usage();
+    mem::report("subscription", count, before, after);
+    s.close().await;
+    Ok(())
+}
+
+/// What the command line asks for.
+enum Job {
+    Perf(Args),
+    Mem(mem::MemTool),
+}
+
+async fn run_job(job: Job) -> Result<(), String> {
+    match job {
+        Job::Perf(a) => run(a).await,
+        Job::Mem(mem::MemTool::Conn { url, count }) => mem_conn(&url, count).await,
+        Job::Mem(mem::MemTool::Sub { count }) => mem_sub(count).await,
+    }
+}
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
-    let args = match parse(&argv) {
-        Ok(a) => a,
+    let parsed = match mem::parse_tool(&argv) {
+        Some(m) => m.map(Job::Mem),
+        None => parse(&argv).map(Job::Perf),
+    };
+    let job = match parsed {
+        Ok(j) => j,
         Err(e) => {
             println!("{e}");
             return ExitCode::from(1);
         }
     };
+    let io_worker =
+        matches!(&job, Job::Perf(a) if a.tool.ends_with("_thr") && !a.tool.starts_with("inproc"));
     let threads = std::env::var("SP_PERF_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(
-            if args.tool.ends_with("_thr") && !args.tool.starts_with("inproc") {
-                1
-            } else {
-                0
-            },
-        );
+        .unwrap_or(usize::from(io_worker));
     let rt = if threads == 0 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -297,12 +385,12 @@ fn main() -> ExitCode {
     // runtime it stays on the main thread, the pipe tasks going to the workers.
     let outcome = if threads == 0 {
         rt.block_on(async {
-            tokio::spawn(run(args))
+            tokio::spawn(run_job(job))
                 .await
                 .unwrap_or_else(|e| Err(format!("the tool's task failed: {e}")))
         })
     } else {
-        rt.block_on(run(args))
+        rt.block_on(run_job(job))
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
