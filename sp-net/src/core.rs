@@ -44,7 +44,9 @@ pub(crate) struct PipeSlot {
 /// The mutable state of one socket.
 pub(crate) struct State {
     pub(crate) proto: AnyProtocol,
-    pub(crate) pipes: BTreeMap<PipeId, PipeSlot>,
+    /// Boxed: a map node holds up to 11 entries, and a socket with one pipe (every
+    /// dialer) would otherwise pay for 11 slots.
+    pub(crate) pipes: BTreeMap<PipeId, Box<PipeSlot>>,
     pub(crate) alloc: PipeIdAllocator,
     pub(crate) closed: bool,
     /// Output queue length per pipe at which the protocol sees the pipe as busy.
@@ -130,7 +132,9 @@ pub(crate) struct Shared {
     /// The number of attached pipes, observable by users waiting for connections.
     pub(crate) pipe_count: tokio::sync::watch::Sender<usize>,
     /// Pipe added/removed notifications for users who subscribed.
-    pub(crate) pipe_events: tokio::sync::broadcast::Sender<PipeEvent>,
+    /// Created by the first subscriber (its 256-slot buffer is most of an idle socket's
+    /// memory); before that, events have no receiver and are not sent.
+    pipe_events: std::sync::OnceLock<tokio::sync::broadcast::Sender<PipeEvent>>,
     epoch: tokio::time::Instant,
     /// The protocol never reads the time (`Protocol::uses_clock` is false): [`now`]
     /// skips the clock read, a measurable share of each message's cost.
@@ -157,7 +161,7 @@ impl Shared {
             writable: Signal::new(),
             timer: Notify::new(),
             pipe_count: tokio::sync::watch::Sender::new(0),
-            pipe_events: tokio::sync::broadcast::Sender::new(256),
+            pipe_events: std::sync::OnceLock::new(),
             epoch: tokio::time::Instant::now(),
             clock_free,
         })
@@ -300,7 +304,7 @@ impl Shared {
         let wake_reader = Arc::new(Notify::new());
         st.pipes.insert(
             id,
-            PipeSlot {
+            Box::new(PipeSlot {
                 out: VecDeque::new(),
                 owed_writable: false,
                 paused: false,
@@ -312,7 +316,7 @@ impl Shared {
                     peer: peer.to_owned(),
                     ..PipeStats::default()
                 },
-            },
+            }),
         );
         st.stats.pipes_added += 1;
         let mut w = st.drain(now);
@@ -320,7 +324,7 @@ impl Shared {
         let count = st.pipes.len();
         drop(st);
         self.pipe_count.send_replace(count);
-        let _ = self.pipe_events.send(PipeEvent::Added {
+        self.send_pipe_event(PipeEvent::Added {
             pipe: id,
             peer: peer.to_owned(),
         });
@@ -345,10 +349,22 @@ impl Shared {
         let count = st.pipes.len();
         drop(st);
         self.pipe_count.send_replace(count);
-        let _ = self
-            .pipe_events
-            .send(PipeEvent::Removed { stats: slot.stats });
+        self.send_pipe_event(PipeEvent::Removed { stats: slot.stats });
         self.wake(w);
+    }
+
+    /// Subscribes to pipe events, creating the channel on first use.
+    pub(crate) fn subscribe_pipe_events(&self) -> tokio::sync::broadcast::Receiver<PipeEvent> {
+        self.pipe_events
+            .get_or_init(|| tokio::sync::broadcast::Sender::new(256))
+            .subscribe()
+    }
+
+    /// Sends a pipe event if anyone ever subscribed.
+    fn send_pipe_event(&self, event: PipeEvent) {
+        if let Some(tx) = self.pipe_events.get() {
+            let _ = tx.send(event);
+        }
     }
 }
 

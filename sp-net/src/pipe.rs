@@ -197,6 +197,12 @@ async fn write_loop(
             // The batch is empty here (the last write drained it): take the whole queue
             // in O(1), leaving the batch's buffer in its place.
             std::mem::swap(&mut batch, &mut slot.out);
+            if batch.is_empty() {
+                // Going idle: give both queue buffers back rather than keep them for the
+                // life of a quiet pipe (a busy one does not come here between batches).
+                batch = VecDeque::new();
+                slot.out = VecDeque::new();
+            }
             let closing = slot.closing;
             if slot.owed_writable {
                 slot.owed_writable = false;

@@ -402,7 +402,10 @@ impl Socket {
                                 pipes.spawn(async move {
                                     let conn = match tls {
                                         None => conn,
-                                        Some(tls) => match tokio::time::timeout(cfg.handshake_timeout, tls.accept(conn)).await {
+                                        // Boxed, like the other set-up steps below: the task
+                                        // keeps its largest state for its whole life, and an
+                                        // idle pipe should not pay for a TLS handshake's.
+                                        Some(tls) => match Box::pin(tokio::time::timeout(cfg.handshake_timeout, tls.accept(conn))).await {
                                             Ok(Ok(c)) => c,
                                             Ok(Err(e)) => return tls_failed(&shared, &e.to_string()),
                                             Err(_) => return tls_failed(&shared, "TLS handshake timed out"),
@@ -493,7 +496,7 @@ impl Socket {
                     },
                     Url::Ws { .. } => {
                         let seed = ws_rng.next_u64();
-                        ws::dial_once(
+                        Box::pin(ws::dial_once(
                             &*network,
                             &target,
                             tls.as_ref(),
@@ -501,20 +504,23 @@ impl Socket {
                             &shared,
                             cfg.ws(),
                             seed,
-                        )
+                        ))
                         .await
                     }
-                    _ => match connect_stream(&*network, &target, tls.as_ref(), cfg).await {
-                        Ok(conn) => {
-                            shared.lock().stats.connects += 1;
-                            Some(run_stream(shared.clone(), ours, conn, cfg).await)
+                    _ => {
+                        match Box::pin(connect_stream(&*network, &target, tls.as_ref(), cfg)).await
+                        {
+                            Ok(conn) => {
+                                shared.lock().stats.connects += 1;
+                                Some(run_stream(shared.clone(), ours, conn, cfg).await)
+                            }
+                            Err(e) => {
+                                shared.lock().stats.connect_failures += 1;
+                                tracing::debug!(url = %target, error = %e, "connect failed");
+                                None
+                            }
                         }
-                        Err(e) => {
-                            shared.lock().stats.connect_failures += 1;
-                            tracing::debug!(url = %target, error = %e, "connect failed");
-                            None
-                        }
-                    },
+                    }
                 };
                 match outcome {
                     Some((PipeEnd::SocketClosed, _)) => return,
@@ -635,7 +641,7 @@ impl Socket {
     /// Subscribes to pipe added/removed events (a receiver that falls more than 256
     /// events behind skips the oldest).
     pub fn pipe_events(&self) -> tokio::sync::broadcast::Receiver<crate::stats::PipeEvent> {
-        self.inner.shared.pipe_events.subscribe()
+        self.inner.shared.subscribe_pipe_events()
     }
 
     /// Counters of every attached pipe, in pipe-id order.
@@ -743,7 +749,7 @@ async fn run_stream(
     mut conn: Conn,
     cfg: PipeConfig,
 ) -> (PipeEnd, bool) {
-    if let Err(e) = stream::handshake(ours, &mut conn, cfg.handshake_timeout).await {
+    if let Err(e) = Box::pin(stream::handshake(ours, &mut conn, cfg.handshake_timeout)).await {
         shared.lock().stats.handshake_failures += 1;
         tracing::warn!(peer = %conn.peer, error = %e, "SP handshake failed; closing connection");
         return (e, false);

@@ -11,7 +11,7 @@ use sp_proto::{Message, SocketType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::pipe::{MsgRead, MsgWrite, PipeEnd};
-use crate::transport::{BoxFuture, BoxRead, BoxWrite, Conn};
+use crate::transport::{BoxFuture, BoxWrite, Conn, ReadSide};
 
 /// Exchanges SP headers on `conn` within `timeout`; returns the peer's type.
 pub(crate) async fn handshake(
@@ -47,13 +47,14 @@ pub(crate) async fn handshake(
 
 /// The smallest and largest read buffer. The size adapts to the traffic: it doubles
 /// after a read that filled it and halves after one that used less than an eighth, so a
-/// bulk transfer reads 64 KiB at a time while an idle or chatty connection holds 2 KiB.
-const READ_MIN: usize = 2 * 1024;
+/// bulk transfer reads 64 KiB at a time while a chatty connection reads 1 KiB (a size the
+/// allocator serves from its per-thread cache).
+const READ_MIN: usize = 1024;
 const READ_MAX: usize = 64 * 1024;
 
 /// Reads frames from a byte stream.
 pub(crate) struct StreamReader {
-    reader: BoxRead,
+    reader: ReadSide,
     decoder: FrameDecoder,
     buf: BytesMut,
     /// The read size in force (`READ_MIN..=READ_MAX`).
@@ -61,7 +62,7 @@ pub(crate) struct StreamReader {
 }
 
 impl StreamReader {
-    pub(crate) fn new(reader: BoxRead, format: FrameFormat, max: MaxRecvSize) -> Self {
+    pub(crate) fn new(reader: ReadSide, format: FrameFormat, max: MaxRecvSize) -> Self {
         Self {
             reader,
             decoder: FrameDecoder::new(format, max),
@@ -72,9 +73,12 @@ impl StreamReader {
 
     async fn read_some(&mut self, out: &mut Vec<Bytes>) -> Result<(), PipeEnd> {
         loop {
-            if self.buf.is_empty() && self.buf.capacity() > 2 * self.chunk {
-                // Give back a buffer grown by a burst that is over.
+            if self.buf.is_empty() {
+                // No partial frame is held: give the buffer back (the frames cut from it
+                // keep their part alive) and wait for data before taking a new one, so an
+                // idle connection holds no read buffer.
                 self.buf = BytesMut::new();
+                std::future::poll_fn(|cx| self.reader.poll_read_ready(cx)).await?;
             }
             if self.buf.capacity() - self.buf.len() < self.chunk / 2 {
                 self.buf.reserve(self.chunk);

@@ -13,6 +13,8 @@ use crate::url::Url;
 
 pub(crate) mod inproc;
 mod inproc_queue;
+mod read_side;
+pub(crate) use read_side::ReadSide;
 #[cfg(unix)]
 pub mod ipc;
 pub mod tcp;
@@ -39,27 +41,53 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {
     }
 }
 
+/// Stream types that split into owned halves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owned {
+    Tcp,
+    #[cfg(unix)]
+    Unix,
+}
+
+/// Which owned split `io` supports, if any. Takes `&dyn Io`, not the box: a
+/// `Box<dyn Io>` is itself an `Io` (the blanket impl), and asking the box would answer
+/// for the box's own type.
+fn owned_halves(io: &dyn Io) -> Option<Owned> {
+    let any = io.as_any();
+    if any.is::<tokio::net::TcpStream>() {
+        return Some(Owned::Tcp);
+    }
+    #[cfg(unix)]
+    if any.is::<tokio::net::UnixStream>() {
+        return Some(Owned::Unix);
+    }
+    None
+}
+
 /// Splits a connection into its read and write halves: TCP and Unix streams into their
 /// owned halves (no lock between the two directions), anything else through
 /// `tokio::io::split`.
-pub(crate) fn split(io: Box<dyn Io>) -> (BoxRead, BoxWrite) {
-    if io.as_any().is::<tokio::net::TcpStream>() {
-        if let Ok(s) = io.into_any().downcast::<tokio::net::TcpStream>() {
-            let (r, w) = s.into_split();
-            return (Box::new(r), Box::new(w));
+pub(crate) fn split(io: Box<dyn Io>) -> (ReadSide, BoxWrite) {
+    match owned_halves(&*io) {
+        Some(Owned::Tcp) => {
+            if let Ok(s) = io.into_any().downcast::<tokio::net::TcpStream>() {
+                let (r, w) = s.into_split();
+                return (ReadSide::Tcp(r), Box::new(w));
+            }
+            unreachable!("checked type");
         }
-        unreachable!("checked type");
-    }
-    #[cfg(unix)]
-    if io.as_any().is::<tokio::net::UnixStream>() {
-        if let Ok(s) = io.into_any().downcast::<tokio::net::UnixStream>() {
-            let (r, w) = s.into_split();
-            return (Box::new(r), Box::new(w));
+        #[cfg(unix)]
+        Some(Owned::Unix) => {
+            if let Ok(s) = io.into_any().downcast::<tokio::net::UnixStream>() {
+                let (r, w) = s.into_split();
+                return (ReadSide::Unix(r), Box::new(w));
+            }
+            unreachable!("checked type");
         }
-        unreachable!("checked type");
+        None => {}
     }
     let (r, w) = tokio::io::split(io);
-    (Box::new(r), Box::new(w))
+    (ReadSide::Other(Box::new(r)), Box::new(w))
 }
 
 /// The read half of a connection.
@@ -207,5 +235,32 @@ impl Network for TokioNetwork {
                 _ => Err(unsupported(&url)),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn tcp_and_unix_streams_in_a_box_split_into_owned_halves() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (dialed, accepted) =
+            tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+        let boxed: Box<dyn Io> = Box::new(dialed.unwrap());
+        assert_eq!(owned_halves(&*boxed), Some(Owned::Tcp));
+        // The trap `owned_halves` avoids: asked directly, the box answers for itself.
+        assert!(!boxed.as_any().is::<tokio::net::TcpStream>());
+        drop(accepted);
+        #[cfg(unix)]
+        {
+            let (a, _b) = tokio::net::UnixStream::pair().unwrap();
+            let boxed: Box<dyn Io> = Box::new(a);
+            assert_eq!(owned_halves(&*boxed), Some(Owned::Unix));
+        }
+        let (a, _b) = tokio::io::duplex(64);
+        let boxed: Box<dyn Io> = Box::new(a);
+        assert_eq!(owned_halves(&*boxed), None);
     }
 }
