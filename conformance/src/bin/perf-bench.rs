@@ -280,6 +280,7 @@ fn render(res: &Results, memory: &str, reps: usize, scale: f64, took: Duration) 
          Installed versions: {}.\n",
         installed()
     );
+    md.push_str(&render_targets(res));
     for (kind, title, unit) in [
         (Kind::Lat, "Latency", "round-trip µs, lower is better"),
         (Kind::Thr, "Throughput", "messages/s, higher is better"),
@@ -457,6 +458,105 @@ fn bytes(v: Option<f64>) -> String {
     }
 }
 
+/// One timing target of the performance issue, checked against this run.
+struct Target {
+    what: &'static str,
+    goal: &'static str,
+    /// The measured figure, shown with `shown`.
+    value: Option<f64>,
+    shown: fn(f64) -> String,
+    met: fn(f64) -> bool,
+}
+
+fn times(v: f64) -> String {
+    format!("{v:.2}×")
+}
+
+/// The issue's timing targets as measured in this run (memory targets are checked in
+/// the memory section, which `--only memory` regenerates on its own).
+fn render_targets(res: &Results) -> String {
+    let get = |k, t, s, i| res.get(&(k, t, s, i)).copied().flatten();
+    let per = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+    let targets = [
+        Target {
+            what: "TCP round trip, 64 B: ours / raw socket",
+            goal: "≤ 1.5×",
+            value: per(
+                get(Kind::Lat, "tcp", 64, "ours"),
+                get(Kind::Lat, "tcp", 64, "raw"),
+            ),
+            shown: times,
+            met: |v| v <= 1.5,
+        },
+        Target {
+            what: "IPC round trip, 64 B: ours / raw socket",
+            goal: "≤ 1.5×",
+            value: per(
+                get(Kind::Lat, "ipc", 64, "ours"),
+                get(Kind::Lat, "ipc", 64, "raw"),
+            ),
+            shown: times,
+            met: |v| v <= 1.5,
+        },
+        Target {
+            what: "PUSH/PULL over TCP, 64 B: ours / libnanomsg msg/s",
+            goal: "≥ 10×",
+            value: per(
+                get(Kind::Thr, "tcp", 64, "ours"),
+                get(Kind::Thr, "tcp", 64, "nanomsg"),
+            ),
+            shown: times,
+            met: |v| v >= 10.0,
+        },
+        Target {
+            what: "PUSH/PULL over TCP, 1 MiB: ours / raw TCP bandwidth",
+            goal: "≥ 80 %",
+            value: per(
+                get(Kind::Thr, "tcp", 1 << 20, "ours"),
+                get(Kind::Thr, "tcp", 1 << 20, "raw"),
+            ),
+            shown: |v| format!("{:.0} %", v * 100.0),
+            met: |v| v >= 0.8,
+        },
+        Target {
+            what: "PUSH/PULL over inproc, 64 B",
+            goal: "≥ 5 M msg/s",
+            value: get(Kind::Thr, "inproc", 64, "ours"),
+            shown: |v| format!("{} msg/s", num(Some(v))),
+            met: |v| v >= 5e6,
+        },
+    ];
+    let mut md = String::from("## Targets\n\n");
+    md.push_str(
+        "The performance issue's timing targets, checked against the medians of this run. \
+         The subscription-matching target is measured by `cargo bench -p sp-proto --bench \
+         subscriptions`, the memory targets in the Memory section below; the profiles \
+         behind the figures, and the reasons for any target missed, are in \
+         [performance-profile.md](performance-profile.md).\n\n",
+    );
+    md.push_str("| target | goal | this run | met |\n|---|---|---|---|\n");
+    for t in targets {
+        md.push_str(&target_row(
+            t.what,
+            t.goal,
+            t.value.map(|v| ((t.shown)(v), (t.met)(v))),
+        ));
+    }
+    md.push('\n');
+    md
+}
+
+/// A row of a targets table: the figure as shown and whether it meets the goal.
+fn target_row(what: &str, goal: &str, outcome: Option<(String, bool)>) -> String {
+    match outcome {
+        Some((shown, met)) => {
+            let met = if met { "yes" } else { "**no**" };
+            format!("| {what} | {goal} | {shown} | {met} |\n")
+        }
+        None => format!("| {what} | {goal} | – | not measured |\n"),
+    }
+}
+
 fn render_memory(outs: &MemOutputs, conns: usize) -> String {
     let get = |run: &str, imp: &'static str, key: &str| {
         outs.get(&(run.to_owned(), imp))
@@ -530,6 +630,41 @@ fn render_memory(outs: &MemOutputs, conns: usize) -> String {
         );
     }
     let _ = writeln!(md);
+    // The issue's memory target: within the C libraries', i.e. at most the smaller of
+    // the two (or of the one measured), on heap bytes, which count every allocation.
+    md.push_str("Memory targets (heap bytes at most both C libraries'):\n\n");
+    md.push_str("| target | goal | this run | met |\n|---|---|---|---|\n");
+    let mut checks: Vec<(String, String, &str)> = ["tcp", "ipc"]
+        .map(|t| {
+            (
+                format!("idle connection, {t}, both ends"),
+                format!("conn {t}"),
+                "heap per connection",
+            )
+        })
+        .into();
+    for n in SUB_COUNTS {
+        checks.push((
+            format!("subscription, {} topics", grouped(n)),
+            format!("sub {n}"),
+            "heap per subscription",
+        ));
+    }
+    for (what, run, key) in checks {
+        let ours = get(&run, "ours", key);
+        let best = ["nanomsg", "nng"]
+            .iter()
+            .filter_map(|i| get(&run, i, key))
+            .reduce(f64::min);
+        let outcome = ours.zip(best).map(|(o, b)| {
+            (
+                format!("{} (C best {})", bytes(Some(o)), bytes(Some(b))),
+                o <= b,
+            )
+        });
+        md.push_str(&target_row(&what, "≤ C libraries", outcome));
+    }
+    md.push('\n');
     md
 }
 
