@@ -116,6 +116,26 @@ fn subscriptions_are_a_set() {
 }
 
 #[test]
+fn shrinking_the_subscriptions_keeps_them() {
+    let (mut net, publisher, subs) = star(1);
+    let s = subs[0];
+    for i in 0..1000 {
+        sub(&mut net, s).subscribe(format!("t.{i}."));
+    }
+    for i in 0..1000 {
+        if i % 3 != 0 {
+            sub(&mut net, s).unsubscribe(format!("t.{i}.")).unwrap();
+        }
+    }
+    let before = sub(&mut net, s).subscriptions().clone();
+    sub(&mut net, s).shrink_subscriptions();
+    assert_eq!(sub(&mut net, s).subscriptions(), &before);
+    assert!(sub(&mut net, s).subscriptions().approx_memory_bytes() <= before.approx_memory_bytes());
+    publish_all(&mut net, publisher, &["t.3.x", "t.4.x", "t.999.", "t.99"]);
+    assert_eq!(net.recv_all(s), ["t.3.x", "t.999."]);
+}
+
+#[test]
 fn unsubscribing_an_unknown_topic_is_an_error() {
     let mut s = Sub::new(Config::cooked(1));
     assert_eq!(s.unsubscribe("never"), Err(NotSubscribed));
