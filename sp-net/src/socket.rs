@@ -75,10 +75,45 @@ impl Default for SocketOptions {
     }
 }
 
+/// An optional duration readable without a lock: nanoseconds, `u64::MAX` for none.
+struct AtomicTimeout(std::sync::atomic::AtomicU64);
+
+impl AtomicTimeout {
+    const NONE: u64 = u64::MAX;
+
+    fn encode(d: Option<Duration>) -> u64 {
+        d.map_or(Self::NONE, |d| {
+            u64::try_from(d.as_nanos())
+                .unwrap_or(Self::NONE - 1)
+                .min(Self::NONE - 1)
+        })
+    }
+
+    fn new(d: Option<Duration>) -> Self {
+        Self(std::sync::atomic::AtomicU64::new(Self::encode(d)))
+    }
+
+    fn set(&self, d: Option<Duration>) {
+        self.0
+            .store(Self::encode(d), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Option<Duration> {
+        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            Self::NONE => None,
+            n => Some(Duration::from_nanos(n)),
+        }
+    }
+}
+
 struct Inner {
     shared: SharedRef,
     socket_type: SocketType,
     options: Mutex<SocketOptions>,
+    /// Copies of the send and receive timeouts, read by every send and receive without
+    /// the options lock.
+    send_timeout: AtomicTimeout,
+    recv_timeout: AtomicTimeout,
     network: Arc<dyn Network>,
     endpoints: Mutex<Vec<tokio::task::AbortHandle>>,
     timer: JoinHandle<()>,
@@ -190,6 +225,8 @@ impl Socket {
             inner: Arc::new(Inner {
                 shared,
                 socket_type,
+                send_timeout: AtomicTimeout::new(options.send_timeout),
+                recv_timeout: AtomicTimeout::new(options.recv_timeout),
                 options: Mutex::new(options),
                 network,
                 endpoints: Mutex::new(Vec::new()),
@@ -220,16 +257,13 @@ impl Socket {
             .clone()
     }
 
-    /// Reads one option without cloning them all (the send and receive paths read a
-    /// timeout per call).
-    fn option<T>(&self, field: impl FnOnce(&SocketOptions) -> T) -> T {
-        field(&self.inner.options.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
     /// Replaces the options (endpoint-related values apply to endpoints created later).
     pub fn set_options(&self, options: SocketOptions) {
         self.inner.shared.lock().pipe_queue = options.send_queue.max(1);
-        *self.inner.options.lock().unwrap_or_else(|e| e.into_inner()) = options;
+        let mut current = self.inner.options.lock().unwrap_or_else(|e| e.into_inner());
+        self.inner.send_timeout.set(options.send_timeout);
+        self.inner.recv_timeout.set(options.recv_timeout);
+        *current = options;
     }
 
     /// Changes the protocol options (TTL, resend interval, survey deadline, ...).
@@ -589,7 +623,7 @@ impl Socket {
         op: impl FnMut(&mut AnyProtocol, sp_proto::Instant, Message) -> Result<(), sp_proto::SendError>,
     ) -> Result<(), Error> {
         let work = self.inner.shared.send_loop(msg, op);
-        match self.option(|o| o.send_timeout) {
+        match self.inner.send_timeout.get() {
             Some(d) => tokio::time::timeout(d, work)
                 .await
                 .map_err(|_| Error::TimedOut)?,
@@ -603,7 +637,7 @@ impl Socket {
         op: impl FnMut(&mut AnyProtocol, sp_proto::Instant) -> Result<Message, sp_proto::RecvError>,
     ) -> Result<Message, Error> {
         let work = self.inner.shared.recv_loop(op);
-        match self.option(|o| o.recv_timeout) {
+        match self.inner.recv_timeout.get() {
             Some(d) => tokio::time::timeout(d, work)
                 .await
                 .map_err(|_| Error::TimedOut)?,
