@@ -2,7 +2,7 @@
 //! priority round-robin ring that implements both load balancing (PUSH, REQ) and fair
 //! queueing (PULL, REP, SUB, ...).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 
 use crate::rng::Rng;
@@ -128,6 +128,63 @@ pub struct PipeInfo {
     pub recv_priority: Priority,
 }
 
+/// A map keyed by pipe id, kept as a vector sorted by id: lookups are a binary search
+/// over one contiguous array, which for the few pipes of a typical socket costs less than
+/// a B-tree's node walk, and that lookup happens on every load-balanced send.
+/// Insertion and removal move the tail, which only pipe attach and detach do.
+#[derive(Clone, Debug)]
+struct PipeMap<V> {
+    entries: Vec<(PipeId, V)>,
+}
+
+impl<V> Default for PipeMap<V> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V> PipeMap<V> {
+    fn find(&self, pipe: &PipeId) -> Result<usize, usize> {
+        self.entries.binary_search_by_key(pipe, |(p, _)| *p)
+    }
+
+    fn insert(&mut self, pipe: PipeId, value: V) {
+        match self.find(&pipe) {
+            Ok(i) => self.entries[i].1 = value,
+            Err(i) => self.entries.insert(i, (pipe, value)),
+        }
+    }
+
+    fn remove(&mut self, pipe: &PipeId) -> Option<V> {
+        let i = self.find(pipe).ok()?;
+        Some(self.entries.remove(i).1)
+    }
+
+    fn get(&self, pipe: &PipeId) -> Option<&V> {
+        let i = self.find(pipe).ok()?;
+        Some(&self.entries[i].1)
+    }
+
+    fn get_mut(&mut self, pipe: &PipeId) -> Option<&mut V> {
+        let i = self.find(pipe).ok()?;
+        Some(&mut self.entries[i].1)
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn keys(&self) -> impl Iterator<Item = PipeId> + '_ {
+        self.entries.iter().map(|(p, _)| *p)
+    }
+}
+
 /// A set of active pipes, grouped by priority, served in strict priority order and
 /// round-robin within a priority level.
 ///
@@ -142,7 +199,7 @@ pub struct PriorityRing {
     /// Bit i set when level i is non-empty.
     nonempty: u16,
     /// Priority of every known pipe, and whether it is currently active.
-    pipes: BTreeMap<PipeId, (Priority, bool)>,
+    pipes: PipeMap<(Priority, bool)>,
 }
 
 impl PriorityRing {
@@ -172,7 +229,7 @@ impl PriorityRing {
 
     /// Whether `pipe` is registered.
     pub fn contains(&self, pipe: PipeId) -> bool {
-        self.pipes.contains_key(&pipe)
+        self.pipes.get(&pipe).is_some()
     }
 
     /// Whether `pipe` is registered and active.
@@ -267,7 +324,7 @@ impl PriorityRing {
 
     /// All registered pipes in id order.
     pub fn pipes(&self) -> impl Iterator<Item = PipeId> + '_ {
-        self.pipes.keys().copied()
+        self.pipes.keys()
     }
 }
 
