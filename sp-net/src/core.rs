@@ -198,6 +198,30 @@ impl Shared {
         }
     }
 
+    /// One attempt of a user send under the lock: `Ok(None)` when the protocol took the
+    /// message, `Ok(Some(msg))` with the message back when it would block.
+    pub(crate) fn send_once(
+        &self,
+        msg: Message,
+        op: &mut impl FnMut(&mut AnyProtocol, Instant, Message) -> Result<(), SendError>,
+    ) -> Result<Option<Message>, Error> {
+        let now = self.now();
+        let mut st = self.lock();
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        let r = op(&mut st.proto, now, msg);
+        let mut w = st.drain(now);
+        drop(st);
+        w.users |= r.is_ok();
+        self.wake(w);
+        match r {
+            Ok(()) => Ok(None),
+            Err(e) if e.kind == SendErrorKind::WouldBlock => Ok(Some(e.msg)),
+            Err(e) => Err(Error::from_send(e.kind)),
+        }
+    }
+
     /// Runs `op` (a user send) until it is accepted: on `WouldBlock`, waits for a change
     /// and retries. Fails with [`Error::Closed`] once the socket closes.
     pub(crate) async fn send_loop(
@@ -209,27 +233,36 @@ impl Shared {
         // retried under it) only once it would block.
         let mut ticket = None;
         loop {
-            {
-                let now = self.now();
-                let mut st = self.lock();
-                if st.closed {
-                    return Err(Error::Closed);
-                }
-                let r = op(&mut st.proto, now, msg);
-                let mut w = st.drain(now);
-                drop(st);
-                w.users |= r.is_ok();
-                self.wake(w);
-                match r {
-                    Ok(()) => return Ok(()),
-                    Err(e) if e.kind == SendErrorKind::WouldBlock => msg = e.msg,
-                    Err(e) => return Err(Error::from_send(e.kind)),
-                }
+            match self.send_once(msg, &mut op)? {
+                None => return Ok(()),
+                Some(back) => msg = back,
             }
             match ticket.take() {
                 Some(changed) => changed.await,
                 None => ticket = Some(self.writable.listen()),
             }
+        }
+    }
+
+    /// One attempt of a user receive under the lock: `Ok(None)` when nothing is ready.
+    pub(crate) fn recv_once(
+        &self,
+        op: &mut impl FnMut(&mut AnyProtocol, Instant) -> Result<Message, RecvError>,
+    ) -> Result<Option<Message>, Error> {
+        let now = self.now();
+        let mut st = self.lock();
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        let r = op(&mut st.proto, now);
+        let mut w = st.drain(now);
+        drop(st);
+        w.users |= r.is_ok();
+        self.wake(w);
+        match r {
+            Ok(m) => Ok(Some(m)),
+            Err(RecvError::WouldBlock) => Ok(None),
+            Err(e) => Err(Error::from_recv(e)),
         }
     }
 
@@ -244,22 +277,8 @@ impl Shared {
         // retried under it) only once it would block.
         let mut ticket = None;
         loop {
-            {
-                let now = self.now();
-                let mut st = self.lock();
-                if st.closed {
-                    return Err(Error::Closed);
-                }
-                let r = op(&mut st.proto, now);
-                let mut w = st.drain(now);
-                drop(st);
-                w.users |= r.is_ok();
-                self.wake(w);
-                match r {
-                    Ok(m) => return Ok(m),
-                    Err(RecvError::WouldBlock) => {}
-                    Err(e) => return Err(Error::from_recv(e)),
-                }
+            if let Some(m) = self.recv_once(&mut op)? {
+                return Ok(m);
             }
             match ticket.take() {
                 Some(changed) => changed.await,

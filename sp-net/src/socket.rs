@@ -572,7 +572,14 @@ impl Socket {
     ///
     /// Dropping the future before it completes means the message was not sent.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-        self.send_with(msg.into(), |p, now, m| p.send(now, m)).await
+        let mut op = |p: &mut AnyProtocol, now, m| p.send(now, m);
+        // Most sends succeed at once: try before building the waiting machinery, whose
+        // futures would otherwise be set up (and the message moved through them) every
+        // time.
+        match self.inner.shared.send_once(msg.into(), &mut op)? {
+            None => Ok(()),
+            Some(msg) => self.send_with(msg, op).await,
+        }
     }
 
     /// Receives a message, waiting up to the receive timeout.
@@ -580,40 +587,30 @@ impl Socket {
     /// Cancellation-safe: dropping the future loses no message (messages stay queued in
     /// the protocol until a `recv` takes them).
     pub async fn recv(&self) -> Result<Message, Error> {
-        self.recv_with(|p, now| p.recv(now)).await
+        let mut op = |p: &mut AnyProtocol, now| p.recv(now);
+        // As in `send`: the waiting machinery only when nothing is ready.
+        match self.inner.shared.recv_once(&mut op)? {
+            Some(m) => Ok(m),
+            None => self.recv_with(op).await,
+        }
     }
 
     /// Sends without waiting: [`Error::WouldBlock`] if no pipe can take it now.
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-        let shared = &self.inner.shared;
-        let now = shared.now();
-        let mut st = shared.lock();
-        if st.closed {
-            return Err(Error::Closed);
+        let mut op = |p: &mut AnyProtocol, now, m| p.send(now, m);
+        match self.inner.shared.send_once(msg.into(), &mut op)? {
+            None => Ok(()),
+            Some(_) => Err(Error::WouldBlock),
         }
-        let r = st
-            .proto
-            .send(now, msg.into())
-            .map_err(|e| Error::from_send(e.kind));
-        let w = st.drain(now);
-        drop(st);
-        shared.wake(w);
-        r
     }
 
     /// Receives without waiting: [`Error::WouldBlock`] if nothing is ready.
     pub fn try_recv(&self) -> Result<Message, Error> {
-        let shared = &self.inner.shared;
-        let now = shared.now();
-        let mut st = shared.lock();
-        if st.closed {
-            return Err(Error::Closed);
-        }
-        let r = st.proto.recv(now).map_err(Error::from_recv);
-        let w = st.drain(now);
-        drop(st);
-        shared.wake(w);
-        r
+        let mut op = |p: &mut AnyProtocol, now| p.recv(now);
+        self.inner
+            .shared
+            .recv_once(&mut op)?
+            .ok_or(Error::WouldBlock)
     }
 
     /// The send loop with the send timeout.
