@@ -49,7 +49,7 @@ echo "==> loom model checks of the socket core"
 # Own cfg name (tokio drops its networking under `--cfg loom`) and own target dir (the
 # flag rebuilds every dependency).
 RUSTFLAGS="--cfg sp_net_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
-    cargo test -p sp-net --lib --release --locked loom
+    cargo test -p sp-net --lib --profile loom --locked loom
 
 echo "==> cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet

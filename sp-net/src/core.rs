@@ -395,7 +395,7 @@ pub(crate) enum AttachError {
 }
 
 /// Model checks of the core's concurrency with loom: run with
-/// `RUSTFLAGS="--cfg sp_net_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p sp-net --lib --release loom`.
+/// `RUSTFLAGS="--cfg sp_net_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p sp-net --lib --profile loom loom`.
 /// A lost wake-up shows up as a deadlock, which loom reports as a failure.
 #[cfg(all(test, sp_net_loom))]
 mod loom_tests {
