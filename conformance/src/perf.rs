@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 #[path = "../../sp-net/src/bin/sp-perf/mem.rs"]
 pub mod mem;
 
+#[path = "../../sp-net/src/bin/sp-perf/args.rs"]
+pub mod args;
+pub use args::{parse_args, ToolArgs};
+
 /// The socket types the tools use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PerfKind {
@@ -51,80 +55,6 @@ pub trait PerfSocket: Sized + Send + 'static {
     fn subscribe(&mut self, topic: &[u8]) -> Result<(), String>;
     /// Closes the socket.
     fn close(self);
-}
-
-/// A parsed tool invocation.
-#[derive(Clone, Debug)]
-pub struct ToolArgs {
-    /// `local_lat`, `remote_lat`, `local_thr`, `remote_thr`, `inproc_lat`, `inproc_thr`.
-    pub tool: String,
-    /// The address (`inproc://inproc_perf` for the in-process tools).
-    pub addr: String,
-    /// Message size in bytes.
-    pub size: usize,
-    /// Round trips or messages.
-    pub count: usize,
-    /// PUSH/PULL instead of PAIR for the throughput tools.
-    pub pipeline: bool,
-}
-
-const TOOLS: [&str; 6] = [
-    "local_lat",
-    "remote_lat",
-    "local_thr",
-    "remote_thr",
-    "inproc_lat",
-    "inproc_thr",
-];
-
-fn usage(prog: &str) -> String {
-    format!(
-        "usage: {prog} [--pipeline] {{local_lat|remote_lat|local_thr|remote_thr}} <addr> \
-         <msg-size> <count>\n       {prog} [--pipeline] {{inproc_lat|inproc_thr}} <msg-size> <count>\n       \
-         {prog} mem_conn <url> <count>\n       {prog} mem_sub <count>"
-    )
-}
-
-/// Parses `[--pipeline] TOOL [ADDR] SIZE COUNT` (the tool may be the program name).
-pub fn parse_args(argv: &[String]) -> Result<ToolArgs, String> {
-    let prog = argv
-        .first()
-        .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned())
-        .unwrap_or_default();
-    let mut rest: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
-    let pipeline = rest.first() == Some(&"--pipeline");
-    if pipeline {
-        rest.remove(0);
-    }
-    let tool = if TOOLS.contains(&prog.as_str()) {
-        prog.clone()
-    } else if let Some(t) = rest.first().filter(|t| TOOLS.contains(t)) {
-        let t = (*t).to_owned();
-        rest.remove(0);
-        t
-    } else {
-        return Err(usage(&prog));
-    };
-    let inproc = tool.starts_with("inproc");
-    if rest.len() != if inproc { 2 } else { 3 } {
-        return Err(usage(&prog));
-    }
-    let (addr, nums) = if inproc {
-        ("inproc://inproc_perf".to_owned(), &rest[..])
-    } else {
-        (rest[0].to_owned(), &rest[1..])
-    };
-    let number = |s: &str| {
-        s.parse::<usize>()
-            .map_err(|_| format!("{s:?} is not a number\n{}", usage(&prog)))
-    };
-    Ok(ToolArgs {
-        size: number(nums[0])?,
-        count: number(nums[1])?,
-        tool,
-        addr,
-        pipeline,
-    })
 }
 
 /// Prints the latency report (one-way latency = round trip / 2), as nanomsg's tools do.
@@ -487,28 +417,6 @@ mod tests {
 
     fn argv(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn tool_arguments_parse_like_nanomsgs_tools() {
-        let a = parse_args(&argv("x local_lat tcp://127.0.0.1:5555 64 1000")).unwrap();
-        assert_eq!(
-            (
-                a.tool.as_str(),
-                a.addr.as_str(),
-                a.size,
-                a.count,
-                a.pipeline
-            ),
-            ("local_lat", "tcp://127.0.0.1:5555", 64, 1000, false)
-        );
-        let a = parse_args(&argv("/bin/inproc_thr 1024 10")).unwrap();
-        assert_eq!((a.tool.as_str(), a.size, a.count), ("inproc_thr", 1024, 10));
-        let a = parse_args(&argv("x --pipeline remote_thr ipc:///tmp/a 1 2")).unwrap();
-        assert!(a.pipeline);
-        assert!(parse_args(&argv("x local_lat tcp://a:1 64")).is_err());
-        assert!(parse_args(&argv("x local_lat tcp://a:1 big 1")).is_err());
-        assert!(parse_args(&argv("x nonsense 1 2")).is_err());
     }
 
     #[test]

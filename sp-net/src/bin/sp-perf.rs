@@ -41,81 +41,11 @@ use sp_net::{Message, Socket, SocketType};
 #[path = "sp-perf/mem.rs"]
 mod mem;
 
-/// Which tool runs, with its parsed arguments.
-#[derive(Clone, Debug)]
-struct Args {
-    tool: String,
-    addr: String,
-    size: usize,
-    count: usize,
-    pipeline: bool,
-}
-
-fn usage(tool: &str) -> String {
-    match tool {
-        "local_lat" => "usage: local_lat <bind-to> <msg-size> <roundtrips>".into(),
-        "remote_lat" => "usage: remote_lat <connect-to> <msg-size> <roundtrips>".into(),
-        "local_thr" => "usage: local_thr <bind-to> <msg-size> <msg-count>".into(),
-        "remote_thr" => "usage: remote_thr <connect-to> <msg-size> <msg-count>".into(),
-        "inproc_lat" => "usage: inproc_lat <message-size> <roundtrip-count>".into(),
-        "inproc_thr" => "usage: inproc_thr <message-size> <message-count>".into(),
-        _ => "usage: sp-perf [--pipeline] {local_lat|remote_lat|local_thr|remote_thr} \
-              <addr> <msg-size> <count>\n       sp-perf {inproc_lat|inproc_thr} <msg-size> <count>\n       \
-              sp-perf mem_conn <url> <count>\n       sp-perf mem_sub <count>"
-            .into(),
-    }
-}
-
-const TOOLS: [&str; 6] = [
-    "local_lat",
-    "remote_lat",
-    "local_thr",
-    "remote_thr",
-    "inproc_lat",
-    "inproc_thr",
-];
-
-fn parse(argv: &[String]) -> Result<Args, String> {
-    let prog = argv
-        .first()
-        .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned())
-        .unwrap_or_default();
-    let mut rest: Vec<&str> = argv.iter().skip(1).map(String::as_str).collect();
-    let pipeline = rest.first() == Some(&"--pipeline");
-    if pipeline {
-        rest.remove(0);
-    }
-    let tool = if TOOLS.contains(&prog.as_str()) {
-        prog
-    } else if let Some(t) = rest.first().filter(|t| TOOLS.contains(t)) {
-        let t = (*t).to_owned();
-        rest.remove(0);
-        t
-    } else {
-        return Err(usage(""));
-    };
-    let inproc = tool.starts_with("inproc");
-    let want = if inproc { 2 } else { 3 };
-    if rest.len() != want {
-        return Err(usage(&tool));
-    }
-    let (addr, nums) = if inproc {
-        ("inproc://inproc_perf".to_owned(), &rest[..])
-    } else {
-        (rest[0].to_owned(), &rest[1..])
-    };
-    let number = |s: &str| {
-        s.parse::<usize>()
-            .map_err(|_| format!("{s:?} is not a number\n{}", usage(&tool)))
-    };
-    Ok(Args {
-        size: number(nums[0])?,
-        count: number(nums[1])?,
-        tool,
-        addr,
-        pipeline,
-    })
-}
+// Shared with the conformance crate likewise: every perf tool parses the same way.
+#[allow(unreachable_pub)]
+#[path = "sp-perf/args.rs"]
+mod args;
+use args::{parse_args, ToolArgs as Args};
 
 fn check(what: &str, r: Result<(), sp_net::Error>) -> Result<(), String> {
     r.map_err(|e| format!("{what}: {e}"))
@@ -351,7 +281,7 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
     let parsed = match mem::parse_tool(&argv) {
         Some(m) => m.map(Job::Mem),
-        None => parse(&argv).map(Job::Perf),
+        None => parse_args(&argv).map(Job::Perf),
     };
     let job = match parsed {
         Ok(j) => j,
