@@ -28,16 +28,12 @@
 //! [`DropReason::PipeGone`](crate::DropReason::PipeGone) drop; a busy pipe uses the backlog as in cooked mode.
 //! Contexts all behave like the socket itself.
 
-use bytes::Bytes;
-
-use super::replier::{OnBusy, Replier};
+use super::replier::{protocol_via_replier, OnBusy, Replier};
 pub use crate::context::ContextId;
 use crate::message::Message;
-use crate::options::Options;
-use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, Transmit};
+use crate::pipes::PipeId;
+use crate::protocol::{Config, RecvError, SendError};
 use crate::socket_type::SocketType;
-use crate::stats::ProtoStats;
 use crate::time::Instant;
 
 /// The Rep state machine.
@@ -82,50 +78,4 @@ impl Rep {
     }
 }
 
-impl Protocol for Rep {
-    fn socket_type(&self) -> SocketType {
-        self.0.socket_type()
-    }
-    fn is_raw(&self) -> bool {
-        self.0.is_raw()
-    }
-    fn add_pipe(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
-        self.0.add_pipe(now, pipe, info)
-    }
-    fn remove_pipe(&mut self, now: Instant, pipe: PipeId) {
-        self.0.remove_pipe(now, pipe);
-    }
-    fn handle_message(&mut self, now: Instant, pipe: PipeId, payload: Bytes) {
-        self.0.handle_message(now, pipe, payload);
-    }
-    fn handle_writable(&mut self, now: Instant, pipe: PipeId) {
-        self.0.handle_writable(now, pipe);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        self.0.handle_timeout(now);
-    }
-    fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError> {
-        self.0.send(now, msg)
-    }
-    fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
-        self.0.recv(now)
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.0.poll_transmit()
-    }
-    fn poll_event(&mut self) -> Option<Event> {
-        self.0.poll_event()
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.0.poll_timeout()
-    }
-    fn stats(&self) -> &ProtoStats {
-        self.0.stats()
-    }
-    fn options(&self) -> &Options {
-        self.0.options()
-    }
-    fn set_options(&mut self, options: Options) {
-        self.0.set_options(options);
-    }
-}
+protocol_via_replier!(Rep);

@@ -271,3 +271,78 @@ impl Protocol for Replier {
         self.options = options;
     }
 }
+
+/// Implements [`Protocol`] for a newtype over [`Replier`] (REP, RESPONDENT) by handing
+/// every call to the engine, so the two sockets differ only in their own methods.
+macro_rules! protocol_via_replier {
+    ($socket:ty) => {
+        impl $crate::protocol::Protocol for $socket {
+            fn socket_type(&self) -> $crate::socket_type::SocketType {
+                self.0.socket_type()
+            }
+            fn is_raw(&self) -> bool {
+                self.0.is_raw()
+            }
+            fn add_pipe(
+                &mut self,
+                now: $crate::time::Instant,
+                pipe: $crate::pipes::PipeId,
+                info: $crate::pipes::PipeInfo,
+            ) -> Result<(), $crate::protocol::PipeRefused> {
+                self.0.add_pipe(now, pipe, info)
+            }
+            fn remove_pipe(&mut self, now: $crate::time::Instant, pipe: $crate::pipes::PipeId) {
+                self.0.remove_pipe(now, pipe);
+            }
+            fn handle_message(
+                &mut self,
+                now: $crate::time::Instant,
+                pipe: $crate::pipes::PipeId,
+                payload: bytes::Bytes,
+            ) {
+                self.0.handle_message(now, pipe, payload);
+            }
+            fn handle_writable(&mut self, now: $crate::time::Instant, pipe: $crate::pipes::PipeId) {
+                self.0.handle_writable(now, pipe);
+            }
+            fn handle_timeout(&mut self, now: $crate::time::Instant) {
+                self.0.handle_timeout(now);
+            }
+            fn send(
+                &mut self,
+                now: $crate::time::Instant,
+                msg: $crate::message::Message,
+            ) -> Result<(), $crate::protocol::SendError> {
+                self.0.send(now, msg)
+            }
+            fn recv(
+                &mut self,
+                now: $crate::time::Instant,
+            ) -> Result<$crate::message::Message, $crate::protocol::RecvError> {
+                self.0.recv(now)
+            }
+            fn poll_transmit(&mut self) -> Option<$crate::protocol::Transmit> {
+                self.0.poll_transmit()
+            }
+            fn poll_event(&mut self) -> Option<$crate::protocol::Event> {
+                self.0.poll_event()
+            }
+            fn poll_timeout(&self) -> Option<$crate::time::Instant> {
+                self.0.poll_timeout()
+            }
+            fn stats(&self) -> &$crate::stats::ProtoStats {
+                self.0.stats()
+            }
+            fn options(&self) -> &$crate::options::Options {
+                self.0.options()
+            }
+            fn set_options(&mut self, options: $crate::options::Options) {
+                self.0.set_options(options);
+            }
+            fn uses_clock(&self) -> bool {
+                self.0.uses_clock()
+            }
+        }
+    };
+}
+pub(crate) use protocol_via_replier;
