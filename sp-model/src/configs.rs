@@ -1,0 +1,244 @@
+//! The standard configurations: each protocol in a network with more than two nodes
+//! where it has more than two roles, with the faults that its rules must survive.
+//!
+//! Message duplication is injected only where the protocol defends against it (request
+//! and survey ids): SP runs over ordered, reliable streams, so a copy can only come from a
+//! resend, and PUB/SUB or PUSH/PULL have no way (and no duty) to notice one.
+
+use sp_proto::{Priority, SocketType};
+
+use crate::spec::{Faults, LinkSpec, NodeSpec, Role, Schedule, Spec};
+
+fn prio(p: u8) -> Priority {
+    Priority::new(p).expect("1..=16")
+}
+
+/// 1 REQ, 2 REPs; the REQ sends two requests (the second cancels the first if it is
+/// still open). Faults: a loss, a duplicate, a broken and a re-attached link.
+pub fn req_rep() -> Spec {
+    let mut s = Spec::new(
+        "req-rep",
+        vec![
+            NodeSpec::new("req", SocketType::Req, Role::Client { sends: 2 }),
+            NodeSpec::new("rep1", SocketType::Rep, Role::Server),
+            NodeSpec::new("rep2", SocketType::Rep, Role::Server),
+        ],
+        vec![LinkSpec::new(0, 1), LinkSpec::new(0, 2)],
+    );
+    s.faults = Faults {
+        losses: 1,
+        duplicates: 1,
+        detaches: 1,
+        attaches: 1,
+    };
+    s.horizon = std::time::Duration::from_millis(250);
+    s
+}
+
+/// [`req_rep`] under the fair schedule, for liveness: one request, a loss and a broken
+/// link that comes back.
+pub fn req_rep_fair() -> Spec {
+    let mut s = req_rep();
+    s.name = "req-rep (fair)";
+    s.nodes[0].role = Role::Client { sends: 1 };
+    s.schedule = Schedule::Fair;
+    s.faults = Faults {
+        losses: 1,
+        duplicates: 0,
+        detaches: 1,
+        attaches: 0,
+    };
+    s
+}
+
+/// 2 REQs, 1 REP: the REP has two pipes, so answering on the wrong one is possible.
+/// Faults: a loss and a broken link.
+pub fn rep_fan_in() -> Spec {
+    let mut s = Spec::new(
+        "rep fan-in",
+        vec![
+            NodeSpec::new("req1", SocketType::Req, Role::Client { sends: 1 }),
+            NodeSpec::new("req2", SocketType::Req, Role::Client { sends: 1 }),
+            NodeSpec::new("rep", SocketType::Rep, Role::Server),
+        ],
+        vec![LinkSpec::new(0, 2), LinkSpec::new(1, 2)],
+    );
+    s.faults = Faults {
+        losses: 1,
+        detaches: 1,
+        ..Faults::default()
+    };
+    s
+}
+
+/// 1 SURVEYOR, 3 RESPONDENTs; two surveys. Faults: a loss. No duplicates: the survey
+/// protocol has no resend, and a surveyor cannot tell a duplicated response from a
+/// device chain's second respondent behind the same pipe, so a copy made by the network
+/// is not something its rules defend against (see the module docs).
+pub fn survey() -> Spec {
+    let mut s = Spec::new(
+        "surveyor-respondent",
+        vec![
+            NodeSpec::new("surveyor", SocketType::Surveyor, Role::Client { sends: 2 }),
+            NodeSpec::new("resp1", SocketType::Respondent, Role::Server),
+            NodeSpec::new("resp2", SocketType::Respondent, Role::Server),
+            NodeSpec::new("resp3", SocketType::Respondent, Role::Server),
+        ],
+        vec![
+            LinkSpec::new(0, 1),
+            LinkSpec::new(0, 2),
+            LinkSpec::new(0, 3),
+        ],
+    );
+    s.faults = Faults {
+        losses: 1,
+        ..Faults::default()
+    };
+    s
+}
+
+/// [`survey`] under the fair schedule: one survey, a broken link that comes back.
+pub fn survey_fair() -> Spec {
+    let mut s = survey();
+    s.name = "surveyor-respondent (fair)";
+    s.nodes[0].role = Role::Client { sends: 1 };
+    s.schedule = Schedule::Fair;
+    s.faults = Faults {
+        detaches: 1,
+        ..Faults::default()
+    };
+    s
+}
+
+/// 2 PUSH, 2 PULL. `push1` prefers `pull1` (priority 1) over `pull2` (2); `push2` gives
+/// both the default. Faults: a broken link and one attach.
+pub fn pipeline() -> Spec {
+    let mut l1 = LinkSpec::new(0, 2);
+    l1.priority_a = prio(1);
+    let mut l2 = LinkSpec::new(0, 3);
+    l2.priority_a = prio(2);
+    let mut s = Spec::new(
+        "push-pull",
+        vec![
+            NodeSpec::new("push1", SocketType::Push, Role::Client { sends: 3 }),
+            NodeSpec::new("push2", SocketType::Push, Role::Client { sends: 1 }),
+            NodeSpec::new("pull1", SocketType::Pull, Role::Sink),
+            NodeSpec::new("pull2", SocketType::Pull, Role::Sink),
+        ],
+        vec![l1, l2, LinkSpec::new(1, 2), LinkSpec::new(1, 3)],
+    );
+    s.faults = Faults {
+        detaches: 1,
+        attaches: 1,
+        ..Faults::default()
+    };
+    s
+}
+
+/// [`pipeline`] under the fair schedule.
+pub fn pipeline_fair() -> Spec {
+    let mut s = pipeline();
+    s.name = "push-pull (fair)";
+    s.schedule = Schedule::Fair;
+    s.faults = Faults {
+        detaches: 1,
+        ..Faults::default()
+    };
+    s
+}
+
+/// 2 PUB, 2 SUB with overlapping subscriptions (`a` and `ab` overlap; `b` only one side).
+/// Publications go out on topics `a`, `b`, `ab` in turn. Faults: a broken link and one
+/// attach.
+pub fn pubsub() -> Spec {
+    let mut sub1 = NodeSpec::new("sub1", SocketType::Sub, Role::Sink);
+    sub1.subscriptions = &[b"a"];
+    let mut sub2 = NodeSpec::new("sub2", SocketType::Sub, Role::Sink);
+    sub2.subscriptions = &[b"ab", b"b"];
+    let mut s = Spec::new(
+        "pub-sub",
+        vec![
+            NodeSpec::new("pub1", SocketType::Pub, Role::Client { sends: 3 }),
+            NodeSpec::new("pub2", SocketType::Pub, Role::Client { sends: 2 }),
+            sub1,
+            sub2,
+        ],
+        vec![
+            LinkSpec::new(0, 2),
+            LinkSpec::new(0, 3),
+            LinkSpec::new(1, 2),
+            LinkSpec::new(1, 3),
+        ],
+    );
+    s.faults = Faults {
+        detaches: 1,
+        attaches: 1,
+        ..Faults::default()
+    };
+    s
+}
+
+/// A raw BUS reflector between three cooked BUS nodes: two send one message each, all
+/// receive. Faults: one loss.
+pub fn bus() -> Spec {
+    let mut reflector = NodeSpec::new("reflector", SocketType::Bus, Role::Reflector);
+    reflector.raw = true;
+    let mut s = Spec::new(
+        "bus (reflector)",
+        vec![
+            reflector,
+            NodeSpec::new("bus1", SocketType::Bus, Role::Client { sends: 1 }),
+            NodeSpec::new("bus2", SocketType::Bus, Role::Client { sends: 1 }),
+            NodeSpec::new("bus3", SocketType::Bus, Role::Sink),
+        ],
+        vec![
+            LinkSpec::new(0, 1),
+            LinkSpec::new(0, 2),
+            LinkSpec::new(0, 3),
+        ],
+    );
+    s.faults = Faults {
+        losses: 1,
+        ..Faults::default()
+    };
+    s
+}
+
+/// PAIR v0 with a third party: `pair_a` is connected to `pair_b`; `pair_c` tries to
+/// attach to `pair_a`, which must refuse while `pair_b` is there. Faults: a broken link
+/// and two attaches.
+pub fn pair() -> Spec {
+    let mut third = LinkSpec::new(0, 2);
+    third.initially_up = false;
+    let mut s = Spec::new(
+        "pair + third party",
+        vec![
+            NodeSpec::new("pair_a", SocketType::Pair0, Role::Client { sends: 1 }),
+            NodeSpec::new("pair_b", SocketType::Pair0, Role::Sink),
+            NodeSpec::new("pair_c", SocketType::Pair0, Role::Client { sends: 1 }),
+        ],
+        vec![LinkSpec::new(0, 1), third],
+    );
+    s.faults = Faults {
+        detaches: 1,
+        attaches: 2,
+        ..Faults::default()
+    };
+    s
+}
+
+/// Every standard configuration.
+pub fn all() -> Vec<Spec> {
+    vec![
+        req_rep(),
+        req_rep_fair(),
+        rep_fan_in(),
+        survey(),
+        survey_fair(),
+        pipeline(),
+        pipeline_fair(),
+        pubsub(),
+        bus(),
+        pair(),
+    ]
+}

@@ -1,0 +1,219 @@
+//! A node's state machine: the real `sp-proto` protocol value, optionally behind a
+//! deliberately broken wrapper ([`Bug`]) for the tests that show each property can fail.
+
+use std::hash::{Hash, Hasher};
+
+use bytes::Bytes;
+use sp_proto::context::ContextId;
+use sp_proto::{
+    AnyProtocol, Event, Instant, Message, PipeId, PipeInfo, PipeRefused, Priority, Protocol,
+    RecvError, SendError, Transmit,
+};
+
+/// A bug planted into one node. Each one breaks exactly one rule, so that the property
+/// checking that rule must find a counterexample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bug {
+    /// REQ: every incoming reply's request id is rewritten to the current request's, so a
+    /// late reply to an earlier request is taken as the answer.
+    ReqTakesAnyReply,
+    /// REP or RESPONDENT: a reply leaves by another attached pipe than the request came from.
+    ReplyOnWrongPipe,
+    /// SURVEYOR: the protocol is always told it is time zero, so its deadline never
+    /// passes.
+    SurveyorClockFrozen,
+    /// SURVEYOR: every response's survey id is rewritten to the current survey's.
+    SurveyorTakesAnyResponse,
+    /// PUSH: every pipe is attached with the highest priority, whatever it was given.
+    PushIgnoresPriority,
+    /// SUB: subscribes to everything on top of its own subscriptions.
+    SubTakesEverything,
+    /// Raw BUS: the header naming the origin pipe is dropped on send, so a reflected
+    /// message also goes back where it came from.
+    BusEchoes,
+    /// PAIR: a second pipe, which the protocol refuses, is reported as attached.
+    PairTakesSecondPeer,
+    /// REQ: resend timers are swallowed (and none is ever reported), so a lost request is
+    /// never sent again.
+    ReqNeverResends,
+    /// SURVEYOR: deadline timers are swallowed (and none is ever reported), so a survey
+    /// never ends.
+    SurveyorNeverExpires,
+    /// Any node: every incoming message is handed to the protocol twice.
+    TakesEverythingTwice,
+    /// PUSH: `handle_writable` is swallowed, so a pipe that took one message never takes
+    /// another.
+    PushIgnoresWritable,
+}
+
+/// One node's protocol, as the model drives it.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    proto: AnyProtocol,
+    bug: Option<Bug>,
+    /// Attached pipes, for [`Bug::ReplyOnWrongPipe`].
+    pipes: Vec<PipeId>,
+}
+
+// The checker keeps states by fingerprint. The protocol types have no `Hash` or `Eq`, so
+// both go through their `Debug` text, which is deterministic (ordered maps, no
+// addresses) and covers every field.
+impl Hash for Machine {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        format!("{:?}", self.proto).hash(state);
+        self.bug.hash(state);
+        self.pipes.hash(state);
+    }
+}
+
+impl PartialEq for Machine {
+    fn eq(&self, other: &Self) -> bool {
+        self.bug == other.bug
+            && self.pipes == other.pipes
+            && format!("{:?}", self.proto) == format!("{:?}", other.proto)
+    }
+}
+
+impl Eq for Machine {}
+
+impl Machine {
+    /// Wraps `proto`, with `bug` planted if given.
+    pub fn new(mut proto: AnyProtocol, bug: Option<Bug>) -> Self {
+        if bug == Some(Bug::SubTakesEverything) {
+            if let AnyProtocol::Sub(s) = &mut proto {
+                s.subscribe(b"");
+            }
+        }
+        Self {
+            proto,
+            bug,
+            pipes: Vec::new(),
+        }
+    }
+
+    /// The protocol value.
+    pub fn proto(&self) -> &AnyProtocol {
+        &self.proto
+    }
+
+    /// The protocol value, mutable (for set-up such as subscriptions).
+    pub fn proto_mut(&mut self) -> &mut AnyProtocol {
+        &mut self.proto
+    }
+
+    /// The time the protocol is told: `now`, or time zero under
+    /// [`Bug::SurveyorClockFrozen`].
+    fn clock(&self, now: Instant) -> Instant {
+        if self.bug == Some(Bug::SurveyorClockFrozen) {
+            Instant::ZERO
+        } else {
+            now
+        }
+    }
+
+    /// See [`Protocol::add_pipe`].
+    pub fn add_pipe(
+        &mut self,
+        now: Instant,
+        pipe: PipeId,
+        mut info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
+        if self.bug == Some(Bug::PushIgnoresPriority) {
+            info.send_priority = Priority::HIGHEST;
+        }
+        let r = self.proto.add_pipe(self.clock(now), pipe, info);
+        if r.is_ok() || self.bug == Some(Bug::PairTakesSecondPeer) {
+            self.pipes.push(pipe);
+            return Ok(());
+        }
+        r
+    }
+
+    /// See [`Protocol::remove_pipe`].
+    pub fn remove_pipe(&mut self, now: Instant, pipe: PipeId) {
+        self.pipes.retain(|&p| p != pipe);
+        self.proto.remove_pipe(self.clock(now), pipe);
+    }
+
+    /// See [`Protocol::handle_message`].
+    pub fn handle_message(&mut self, now: Instant, pipe: PipeId, payload: Bytes) {
+        let payload = match (self.bug, &self.proto) {
+            (Some(Bug::ReqTakesAnyReply), AnyProtocol::Req(r)) => {
+                rewrite_id(payload, r.request_id(ContextId::DEFAULT))
+            }
+            (Some(Bug::SurveyorTakesAnyResponse), AnyProtocol::Surveyor(s)) => {
+                rewrite_id(payload, s.current_survey(ContextId::DEFAULT))
+            }
+            _ => payload,
+        };
+        if self.bug == Some(Bug::TakesEverythingTwice) {
+            self.proto
+                .handle_message(self.clock(now), pipe, payload.clone());
+        }
+        self.proto.handle_message(self.clock(now), pipe, payload);
+    }
+
+    /// See [`Protocol::handle_writable`].
+    pub fn handle_writable(&mut self, now: Instant, pipe: PipeId) {
+        if self.bug != Some(Bug::PushIgnoresWritable) {
+            self.proto.handle_writable(self.clock(now), pipe);
+        }
+    }
+
+    /// See [`Protocol::handle_timeout`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.bug {
+            Some(Bug::ReqNeverResends | Bug::SurveyorNeverExpires) => {}
+            _ => self.proto.handle_timeout(self.clock(now)),
+        }
+    }
+
+    /// See [`Protocol::send`].
+    pub fn send(&mut self, now: Instant, mut msg: Message) -> Result<(), SendError> {
+        if self.bug == Some(Bug::BusEchoes) {
+            msg.header = Bytes::new();
+        }
+        self.proto.send(self.clock(now), msg)
+    }
+
+    /// See [`Protocol::recv`].
+    pub fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
+        self.proto.recv(self.clock(now))
+    }
+
+    /// See [`Protocol::poll_transmit`].
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        let mut t = self.proto.poll_transmit()?;
+        if self.bug == Some(Bug::ReplyOnWrongPipe) {
+            if let Some(&other) = self.pipes.iter().find(|&&p| p != t.pipe) {
+                t.pipe = other;
+            }
+        }
+        Some(t)
+    }
+
+    /// See [`Protocol::poll_event`].
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.proto.poll_event()
+    }
+
+    /// See [`Protocol::poll_timeout`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.bug {
+            Some(Bug::ReqNeverResends | Bug::SurveyorNeverExpires) => None,
+            _ => self.proto.poll_timeout(),
+        }
+    }
+}
+
+/// Replaces the first header word (a request or survey id) of `payload` with `id`.
+fn rewrite_id(payload: Bytes, id: Option<u32>) -> Bytes {
+    match id {
+        Some(id) if payload.len() >= 4 => {
+            let mut v = payload.to_vec();
+            v[..4].copy_from_slice(&id.to_be_bytes());
+            Bytes::from(v)
+        }
+        _ => payload,
+    }
+}

@@ -1,0 +1,263 @@
+//! The properties: each rule of the spec that the checker verifies, in one place, named
+//! after the section that states it. Safety properties ("always") judge every state;
+//! liveness properties ("eventually") judge every path that ends, and are checked only
+//! under the fair schedule ([`Schedule::Fair`]), where a path ends only when nothing but a
+//! timer could happen and no timer is left.
+
+use bytes::Bytes;
+use sp_proto::{AnyProtocol, ContextId, SocketType};
+use stateright::Property;
+
+use crate::model::SpModel;
+use crate::spec::{Role, Schedule, Spec};
+use crate::state::{Got, State};
+
+/// REQ delivers only the reply to the request in progress, and at most one per request;
+/// nothing after a newer request replaced it.
+pub const REQ_CURRENT_REPLY: &str =
+    "sp-reqrep 3.2: REQ delivers only the current request's reply, at most once";
+/// REP and RESPONDENT answer on the pipe the request came from, with its whole backtrace.
+pub const REPLY_ON_ORIGIN: &str =
+    "sp-reqrep 4.1, sp-survey 4.1: a reply leaves by the request's pipe with its whole backtrace";
+/// SURVEYOR delivers only responses to the survey in progress, before its deadline.
+pub const SURVEY_CURRENT: &str =
+    "sp-survey 3.2: SURVEYOR delivers only current-survey responses, before the deadline";
+/// At most one response per respondent per survey.
+pub const SURVEY_ONCE: &str =
+    "sp-survey 3.2: SURVEYOR delivers at most one response per respondent per survey";
+/// PUSH never sends on a lower-priority pipe while a higher-priority one can take it.
+pub const PUSH_PRIORITY: &str =
+    "sp-pipeline 3.1: PUSH never passes over a writable higher-priority pipe";
+/// SUB delivers only messages a subscription prefixes, in each publisher's order.
+pub const SUB_FILTER_ORDER: &str =
+    "sp-pubsub 5.1: SUB delivers only subscribed messages, in each publisher's order";
+/// BUS never sends a message back on the pipe it came from.
+pub const BUS_NO_ECHO: &str = "sp-bus 4.1: BUS never sends a message back to its origin pipe";
+/// PAIR has at most one peer.
+pub const PAIR_ONE_PEER: &str = "sp-pair 3: PAIR has at most one peer";
+/// Every request is eventually answered (resends included).
+pub const REQ_ANSWERED: &str = "sp-reqrep 3.2: every request is eventually answered";
+/// Every survey eventually ends.
+pub const SURVEY_ENDS: &str = "sp-survey 3.2: every survey eventually ends";
+/// A PUSH backlog drains to a live PULL.
+pub const PUSH_DRAINS: &str = "sp-pipeline 3.1: a PUSH backlog drains to a live PULL";
+
+/// The properties that apply to `spec`: those whose socket types it has, plus the
+/// liveness properties under the fair schedule.
+pub fn all(spec: &Spec) -> Vec<Property<SpModel>> {
+    let has = |t: SocketType| spec.nodes.iter().any(|n| n.socket_type == t && !n.raw);
+    let has_role = |r: fn(&Role) -> bool| spec.nodes.iter().any(|n| r(&n.role));
+    let mut v = Vec::new();
+    if has(SocketType::Req) {
+        v.push(Property::always(REQ_CURRENT_REPLY, req_current_reply));
+    }
+    if has_role(|r| matches!(r, Role::Server)) {
+        v.push(Property::always(REPLY_ON_ORIGIN, reply_on_origin));
+    }
+    if has(SocketType::Surveyor) {
+        v.push(Property::always(SURVEY_CURRENT, survey_current));
+        v.push(Property::always(SURVEY_ONCE, survey_once));
+    }
+    if has(SocketType::Push) {
+        v.push(Property::always(PUSH_PRIORITY, push_priority));
+    }
+    if has(SocketType::Sub) {
+        v.push(Property::always(SUB_FILTER_ORDER, sub_filter_order));
+    }
+    if has_role(|r| matches!(r, Role::Reflector)) {
+        v.push(Property::always(BUS_NO_ECHO, bus_no_echo));
+    }
+    if has(SocketType::Pair0) || has(SocketType::Pair1) {
+        v.push(Property::always(PAIR_ONE_PEER, pair_one_peer));
+    }
+    if spec.schedule == Schedule::Fair {
+        if has(SocketType::Req) {
+            v.push(Property::eventually(REQ_ANSWERED, req_answered));
+        }
+        if has(SocketType::Surveyor) {
+            v.push(Property::eventually(SURVEY_ENDS, survey_ends));
+        }
+        if has(SocketType::Push) {
+            v.push(Property::eventually(PUSH_DRAINS, push_drains));
+        }
+    }
+    v
+}
+
+/// The cooked nodes of type `t` with their index.
+fn nodes_of<'a>(
+    m: &'a SpModel,
+    st: &'a State,
+    t: SocketType,
+) -> impl Iterator<Item = (usize, &'a crate::state::Node)> + 'a {
+    st.nodes
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| m.spec.nodes[*i].socket_type == t && !m.spec.nodes[*i].raw)
+}
+
+/// The message a `got` answers: the one its user had sent last.
+fn answered(g: &Got) -> Option<u8> {
+    g.sent.checked_sub(1)
+}
+
+fn req_current_reply(m: &SpModel, st: &State) -> bool {
+    nodes_of(m, st, SocketType::Req).all(|(i, n)| {
+        let mut last = None;
+        n.user.got.iter().all(|g| {
+            let Some(k) = answered(g) else { return false };
+            let ok = g.body == m.body(i, k) && last < Some(k);
+            last = Some(k);
+            ok
+        })
+    })
+}
+
+/// The backtrace at the front of `payload`: words up to and including the first with bit
+/// 31 set.
+fn backtrace(payload: &[u8]) -> Option<&[u8]> {
+    let words = payload.chunks_exact(4);
+    let mut len = 0;
+    for w in words {
+        len += 4;
+        if w[0] & 0x80 != 0 {
+            return Some(&payload[..len]);
+        }
+    }
+    None
+}
+
+fn reply_on_origin(m: &SpModel, st: &State) -> bool {
+    st.nodes.iter().enumerate().all(|(i, n)| {
+        m.spec.nodes[i].role != Role::Server
+            || n.user.wire_out.iter().all(|(link, out)| {
+                backtrace(out).is_some_and(|bt| {
+                    n.user
+                        .wire_in
+                        .iter()
+                        .any(|(l, inp)| l == link && backtrace(inp) == Some(bt))
+                })
+            })
+    })
+}
+
+fn survey_current(m: &SpModel, st: &State) -> bool {
+    nodes_of(m, st, SocketType::Surveyor).all(|(i, n)| {
+        n.user.got.iter().all(|g| {
+            let Some(k) = answered(g) else { return false };
+            let mut prefix = m.body(i, k).to_vec();
+            prefix.push(b'|');
+            let deadline = n.user.sent_at[usize::from(k)] + m.spec.survey_deadline;
+            g.body.starts_with(&prefix) && g.at < deadline
+        })
+    })
+}
+
+fn survey_once(m: &SpModel, st: &State) -> bool {
+    nodes_of(m, st, SocketType::Surveyor).all(|(_, n)| {
+        let mut bodies: Vec<&Bytes> = n.user.got.iter().map(|g| &g.body).collect();
+        bodies.sort();
+        bodies.windows(2).all(|w| w[0] != w[1])
+    })
+}
+
+fn push_priority(m: &SpModel, st: &State) -> bool {
+    nodes_of(m, st, SocketType::Push).all(|(_, n)| n.user.priority_inversions == 0)
+}
+
+fn sub_filter_order(m: &SpModel, st: &State) -> bool {
+    nodes_of(m, st, SocketType::Sub).all(|(i, n)| {
+        let subs = m.spec.nodes[i].subscriptions;
+        let mut last: Vec<(&[u8], u32)> = Vec::new();
+        n.user.got.iter().all(|g| {
+            if !subs.iter().any(|s| g.body.starts_with(s)) {
+                return false;
+            }
+            // "topic:publisher:k"
+            let mut parts = g.body.split(|&b| b == b':');
+            let (Some(_), Some(publisher), Some(k)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return false;
+            };
+            let Some(k) = std::str::from_utf8(k)
+                .ok()
+                .and_then(|k| k.parse::<u32>().ok())
+            else {
+                return false;
+            };
+            match last.iter_mut().find(|(p, _)| *p == publisher) {
+                Some((_, prev)) if *prev >= k => false,
+                Some((_, prev)) => {
+                    *prev = k;
+                    true
+                }
+                None => {
+                    last.push((publisher, k));
+                    true
+                }
+            }
+        })
+    })
+}
+
+fn bus_no_echo(m: &SpModel, st: &State) -> bool {
+    st.nodes.iter().enumerate().all(|(i, n)| {
+        m.spec.nodes[i].role != Role::Reflector
+            || n.user
+                .wire_out
+                .iter()
+                .all(|out| !n.user.wire_in.contains(out))
+    })
+}
+
+fn pair_one_peer(m: &SpModel, st: &State) -> bool {
+    (0..st.nodes.len())
+        .filter(|&i| {
+            matches!(
+                m.spec.nodes[i].socket_type,
+                SocketType::Pair0 | SocketType::Pair1
+            )
+        })
+        .all(|i| {
+            m.spec
+                .links
+                .iter()
+                .enumerate()
+                .filter(|(j, l)| st.links[*j].up && (l.a == i || l.b == i))
+                .count()
+                <= 1
+        })
+}
+
+/// Every client of type `t` has sent all it will send.
+fn all_sent(m: &SpModel, st: &State, t: SocketType) -> bool {
+    nodes_of(m, st, t).all(|(i, n)| match m.spec.nodes[i].role {
+        Role::Client { sends } => n.user.sent == sends,
+        _ => true,
+    })
+}
+
+fn req_answered(m: &SpModel, st: &State) -> bool {
+    all_sent(m, st, SocketType::Req)
+        && nodes_of(m, st, SocketType::Req).all(|(_, n)| {
+            n.user.sent == 0 || n.user.got.last().map(|g| g.sent) == Some(n.user.sent)
+        })
+}
+
+fn survey_ends(m: &SpModel, st: &State) -> bool {
+    all_sent(m, st, SocketType::Surveyor)
+        && nodes_of(m, st, SocketType::Surveyor).all(|(_, n)| match n.machine.proto() {
+            AnyProtocol::Surveyor(s) => s.current_survey(ContextId::DEFAULT).is_none(),
+            _ => true,
+        })
+}
+
+fn push_drains(m: &SpModel, st: &State) -> bool {
+    let sent: usize = nodes_of(m, st, SocketType::Push)
+        .map(|(_, n)| usize::from(n.user.sent))
+        .sum();
+    let got: usize = nodes_of(m, st, SocketType::Pull)
+        .map(|(_, n)| n.user.got.len())
+        .sum();
+    all_sent(m, st, SocketType::Push) && got + usize::from(st.lost) == sent
+}
