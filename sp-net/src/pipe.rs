@@ -8,10 +8,10 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 use sp_proto::wire::{FrameError, HeaderError};
-use sp_proto::{Message, PipeId, PipeInfo, Protocol};
-use tokio::sync::Notify;
+use sp_proto::{Message, PipeId, PipeInfo};
 
-use crate::core::{AttachError, Shared, SharedRef, State};
+use crate::core::{AttachError, ReadState, Shared, SharedRef};
+use crate::sync::Notify;
 use crate::transport::BoxFuture;
 
 /// How a connection ended.
@@ -98,30 +98,6 @@ pub(crate) async fn run(
     (end, true)
 }
 
-/// What the reader of a pipe should do next, read under the lock with each delivery.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ReadState {
-    /// Keep reading.
-    Read,
-    /// The protocol paused this pipe: wait for it to resume.
-    Paused,
-    /// The socket is closing: the writer flushes and ends the pipe; stop reading.
-    Closing,
-    /// The pipe is gone.
-    Gone,
-}
-
-impl ReadState {
-    fn of(st: &State, id: PipeId) -> Self {
-        match st.pipes.get(&id) {
-            None => Self::Gone,
-            Some(s) if s.closing => Self::Closing,
-            Some(s) if s.paused => Self::Paused,
-            Some(_) => Self::Read,
-        }
-    }
-}
-
 async fn read_loop(
     shared: &Shared,
     id: PipeId,
@@ -129,7 +105,7 @@ async fn read_loop(
     wake: &Notify,
 ) -> PipeEnd {
     let mut frames: Vec<Bytes> = Vec::new();
-    let mut state = ReadState::of(&shared.lock(), id);
+    let mut state = shared.read_state(id);
     loop {
         match state {
             ReadState::Read => {}
@@ -139,10 +115,10 @@ async fn read_loop(
             ReadState::Paused => {
                 // Resume, close and removal all notify `wake` after changing the state.
                 let notified = wake.notified();
-                state = ReadState::of(&shared.lock(), id);
+                state = shared.read_state(id);
                 if state == ReadState::Paused {
                     notified.await;
-                    state = ReadState::of(&shared.lock(), id);
+                    state = shared.read_state(id);
                 }
                 continue;
             }
@@ -150,34 +126,11 @@ async fn read_loop(
         // No wake-up is awaited while reading: a pause takes effect after this batch,
         // and closing or removal end the pipe through the writer.
         let result = reader.read(&mut frames).await;
-        state = deliver(shared, id, &mut frames);
+        state = shared.deliver(id, &mut frames);
         if let Err(end) = result {
             return end;
         }
     }
-}
-
-/// Hands a batch of received payloads to the protocol, wakes whoever can progress, and
-/// tells the reader what to do next.
-pub(crate) fn deliver(shared: &Shared, id: PipeId, frames: &mut Vec<Bytes>) -> ReadState {
-    let now = shared.now();
-    let mut st = shared.lock();
-    if frames.is_empty() {
-        return ReadState::of(&st, id);
-    }
-    if let Some(slot) = st.pipes.get_mut(&id) {
-        slot.stats.msgs_in += frames.len() as u64;
-        slot.stats.bytes_in += frames.iter().map(|f| f.len() as u64).sum::<u64>();
-    }
-    for f in frames.drain(..) {
-        st.proto.handle_message(now, id, f);
-    }
-    let mut w = st.drain(now);
-    w.users = true;
-    let next = ReadState::of(&st, id);
-    drop(st);
-    shared.wake(w);
-    next
 }
 
 async fn write_loop(
@@ -188,40 +141,14 @@ async fn write_loop(
 ) -> PipeEnd {
     let mut batch: VecDeque<Message> = VecDeque::new();
     loop {
-        let closing = {
-            let now = shared.now();
-            let mut st = shared.lock();
-            let Some(slot) = st.pipes.get_mut(&id) else {
-                return PipeEnd::SocketClosed;
-            };
-            // The batch is empty here (the last write drained it): take the whole queue
-            // in O(1), leaving the batch's buffer in its place.
-            std::mem::swap(&mut batch, &mut slot.out);
-            if batch.is_empty() {
-                // Going idle: give both queue buffers back rather than keep them for the
-                // life of a quiet pipe (a busy one does not come here between batches).
-                batch = VecDeque::new();
-                slot.out = VecDeque::new();
-            }
-            let closing = slot.closing;
-            if slot.owed_writable {
-                slot.owed_writable = false;
-                st.proto.handle_writable(now, id);
-                let mut w = st.drain(now);
-                w.users = true;
-                drop(st);
-                shared.wake(w);
-            }
-            closing
+        let Some(closing) = shared.next_batch(id, &mut batch, wake).await else {
+            return PipeEnd::SocketClosed;
         };
         if batch.is_empty() {
-            if closing {
-                writer.close().await;
-                return PipeEnd::SocketClosed;
-            }
-            // notify_one stores a permit, so a wake-up since the check above is not lost.
-            wake.notified().await;
-            continue;
+            // Only when closing: everything accepted was written.
+            debug_assert!(closing);
+            writer.close().await;
+            return PipeEnd::SocketClosed;
         }
         if let Err(e) = writer.write(&mut batch).await {
             return e;
