@@ -25,7 +25,7 @@ use sp_proto::{
 
 use crate::error::Error;
 
-use crate::stats::{PipeEvent, PipeStats, SocketStats};
+use crate::stats::{Count, PipeEvent, PipeStats, SocketStats};
 
 /// What a pipe task needs to find its slot and be woken.
 #[derive(Debug)]
@@ -375,6 +375,16 @@ impl Shared {
         self.pipe_count.send_replace(count);
         self.send_pipe_event(PipeEvent::Removed { stats: slot.stats });
         self.wake(w);
+    }
+
+    /// Whether the socket is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Counts one connection event in the socket's statistics.
+    pub(crate) fn count(&self, event: Count) {
+        self.lock().stats.count(event);
     }
 
     /// What the reader of pipe `id` should do next.

@@ -11,8 +11,9 @@ use sp_proto::wire::{FrameError, HeaderError};
 use sp_proto::{Message, PipeId, PipeInfo};
 
 use crate::core::{AttachError, ReadState, Shared, SharedRef};
+use crate::future::BoxFuture;
+use crate::stats::Count;
 use crate::sync::Notify;
-use crate::transport::BoxFuture;
 
 /// How a connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -50,20 +51,31 @@ pub(crate) trait MsgWrite: Send {
     fn close(&mut self) -> BoxFuture<'_, ()>;
 }
 
+/// A connection after its set-up (TLS, SP header exchange, WebSocket upgrade, inproc
+/// type check): what every transport produces and every pipe runs on.
+pub(crate) struct Established {
+    /// The peer's address, for logs and pipe statistics.
+    pub(crate) peer: String,
+    /// The receiving side.
+    pub(crate) reader: Box<dyn MsgRead>,
+    /// The sending side.
+    pub(crate) writer: Box<dyn MsgWrite>,
+}
+
 /// Attaches a pipe for an established connection and runs it to completion. Returns how
 /// it ended and whether a pipe had been attached (dialers reset their backoff only then).
-pub(crate) async fn run(
-    shared: SharedRef,
-    peer: &str,
-    info: PipeInfo,
-    reader: Box<dyn MsgRead>,
-    writer: Box<dyn MsgWrite>,
-) -> (PipeEnd, bool) {
+pub(crate) async fn run(shared: SharedRef, conn: Established, info: PipeInfo) -> (PipeEnd, bool) {
+    let Established {
+        peer,
+        reader,
+        writer,
+    } = conn;
+    let peer = peer.as_str();
     let (id, wake_writer, wake_reader) = match shared.attach_pipe(info, peer) {
         Ok(x) => x,
         Err(AttachError::Closed) => return (PipeEnd::SocketClosed, false),
         Err(AttachError::Refused(e)) => {
-            shared.lock().stats.pipes_refused += 1;
+            shared.count(Count::PipeRefused);
             tracing::info!(peer, error = %e, "pipe refused by protocol");
             return (PipeEnd::Refused(e), false);
         }
@@ -90,7 +102,7 @@ pub(crate) async fn run(
     .await;
     match &end {
         PipeEnd::Frame(_) | PipeEnd::Ws(_) => {
-            shared.lock().stats.frame_errors += 1;
+            shared.count(Count::FrameError);
             tracing::warn!(pipe = %id, peer, error = %end, "closing connection");
         }
         other => tracing::debug!(pipe = %id, peer, end = %other, "pipe ended"),
