@@ -15,7 +15,7 @@ use crate::pipe::Established;
 use crate::stream::{self, StreamReader, StreamWriter};
 use crate::transport::inproc::{self, InprocListener, InprocReader, InprocWriter};
 use crate::transport::tls::TlsConfig;
-use crate::transport::ws::{self, WsListener};
+use crate::transport::ws::{self, WsListener, WsSettings};
 use crate::transport::{Conn, Listener, Network, StreamOptions};
 use crate::url::Url;
 
@@ -348,10 +348,8 @@ impl Transport for Ws {
                 env.network,
                 url,
                 tls,
-                env.ours,
+                ws_settings(&env),
                 Arc::new(move |c| shared.count(c)),
-                env.cfg.handshake_timeout,
-                env.cfg.max_recv,
                 seed,
             )
             .await?;
@@ -369,12 +367,18 @@ impl Transport for Ws {
             network: env.network.clone(),
             url: url.clone(),
             tls,
-            ours: env.ours,
-            max_recv: env.cfg.max_recv,
-            handshake_timeout: env.cfg.handshake_timeout,
+            settings: ws_settings(&env),
             // Keys and masks of the upgrades, one seed per attempt.
             rng: Rng::new((env.seed)()),
         }))
+    }
+}
+
+fn ws_settings(env: &Env<'_>) -> WsSettings {
+    WsSettings {
+        ours: env.ours,
+        max_recv: env.cfg.max_recv,
+        handshake_timeout: env.cfg.handshake_timeout,
     }
 }
 
@@ -402,9 +406,7 @@ struct WsConnector {
     network: Arc<dyn Network>,
     url: Url,
     tls: Option<TlsConfig>,
-    ours: SocketType,
-    max_recv: MaxRecvSize,
-    handshake_timeout: Duration,
+    settings: WsSettings,
     rng: Rng,
 }
 
@@ -412,11 +414,12 @@ impl Connector for WsConnector {
     fn connect(&mut self) -> BoxFuture<'_, io::Result<Setup>> {
         Box::pin(async move {
             let seed = self.rng.next_u64();
-            let timeout = self.handshake_timeout;
+            let settings = self.settings;
+            let timeout = settings.handshake_timeout;
             let conn = ws::connect(&*self.network, &self.url, self.tls.as_ref(), timeout).await?;
-            let (url, ours, max_recv) = (self.url.clone(), self.ours, self.max_recv);
+            let url = self.url.clone();
             Ok(Box::pin(async move {
-                ws::upgrade(conn, &url, ours, max_recv, timeout, seed)
+                ws::upgrade(conn, &url, settings, seed)
                     .await
                     .map_err(|e| SetupError {
                         peer: url.to_string(),
@@ -425,5 +428,64 @@ impl Connector for WsConnector {
                     })
             }) as Setup)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use sp_proto::{Config, SocketType};
+
+    use crate::future::BoxFuture;
+    use crate::transport::{Conn, Listener, Network, TokioNetwork};
+    use crate::url::Url;
+    use crate::Socket;
+
+    /// A network with no streams of its own, and so its own `inproc://` namespace.
+    struct Isolated;
+
+    impl Network for Isolated {
+        fn connect(&self, url: &Url) -> BoxFuture<'static, std::io::Result<Conn>> {
+            let e = std::io::Error::other(format!("no {url} here"));
+            Box::pin(async move { Err(e) })
+        }
+
+        fn bind(&self, url: &Url) -> BoxFuture<'static, std::io::Result<Box<dyn Listener>>> {
+            let e = std::io::Error::other(format!("no {url} here"));
+            Box::pin(async move { Err(e) })
+        }
+    }
+
+    fn pair(network: Arc<dyn Network>) -> Socket {
+        Socket::with_config(SocketType::Pair0, Config::cooked(7), network)
+    }
+
+    #[tokio::test]
+    async fn inproc_names_are_bound_per_network_namespace() {
+        let name = "inproc://endpoint-namespace-test";
+        let isolated: Arc<dyn Network> = Arc::new(Isolated);
+        let listener = pair(isolated.clone());
+        listener.listen(name).await.unwrap();
+
+        // The real network is another namespace: the name is free there, and a dialer
+        // there does not reach the listener above.
+        let real = pair(Arc::new(TokioNetwork::new()));
+        let real_listener = pair(Arc::new(TokioNetwork::new()));
+        real_listener.listen(name).await.unwrap();
+        real.dial(name).await.unwrap();
+        real.wait_for_pipes(1).await.unwrap();
+
+        // A dialer on the same network instance does.
+        let dialer = pair(isolated);
+        dialer.dial(name).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), listener.wait_for_pipes(1))
+            .await
+            .unwrap()
+            .unwrap();
+        dialer.send("hello").await.unwrap();
+        assert_eq!(listener.recv().await.unwrap().body, "hello");
+        assert_eq!(real_listener.pipe_count(), 1, "only the real dialer");
     }
 }

@@ -54,6 +54,17 @@ use crate::url::{Family, HostPort, Url};
 /// path it asked for, which only the HTTP request names.
 pub(crate) type Counter = Arc<dyn Fn(Count) + Send + Sync>;
 
+/// What a `ws://` endpoint's connections are set up with, from its socket.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WsSettings {
+    /// The socket's type (the subprotocol offered or served).
+    pub(crate) ours: SocketType,
+    /// Largest message accepted (over all fragments).
+    pub(crate) max_recv: MaxRecvSize,
+    /// Time allowed for the TCP/TLS and HTTP upgrade handshakes.
+    pub(crate) handshake_timeout: Duration,
+}
+
 /// How long a connection closed for a peer's error keeps draining input after sending its
 /// close frame.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
@@ -266,19 +277,21 @@ impl WsListener {
     }
 }
 
-/// Starts a `ws://`/`wss://` listener for a socket of type `ours`, counting its
-/// connection events with `count`.
-#[allow(clippy::too_many_arguments)]
+/// Starts a `ws://`/`wss://` listener, counting its connection events with `count` and
+/// seeding its pipes' frame encoders from `seed`.
 pub(crate) async fn listen(
     network: &Arc<dyn Network>,
     url: &Url,
     tls: Option<TlsConfig>,
-    ours: SocketType,
+    settings: WsSettings,
     count: Counter,
-    handshake_timeout: Duration,
-    max_recv: MaxRecvSize,
     seed: u64,
 ) -> io::Result<WsListener> {
+    let WsSettings {
+        ours,
+        max_recv,
+        handshake_timeout,
+    } = settings;
     check_url(url)?;
     let Url::Ws { addr, path, .. } = url else {
         return Err(io::Error::new(
@@ -460,21 +473,28 @@ pub(crate) async fn connect(
         .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")))
 }
 
-/// The client upgrade on a connection [`connect`] opened, within `timeout`, keyed and
+/// The client upgrade on a connection [`connect`] opened, within the handshake timeout,
+/// keyed and
 /// then masked from `seed`; the upgraded connection as a pipe's reader and writer.
 pub(crate) async fn upgrade(
     conn: Conn,
     url: &Url,
-    ours: SocketType,
-    max_recv: MaxRecvSize,
-    timeout: Duration,
+    settings: WsSettings,
     seed: u64,
 ) -> Result<Established, WsHandshakeError> {
     let mut rng = Rng::new(seed);
-    let up = tokio::time::timeout(timeout, upgrade_client(conn, url, ours, &mut rng))
-        .await
-        .unwrap_or(Err(WsHandshakeError::TimedOut))?;
-    Ok(pipe_halves(WsRole::Client, up, max_recv, rng.next_u64()))
+    let up = tokio::time::timeout(
+        settings.handshake_timeout,
+        upgrade_client(conn, url, settings.ours, &mut rng),
+    )
+    .await
+    .unwrap_or(Err(WsHandshakeError::TimedOut))?;
+    Ok(pipe_halves(
+        WsRole::Client,
+        up,
+        settings.max_recv,
+        rng.next_u64(),
+    ))
 }
 
 fn host_header(addr: &HostPort) -> String {
