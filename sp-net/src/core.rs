@@ -6,8 +6,9 @@
 //! holding the lock, and every `Notified` future is created before the lock is released,
 //! so a wake-up between "nothing to do" and "wait" cannot be lost.
 //!
-//! The pipe tasks' critical sections live here too ([`Shared::deliver`] for the reader,
-//! [`Shared::take_batch`] and [`Shared::next_batch`] for the writer), so the loom model
+//! The pipe tasks' critical sections live here too ([`Shared::deliver`] and
+//! [`Shared::wait_while_paused`] for the reader, [`Shared::take_batch`] and
+//! [`Shared::next_batch`] for the writer), so the loom model
 //! checks (`core/loom_tests.rs`) run the very code the tasks run.
 
 use crate::signal::Signal;
@@ -390,6 +391,21 @@ impl Shared {
     /// What the reader of pipe `id` should do next.
     pub(crate) fn read_state(&self, id: PipeId) -> ReadState {
         ReadState::of(&self.lock(), id)
+    }
+
+    /// The reader's wait while pipe `id` is paused: returns its state once that is no
+    /// longer [`ReadState::Paused`]. Resume, close and removal all notify `wake` (the
+    /// pipe's reader notifier) after changing the state, and the wait is taken before
+    /// the state is read, so no such change is missed.
+    pub(crate) async fn wait_while_paused(&self, id: PipeId, wake: &Notify) -> ReadState {
+        loop {
+            let notified = wake.notified();
+            let state = self.read_state(id);
+            if state != ReadState::Paused {
+                return state;
+            }
+            notified.await;
+        }
     }
 
     /// Hands a batch of payloads received on pipe `id` to the protocol, wakes whoever can

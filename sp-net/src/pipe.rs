@@ -125,13 +125,7 @@ async fn read_loop(
             // The writer flushes and then ends the pipe, which ends this loop too.
             ReadState::Closing => std::future::pending::<()>().await,
             ReadState::Paused => {
-                // Resume, close and removal all notify `wake` after changing the state.
-                let notified = wake.notified();
-                state = shared.read_state(id);
-                if state == ReadState::Paused {
-                    notified.await;
-                    state = shared.read_state(id);
-                }
+                state = shared.wait_while_paused(id, wake).await;
                 continue;
             }
         }

@@ -1,6 +1,7 @@
 //! Model checks of the core's concurrency with loom. Each test drives the functions the
-//! pipe tasks and user calls run ([`Shared::deliver`], [`Shared::take_batch`],
-//! [`Shared::next_batch`], the send and receive loops), never copies of them.
+//! pipe tasks and user calls run ([`Shared::deliver`], [`Shared::wait_while_paused`],
+//! [`Shared::take_batch`], [`Shared::next_batch`], the send and receive loops), never
+//! copies of them.
 
 use std::collections::VecDeque;
 
@@ -9,7 +10,7 @@ use loom::future::block_on;
 use loom::thread;
 use sp_proto::{AnyProtocol, Config, DropReason, Message, PipeInfo, Protocol, SocketType};
 
-use super::Shared;
+use super::{ReadState, Shared};
 use crate::error::Error;
 use crate::sync::Arc;
 
@@ -155,5 +156,23 @@ fn loom_close_wakes_an_idle_writer() {
             "the writer sees the close and ends the pipe"
         );
         closer.join().unwrap();
+    });
+}
+
+#[test]
+fn loom_a_receive_resumes_a_paused_reader() {
+    loom::model(|| {
+        // Receive queue of one: the first delivery pauses the pipe; the reader waits until
+        // a user receive makes room, which must wake it whichever runs first.
+        let mut config = Config::cooked(1);
+        config.options.set_recv_queue(1).unwrap();
+        let shared = Shared::new(AnyProtocol::new(SocketType::Pull, config), 1, 4);
+        let (pipe, _, wake_reader) = shared.attach_pipe(PipeInfo::default(), "test").unwrap();
+        let state = shared.deliver(pipe, &mut vec![Bytes::from_static(b"m")]);
+        assert_eq!(state, ReadState::Paused);
+        let s = shared.clone();
+        let reader = thread::spawn(move || block_on(s.wait_while_paused(pipe, &wake_reader)));
+        assert_eq!(recv(&shared).unwrap().body, "m");
+        assert_eq!(reader.join().unwrap(), ReadState::Read);
     });
 }
