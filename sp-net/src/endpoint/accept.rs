@@ -3,9 +3,9 @@
 
 use tokio::task::JoinSet;
 
-use super::{Acceptor, EndpointConfig, SetupError};
-use crate::core::{Shared, SharedRef};
-use crate::pipe::{self, PipeEnd};
+use super::{setup_failed, Acceptor, EndpointConfig};
+use crate::core::SharedRef;
+use crate::pipe;
 use crate::stats::Count;
 
 /// Runs a listener until its transport stops accepting (or its task is aborted, which
@@ -41,11 +41,4 @@ pub(super) async fn run(shared: SharedRef, mut acceptor: Box<dyn Acceptor>, cfg:
             Some(_) = pipes.join_next(), if !pipes.is_empty() => {}
         }
     }
-}
-
-/// Counts and logs a failed set-up.
-pub(super) fn setup_failed(shared: &Shared, e: &SetupError) -> (PipeEnd, bool) {
-    shared.count(Count::HandshakeFailure);
-    tracing::warn!(peer = %e.peer, error = %e.error, "{} failed; closing connection", e.step);
-    (PipeEnd::Io(std::io::Error::other(e.error.clone())), false)
 }

@@ -5,8 +5,7 @@
 use sp_proto::backoff::Backoff;
 use sp_proto::PipeInfo;
 
-use super::accept::setup_failed;
-use super::Connector;
+use super::{setup_failed, Connector};
 use crate::core::SharedRef;
 use crate::pipe::{self, PipeEnd};
 use crate::stats::Count;

@@ -21,10 +21,11 @@ use sp_proto::wire::MaxRecvSize;
 use sp_proto::{PipeInfo, SocketType};
 use tokio::task::JoinHandle;
 
-use crate::core::SharedRef;
+use crate::core::{Shared, SharedRef};
 use crate::error::Error;
 use crate::future::BoxFuture;
-use crate::pipe::Established;
+use crate::pipe::{Established, PipeEnd};
+use crate::stats::Count;
 use crate::transport::tls::{TlsConfig, TlsError};
 use crate::transport::{Network, StreamOptions};
 use crate::url::Url;
@@ -119,6 +120,13 @@ pub(crate) struct SetupError {
     pub(crate) step: &'static str,
     /// Why.
     pub(crate) error: String,
+}
+
+/// Counts and logs a failed set-up.
+fn setup_failed(shared: &Shared, e: &SetupError) -> (PipeEnd, bool) {
+    shared.count(Count::HandshakeFailure);
+    tracing::warn!(peer = %e.peer, error = %e.error, "{} failed; closing connection", e.step);
+    (PipeEnd::Io(std::io::Error::other(e.error.clone())), false)
 }
 
 /// A connection's set-up (TLS, SP header exchange, WebSocket upgrade, inproc type
