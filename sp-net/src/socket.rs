@@ -283,8 +283,8 @@ impl Socket {
         }
     }
 
-    /// What the endpoint layer needs from this socket, drawing seeds with `seed`.
-    fn env<'a>(&'a self, seed: &'a (dyn Fn() -> u64 + Send + Sync)) -> Env<'a> {
+    /// What the endpoint layer needs from this socket.
+    fn env(&self) -> Env<'_> {
         Env {
             ours: self.inner.socket_type,
             cfg: self.endpoint_config(),
@@ -296,7 +296,6 @@ impl Socket {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
             shared: &self.inner.shared,
-            seed,
         }
     }
 
@@ -325,8 +324,7 @@ impl Socket {
     /// Binds a listener and starts accepting connections. Returns once bound.
     pub async fn listen(&self, url: &str) -> Result<Endpoint, Error> {
         let url = Url::parse(url)?;
-        let seed = || self.next_seed();
-        let ep = endpoint::listen(url, self.env(&seed)).await?;
+        let ep = endpoint::listen(url, self.env()).await?;
         Ok(self.track(ep))
     }
 
@@ -334,8 +332,7 @@ impl Socket {
     /// connection fails or is lost. Returns at once (like nanomsg's `nn_connect`).
     pub async fn dial(&self, url: &str) -> Result<Endpoint, Error> {
         let url = Url::parse(url)?;
-        let seed = || self.next_seed();
-        let ep = endpoint::dial(url, self.env(&seed))?;
+        let ep = endpoint::dial(url, self.env(), || self.next_seed())?;
         Ok(self.track(ep))
     }
 

@@ -88,8 +88,6 @@ pub(crate) struct Env<'a> {
     pub(crate) tls: Option<TlsConfig>,
     /// The socket's core (for transports that count on it, ws).
     pub(crate) shared: &'a SharedRef,
-    /// Draws the next seed from the socket's generator (WebSocket keys and masks).
-    pub(crate) seed: &'a (dyn Fn() -> u64 + Send + Sync),
 }
 
 impl Env<'_> {
@@ -194,15 +192,16 @@ pub(crate) async fn listen(url: Url, env: Env<'_>) -> Result<Endpoint, Error> {
     Ok(Endpoint { url: bound, task })
 }
 
-/// Starts dialing `url` in the background, reconnecting with backoff.
-pub(crate) fn dial(url: Url, env: Env<'_>) -> Result<Endpoint, Error> {
+/// Starts dialing `url` in the background, reconnecting with backoff whose jitter is
+/// seeded by `seed` (drawn only once the dialer is set up).
+pub(crate) fn dial(url: Url, env: Env<'_>, seed: impl FnOnce() -> u64) -> Result<Endpoint, Error> {
     let transport = transport_for(&url);
     transport.check_dial(&url)?;
     if env.shared.is_closed() {
         return Err(Error::Closed);
     }
     let shared = env.shared.clone();
-    let (cfg, seed) = (env.cfg, env.seed);
+    let cfg = env.cfg;
     let connector = transport.dial(&url, env)?;
     let backoff = Backoff::new(cfg.reconnect_min, cfg.reconnect_max, seed());
     let task = tokio::spawn(dial::run(shared, connector, url.clone(), cfg.info, backoff));

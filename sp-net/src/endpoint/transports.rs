@@ -5,7 +5,6 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sp_proto::rng::Rng;
 use sp_proto::wire::{FrameFormat, MaxRecvSize};
 use sp_proto::SocketType;
 
@@ -342,7 +341,6 @@ impl Transport for Ws {
                 Url::Ws { tls: true, .. } => Some(env.listen_tls()?),
                 _ => None,
             };
-            let seed = (env.seed)();
             let shared = env.shared.clone();
             let listener = ws::listen(
                 env.network,
@@ -350,7 +348,6 @@ impl Transport for Ws {
                 tls,
                 ws_settings(&env),
                 Arc::new(move |c| shared.count(c)),
-                seed,
             )
             .await?;
             Ok(Box::new(WsAcceptor(listener)) as Box<dyn Acceptor>)
@@ -368,8 +365,6 @@ impl Transport for Ws {
             url: url.clone(),
             tls,
             settings: ws_settings(&env),
-            // Keys and masks of the upgrades, one seed per attempt.
-            rng: Rng::new((env.seed)()),
         }))
     }
 }
@@ -407,19 +402,17 @@ struct WsConnector {
     url: Url,
     tls: Option<TlsConfig>,
     settings: WsSettings,
-    rng: Rng,
 }
 
 impl Connector for WsConnector {
     fn connect(&mut self) -> BoxFuture<'_, io::Result<Setup>> {
         Box::pin(async move {
-            let seed = self.rng.next_u64();
             let settings = self.settings;
             let timeout = settings.handshake_timeout;
             let conn = ws::connect(&*self.network, &self.url, self.tls.as_ref(), timeout).await?;
             let url = self.url.clone();
             Ok(Box::pin(async move {
-                ws::upgrade(conn, &url, settings, seed)
+                ws::upgrade(conn, &url, settings)
                     .await
                     .map_err(|e| SetupError {
                         peer: url.to_string(),

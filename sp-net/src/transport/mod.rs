@@ -21,6 +21,7 @@ pub mod tcp;
 pub mod tls;
 pub(crate) mod ws;
 pub(crate) mod ws_http;
+mod ws_keys;
 
 pub use crate::future::BoxFuture;
 

@@ -17,7 +17,8 @@
 //!   every connection accepted on it (the path is only known after both).
 //! - **Data.** One SP message is one binary WebSocket message, fragmented at
 //!   [`DEFAULT_SEND_FRAGMENT`](sp_proto::wire::ws::DEFAULT_SEND_FRAGMENT); dialers mask
-//!   every frame with a fresh key from a seeded generator. Received fragments are
+//!   every frame with a fresh key from the OS CSPRNG (`ws_keys.rs`), and draw their
+//!   `Sec-WebSocket-Key` from it too, never from the socket's seed. Received fragments are
 //!   reassembled, pings answered, and a text message (close 1003), a message over the
 //!   socket's maximum receive size (1009) or a protocol error (1002) ends the connection
 //!   with that close code; the connection then lingers briefly, discarding input, so the
@@ -30,8 +31,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
+use super::ws_keys::KeySource;
 use bytes::{Bytes, BytesMut};
-use sp_proto::rng::Rng;
 use sp_proto::wire::ws::{client_check, dialer_offer, server_accept};
 use sp_proto::wire::ws_frame::{
     WsDecoder, WsEncoder, WsEvent, WsFrameError, WsRole, CLOSE_NORMAL, MAX_CONTROL_PAYLOAD,
@@ -253,7 +254,6 @@ async fn find_or_bind(
 pub(crate) struct WsListener {
     url: Url,
     rx: mpsc::UnboundedReceiver<Upgraded>,
-    rng: Rng,
     max_recv: MaxRecvSize,
     _guard: RouteGuard,
 }
@@ -268,24 +268,17 @@ impl WsListener {
     /// stops accepting.
     pub(crate) async fn accept(&mut self) -> Option<Established> {
         let up = self.rx.recv().await?;
-        Some(pipe_halves(
-            WsRole::Server,
-            up,
-            self.max_recv,
-            self.rng.next_u64(),
-        ))
+        Some(pipe_halves(WsRole::Server, up, self.max_recv))
     }
 }
 
-/// Starts a `ws://`/`wss://` listener, counting its connection events with `count` and
-/// seeding its pipes' frame encoders from `seed`.
+/// Starts a `ws://`/`wss://` listener, counting its connection events with `count`.
 pub(crate) async fn listen(
     network: &Arc<dyn Network>,
     url: &Url,
     tls: Option<TlsConfig>,
     settings: WsSettings,
     count: Counter,
-    seed: u64,
 ) -> io::Result<WsListener> {
     let WsSettings {
         ours,
@@ -324,7 +317,6 @@ pub(crate) async fn listen(
     Ok(WsListener {
         url: url.with_port(hub.port),
         rx,
-        rng: Rng::new(seed),
         max_recv,
         _guard: RouteGuard { hub, path, id },
     })
@@ -473,28 +465,21 @@ pub(crate) async fn connect(
         .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")))
 }
 
-/// The client upgrade on a connection [`connect`] opened, within the handshake timeout,
-/// keyed and
-/// then masked from `seed`; the upgraded connection as a pipe's reader and writer.
+/// The client upgrade on a connection [`connect`] opened, within the handshake timeout;
+/// the upgraded connection as a pipe's reader and writer.
 pub(crate) async fn upgrade(
     conn: Conn,
     url: &Url,
     settings: WsSettings,
-    seed: u64,
 ) -> Result<Established, WsHandshakeError> {
-    let mut rng = Rng::new(seed);
+    let mut keys = KeySource::new();
     let up = tokio::time::timeout(
         settings.handshake_timeout,
-        upgrade_client(conn, url, settings.ours, &mut rng),
+        upgrade_client(conn, url, settings.ours, &mut keys),
     )
     .await
     .unwrap_or(Err(WsHandshakeError::TimedOut))?;
-    Ok(pipe_halves(
-        WsRole::Client,
-        up,
-        settings.max_recv,
-        rng.next_u64(),
-    ))
+    Ok(pipe_halves(WsRole::Client, up, settings.max_recv))
 }
 
 fn host_header(addr: &HostPort) -> String {
@@ -509,15 +494,14 @@ async fn upgrade_client(
     conn: Conn,
     url: &Url,
     ours: SocketType,
-    rng: &mut Rng,
+    keys: &mut KeySource,
 ) -> Result<Upgraded, WsHandshakeError> {
     let Url::Ws { addr, path, .. } = url else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a ws:// URL").into());
     };
     let Conn { mut io, peer } = conn;
     let mut nonce = [0u8; 16];
-    nonce[..8].copy_from_slice(&rng.next_u64().to_be_bytes());
-    nonce[8..].copy_from_slice(&rng.next_u64().to_be_bytes());
+    keys.fill(&mut nonce)?;
     let key = ws_http::base64_encode(&nonce);
     let request = ws_http::request(&host_header(addr), path, &key, &dialer_offer(ours));
     io.write_all(&request).await?;
@@ -545,20 +529,21 @@ struct Sink {
     w: BoxWrite,
     out: BytesMut,
     enc: WsEncoder,
-    rng: Rng,
+    /// Masking keys (used by a client only).
+    keys: KeySource,
     closed: bool,
 }
 
 impl Sink {
     fn push_message(&mut self, m: &Message) {
-        let Self { out, enc, rng, .. } = self;
-        enc.encode_message(&m.header, &m.body, || rng.next_u32().to_be_bytes(), out);
+        let Self { out, enc, keys, .. } = self;
+        enc.encode_message(&m.header, &m.body, || keys.mask_key(), out);
     }
 
     fn push_pong(&mut self, payload: &[u8]) {
-        let Self { out, enc, rng, .. } = self;
+        let Self { out, enc, keys, .. } = self;
         // A ping's payload is at most 125 bytes, so this cannot fail.
-        let _ = enc.encode_pong(payload, || rng.next_u32().to_be_bytes(), out);
+        let _ = enc.encode_pong(payload, || keys.mask_key(), out);
     }
 
     /// Queues our Close frame (once).
@@ -571,11 +556,18 @@ impl Sink {
         while !reason.is_char_boundary(cut) {
             cut -= 1;
         }
-        let Self { out, enc, rng, .. } = self;
-        let _ = enc.encode_close(code, &reason[..cut], || rng.next_u32().to_be_bytes(), out);
+        let Self { out, enc, keys, .. } = self;
+        let _ = enc.encode_close(code, &reason[..cut], || keys.mask_key(), out);
     }
 
     async fn flush(&mut self) -> io::Result<()> {
+        if self.keys.failed() {
+            // Frames masked while the OS supplied no randomness are never sent.
+            self.out.clear();
+            return Err(io::Error::other(
+                "no OS randomness for WebSocket masking keys",
+            ));
+        }
         while !self.out.is_empty() {
             if self.w.write_buf(&mut self.out).await? == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
@@ -743,13 +735,13 @@ impl MsgWrite for WsWriter {
 }
 
 /// An upgraded connection as a pipe's reader and writer.
-fn pipe_halves(role: WsRole, up: Upgraded, max_recv: MaxRecvSize, seed: u64) -> Established {
+fn pipe_halves(role: WsRole, up: Upgraded, max_recv: MaxRecvSize) -> Established {
     let (r, w) = tokio::io::split(up.io);
     let sink = Arc::new(tokio::sync::Mutex::new(Sink {
         w: Box::new(w) as Box<dyn AsyncWrite + Send + Unpin>,
         out: BytesMut::with_capacity(FLUSH_AT),
         enc: WsEncoder::new(role),
-        rng: Rng::new(seed),
+        keys: KeySource::new(),
         closed: false,
     }));
     let reader = WsReader {
