@@ -9,10 +9,10 @@
 //! # Limits of turmoil 0.7 and how this module handles them
 //!
 //! * Only `tcp://` (and what runs over it: `tls+tcp://`, `ws://`) is simulated. turmoil
-//!   has no Unix sockets, so `ipc://` is refused with [`io::ErrorKind::Unsupported`];
-//!   `inproc://` never reaches the network seam (it is one process-wide registry), so
-//!   it would join sockets of different hosts and of concurrent simulations: do not use
-//!   it under turmoil.
+//!   has no Unix sockets, so `ipc://` is refused with [`io::ErrorKind::Unsupported`].
+//!   `inproc://` names are bound per network namespace (see below), so they join only
+//!   sockets sharing one [`TurmoilNetwork`]; they are not simulated (no latency, loss or
+//!   partitions).
 //! * turmoil does not retransmit TCP segments. A segment dropped by a partition leaves
 //!   the connection stalled forever (later segments wait for the lost one), where a real
 //!   stack would retransmit or, after its retransmission timeout, reset. [`Fabric`]
@@ -27,10 +27,12 @@
 //!
 //! # Namespaces
 //!
-//! Every [`TurmoilNetwork`] is its own address space for `ws://` port sharing: create one
+//! Every [`TurmoilNetwork`] is its own address space for `ws://` port sharing and
+//! `inproc://` names: create one
 //! per host incarnation (inside the host's factory closure) and give it to every socket of
 //! that host, so that `ws://` listeners of one host share a port and never those of two
-//! hosts (turmoil hosts have separate port spaces) or of two simulations.
+//! hosts (turmoil hosts have separate port spaces) or of two simulations, and likewise
+//! for `inproc://` names.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

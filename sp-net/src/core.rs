@@ -5,10 +5,17 @@
 //! ([`State::drain`]) and wake whoever can now make progress. Nothing in here awaits while
 //! holding the lock, and every `Notified` future is created before the lock is released,
 //! so a wake-up between "nothing to do" and "wait" cannot be lost.
+//!
+//! The pipe tasks' critical sections live here too ([`Shared::deliver`] and
+//! [`Shared::wait_while_paused`] for the reader, [`Shared::take_batch`] and
+//! [`Shared::next_batch`] for the writer), so the loom model
+//! checks (`core/loom_tests.rs`) run the very code the tasks run.
 
 use crate::signal::Signal;
-use crate::sync::{Arc, Mutex, MutexGuard};
+use crate::sync::{Arc, Mutex, MutexGuard, Notify};
 use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
 
 use sp_proto::pipes::PipeIdAllocator;
 use sp_proto::rng::Rng;
@@ -18,9 +25,8 @@ use sp_proto::{
 };
 
 use crate::error::Error;
-use tokio::sync::Notify;
 
-use crate::stats::{PipeEvent, PipeStats, SocketStats};
+use crate::stats::{Count, PipeEvent, PipeStats, SocketStats};
 
 /// What a pipe task needs to find its slot and be woken.
 #[derive(Debug)]
@@ -372,6 +378,106 @@ impl Shared {
         self.wake(w);
     }
 
+    /// Whether the socket is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Counts one connection event in the socket's statistics.
+    pub(crate) fn count(&self, event: Count) {
+        self.lock().stats.count(event);
+    }
+
+    /// What the reader of pipe `id` should do next.
+    pub(crate) fn read_state(&self, id: PipeId) -> ReadState {
+        ReadState::of(&self.lock(), id)
+    }
+
+    /// The reader's wait while pipe `id` is paused: returns its state once that is no
+    /// longer [`ReadState::Paused`]. Resume, close and removal all notify `wake` (the
+    /// pipe's reader notifier) after changing the state, and the wait is taken before
+    /// the state is read, so no such change is missed.
+    pub(crate) async fn wait_while_paused(&self, id: PipeId, wake: &Notify) -> ReadState {
+        loop {
+            let notified = wake.notified();
+            let state = self.read_state(id);
+            if state != ReadState::Paused {
+                return state;
+            }
+            notified.await;
+        }
+    }
+
+    /// Hands a batch of payloads received on pipe `id` to the protocol, wakes whoever can
+    /// progress, and tells the reader what to do next.
+    pub(crate) fn deliver(&self, id: PipeId, frames: &mut Vec<Bytes>) -> ReadState {
+        let now = self.now();
+        let mut st = self.lock();
+        if frames.is_empty() {
+            return ReadState::of(&st, id);
+        }
+        if let Some(slot) = st.pipes.get_mut(&id) {
+            slot.stats.msgs_in += frames.len() as u64;
+            slot.stats.bytes_in += frames.iter().map(|f| f.len() as u64).sum::<u64>();
+        }
+        for f in frames.drain(..) {
+            st.proto.handle_message(now, id, f);
+        }
+        let mut w = st.drain(now);
+        w.users = true;
+        let next = ReadState::of(&st, id);
+        drop(st);
+        self.wake(w);
+        next
+    }
+
+    /// The writer's locked section: moves pipe `id`'s whole output queue into `batch`
+    /// (empty on entry) and gives the protocol the writability it is owed. `None` when
+    /// the pipe is gone, else whether the pipe is closing.
+    pub(crate) fn take_batch(&self, id: PipeId, batch: &mut VecDeque<Message>) -> Option<bool> {
+        let now = self.now();
+        let mut st = self.lock();
+        let slot = st.pipes.get_mut(&id)?;
+        // The batch is empty here (the last write drained it): take the whole queue in
+        // O(1), leaving the batch's buffer in its place.
+        std::mem::swap(batch, &mut slot.out);
+        if batch.is_empty() {
+            // Going idle: give both queue buffers back rather than keep them for the life
+            // of a quiet pipe (a busy one does not come here between batches).
+            *batch = VecDeque::new();
+            slot.out = VecDeque::new();
+        }
+        let closing = slot.closing;
+        if slot.owed_writable {
+            slot.owed_writable = false;
+            st.proto.handle_writable(now, id);
+            let mut w = st.drain(now);
+            w.users = true;
+            drop(st);
+            self.wake(w);
+        }
+        Some(closing)
+    }
+
+    /// The writer's wait: [`take_batch`](Self::take_batch) until there is something to
+    /// write or the pipe is closing (`Some(closing)`), or the pipe is gone (`None`).
+    /// `wake` is the pipe's writer notifier; `notify_one` stores a permit, so a wake-up
+    /// between the check and the wait is not lost.
+    pub(crate) async fn next_batch(
+        &self,
+        id: PipeId,
+        batch: &mut VecDeque<Message>,
+        wake: &Notify,
+    ) -> Option<bool> {
+        loop {
+            let closing = self.take_batch(id, batch)?;
+            if closing || !batch.is_empty() {
+                return Some(closing);
+            }
+            wake.notified().await;
+        }
+    }
+
     /// Subscribes to pipe events, creating the channel on first use.
     pub(crate) fn subscribe_pipe_events(&self) -> tokio::sync::broadcast::Receiver<PipeEvent> {
         self.pipe_events
@@ -394,138 +500,32 @@ pub(crate) enum AttachError {
     Refused(sp_proto::PipeRefused),
 }
 
+/// What the reader of a pipe should do next, read under the lock with each delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadState {
+    /// Keep reading.
+    Read,
+    /// The protocol paused this pipe: wait for it to resume.
+    Paused,
+    /// The socket is closing: the writer flushes and ends the pipe; stop reading.
+    Closing,
+    /// The pipe is gone.
+    Gone,
+}
+
+impl ReadState {
+    fn of(st: &State, id: PipeId) -> Self {
+        match st.pipes.get(&id) {
+            None => Self::Gone,
+            Some(s) if s.closing => Self::Closing,
+            Some(s) if s.paused => Self::Paused,
+            Some(_) => Self::Read,
+        }
+    }
+}
+
 /// Model checks of the core's concurrency with loom: run with
 /// `RUSTFLAGS="--cfg sp_net_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p sp-net --lib --profile loom loom`.
 /// A lost wake-up shows up as a deadlock, which loom reports as a failure.
 #[cfg(all(test, sp_net_loom))]
-mod loom_tests {
-    use bytes::Bytes;
-    use loom::future::block_on;
-    use loom::thread;
-    use sp_proto::{AnyProtocol, Config, DropReason, Message, PipeInfo, Protocol, SocketType};
-
-    use super::Shared;
-    use crate::error::Error;
-    use crate::pipe::deliver;
-    use crate::sync::Arc;
-
-    fn socket(t: SocketType) -> Arc<Shared> {
-        Shared::new(AnyProtocol::new(t, Config::cooked(1)), 1, 4)
-    }
-
-    fn recv(shared: &Shared) -> Result<Message, Error> {
-        block_on(shared.recv_loop(|p, now| p.recv(now)))
-    }
-
-    #[test]
-    fn loom_delivery_wakes_a_blocked_receiver() {
-        loom::model(|| {
-            let shared = socket(SocketType::Pull);
-            let (pipe, _, _) = shared.attach_pipe(PipeInfo::default(), "test").unwrap();
-            let s = shared.clone();
-            let t = thread::spawn(move || deliver(&s, pipe, &mut vec![Bytes::from_static(b"m")]));
-            assert_eq!(recv(&shared).unwrap().body, "m");
-            t.join().unwrap();
-        });
-    }
-
-    #[test]
-    fn loom_two_pipes_deliver_while_one_thread_receives() {
-        loom::model(|| {
-            let shared = socket(SocketType::Pull);
-            let mut senders = Vec::new();
-            for body in [&b"a"[..], &b"b"[..]] {
-                let (pipe, _, _) = shared.attach_pipe(PipeInfo::default(), "test").unwrap();
-                let s = shared.clone();
-                senders.push(thread::spawn(move || {
-                    deliver(&s, pipe, &mut vec![Bytes::from_static(body)])
-                }));
-            }
-            let mut got = vec![recv(&shared).unwrap().body, recv(&shared).unwrap().body];
-            got.sort();
-            assert_eq!(got, ["a", "b"], "every message received once");
-            for t in senders {
-                t.join().unwrap();
-            }
-        });
-    }
-
-    #[test]
-    fn loom_close_wakes_a_blocked_receiver() {
-        loom::model(|| {
-            let shared = socket(SocketType::Pull);
-            let s = shared.clone();
-            let t = thread::spawn(move || s.shutdown());
-            assert!(matches!(recv(&shared), Err(Error::Closed)));
-            t.join().unwrap();
-        });
-    }
-
-    #[test]
-    fn loom_close_wakes_a_blocked_sender() {
-        loom::model(|| {
-            // A PUSH with no pipe: send waits for a writable pipe that never comes.
-            let shared = socket(SocketType::Push);
-            let s = shared.clone();
-            let t = thread::spawn(move || s.shutdown());
-            let r = block_on(shared.send_loop(Message::from("x"), |p, now, m| p.send(now, m)));
-            assert!(matches!(r, Err(Error::Closed)));
-            t.join().unwrap();
-        });
-    }
-
-    #[test]
-    fn loom_pipe_removal_racing_delivery_loses_nothing_silently() {
-        loom::model(|| {
-            let shared = socket(SocketType::Pull);
-            let (pipe, _, _) = shared.attach_pipe(PipeInfo::default(), "test").unwrap();
-            let s1 = shared.clone();
-            let deliverer =
-                thread::spawn(move || deliver(&s1, pipe, &mut vec![Bytes::from_static(b"m")]));
-            let s2 = shared.clone();
-            let remover = thread::spawn(move || s2.detach_pipe(pipe));
-            deliverer.join().unwrap();
-            remover.join().unwrap();
-            let now = shared.now();
-            let mut st = shared.lock();
-            let received = usize::from(st.proto.recv(now).is_ok());
-            let dropped = st.proto.stats().dropped(DropReason::PipeClosed) as usize;
-            assert_eq!(
-                received + dropped,
-                1,
-                "the message is either kept or counted as dropped"
-            );
-            assert!(st.pipes.is_empty());
-        });
-    }
-
-    #[test]
-    fn loom_sender_blocked_on_a_full_pipe_wakes_when_the_writer_drains() {
-        loom::model(|| {
-            // Queue depth 1 per pipe: the second send waits until the writer takes the
-            // first message and returns the pipe's writability.
-            let shared = Shared::new(AnyProtocol::new(SocketType::Push, Config::cooked(1)), 1, 1);
-            let (pipe, _, _) = shared.attach_pipe(PipeInfo::default(), "test").unwrap();
-            block_on(shared.send_loop(Message::from("1"), |p, now, m| p.send(now, m))).unwrap();
-            let s = shared.clone();
-            let writer = thread::spawn(move || {
-                let now = s.now();
-                let mut st = s.lock();
-                let slot = st.pipes.get_mut(&pipe).unwrap();
-                let taken = slot.out.len();
-                slot.out.clear();
-                let owed = std::mem::take(&mut slot.owed_writable);
-                if owed {
-                    st.proto.handle_writable(now, pipe);
-                }
-                let mut w = st.drain(now);
-                drop(st);
-                w.users = true;
-                s.wake(w);
-                taken
-            });
-            block_on(shared.send_loop(Message::from("2"), |p, now, m| p.send(now, m))).unwrap();
-            assert_eq!(writer.join().unwrap(), 1);
-        });
-    }
-}
+mod loom_tests;

@@ -40,7 +40,7 @@ pub enum Error {
     Option(#[from] sp_proto::OptionError),
     /// TLS settings are missing or invalid.
     #[error(transparent)]
-    Tls(#[from] crate::transport::tls::TlsError),
+    Tls(#[from] TlsError),
     /// An I/O error from the transport (bind, connect).
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -68,4 +68,18 @@ impl Error {
             _ => Self::WrongState,
         }
     }
+}
+
+/// Why TLS settings could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM input held no usable item.
+    #[error("no {0} found in the PEM input")]
+    Missing(&'static str),
+    /// A PEM input could not be parsed.
+    #[error("bad PEM input: {0}")]
+    Pem(String),
+    /// rustls refused the configuration.
+    #[error("TLS configuration refused: {0}")]
+    Rustls(#[from] rustls::Error),
 }

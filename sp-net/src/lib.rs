@@ -22,7 +22,9 @@ pub mod blocking;
 pub mod context;
 mod core;
 pub mod device;
+mod endpoint;
 pub mod error;
+mod future;
 #[doc(hidden)]
 pub mod fuzzing;
 mod pipe;

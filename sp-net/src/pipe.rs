@@ -8,11 +8,12 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 use sp_proto::wire::{FrameError, HeaderError};
-use sp_proto::{Message, PipeId, PipeInfo, Protocol};
-use tokio::sync::Notify;
+use sp_proto::{Message, PipeId, PipeInfo};
 
-use crate::core::{AttachError, Shared, SharedRef, State};
-use crate::transport::BoxFuture;
+use crate::core::{AttachError, ReadState, Shared, SharedRef};
+use crate::future::BoxFuture;
+use crate::stats::Count;
+use crate::sync::Notify;
 
 /// How a connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -50,20 +51,31 @@ pub(crate) trait MsgWrite: Send {
     fn close(&mut self) -> BoxFuture<'_, ()>;
 }
 
+/// A connection after its set-up (TLS, SP header exchange, WebSocket upgrade, inproc
+/// type check): what every transport produces and every pipe runs on.
+pub(crate) struct Established {
+    /// The peer's address, for logs and pipe statistics.
+    pub(crate) peer: String,
+    /// The receiving side.
+    pub(crate) reader: Box<dyn MsgRead>,
+    /// The sending side.
+    pub(crate) writer: Box<dyn MsgWrite>,
+}
+
 /// Attaches a pipe for an established connection and runs it to completion. Returns how
 /// it ended and whether a pipe had been attached (dialers reset their backoff only then).
-pub(crate) async fn run(
-    shared: SharedRef,
-    peer: &str,
-    info: PipeInfo,
-    reader: Box<dyn MsgRead>,
-    writer: Box<dyn MsgWrite>,
-) -> (PipeEnd, bool) {
+pub(crate) async fn run(shared: SharedRef, conn: Established, info: PipeInfo) -> (PipeEnd, bool) {
+    let Established {
+        peer,
+        reader,
+        writer,
+    } = conn;
+    let peer = peer.as_str();
     let (id, wake_writer, wake_reader) = match shared.attach_pipe(info, peer) {
         Ok(x) => x,
         Err(AttachError::Closed) => return (PipeEnd::SocketClosed, false),
         Err(AttachError::Refused(e)) => {
-            shared.lock().stats.pipes_refused += 1;
+            shared.count(Count::PipeRefused);
             tracing::info!(peer, error = %e, "pipe refused by protocol");
             return (PipeEnd::Refused(e), false);
         }
@@ -90,36 +102,12 @@ pub(crate) async fn run(
     .await;
     match &end {
         PipeEnd::Frame(_) | PipeEnd::Ws(_) => {
-            shared.lock().stats.frame_errors += 1;
+            shared.count(Count::FrameError);
             tracing::warn!(pipe = %id, peer, error = %end, "closing connection");
         }
         other => tracing::debug!(pipe = %id, peer, end = %other, "pipe ended"),
     }
     (end, true)
-}
-
-/// What the reader of a pipe should do next, read under the lock with each delivery.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ReadState {
-    /// Keep reading.
-    Read,
-    /// The protocol paused this pipe: wait for it to resume.
-    Paused,
-    /// The socket is closing: the writer flushes and ends the pipe; stop reading.
-    Closing,
-    /// The pipe is gone.
-    Gone,
-}
-
-impl ReadState {
-    fn of(st: &State, id: PipeId) -> Self {
-        match st.pipes.get(&id) {
-            None => Self::Gone,
-            Some(s) if s.closing => Self::Closing,
-            Some(s) if s.paused => Self::Paused,
-            Some(_) => Self::Read,
-        }
-    }
 }
 
 async fn read_loop(
@@ -129,7 +117,7 @@ async fn read_loop(
     wake: &Notify,
 ) -> PipeEnd {
     let mut frames: Vec<Bytes> = Vec::new();
-    let mut state = ReadState::of(&shared.lock(), id);
+    let mut state = shared.read_state(id);
     loop {
         match state {
             ReadState::Read => {}
@@ -137,47 +125,18 @@ async fn read_loop(
             // The writer flushes and then ends the pipe, which ends this loop too.
             ReadState::Closing => std::future::pending::<()>().await,
             ReadState::Paused => {
-                // Resume, close and removal all notify `wake` after changing the state.
-                let notified = wake.notified();
-                state = ReadState::of(&shared.lock(), id);
-                if state == ReadState::Paused {
-                    notified.await;
-                    state = ReadState::of(&shared.lock(), id);
-                }
+                state = shared.wait_while_paused(id, wake).await;
                 continue;
             }
         }
         // No wake-up is awaited while reading: a pause takes effect after this batch,
         // and closing or removal end the pipe through the writer.
         let result = reader.read(&mut frames).await;
-        state = deliver(shared, id, &mut frames);
+        state = shared.deliver(id, &mut frames);
         if let Err(end) = result {
             return end;
         }
     }
-}
-
-/// Hands a batch of received payloads to the protocol, wakes whoever can progress, and
-/// tells the reader what to do next.
-pub(crate) fn deliver(shared: &Shared, id: PipeId, frames: &mut Vec<Bytes>) -> ReadState {
-    let now = shared.now();
-    let mut st = shared.lock();
-    if frames.is_empty() {
-        return ReadState::of(&st, id);
-    }
-    if let Some(slot) = st.pipes.get_mut(&id) {
-        slot.stats.msgs_in += frames.len() as u64;
-        slot.stats.bytes_in += frames.iter().map(|f| f.len() as u64).sum::<u64>();
-    }
-    for f in frames.drain(..) {
-        st.proto.handle_message(now, id, f);
-    }
-    let mut w = st.drain(now);
-    w.users = true;
-    let next = ReadState::of(&st, id);
-    drop(st);
-    shared.wake(w);
-    next
 }
 
 async fn write_loop(
@@ -188,40 +147,14 @@ async fn write_loop(
 ) -> PipeEnd {
     let mut batch: VecDeque<Message> = VecDeque::new();
     loop {
-        let closing = {
-            let now = shared.now();
-            let mut st = shared.lock();
-            let Some(slot) = st.pipes.get_mut(&id) else {
-                return PipeEnd::SocketClosed;
-            };
-            // The batch is empty here (the last write drained it): take the whole queue
-            // in O(1), leaving the batch's buffer in its place.
-            std::mem::swap(&mut batch, &mut slot.out);
-            if batch.is_empty() {
-                // Going idle: give both queue buffers back rather than keep them for the
-                // life of a quiet pipe (a busy one does not come here between batches).
-                batch = VecDeque::new();
-                slot.out = VecDeque::new();
-            }
-            let closing = slot.closing;
-            if slot.owed_writable {
-                slot.owed_writable = false;
-                st.proto.handle_writable(now, id);
-                let mut w = st.drain(now);
-                w.users = true;
-                drop(st);
-                shared.wake(w);
-            }
-            closing
+        let Some(closing) = shared.next_batch(id, &mut batch, wake).await else {
+            return PipeEnd::SocketClosed;
         };
         if batch.is_empty() {
-            if closing {
-                writer.close().await;
-                return PipeEnd::SocketClosed;
-            }
-            // notify_one stores a permit, so a wake-up since the check above is not lost.
-            wake.notified().await;
-            continue;
+            // Only when closing: everything accepted was written.
+            debug_assert!(closing);
+            writer.close().await;
+            return PipeEnd::SocketClosed;
         }
         if let Err(e) = writer.write(&mut batch).await {
             return e;

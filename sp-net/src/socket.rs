@@ -3,20 +3,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sp_proto::backoff::Backoff;
-use sp_proto::wire::{FrameFormat, MaxRecvSize};
+use sp_proto::wire::MaxRecvSize;
 use sp_proto::{AnyProtocol, Config, Message, PipeInfo, Priority, Protocol, SocketType};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use crate::core::{Shared, SharedRef};
+pub use crate::endpoint::Endpoint;
+use crate::endpoint::{self, EndpointConfig, Env};
 use crate::error::Error;
-use crate::pipe::{self, PipeEnd};
 use crate::stats::Statistics;
-use crate::stream::{self, StreamReader, StreamWriter};
-use crate::transport::inproc::{self, InprocListener, InprocReader, InprocWriter};
-use crate::transport::tls::{TlsConfig, TlsError};
-use crate::transport::ws::{self, WsConfig};
-use crate::transport::{Conn, Network, StreamOptions, TokioNetwork};
+use crate::transport::tls::TlsConfig;
+use crate::transport::{Network, StreamOptions, TokioNetwork};
 use crate::url::Url;
 
 /// Socket options with nanomsg-compatible meanings. Endpoint-related values (priorities,
@@ -172,27 +169,6 @@ impl std::fmt::Debug for Socket {
     }
 }
 
-/// A handle to a listening or dialing endpoint. Dropping the handle leaves the endpoint
-/// running until the socket closes; [`close`](Self::close) stops it earlier. (Do not
-/// `mem::forget` it: that leaks the task's memory.)
-#[derive(Debug)]
-pub struct Endpoint {
-    url: Url,
-    task: JoinHandle<()>,
-}
-
-impl Endpoint {
-    /// The endpoint's address; for a listener bound to port 0, the port actually bound.
-    pub fn url(&self) -> &Url {
-        &self.url
-    }
-
-    /// Stops the endpoint and closes its connections.
-    pub fn close(self) {
-        self.task.abort();
-    }
-}
-
 impl Socket {
     /// A cooked socket of `socket_type` on the real network. Must be called inside a
     /// tokio runtime.
@@ -290,21 +266,36 @@ impl Socket {
         r
     }
 
-    fn pipe_config(&self, url: &Url) -> PipeConfig {
+    /// The endpoint settings from the current options.
+    fn endpoint_config(&self) -> EndpointConfig {
         let o = self.options();
-        PipeConfig {
+        EndpointConfig {
             info: PipeInfo {
                 send_priority: o.send_priority,
                 recv_priority: o.recv_priority,
-            },
-            format: match url {
-                Url::Ipc(_) | Url::Abstract(_) => FrameFormat::Ipc,
-                _ => FrameFormat::Tcp,
             },
             max_recv: o.max_recv_size,
             handshake_timeout: o.handshake_timeout,
             tcp: o.tcp,
             max_connections: o.max_connections,
+            reconnect_min: o.reconnect_min,
+            reconnect_max: o.reconnect_max,
+        }
+    }
+
+    /// What the endpoint layer needs from this socket.
+    fn env(&self) -> Env<'_> {
+        Env {
+            ours: self.inner.socket_type,
+            cfg: self.endpoint_config(),
+            network: &self.inner.network,
+            tls: self
+                .inner
+                .tls
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            shared: &self.inner.shared,
         }
     }
 
@@ -320,246 +311,29 @@ impl Socket {
         *self.inner.tls.lock().unwrap_or_else(|e| e.into_inner()) = Some(tls);
     }
 
-    fn tls_config(&self) -> Result<TlsConfig, Error> {
-        self.inner
-            .tls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or_else(|| {
-                TlsError::Missing(
-                    "TLS configuration (call Socket::set_tls before using tls+tcp://)",
-                )
-                .into()
-            })
-    }
-
-    /// TLS settings able to serve a listener.
-    fn listener_tls(&self) -> Result<TlsConfig, Error> {
-        let tls = self.tls_config()?;
-        if !tls.can_listen() {
-            return Err(TlsError::Missing("certificate and key for a TLS listener").into());
-        }
-        Ok(tls)
-    }
-
-    fn check_open(&self) -> Result<(), Error> {
-        if self.inner.shared.lock().closed {
-            Err(Error::Closed)
-        } else {
-            Ok(())
-        }
-    }
-
-    fn track(&self, task: &JoinHandle<()>) {
+    /// Keeps `ep`'s task to stop on close.
+    fn track(&self, ep: Endpoint) -> Endpoint {
         self.inner
             .endpoints
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(task.abort_handle());
+            .push(ep.abort_handle());
+        ep
     }
 
     /// Binds a listener and starts accepting connections. Returns once bound.
     pub async fn listen(&self, url: &str) -> Result<Endpoint, Error> {
         let url = Url::parse(url)?;
-        self.check_open()?;
-        let cfg = self.pipe_config(&url);
-        let shared = self.inner.shared.clone();
-        let ours = self.inner.socket_type;
-        let (bound, task) = if let Url::Inproc(name) = &url {
-            let mut listener = InprocListener::bind(name)?;
-            let task = tokio::spawn(async move {
-                let mut pipes = JoinSet::new();
-                loop {
-                    tokio::select! {
-                        offer = listener.accept() => {
-                            let Some(offer) = offer else { return };
-                            shared.lock().stats.accepts += 1;
-                            while pipes.try_join_next().is_some() {}
-                            if pipes.len() >= cfg.max_connections {
-                                refuse_connection(&shared);
-                                continue;
-                            }
-                            let _ = offer.reply.send(ours);
-                            if !ours.accepts_peer_id(offer.dialer_type.wire_id()) {
-                                shared.lock().stats.handshake_failures += 1;
-                                tracing::warn!(peer = %offer.dialer_type, "inproc peer of the wrong type refused");
-                                continue;
-                            }
-                            let reader = Box::new(InprocReader::new(offer.from_dialer, cfg.max_recv));
-                            let writer = Box::new(InprocWriter(Some(offer.to_dialer)));
-                            pipes.spawn(pipe::run(shared.clone(), "inproc", cfg.info, reader, writer));
-                        }
-                        Some(_) = pipes.join_next(), if !pipes.is_empty() => {}
-                    }
-                }
-            });
-            (url.clone(), task)
-        } else if let Url::Ws { tls, .. } = &url {
-            let tls = if *tls {
-                Some(self.listener_tls()?)
-            } else {
-                None
-            };
-            let network = self.inner.network.clone();
-            ws::listen(network, &url, tls, ours, shared, cfg.ws()).await?
-        } else {
-            let tls = match &url {
-                Url::TlsTcp { .. } => Some(self.listener_tls()?),
-                _ => None,
-            };
-            let mut listener = self
-                .inner
-                .network
-                .bind_with(&stream_url(&url), cfg.tcp)
-                .await?;
-            let bound = match &url {
-                Url::TlsTcp { .. } => url.with_port(listener.local_url().port().unwrap_or(0)),
-                _ => listener.local_url(),
-            };
-            let task = tokio::spawn(async move {
-                let mut pipes = JoinSet::new();
-                loop {
-                    tokio::select! {
-                        accepted = listener.accept() => match accepted {
-                            Ok(conn) => {
-                                shared.lock().stats.accepts += 1;
-                                while pipes.try_join_next().is_some() {}
-                                if pipes.len() >= cfg.max_connections {
-                                    drop(conn);
-                                    refuse_connection(&shared);
-                                    continue;
-                                }
-                                let shared = shared.clone();
-                                let tls = tls.clone();
-                                pipes.spawn(async move {
-                                    let conn = match tls {
-                                        None => conn,
-                                        // Boxed, like the other set-up steps below: the task
-                                        // keeps its largest state for its whole life, and an
-                                        // idle pipe should not pay for a TLS handshake's.
-                                        Some(tls) => match Box::pin(tokio::time::timeout(cfg.handshake_timeout, tls.accept(conn))).await {
-                                            Ok(Ok(c)) => c,
-                                            Ok(Err(e)) => return tls_failed(&shared, &e.to_string()),
-                                            Err(_) => return tls_failed(&shared, "TLS handshake timed out"),
-                                        },
-                                    };
-                                    run_stream(shared, ours, conn, cfg).await
-                                });
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "accept failed");
-                                tokio::time::sleep(Duration::from_millis(10)).await;
-                            }
-                        },
-                        Some(_) = pipes.join_next(), if !pipes.is_empty() => {}
-                    }
-                }
-            });
-            (bound, task)
-        };
-        self.track(&task);
-        Ok(Endpoint { url: bound, task })
+        let ep = endpoint::listen(url, self.env()).await?;
+        Ok(self.track(ep))
     }
 
     /// Starts dialing `url` in the background, reconnecting with backoff whenever the
     /// connection fails or is lost. Returns at once (like nanomsg's `nn_connect`).
     pub async fn dial(&self, url: &str) -> Result<Endpoint, Error> {
         let url = Url::parse(url)?;
-        if let Url::Tcp {
-            local: Some(local), ..
-        } = &url
-        {
-            let lit = local.trim_start_matches('[').trim_end_matches(']');
-            if lit != "*" && lit.parse::<std::net::IpAddr>().is_err() {
-                return Err(Error::Io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("local interface {local:?} must be an IP address or * (interface names are not supported)"),
-                )));
-            }
-        }
-        self.check_open()?;
-        let cfg = self.pipe_config(&url);
-        let tls = match &url {
-            Url::TlsTcp { .. } | Url::Ws { tls: true, .. } => Some(self.tls_config()?),
-            _ => None,
-        };
-        ws::check_url(&url)?;
-        let o = self.options();
-        let mut backoff = Backoff::new(o.reconnect_min, o.reconnect_max, self.next_seed());
-        let shared = self.inner.shared.clone();
-        let network = self.inner.network.clone();
-        let ours = self.inner.socket_type;
-        let target = url.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                if shared.lock().closed {
-                    return;
-                }
-                let outcome = match &target {
-                    Url::Inproc(name) => match inproc::connect(name, ours).await {
-                        Ok(d) if ours.accepts_peer_id(d.listener_type.wire_id()) => {
-                            shared.lock().stats.connects += 1;
-                            Some(
-                                pipe::run(
-                                    shared.clone(),
-                                    "inproc",
-                                    cfg.info,
-                                    Box::new(InprocReader::new(d.reader, cfg.max_recv)),
-                                    Box::new(d.writer),
-                                )
-                                .await,
-                            )
-                        }
-                        Ok(d) => {
-                            let mut st = shared.lock();
-                            st.stats.connects += 1;
-                            st.stats.handshake_failures += 1;
-                            tracing::warn!(peer = %d.listener_type, "inproc peer of the wrong type");
-                            None
-                        }
-                        Err(e) => {
-                            shared.lock().stats.connect_failures += 1;
-                            tracing::debug!(url = %target, error = %e, "connect failed");
-                            None
-                        }
-                    },
-                    Url::Ws { .. } => {
-                        Box::pin(ws::dial_once(
-                            &*network,
-                            &target,
-                            tls.as_ref(),
-                            ours,
-                            &shared,
-                            cfg.ws(),
-                        ))
-                        .await
-                    }
-                    _ => {
-                        match Box::pin(connect_stream(&*network, &target, tls.as_ref(), cfg)).await
-                        {
-                            Ok(conn) => {
-                                shared.lock().stats.connects += 1;
-                                Some(run_stream(shared.clone(), ours, conn, cfg).await)
-                            }
-                            Err(e) => {
-                                shared.lock().stats.connect_failures += 1;
-                                tracing::debug!(url = %target, error = %e, "connect failed");
-                                None
-                            }
-                        }
-                    }
-                };
-                match outcome {
-                    Some((PipeEnd::SocketClosed, _)) => return,
-                    Some((_, true)) => backoff.reset(),
-                    _ => {}
-                }
-                tokio::time::sleep(backoff.next_delay()).await;
-            }
-        });
-        self.track(&task);
-        Ok(Endpoint { url, task })
+        let ep = endpoint::dial(url, self.env(), || self.next_seed())?;
+        Ok(self.track(ep))
     }
 
     /// Sends a message, waiting (up to the send timeout) until the protocol accepts it.
@@ -699,91 +473,6 @@ impl Socket {
         );
         linger_then_stop(self.inner.shared.clone(), endpoints, self.options().linger).await;
     }
-}
-
-/// Per-connection settings taken from the socket options when an endpoint is created.
-#[derive(Clone, Copy, Debug)]
-struct PipeConfig {
-    info: PipeInfo,
-    format: FrameFormat,
-    max_recv: MaxRecvSize,
-    handshake_timeout: Duration,
-    tcp: StreamOptions,
-    max_connections: usize,
-}
-
-impl PipeConfig {
-    fn ws(&self) -> WsConfig {
-        WsConfig {
-            info: self.info,
-            max_recv: self.max_recv,
-            handshake_timeout: self.handshake_timeout,
-            max_connections: self.max_connections,
-        }
-    }
-}
-
-/// The plain TCP URL under a TLS one (the network only knows byte streams).
-fn stream_url(url: &Url) -> Url {
-    match url {
-        Url::TlsTcp { addr } => Url::Tcp {
-            addr: addr.clone(),
-            local: None,
-        },
-        other => other.clone(),
-    }
-}
-
-/// Opens a byte-stream connection, with the TLS client handshake for `tls+tcp://`.
-async fn connect_stream(
-    network: &dyn Network,
-    url: &Url,
-    tls: Option<&TlsConfig>,
-    cfg: PipeConfig,
-) -> std::io::Result<Conn> {
-    let timeout = cfg.handshake_timeout;
-    let conn = network.connect_with(&stream_url(url), cfg.tcp).await?;
-    match (url, tls) {
-        (Url::TlsTcp { addr }, Some(tls)) => {
-            tokio::time::timeout(timeout, tls.connect(conn, &addr.host))
-                .await
-                .map_err(|_| {
-                    std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
-                })?
-        }
-        _ => Ok(conn),
-    }
-}
-
-/// Counts a connection closed because its listener is at `max_connections`.
-pub(crate) fn refuse_connection(shared: &Shared) {
-    shared.lock().stats.connections_refused += 1;
-    tracing::warn!("listener at its connection limit; closing a new connection");
-}
-
-fn tls_failed(shared: &Shared, why: &str) -> (PipeEnd, bool) {
-    shared.lock().stats.handshake_failures += 1;
-    tracing::warn!(error = why, "TLS handshake failed; closing connection");
-    (PipeEnd::Io(std::io::Error::other(why.to_owned())), false)
-}
-
-/// Runs a byte-stream connection: SP header exchange, then the pipe.
-async fn run_stream(
-    shared: SharedRef,
-    ours: SocketType,
-    mut conn: Conn,
-    cfg: PipeConfig,
-) -> (PipeEnd, bool) {
-    if let Err(e) = Box::pin(stream::handshake(ours, &mut conn, cfg.handshake_timeout)).await {
-        shared.lock().stats.handshake_failures += 1;
-        tracing::warn!(peer = %conn.peer, error = %e, "SP handshake failed; closing connection");
-        return (e, false);
-    }
-    let Conn { io, peer } = conn;
-    let (reader, writer) = crate::transport::split(io);
-    let reader = Box::new(StreamReader::new(reader, cfg.format, cfg.max_recv));
-    let writer = Box::new(StreamWriter::new(writer, cfg.format));
-    pipe::run(shared, &peer, cfg.info, reader, writer).await
 }
 
 async fn timer_task(shared: SharedRef) {

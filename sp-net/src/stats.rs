@@ -27,6 +27,41 @@ pub struct SocketStats {
     pub connections_refused: u64,
 }
 
+/// One connection event of an endpoint or pipe, counted in [`SocketStats`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Count {
+    /// A listener accepted a connection ([`SocketStats::accepts`]).
+    Accept,
+    /// ... and closed it at once, being at its limit ([`SocketStats::connections_refused`]).
+    Refused,
+    /// A dialer opened a connection ([`SocketStats::connects`]).
+    Connect,
+    /// A dialer's attempt failed ([`SocketStats::connect_failures`]).
+    ConnectFailure,
+    /// A connection's set-up failed ([`SocketStats::handshake_failures`]).
+    HandshakeFailure,
+    /// A connection closed for a framing error ([`SocketStats::frame_errors`]).
+    FrameError,
+    /// The protocol refused a pipe ([`SocketStats::pipes_refused`]).
+    PipeRefused,
+}
+
+impl SocketStats {
+    /// Adds one `event`.
+    pub(crate) fn count(&mut self, event: Count) {
+        let n = match event {
+            Count::Accept => &mut self.accepts,
+            Count::Refused => &mut self.connections_refused,
+            Count::Connect => &mut self.connects,
+            Count::ConnectFailure => &mut self.connect_failures,
+            Count::HandshakeFailure => &mut self.handshake_failures,
+            Count::FrameError => &mut self.frame_errors,
+            Count::PipeRefused => &mut self.pipes_refused,
+        };
+        *n += 1;
+    }
+}
+
 /// A snapshot of a socket's statistics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Statistics {

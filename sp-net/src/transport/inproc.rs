@@ -1,6 +1,10 @@
 //! inproc: in-process pipes. No bytes are framed or copied beyond joining a protocol
 //! header to its body; each direction is a bounded channel of message payloads, so a slow
 //! receiver back-pressures the sender exactly as a socket buffer would.
+//!
+//! Names are bound per address space: the [`Network::namespace`](super::Network::namespace)
+//! of the socket's network, so an `inproc://` dialer finds only listeners of sockets on
+//! the same network (all of the real network's; one simulated host's).
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
@@ -32,7 +36,8 @@ pub(crate) struct Offer {
     pub(crate) reply: oneshot::Sender<SocketType>,
 }
 
-type Registry = HashMap<String, (u64, mpsc::UnboundedSender<Offer>)>;
+/// Bound names by (network namespace, name).
+type Registry = HashMap<(usize, String), (u64, mpsc::UnboundedSender<Offer>)>;
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 static LISTENERS: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
 
@@ -42,16 +47,18 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
 
 /// A bound inproc name; unbinds on drop.
 pub(crate) struct InprocListener {
-    name: String,
+    key: (usize, String),
     id: u64,
     offers: mpsc::UnboundedReceiver<Offer>,
 }
 
 impl InprocListener {
-    /// Binds `name`; fails with `AddrInUse` if another listener has it.
-    pub(crate) fn bind(name: &str) -> io::Result<Self> {
+    /// Binds `name` in the address space `namespace`; fails with `AddrInUse` if another
+    /// listener has it.
+    pub(crate) fn bind(namespace: usize, name: &str) -> io::Result<Self> {
+        let key = (namespace, name.to_owned());
         let mut reg = registry();
-        if reg.get(name).is_some_and(|(_, tx)| !tx.is_closed()) {
+        if reg.get(&key).is_some_and(|(_, tx)| !tx.is_closed()) {
             return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
                 format!("inproc://{name} is already bound"),
@@ -59,12 +66,8 @@ impl InprocListener {
         }
         let (tx, offers) = mpsc::unbounded_channel();
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        reg.insert(name.to_owned(), (id, tx));
-        Ok(Self {
-            name: name.to_owned(),
-            id,
-            offers,
-        })
+        reg.insert(key.clone(), (id, tx));
+        Ok(Self { key, id, offers })
     }
 
     /// The next connection request.
@@ -76,8 +79,8 @@ impl InprocListener {
 impl Drop for InprocListener {
     fn drop(&mut self) {
         let mut reg = registry();
-        if reg.get(&self.name).is_some_and(|(id, _)| *id == self.id) {
-            reg.remove(&self.name);
+        if reg.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
+            reg.remove(&self.key);
         }
     }
 }
@@ -89,11 +92,11 @@ pub(crate) struct Dialed {
     pub(crate) listener_type: SocketType,
 }
 
-/// Connects to the listener bound at `name`: `ConnectionRefused` if there is none (the
-/// dialer retries with backoff, as NNG does).
-pub(crate) async fn connect(name: &str, ours: SocketType) -> io::Result<Dialed> {
+/// Connects to the listener bound at `name` in the address space `namespace`:
+/// `ConnectionRefused` if there is none (the dialer retries with backoff, as NNG does).
+pub(crate) async fn connect(namespace: usize, name: &str, ours: SocketType) -> io::Result<Dialed> {
     let tx = registry()
-        .get(name)
+        .get(&(namespace, name.to_owned()))
         .map(|(_, tx)| tx.clone())
         .ok_or_else(|| {
             io::Error::new(

@@ -1,11 +1,11 @@
 //! The transport seam: byte-stream connections (TCP, IPC) behind one small trait, so the
 //! simulator can substitute its own network without touching protocol or socket code.
 //! TLS (`tls+tcp://`) and WebSocket (`ws://`, `wss://`) run over the connections it
-//! opens.
+//! opens; in-process pipes (`inproc.rs`) and shared `ws://` ports are registered per
+//! [`Network::namespace`]. The endpoint layer (`endpoint/`) adapts each to its one
+//! transport trait and runs the accept and dial loops.
 
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -23,8 +23,7 @@ pub(crate) mod ws;
 pub(crate) mod ws_http;
 mod ws_keys;
 
-/// A boxed, sendable future.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::future::BoxFuture;
 
 /// A bidirectional byte stream.
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {
@@ -161,8 +160,9 @@ pub trait Network: Send + Sync + 'static {
     }
     /// Identifies the address space this network binds in: `ws://` listeners of sockets
     /// whose networks report the same namespace, on the same address, share one port
-    /// (path routing). The default is this instance's identity (no sharing across
-    /// instances); the real network is one namespace.
+    /// (path routing), and `inproc://` names are bound per namespace (a dialer finds
+    /// only listeners of its own). The default is this instance's identity (no sharing
+    /// across instances); the real network is one namespace.
     fn namespace(&self) -> usize {
         self as *const Self as *const u8 as usize
     }

@@ -27,19 +27,7 @@ impl std::fmt::Debug for TlsConfig {
     }
 }
 
-/// Why TLS settings could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    /// A PEM input held no usable item.
-    #[error("no {0} found in the PEM input")]
-    Missing(&'static str),
-    /// A PEM input could not be parsed.
-    #[error("bad PEM input: {0}")]
-    Pem(String),
-    /// rustls refused the configuration.
-    #[error("TLS configuration refused: {0}")]
-    Rustls(#[from] rustls::Error),
-}
+pub use crate::error::TlsError;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

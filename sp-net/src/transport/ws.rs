@@ -38,30 +38,32 @@ use sp_proto::wire::ws_frame::{
     WsDecoder, WsEncoder, WsEvent, WsFrameError, WsRole, CLOSE_NORMAL, MAX_CONTROL_PAYLOAD,
 };
 use sp_proto::wire::MaxRecvSize;
-use sp_proto::{Message, PipeInfo, SocketType};
+use sp_proto::{Message, SocketType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
 use super::tls::TlsConfig;
 use super::ws_http::{self, HttpError, Reject, ResponseError};
 use super::{BoxFuture, BoxRead, BoxWrite, Conn, Io, Network};
-use crate::core::SharedRef;
-use crate::error::Error;
-use crate::pipe::{self, MsgRead, MsgWrite, PipeEnd};
+use crate::pipe::{Established, MsgRead, MsgWrite, PipeEnd};
+use crate::stats::Count;
 use crate::url::{Family, HostPort, Url};
 
-/// Per-connection settings copied from the socket options.
+/// Counts a listener's connection events in its socket's statistics. The shared port's
+/// accept loop counts an accepted connection (and a failed upgrade) on the socket whose
+/// path it asked for, which only the HTTP request names.
+pub(crate) type Counter = Arc<dyn Fn(Count) + Send + Sync>;
+
+/// What a `ws://` endpoint's connections are set up with, from its socket.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct WsConfig {
-    /// Priorities of the pipes.
-    pub(crate) info: PipeInfo,
+pub(crate) struct WsSettings {
+    /// The socket's type (the subprotocol offered or served).
+    pub(crate) ours: SocketType,
     /// Largest message accepted (over all fragments).
     pub(crate) max_recv: MaxRecvSize,
     /// Time allowed for the TCP/TLS and HTTP upgrade handshakes.
     pub(crate) handshake_timeout: Duration,
-    /// Upgraded connections a listener keeps at once; more are closed at once.
-    pub(crate) max_connections: usize,
 }
 
 /// How long a connection closed for a peer's error keeps draining input after sending its
@@ -90,13 +92,13 @@ pub(crate) enum WsHandshakeError {
 }
 
 /// Checks that a `ws://` URL can be written into a request line.
-pub(crate) fn check_url(url: &Url) -> Result<(), Error> {
+pub(crate) fn check_url(url: &Url) -> io::Result<()> {
     if let Url::Ws { path, .. } = url {
         if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(Error::Io(io::Error::new(
+            return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("WebSocket path {path:?} cannot be sent in a request"),
-            )));
+            ));
         }
     }
     Ok(())
@@ -123,7 +125,7 @@ struct Upgraded {
 struct Route {
     id: u64,
     ours: SocketType,
-    shared: SharedRef,
+    count: Counter,
     tx: mpsc::UnboundedSender<Upgraded>,
 }
 
@@ -207,7 +209,7 @@ async fn find_or_bind(
     addr: &HostPort,
     tls: Option<TlsConfig>,
     handshake_timeout: Duration,
-) -> Result<Arc<Hub>, Error> {
+) -> io::Result<Arc<Hub>> {
     let mut key = HubKey {
         net: network.namespace(),
         host: addr.host.clone(),
@@ -218,10 +220,10 @@ async fn find_or_bind(
         let existing = hubs().get(&key).and_then(|(_, w)| w.upgrade());
         if let Some(hub) = existing {
             if hub.state.tls.is_some() != tls.is_some() {
-                return Err(Error::Io(io::Error::new(
+                return Err(io::Error::new(
                     io::ErrorKind::AddrInUse,
                     "ws:// and wss:// listeners cannot share a port",
-                )));
+                ));
             }
             return Ok(hub);
         }
@@ -248,67 +250,76 @@ async fn find_or_bind(
     Ok(hub)
 }
 
-/// Starts a `ws://`/`wss://` listener for a socket of type `ours`; returns the bound URL
-/// and the task that runs its pipes.
+/// A `ws://`/`wss://` listener of one socket: the connections upgraded for its path.
+pub(crate) struct WsListener {
+    url: Url,
+    rx: mpsc::UnboundedReceiver<Upgraded>,
+    max_recv: MaxRecvSize,
+    _guard: RouteGuard,
+}
+
+impl WsListener {
+    /// The bound address (port 0 replaced by the port of the shared listener).
+    pub(crate) fn local_url(&self) -> Url {
+        self.url.clone()
+    }
+
+    /// The next upgraded connection as a pipe's reader and writer; `None` once the port
+    /// stops accepting.
+    pub(crate) async fn accept(&mut self) -> Option<Established> {
+        let up = self.rx.recv().await?;
+        Some(pipe_halves(WsRole::Server, up, self.max_recv))
+    }
+}
+
+/// Starts a `ws://`/`wss://` listener, counting its connection events with `count`.
 pub(crate) async fn listen(
-    network: Arc<dyn Network>,
+    network: &Arc<dyn Network>,
     url: &Url,
     tls: Option<TlsConfig>,
-    ours: SocketType,
-    shared: SharedRef,
-    cfg: WsConfig,
-) -> Result<(Url, JoinHandle<()>), Error> {
+    settings: WsSettings,
+    count: Counter,
+) -> io::Result<WsListener> {
+    let WsSettings {
+        ours,
+        max_recv,
+        handshake_timeout,
+    } = settings;
     check_url(url)?;
     let Url::Ws { addr, path, .. } = url else {
-        return Err(Error::Io(io::Error::new(
+        return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a ws:// URL",
-        )));
+        ));
     };
     let path = ws_http::target_path(path).unwrap_or_else(|| "/".to_owned());
-    let hub = find_or_bind(&network, addr, tls, cfg.handshake_timeout).await?;
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let hub = find_or_bind(network, addr, tls, handshake_timeout).await?;
+    let (tx, rx) = mpsc::unbounded_channel();
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     {
         let mut routes = hub.state.routes();
         if routes.get(&path).is_some_and(|r| !r.tx.is_closed()) {
-            return Err(Error::Io(io::Error::new(
+            return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
                 format!("a WebSocket listener already serves {path} on this port"),
-            )));
+            ));
         }
         routes.insert(
             path.clone(),
             Route {
                 id,
                 ours,
-                shared: shared.clone(),
+                count,
                 tx,
             },
         );
     }
-    let bound = url.with_port(hub.port);
-    let guard = RouteGuard { hub, path, id };
-    let task = tokio::spawn(async move {
-        let _guard = guard;
-        let mut pipes = JoinSet::new();
-        loop {
-            tokio::select! {
-                up = rx.recv() => {
-                    let Some(up) = up else { return };
-                    while pipes.try_join_next().is_some() {}
-                    if pipes.len() >= cfg.max_connections {
-                        drop(up);
-                        crate::socket::refuse_connection(&shared);
-                        continue;
-                    }
-                    pipes.spawn(run_pipe(shared.clone(), WsRole::Server, up, cfg));
-                }
-                Some(_) = pipes.join_next(), if !pipes.is_empty() => {}
-            }
-        }
-    });
-    Ok((bound, task))
+    Ok(WsListener {
+        url: url.with_port(hub.port),
+        rx,
+        max_recv,
+        _guard: RouteGuard { hub, path, id },
+    })
 }
 
 async fn accept_loop(mut listener: Box<dyn super::Listener>, state: Arc<HubState>) {
@@ -395,12 +406,12 @@ async fn upgrade_server(state: &HubState, conn: Conn) -> Result<(), WsHandshakeE
         .routes()
         .get(&path)
         .filter(|r| !r.tx.is_closed())
-        .map(|r| (r.ours, r.shared.clone(), r.tx.clone()));
-    let Some((ours, shared, tx)) = route else {
+        .map(|r| (r.ours, r.count.clone(), r.tx.clone()));
+    let Some((ours, count, tx)) = route else {
         refuse(&mut io, &Reject::not_found(&path)).await?;
         return Ok(());
     };
-    shared.lock().stats.accepts += 1;
+    count(Count::Accept);
     let checked = ws_http::check_request(&h).and_then(|up| {
         server_accept(ours, up.subprotocol.as_deref())
             .map(|echo| (up.key, echo))
@@ -409,7 +420,7 @@ async fn upgrade_server(state: &HubState, conn: Conn) -> Result<(), WsHandshakeE
     let (key, echo) = match checked {
         Ok(x) => x,
         Err(r) => {
-            shared.lock().stats.handshake_failures += 1;
+            count(Count::HandshakeFailure);
             tracing::warn!(peer, status = r.status, why = %r.detail, "WebSocket upgrade refused");
             return refuse(&mut io, &r).await;
         }
@@ -428,18 +439,19 @@ async fn upgrade_server(state: &HubState, conn: Conn) -> Result<(), WsHandshakeE
 // ---------------------------------------------------------------------------------------
 // Dialing.
 
-/// One connection attempt of a `ws://`/`wss://` dialer: connect, upgrade, run the pipe
-/// until it ends. `None` when no pipe could be set up (counted in the statistics).
-pub(crate) async fn dial_once(
+/// Opens the TCP (and for `wss://` the TLS) connection of a `ws://` dialer's attempt,
+/// within `timeout`.
+pub(crate) async fn connect(
     network: &dyn Network,
     url: &Url,
     tls: Option<&TlsConfig>,
-    ours: SocketType,
-    shared: &SharedRef,
-    cfg: WsConfig,
-) -> Option<(PipeEnd, bool)> {
+    timeout: Duration,
+) -> io::Result<Conn> {
     let Url::Ws { addr, .. } = url else {
-        return None;
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a ws:// URL",
+        ));
     };
     let connected = async {
         let conn = network.connect(&tcp_url(addr)).await?;
@@ -448,35 +460,26 @@ pub(crate) async fn dial_once(
             None => Ok(conn),
         }
     };
-    let conn = match tokio::time::timeout(cfg.handshake_timeout, connected).await {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            shared.lock().stats.connect_failures += 1;
-            tracing::debug!(url = %url, error = %e, "connect failed");
-            return None;
-        }
-        Err(_) => {
-            shared.lock().stats.connect_failures += 1;
-            tracing::debug!(url = %url, "connect timed out");
-            return None;
-        }
-    };
-    shared.lock().stats.connects += 1;
+    tokio::time::timeout(timeout, connected)
+        .await
+        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")))
+}
+
+/// The client upgrade on a connection [`connect`] opened, within the handshake timeout;
+/// the upgraded connection as a pipe's reader and writer.
+pub(crate) async fn upgrade(
+    conn: Conn,
+    url: &Url,
+    settings: WsSettings,
+) -> Result<Established, WsHandshakeError> {
     let mut keys = KeySource::new();
-    let upgraded = tokio::time::timeout(
-        cfg.handshake_timeout,
-        upgrade_client(conn, url, ours, &mut keys),
+    let up = tokio::time::timeout(
+        settings.handshake_timeout,
+        upgrade_client(conn, url, settings.ours, &mut keys),
     )
     .await
-    .unwrap_or(Err(WsHandshakeError::TimedOut));
-    match upgraded {
-        Ok(up) => Some(run_pipe(shared.clone(), WsRole::Client, up, cfg).await),
-        Err(e) => {
-            shared.lock().stats.handshake_failures += 1;
-            tracing::warn!(url = %url, error = %e, "WebSocket upgrade failed");
-            None
-        }
-    }
+    .unwrap_or(Err(WsHandshakeError::TimedOut))?;
+    Ok(pipe_halves(WsRole::Client, up, settings.max_recv))
 }
 
 fn host_header(addr: &HostPort) -> String {
@@ -731,7 +734,8 @@ impl MsgWrite for WsWriter {
     }
 }
 
-async fn run_pipe(shared: SharedRef, role: WsRole, up: Upgraded, cfg: WsConfig) -> (PipeEnd, bool) {
+/// An upgraded connection as a pipe's reader and writer.
+fn pipe_halves(role: WsRole, up: Upgraded, max_recv: MaxRecvSize) -> Established {
     let (r, w) = tokio::io::split(up.io);
     let sink = Arc::new(tokio::sync::Mutex::new(Sink {
         w: Box::new(w) as Box<dyn AsyncWrite + Send + Unpin>,
@@ -743,18 +747,14 @@ async fn run_pipe(shared: SharedRef, role: WsRole, up: Upgraded, cfg: WsConfig) 
     let reader = WsReader {
         r: Some(Box::new(r)),
         buf: up.leftover,
-        dec: WsDecoder::new(role, cfg.max_recv),
+        dec: WsDecoder::new(role, max_recv),
         sink: sink.clone(),
         owed: None,
         unflushed: false,
     };
-    let writer = WsWriter { sink };
-    pipe::run(
-        shared,
-        &up.peer,
-        cfg.info,
-        Box::new(reader),
-        Box::new(writer),
-    )
-    .await
+    Established {
+        peer: up.peer,
+        reader: Box::new(reader),
+        writer: Box::new(WsWriter { sink }),
+    }
 }

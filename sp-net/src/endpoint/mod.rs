@@ -1,0 +1,209 @@
+//! Endpoints: listeners and dialers.
+//!
+//! One accept loop ([`accept`], with the connection limit) and one dial loop ([`dial`],
+//! with the reconnect backoff) run over the [`Transport`] trait, which every transport
+//! implements ([`transports`]: byte streams — tcp, ipc, tls+tcp — from the
+//! [`Network`]; inproc; ws and wss). Each produces an [`Established`] connection, the
+//! pipe's reader and writer; the loops count what happens on the socket's core
+//! ([`Shared::count`]). Which transport serves a URL is decided here, once
+//! ([`transport_for`]).
+
+mod accept;
+mod dial;
+mod transports;
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sp_proto::backoff::Backoff;
+use sp_proto::wire::MaxRecvSize;
+use sp_proto::{PipeInfo, SocketType};
+use tokio::task::JoinHandle;
+
+use crate::core::{Shared, SharedRef};
+use crate::error::Error;
+use crate::future::BoxFuture;
+use crate::pipe::{Established, PipeEnd};
+use crate::stats::Count;
+use crate::transport::tls::{TlsConfig, TlsError};
+use crate::transport::{Network, StreamOptions};
+use crate::url::Url;
+
+/// A handle to a listening or dialing endpoint. Dropping the handle leaves the endpoint
+/// running until the socket closes; [`close`](Self::close) stops it earlier. (Do not
+/// `mem::forget` it: that leaks the task's memory.)
+#[derive(Debug)]
+pub struct Endpoint {
+    url: Url,
+    task: JoinHandle<()>,
+}
+
+impl Endpoint {
+    /// The endpoint's address; for a listener bound to port 0, the port actually bound.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// Stops the endpoint and closes its connections.
+    pub fn close(self) {
+        self.task.abort();
+    }
+
+    /// A handle that stops the endpoint's task (the socket keeps one to stop it on
+    /// close).
+    pub(crate) fn abort_handle(&self) -> tokio::task::AbortHandle {
+        self.task.abort_handle()
+    }
+}
+
+/// Per-connection settings taken from the socket options when an endpoint is created.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EndpointConfig {
+    /// Priorities of the endpoint's pipes.
+    pub(crate) info: PipeInfo,
+    /// Largest message accepted from a peer.
+    pub(crate) max_recv: MaxRecvSize,
+    /// Time allowed for a connection's set-up.
+    pub(crate) handshake_timeout: Duration,
+    /// TCP settings of TCP-based connections.
+    pub(crate) tcp: StreamOptions,
+    /// Connections a listener keeps open at once.
+    pub(crate) max_connections: usize,
+    /// First reconnect delay of a dialer.
+    pub(crate) reconnect_min: Duration,
+    /// Reconnect delay cap of a dialer.
+    pub(crate) reconnect_max: Duration,
+}
+
+/// What a transport needs from the socket to listen or dial.
+pub(crate) struct Env<'a> {
+    /// The socket's type (for handshakes).
+    pub(crate) ours: SocketType,
+    /// The endpoint's settings.
+    pub(crate) cfg: EndpointConfig,
+    /// The network the socket's connections go through.
+    pub(crate) network: &'a Arc<dyn Network>,
+    /// The socket's TLS settings, if set.
+    pub(crate) tls: Option<TlsConfig>,
+    /// The socket's core (for transports that count on it, ws).
+    pub(crate) shared: &'a SharedRef,
+}
+
+impl Env<'_> {
+    /// TLS settings for a dialer.
+    pub(crate) fn dial_tls(&self) -> Result<TlsConfig, Error> {
+        self.tls.clone().ok_or_else(|| {
+            TlsError::Missing("TLS configuration (call Socket::set_tls before using tls+tcp://)")
+                .into()
+        })
+    }
+
+    /// TLS settings able to serve a listener.
+    pub(crate) fn listen_tls(&self) -> Result<TlsConfig, Error> {
+        let tls = self.dial_tls()?;
+        if !tls.can_listen() {
+            return Err(TlsError::Missing("certificate and key for a TLS listener").into());
+        }
+        Ok(tls)
+    }
+}
+
+/// Why a connection's set-up failed: counted as a handshake failure and logged.
+#[derive(Debug)]
+pub(crate) struct SetupError {
+    /// The peer, for the log.
+    pub(crate) peer: String,
+    /// Which step failed ("SP handshake", "TLS handshake", ...).
+    pub(crate) step: &'static str,
+    /// Why.
+    pub(crate) error: String,
+}
+
+/// Counts and logs a failed set-up.
+fn setup_failed(shared: &Shared, e: &SetupError) -> (PipeEnd, bool) {
+    shared.count(Count::HandshakeFailure);
+    tracing::warn!(peer = %e.peer, error = %e.error, "{} failed; closing connection", e.step);
+    (PipeEnd::Io(std::io::Error::other(e.error.clone())), false)
+}
+
+/// A connection's set-up (TLS, SP header exchange, WebSocket upgrade, inproc type
+/// check), still to run.
+pub(crate) type Setup = BoxFuture<'static, Result<Established, SetupError>>;
+
+/// A bound listener of some transport.
+pub(crate) trait Acceptor: Send {
+    /// The address actually bound (port 0 replaced by the chosen port).
+    fn local_url(&self) -> Url;
+    /// The next incoming connection with its set-up; `None` once no more can come.
+    fn accept(&mut self) -> BoxFuture<'_, Option<Setup>>;
+    /// Whether the transport counts accepted connections (and failed set-ups) itself:
+    /// a shared `ws://` port learns which socket a connection is for only from its
+    /// request, and counts there. The accept loop counts for every other transport.
+    fn counts_accepts(&self) -> bool {
+        false
+    }
+}
+
+/// A dialer's way to its peer.
+pub(crate) trait Connector: Send {
+    /// Opens one connection: an error when it could not be opened (a connect failure),
+    /// else its set-up.
+    fn connect(&mut self) -> BoxFuture<'_, io::Result<Setup>>;
+}
+
+/// A transport: how to listen at and dial URLs of its kinds.
+pub(crate) trait Transport: Sync {
+    /// Checks a URL to dial before anything else (a dialer's local interface).
+    fn check_dial(&self, _url: &Url) -> Result<(), Error> {
+        Ok(())
+    }
+    /// Binds a listener at `url`.
+    fn listen<'a>(
+        &'a self,
+        url: &'a Url,
+        env: Env<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn Acceptor>, Error>>;
+    /// A connector to `url`.
+    fn dial(&self, url: &Url, env: Env<'_>) -> Result<Box<dyn Connector>, Error>;
+}
+
+/// The transport serving `url`.
+fn transport_for(url: &Url) -> &'static dyn Transport {
+    match url {
+        Url::Inproc(_) => &transports::Inproc,
+        Url::Ws { .. } => &transports::Ws,
+        Url::Tcp { .. } | Url::TlsTcp { .. } | Url::Ipc(_) | Url::Abstract(_) => {
+            &transports::Stream
+        }
+    }
+}
+
+/// Binds a listener at `url` and starts accepting connections on `env.shared`.
+pub(crate) async fn listen(url: Url, env: Env<'_>) -> Result<Endpoint, Error> {
+    if env.shared.is_closed() {
+        return Err(Error::Closed);
+    }
+    let shared = env.shared.clone();
+    let cfg = env.cfg;
+    let acceptor = transport_for(&url).listen(&url, env).await?;
+    let bound = acceptor.local_url();
+    let task = tokio::spawn(accept::run(shared, acceptor, cfg));
+    Ok(Endpoint { url: bound, task })
+}
+
+/// Starts dialing `url` in the background, reconnecting with backoff whose jitter is
+/// seeded by `seed` (drawn only once the dialer is set up).
+pub(crate) fn dial(url: Url, env: Env<'_>, seed: impl FnOnce() -> u64) -> Result<Endpoint, Error> {
+    let transport = transport_for(&url);
+    transport.check_dial(&url)?;
+    if env.shared.is_closed() {
+        return Err(Error::Closed);
+    }
+    let shared = env.shared.clone();
+    let cfg = env.cfg;
+    let connector = transport.dial(&url, env)?;
+    let backoff = Backoff::new(cfg.reconnect_min, cfg.reconnect_max, seed());
+    let task = tokio::spawn(dial::run(shared, connector, url.clone(), cfg.info, backoff));
+    Ok(Endpoint { url, task })
+}
