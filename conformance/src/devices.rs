@@ -136,13 +136,18 @@ async fn two_requesters(
                 }
                 while let Some(q) = server.recv_within(Duration::from_millis(250)).await? {
                     let i = usize::from(q.get(2).copied().unwrap_or(9));
-                    if q.len() == 3 && q[1] == round && i < 2 && !asked[i] {
-                        asked[i] = true;
+                    if q.len() == 3 && q[1] == round && i < 2 {
+                        // Every copy of this round's request gets the real answer: the
+                        // requester's latest copy is its current request, and its REQ
+                        // drops the answers to the copies it replaced.
+                        if !asked[i] {
+                            asked[i] = true;
+                            pending.push(i);
+                        }
                         server.send(&[b'r', round, i as u8]).await?;
-                        pending.push(i);
                     } else {
-                        // A repeat whose requester already moved on: answer it anyway
-                        // (the requester's REQ drops the stale reply).
+                        // A copy from an earlier round: its requester has moved on, and
+                        // its REQ drops this reply as stale.
                         server.send(b"stale").await?;
                     }
                 }

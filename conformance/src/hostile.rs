@@ -178,6 +178,9 @@ fn frame(ipc_type: Option<u8>, payload: &[u8]) -> Vec<u8> {
     f
 }
 
+/// Numbers the IPC paths of [`hostile`].
+static NEXT_IPC: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Sends `input` to a listener played by `who`; returns its reaction, after checking
 /// that a healthy pipe of ours on the same socket still works (unless it crashed).
 pub async fn hostile(input: Input, who: Option<Lib>, exes: &PeerExes) -> Result<Reaction, String> {
@@ -186,11 +189,14 @@ pub async fn hostile(input: Input, who: Option<Lib>, exes: &PeerExes) -> Result<
         _ => (SocketType::Pull, SocketType::Push),
     };
     let url = match input {
+        // Unique per call: the checks for both libraries run at once, and each also
+        // targets our own listener.
         Input::IpcType => format!(
-            "ipc://{}/sp-conformance-hostile-{}-{}.ipc",
+            "ipc://{}/sp-conformance-hostile-{}-{}-{}.ipc",
             std::env::temp_dir().display(),
             std::process::id(),
-            who.map_or("ours", Lib::name)
+            who.map_or("ours", Lib::name),
+            NEXT_IPC.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ),
         _ => tcp().to_owned(),
     };
