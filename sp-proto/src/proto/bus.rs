@@ -5,7 +5,7 @@
 //!
 //! * **Send** is best effort and never blocks: each writable pipe gets the same buffer (a
 //!   cheap [`Message`] clone); a pipe that is not writable (back-pressure) is skipped and
-//!   counted as [`DropReason::PipeBusy`]. With no pipe at all the message goes nowhere and
+//!   counted as [`DropReason::PipeBusy`](crate::DropReason::PipeBusy). With no pipe at all the message goes nowhere and
 //!   `send` still succeeds, as in nanomsg and NNG. A cooked send clears any header.
 //! * **Receive** is lossless: a pipe whose queue is full is paused.
 //! * **Raw mode** (NNG and mangos conventions, not nanomsg's 8-byte pointer): a received
@@ -17,20 +17,18 @@
 //!   would send to all). The header is local routing data and is never transmitted (NNG
 //!   would transmit bytes after the first 4).
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 
 use super::common::Outputs;
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
-use crate::pipes::{PipeId, PipeInfo};
+use crate::pipes::{FanOut, PipeId, PipeInfo};
 use crate::protocol::{
     Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
 };
 use crate::socket_type::SocketType;
-use crate::stats::{DropReason, ProtoStats};
+use crate::stats::ProtoStats;
 use crate::time::Instant;
 use crate::wire::backtrace::first_word;
 
@@ -40,7 +38,7 @@ pub struct Bus {
     options: Options,
     raw: bool,
     /// Every attached pipe and whether it can take a message now.
-    pipes: BTreeMap<PipeId, bool>,
+    pipes: FanOut,
     inbound: Inbound,
     out: Outputs,
 }
@@ -52,7 +50,7 @@ impl Bus {
         Self {
             options: config.options,
             raw: config.raw,
-            pipes: BTreeMap::new(),
+            pipes: FanOut::default(),
             inbound,
             out: Outputs::default(),
         }
@@ -60,16 +58,17 @@ impl Bus {
 
     /// The attached pipes, in id order.
     pub fn pipes(&self) -> impl Iterator<Item = PipeId> + '_ {
-        self.pipes.keys().copied()
+        self.pipes.iter().map(|(pipe, _)| pipe)
     }
 
-    /// The id of the pipe a raw send must skip: `Ok(None)` to send to all, `Err` for a
-    /// header that is neither empty nor at least one word long.
-    fn excluded_pipe(&self, msg: &Message) -> Result<Option<u32>, ()> {
+    /// The pipe a raw send must skip: `Ok(None)` to send to all (also when the header
+    /// names no valid pipe id), `Err` for a header that is neither empty nor at least one
+    /// word long.
+    fn excluded_pipe(&self, msg: &Message) -> Result<Option<PipeId>, ()> {
         if !self.raw || msg.header.is_empty() {
             return Ok(None);
         }
-        first_word(&msg.header).map(Some).ok_or(())
+        first_word(&msg.header).map(PipeId::new).ok_or(())
     }
 }
 
@@ -83,16 +82,15 @@ impl Protocol for Bus {
     }
 
     fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
-        if self.pipes.contains_key(&pipe) {
+        if !self.pipes.add(pipe, info) {
             return Err(PipeRefused::Duplicate(pipe));
         }
-        self.pipes.insert(pipe, true);
         self.inbound.add_pipe(pipe, info.recv_priority);
         Ok(())
     }
 
     fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
-        if self.pipes.remove(&pipe).is_some() {
+        if self.pipes.remove(pipe) {
             self.inbound.remove_pipe(pipe);
         }
     }
@@ -115,9 +113,7 @@ impl Protocol for Bus {
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
-        if let Some(writable) = self.pipes.get_mut(&pipe) {
-            *writable = true;
-        }
+        self.pipes.set_writable(pipe);
     }
 
     fn handle_timeout(&mut self, _now: Instant) {}
@@ -126,18 +122,8 @@ impl Protocol for Bus {
         let Ok(excluded) = self.excluded_pipe(&msg) else {
             return Err(SendError::new(SendErrorKind::BadHeader, msg));
         };
-        let out = Message::new(msg.body);
-        for (&pipe, writable) in &mut self.pipes {
-            if excluded == Some(pipe.get()) {
-                continue;
-            }
-            if !*writable {
-                self.out.dropped(DropReason::PipeBusy);
-                continue;
-            }
-            *writable = false;
-            self.out.transmit(pipe, out.clone());
-        }
+        self.pipes
+            .send(&Message::new(msg.body), excluded, &mut self.out);
         Ok(())
     }
 

@@ -4,6 +4,8 @@
 mod common;
 mod replier;
 
+pub(crate) use common::Outputs;
+
 pub mod bus;
 pub mod pair0;
 pub mod pair1;

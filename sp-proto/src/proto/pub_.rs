@@ -15,14 +15,12 @@
 //! discarded and counted as [`DropReason::UnexpectedData`]; nanomsg aborts here and NNG
 //! closes the pipe. Raw PUB behaves exactly like cooked PUB.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 
 use super::common::Outputs;
 use crate::message::Message;
 use crate::options::Options;
-use crate::pipes::{PipeId, PipeInfo};
+use crate::pipes::{FanOut, PipeId, PipeInfo};
 use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, Transmit};
 use crate::socket_type::SocketType;
 use crate::stats::{DropReason, ProtoStats};
@@ -34,7 +32,7 @@ pub struct Pub {
     options: Options,
     raw: bool,
     /// Every attached pipe and whether it can take a message now.
-    writable: BTreeMap<PipeId, bool>,
+    pipes: FanOut,
     out: Outputs,
 }
 
@@ -44,14 +42,14 @@ impl Pub {
         Self {
             options: config.options,
             raw: config.raw,
-            writable: BTreeMap::new(),
+            pipes: FanOut::default(),
             out: Outputs::default(),
         }
     }
 
     /// Number of attached pipes (subscribers).
     pub fn pipe_count(&self) -> usize {
-        self.writable.len()
+        self.pipes.len()
     }
 }
 
@@ -64,21 +62,15 @@ impl Protocol for Pub {
         self.raw
     }
 
-    fn add_pipe(
-        &mut self,
-        _now: Instant,
-        pipe: PipeId,
-        _info: PipeInfo,
-    ) -> Result<(), PipeRefused> {
-        if self.writable.contains_key(&pipe) {
+    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+        if !self.pipes.add(pipe, info) {
             return Err(PipeRefused::Duplicate(pipe));
         }
-        self.writable.insert(pipe, true);
         Ok(())
     }
 
     fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
-        self.writable.remove(&pipe);
+        self.pipes.remove(pipe);
     }
 
     fn handle_message(&mut self, _now: Instant, _pipe: PipeId, payload: Bytes) {
@@ -87,9 +79,7 @@ impl Protocol for Pub {
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
-        if let Some(w) = self.writable.get_mut(&pipe) {
-            *w = true;
-        }
+        self.pipes.set_writable(pipe);
     }
 
     fn handle_timeout(&mut self, _now: Instant) {}
@@ -100,14 +90,7 @@ impl Protocol for Pub {
             // PUB/SUB has no protocol header; a cooked user's header is not sent.
             msg.header = Bytes::new();
         }
-        for (&pipe, writable) in &mut self.writable {
-            if *writable {
-                *writable = false;
-                self.out.transmit(pipe, msg.clone());
-            } else {
-                self.out.dropped(DropReason::PipeBusy);
-            }
-        }
+        self.pipes.send(&msg, None, &mut self.out);
         Ok(())
     }
 

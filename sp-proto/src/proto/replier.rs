@@ -19,7 +19,7 @@ use crate::protocol::{
 use crate::socket_type::SocketType;
 use crate::stats::{DropReason, ProtoStats};
 use crate::time::Instant;
-use crate::wire::backtrace::{first_word, push_word, Backtrace, BacktraceError};
+use crate::wire::backtrace::{first_word, push_word, Backtrace};
 
 /// The send side of one pipe: its write credit and the replies waiting for it.
 #[derive(Clone, Debug, Default)]
@@ -208,12 +208,7 @@ impl Protocol for Replier {
         self.out.arrived(payload.len());
         let bt = match Backtrace::parse(&payload, self.options.max_ttl()) {
             Ok(bt) => bt,
-            Err(BacktraceError::NoRequestId(_)) => {
-                return self.out.dropped(DropReason::MalformedHeader);
-            }
-            Err(BacktraceError::TooManyHops { .. }) => {
-                return self.out.dropped(DropReason::TtlExceeded);
-            }
+            Err(e) => return self.out.dropped(e.drop_reason()),
         };
         let header = if self.raw {
             push_word(pipe.get(), &bt.header)

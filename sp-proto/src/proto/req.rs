@@ -49,7 +49,7 @@ use crate::rng::Rng;
 use crate::socket_type::SocketType;
 use crate::stats::{DropReason, ProtoStats};
 use crate::time::Instant;
-use crate::wire::backtrace::{first_word, id_header, Backtrace, BacktraceError, ID_FLAG};
+use crate::wire::backtrace::{first_word, id_header, is_whole_backtrace, Backtrace, ID_FLAG};
 
 pub use crate::context::ContextId;
 
@@ -302,7 +302,7 @@ impl Req {
     }
 
     fn send_raw(&mut self, mut msg: Message) -> Result<(), SendError> {
-        if !valid_backtrace(&msg.header) {
+        if !is_whole_backtrace(&msg.header) {
             return Err(SendError::new(SendErrorKind::BadHeader, msg));
         }
         let Some(pipe) = self.writable.take() else {
@@ -339,19 +339,6 @@ impl Req {
         msg.pipe = Some(pipe);
         *state = CtxState::Replied(msg);
     }
-}
-
-/// Whether `header` is a backtrace a raw REQ may send: whole words, only the last with
-/// bit 31 set.
-fn valid_backtrace(header: &[u8]) -> bool {
-    if header.is_empty() || header.len() % 4 != 0 {
-        return false;
-    }
-    let words = header.len() / 4;
-    header
-        .chunks_exact(4)
-        .enumerate()
-        .all(|(i, w)| (w[0] & 0x80 != 0) == (i + 1 == words))
 }
 
 impl Protocol for Req {
@@ -403,8 +390,7 @@ impl Protocol for Req {
                 self.inbound
                     .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
             }
-            Err(BacktraceError::NoRequestId(_)) => self.out.dropped(DropReason::MalformedHeader),
-            Err(BacktraceError::TooManyHops { .. }) => self.out.dropped(DropReason::TtlExceeded),
+            Err(e) => self.out.dropped(e.drop_reason()),
         }
     }
 
@@ -469,16 +455,6 @@ impl Protocol for Req {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn raw_header_validation() {
-        assert!(valid_backtrace(&[0x80, 0, 0, 1]));
-        assert!(valid_backtrace(&[0, 0, 1, 0x2b, 0x80, 0, 3, 0x37]));
-        assert!(!valid_backtrace(&[]));
-        assert!(!valid_backtrace(&[0x80, 0, 0]));
-        assert!(!valid_backtrace(&[0, 0, 0, 1]));
-        assert!(!valid_backtrace(&[0x80, 0, 0, 1, 0x80, 0, 0, 2]));
-    }
 
     #[test]
     fn ids_skip_outstanding_ones() {

@@ -51,7 +51,7 @@ use super::common::Outputs;
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
-use crate::pipes::{PipeId, PipeInfo, Priority};
+use crate::pipes::{FanOut, PipeId, PipeInfo};
 use crate::protocol::{
     Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
 };
@@ -59,7 +59,7 @@ use crate::rng::Rng;
 use crate::socket_type::SocketType;
 use crate::stats::{DropReason, ProtoStats};
 use crate::time::Instant;
-use crate::wire::backtrace::{first_word, id_header, Backtrace, BacktraceError, ID_FLAG};
+use crate::wire::backtrace::{first_word, id_header, is_whole_backtrace, Backtrace, ID_FLAG};
 
 pub use crate::context::ContextId;
 
@@ -83,12 +83,6 @@ struct Context {
     responses: Inbound,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct PipeSlot {
-    writable: bool,
-    recv_priority: Priority,
-}
-
 /// The SURVEYOR state machine (cooked or raw, see the module docs).
 #[derive(Clone, Debug)]
 pub struct Surveyor {
@@ -96,7 +90,7 @@ pub struct Surveyor {
     raw: bool,
     /// The last survey id handed out, before bit 31 is set.
     last_id: u32,
-    pipes: BTreeMap<PipeId, PipeSlot>,
+    pipes: FanOut,
     contexts: BTreeMap<ContextId, Context>,
     next_context: u32,
     /// Survey id -> the context whose survey is in progress with that id.
@@ -111,7 +105,7 @@ impl Surveyor {
         let mut s = Self {
             last_id: rng.next_u32(),
             raw: config.raw,
-            pipes: BTreeMap::new(),
+            pipes: FanOut::default(),
             contexts: BTreeMap::new(),
             next_context: 1,
             in_progress: BTreeMap::new(),
@@ -179,7 +173,7 @@ impl Surveyor {
             c.state = SurveyState::Active { id, deadline };
         }
         let survey = Message::with_header(id_header(id), msg.body);
-        self.fan_out(&survey);
+        self.pipes.send(&survey, None, &mut self.out);
         Ok(())
     }
 
@@ -231,8 +225,8 @@ impl Surveyor {
 
     fn new_context(&self) -> Context {
         let mut responses = Inbound::new(self.options.recv_queue(), OnFull::DropNewest);
-        for (&pipe, slot) in &self.pipes {
-            responses.add_pipe(pipe, slot.recv_priority);
+        for (pipe, info) in self.pipes.iter() {
+            responses.add_pipe(pipe, info.recv_priority);
         }
         Context {
             state: SurveyState::Idle,
@@ -290,24 +284,12 @@ impl Surveyor {
         }
     }
 
-    /// Sends `msg` to every writable pipe; the others miss it.
-    fn fan_out(&mut self, msg: &Message) {
-        for (&pipe, slot) in &mut self.pipes {
-            if slot.writable {
-                slot.writable = false;
-                self.out.transmit(pipe, msg.clone());
-            } else {
-                self.out.dropped(DropReason::PipeBusy);
-            }
-        }
-    }
-
     fn send_raw(&mut self, msg: Message) -> Result<(), SendError> {
-        if !is_survey_backtrace(&msg.header) {
+        if !is_whole_backtrace(&msg.header) {
             return Err(SendError::new(SendErrorKind::BadHeader, msg));
         }
         let survey = Message::with_header(msg.header, msg.body);
-        self.fan_out(&survey);
+        self.pipes.send(&survey, None, &mut self.out);
         Ok(())
     }
 
@@ -339,14 +321,7 @@ impl Surveyor {
     fn handle_raw_response(&mut self, pipe: PipeId, payload: Bytes) {
         let bt = match Backtrace::parse(&payload, self.options.max_ttl()) {
             Ok(bt) => bt,
-            Err(BacktraceError::NoRequestId(_)) => {
-                self.out.dropped(DropReason::MalformedHeader);
-                return;
-            }
-            Err(BacktraceError::TooManyHops { .. }) => {
-                self.out.dropped(DropReason::TtlExceeded);
-                return;
-            }
+            Err(e) => return self.out.dropped(e.drop_reason()),
         };
         let Some(c) = self.contexts.get_mut(&ContextId::DEFAULT) else {
             return;
@@ -356,18 +331,6 @@ impl Surveyor {
         c.responses
             .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
     }
-}
-
-/// Whether `header` is a whole backtrace: whole words, only the last with bit 31 set.
-fn is_survey_backtrace(header: &[u8]) -> bool {
-    if header.is_empty() || header.len() % 4 != 0 {
-        return false;
-    }
-    let last = header.len() / 4 - 1;
-    header
-        .chunks_exact(4)
-        .enumerate()
-        .all(|(i, word)| (word[0] & 0x80 != 0) == (i == last))
 }
 
 impl Protocol for Surveyor {
@@ -380,16 +343,9 @@ impl Protocol for Surveyor {
     }
 
     fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
-        if self.pipes.contains_key(&pipe) {
+        if !self.pipes.add(pipe, info) {
             return Err(PipeRefused::Duplicate(pipe));
         }
-        self.pipes.insert(
-            pipe,
-            PipeSlot {
-                writable: true,
-                recv_priority: info.recv_priority,
-            },
-        );
         for c in self.contexts.values_mut() {
             c.responses.add_pipe(pipe, info.recv_priority);
         }
@@ -397,7 +353,7 @@ impl Protocol for Surveyor {
     }
 
     fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
-        if self.pipes.remove(&pipe).is_none() {
+        if !self.pipes.remove(pipe) {
             return;
         }
         for c in self.contexts.values_mut() {
@@ -415,9 +371,7 @@ impl Protocol for Surveyor {
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
-        if let Some(slot) = self.pipes.get_mut(&pipe) {
-            slot.writable = true;
-        }
+        self.pipes.set_writable(pipe);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -465,20 +419,5 @@ impl Protocol for Surveyor {
             c.responses.set_capacity(options.recv_queue());
         }
         self.options = options;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn survey_backtrace_validation() {
-        assert!(is_survey_backtrace(&[0x80, 0, 0, 1]));
-        assert!(is_survey_backtrace(&[0, 0, 1, 0x2b, 0x80, 0, 0, 1]));
-        assert!(!is_survey_backtrace(&[]));
-        assert!(!is_survey_backtrace(&[0x80, 0, 0]));
-        assert!(!is_survey_backtrace(&[0, 0, 0, 1]));
-        assert!(!is_survey_backtrace(&[0x80, 0, 0, 1, 0x80, 0, 0, 2]));
     }
 }
