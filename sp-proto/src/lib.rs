@@ -46,7 +46,7 @@ pub mod testing;
 pub mod time;
 pub mod wire;
 
-pub use context::ContextId;
+pub use context::{ContextError, ContextId, Contexts};
 pub use message::Message;
 pub use options::{OptionError, Options};
 pub use pipes::{PipeId, PipeInfo, Priority};

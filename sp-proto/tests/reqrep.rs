@@ -9,6 +9,7 @@ use sp_proto::proto::{Rep, Req};
 use sp_proto::rng::Rng;
 use sp_proto::testing::{NodeId, TestNet};
 use sp_proto::wire::frame::{encode_frame, FrameFormat};
+use sp_proto::Contexts;
 use sp_proto::{
     AnyProtocol, Config, DropReason, Event, Instant, Message, PipeId, PipeInfo, Priority, Protocol,
     RecvError, SendErrorKind,
@@ -414,7 +415,7 @@ fn priorities_fail_over_and_return() {
     assert_eq!(answer_all(&mut net, far), 0, "strict priority");
     // The near pipe is busy: the request fails over.
     net.block(req, to_near);
-    let c = req_of(&mut net, req).open_context();
+    let c = req_of(&mut net, req).open_context().unwrap();
     let now = net.now();
     req_of(&mut net, req)
         .send_in(c, now, Message::from("stuck"))
@@ -442,7 +443,7 @@ fn priorities_fail_over_and_return() {
 fn contexts_answered_out_of_order() {
     let (mut net, req, rep) = one_to_one(31);
     let ctxs: Vec<ContextId> = (0..3)
-        .map(|_| req_of(&mut net, req).open_context())
+        .map(|_| req_of(&mut net, req).open_context().unwrap())
         .collect();
     let now = net.now();
     for (i, &c) in ctxs.iter().enumerate() {
@@ -460,7 +461,7 @@ fn contexts_answered_out_of_order() {
 
     // REP takes all three into its own contexts, answers in reverse order.
     let rctx: Vec<ContextId> = (0..3)
-        .map(|_| rep_of(&mut net, rep).open_context())
+        .map(|_| rep_of(&mut net, rep).open_context().unwrap())
         .collect();
     let mut bodies = Vec::new();
     for &rc in &rctx {
@@ -497,7 +498,7 @@ fn context_lifecycle() {
     let (mut net, req, rep) = one_to_one(32);
     let now = net.now();
     let r = req_of(&mut net, req);
-    let c = r.open_context();
+    let c = r.open_context().unwrap();
     assert!(!r.close_context(ContextId::DEFAULT));
     r.send_in(c, now, "q".into()).unwrap();
     assert!(r.is_pending(c));
@@ -517,7 +518,7 @@ fn context_lifecycle() {
         "the reply to a closed context is stale"
     );
     let p = rep_of(&mut net, rep);
-    let rc = p.open_context();
+    let rc = p.open_context().unwrap();
     assert!(p.close_context(rc));
     assert_eq!(p.recv_in(rc, now), Err(RecvError::NoSuchContext));
 }
@@ -563,7 +564,7 @@ fn rep_backlog_under_back_pressure() {
     let (_, rep_pipe) = net.connect(req, rep).unwrap();
     let now = net.now();
     let ctxs: Vec<_> = (0..4)
-        .map(|_| req_of(&mut net, req).open_context())
+        .map(|_| req_of(&mut net, req).open_context().unwrap())
         .collect();
     for (i, &c) in ctxs.iter().enumerate() {
         req_of(&mut net, req)
@@ -572,7 +573,7 @@ fn rep_backlog_under_back_pressure() {
         net.run();
     }
     let rctx: Vec<_> = (0..4)
-        .map(|_| rep_of(&mut net, rep).open_context())
+        .map(|_| rep_of(&mut net, rep).open_context().unwrap())
         .collect();
     for &rc in &rctx {
         rep_of(&mut net, rep).recv_in(rc, now).unwrap();

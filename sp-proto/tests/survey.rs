@@ -14,6 +14,7 @@ use sp_proto::{
     AnyProtocol, Config, DropReason, Event, Instant, Message, PipeId, PipeInfo, Protocol,
     RecvError, SendErrorKind,
 };
+use sp_proto::{ContextError, Contexts};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -421,7 +422,7 @@ fn raw_surveyor_header_rules() {
     let p = pipe(2);
     let mut s = Surveyor::new(Config::raw(1));
     assert!(s.is_raw());
-    assert_eq!(s.open_context(), None);
+    assert_eq!(s.open_context(), Err(ContextError::Raw));
     s.add_pipe(now, p, PipeInfo::default()).unwrap();
     for bad in [
         &b""[..],
@@ -455,7 +456,7 @@ fn raw_respondent_header_rules() {
     let now = Instant::ZERO;
     let p = pipe(0x1234);
     let mut r = Respondent::new(Config::raw(1));
-    assert_eq!(r.open_context(), None);
+    assert_eq!(r.open_context(), Err(ContextError::Raw));
     r.add_pipe(now, p, PipeInfo::default()).unwrap();
     assert_eq!(r.recv(now), Err(RecvError::WouldBlock));
     r.handle_message(now, p, stack(1, b"q"));
@@ -518,7 +519,7 @@ fn contexts_run_concurrent_surveys() {
         (&b"default survey"[..], &b"ctx survey"[..])
     );
     let rp = respondent_of(&mut net, r);
-    assert!(rp.has_pending(rd) && rp.has_pending(rc));
+    assert!(rp.is_pending(rd) && rp.is_pending(rc));
     rp.send_in(rc, now, Message::from("for ctx")).unwrap();
     net.run(); // the driver drains after every command, which frees the pipe again
     let rp = respondent_of(&mut net, r);

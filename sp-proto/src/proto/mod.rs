@@ -32,10 +32,13 @@ pub use surveyor::Surveyor;
 
 use bytes::Bytes;
 
+use crate::context::{ContextError, ContextId, Contexts};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, Transmit};
+use crate::protocol::{
+    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
+};
 use crate::socket_type::SocketType;
 use crate::stats::ProtoStats;
 use crate::time::Instant;
@@ -44,7 +47,8 @@ macro_rules! any_protocol {
     ($($variant:ident),* $(,)?) => {
         /// Any protocol state machine, chosen at run time by [`SocketType`].
         ///
-        /// Use the variants to reach protocol-specific methods (subscriptions, contexts).
+        /// Use the variants to reach protocol-specific methods (subscriptions); contexts are
+        /// reached through its [`Contexts`] implementation.
         #[derive(Clone, Debug)]
         #[allow(clippy::large_enum_variant)]
         pub enum AnyProtocol {
@@ -125,3 +129,47 @@ macro_rules! any_protocol {
 }
 
 any_protocol!(Pair0, Pair1, Pub, Sub, Req, Rep, Push, Pull, Surveyor, Respondent, Bus);
+
+/// Contexts of whichever protocol runs: REQ, REP, SURVEYOR and RESPONDENT have them; the
+/// other types open none ([`ContextError::NotSupported`]), close none, and refuse sends
+/// and receives on a context ([`SendErrorKind::NoSuchContext`],
+/// [`RecvError::NoSuchContext`]).
+impl Contexts for AnyProtocol {
+    fn open_context(&mut self) -> Result<ContextId, ContextError> {
+        match self.contexts() {
+            Some(p) => p.open_context(),
+            None => Err(ContextError::NotSupported),
+        }
+    }
+
+    fn close_context(&mut self, ctx: ContextId) -> bool {
+        self.contexts().is_some_and(|p| p.close_context(ctx))
+    }
+
+    fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
+        match self.contexts() {
+            Some(p) => p.send_in(ctx, now, msg),
+            None => Err(SendError::new(SendErrorKind::NoSuchContext, msg)),
+        }
+    }
+
+    fn recv_in(&mut self, ctx: ContextId, now: Instant) -> Result<Message, RecvError> {
+        match self.contexts() {
+            Some(p) => p.recv_in(ctx, now),
+            None => Err(RecvError::NoSuchContext),
+        }
+    }
+}
+
+impl AnyProtocol {
+    /// The context API of this socket, if its type has contexts.
+    fn contexts(&mut self) -> Option<&mut dyn Contexts> {
+        match self {
+            Self::Req(p) => Some(p),
+            Self::Rep(p) => Some(p),
+            Self::Surveyor(p) => Some(p),
+            Self::Respondent(p) => Some(p),
+            _ => None,
+        }
+    }
+}

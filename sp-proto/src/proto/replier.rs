@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 
 use super::common::Outputs;
-use super::req::{ContextId, ContextIds};
+use crate::context::{ContextError, ContextId, ContextTable, Contexts};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
@@ -54,8 +54,7 @@ pub(crate) struct Replier {
     raw: bool,
     inbound: Inbound,
     pipes: BTreeMap<PipeId, PipeOut>,
-    ctx_ids: ContextIds,
-    contexts: BTreeMap<ContextId, Option<Pending>>,
+    contexts: ContextTable<Option<Pending>>,
     out: Outputs,
 }
 
@@ -70,72 +69,19 @@ impl Replier {
             raw: config.raw,
             inbound,
             pipes: BTreeMap::new(),
-            ctx_ids: ContextIds::new(),
-            contexts: BTreeMap::from([(ContextId::DEFAULT, None)]),
+            contexts: ContextTable::new(None),
             out: Outputs::default(),
         }
     }
 
-    /// Opens a new context.
-    pub(crate) fn open_context(&mut self) -> ContextId {
-        let id = self.ctx_ids.allocate();
-        self.contexts.insert(id, None);
-        id
-    }
-
-    /// Closes a context (an unanswered request is forgotten). Returns false if it did not
-    /// exist; the default context cannot be closed.
-    pub(crate) fn close_context(&mut self, ctx: ContextId) -> bool {
-        ctx != ContextId::DEFAULT && self.contexts.remove(&ctx).is_some()
-    }
-
     /// Whether `ctx` holds a request to answer.
     pub(crate) fn is_pending(&self, ctx: ContextId) -> bool {
-        matches!(self.contexts.get(&ctx), Some(Some(_)))
+        matches!(self.contexts.get(ctx), Some(Some(_)))
     }
 
     /// Replies waiting in the backlog of `pipe` for write credit.
     pub(crate) fn backlog(&self, pipe: PipeId) -> usize {
         self.pipes.get(&pipe).map_or(0, |p| p.backlog.len())
-    }
-
-    /// Receives the next request into `ctx`, forgetting any unanswered one.
-    pub(crate) fn recv_in(&mut self, ctx: ContextId, _now: Instant) -> Result<Message, RecvError> {
-        let slot = self
-            .contexts
-            .get_mut(&ctx)
-            .ok_or(RecvError::NoSuchContext)?;
-        *slot = None;
-        let (pipe, mut msg) = self
-            .inbound
-            .pop(&mut self.out.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.out.delivered();
-        if !self.raw {
-            let header = std::mem::take(&mut msg.header);
-            *slot = Some(Pending { pipe, header });
-        }
-        Ok(msg)
-    }
-
-    /// Sends the reply to the request last received on `ctx`.
-    pub(crate) fn send_in(
-        &mut self,
-        ctx: ContextId,
-        _now: Instant,
-        msg: Message,
-    ) -> Result<(), SendError> {
-        let Some(slot) = self.contexts.get_mut(&ctx) else {
-            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
-        };
-        if self.raw {
-            return self.send_raw(msg);
-        }
-        let Some(pending) = slot.take() else {
-            return Err(SendError::new(SendErrorKind::WrongState, msg));
-        };
-        self.route(pending.pipe, Message::with_header(pending.header, msg.body));
-        Ok(())
     }
 
     fn send_raw(&mut self, msg: Message) -> Result<(), SendError> {
@@ -168,6 +114,53 @@ impl Replier {
         } else {
             self.out.dropped(DropReason::QueueFull);
         }
+    }
+}
+
+impl Contexts for Replier {
+    /// Opens a new context. A raw RESPONDENT has none (nanomsg and NNG); raw REP
+    /// contexts all behave like the socket itself.
+    fn open_context(&mut self) -> Result<ContextId, ContextError> {
+        if self.raw && self.socket_type == SocketType::Respondent {
+            return Err(ContextError::Raw);
+        }
+        Ok(self.contexts.open(None))
+    }
+
+    /// Closes a context (an unanswered request is forgotten).
+    fn close_context(&mut self, ctx: ContextId) -> bool {
+        self.contexts.close(ctx).is_some()
+    }
+
+    /// Receives the next request into `ctx`, forgetting any unanswered one.
+    fn recv_in(&mut self, ctx: ContextId, _now: Instant) -> Result<Message, RecvError> {
+        let slot = self.contexts.get_mut(ctx).ok_or(RecvError::NoSuchContext)?;
+        *slot = None;
+        let (pipe, mut msg) = self
+            .inbound
+            .pop(&mut self.out.events)
+            .ok_or(RecvError::WouldBlock)?;
+        self.out.delivered();
+        if !self.raw {
+            let header = std::mem::take(&mut msg.header);
+            *slot = Some(Pending { pipe, header });
+        }
+        Ok(msg)
+    }
+
+    /// Sends the reply to the request last received on `ctx`.
+    fn send_in(&mut self, ctx: ContextId, _now: Instant, msg: Message) -> Result<(), SendError> {
+        let Some(slot) = self.contexts.get_mut(ctx) else {
+            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
+        };
+        if self.raw {
+            return self.send_raw(msg);
+        }
+        let Some(pending) = slot.take() else {
+            return Err(SendError::new(SendErrorKind::WrongState, msg));
+        };
+        self.route(pending.pipe, Message::with_header(pending.header, msg.body));
+        Ok(())
     }
 }
 
@@ -267,8 +260,9 @@ impl Protocol for Replier {
     }
 }
 
-/// Implements [`Protocol`] for a newtype over [`Replier`] (REP, RESPONDENT) by handing
-/// every call to the engine, so the two sockets differ only in their own methods.
+/// Implements [`Protocol`] and [`Contexts`] for a newtype over [`Replier`] (REP,
+/// RESPONDENT) by handing every call to the engine, so the two sockets differ only in
+/// their own methods.
 macro_rules! protocol_via_replier {
     ($socket:ty) => {
         impl $crate::protocol::Protocol for $socket {
@@ -336,6 +330,32 @@ macro_rules! protocol_via_replier {
             }
             fn uses_clock(&self) -> bool {
                 self.0.uses_clock()
+            }
+        }
+
+        impl $crate::context::Contexts for $socket {
+            fn open_context(
+                &mut self,
+            ) -> Result<$crate::context::ContextId, $crate::context::ContextError> {
+                self.0.open_context()
+            }
+            fn close_context(&mut self, ctx: $crate::context::ContextId) -> bool {
+                self.0.close_context(ctx)
+            }
+            fn send_in(
+                &mut self,
+                ctx: $crate::context::ContextId,
+                now: $crate::time::Instant,
+                msg: $crate::message::Message,
+            ) -> Result<(), $crate::protocol::SendError> {
+                self.0.send_in(ctx, now, msg)
+            }
+            fn recv_in(
+                &mut self,
+                ctx: $crate::context::ContextId,
+                now: $crate::time::Instant,
+            ) -> Result<$crate::message::Message, $crate::protocol::RecvError> {
+                self.0.recv_in(ctx, now)
             }
         }
     };

@@ -52,24 +52,7 @@ use crate::time::Instant;
 use crate::wire::backtrace::{first_word, id_header, is_whole_backtrace, Backtrace, ID_FLAG};
 
 pub use crate::context::ContextId;
-
-/// Hands out context ids and remembers which are open (shared by REQ and REP).
-#[derive(Clone, Debug)]
-pub(crate) struct ContextIds {
-    next: u64,
-}
-
-impl ContextIds {
-    pub(crate) fn new() -> Self {
-        Self { next: 1 }
-    }
-
-    pub(crate) fn allocate(&mut self) -> ContextId {
-        let id = ContextId::from_raw(self.next);
-        self.next += 1;
-        id
-    }
-}
+use crate::context::{ContextError, ContextTable, Contexts};
 
 /// Where a request is in its journey to a peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,8 +96,7 @@ pub struct Req {
     /// Raw mode: received replies, fair-queued.
     inbound: Inbound,
     next_id: u32,
-    ctx_ids: ContextIds,
-    contexts: BTreeMap<ContextId, CtxState>,
+    contexts: ContextTable<CtxState>,
     /// Outstanding request id -> context.
     by_id: BTreeMap<u32, ContextId>,
     /// Contexts whose request waits for a writable pipe, oldest first. Entries whose
@@ -134,103 +116,23 @@ impl Req {
             raw: config.raw,
             writable: PriorityRing::new(),
             inbound,
-            ctx_ids: ContextIds::new(),
-            contexts: BTreeMap::from([(ContextId::DEFAULT, CtxState::Idle)]),
+            contexts: ContextTable::new(CtxState::Idle),
             by_id: BTreeMap::new(),
             held: VecDeque::new(),
             out: Outputs::default(),
         }
     }
 
-    /// Opens a new context.
-    pub fn open_context(&mut self) -> ContextId {
-        let id = self.ctx_ids.allocate();
-        self.contexts.insert(id, CtxState::Idle);
-        id
-    }
-
-    /// Closes a context, cancelling its request (counted as [`DropReason::Cancelled`]).
-    /// Returns false if it did not exist; the default context cannot be closed.
-    pub fn close_context(&mut self, ctx: ContextId) -> bool {
-        if ctx == ContextId::DEFAULT {
-            return false;
-        }
-        match self.contexts.remove(&ctx) {
-            Some(state) => {
-                self.cancel(state);
-                true
-            }
-            None => false,
-        }
-    }
-
     /// Whether `ctx` has a request waiting for its reply (sent or held).
     pub fn is_pending(&self, ctx: ContextId) -> bool {
-        matches!(self.contexts.get(&ctx), Some(CtxState::Pending(_)))
+        matches!(self.contexts.get(ctx), Some(CtxState::Pending(_)))
     }
 
     /// The id of the request in progress on `ctx` (bit 31 set), if any.
     pub fn request_id(&self, ctx: ContextId) -> Option<u32> {
-        match self.contexts.get(&ctx) {
+        match self.contexts.get(ctx) {
             Some(CtxState::Pending(r)) => Some(r.id),
             _ => None,
-        }
-    }
-
-    /// Sends a request on `ctx` (cooked mode; see the module docs).
-    pub fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
-        if !self.contexts.contains_key(&ctx) {
-            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
-        }
-        if self.raw {
-            return self.send_raw(msg);
-        }
-        if self.options.fail_no_peers && self.writable.is_empty() {
-            return Err(SendError::new(SendErrorKind::NoPeers, msg));
-        }
-        let old = self
-            .contexts
-            .insert(ctx, CtxState::Idle)
-            .unwrap_or_default();
-        self.cancel(old);
-        let id = self.allocate_id();
-        self.by_id.insert(id, ctx);
-        self.contexts.insert(
-            ctx,
-            CtxState::Pending(Request {
-                id,
-                body: msg.body,
-                delivery: Delivery::Held,
-                sent_before: false,
-            }),
-        );
-        self.held.push_back(ctx);
-        self.flush(now);
-        Ok(())
-    }
-
-    /// Receives the reply to the request on `ctx`.
-    pub fn recv_in(&mut self, ctx: ContextId, _now: Instant) -> Result<Message, RecvError> {
-        if self.raw {
-            if !self.contexts.contains_key(&ctx) {
-                return Err(RecvError::NoSuchContext);
-            }
-            return self.recv_raw();
-        }
-        let state = self
-            .contexts
-            .get_mut(&ctx)
-            .ok_or(RecvError::NoSuchContext)?;
-        match state {
-            CtxState::Idle => Err(RecvError::WrongState),
-            CtxState::Pending(_) => Err(RecvError::WouldBlock),
-            CtxState::Replied(_) => match std::mem::take(state) {
-                CtxState::Replied(msg) => {
-                    self.out.delivered();
-                    Ok(msg)
-                }
-                _ => Err(RecvError::WrongState),
-            },
         }
     }
 
@@ -263,7 +165,7 @@ impl Req {
             let Some(ctx) = self.held.pop_front() else {
                 return;
             };
-            let Some(CtxState::Pending(req)) = self.contexts.get_mut(&ctx) else {
+            let Some(CtxState::Pending(req)) = self.contexts.get_mut(ctx) else {
                 continue;
             };
             if req.delivery != Delivery::Held {
@@ -289,12 +191,12 @@ impl Req {
 
     /// Moves the requests matched by `due` back to the hold queue, in context order.
     fn requeue(&mut self, mut due: impl FnMut(PipeId, Option<Instant>) -> bool) {
-        for (ctx, state) in &mut self.contexts {
+        for (ctx, state) in self.contexts.iter_mut() {
             if let CtxState::Pending(req) = state {
                 if let Delivery::OnPipe { pipe, resend_at } = req.delivery {
                     if due(pipe, resend_at) {
                         req.delivery = Delivery::Held;
-                        self.held.push_back(*ctx);
+                        self.held.push_back(ctx);
                     }
                 }
             }
@@ -331,13 +233,85 @@ impl Req {
             self.out.dropped(DropReason::StaleId);
             return;
         };
-        let Some(state) = self.contexts.get_mut(&ctx) else {
+        let Some(state) = self.contexts.get_mut(ctx) else {
             self.out.dropped(DropReason::StaleId);
             return;
         };
         let mut msg = Message::new(payload.slice(4..));
         msg.pipe = Some(pipe);
         *state = CtxState::Replied(msg);
+    }
+}
+
+impl Contexts for Req {
+    /// Opens a new context (raw contexts all behave like the socket itself).
+    fn open_context(&mut self) -> Result<ContextId, ContextError> {
+        Ok(self.contexts.open(CtxState::Idle))
+    }
+
+    /// Closes a context, cancelling its request (counted as [`DropReason::Cancelled`]).
+    fn close_context(&mut self, ctx: ContextId) -> bool {
+        match self.contexts.close(ctx) {
+            Some(state) => {
+                self.cancel(state);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends a request on `ctx` (see the module docs).
+    fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
+        if !self.contexts.contains(ctx) {
+            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
+        }
+        if self.raw {
+            return self.send_raw(msg);
+        }
+        if self.options.fail_no_peers && self.writable.is_empty() {
+            return Err(SendError::new(SendErrorKind::NoPeers, msg));
+        }
+        let old = self
+            .contexts
+            .get_mut(ctx)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        self.cancel(old);
+        let id = self.allocate_id();
+        self.by_id.insert(id, ctx);
+        if let Some(state) = self.contexts.get_mut(ctx) {
+            *state = CtxState::Pending(Request {
+                id,
+                body: msg.body,
+                delivery: Delivery::Held,
+                sent_before: false,
+            });
+        }
+        self.held.push_back(ctx);
+        self.flush(now);
+        Ok(())
+    }
+
+    /// Receives the reply to the request on `ctx`.
+    fn recv_in(&mut self, ctx: ContextId, _now: Instant) -> Result<Message, RecvError> {
+        if self.raw {
+            if !self.contexts.contains(ctx) {
+                return Err(RecvError::NoSuchContext);
+            }
+            return self.recv_raw();
+        }
+        let state = self.contexts.get_mut(ctx).ok_or(RecvError::NoSuchContext)?;
+        match state {
+            CtxState::Idle => Err(RecvError::WrongState),
+            CtxState::Pending(_) => Err(RecvError::WouldBlock),
+            CtxState::Replied(_) => match std::mem::take(state) {
+                CtxState::Replied(msg) => {
+                    self.out.delivered();
+                    Ok(msg)
+                }
+                _ => Err(RecvError::WrongState),
+            },
+        }
     }
 }
 

@@ -28,7 +28,7 @@
 //!   and context; beyond that the newest response is dropped ([`DropReason::QueueFull`]):
 //!   responses are best-effort and the respondent must not be back-pressured by a survey
 //!   that will soon end.
-//! * Contexts ([`Surveyor::open_context`]) run independent surveys side by side, each with
+//! * Contexts ([`Contexts::open_context`]) run independent surveys side by side, each with
 //!   its own id, deadline and response queue; responses are routed by survey id. The
 //!   trait's `send`/`recv` use [`ContextId::DEFAULT`].
 //!
@@ -62,6 +62,7 @@ use crate::time::Instant;
 use crate::wire::backtrace::{first_word, id_header, is_whole_backtrace, Backtrace, ID_FLAG};
 
 pub use crate::context::ContextId;
+use crate::context::{ContextError, ContextTable, Contexts};
 
 /// Where one context stands in its survey.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,8 +92,7 @@ pub struct Surveyor {
     /// The last survey id handed out, before bit 31 is set.
     last_id: u32,
     pipes: FanOut,
-    contexts: BTreeMap<ContextId, Context>,
-    next_context: u32,
+    contexts: ContextTable<Context>,
     /// Survey id -> the context whose survey is in progress with that id.
     in_progress: BTreeMap<u32, ContextId>,
     out: Outputs,
@@ -102,114 +102,23 @@ impl Surveyor {
     /// A new SURVEYOR socket.
     pub fn new(config: Config) -> Self {
         let mut rng = Rng::new(config.seed);
-        let mut s = Self {
+        let pipes = FanOut::default();
+        let default = new_context(&pipes, &config.options);
+        Self {
             last_id: rng.next_u32(),
             raw: config.raw,
-            pipes: FanOut::default(),
-            contexts: BTreeMap::new(),
-            next_context: 1,
+            pipes,
+            contexts: ContextTable::new(default),
             in_progress: BTreeMap::new(),
             out: Outputs::default(),
             options: config.options,
-        };
-        let ctx = s.new_context();
-        s.contexts.insert(ContextId::DEFAULT, ctx);
-        s
-    }
-
-    /// Opens a new context. Raw sockets have no contexts and return `None`.
-    pub fn open_context(&mut self) -> Option<ContextId> {
-        if self.raw {
-            return None;
         }
-        while self
-            .contexts
-            .contains_key(&ContextId::from_raw(u64::from(self.next_context)))
-        {
-            self.next_context = self.next_context.wrapping_add(1).max(1);
-        }
-        let id = ContextId::from_raw(u64::from(self.next_context));
-        self.next_context = self.next_context.wrapping_add(1).max(1);
-        let ctx = self.new_context();
-        self.contexts.insert(id, ctx);
-        Some(id)
-    }
-
-    /// Closes a context: its survey ends (later responses count as stale) and responses
-    /// still queued are dropped as [`DropReason::Cancelled`]. Returns false for an unknown
-    /// context and for [`ContextId::DEFAULT`], which cannot be closed.
-    pub fn close_context(&mut self, ctx: ContextId) -> bool {
-        if ctx == ContextId::DEFAULT {
-            return false;
-        }
-        let Some(mut closed) = self.contexts.remove(&ctx) else {
-            return false;
-        };
-        if let SurveyState::Active { id, .. } = closed.state {
-            self.in_progress.remove(&id);
-        }
-        closed.responses.clear(
-            DropReason::Cancelled,
-            &mut self.out.stats,
-            &mut self.out.events,
-        );
-        true
-    }
-
-    /// Starts a survey on `ctx` (see [`Protocol::send`] and the module docs).
-    pub fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
-        if !self.contexts.contains_key(&ctx) {
-            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
-        }
-        if self.raw {
-            return self.send_raw(msg);
-        }
-        self.expire_due(now);
-        self.cancel_survey(ctx);
-        let id = self.next_survey_id();
-        let deadline = now + self.options.survey_deadline();
-        self.in_progress.insert(id, ctx);
-        if let Some(c) = self.contexts.get_mut(&ctx) {
-            c.state = SurveyState::Active { id, deadline };
-        }
-        let survey = Message::with_header(id_header(id), msg.body);
-        self.pipes.send(&survey, None, &mut self.out);
-        Ok(())
-    }
-
-    /// Receives a response for the survey on `ctx` (see [`Protocol::recv`] and the module
-    /// docs for the error sequence).
-    pub fn recv_in(&mut self, ctx: ContextId, now: Instant) -> Result<Message, RecvError> {
-        if !self.raw {
-            self.expire_due(now);
-        }
-        let raw = self.raw;
-        let c = self
-            .contexts
-            .get_mut(&ctx)
-            .ok_or(RecvError::NoSuchContext)?;
-        if !raw {
-            match c.state {
-                SurveyState::Idle => return Err(RecvError::WrongState),
-                SurveyState::TimedOut => {
-                    c.state = SurveyState::Idle;
-                    return Err(RecvError::TimedOut);
-                }
-                SurveyState::Active { .. } => {}
-            }
-        }
-        let (_, msg) = c
-            .responses
-            .pop(&mut self.out.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.out.delivered();
-        Ok(msg)
     }
 
     /// The id (bit 31 set) of the survey in progress on `ctx`, if one is collecting
     /// responses.
     pub fn current_survey(&self, ctx: ContextId) -> Option<u32> {
-        match self.contexts.get(&ctx)?.state {
+        match self.contexts.get(ctx)?.state {
             SurveyState::Active { id, .. } => Some(id),
             _ => None,
         }
@@ -217,21 +126,9 @@ impl Surveyor {
 
     /// The deadline of the survey in progress on `ctx`, if any.
     pub fn deadline(&self, ctx: ContextId) -> Option<Instant> {
-        match self.contexts.get(&ctx)?.state {
+        match self.contexts.get(ctx)?.state {
             SurveyState::Active { deadline, .. } => Some(deadline),
             _ => None,
-        }
-    }
-
-    fn new_context(&self) -> Context {
-        let mut responses = Inbound::new(self.options.recv_queue(), OnFull::DropNewest);
-        for (pipe, info) in self.pipes.iter() {
-            responses.add_pipe(pipe, info.recv_priority);
-        }
-        Context {
-            state: SurveyState::Idle,
-            expired_id: None,
-            responses,
         }
     }
 
@@ -248,7 +145,7 @@ impl Surveyor {
 
     /// Ends the survey of `ctx` because a new one replaces it.
     fn cancel_survey(&mut self, ctx: ContextId) {
-        let Some(c) = self.contexts.get_mut(&ctx) else {
+        let Some(c) = self.contexts.get_mut(ctx) else {
             return;
         };
         if let SurveyState::Active { id, .. } = c.state {
@@ -308,7 +205,7 @@ impl Surveyor {
             });
             return;
         };
-        let Some(c) = self.contexts.get_mut(&ctx) else {
+        let Some(c) = self.contexts.get_mut(ctx) else {
             self.out.dropped(DropReason::StaleId);
             return;
         };
@@ -323,13 +220,101 @@ impl Surveyor {
             Ok(bt) => bt,
             Err(e) => return self.out.dropped(e.drop_reason()),
         };
-        let Some(c) = self.contexts.get_mut(&ContextId::DEFAULT) else {
+        let Some(c) = self.contexts.get_mut(ContextId::DEFAULT) else {
             return;
         };
         let mut msg = Message::with_header(bt.header, bt.body);
         msg.pipe = Some(pipe);
         c.responses
             .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+    }
+}
+
+impl Contexts for Surveyor {
+    /// Opens a new context; a raw socket has none.
+    fn open_context(&mut self) -> Result<ContextId, ContextError> {
+        if self.raw {
+            return Err(ContextError::Raw);
+        }
+        let ctx = new_context(&self.pipes, &self.options);
+        Ok(self.contexts.open(ctx))
+    }
+
+    /// Closes a context: its survey ends (later responses count as stale) and responses
+    /// still queued are dropped as [`DropReason::Cancelled`].
+    fn close_context(&mut self, ctx: ContextId) -> bool {
+        let Some(mut closed) = self.contexts.close(ctx) else {
+            return false;
+        };
+        if let SurveyState::Active { id, .. } = closed.state {
+            self.in_progress.remove(&id);
+        }
+        closed.responses.clear(
+            DropReason::Cancelled,
+            &mut self.out.stats,
+            &mut self.out.events,
+        );
+        true
+    }
+
+    /// Starts a survey on `ctx` (see [`Protocol::send`] and the module docs).
+    fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
+        if !self.contexts.contains(ctx) {
+            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
+        }
+        if self.raw {
+            return self.send_raw(msg);
+        }
+        self.expire_due(now);
+        self.cancel_survey(ctx);
+        let id = self.next_survey_id();
+        let deadline = now + self.options.survey_deadline();
+        self.in_progress.insert(id, ctx);
+        if let Some(c) = self.contexts.get_mut(ctx) {
+            c.state = SurveyState::Active { id, deadline };
+        }
+        let survey = Message::with_header(id_header(id), msg.body);
+        self.pipes.send(&survey, None, &mut self.out);
+        Ok(())
+    }
+
+    /// Receives a response for the survey on `ctx` (see [`Protocol::recv`] and the module
+    /// docs for the error sequence).
+    fn recv_in(&mut self, ctx: ContextId, now: Instant) -> Result<Message, RecvError> {
+        if !self.raw {
+            self.expire_due(now);
+        }
+        let raw = self.raw;
+        let c = self.contexts.get_mut(ctx).ok_or(RecvError::NoSuchContext)?;
+        if !raw {
+            match c.state {
+                SurveyState::Idle => return Err(RecvError::WrongState),
+                SurveyState::TimedOut => {
+                    c.state = SurveyState::Idle;
+                    return Err(RecvError::TimedOut);
+                }
+                SurveyState::Active { .. } => {}
+            }
+        }
+        let (_, msg) = c
+            .responses
+            .pop(&mut self.out.events)
+            .ok_or(RecvError::WouldBlock)?;
+        self.out.delivered();
+        Ok(msg)
+    }
+}
+
+/// A new context in no survey, with a response queue for every attached pipe.
+fn new_context(pipes: &FanOut, options: &Options) -> Context {
+    let mut responses = Inbound::new(options.recv_queue(), OnFull::DropNewest);
+    for (pipe, info) in pipes.iter() {
+        responses.add_pipe(pipe, info.recv_priority);
+    }
+    Context {
+        state: SurveyState::Idle,
+        expired_id: None,
+        responses,
     }
 }
 
