@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
 use crate::message::Message;
-use crate::proto::Outputs;
+use crate::proto::Core;
 use crate::rng::Rng;
 use crate::stats::DropReason;
 
@@ -387,7 +387,7 @@ impl FanOut {
 
     /// Queues `msg` for every writable pipe except `except`, counting each pipe that
     /// misses it as [`DropReason::PipeBusy`].
-    pub(crate) fn send(&mut self, msg: &Message, except: Option<PipeId>, out: &mut Outputs) {
+    pub(crate) fn send(&mut self, msg: &Message, except: Option<PipeId>, out: &mut Core) {
         for (&pipe, slot) in &mut self.pipes {
             if except == Some(pipe) {
                 continue;

@@ -178,13 +178,32 @@ pub enum RecvError {
     NoSuchContext,
 }
 
+/// Gives the [`Protocol`] trait's provided methods the state every protocol shares.
+/// Private, so that [`Protocol`] is sealed: its implementations are this crate's state
+/// machines (pick one at run time with [`AnyProtocol`](crate::AnyProtocol)).
+pub(crate) mod sealed {
+    use crate::proto::Core;
+
+    /// Access to a protocol's shared [`Core`].
+    pub trait HasCore {
+        /// The shared core.
+        fn core(&self) -> &Core;
+        /// The shared core, for change.
+        fn core_mut(&mut self) -> &mut Core;
+    }
+}
+
 /// The sans-IO interface of every SP protocol. See the module docs for the contract.
-pub trait Protocol {
+///
+/// The trait is sealed: only this crate's state machines implement it.
+pub trait Protocol: sealed::HasCore {
     /// The socket type (and so the wire id and peer) of this state machine.
     fn socket_type(&self) -> SocketType;
 
     /// Whether this is a raw-mode socket.
-    fn is_raw(&self) -> bool;
+    fn is_raw(&self) -> bool {
+        self.core().raw
+    }
 
     /// A connection to a peer of the right type finished its handshake.
     fn add_pipe(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused>;
@@ -198,8 +217,10 @@ pub trait Protocol {
     /// `pipe` can take another message.
     fn handle_writable(&mut self, now: Instant, pipe: PipeId);
 
-    /// Time has advanced to `now`; fire due timers.
-    fn handle_timeout(&mut self, now: Instant);
+    /// Time has advanced to `now`; fire due timers. A protocol without timers ignores it.
+    fn handle_timeout(&mut self, now: Instant) {
+        let _ = now;
+    }
 
     /// The user sends a message.
     fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError>;
@@ -208,22 +229,35 @@ pub trait Protocol {
     fn recv(&mut self, now: Instant) -> Result<Message, RecvError>;
 
     /// The next message to write, if any.
-    fn poll_transmit(&mut self) -> Option<Transmit>;
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.core_mut().transmits.pop_front()
+    }
 
     /// The next event, if any.
-    fn poll_event(&mut self) -> Option<Event>;
+    fn poll_event(&mut self) -> Option<Event> {
+        self.core_mut().events.pop_front()
+    }
 
-    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
-    fn poll_timeout(&self) -> Option<Instant>;
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called (never, for a
+    /// protocol without timers).
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
 
     /// Counters, including every drop with its reason.
-    fn stats(&self) -> &ProtoStats;
+    fn stats(&self) -> &ProtoStats {
+        &self.core().stats
+    }
 
     /// The options in force.
-    fn options(&self) -> &Options;
+    fn options(&self) -> &Options {
+        &self.core().options
+    }
 
     /// Replaces the options; takes effect for subsequent operations.
-    fn set_options(&mut self, options: Options);
+    fn set_options(&mut self, options: Options) {
+        self.core_mut().options = options;
+    }
 
     /// Whether this protocol reads the `now` argument of its calls at all. A protocol
     /// without timers answers `false`; a driver may then skip reading its clock and pass

@@ -19,28 +19,23 @@
 
 use bytes::Bytes;
 
-use super::common::Outputs;
+use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{FanOut, PipeId, PipeInfo};
-use crate::protocol::{
-    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
-};
+use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
-use crate::stats::ProtoStats;
 use crate::time::Instant;
 use crate::wire::backtrace::first_word;
 
 /// The BUS state machine.
 #[derive(Clone, Debug)]
 pub struct Bus {
-    options: Options,
-    raw: bool,
     /// Every attached pipe and whether it can take a message now.
     pipes: FanOut,
     inbound: Inbound,
-    out: Outputs,
+    core: Core,
 }
 
 impl Bus {
@@ -48,11 +43,9 @@ impl Bus {
     pub fn new(config: Config) -> Self {
         let inbound = Inbound::new(config.options.recv_queue(), OnFull::Pause);
         Self {
-            options: config.options,
-            raw: config.raw,
             pipes: FanOut::default(),
             inbound,
-            out: Outputs::default(),
+            core: Core::new(config),
         }
     }
 
@@ -65,20 +58,18 @@ impl Bus {
     /// names no valid pipe id), `Err` for a header that is neither empty nor at least one
     /// word long.
     fn excluded_pipe(&self, msg: &Message) -> Result<Option<PipeId>, ()> {
-        if !self.raw || msg.header.is_empty() {
+        if !self.core.raw || msg.header.is_empty() {
             return Ok(None);
         }
         first_word(&msg.header).map(PipeId::new).ok_or(())
     }
 }
 
+has_core!(Bus);
+
 impl Protocol for Bus {
     fn socket_type(&self) -> SocketType {
         SocketType::Bus
-    }
-
-    fn is_raw(&self) -> bool {
-        self.raw
     }
 
     fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
@@ -96,8 +87,8 @@ impl Protocol for Bus {
     }
 
     fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
-        self.out.arrived(payload.len());
-        let header = if self.raw {
+        self.core.arrived(payload.len());
+        let header = if self.core.raw {
             Bytes::copy_from_slice(&pipe.get().to_be_bytes())
         } else {
             Bytes::new()
@@ -109,56 +100,34 @@ impl Protocol for Bus {
         };
         // Unknown pipes are counted as dropped by `inbound`.
         self.inbound
-            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+            .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
         self.pipes.set_writable(pipe);
     }
 
-    fn handle_timeout(&mut self, _now: Instant) {}
-
     fn send(&mut self, _now: Instant, msg: Message) -> Result<(), SendError> {
         let Ok(excluded) = self.excluded_pipe(&msg) else {
             return Err(SendError::new(SendErrorKind::BadHeader, msg));
         };
         self.pipes
-            .send(&Message::new(msg.body), excluded, &mut self.out);
+            .send(&Message::new(msg.body), excluded, &mut self.core);
         Ok(())
     }
 
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
         let (_, msg) = self
             .inbound
-            .pop(&mut self.out.events)
+            .pop(&mut self.core.events)
             .ok_or(RecvError::WouldBlock)?;
-        self.out.delivered();
+        self.core.delivered();
         Ok(msg)
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-
-    fn stats(&self) -> &ProtoStats {
-        &self.out.stats
-    }
-
-    fn options(&self) -> &Options {
-        &self.options
     }
 
     fn set_options(&mut self, options: Options) {
         self.inbound.set_capacity(options.recv_queue());
-        self.options = options;
+        self.core.options = options;
     }
 
     fn uses_clock(&self) -> bool {

@@ -4,7 +4,7 @@
 mod common;
 mod replier;
 
-pub(crate) use common::Outputs;
+pub(crate) use common::Core;
 
 pub mod bus;
 pub mod pair0;
@@ -36,11 +36,9 @@ use crate::context::{ContextError, ContextId, Contexts};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{
-    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
-};
+use crate::protocol::sealed::HasCore;
+use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
-use crate::stats::ProtoStats;
 use crate::time::Instant;
 
 macro_rules! any_protocol {
@@ -75,12 +73,18 @@ macro_rules! any_protocol {
             }
         )*
 
+        impl HasCore for AnyProtocol {
+            fn core(&self) -> &Core {
+                match self { $(Self::$variant(p) => p.core(),)* }
+            }
+            fn core_mut(&mut self) -> &mut Core {
+                match self { $(Self::$variant(p) => p.core_mut(),)* }
+            }
+        }
+
         impl Protocol for AnyProtocol {
             fn socket_type(&self) -> SocketType {
                 match self { $(Self::$variant(p) => p.socket_type(),)* }
-            }
-            fn is_raw(&self) -> bool {
-                match self { $(Self::$variant(p) => p.is_raw(),)* }
             }
             fn add_pipe(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
                 match self { $(Self::$variant(p) => p.add_pipe(now, pipe, info),)* }
@@ -103,20 +107,8 @@ macro_rules! any_protocol {
             fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
                 match self { $(Self::$variant(p) => p.recv(now),)* }
             }
-            fn poll_transmit(&mut self) -> Option<Transmit> {
-                match self { $(Self::$variant(p) => p.poll_transmit(),)* }
-            }
-            fn poll_event(&mut self) -> Option<Event> {
-                match self { $(Self::$variant(p) => p.poll_event(),)* }
-            }
             fn poll_timeout(&self) -> Option<Instant> {
                 match self { $(Self::$variant(p) => p.poll_timeout(),)* }
-            }
-            fn stats(&self) -> &ProtoStats {
-                match self { $(Self::$variant(p) => p.stats(),)* }
-            }
-            fn options(&self) -> &Options {
-                match self { $(Self::$variant(p) => p.options(),)* }
             }
             fn set_options(&mut self, options: Options) {
                 match self { $(Self::$variant(p) => p.set_options(options),)* }

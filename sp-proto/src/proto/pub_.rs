@@ -17,33 +17,28 @@
 
 use bytes::Bytes;
 
-use super::common::Outputs;
+use super::common::{has_core, Core};
 use crate::message::Message;
-use crate::options::Options;
 use crate::pipes::{FanOut, PipeId, PipeInfo};
-use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, Transmit};
+use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError};
 use crate::socket_type::SocketType;
-use crate::stats::{DropReason, ProtoStats};
+use crate::stats::DropReason;
 use crate::time::Instant;
 
 /// The PUB state machine (raw differs only in passing a user-supplied header through).
 #[derive(Clone, Debug)]
 pub struct Pub {
-    options: Options,
-    raw: bool,
     /// Every attached pipe and whether it can take a message now.
     pipes: FanOut,
-    out: Outputs,
+    core: Core,
 }
 
 impl Pub {
     /// A new PUB socket.
     pub fn new(config: Config) -> Self {
         Self {
-            options: config.options,
-            raw: config.raw,
             pipes: FanOut::default(),
-            out: Outputs::default(),
+            core: Core::new(config),
         }
     }
 
@@ -53,13 +48,11 @@ impl Pub {
     }
 }
 
+has_core!(Pub);
+
 impl Protocol for Pub {
     fn socket_type(&self) -> SocketType {
         SocketType::Pub
-    }
-
-    fn is_raw(&self) -> bool {
-        self.raw
     }
 
     fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
@@ -74,52 +67,26 @@ impl Protocol for Pub {
     }
 
     fn handle_message(&mut self, _now: Instant, _pipe: PipeId, payload: Bytes) {
-        self.out.arrived(payload.len());
-        self.out.dropped(DropReason::UnexpectedData);
+        self.core.arrived(payload.len());
+        self.core.dropped(DropReason::UnexpectedData);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
         self.pipes.set_writable(pipe);
     }
 
-    fn handle_timeout(&mut self, _now: Instant) {}
-
     fn send(&mut self, _now: Instant, mut msg: Message) -> Result<(), SendError> {
         msg.pipe = None;
-        if !self.raw {
+        if !self.core.raw {
             // PUB/SUB has no protocol header; a cooked user's header is not sent.
             msg.header = Bytes::new();
         }
-        self.pipes.send(&msg, None, &mut self.out);
+        self.pipes.send(&msg, None, &mut self.core);
         Ok(())
     }
 
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
         Err(RecvError::NotSupported)
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-
-    fn stats(&self) -> &ProtoStats {
-        &self.out.stats
-    }
-
-    fn options(&self) -> &Options {
-        &self.options
-    }
-
-    fn set_options(&mut self, options: Options) {
-        self.options = options;
     }
 
     fn uses_clock(&self) -> bool {

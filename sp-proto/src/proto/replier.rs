@@ -7,17 +7,15 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
-use super::common::Outputs;
+use super::common::{has_core, Core};
 use crate::context::{ContextError, ContextId, ContextTable, Contexts};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{
-    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
-};
+use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
-use crate::stats::{DropReason, ProtoStats};
+use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::backtrace::{first_word, push_word, Backtrace};
 
@@ -50,12 +48,10 @@ pub(crate) enum OnBusy {
 pub(crate) struct Replier {
     socket_type: SocketType,
     on_busy: OnBusy,
-    options: Options,
-    raw: bool,
     inbound: Inbound,
     pipes: BTreeMap<PipeId, PipeOut>,
     contexts: ContextTable<Option<Pending>>,
-    out: Outputs,
+    core: Core,
 }
 
 impl Replier {
@@ -65,12 +61,10 @@ impl Replier {
         Self {
             socket_type,
             on_busy,
-            options: config.options,
-            raw: config.raw,
             inbound,
             pipes: BTreeMap::new(),
             contexts: ContextTable::new(None),
-            out: Outputs::default(),
+            core: Core::new(config),
         }
     }
 
@@ -101,18 +95,18 @@ impl Replier {
     /// Writes `msg` on `pipe` now, or keeps it in the pipe's backlog, or drops it.
     fn route(&mut self, pipe: PipeId, msg: Message) {
         let Some(p) = self.pipes.get_mut(&pipe) else {
-            self.out.dropped(DropReason::PipeGone);
+            self.core.dropped(DropReason::PipeGone);
             return;
         };
         if p.writable {
             p.writable = false;
-            self.out.transmit(pipe, msg);
+            self.core.transmit(pipe, msg);
         } else if self.on_busy == OnBusy::Drop {
-            self.out.dropped(DropReason::PipeBusy);
-        } else if p.backlog.len() < self.options.recv_queue() {
+            self.core.dropped(DropReason::PipeBusy);
+        } else if p.backlog.len() < self.core.options.recv_queue() {
             p.backlog.push_back(msg);
         } else {
-            self.out.dropped(DropReason::QueueFull);
+            self.core.dropped(DropReason::QueueFull);
         }
     }
 }
@@ -121,7 +115,7 @@ impl Contexts for Replier {
     /// Opens a new context. A raw RESPONDENT has none (nanomsg and NNG); raw REP
     /// contexts all behave like the socket itself.
     fn open_context(&mut self) -> Result<ContextId, ContextError> {
-        if self.raw && self.socket_type == SocketType::Respondent {
+        if self.core.raw && self.socket_type == SocketType::Respondent {
             return Err(ContextError::Raw);
         }
         Ok(self.contexts.open(None))
@@ -138,10 +132,10 @@ impl Contexts for Replier {
         *slot = None;
         let (pipe, mut msg) = self
             .inbound
-            .pop(&mut self.out.events)
+            .pop(&mut self.core.events)
             .ok_or(RecvError::WouldBlock)?;
-        self.out.delivered();
-        if !self.raw {
+        self.core.delivered();
+        if !self.core.raw {
             let header = std::mem::take(&mut msg.header);
             *slot = Some(Pending { pipe, header });
         }
@@ -153,7 +147,7 @@ impl Contexts for Replier {
         let Some(slot) = self.contexts.get_mut(ctx) else {
             return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
         };
-        if self.raw {
+        if self.core.raw {
             return self.send_raw(msg);
         }
         let Some(pending) = slot.take() else {
@@ -164,13 +158,11 @@ impl Contexts for Replier {
     }
 }
 
+has_core!(Replier);
+
 impl Protocol for Replier {
     fn socket_type(&self) -> SocketType {
         self.socket_type
-    }
-
-    fn is_raw(&self) -> bool {
-        self.raw
     }
 
     fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
@@ -190,7 +182,7 @@ impl Protocol for Replier {
 
     fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
         if let Some(p) = self.pipes.remove(&pipe) {
-            self.out
+            self.core
                 .stats
                 .drop_many(DropReason::PipeGone, p.backlog.len() as u64);
             self.inbound.remove_pipe(pipe);
@@ -198,12 +190,12 @@ impl Protocol for Replier {
     }
 
     fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
-        self.out.arrived(payload.len());
-        let bt = match Backtrace::parse(&payload, self.options.max_ttl()) {
+        self.core.arrived(payload.len());
+        let bt = match Backtrace::parse(&payload, self.core.options.max_ttl()) {
             Ok(bt) => bt,
-            Err(e) => return self.out.dropped(e.drop_reason()),
+            Err(e) => return self.core.dropped(e.drop_reason()),
         };
-        let header = if self.raw {
+        let header = if self.core.raw {
             push_word(pipe.get(), &bt.header)
         } else {
             bt.header
@@ -211,7 +203,7 @@ impl Protocol for Replier {
         let mut msg = Message::with_header(header, bt.body);
         msg.pipe = Some(pipe);
         self.inbound
-            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+            .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
@@ -219,12 +211,10 @@ impl Protocol for Replier {
             return;
         };
         match p.backlog.pop_front() {
-            Some(msg) => self.out.transmit(pipe, msg),
+            Some(msg) => self.core.transmit(pipe, msg),
             None => p.writable = true,
         }
     }
-
-    fn handle_timeout(&mut self, _now: Instant) {}
 
     fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError> {
         self.send_in(ContextId::DEFAULT, now, msg)
@@ -234,29 +224,9 @@ impl Protocol for Replier {
         self.recv_in(ContextId::DEFAULT, now)
     }
 
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-
-    fn stats(&self) -> &ProtoStats {
-        &self.out.stats
-    }
-
-    fn options(&self) -> &Options {
-        &self.options
-    }
-
     fn set_options(&mut self, options: Options) {
         self.inbound.set_capacity(options.recv_queue());
-        self.options = options;
+        self.core.options = options;
     }
 }
 
@@ -265,12 +235,18 @@ impl Protocol for Replier {
 /// their own methods.
 macro_rules! protocol_via_replier {
     ($socket:ty) => {
+        impl $crate::protocol::sealed::HasCore for $socket {
+            fn core(&self) -> &$crate::proto::Core {
+                $crate::protocol::sealed::HasCore::core(&self.0)
+            }
+            fn core_mut(&mut self) -> &mut $crate::proto::Core {
+                $crate::protocol::sealed::HasCore::core_mut(&mut self.0)
+            }
+        }
+
         impl $crate::protocol::Protocol for $socket {
             fn socket_type(&self) -> $crate::socket_type::SocketType {
                 self.0.socket_type()
-            }
-            fn is_raw(&self) -> bool {
-                self.0.is_raw()
             }
             fn add_pipe(
                 &mut self,
@@ -310,20 +286,8 @@ macro_rules! protocol_via_replier {
             ) -> Result<$crate::message::Message, $crate::protocol::RecvError> {
                 self.0.recv(now)
             }
-            fn poll_transmit(&mut self) -> Option<$crate::protocol::Transmit> {
-                self.0.poll_transmit()
-            }
-            fn poll_event(&mut self) -> Option<$crate::protocol::Event> {
-                self.0.poll_event()
-            }
             fn poll_timeout(&self) -> Option<$crate::time::Instant> {
                 self.0.poll_timeout()
-            }
-            fn stats(&self) -> &$crate::stats::ProtoStats {
-                self.0.stats()
-            }
-            fn options(&self) -> &$crate::options::Options {
-                self.0.options()
             }
             fn set_options(&mut self, options: $crate::options::Options) {
                 self.0.set_options(options);

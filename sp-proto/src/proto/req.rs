@@ -37,17 +37,15 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
-use super::common::Outputs;
+use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo, PriorityRing};
-use crate::protocol::{
-    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
-};
+use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::rng::Rng;
 use crate::socket_type::SocketType;
-use crate::stats::{DropReason, ProtoStats};
+use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::backtrace::{first_word, id_header, is_whole_backtrace, Backtrace, ID_FLAG};
 
@@ -89,8 +87,6 @@ enum CtxState {
 /// The REQ state machine.
 #[derive(Clone, Debug)]
 pub struct Req {
-    options: Options,
-    raw: bool,
     /// Writable pipes (load balancing by send priority).
     writable: PriorityRing,
     /// Raw mode: received replies, fair-queued.
@@ -102,7 +98,7 @@ pub struct Req {
     /// Contexts whose request waits for a writable pipe, oldest first. Entries whose
     /// context no longer holds a `Held` request are skipped.
     held: VecDeque<ContextId>,
-    out: Outputs,
+    core: Core,
 }
 
 impl Req {
@@ -112,14 +108,12 @@ impl Req {
         let inbound = Inbound::new(config.options.recv_queue(), OnFull::Pause);
         Self {
             next_id: rng.next_u32(),
-            options: config.options,
-            raw: config.raw,
             writable: PriorityRing::new(),
             inbound,
             contexts: ContextTable::new(CtxState::Idle),
             by_id: BTreeMap::new(),
             held: VecDeque::new(),
-            out: Outputs::default(),
+            core: Core::new(config),
         }
     }
 
@@ -142,9 +136,9 @@ impl Req {
             CtxState::Idle => {}
             CtxState::Pending(req) => {
                 self.by_id.remove(&req.id);
-                self.out.dropped(DropReason::Cancelled);
+                self.core.dropped(DropReason::Cancelled);
             }
-            CtxState::Replied(_) => self.out.dropped(DropReason::Cancelled),
+            CtxState::Replied(_) => self.core.dropped(DropReason::Cancelled),
         }
     }
 
@@ -177,15 +171,15 @@ impl Req {
             };
             req.delivery = Delivery::OnPipe {
                 pipe,
-                resend_at: self.options.resend_interval().map(|ivl| now + ivl),
+                resend_at: self.core.options.resend_interval().map(|ivl| now + ivl),
             };
             let msg = Message::with_header(id_header(req.id), req.body.clone());
             if req.sent_before {
-                self.out.stats.resends += 1;
-                self.out.events.push_back(Event::RequestResent { pipe });
+                self.core.stats.resends += 1;
+                self.core.events.push_back(Event::RequestResent { pipe });
             }
             req.sent_before = true;
-            self.out.transmit(pipe, msg);
+            self.core.transmit(pipe, msg);
         }
     }
 
@@ -211,30 +205,30 @@ impl Req {
             return Err(SendError::new(SendErrorKind::WouldBlock, msg));
         };
         msg.pipe = None;
-        self.out.transmit(pipe, msg);
+        self.core.transmit(pipe, msg);
         Ok(())
     }
 
     fn recv_raw(&mut self) -> Result<Message, RecvError> {
         let (_, msg) = self
             .inbound
-            .pop(&mut self.out.events)
+            .pop(&mut self.core.events)
             .ok_or(RecvError::WouldBlock)?;
-        self.out.delivered();
+        self.core.delivered();
         Ok(msg)
     }
 
     fn handle_reply(&mut self, pipe: PipeId, payload: Bytes) {
         let Some(word) = first_word(&payload).filter(|w| w & ID_FLAG != 0) else {
-            self.out.dropped(DropReason::MalformedHeader);
+            self.core.dropped(DropReason::MalformedHeader);
             return;
         };
         let Some(ctx) = self.by_id.remove(&word) else {
-            self.out.dropped(DropReason::StaleId);
+            self.core.dropped(DropReason::StaleId);
             return;
         };
         let Some(state) = self.contexts.get_mut(ctx) else {
-            self.out.dropped(DropReason::StaleId);
+            self.core.dropped(DropReason::StaleId);
             return;
         };
         let mut msg = Message::new(payload.slice(4..));
@@ -265,10 +259,10 @@ impl Contexts for Req {
         if !self.contexts.contains(ctx) {
             return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
         }
-        if self.raw {
+        if self.core.raw {
             return self.send_raw(msg);
         }
-        if self.options.fail_no_peers && self.writable.is_empty() {
+        if self.core.options.fail_no_peers && self.writable.is_empty() {
             return Err(SendError::new(SendErrorKind::NoPeers, msg));
         }
         let old = self
@@ -294,7 +288,7 @@ impl Contexts for Req {
 
     /// Receives the reply to the request on `ctx`.
     fn recv_in(&mut self, ctx: ContextId, _now: Instant) -> Result<Message, RecvError> {
-        if self.raw {
+        if self.core.raw {
             if !self.contexts.contains(ctx) {
                 return Err(RecvError::NoSuchContext);
             }
@@ -306,7 +300,7 @@ impl Contexts for Req {
             CtxState::Pending(_) => Err(RecvError::WouldBlock),
             CtxState::Replied(_) => match std::mem::take(state) {
                 CtxState::Replied(msg) => {
-                    self.out.delivered();
+                    self.core.delivered();
                     Ok(msg)
                 }
                 _ => Err(RecvError::WrongState),
@@ -315,13 +309,11 @@ impl Contexts for Req {
     }
 }
 
+has_core!(Req);
+
 impl Protocol for Req {
     fn socket_type(&self) -> SocketType {
         SocketType::Req
-    }
-
-    fn is_raw(&self) -> bool {
-        self.raw
     }
 
     fn add_pipe(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
@@ -330,7 +322,7 @@ impl Protocol for Req {
         }
         self.writable.add(pipe, info.send_priority);
         self.writable.activate(pipe);
-        if self.raw {
+        if self.core.raw {
             self.inbound.add_pipe(pipe, info.recv_priority);
         } else {
             self.flush(now);
@@ -343,7 +335,7 @@ impl Protocol for Req {
             return;
         }
         self.writable.remove(pipe);
-        if self.raw {
+        if self.core.raw {
             self.inbound.remove_pipe(pipe);
         } else {
             self.requeue(|on, _| on == pipe);
@@ -352,31 +344,31 @@ impl Protocol for Req {
     }
 
     fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
-        self.out.arrived(payload.len());
-        if !self.raw {
+        self.core.arrived(payload.len());
+        if !self.core.raw {
             self.handle_reply(pipe, payload);
             return;
         }
-        match Backtrace::parse(&payload, self.options.max_ttl()) {
+        match Backtrace::parse(&payload, self.core.options.max_ttl()) {
             Ok(bt) => {
                 let mut msg = Message::with_header(bt.header, bt.body);
                 msg.pipe = Some(pipe);
                 self.inbound
-                    .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+                    .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
             }
-            Err(e) => self.out.dropped(e.drop_reason()),
+            Err(e) => self.core.dropped(e.drop_reason()),
         }
     }
 
     fn handle_writable(&mut self, now: Instant, pipe: PipeId) {
         self.writable.activate(pipe);
-        if !self.raw {
+        if !self.core.raw {
             self.flush(now);
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if self.raw {
+        if self.core.raw {
             return;
         }
         self.requeue(|_, resend_at| resend_at.is_some_and(|t| t <= now));
@@ -389,14 +381,6 @@ impl Protocol for Req {
 
     fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
         self.recv_in(ContextId::DEFAULT, now)
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -412,17 +396,9 @@ impl Protocol for Req {
             .min()
     }
 
-    fn stats(&self) -> &ProtoStats {
-        &self.out.stats
-    }
-
-    fn options(&self) -> &Options {
-        &self.options
-    }
-
     fn set_options(&mut self, options: Options) {
         self.inbound.set_capacity(options.recv_queue());
-        self.options = options;
+        self.core.options = options;
     }
 }
 

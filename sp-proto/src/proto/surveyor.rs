@@ -47,17 +47,15 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::common::Outputs;
+use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{FanOut, PipeId, PipeInfo};
-use crate::protocol::{
-    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
-};
+use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::rng::Rng;
 use crate::socket_type::SocketType;
-use crate::stats::{DropReason, ProtoStats};
+use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::backtrace::{first_word, id_header, is_whole_backtrace, Backtrace, ID_FLAG};
 
@@ -87,15 +85,13 @@ struct Context {
 /// The SURVEYOR state machine (cooked or raw, see the module docs).
 #[derive(Clone, Debug)]
 pub struct Surveyor {
-    options: Options,
-    raw: bool,
     /// The last survey id handed out, before bit 31 is set.
     last_id: u32,
     pipes: FanOut,
     contexts: ContextTable<Context>,
     /// Survey id -> the context whose survey is in progress with that id.
     in_progress: BTreeMap<u32, ContextId>,
-    out: Outputs,
+    core: Core,
 }
 
 impl Surveyor {
@@ -106,12 +102,10 @@ impl Surveyor {
         let default = new_context(&pipes, &config.options);
         Self {
             last_id: rng.next_u32(),
-            raw: config.raw,
             pipes,
             contexts: ContextTable::new(default),
             in_progress: BTreeMap::new(),
-            out: Outputs::default(),
-            options: config.options,
+            core: Core::new(config),
         }
     }
 
@@ -155,8 +149,8 @@ impl Surveyor {
         c.expired_id = None;
         c.responses.clear(
             DropReason::Cancelled,
-            &mut self.out.stats,
-            &mut self.out.events,
+            &mut self.core.stats,
+            &mut self.core.events,
         );
     }
 
@@ -174,10 +168,10 @@ impl Surveyor {
             c.expired_id = Some(id);
             c.responses.clear(
                 DropReason::SurveyExpired,
-                &mut self.out.stats,
-                &mut self.out.events,
+                &mut self.core.stats,
+                &mut self.core.events,
             );
-            self.out.events.push_back(Event::SurveyExpired);
+            self.core.events.push_back(Event::SurveyExpired);
         }
     }
 
@@ -186,19 +180,19 @@ impl Surveyor {
             return Err(SendError::new(SendErrorKind::BadHeader, msg));
         }
         let survey = Message::with_header(msg.header, msg.body);
-        self.pipes.send(&survey, None, &mut self.out);
+        self.pipes.send(&survey, None, &mut self.core);
         Ok(())
     }
 
     fn handle_response(&mut self, now: Instant, pipe: PipeId, payload: Bytes) {
         self.expire_due(now);
         let Some(id) = first_word(&payload).filter(|w| w & ID_FLAG != 0) else {
-            self.out.dropped(DropReason::MalformedHeader);
+            self.core.dropped(DropReason::MalformedHeader);
             return;
         };
         let Some(ctx) = self.in_progress.get(&id).copied() else {
             let expired = self.contexts.values().any(|c| c.expired_id == Some(id));
-            self.out.dropped(if expired {
+            self.core.dropped(if expired {
                 DropReason::SurveyExpired
             } else {
                 DropReason::StaleId
@@ -206,19 +200,19 @@ impl Surveyor {
             return;
         };
         let Some(c) = self.contexts.get_mut(ctx) else {
-            self.out.dropped(DropReason::StaleId);
+            self.core.dropped(DropReason::StaleId);
             return;
         };
         let mut msg = Message::new(payload.slice(4..));
         msg.pipe = Some(pipe);
         c.responses
-            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+            .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
     }
 
     fn handle_raw_response(&mut self, pipe: PipeId, payload: Bytes) {
-        let bt = match Backtrace::parse(&payload, self.options.max_ttl()) {
+        let bt = match Backtrace::parse(&payload, self.core.options.max_ttl()) {
             Ok(bt) => bt,
-            Err(e) => return self.out.dropped(e.drop_reason()),
+            Err(e) => return self.core.dropped(e.drop_reason()),
         };
         let Some(c) = self.contexts.get_mut(ContextId::DEFAULT) else {
             return;
@@ -226,17 +220,17 @@ impl Surveyor {
         let mut msg = Message::with_header(bt.header, bt.body);
         msg.pipe = Some(pipe);
         c.responses
-            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+            .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
     }
 }
 
 impl Contexts for Surveyor {
     /// Opens a new context; a raw socket has none.
     fn open_context(&mut self) -> Result<ContextId, ContextError> {
-        if self.raw {
+        if self.core.raw {
             return Err(ContextError::Raw);
         }
-        let ctx = new_context(&self.pipes, &self.options);
+        let ctx = new_context(&self.pipes, &self.core.options);
         Ok(self.contexts.open(ctx))
     }
 
@@ -251,8 +245,8 @@ impl Contexts for Surveyor {
         }
         closed.responses.clear(
             DropReason::Cancelled,
-            &mut self.out.stats,
-            &mut self.out.events,
+            &mut self.core.stats,
+            &mut self.core.events,
         );
         true
     }
@@ -262,29 +256,29 @@ impl Contexts for Surveyor {
         if !self.contexts.contains(ctx) {
             return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
         }
-        if self.raw {
+        if self.core.raw {
             return self.send_raw(msg);
         }
         self.expire_due(now);
         self.cancel_survey(ctx);
         let id = self.next_survey_id();
-        let deadline = now + self.options.survey_deadline();
+        let deadline = now + self.core.options.survey_deadline();
         self.in_progress.insert(id, ctx);
         if let Some(c) = self.contexts.get_mut(ctx) {
             c.state = SurveyState::Active { id, deadline };
         }
         let survey = Message::with_header(id_header(id), msg.body);
-        self.pipes.send(&survey, None, &mut self.out);
+        self.pipes.send(&survey, None, &mut self.core);
         Ok(())
     }
 
     /// Receives a response for the survey on `ctx` (see [`Protocol::recv`] and the module
     /// docs for the error sequence).
     fn recv_in(&mut self, ctx: ContextId, now: Instant) -> Result<Message, RecvError> {
-        if !self.raw {
+        if !self.core.raw {
             self.expire_due(now);
         }
-        let raw = self.raw;
+        let raw = self.core.raw;
         let c = self.contexts.get_mut(ctx).ok_or(RecvError::NoSuchContext)?;
         if !raw {
             match c.state {
@@ -298,9 +292,9 @@ impl Contexts for Surveyor {
         }
         let (_, msg) = c
             .responses
-            .pop(&mut self.out.events)
+            .pop(&mut self.core.events)
             .ok_or(RecvError::WouldBlock)?;
-        self.out.delivered();
+        self.core.delivered();
         Ok(msg)
     }
 }
@@ -318,13 +312,11 @@ fn new_context(pipes: &FanOut, options: &Options) -> Context {
     }
 }
 
+has_core!(Surveyor);
+
 impl Protocol for Surveyor {
     fn socket_type(&self) -> SocketType {
         SocketType::Surveyor
-    }
-
-    fn is_raw(&self) -> bool {
-        self.raw
     }
 
     fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
@@ -347,8 +339,8 @@ impl Protocol for Surveyor {
     }
 
     fn handle_message(&mut self, now: Instant, pipe: PipeId, payload: Bytes) {
-        self.out.arrived(payload.len());
-        if self.raw {
+        self.core.arrived(payload.len());
+        if self.core.raw {
             self.handle_raw_response(pipe, payload);
         } else {
             self.handle_response(now, pipe, payload);
@@ -360,7 +352,7 @@ impl Protocol for Surveyor {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if !self.raw {
+        if !self.core.raw {
             self.expire_due(now);
         }
     }
@@ -373,14 +365,6 @@ impl Protocol for Surveyor {
         self.recv_in(ContextId::DEFAULT, now)
     }
 
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
-    }
-
     fn poll_timeout(&self) -> Option<Instant> {
         self.contexts
             .values()
@@ -391,18 +375,10 @@ impl Protocol for Surveyor {
             .min()
     }
 
-    fn stats(&self) -> &ProtoStats {
-        &self.out.stats
-    }
-
-    fn options(&self) -> &Options {
-        &self.options
-    }
-
     fn set_options(&mut self, options: Options) {
         for c in self.contexts.values_mut() {
             c.responses.set_capacity(options.recv_queue());
         }
-        self.options = options;
+        self.core.options = options;
     }
 }
