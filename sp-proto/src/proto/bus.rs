@@ -99,8 +99,7 @@ impl Protocol for Bus {
             pipe: Some(pipe),
         };
         // Unknown pipes are counted as dropped by `inbound`.
-        self.inbound
-            .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
+        self.core.receive(&mut self.inbound, pipe, msg);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
@@ -117,12 +116,7 @@ impl Protocol for Bus {
     }
 
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        let (_, msg) = self
-            .inbound
-            .pop(&mut self.core.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.core.delivered();
-        Ok(msg)
+        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
     }
 
     fn set_options(&mut self, options: Options) {

@@ -6,10 +6,11 @@
 
 use std::collections::VecDeque;
 
+use crate::inbound::Inbound;
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::PipeId;
-use crate::protocol::{Config, Event, Transmit};
+use crate::protocol::{Config, Event, RecvError, Transmit};
 use crate::stats::{DropReason, ProtoStats};
 
 /// The shared core of a protocol state machine (see the module docs).
@@ -58,6 +59,22 @@ impl Core {
     /// Counts a message handed to the user.
     pub(crate) fn delivered(&mut self) {
         self.stats.delivered += 1;
+    }
+
+    /// Queues `msg` from `pipe` in `inbound`, which counts a drop (or pauses the pipe)
+    /// when it cannot take it.
+    pub(crate) fn receive(&mut self, inbound: &mut Inbound, pipe: PipeId, msg: Message) {
+        inbound.push(pipe, msg, &mut self.stats, &mut self.events);
+    }
+
+    /// Takes the next message of `inbound` for the user and counts it delivered.
+    pub(crate) fn deliver(
+        &mut self,
+        inbound: &mut Inbound,
+    ) -> Result<(PipeId, Message), RecvError> {
+        let next = inbound.pop(&mut self.events).ok_or(RecvError::WouldBlock)?;
+        self.delivered();
+        Ok(next)
     }
 }
 

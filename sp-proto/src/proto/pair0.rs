@@ -90,8 +90,7 @@ impl Protocol for Pair0 {
         let mut msg = Message::new(payload);
         msg.pipe = Some(pipe);
         // A pipe that is not the peer is unknown to `inbound`, which counts the drop.
-        self.inbound
-            .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
+        self.core.receive(&mut self.inbound, pipe, msg);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
@@ -113,12 +112,7 @@ impl Protocol for Pair0 {
     }
 
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        let (_, msg) = self
-            .inbound
-            .pop(&mut self.core.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.core.delivered();
-        Ok(msg)
+        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
     }
 
     fn set_options(&mut self, options: Options) {

@@ -161,8 +161,7 @@ impl Protocol for Pair1 {
             body: parsed.body,
             pipe: Some(pipe),
         };
-        self.inbound
-            .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
+        self.core.receive(&mut self.inbound, pipe, msg);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
@@ -201,12 +200,7 @@ impl Protocol for Pair1 {
     }
 
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        let (_, msg) = self
-            .inbound
-            .pop(&mut self.core.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.core.delivered();
-        Ok(msg)
+        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
     }
 
     fn set_options(&mut self, options: Options) {

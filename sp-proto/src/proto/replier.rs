@@ -130,11 +130,7 @@ impl Contexts for Replier {
     fn recv_in(&mut self, ctx: ContextId, _now: Instant) -> Result<Message, RecvError> {
         let slot = self.contexts.get_mut(ctx).ok_or(RecvError::NoSuchContext)?;
         *slot = None;
-        let (pipe, mut msg) = self
-            .inbound
-            .pop(&mut self.core.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.core.delivered();
+        let (pipe, mut msg) = self.core.deliver(&mut self.inbound)?;
         if !self.core.raw {
             let header = std::mem::take(&mut msg.header);
             *slot = Some(Pending { pipe, header });
@@ -202,8 +198,7 @@ impl Protocol for Replier {
         };
         let mut msg = Message::with_header(header, bt.body);
         msg.pipe = Some(pipe);
-        self.inbound
-            .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
+        self.core.receive(&mut self.inbound, pipe, msg);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {

@@ -210,12 +210,7 @@ impl Req {
     }
 
     fn recv_raw(&mut self) -> Result<Message, RecvError> {
-        let (_, msg) = self
-            .inbound
-            .pop(&mut self.core.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.core.delivered();
-        Ok(msg)
+        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
     }
 
     fn handle_reply(&mut self, pipe: PipeId, payload: Bytes) {
@@ -353,8 +348,7 @@ impl Protocol for Req {
             Ok(bt) => {
                 let mut msg = Message::with_header(bt.header, bt.body);
                 msg.pipe = Some(pipe);
-                self.inbound
-                    .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
+                self.core.receive(&mut self.inbound, pipe, msg);
             }
             Err(e) => self.core.dropped(e.drop_reason()),
         }

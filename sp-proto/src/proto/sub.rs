@@ -119,8 +119,7 @@ impl Protocol for Sub {
         }
         let mut msg = Message::new(payload);
         msg.pipe = Some(pipe);
-        self.inbound
-            .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
+        self.core.receive(&mut self.inbound, pipe, msg);
     }
 
     fn handle_writable(&mut self, _now: Instant, _pipe: PipeId) {}
@@ -130,12 +129,7 @@ impl Protocol for Sub {
     }
 
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        let (_, msg) = self
-            .inbound
-            .pop(&mut self.core.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.core.delivered();
-        Ok(msg)
+        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
     }
 
     fn set_options(&mut self, options: Options) {

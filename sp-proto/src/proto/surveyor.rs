@@ -205,8 +205,7 @@ impl Surveyor {
         };
         let mut msg = Message::new(payload.slice(4..));
         msg.pipe = Some(pipe);
-        c.responses
-            .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
+        self.core.receive(&mut c.responses, pipe, msg);
     }
 
     fn handle_raw_response(&mut self, pipe: PipeId, payload: Bytes) {
@@ -219,8 +218,7 @@ impl Surveyor {
         };
         let mut msg = Message::with_header(bt.header, bt.body);
         msg.pipe = Some(pipe);
-        c.responses
-            .push(pipe, msg, &mut self.core.stats, &mut self.core.events);
+        self.core.receive(&mut c.responses, pipe, msg);
     }
 }
 
@@ -290,12 +288,7 @@ impl Contexts for Surveyor {
                 SurveyState::Active { .. } => {}
             }
         }
-        let (_, msg) = c
-            .responses
-            .pop(&mut self.core.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.core.delivered();
-        Ok(msg)
+        self.core.deliver(&mut c.responses).map(|(_, msg)| msg)
     }
 }
 
