@@ -288,7 +288,7 @@ impl Driver {
                     send_priority: Priority::new(send_prio % 16 + 1).expect("1..=16"),
                     recv_priority: Priority::new(recv_prio % 16 + 1).expect("1..=16"),
                 };
-                if self.proto.add_pipe(now, pipe, info).is_ok() {
+                if self.proto.handle_pipe_added(now, pipe, info).is_ok() {
                     self.pipes.push(pipe);
                     self.writable.insert(pipe);
                 }
@@ -298,7 +298,7 @@ impl Driver {
                     self.pipes.retain(|&q| q != p);
                     self.writable.remove(&p);
                     self.paused.remove(&p);
-                    self.proto.remove_pipe(now, p);
+                    self.proto.handle_pipe_removed(now, p);
                 }
             }
             Op::Message { pipe, payload } => {

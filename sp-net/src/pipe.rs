@@ -169,8 +169,10 @@ pub(crate) fn deliver(shared: &Shared, id: PipeId, frames: &mut Vec<Bytes>) -> R
         slot.stats.msgs_in += frames.len() as u64;
         slot.stats.bytes_in += frames.iter().map(|f| f.len() as u64).sum::<u64>();
     }
+    // One batch of messages from this pipe, then one drain (the drain rule's exception).
+    let proto = st.input();
     for f in frames.drain(..) {
-        st.proto.handle_message(now, id, f);
+        proto.handle_message(now, id, f);
     }
     let mut w = st.drain(now);
     w.users = true;
@@ -206,7 +208,7 @@ async fn write_loop(
             let closing = slot.closing;
             if slot.owed_writable {
                 slot.owed_writable = false;
-                st.proto.handle_writable(now, id);
+                st.input().handle_writable(now, id);
                 let mut w = st.drain(now);
                 w.users = true;
                 drop(st);

@@ -22,7 +22,7 @@
 //! let now = Instant::ZERO;
 //! let mut push = proto::Push::new(Config::cooked(1));
 //! let pipe = PipeId::new(7).unwrap();
-//! push.add_pipe(now, pipe, PipeInfo::default()).unwrap();
+//! push.handle_pipe_added(now, pipe, PipeInfo::default()).unwrap();
 //! push.send(now, Message::from("job")).unwrap();
 //! let t = push.poll_transmit().unwrap();
 //! assert_eq!((t.pipe, &t.msg.body[..]), (pipe, &b"job"[..]));
@@ -32,6 +32,7 @@
 pub mod backoff;
 pub mod context;
 pub mod device;
+pub mod drain;
 pub mod inbound;
 pub mod message;
 pub mod options;
@@ -47,6 +48,7 @@ pub mod time;
 pub mod wire;
 
 pub use context::{ContextError, ContextId, Contexts};
+pub use drain::{Drain, Output};
 pub use message::Message;
 pub use options::{OptionError, Options};
 pub use pipes::{PipeId, PipeInfo, Priority};

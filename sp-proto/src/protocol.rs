@@ -6,8 +6,8 @@
 //! embedder's own I/O loop) feeds it inputs and then drains its outputs:
 //!
 //! 1. Inputs (`handle_*`), each with the current [`Instant`]:
-//!    [`add_pipe`](Protocol::add_pipe) when a connection finished its SP handshake,
-//!    [`remove_pipe`](Protocol::remove_pipe) when it is gone,
+//!    [`handle_pipe_added`](Protocol::handle_pipe_added) when a connection finished its SP
+//!    handshake, [`handle_pipe_removed`](Protocol::handle_pipe_removed) when it is gone,
 //!    [`handle_message`](Protocol::handle_message) with each frame's payload,
 //!    [`handle_writable`](Protocol::handle_writable) when a pipe can take another message,
 //!    [`handle_timeout`](Protocol::handle_timeout) when the deadline passes.
@@ -15,7 +15,15 @@
 //!    block: `WouldBlock` means "retry after the next input".
 //! 3. After any input or command, drain [`poll_transmit`](Protocol::poll_transmit) and
 //!    [`poll_event`](Protocol::poll_event) until both return `None`, then arm a timer for
-//!    [`poll_timeout`](Protocol::poll_timeout).
+//!    [`poll_timeout`](Protocol::poll_timeout). [`Drain`](crate::Drain) is that loop, and
+//!    every driver in this workspace uses it.
+//!
+//! **The drain rule.** Outputs are drained after every input, before the next one: a
+//! driver never feeds an input to a protocol that still holds outputs
+//! ([`is_drained`](Protocol::is_drained), which the drivers debug-assert). Two batches
+//! are the exceptions: messages already read (a driver may feed them with
+//! `handle_message` back to back, see *Flow control*) and receives (`recv` until it
+//! would block); the driver drains after the batch.
 //!
 //! Time must not go backwards between calls. Nothing here reads a clock, spawns, locks or
 //! allocates randomness on its own: ids and jitter come from the seed in [`Config`].
@@ -103,7 +111,7 @@ pub enum Event {
     SurveyExpired,
 }
 
-/// Why a pipe was refused by [`Protocol::add_pipe`]. The driver closes the connection.
+/// Why a pipe was refused by [`Protocol::handle_pipe_added`]. The driver closes the connection.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PipeRefused {
     /// The protocol takes one peer and already has one (PAIR).
@@ -206,10 +214,15 @@ pub trait Protocol: sealed::HasCore {
     }
 
     /// A connection to a peer of the right type finished its handshake.
-    fn add_pipe(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused>;
+    fn handle_pipe_added(
+        &mut self,
+        now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused>;
 
     /// A pipe is gone. Unknown ids are ignored.
-    fn remove_pipe(&mut self, now: Instant, pipe: PipeId);
+    fn handle_pipe_removed(&mut self, now: Instant, pipe: PipeId);
 
     /// One message payload (SP header and body, as framed on the wire) from `pipe`.
     fn handle_message(&mut self, now: Instant, pipe: PipeId, payload: Bytes);
@@ -229,19 +242,29 @@ pub trait Protocol: sealed::HasCore {
     fn recv(&mut self, now: Instant) -> Result<Message, RecvError>;
 
     /// The next message to write, if any.
+    #[must_use]
     fn poll_transmit(&mut self) -> Option<Transmit> {
         self.core_mut().transmits.pop_front()
     }
 
     /// The next event, if any.
+    #[must_use]
     fn poll_event(&mut self) -> Option<Event> {
         self.core_mut().events.pop_front()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called (never, for a
     /// protocol without timers).
+    #[must_use]
     fn poll_timeout(&self) -> Option<Instant> {
         None
+    }
+
+    /// Whether every output was taken: no transmit and no event is waiting. Drivers
+    /// debug-assert it before they feed an input (see the module docs).
+    fn is_drained(&self) -> bool {
+        let core = self.core();
+        core.transmits.is_empty() && core.events.is_empty()
     }
 
     /// Counters, including every drop with its reason.

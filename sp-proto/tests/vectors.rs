@@ -618,7 +618,7 @@ fn pair1_vectors() {
                 let now = sp_proto::Instant::ZERO;
                 let pipe = sp_proto::PipeId::new(1).unwrap();
                 use sp_proto::Protocol as _;
-                pair.add_pipe(now, pipe, sp_proto::PipeInfo::default())
+                pair.handle_pipe_added(now, pipe, sp_proto::PipeInfo::default())
                     .unwrap();
                 pair.handle_message(now, pipe, Bytes::from(payload.0.clone()));
                 let got = match pair.recv(now) {
@@ -682,7 +682,7 @@ fn pubsub_vectors() {
         }
         let now = sp_proto::Instant::ZERO;
         let pipe = sp_proto::PipeId::new(1).unwrap();
-        sub.add_pipe(now, pipe, sp_proto::PipeInfo::default())
+        sub.handle_pipe_added(now, pipe, sp_proto::PipeInfo::default())
             .unwrap();
         sub.handle_message(now, pipe, Bytes::from(payload.0.clone()));
         let got = match sub.recv(now) {

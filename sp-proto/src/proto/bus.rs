@@ -72,7 +72,12 @@ impl Protocol for Bus {
         SocketType::Bus
     }
 
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if !self.pipes.add(pipe, info) {
             return Err(PipeRefused::Duplicate(pipe));
         }
@@ -80,7 +85,7 @@ impl Protocol for Bus {
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
         if self.pipes.remove(pipe) {
             self.inbound.remove_pipe(pipe);
         }

@@ -86,11 +86,11 @@ macro_rules! any_protocol {
             fn socket_type(&self) -> SocketType {
                 match self { $(Self::$variant(p) => p.socket_type(),)* }
             }
-            fn add_pipe(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
-                match self { $(Self::$variant(p) => p.add_pipe(now, pipe, info),)* }
+            fn handle_pipe_added(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+                match self { $(Self::$variant(p) => p.handle_pipe_added(now, pipe, info),)* }
             }
-            fn remove_pipe(&mut self, now: Instant, pipe: PipeId) {
-                match self { $(Self::$variant(p) => p.remove_pipe(now, pipe),)* }
+            fn handle_pipe_removed(&mut self, now: Instant, pipe: PipeId) {
+                match self { $(Self::$variant(p) => p.handle_pipe_removed(now, pipe),)* }
             }
             fn handle_message(&mut self, now: Instant, pipe: PipeId, payload: Bytes) {
                 match self { $(Self::$variant(p) => p.handle_message(now, pipe, payload),)* }

@@ -63,7 +63,12 @@ impl Protocol for Pair0 {
         SocketType::Pair0
     }
 
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         match self.peer {
             Some(p) if p.pipe == pipe => Err(PipeRefused::Duplicate(pipe)),
             Some(_) => Err(PipeRefused::Busy),
@@ -78,7 +83,7 @@ impl Protocol for Pair0 {
         }
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
         if self.peer.is_some_and(|p| p.pipe == pipe) {
             self.peer = None;
             self.inbound.remove_pipe(pipe);

@@ -116,7 +116,12 @@ impl Protocol for Pair1 {
         SocketType::Pair1
     }
 
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if self.pipes.contains(&pipe) {
             return Err(PipeRefused::Duplicate(pipe));
         }
@@ -130,7 +135,7 @@ impl Protocol for Pair1 {
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
         if self.pipes.remove(&pipe) {
             self.writable.remove(pipe);
             self.inbound.remove_pipe(pipe);

@@ -55,14 +55,19 @@ impl Protocol for Pub {
         SocketType::Pub
     }
 
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if !self.pipes.add(pipe, info) {
             return Err(PipeRefused::Duplicate(pipe));
         }
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
         self.pipes.remove(pipe);
     }
 

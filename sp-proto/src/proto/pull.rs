@@ -38,7 +38,12 @@ impl Protocol for Pull {
         SocketType::Pull
     }
 
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if self.inbound.contains(pipe) {
             return Err(PipeRefused::Duplicate(pipe));
         }
@@ -46,7 +51,7 @@ impl Protocol for Pull {
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
         self.inbound.remove_pipe(pipe);
     }
 

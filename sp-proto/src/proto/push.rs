@@ -42,7 +42,12 @@ impl Protocol for Push {
         SocketType::Push
     }
 
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if self.writable.contains(pipe) {
             return Err(PipeRefused::Duplicate(pipe));
         }
@@ -51,7 +56,7 @@ impl Protocol for Push {
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
         self.writable.remove(pipe);
     }
 

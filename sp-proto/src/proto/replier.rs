@@ -161,7 +161,12 @@ impl Protocol for Replier {
         self.socket_type
     }
 
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if self.pipes.contains_key(&pipe) {
             return Err(PipeRefused::Duplicate(pipe));
         }
@@ -176,7 +181,7 @@ impl Protocol for Replier {
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
         if let Some(p) = self.pipes.remove(&pipe) {
             self.core
                 .stats
@@ -243,16 +248,20 @@ macro_rules! protocol_via_replier {
             fn socket_type(&self) -> $crate::socket_type::SocketType {
                 self.0.socket_type()
             }
-            fn add_pipe(
+            fn handle_pipe_added(
                 &mut self,
                 now: $crate::time::Instant,
                 pipe: $crate::pipes::PipeId,
                 info: $crate::pipes::PipeInfo,
             ) -> Result<(), $crate::protocol::PipeRefused> {
-                self.0.add_pipe(now, pipe, info)
+                self.0.handle_pipe_added(now, pipe, info)
             }
-            fn remove_pipe(&mut self, now: $crate::time::Instant, pipe: $crate::pipes::PipeId) {
-                self.0.remove_pipe(now, pipe);
+            fn handle_pipe_removed(
+                &mut self,
+                now: $crate::time::Instant,
+                pipe: $crate::pipes::PipeId,
+            ) {
+                self.0.handle_pipe_removed(now, pipe);
             }
             fn handle_message(
                 &mut self,

@@ -311,7 +311,12 @@ impl Protocol for Req {
         SocketType::Req
     }
 
-    fn add_pipe(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if self.writable.contains(pipe) {
             return Err(PipeRefused::Duplicate(pipe));
         }
@@ -325,7 +330,7 @@ impl Protocol for Req {
         Ok(())
     }
 
-    fn remove_pipe(&mut self, now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, now: Instant, pipe: PipeId) {
         if !self.writable.contains(pipe) {
             return;
         }

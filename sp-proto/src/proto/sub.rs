@@ -99,7 +99,12 @@ impl Protocol for Sub {
         SocketType::Sub
     }
 
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if self.inbound.contains(pipe) {
             return Err(PipeRefused::Duplicate(pipe));
         }
@@ -107,7 +112,7 @@ impl Protocol for Sub {
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
         self.inbound.remove_pipe(pipe);
     }
 

@@ -312,7 +312,12 @@ impl Protocol for Surveyor {
         SocketType::Surveyor
     }
 
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if !self.pipes.add(pipe, info) {
             return Err(PipeRefused::Duplicate(pipe));
         }
@@ -322,7 +327,7 @@ impl Protocol for Surveyor {
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
         if !self.pipes.remove(pipe) {
             return;
         }
