@@ -1,5 +1,5 @@
 //! The one drain loop of the driving contract, shared by every driver (sp-net's socket
-//! core, the simulator, [`TestNet`](crate::testing::TestNet) and an embedder's own loop).
+//! core, the simulator, `testing::TestNet` and an embedder's own loop).
 //!
 //! After each input or command the driver takes every output with [`Drain::next`]: first
 //! every [`Transmit`], then every [`Event`]. A driver that can take another message on a

@@ -6,6 +6,10 @@
 //! order. It records every frame it moves so tests can snapshot wire traces. It is
 //! deliberately simple: no latency or loss (that is the `sim` crate's job), but links can
 //! be blocked to model back-pressure and cut to model failures.
+//!
+//! Behind the `testing` feature: sp-proto's integration tests and examples use it (they
+//! see only the public API), and so may a user testing their own code against the real
+//! state machines; it is no part of the default API.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
@@ -303,7 +307,7 @@ impl TestNet {
                 e.at,
                 e.from.0,
                 e.to.0,
-                crate::hex(&e.payload)
+                crate::fmt::hex(&e.payload)
             );
         }
         s

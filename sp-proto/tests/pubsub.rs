@@ -372,7 +372,7 @@ fn wire_bytes_match_section_18() {
     let mut frame = BytesMut::new();
     encode_frame(FrameFormat::Tcp, &t.msg.header, &t.msg.body, &mut frame);
     assert_eq!(
-        sp_proto::hex(&frame),
+        sp_proto::fmt::hex(&frame),
         "00 00 00 00 00 00 00 07 74 6f 70 69 63 2e 78",
         "length, then the body; no SP header"
     );

@@ -9,7 +9,7 @@
 //!
 //! With no pipe attached a published message reaches nobody and is simply gone: no drop
 //! is counted, since no subscriber missed it (this is also why messages published before
-//! a connection exists are lost). [`ProtoStats::msgs_out`] counts one per pipe written.
+//! a connection exists are lost). [`ProtoStats::msgs_out`](crate::ProtoStats::msgs_out) counts one per pipe written.
 //!
 //! Data arriving from a peer (a SUB never sends, so this is a misbehaving peer) is
 //! discarded and counted as [`DropReason::UnexpectedData`]; nanomsg aborts here and NNG

@@ -14,7 +14,7 @@
 //!   attached at all, which fails with [`SendErrorKind::NoPeers`].
 //! * **Resending.** A request without a reply is sent again (same id) after
 //!   [`Options::resend_interval`], and at once when the pipe that carried it is removed.
-//!   Each resend counts in [`ProtoStats::resends`] and emits [`Event::RequestResent`].
+//!   Each resend counts in [`ProtoStats::resends`](crate::ProtoStats::resends) and emits [`Event::RequestResent`].
 //! * **Cancelling.** A new send on a context with a request in progress cancels it
 //!   silently: the old request (or its reply, if it arrived but was not read yet) counts
 //!   once as [`DropReason::Cancelled`], and a reply to it arriving later counts as

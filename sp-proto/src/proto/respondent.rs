@@ -13,7 +13,7 @@
 //!   the former).
 //! * [`recv`](crate::Protocol::recv) remembers the survey's pipe and backtrace. Every recv first
 //!   forgets a survey received earlier and not yet answered (nanomsg's implicit cancel),
-//!   even when it then returns [`RecvError::WouldBlock`].
+//!   even when it then returns [`RecvError::WouldBlock`](crate::RecvError::WouldBlock).
 //! * [`send`](crate::Protocol::send) without a survey to answer is
 //!   [`SendErrorKind::WrongState`](crate::SendErrorKind::WrongState). The response goes back on the survey's pipe with the
 //!   full backtrace as its header. Responses are best-effort, as in nanomsg: when that
