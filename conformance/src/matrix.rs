@@ -47,13 +47,21 @@ fn ws_url(n: u64, lib: Lib) -> String {
     }
 }
 
+/// A ws URL with no path at all, for NNG: NNG 1.5.2 dials it with an empty request target
+/// (`GET  HTTP/1.1`), which a listener must read as `/` (spec/sp-websocket.md §1), and
+/// listens on it at `/`, which our dialer must ask for.
+fn ws_root_url(_: u64, _: Lib) -> String {
+    "ws://127.0.0.1:0".to_owned()
+}
+
 fn tls_url(_: u64, _: Lib) -> String {
     "tls+tcp://127.0.0.1:0".to_owned()
 }
 
 /// Every transport of the matrix. A new row here adds its cells everywhere.
 ///
-/// `tls+tcp` runs against NNG only: libnanomsg has no TLS transport. Debian's NNG 1.5.2
+/// `ws-nopath` is `ws` with a path-less URL against NNG (with libnanomsg, `ws` is already
+/// path-less). `tls+tcp` runs against NNG only: libnanomsg has no TLS transport. Debian's NNG 1.5.2
 /// is built with TLS (mbedTLS), which [`crate::tls::peer_has_tls`] checks before the
 /// cells count.
 pub const TRANSPORTS: &[Transport] = &[
@@ -73,6 +81,12 @@ pub const TRANSPORTS: &[Transport] = &[
         name: "ws",
         url: ws_url,
         libs: &[Lib::Nanomsg, Lib::Nng],
+        tls: false,
+    },
+    Transport {
+        name: "ws-nopath",
+        url: ws_root_url,
+        libs: &[Lib::Nng],
         tls: false,
     },
     Transport {
@@ -342,6 +356,16 @@ async fn stream_in_order(tx: &mut Side, rx: &mut Side, msgs: &[Vec<u8>]) -> Resu
     Ok(())
 }
 
+/// The URL the dialer gets: the listener's bound address, spelled as the cell's URL was.
+/// Our listener reports `ws://host:port/` for a path-less URL; the dialer gets it without
+/// the `/`, as a user would write it (NNG then sends an empty request target).
+fn dial_url(asked: &str, bound: &str) -> String {
+    match asked.strip_prefix("ws://") {
+        Some(rest) if !rest.contains('/') => bound.strip_suffix('/').unwrap_or(bound).to_owned(),
+        _ => bound.to_owned(),
+    }
+}
+
 /// Runs one cell: connect, then the exchange its pattern promises.
 pub async fn run_cell(cell: &Cell, exes: &PeerExes) -> Result<(), String> {
     let (first, second) = cell.pattern.sides();
@@ -366,7 +390,7 @@ pub async fn run_cell(cell: &Cell, exes: &PeerExes) -> Result<(), String> {
             (&mut c, &mut ours)
         };
         let bound = listener.listen(&url).await?;
-        dialer.dial(&bound).await?;
+        dialer.dial(&dial_url(&url, &bound)).await?;
         ours.wait_connected().await?;
         let (a, b) = if cell.ours_first {
             (&mut ours, &mut c)

@@ -160,7 +160,8 @@ pub fn render(
             "PAIR1 has no nanomsg row: libnanomsg only speaks PAIR v0. libnanomsg has no \
              TLS transport, so it has no tls+tcp columns. Over ws, libnanomsg listens \
              without a path (its `nn_bind` refuses one and serves every path); NNG cells \
-             use a path of their own.\n"
+             use a path of their own in the ws columns and none in the ws-nopath columns, \
+             where NNG 1.5.2 dials with an empty request target (`GET  HTTP/1.1`).\n"
         );
     }
     for note in notes {

@@ -8,7 +8,7 @@
 //! the two runs. Where nngcat legitimately differs from nanocat (wire-facts §15.5), the
 //! difference is listed in [`nngcat_differs`] and asserted as such, so a change shows.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,62 @@ fn ipc_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("sp-spcat-{}-{tag}.ipc", std::process::id()))
 }
 
+/// Where a run's server binds: an IPC path (the default), or a path-less `ws://` URL on a
+/// free loopback port (NNG 1.5.2 dials those with an empty request target).
+#[derive(Clone, Debug)]
+enum Addr {
+    Ipc(PathBuf),
+    WsNoPath(u16),
+}
+
+impl Addr {
+    fn ipc(tag: &str) -> Self {
+        let path = ipc_path(tag);
+        let _ = std::fs::remove_file(&path);
+        Self::Ipc(path)
+    }
+
+    fn ws_no_path() -> Self {
+        // A port free a moment ago; loopback only.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::WsNoPath(l.local_addr().unwrap().port())
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Self::Ipc(path) => format!("ipc://{}", path.display()),
+            Self::WsNoPath(port) => format!("ws://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Whether the server has bound.
+    fn bound(&self) -> bool {
+        match self {
+            Self::Ipc(path) => path.exists(),
+            Self::WsNoPath(port) => std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok(),
+        }
+    }
+
+    /// Waits until the server binds (10 s at most).
+    fn wait_bound(&self, server: &mut std::process::Child, tool: &str) -> Result<(), String> {
+        let start = Instant::now();
+        while !self.bound() {
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = server.kill();
+                return Err(format!("{tool} never bound {}", self.url()));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
+    fn remove(&self) {
+        if let Self::Ipc(path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// Runs one exchange: `server_tool` serving, `client_tool` asking. Returns the two
 /// outputs (server, client).
 fn exchange(
@@ -54,11 +110,9 @@ fn exchange(
     client_tool: &str,
     roles: Roles,
     format: &str,
-    tag: &str,
+    addr: &Addr,
 ) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let path = ipc_path(tag);
-    let _ = std::fs::remove_file(&path);
-    let url = format!("ipc://{}", path.display());
+    let url = addr.url();
     let mut server = Command::new(server_tool)
         .args([roles.server, "--bind", &url, "--data", ANSWER, format])
         .stdout(Stdio::piped())
@@ -67,14 +121,7 @@ fn exchange(
         .map_err(|e| {
             format!("cannot run {server_tool}: {e} (apt-get install nanomsg-utils nng-utils)")
         })?;
-    let start = Instant::now();
-    while !Path::new(&path).exists() {
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = server.kill();
-            return Err(format!("{server_tool} never bound {url}"));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    addr.wait_bound(&mut server, server_tool)?;
     // A client that connects synchronously (nngcat without --compat) fails if it comes
     // between the server's bind and listen: try again.
     let mut client_out = None;
@@ -93,7 +140,7 @@ fn exchange(
     }
     let _ = server.kill();
     let server_out = server.wait_with_output().map_err(|e| e.to_string())?.stdout;
-    let _ = std::fs::remove_file(&path);
+    addr.remove();
     let client_out =
         client_out.ok_or_else(|| format!("{client_tool} {} kept failing", roles.client))?;
     Ok((server_out, client_out))
@@ -130,8 +177,8 @@ fn spcat_prints_what_nanocat_and_nngcat_print() {
         .enumerate()
         .map(|(i, (theirs, roles, format))| {
             std::thread::spawn(move || {
-                let a = exchange(theirs, SPCAT, roles, format, &format!("{i}a"))?;
-                let b = exchange(SPCAT, theirs, roles, format, &format!("{i}b"))?;
+                let a = exchange(theirs, SPCAT, roles, format, &Addr::ipc(&format!("{i}a")))?;
+                let b = exchange(SPCAT, theirs, roles, format, &Addr::ipc(&format!("{i}b")))?;
                 Ok::<_, String>((theirs, roles, format, a, b))
             })
         })
@@ -214,11 +261,9 @@ fn stream(
     sender_tool: &str,
     roles: (&'static str, &'static str),
     format: &str,
-    tag: &str,
+    addr: &Addr,
 ) -> Result<Vec<u8>, String> {
-    let path = ipc_path(tag);
-    let _ = std::fs::remove_file(&path);
-    let url = format!("ipc://{}", path.display());
+    let url = addr.url();
     let mut receiver = Command::new(receiver_tool)
         .args([role_flag(receiver_tool, roles.0), "--bind", &url, format])
         .stdout(Stdio::piped())
@@ -227,14 +272,7 @@ fn stream(
         .map_err(|e| {
             format!("cannot run {receiver_tool}: {e} (apt-get install nanomsg-utils nng-utils)")
         })?;
-    let start = Instant::now();
-    while !Path::new(&path).exists() {
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = receiver.kill();
-            return Err(format!("{receiver_tool} never bound {url}"));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    addr.wait_bound(&mut receiver, receiver_tool)?;
     let mut sender = Command::new(sender_tool)
         // Whole seconds: nngcat takes only integers for --delay and --interval.
         .args([
@@ -267,7 +305,7 @@ fn stream(
         .wait_with_output()
         .map_err(|e| e.to_string())?
         .stdout;
-    let _ = std::fs::remove_file(&path);
+    addr.remove();
     Ok(out)
 }
 
@@ -292,8 +330,10 @@ fn spcat_receives_and_prints_like_nanocat_and_nngcat_on_every_other_pair() {
                 std::thread::spawn(move || {
                     let tag = format!("s{chunk_no}-{i}");
                     // Receivers compared: theirs fed by ours, ours fed by theirs.
-                    let their_recv = stream(theirs, SPCAT, roles, format, &format!("{tag}a"))?;
-                    let our_recv = stream(SPCAT, theirs, roles, format, &format!("{tag}b"))?;
+                    let their_recv =
+                        stream(theirs, SPCAT, roles, format, &Addr::ipc(&format!("{tag}a")))?;
+                    let our_recv =
+                        stream(SPCAT, theirs, roles, format, &Addr::ipc(&format!("{tag}b")))?;
                     Ok::<_, String>((theirs, roles, format, their_recv, our_recv))
                 })
             })
@@ -334,6 +374,66 @@ fn spcat_receives_and_prints_like_nanocat_and_nngcat_on_every_other_pair() {
                     show(ou)
                 )),
             }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Path-less `ws://` URLs between spcat and nngcat, every protocol, both ways: NNG 1.5.2
+/// dials them with an empty request target (`GET  HTTP/1.1`), which spcat's listener
+/// must serve as `/`, and spcat's dialer must ask NNG's listener for `/`.
+#[test]
+fn spcat_and_nngcat_meet_on_path_less_ws_urls() {
+    let mut failures = Vec::new();
+    let exchanges = ROLES.into_iter().flat_map(|roles| {
+        [("nngcat", SPCAT), (SPCAT, "nngcat")].map(|(server, client)| (roles, server, client))
+    });
+    let exchanges: Vec<_> = exchanges
+        .map(|(roles, server, client)| {
+            std::thread::spawn(move || {
+                let got = exchange(server, client, roles, "-A", &Addr::ws_no_path());
+                (roles, server, got)
+            })
+        })
+        .collect();
+    for h in exchanges {
+        let (roles, server, got) = h.join().expect("exchange thread panicked");
+        match got {
+            Ok((server_out, client_out)) => {
+                // nngcat's --ascii has no newline after a message; compare the text.
+                let (asked, answered) = (show(&server_out), show(&client_out));
+                if !asked.starts_with('Q') || !answered.starts_with("R1") {
+                    failures.push(format!(
+                        "{} served by {server}: server printed {asked:?}, client {answered:?}",
+                        roles.server
+                    ));
+                }
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    let streams: Vec<_> = STREAMS
+        .into_iter()
+        .flat_map(|roles| {
+            [("nngcat", SPCAT), (SPCAT, "nngcat")].map(|(recv, send)| (roles, recv, send))
+        })
+        .map(|(roles, recv, send)| {
+            std::thread::spawn(move || {
+                let got = stream(recv, send, roles, "-A", &Addr::ws_no_path());
+                (roles, recv, got)
+            })
+        })
+        .collect();
+    for h in streams {
+        let (roles, recv, got) = h.join().expect("stream thread panicked");
+        match got {
+            Ok(out) if show(&out).contains("Q") => {}
+            Ok(out) => failures.push(format!(
+                "{} {recv} listening: received {:?}",
+                roles.0,
+                show(&out)
+            )),
+            Err(e) => failures.push(e),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

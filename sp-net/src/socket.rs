@@ -402,8 +402,7 @@ impl Socket {
                 None
             };
             let network = self.inner.network.clone();
-            let seed = self.next_seed();
-            ws::listen(network, &url, tls, ours, shared, cfg.ws(), seed).await?
+            ws::listen(network, &url, tls, ours, shared, cfg.ws()).await?
         } else {
             let tls = match &url {
                 Url::TlsTcp { .. } => Some(self.listener_tls()?),
@@ -486,9 +485,6 @@ impl Socket {
             _ => None,
         };
         ws::check_url(&url)?;
-        // Keys and masks of WebSocket upgrades (other transports leave the seed alone).
-        let ws_seed = matches!(url, Url::Ws { .. }).then(|| self.next_seed());
-        let mut ws_rng = sp_proto::rng::Rng::new(ws_seed.unwrap_or(0));
         let o = self.options();
         let mut backoff = Backoff::new(o.reconnect_min, o.reconnect_max, self.next_seed());
         let shared = self.inner.shared.clone();
@@ -529,7 +525,6 @@ impl Socket {
                         }
                     },
                     Url::Ws { .. } => {
-                        let seed = ws_rng.next_u64();
                         Box::pin(ws::dial_once(
                             &*network,
                             &target,
@@ -537,7 +532,6 @@ impl Socket {
                             ours,
                             &shared,
                             cfg.ws(),
-                            seed,
                         ))
                         .await
                     }

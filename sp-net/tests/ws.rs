@@ -517,3 +517,115 @@ async fn wss_needs_settings() {
     ));
     assert!(s.dial("ws://127.0.0.1:1/a b").await.is_err());
 }
+
+/// Relays one connection from `front` to `port`, returning every byte the client sent
+/// once the client side closes.
+async fn record_client_bytes(front: TcpListener, port: u16) -> Vec<u8> {
+    let (mut client, _) = front.accept().await.unwrap();
+    let mut server = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (mut cr, mut cw) = client.split();
+    let (mut sr, mut sw) = server.split();
+    let mut seen = Vec::new();
+    let up = async {
+        let mut b = [0u8; 4096];
+        loop {
+            match cr.read(&mut b).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    seen.extend_from_slice(&b[..n]);
+                    if sw.write_all(&b[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let down = async {
+        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+    };
+    tokio::select! { () = up => {}, () = down => {} }
+    seen
+}
+
+/// The `Sec-WebSocket-Key` and the masking keys of the client frames in `bytes` (a
+/// dialer's side of a connection: its upgrade request, then masked frames).
+fn client_keys(bytes: &[u8]) -> (String, Vec<[u8; 4]>) {
+    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = std::str::from_utf8(&bytes[..end]).unwrap();
+    assert!(
+        head.starts_with("GET / HTTP/1.1\r\n"),
+        "path-less URL asks for /: {head}"
+    );
+    let key = head
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .unwrap()
+        .to_owned();
+    let mut masks = Vec::new();
+    let mut at = end;
+    while at + 2 <= bytes.len() {
+        assert_ne!(bytes[at + 1] & 0x80, 0, "client frames are masked");
+        let (len, ext) = match bytes[at + 1] & 0x7f {
+            126 => (
+                usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]])),
+                2,
+            ),
+            127 => unreachable!("small test messages"),
+            n => (usize::from(n), 0),
+        };
+        let m = at + 2 + ext;
+        masks.push(bytes[m..m + 4].try_into().unwrap());
+        at = m + 4 + len;
+    }
+    (key, masks)
+}
+
+/// RFC 6455 §5.3: masking keys must not be predictable. Two dialers built from the same
+/// seed (so every replayed decision matches) still send different handshake nonces and
+/// different masking keys, and no key repeats within a connection.
+#[tokio::test]
+async fn keys_come_from_the_os_not_the_seed() {
+    use sp_net::transport::TokioNetwork;
+    use sp_proto::protocol::Config;
+    use std::sync::Arc;
+    tokio::time::timeout(LIMIT, async {
+        let pull = Socket::new(SocketType::Pull);
+        let ep = pull.listen("ws://127.0.0.1:0").await.unwrap();
+        let port = ep.url().port().unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let front = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let front_port = front.local_addr().unwrap().port();
+            let relay = tokio::spawn(record_client_bytes(front, port));
+            let push = Socket::with_config(
+                SocketType::Push,
+                Config::cooked(7),
+                Arc::new(TokioNetwork::new()),
+            );
+            push.dial(&format!("ws://127.0.0.1:{front_port}"))
+                .await
+                .unwrap();
+            for i in 0..8u8 {
+                push.send(vec![i; 3]).await.unwrap();
+                assert_eq!(pull.recv().await.unwrap().body, vec![i; 3]);
+            }
+            push.close().await;
+            seen.push(client_keys(&relay.await.unwrap()));
+        }
+        let ((key_a, masks_a), (key_b, masks_b)) = (&seen[0], &seen[1]);
+        assert_ne!(key_a, key_b, "same seed, different Sec-WebSocket-Key");
+        assert!(
+            masks_a.len() >= 8 && masks_b.len() >= 8,
+            "{masks_a:?} {masks_b:?}"
+        );
+        assert_ne!(masks_a[..8], masks_b[..8], "same seed, different masks");
+        for masks in [masks_a, masks_b] {
+            let mut distinct = masks.clone();
+            distinct.sort();
+            distinct.dedup();
+            assert_eq!(distinct.len(), masks.len(), "a key repeated: {masks:?}");
+        }
+    })
+    .await
+    .unwrap();
+}

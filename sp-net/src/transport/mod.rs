@@ -21,6 +21,7 @@ pub mod tcp;
 pub mod tls;
 pub(crate) mod ws;
 pub(crate) mod ws_http;
+mod ws_keys;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -17,7 +17,8 @@
 //!   every connection accepted on it (the path is only known after both).
 //! - **Data.** One SP message is one binary WebSocket message, fragmented at
 //!   [`DEFAULT_SEND_FRAGMENT`](sp_proto::wire::ws::DEFAULT_SEND_FRAGMENT); dialers mask
-//!   every frame with a fresh key from a seeded generator. Received fragments are
+//!   every frame with a fresh key from the OS CSPRNG (`ws_keys.rs`), and draw their
+//!   `Sec-WebSocket-Key` from it too, never from the socket's seed. Received fragments are
 //!   reassembled, pings answered, and a text message (close 1003), a message over the
 //!   socket's maximum receive size (1009) or a protocol error (1002) ends the connection
 //!   with that close code; the connection then lingers briefly, discarding input, so the
@@ -30,8 +31,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
+use super::ws_keys::KeySource;
 use bytes::{Bytes, BytesMut};
-use sp_proto::rng::Rng;
 use sp_proto::wire::ws::{client_check, dialer_offer, server_accept};
 use sp_proto::wire::ws_frame::{
     WsDecoder, WsEncoder, WsEvent, WsFrameError, WsRole, CLOSE_NORMAL, MAX_CONTROL_PAYLOAD,
@@ -256,7 +257,6 @@ pub(crate) async fn listen(
     ours: SocketType,
     shared: SharedRef,
     cfg: WsConfig,
-    seed: u64,
 ) -> Result<(Url, JoinHandle<()>), Error> {
     check_url(url)?;
     let Url::Ws { addr, path, .. } = url else {
@@ -289,7 +289,6 @@ pub(crate) async fn listen(
     }
     let bound = url.with_port(hub.port);
     let guard = RouteGuard { hub, path, id };
-    let mut rng = Rng::new(seed);
     let task = tokio::spawn(async move {
         let _guard = guard;
         let mut pipes = JoinSet::new();
@@ -303,7 +302,7 @@ pub(crate) async fn listen(
                         crate::socket::refuse_connection(&shared);
                         continue;
                     }
-                    pipes.spawn(run_pipe(shared.clone(), WsRole::Server, up, cfg, rng.next_u64()));
+                    pipes.spawn(run_pipe(shared.clone(), WsRole::Server, up, cfg));
                 }
                 Some(_) = pipes.join_next(), if !pipes.is_empty() => {}
             }
@@ -438,7 +437,6 @@ pub(crate) async fn dial_once(
     ours: SocketType,
     shared: &SharedRef,
     cfg: WsConfig,
-    seed: u64,
 ) -> Option<(PipeEnd, bool)> {
     let Url::Ws { addr, .. } = url else {
         return None;
@@ -464,15 +462,15 @@ pub(crate) async fn dial_once(
         }
     };
     shared.lock().stats.connects += 1;
-    let mut rng = Rng::new(seed);
+    let mut keys = KeySource::new();
     let upgraded = tokio::time::timeout(
         cfg.handshake_timeout,
-        upgrade_client(conn, url, ours, &mut rng),
+        upgrade_client(conn, url, ours, &mut keys),
     )
     .await
     .unwrap_or(Err(WsHandshakeError::TimedOut));
     match upgraded {
-        Ok(up) => Some(run_pipe(shared.clone(), WsRole::Client, up, cfg, rng.next_u64()).await),
+        Ok(up) => Some(run_pipe(shared.clone(), WsRole::Client, up, cfg).await),
         Err(e) => {
             shared.lock().stats.handshake_failures += 1;
             tracing::warn!(url = %url, error = %e, "WebSocket upgrade failed");
@@ -493,15 +491,14 @@ async fn upgrade_client(
     conn: Conn,
     url: &Url,
     ours: SocketType,
-    rng: &mut Rng,
+    keys: &mut KeySource,
 ) -> Result<Upgraded, WsHandshakeError> {
     let Url::Ws { addr, path, .. } = url else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a ws:// URL").into());
     };
     let Conn { mut io, peer } = conn;
     let mut nonce = [0u8; 16];
-    nonce[..8].copy_from_slice(&rng.next_u64().to_be_bytes());
-    nonce[8..].copy_from_slice(&rng.next_u64().to_be_bytes());
+    keys.fill(&mut nonce)?;
     let key = ws_http::base64_encode(&nonce);
     let request = ws_http::request(&host_header(addr), path, &key, &dialer_offer(ours));
     io.write_all(&request).await?;
@@ -529,20 +526,21 @@ struct Sink {
     w: BoxWrite,
     out: BytesMut,
     enc: WsEncoder,
-    rng: Rng,
+    /// Masking keys (used by a client only).
+    keys: KeySource,
     closed: bool,
 }
 
 impl Sink {
     fn push_message(&mut self, m: &Message) {
-        let Self { out, enc, rng, .. } = self;
-        enc.encode_message(&m.header, &m.body, || rng.next_u32().to_be_bytes(), out);
+        let Self { out, enc, keys, .. } = self;
+        enc.encode_message(&m.header, &m.body, || keys.mask_key(), out);
     }
 
     fn push_pong(&mut self, payload: &[u8]) {
-        let Self { out, enc, rng, .. } = self;
+        let Self { out, enc, keys, .. } = self;
         // A ping's payload is at most 125 bytes, so this cannot fail.
-        let _ = enc.encode_pong(payload, || rng.next_u32().to_be_bytes(), out);
+        let _ = enc.encode_pong(payload, || keys.mask_key(), out);
     }
 
     /// Queues our Close frame (once).
@@ -555,11 +553,18 @@ impl Sink {
         while !reason.is_char_boundary(cut) {
             cut -= 1;
         }
-        let Self { out, enc, rng, .. } = self;
-        let _ = enc.encode_close(code, &reason[..cut], || rng.next_u32().to_be_bytes(), out);
+        let Self { out, enc, keys, .. } = self;
+        let _ = enc.encode_close(code, &reason[..cut], || keys.mask_key(), out);
     }
 
     async fn flush(&mut self) -> io::Result<()> {
+        if self.keys.failed() {
+            // Frames masked while the OS supplied no randomness are never sent.
+            self.out.clear();
+            return Err(io::Error::other(
+                "no OS randomness for WebSocket masking keys",
+            ));
+        }
         while !self.out.is_empty() {
             if self.w.write_buf(&mut self.out).await? == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
@@ -726,19 +731,13 @@ impl MsgWrite for WsWriter {
     }
 }
 
-async fn run_pipe(
-    shared: SharedRef,
-    role: WsRole,
-    up: Upgraded,
-    cfg: WsConfig,
-    seed: u64,
-) -> (PipeEnd, bool) {
+async fn run_pipe(shared: SharedRef, role: WsRole, up: Upgraded, cfg: WsConfig) -> (PipeEnd, bool) {
     let (r, w) = tokio::io::split(up.io);
     let sink = Arc::new(tokio::sync::Mutex::new(Sink {
         w: Box::new(w) as Box<dyn AsyncWrite + Send + Unpin>,
         out: BytesMut::with_capacity(FLUSH_AT),
         enc: WsEncoder::new(role),
-        rng: Rng::new(seed),
+        keys: KeySource::new(),
         closed: false,
     }));
     let reader = WsReader {

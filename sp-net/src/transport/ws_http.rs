@@ -104,7 +104,9 @@ fn parse_head(head: &[u8]) -> Result<Head, HttpError> {
         return Err(HttpError::BadStartLine(start_line.to_owned()));
     };
     let c = parts.next().unwrap_or_default();
-    if a.is_empty() || b.is_empty() {
+    // An empty middle part is kept: NNG 1.5.2 dials a path-less ws:// URL with an empty
+    // request target (`GET  HTTP/1.1`), which `target_path` reads as `/`.
+    if a.is_empty() {
         return Err(HttpError::BadStartLine(start_line.to_owned()));
     }
     let mut headers = Vec::new();
@@ -236,9 +238,12 @@ pub(crate) struct Upgrade {
 }
 
 /// The request target's path: an origin-form target without its query, or the path of an
-/// absolute-form target.
+/// absolute-form target. An empty target is `/`: NNG 1.5.2 sends `GET  HTTP/1.1` (two
+/// spaces) when its URL has no path, and libnanomsg serves it, so we do too.
 pub(crate) fn target_path(target: &str) -> Option<String> {
-    let path = if target.starts_with('/') {
+    let path = if target.is_empty() {
+        "/"
+    } else if target.starts_with('/') {
         target
     } else {
         let rest = target
@@ -498,6 +503,26 @@ mod tests {
             "absolute form"
         );
         assert_eq!(target_path("*"), None);
+    }
+
+    /// NNG 1.5.2 dials `ws://host:port` (no path) with an empty request target.
+    #[test]
+    fn empty_request_target_is_the_root() {
+        let text = format!("GET  HTTP/1.1\r\nHost: h:1\r\n{GOOD}\r\n");
+        let h = parse_request(text.as_bytes()).unwrap();
+        assert_eq!(h.start[1], "");
+        assert_eq!(check_request(&h).unwrap().path, "/");
+        // Only the target may be empty: a missing method or version stays an error.
+        for bad in [" / HTTP/1.1", "GET   HTTP/1.1", "GET ", "GET HTTP/1.1"] {
+            let text = format!("{bad}\r\nHost: h\r\n\r\n");
+            assert!(
+                matches!(
+                    parse_request(text.as_bytes()),
+                    Err(HttpError::BadStartLine(_) | HttpError::Version(_))
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
