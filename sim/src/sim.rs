@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use sp_proto::backoff::Backoff;
 use sp_proto::pipes::PipeIdAllocator;
+use sp_proto::proto::SubscribeError;
 use sp_proto::rng::Rng;
 use sp_proto::wire::frame::{encode_frame, FrameDecoder, FrameFormat, MaxRecvSize};
 use sp_proto::wire::handshake::Handshake;
@@ -510,14 +511,14 @@ impl Sim {
     /// Changes a SUB socket's subscriptions.
     pub fn subscribe(&mut self, name: &str, topic: &[u8], on: bool) -> Result<(), SimError> {
         let (h, s) = self.find_up(name)?;
-        let sock = &mut self.hosts[h].sockets[s];
-        let AnyProtocol::Sub(sub) = &mut sock.proto else {
-            return Err(SimError::Config(format!("{name} is not a SUB socket")));
-        };
-        if on {
-            sub.subscribe(topic);
+        let proto = &mut self.hosts[h].sockets[s].proto;
+        let changed = if on {
+            proto.subscribe(topic).map(drop)
         } else {
-            let _ = sub.unsubscribe(topic);
+            proto.unsubscribe(topic)
+        };
+        if changed == Err(SubscribeError::NotSupported) {
+            return Err(SimError::Config(format!("{name} is not a SUB socket")));
         }
         let topic = Bytes::copy_from_slice(topic);
         self.note(h, Some(s), What::Subscribe { topic, on });
@@ -761,10 +762,9 @@ impl Sim {
             let mut srng = Rng::new(seed);
             let ty = sd.socket_type()?;
             let mut proto = AnyProtocol::new(ty, sd.config(srng.next_u64())?);
-            if let AnyProtocol::Sub(sub) = &mut proto {
-                for t in &sd.subscribe {
-                    sub.subscribe(t.as_bytes());
-                }
+            for t in &sd.subscribe {
+                // Only SUB sockets have subscriptions; other types ignore the list.
+                let _ = proto.subscribe(t.as_bytes());
             }
             let alloc = PipeIdAllocator::new(&mut srng);
             let listeners = sd

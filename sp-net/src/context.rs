@@ -1,8 +1,10 @@
 //! Protocol conveniences on top of [`Socket`]: contexts (many requests or surveys in
-//! flight on one socket), `request`, `survey`, and subscriptions.
+//! flight on one socket), `request`, `survey`, and subscriptions. Which socket types
+//! have them is sp-proto's business ([`Contexts`] and `AnyProtocol::subscribe`): nothing
+//! here names a protocol.
 
-use sp_proto::subscriptions::NotSubscribed;
-use sp_proto::{AnyProtocol, ContextId, Contexts, Message};
+use sp_proto::proto::SubscribeError;
+use sp_proto::{ContextId, Contexts, Message};
 
 use crate::error::Error;
 use crate::socket::Socket;
@@ -102,22 +104,21 @@ impl Socket {
 
     /// SUB: subscribes to messages whose body starts with `topic` (empty = all).
     pub fn subscribe(&self, topic: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.with_protocol(|p| match p {
-            AnyProtocol::Sub(s) => {
-                s.subscribe(topic);
-                Ok(())
-            }
-            _ => Err(Error::NotSupported),
-        })
+        self.with_protocol(|p| p.subscribe(topic))
+            .map(drop)
+            .map_err(subscribe_error)
     }
 
     /// SUB: removes a subscription; an error if it was not subscribed.
     pub fn unsubscribe(&self, topic: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.with_protocol(|p| match p {
-            AnyProtocol::Sub(s) => s
-                .unsubscribe(topic)
-                .map_err(|NotSubscribed| Error::NotSubscribed),
-            _ => Err(Error::NotSupported),
-        })
+        self.with_protocol(|p| p.unsubscribe(topic))
+            .map_err(subscribe_error)
+    }
+}
+
+fn subscribe_error(e: SubscribeError) -> Error {
+    match e {
+        SubscribeError::NotSubscribed => Error::NotSubscribed,
+        _ => Error::NotSupported,
     }
 }

@@ -39,6 +39,7 @@ use crate::pipes::{PipeId, PipeInfo};
 use crate::protocol::sealed::HasCore;
 use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
+use crate::subscriptions::NotSubscribed;
 use crate::time::Instant;
 
 macro_rules! any_protocol {
@@ -162,6 +163,39 @@ impl AnyProtocol {
             Self::Surveyor(p) => Some(p),
             Self::Respondent(p) => Some(p),
             _ => None,
+        }
+    }
+}
+
+/// Why a subscription change on an [`AnyProtocol`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubscribeError {
+    /// Only SUB sockets have subscriptions.
+    #[error("socket type has no subscriptions")]
+    NotSupported,
+    /// The topic to remove was not subscribed.
+    #[error("topic was not subscribed")]
+    NotSubscribed,
+}
+
+impl AnyProtocol {
+    /// SUB: subscribes to messages whose body starts with `topic` (empty = all); whether
+    /// the topic was new. Other socket types have no subscriptions.
+    pub fn subscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<bool, SubscribeError> {
+        match self {
+            Self::Sub(s) => Ok(s.subscribe(topic)),
+            _ => Err(SubscribeError::NotSupported),
+        }
+    }
+
+    /// SUB: removes a subscription. Other socket types have no subscriptions.
+    pub fn unsubscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<(), SubscribeError> {
+        match self {
+            Self::Sub(s) => s
+                .unsubscribe(topic)
+                .map_err(|NotSubscribed| SubscribeError::NotSubscribed),
+            _ => Err(SubscribeError::NotSupported),
         }
     }
 }
