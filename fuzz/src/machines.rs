@@ -19,8 +19,8 @@ use std::time::Duration;
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use sp_proto::{
-    AnyProtocol, Config, ContextId, DropReason, Event, Instant, Message, PipeId, PipeInfo,
-    Priority, ProtoStats, Protocol, RecvError, SocketType,
+    AnyProtocol, Config, ContextId, Contexts, DropReason, Event, Instant, Message, PipeId,
+    PipeInfo, Priority, ProtoStats, Protocol, SocketType,
 };
 
 /// One input to the state machine.
@@ -264,7 +264,7 @@ impl Driver {
         }
         for ctx in self.contexts.clone() {
             for _ in 0..=MAX_DRAIN {
-                if recv_in(&mut self.proto, ctx, now).is_err() {
+                if self.proto.recv_in(ctx, now).is_err() {
                     break;
                 }
                 self.drain();
@@ -288,7 +288,7 @@ impl Driver {
                     send_priority: Priority::new(send_prio % 16 + 1).expect("1..=16"),
                     recv_priority: Priority::new(recv_prio % 16 + 1).expect("1..=16"),
                 };
-                if self.proto.add_pipe(now, pipe, info).is_ok() {
+                if self.proto.handle_pipe_added(now, pipe, info).is_ok() {
                     self.pipes.push(pipe);
                     self.writable.insert(pipe);
                 }
@@ -298,7 +298,7 @@ impl Driver {
                     self.pipes.retain(|&q| q != p);
                     self.writable.remove(&p);
                     self.paused.remove(&p);
-                    self.proto.remove_pipe(now, p);
+                    self.proto.handle_pipe_removed(now, p);
                 }
             }
             Op::Message { pipe, payload } => {
@@ -385,27 +385,16 @@ impl Driver {
             }
             Op::OpenContext => {
                 if self.contexts.len() < MAX_CONTEXTS {
-                    let ctx = match &mut self.proto {
-                        AnyProtocol::Req(p) => Some(p.open_context()),
-                        AnyProtocol::Rep(p) => Some(p.open_context()),
-                        AnyProtocol::Surveyor(p) => p.open_context(),
-                        AnyProtocol::Respondent(p) => p.open_context(),
-                        _ => None,
-                    };
-                    self.contexts.extend(ctx);
+                    self.contexts.extend(self.proto.open_context().ok());
                 }
             }
             Op::CloseContext(i) => {
                 if !self.contexts.is_empty() {
                     let ctx = self.contexts.remove(usize::from(i) % self.contexts.len());
-                    let closed = match &mut self.proto {
-                        AnyProtocol::Req(p) => p.close_context(ctx),
-                        AnyProtocol::Rep(p) => p.close_context(ctx),
-                        AnyProtocol::Surveyor(p) => p.close_context(ctx),
-                        AnyProtocol::Respondent(p) => p.close_context(ctx),
-                        _ => true,
-                    };
-                    assert!(closed, "an open context did not close");
+                    assert!(
+                        self.proto.close_context(ctx),
+                        "an open context did not close"
+                    );
                 }
             }
             Op::SendIn { ctx, body } => {
@@ -414,13 +403,7 @@ impl Driver {
                     .get(usize::from(ctx) % self.contexts.len().max(1))
                 {
                     let msg = Message::new(body);
-                    let _ = match &mut self.proto {
-                        AnyProtocol::Req(p) => p.send_in(c, now, msg).map(drop),
-                        AnyProtocol::Rep(p) => p.send_in(c, now, msg).map(drop),
-                        AnyProtocol::Surveyor(p) => p.send_in(c, now, msg).map(drop),
-                        AnyProtocol::Respondent(p) => p.send_in(c, now, msg).map(drop),
-                        _ => Ok(()),
-                    };
+                    let _ = self.proto.send_in(c, now, msg);
                 }
             }
             Op::RecvIn(ctx) => {
@@ -428,7 +411,7 @@ impl Driver {
                     .contexts
                     .get(usize::from(ctx) % self.contexts.len().max(1))
                 {
-                    let _ = recv_in(&mut self.proto, c, now);
+                    let _ = self.proto.recv_in(c, now);
                 }
             }
         }
@@ -471,16 +454,6 @@ fn held(ty: SocketType, s: &ProtoStats) -> (u64, u64) {
         0
     };
     (held_max, held_max.saturating_sub(ambiguous))
-}
-
-fn recv_in(p: &mut AnyProtocol, ctx: ContextId, now: Instant) -> Result<Message, RecvError> {
-    match p {
-        AnyProtocol::Req(p) => p.recv_in(ctx, now),
-        AnyProtocol::Rep(p) => p.recv_in(ctx, now),
-        AnyProtocol::Surveyor(p) => p.recv_in(ctx, now),
-        AnyProtocol::Respondent(p) => p.recv_in(ctx, now),
-        _ => Err(RecvError::NoSuchContext),
-    }
 }
 
 fn run(types: [SocketType; 2], data: &[u8]) {

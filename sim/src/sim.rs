@@ -6,12 +6,13 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use sp_proto::backoff::Backoff;
 use sp_proto::pipes::PipeIdAllocator;
+use sp_proto::proto::SubscribeError;
 use sp_proto::rng::Rng;
 use sp_proto::wire::frame::{encode_frame, FrameDecoder, FrameFormat, MaxRecvSize};
 use sp_proto::wire::handshake::Handshake;
 use sp_proto::{
-    AnyProtocol, DropReason, Event, Instant, Message, PipeId, PipeInfo, ProtoStats, Protocol,
-    SocketType,
+    AnyProtocol, Drain, DropReason, Event, Instant, Message, Output, PipeId, PipeInfo, ProtoStats,
+    Protocol, SocketType,
 };
 
 use crate::def::{host_matches, ms, HostDef, LinkDef, LinksDef, RecvMode, SocketDef};
@@ -101,6 +102,8 @@ struct Sock {
     full: String,
     def: SocketDef,
     proto: AnyProtocol,
+    /// The drain loop over `proto`; write credits wait in it until the socket drains.
+    drain: Drain,
     alloc: PipeIdAllocator,
     pipes: BTreeMap<PipeId, (ConnId, usize)>,
     paused: BTreeSet<PipeId>,
@@ -109,6 +112,25 @@ struct Sock {
     armed: Option<Instant>,
     reply_pending: bool,
     drops_seen: [u64; DropReason::ALL.len()],
+}
+
+impl Sock {
+    /// The protocol, to feed it an input or a command: the drain rule says its outputs
+    /// were all taken since the last one (debug-asserted).
+    fn input(&mut self) -> &mut AnyProtocol {
+        self.assert_drained();
+        &mut self.proto
+    }
+
+    /// Debug-asserts the drain rule before an input, or before the first of a batch of
+    /// receives (which may follow each other and be drained after the batch).
+    fn assert_drained(&self) {
+        debug_assert!(
+            self.proto.is_drained(),
+            "{} was fed an input before its outputs were drained",
+            self.full
+        );
+    }
 }
 
 struct Host {
@@ -489,14 +511,14 @@ impl Sim {
     /// Changes a SUB socket's subscriptions.
     pub fn subscribe(&mut self, name: &str, topic: &[u8], on: bool) -> Result<(), SimError> {
         let (h, s) = self.find_up(name)?;
-        let sock = &mut self.hosts[h].sockets[s];
-        let AnyProtocol::Sub(sub) = &mut sock.proto else {
-            return Err(SimError::Config(format!("{name} is not a SUB socket")));
-        };
-        if on {
-            sub.subscribe(topic);
+        let proto = &mut self.hosts[h].sockets[s].proto;
+        let changed = if on {
+            proto.subscribe(topic).map(drop)
         } else {
-            let _ = sub.unsubscribe(topic);
+            proto.unsubscribe(topic)
+        };
+        if changed == Err(SubscribeError::NotSupported) {
+            return Err(SimError::Config(format!("{name} is not a SUB socket")));
         }
         let topic = Bytes::copy_from_slice(topic);
         self.note(h, Some(s), What::Subscribe { topic, on });
@@ -510,6 +532,8 @@ impl Sim {
     pub fn recv(&mut self, name: &str, max: usize) -> Result<usize, SimError> {
         let (h, s) = self.find_up(name)?;
         let mut n = 0;
+        // A batch of receives, drained after the batch.
+        self.hosts[h].sockets[s].assert_drained();
         while n < max {
             let now = self.now;
             let Ok(m) = self.hosts[h].sockets[s].proto.recv(now) else {
@@ -738,10 +762,9 @@ impl Sim {
             let mut srng = Rng::new(seed);
             let ty = sd.socket_type()?;
             let mut proto = AnyProtocol::new(ty, sd.config(srng.next_u64())?);
-            if let AnyProtocol::Sub(sub) = &mut proto {
-                for t in &sd.subscribe {
-                    sub.subscribe(t.as_bytes());
-                }
+            for t in &sd.subscribe {
+                // Only SUB sockets have subscriptions; other types ignore the list.
+                let _ = proto.subscribe(t.as_bytes());
             }
             let alloc = PipeIdAllocator::new(&mut srng);
             let listeners = sd
@@ -782,6 +805,7 @@ impl Sim {
                 full,
                 def: sd.clone(),
                 proto,
+                drain: Drain::new(),
                 alloc,
                 pipes: BTreeMap::new(),
                 paused: BTreeSet::new(),
@@ -925,7 +949,7 @@ impl Sim {
         let sock = &mut self.hosts[h].sockets[s];
         if sock.proto.poll_timeout().is_some_and(|t| t <= now) {
             sock.armed = None;
-            sock.proto.handle_timeout(now);
+            sock.input().handle_timeout(now);
             self.note(h, Some(s), What::Timer);
             self.dirty.insert((h, s));
         }
@@ -1102,7 +1126,7 @@ impl Sim {
             EpRef::Dial(i) => sock.dialers[i].info,
         };
         let pipe = sock.alloc.allocate();
-        if let Err(e) = sock.proto.add_pipe(now, pipe, info) {
+        if let Err(e) = sock.input().handle_pipe_added(now, pipe, info) {
             sock.alloc.release(pipe);
             let reason = match e {
                 sp_proto::PipeRefused::Busy => "busy",
@@ -1205,7 +1229,7 @@ impl Sim {
             sock.pipes.remove(&pipe);
             sock.paused.remove(&pipe);
             sock.alloc.release(pipe);
-            sock.proto.remove_pipe(now, pipe);
+            sock.input().handle_pipe_removed(now, pipe);
             self.dirty.insert((e.host, e.sock));
             self.note(
                 e.host,
@@ -1337,10 +1361,8 @@ impl Sim {
         if let Some(cn) = self.conns.get_mut(&c) {
             cn.dirs[dir].owed = false;
         }
-        let now = self.now;
-        self.hosts[me.host].sockets[me.sock]
-            .proto
-            .handle_writable(now, pipe);
+        // The socket's drain feeds it to `handle_writable` once its transmits are out.
+        self.hosts[me.host].sockets[me.sock].drain.credit(pipe);
         self.dirty.insert((me.host, me.sock));
     }
 
@@ -1420,7 +1442,7 @@ impl Sim {
         let now = self.now;
         let sock = &mut self.hosts[h].sockets[s];
         let full = sock.full.clone();
-        let r = sock.proto.send(now, Message::new(body.clone()));
+        let r = sock.input().send(now, Message::new(body.clone()));
         let is_surveyor = sock.proto.socket_type() == SocketType::Surveyor && !sock.def.raw;
         self.dirty.insert((h, s));
         let accepted = r.is_ok();
@@ -1516,44 +1538,51 @@ impl Sim {
     fn drain(&mut self, h: usize, s: usize) {
         for _ in 0..1_000_000 {
             let mut progress = false;
-            while let Some(t) = self.hosts[h].sockets[s].proto.poll_transmit() {
-                progress = true;
-                let sock = &self.hosts[h].sockets[s];
-                let Some(&(c, end)) = sock.pipes.get(&t.pipe) else {
-                    continue;
-                };
-                let mut framed = BytesMut::new();
-                encode_frame(FrameFormat::Tcp, &t.msg.header, &t.msg.body, &mut framed);
-                self.transmit(c, end, framed.freeze());
-            }
             let mut resumed = Vec::new();
-            while let Some(ev) = self.hosts[h].sockets[s].proto.poll_event() {
+            let now = self.now;
+            loop {
+                let sock = &mut self.hosts[h].sockets[s];
+                let Some(out) = sock.drain.next(&mut sock.proto, now) else {
+                    break;
+                };
                 progress = true;
-                match ev {
-                    Event::PausePipe(p) => {
-                        self.hosts[h].sockets[s].paused.insert(p);
+                match out {
+                    Output::Transmit(t) => {
+                        let Some(&(c, end)) = sock.pipes.get(&t.pipe) else {
+                            continue;
+                        };
+                        let mut framed = BytesMut::new();
+                        encode_frame(FrameFormat::Tcp, &t.msg.header, &t.msg.body, &mut framed);
+                        self.transmit(c, end, framed.freeze());
                     }
-                    Event::ResumePipe(p) => {
-                        self.hosts[h].sockets[s].paused.remove(&p);
+                    Output::Event(Event::PausePipe(p)) => {
+                        sock.paused.insert(p);
+                    }
+                    Output::Event(Event::ResumePipe(p)) => {
+                        sock.paused.remove(&p);
                         resumed.push(p);
                     }
-                    Event::RequestResent { .. } => {
+                    Output::Event(Event::RequestResent { .. }) => {
                         self.note(h, Some(s), What::Event("request_resent"));
                     }
-                    Event::SurveyExpired => {
+                    Output::Event(Event::SurveyExpired) => {
                         self.note(h, Some(s), What::Event("survey_expired"));
                     }
-                    _ => self.note(h, Some(s), What::Event("other")),
+                    Output::Event(_) => self.note(h, Some(s), What::Event("other")),
                 }
             }
             for p in resumed {
                 progress |= self.flush_backlog(h, s, p);
             }
             let sock = &self.hosts[h].sockets[s];
+            if !sock.proto.is_drained() {
+                continue; // the messages just delivered left outputs: drain them first
+            }
             if sock.def.recv == RecvMode::Auto
                 && sock.proto.socket_type().can_recv()
                 && !sock.reply_pending
             {
+                // A batch of receives (the socket is drained), drained after the batch.
                 let now = self.now;
                 while !self.hosts[h].sockets[s].reply_pending {
                     let Ok(m) = self.hosts[h].sockets[s].proto.recv(now) else {

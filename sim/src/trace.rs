@@ -148,7 +148,7 @@ pub(crate) fn body_text(b: &[u8]) -> String {
     if b.iter().all(|c| c.is_ascii_graphic() || *c == b' ') {
         format!("{:?}", String::from_utf8_lossy(b))
     } else {
-        format!("[{}]", sp_proto::hex(b))
+        format!("[{}]", sp_proto::fmt::hex(b))
     }
 }
 

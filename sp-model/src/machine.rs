@@ -111,7 +111,7 @@ impl Machine {
         }
     }
 
-    /// See [`Protocol::add_pipe`].
+    /// See [`Protocol::handle_pipe_added`].
     pub fn add_pipe(
         &mut self,
         now: Instant,
@@ -121,7 +121,7 @@ impl Machine {
         if self.bug == Some(Bug::PushIgnoresPriority) {
             info.send_priority = Priority::HIGHEST;
         }
-        let r = self.proto.add_pipe(self.clock(now), pipe, info);
+        let r = self.proto.handle_pipe_added(self.clock(now), pipe, info);
         if r.is_ok() || self.bug == Some(Bug::PairTakesSecondPeer) {
             self.pipes.push(pipe);
             return Ok(());
@@ -129,10 +129,10 @@ impl Machine {
         r
     }
 
-    /// See [`Protocol::remove_pipe`].
+    /// See [`Protocol::handle_pipe_removed`].
     pub fn remove_pipe(&mut self, now: Instant, pipe: PipeId) {
         self.pipes.retain(|&p| p != pipe);
-        self.proto.remove_pipe(self.clock(now), pipe);
+        self.proto.handle_pipe_removed(self.clock(now), pipe);
     }
 
     /// See [`Protocol::handle_message`].

@@ -7,8 +7,6 @@
 //! writable again (a driver with an output buffer), and when it is full the sender waits
 //! for a delivery to make room.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use sp_proto::{AnyProtocol, Config, Event, Instant, Message, PipeInfo, Priority, SocketType};
 use stateright::{Model, Property};
@@ -139,11 +137,22 @@ impl SpModel {
         matches!(self.spec.nodes[node].role, Role::Server | Role::Reflector)
     }
 
-    /// Drains node `n`'s transmits and events (the drain rule).
+    /// Drains node `n`'s transmits and events (the drain rule), in the order of
+    /// `sp_proto::Drain`, which the real drivers use: every transmit first, then the write
+    /// credits of the pipes whose links still have room, then every event. (The model
+    /// cannot hand its wrapped machine to `Drain` itself: `Protocol` is sealed.)
     fn drain(&self, st: &mut State, n: usize) {
+        let mut credits = Vec::new();
         loop {
             if let Some(t) = st.nodes[n].machine.poll_transmit() {
-                self.route(st, n, t.pipe, t.msg);
+                if self.route(st, n, t.pipe, t.msg) {
+                    credits.push(t.pipe);
+                }
+                continue;
+            }
+            if !credits.is_empty() {
+                let pipe = credits.remove(0);
+                st.nodes[n].machine.handle_writable(st.now, pipe);
                 continue;
             }
             if let Some(e) = st.nodes[n].machine.poll_event() {
@@ -169,14 +178,16 @@ impl SpModel {
         }
     }
 
-    fn route(&self, st: &mut State, n: usize, pipe: sp_proto::PipeId, msg: Message) {
+    /// Puts a transmit on its link; `true` when the link still has room, so the sender
+    /// can take another message at once (a write credit).
+    fn route(&self, st: &mut State, n: usize, pipe: sp_proto::PipeId, msg: Message) -> bool {
         let (link, generation) = Link::from_pipe(pipe);
         let spec_link = &self.spec.links[link];
         let dir = usize::from(spec_link.a != n);
         let live = st.links[link].up && st.links[link].generation == generation;
         if !live || (spec_link.a != n && spec_link.b != n) {
             st.lost = st.lost.saturating_add(1);
-            return;
+            return false;
         }
         if self.spec.nodes[n].socket_type == SocketType::Push {
             let mine = self.priority(link, n);
@@ -202,9 +213,10 @@ impl SpModel {
         let l = &mut st.links[link];
         l.queue[dir].push_back(payload);
         if l.queue[dir].len() < self.spec.link_capacity {
-            st.nodes[n].machine.handle_writable(st.now, pipe);
+            true
         } else {
             l.blocked[dir] = true;
+            false
         }
     }
 
@@ -559,9 +571,4 @@ impl Model for SpModel {
     fn within_boundary(&self, st: &State) -> bool {
         st.now.saturating_duration_since(Instant::ZERO) <= self.spec.horizon
     }
-}
-
-/// The horizon as an instant.
-pub fn horizon_instant(h: Duration) -> Instant {
-    Instant::ZERO + h
 }

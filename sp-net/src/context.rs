@@ -1,68 +1,13 @@
 //! Protocol conveniences on top of [`Socket`]: contexts (many requests or surveys in
-//! flight on one socket), `request`, `survey`, and subscriptions.
+//! flight on one socket), `request`, `survey`, and subscriptions. Which socket types
+//! have them is sp-proto's business ([`Contexts`] and `AnyProtocol::subscribe`): nothing
+//! here names a protocol.
 
-use sp_proto::subscriptions::NotSubscribed;
-use sp_proto::{AnyProtocol, ContextId, Instant, Message, RecvError, SendError, SendErrorKind};
+use sp_proto::proto::SubscribeError;
+use sp_proto::{ContextId, Contexts, Message};
 
 use crate::error::Error;
 use crate::socket::Socket;
-
-fn no_context(msg: Message) -> SendError {
-    SendError::new(SendErrorKind::NoSuchContext, msg)
-}
-
-fn ctx_send(
-    p: &mut AnyProtocol,
-    ctx: ContextId,
-    now: Instant,
-    msg: Message,
-) -> Result<(), SendError> {
-    match p {
-        AnyProtocol::Req(r) => r.send_in(ctx, now, msg),
-        AnyProtocol::Rep(r) => r.send_in(ctx, now, msg),
-        AnyProtocol::Surveyor(s) => s.send_in(ctx, now, msg),
-        AnyProtocol::Respondent(r) => r.send_in(ctx, now, msg),
-        _ => Err(no_context(msg)),
-    }
-}
-
-fn ctx_recv(p: &mut AnyProtocol, ctx: ContextId, now: Instant) -> Result<Message, RecvError> {
-    match p {
-        AnyProtocol::Req(r) => r.recv_in(ctx, now),
-        AnyProtocol::Rep(r) => r.recv_in(ctx, now),
-        AnyProtocol::Surveyor(s) => s.recv_in(ctx, now),
-        AnyProtocol::Respondent(r) => r.recv_in(ctx, now),
-        _ => Err(RecvError::NoSuchContext),
-    }
-}
-
-fn ctx_open(p: &mut AnyProtocol) -> Option<ContextId> {
-    match p {
-        AnyProtocol::Req(r) => Some(r.open_context()),
-        AnyProtocol::Rep(r) => Some(r.open_context()),
-        AnyProtocol::Surveyor(s) => s.open_context(),
-        AnyProtocol::Respondent(r) => r.open_context(),
-        _ => None,
-    }
-}
-
-fn ctx_close(p: &mut AnyProtocol, ctx: ContextId) {
-    match p {
-        AnyProtocol::Req(r) => {
-            r.close_context(ctx);
-        }
-        AnyProtocol::Rep(r) => {
-            r.close_context(ctx);
-        }
-        AnyProtocol::Surveyor(s) => {
-            s.close_context(ctx);
-        }
-        AnyProtocol::Respondent(r) => {
-            r.close_context(ctx);
-        }
-        _ => {}
-    }
-}
 
 /// One independent conversation on a REQ, REP, SURVEYOR or RESPONDENT socket (NNG's
 /// contexts). Each context has its own request/survey state, so many can be in flight
@@ -83,7 +28,7 @@ impl Context {
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         let id = self.id;
         self.socket
-            .send_with(msg.into(), move |p, now, m| ctx_send(p, id, now, m))
+            .send_with(msg.into(), move |p, now, m| p.send_in(id, now, m))
             .await
     }
 
@@ -91,7 +36,7 @@ impl Context {
     pub async fn recv(&self) -> Result<Message, Error> {
         let id = self.id;
         self.socket
-            .recv_with(move |p, now| ctx_recv(p, id, now))
+            .recv_with(move |p, now| p.recv_in(id, now))
             .await
     }
 }
@@ -99,7 +44,7 @@ impl Context {
 impl Drop for Context {
     fn drop(&mut self) {
         let id = self.id;
-        self.socket.with_protocol(|p| ctx_close(p, id));
+        self.socket.with_protocol(|p| p.close_context(id));
     }
 }
 
@@ -132,7 +77,9 @@ impl Survey {
 impl Socket {
     /// Opens a context (REQ, REP, SURVEYOR, RESPONDENT in cooked mode).
     pub fn open_context(&self) -> Result<Context, Error> {
-        let id = self.with_protocol(ctx_open).ok_or(Error::NotSupported)?;
+        let id = self
+            .with_protocol(|p| p.open_context())
+            .map_err(|_| Error::NotSupported)?;
         Ok(Context {
             socket: self.clone(),
             id,
@@ -157,22 +104,21 @@ impl Socket {
 
     /// SUB: subscribes to messages whose body starts with `topic` (empty = all).
     pub fn subscribe(&self, topic: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.with_protocol(|p| match p {
-            AnyProtocol::Sub(s) => {
-                s.subscribe(topic);
-                Ok(())
-            }
-            _ => Err(Error::NotSupported),
-        })
+        self.with_protocol(|p| p.subscribe(topic))
+            .map(drop)
+            .map_err(subscribe_error)
     }
 
     /// SUB: removes a subscription; an error if it was not subscribed.
     pub fn unsubscribe(&self, topic: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.with_protocol(|p| match p {
-            AnyProtocol::Sub(s) => s
-                .unsubscribe(topic)
-                .map_err(|NotSubscribed| Error::NotSubscribed),
-            _ => Err(Error::NotSupported),
-        })
+        self.with_protocol(|p| p.unsubscribe(topic))
+            .map_err(subscribe_error)
+    }
+}
+
+fn subscribe_error(e: SubscribeError) -> Error {
+    match e {
+        SubscribeError::NotSubscribed => Error::NotSubscribed,
+        _ => Error::NotSupported,
     }
 }

@@ -20,8 +20,8 @@ use bytes::Bytes;
 use sp_proto::pipes::PipeIdAllocator;
 use sp_proto::rng::Rng;
 use sp_proto::{
-    AnyProtocol, Event, Instant, Message, PipeId, PipeInfo, Protocol, RecvError, SendError,
-    SendErrorKind,
+    AnyProtocol, Drain, Event, Instant, Message, Output, PipeId, PipeInfo, Protocol, RecvError,
+    SendError, SendErrorKind,
 };
 
 use crate::error::Error;
@@ -50,6 +50,8 @@ pub(crate) struct PipeSlot {
 /// The mutable state of one socket.
 pub(crate) struct State {
     pub(crate) proto: AnyProtocol,
+    /// The drain loop over `proto` (its credit buffer is reused).
+    drain: Drain,
     /// Boxed: a map node holds up to 11 entries, and a socket with one pipe (every
     /// dialer) would otherwise pay for 11 slots.
     pub(crate) pipes: BTreeMap<PipeId, Box<PipeSlot>>,
@@ -71,46 +73,54 @@ pub(crate) struct Wake {
 }
 
 impl State {
+    /// The protocol, to feed it an input or a command: the drain rule says its outputs
+    /// were all taken since the last one (debug-asserted). A batch of messages from one
+    /// pipe may follow this with `handle_message` calls on `proto` directly.
+    pub(crate) fn input(&mut self) -> &mut AnyProtocol {
+        debug_assert!(
+            self.proto.is_drained(),
+            "protocol fed an input before its outputs were drained"
+        );
+        &mut self.proto
+    }
+
     /// Drains every output of the protocol into the pipe queues; must follow every
     /// protocol call.
     pub(crate) fn drain(&mut self, now: Instant) -> Wake {
-        // One pass is enough: only `handle_writable` calls the protocol in here, and what
-        // it transmits is taken by the same loop, what it signals by the event loop after.
         let mut users = false;
-        while let Some(t) = self.proto.poll_transmit() {
+        while let Some(output) = self.drain.next(&mut self.proto, now) {
             users = true;
-            let Some(slot) = self.pipes.get_mut(&t.pipe) else {
-                continue;
-            };
-            slot.stats.msgs_out += 1;
-            slot.stats.bytes_out += t.msg.wire_len() as u64;
-            // The writer takes the whole queue each time it looks, so it needs a
-            // wake-up only when the queue was empty (it may be waiting then).
-            if slot.out.is_empty() {
-                slot.wake_writer.notify_one();
-            }
-            slot.out.push_back(t.msg);
-            if slot.out.len() < self.pipe_queue {
-                self.proto.handle_writable(now, t.pipe);
-            } else {
-                slot.owed_writable = true;
-            }
-        }
-        while let Some(ev) = self.proto.poll_event() {
-            users = true;
-            match ev {
-                Event::PausePipe(p) => {
+            match output {
+                Output::Transmit(t) => {
+                    let Some(slot) = self.pipes.get_mut(&t.pipe) else {
+                        continue;
+                    };
+                    slot.stats.msgs_out += 1;
+                    slot.stats.bytes_out += t.msg.wire_len() as u64;
+                    // The writer takes the whole queue each time it looks, so it needs a
+                    // wake-up only when the queue was empty (it may be waiting then).
+                    if slot.out.is_empty() {
+                        slot.wake_writer.notify_one();
+                    }
+                    slot.out.push_back(t.msg);
+                    if slot.out.len() < self.pipe_queue {
+                        self.drain.credit(t.pipe);
+                    } else {
+                        slot.owed_writable = true;
+                    }
+                }
+                Output::Event(Event::PausePipe(p)) => {
                     if let Some(slot) = self.pipes.get_mut(&p) {
                         slot.paused = true;
                     }
                 }
-                Event::ResumePipe(p) => {
+                Output::Event(Event::ResumePipe(p)) => {
                     if let Some(slot) = self.pipes.get_mut(&p) {
                         slot.paused = false;
                         slot.wake_reader.notify_one();
                     }
                 }
-                other => tracing::debug!(event = ?other, "protocol event"),
+                Output::Event(other) => tracing::debug!(event = ?other, "protocol event"),
             }
         }
         let deadline = self.proto.poll_timeout();
@@ -156,6 +166,7 @@ impl Shared {
         Arc::new(Self {
             state: Mutex::new(State {
                 proto,
+                drain: Drain::new(),
                 pipes: BTreeMap::new(),
                 alloc: PipeIdAllocator::new(&mut rng),
                 closed: false,
@@ -216,7 +227,7 @@ impl Shared {
         if st.closed {
             return Err(Error::Closed);
         }
-        let r = op(&mut st.proto, now, msg);
+        let r = op(st.input(), now, msg);
         let mut w = st.drain(now);
         drop(st);
         w.users |= r.is_ok();
@@ -260,7 +271,7 @@ impl Shared {
         if st.closed {
             return Err(Error::Closed);
         }
-        let r = op(&mut st.proto, now);
+        let r = op(st.input(), now);
         let mut w = st.drain(now);
         drop(st);
         w.users |= r.is_ok();
@@ -321,7 +332,7 @@ impl Shared {
             return Err(AttachError::Closed);
         }
         let id = st.alloc.allocate();
-        if let Err(e) = st.proto.add_pipe(now, id, info) {
+        if let Err(e) = st.input().handle_pipe_added(now, id, info) {
             st.alloc.release(id);
             return Err(AttachError::Refused(e));
         }
@@ -368,7 +379,7 @@ impl Shared {
         slot.wake_reader.notify_one();
         st.stats.pipes_removed += 1;
         st.alloc.release(id);
-        st.proto.remove_pipe(now, id);
+        st.input().handle_pipe_removed(now, id);
         let mut w = st.drain(now);
         w.users = true;
         let count = st.pipes.len();
@@ -420,8 +431,10 @@ impl Shared {
             slot.stats.msgs_in += frames.len() as u64;
             slot.stats.bytes_in += frames.iter().map(|f| f.len() as u64).sum::<u64>();
         }
+        // One batch of messages from this pipe, then one drain (the drain rule's exception).
+        let proto = st.input();
         for f in frames.drain(..) {
-            st.proto.handle_message(now, id, f);
+            proto.handle_message(now, id, f);
         }
         let mut w = st.drain(now);
         w.users = true;
@@ -450,7 +463,7 @@ impl Shared {
         let closing = slot.closing;
         if slot.owed_writable {
             slot.owed_writable = false;
-            st.proto.handle_writable(now, id);
+            st.input().handle_writable(now, id);
             let mut w = st.drain(now);
             w.users = true;
             drop(st);

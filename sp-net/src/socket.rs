@@ -258,7 +258,7 @@ impl Socket {
         let shared = &self.inner.shared;
         let now = shared.now();
         let mut st = shared.lock();
-        let r = f(&mut st.proto);
+        let r = f(st.input());
         let mut w = st.drain(now);
         w.users = true;
         drop(st);
@@ -492,7 +492,7 @@ async fn timer_task(shared: SharedRef) {
                         let now = shared.now();
                         let mut st = shared.lock();
                         st.armed = None;
-                        st.proto.handle_timeout(now);
+                        st.input().handle_timeout(now);
                         let mut w = st.drain(now);
                         w.users = true;
                         drop(st);

@@ -13,7 +13,7 @@ fn main() {
         println!(
             "  {:<10} {}",
             t.name(),
-            sp_proto::hex(&wire::encode_header(t))
+            sp_proto::fmt::hex(&wire::encode_header(t))
         );
     }
 

@@ -10,7 +10,7 @@ use crate::stats::{DropReason, ProtoStats};
 
 /// What to do when a pipe's queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnFull {
+pub(crate) enum OnFull {
     /// Ask the driver to stop reading the pipe (back-pressure; nothing lost).
     Pause,
     /// Drop the oldest queued message of that pipe (best-effort receivers such as SUB).
@@ -21,7 +21,7 @@ pub enum OnFull {
 
 /// Per-pipe receive queues with fair, priority-ordered service.
 #[derive(Clone, Debug)]
-pub struct Inbound {
+pub(crate) struct Inbound {
     ring: PriorityRing,
     queues: BTreeMap<PipeId, PipeQueue>,
     capacity: usize,
@@ -40,7 +40,7 @@ struct PipeQueue {
 
 impl Inbound {
     /// Queues of `capacity` messages per pipe with the given overflow policy.
-    pub fn new(capacity: usize, on_full: OnFull) -> Self {
+    pub(crate) fn new(capacity: usize, on_full: OnFull) -> Self {
         Self {
             ring: PriorityRing::new(),
             queues: BTreeMap::new(),
@@ -51,18 +51,18 @@ impl Inbound {
     }
 
     /// Changes the per-pipe capacity (applies to later arrivals).
-    pub fn set_capacity(&mut self, capacity: usize) {
+    pub(crate) fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity.max(1);
     }
 
     /// Changes the overflow policy (applies to later arrivals). Switching between the
     /// drop policies only; a pipe paused under [`OnFull::Pause`] stays paused until a pop.
-    pub fn set_on_full(&mut self, on_full: OnFull) {
+    pub(crate) fn set_on_full(&mut self, on_full: OnFull) {
         self.on_full = on_full;
     }
 
     /// Registers a pipe with its receive priority.
-    pub fn add_pipe(&mut self, pipe: PipeId, priority: Priority) {
+    pub(crate) fn add_pipe(&mut self, pipe: PipeId, priority: Priority) {
         // An id can come back while messages of its previous pipe are still queued: keep
         // them (they arrived whole) and serve them first.
         let leftover = self
@@ -85,7 +85,7 @@ impl Inbound {
 
     /// Forgets a pipe. Messages it already queued stay deliverable; later arrivals for it
     /// are dropped as [`DropReason::PipeClosed`].
-    pub fn remove_pipe(&mut self, pipe: PipeId) {
+    pub(crate) fn remove_pipe(&mut self, pipe: PipeId) {
         let Some(q) = self.queues.get_mut(&pipe) else {
             return;
         };
@@ -100,7 +100,7 @@ impl Inbound {
 
     /// Queues a message that arrived on `pipe`. Unknown pipes are ignored (counted as
     /// [`DropReason::PipeClosed`]).
-    pub fn push(
+    pub(crate) fn push(
         &mut self,
         pipe: PipeId,
         msg: Message,
@@ -139,7 +139,7 @@ impl Inbound {
 
     /// Takes the next message: highest receive priority first, round-robin among pipes of
     /// the same priority.
-    pub fn pop(&mut self, events: &mut VecDeque<Event>) -> Option<(PipeId, Message)> {
+    pub(crate) fn pop(&mut self, events: &mut VecDeque<Event>) -> Option<(PipeId, Message)> {
         let pipe = self.ring.rotate()?;
         let q = self.queues.get_mut(&pipe)?;
         let msg = q.msgs.pop_front()?;
@@ -160,7 +160,7 @@ impl Inbound {
     }
 
     /// Drops every queued message (counting them under `reason`), resuming paused pipes.
-    pub fn clear(
+    pub(crate) fn clear(
         &mut self,
         reason: DropReason,
         stats: &mut ProtoStats,
@@ -186,46 +186,19 @@ impl Inbound {
     }
 
     /// Total queued messages.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Whether `pipe` is registered (and not removed).
-    pub fn contains(&self, pipe: PipeId) -> bool {
+    pub(crate) fn contains(&self, pipe: PipeId) -> bool {
         self.queues.get(&pipe).is_some_and(|q| !q.removed)
-    }
-
-    /// Drops the queued messages of `pipe` for which `discard` is true, counting them under
-    /// `reason` (e.g. responses of a survey that ended).
-    pub fn discard_where(
-        &mut self,
-        reason: DropReason,
-        stats: &mut ProtoStats,
-        mut discard: impl FnMut(&Message) -> bool,
-    ) {
-        let mut emptied = Vec::new();
-        for (pipe, q) in &mut self.queues {
-            let before = q.msgs.len();
-            q.msgs.retain(|m| !discard(m));
-            let gone = before - q.msgs.len();
-            self.len -= gone;
-            stats.drop_many(reason, gone as u64);
-            if q.msgs.is_empty() {
-                emptied.push(*pipe);
-            }
-        }
-        for pipe in emptied {
-            self.ring.deactivate(pipe);
-            if self.queues.get(&pipe).is_some_and(|q| q.removed) {
-                self.queues.remove(&pipe);
-                self.ring.remove(pipe);
-            }
-        }
     }
 }
 

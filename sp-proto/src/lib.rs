@@ -22,7 +22,7 @@
 //! let now = Instant::ZERO;
 //! let mut push = proto::Push::new(Config::cooked(1));
 //! let pipe = PipeId::new(7).unwrap();
-//! push.add_pipe(now, pipe, PipeInfo::default()).unwrap();
+//! push.handle_pipe_added(now, pipe, PipeInfo::default()).unwrap();
 //! push.send(now, Message::from("job")).unwrap();
 //! let t = push.poll_transmit().unwrap();
 //! assert_eq!((t.pipe, &t.msg.body[..]), (pipe, &b"job"[..]));
@@ -32,7 +32,9 @@
 pub mod backoff;
 pub mod context;
 pub mod device;
-pub mod inbound;
+pub mod drain;
+pub mod fmt;
+mod inbound;
 pub mod message;
 pub mod options;
 pub mod pipes;
@@ -42,11 +44,13 @@ pub mod rng;
 pub mod socket_type;
 pub mod stats;
 pub mod subscriptions;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
 pub mod wire;
 
-pub use context::ContextId;
+pub use context::{ContextError, ContextId, Contexts};
+pub use drain::{Drain, Output};
 pub use message::Message;
 pub use options::{OptionError, Options};
 pub use pipes::{PipeId, PipeInfo, Priority};
@@ -63,28 +67,3 @@ pub use time::Instant;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/embedding.md")]
 pub struct EmbeddingGuide;
-
-/// Formats bytes as lowercase hex pairs separated by spaces.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 3);
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 {
-            s.push(' ');
-        }
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
-/// Debug-formats a byte string as text when printable, hex otherwise.
-pub(crate) struct BytesDisplay<'a>(pub(crate) &'a [u8]);
-
-impl std::fmt::Debug for BytesDisplay<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
-            write!(f, "{:?}", String::from_utf8_lossy(self.0))
-        } else {
-            write!(f, "[{}]", hex(self.0))
-        }
-    }
-}

@@ -62,9 +62,9 @@ impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut s = f.debug_struct("Message");
         if !self.header.is_empty() {
-            s.field("header", &crate::hex(&self.header));
+            s.field("header", &crate::fmt::hex(&self.header));
         }
-        s.field("body", &crate::BytesDisplay(&self.body));
+        s.field("body", &crate::fmt::BytesDisplay(&self.body));
         if let Some(p) = self.pipe {
             s.field("pipe", &p);
         }

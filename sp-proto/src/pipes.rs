@@ -1,11 +1,15 @@
-//! Pipes and the shared scheduling mechanisms: pipe ids, priorities, and the
-//! priority round-robin ring that implements both load balancing (PUSH, REQ) and fair
-//! queueing (PULL, REP, SUB, ...).
+//! Pipes and the shared scheduling mechanisms: pipe ids, priorities, the priority
+//! round-robin ring that implements both load balancing (PUSH, REQ) and fair queueing
+//! (PULL, REP, SUB, ...), and the fan-out set of the senders that write every message to
+//! every pipe (PUB, BUS, SURVEYOR).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
+use crate::message::Message;
+use crate::proto::Core;
 use crate::rng::Rng;
+use crate::stats::DropReason;
 
 /// Identifies one pipe (one connection to one peer) within a socket.
 ///
@@ -325,6 +329,76 @@ impl PriorityRing {
     /// All registered pipes in id order.
     pub fn pipes(&self) -> impl Iterator<Item = PipeId> + '_ {
         self.pipes.keys()
+    }
+}
+
+/// The pipes of a fan-out sender (PUB, BUS, SURVEYOR), each with its [`PipeInfo`] and
+/// whether it can take a message now.
+///
+/// A send writes one clone of the message (a shared buffer) to every writable pipe, in
+/// pipe id order, and uses up that pipe's writability; a pipe that cannot take it now
+/// misses it, counted as [`DropReason::PipeBusy`]. Sending never blocks and never fails.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FanOut {
+    pipes: BTreeMap<PipeId, FanOutPipe>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct FanOutPipe {
+    info: PipeInfo,
+    writable: bool,
+}
+
+impl FanOut {
+    /// Attaches `pipe`, writable at once. Refuses (returns false) an id already attached.
+    pub(crate) fn add(&mut self, pipe: PipeId, info: PipeInfo) -> bool {
+        if self.pipes.contains_key(&pipe) {
+            return false;
+        }
+        let slot = FanOutPipe {
+            info,
+            writable: true,
+        };
+        self.pipes.insert(pipe, slot);
+        true
+    }
+
+    /// Detaches `pipe`; returns whether it was attached.
+    pub(crate) fn remove(&mut self, pipe: PipeId) -> bool {
+        self.pipes.remove(&pipe).is_some()
+    }
+
+    /// `pipe` can take another message. Unknown pipes are ignored.
+    pub(crate) fn set_writable(&mut self, pipe: PipeId) {
+        if let Some(slot) = self.pipes.get_mut(&pipe) {
+            slot.writable = true;
+        }
+    }
+
+    /// Number of attached pipes.
+    pub(crate) fn len(&self) -> usize {
+        self.pipes.len()
+    }
+
+    /// The attached pipes with their info, in id order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (PipeId, PipeInfo)> + '_ {
+        self.pipes.iter().map(|(&pipe, slot)| (pipe, slot.info))
+    }
+
+    /// Queues `msg` for every writable pipe except `except`, counting each pipe that
+    /// misses it as [`DropReason::PipeBusy`].
+    pub(crate) fn send(&mut self, msg: &Message, except: Option<PipeId>, out: &mut Core) {
+        for (&pipe, slot) in &mut self.pipes {
+            if except == Some(pipe) {
+                continue;
+            }
+            if slot.writable {
+                slot.writable = false;
+                out.transmit(pipe, msg.clone());
+            } else {
+                out.dropped(DropReason::PipeBusy);
+            }
+        }
     }
 }
 

@@ -6,8 +6,8 @@
 //! embedder's own I/O loop) feeds it inputs and then drains its outputs:
 //!
 //! 1. Inputs (`handle_*`), each with the current [`Instant`]:
-//!    [`add_pipe`](Protocol::add_pipe) when a connection finished its SP handshake,
-//!    [`remove_pipe`](Protocol::remove_pipe) when it is gone,
+//!    [`handle_pipe_added`](Protocol::handle_pipe_added) when a connection finished its SP
+//!    handshake, [`handle_pipe_removed`](Protocol::handle_pipe_removed) when it is gone,
 //!    [`handle_message`](Protocol::handle_message) with each frame's payload,
 //!    [`handle_writable`](Protocol::handle_writable) when a pipe can take another message,
 //!    [`handle_timeout`](Protocol::handle_timeout) when the deadline passes.
@@ -15,7 +15,15 @@
 //!    block: `WouldBlock` means "retry after the next input".
 //! 3. After any input or command, drain [`poll_transmit`](Protocol::poll_transmit) and
 //!    [`poll_event`](Protocol::poll_event) until both return `None`, then arm a timer for
-//!    [`poll_timeout`](Protocol::poll_timeout).
+//!    [`poll_timeout`](Protocol::poll_timeout). [`Drain`](crate::Drain) is that loop, and
+//!    every driver in this workspace uses it.
+//!
+//! **The drain rule.** Outputs are drained after every input, before the next one: a
+//! driver never feeds an input to a protocol that still holds outputs
+//! ([`is_drained`](Protocol::is_drained), which the drivers debug-assert). Two batches
+//! are the exceptions: messages already read (a driver may feed them with
+//! `handle_message` back to back, see *Flow control*) and receives (`recv` until it
+//! would block); the driver drains after the batch.
 //!
 //! Time must not go backwards between calls. Nothing here reads a clock, spawns, locks or
 //! allocates randomness on its own: ids and jitter come from the seed in [`Config`].
@@ -103,7 +111,7 @@ pub enum Event {
     SurveyExpired,
 }
 
-/// Why a pipe was refused by [`Protocol::add_pipe`]. The driver closes the connection.
+/// Why a pipe was refused by [`Protocol::handle_pipe_added`]. The driver closes the connection.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PipeRefused {
     /// The protocol takes one peer and already has one (PAIR).
@@ -178,19 +186,43 @@ pub enum RecvError {
     NoSuchContext,
 }
 
+/// Gives the [`Protocol`] trait's provided methods the state every protocol shares.
+/// Private, so that [`Protocol`] is sealed: its implementations are this crate's state
+/// machines (pick one at run time with [`AnyProtocol`](crate::AnyProtocol)).
+pub(crate) mod sealed {
+    use crate::proto::Core;
+
+    /// Access to a protocol's shared [`Core`].
+    pub trait HasCore {
+        /// The shared core.
+        fn core(&self) -> &Core;
+        /// The shared core, for change.
+        fn core_mut(&mut self) -> &mut Core;
+    }
+}
+
 /// The sans-IO interface of every SP protocol. See the module docs for the contract.
-pub trait Protocol {
+///
+/// The trait is sealed: only this crate's state machines implement it.
+pub trait Protocol: sealed::HasCore {
     /// The socket type (and so the wire id and peer) of this state machine.
     fn socket_type(&self) -> SocketType;
 
     /// Whether this is a raw-mode socket.
-    fn is_raw(&self) -> bool;
+    fn is_raw(&self) -> bool {
+        self.core().raw
+    }
 
     /// A connection to a peer of the right type finished its handshake.
-    fn add_pipe(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused>;
+    fn handle_pipe_added(
+        &mut self,
+        now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused>;
 
     /// A pipe is gone. Unknown ids are ignored.
-    fn remove_pipe(&mut self, now: Instant, pipe: PipeId);
+    fn handle_pipe_removed(&mut self, now: Instant, pipe: PipeId);
 
     /// One message payload (SP header and body, as framed on the wire) from `pipe`.
     fn handle_message(&mut self, now: Instant, pipe: PipeId, payload: Bytes);
@@ -198,8 +230,10 @@ pub trait Protocol {
     /// `pipe` can take another message.
     fn handle_writable(&mut self, now: Instant, pipe: PipeId);
 
-    /// Time has advanced to `now`; fire due timers.
-    fn handle_timeout(&mut self, now: Instant);
+    /// Time has advanced to `now`; fire due timers. A protocol without timers ignores it.
+    fn handle_timeout(&mut self, now: Instant) {
+        let _ = now;
+    }
 
     /// The user sends a message.
     fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError>;
@@ -208,22 +242,45 @@ pub trait Protocol {
     fn recv(&mut self, now: Instant) -> Result<Message, RecvError>;
 
     /// The next message to write, if any.
-    fn poll_transmit(&mut self) -> Option<Transmit>;
+    #[must_use]
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.core_mut().transmits.pop_front()
+    }
 
     /// The next event, if any.
-    fn poll_event(&mut self) -> Option<Event>;
+    #[must_use]
+    fn poll_event(&mut self) -> Option<Event> {
+        self.core_mut().events.pop_front()
+    }
 
-    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
-    fn poll_timeout(&self) -> Option<Instant>;
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called (never, for a
+    /// protocol without timers).
+    #[must_use]
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Whether every output was taken: no transmit and no event is waiting. Drivers
+    /// debug-assert it before they feed an input (see the module docs).
+    fn is_drained(&self) -> bool {
+        let core = self.core();
+        core.transmits.is_empty() && core.events.is_empty()
+    }
 
     /// Counters, including every drop with its reason.
-    fn stats(&self) -> &ProtoStats;
+    fn stats(&self) -> &ProtoStats {
+        &self.core().stats
+    }
 
     /// The options in force.
-    fn options(&self) -> &Options;
+    fn options(&self) -> &Options {
+        &self.core().options
+    }
 
     /// Replaces the options; takes effect for subsequent operations.
-    fn set_options(&mut self, options: Options);
+    fn set_options(&mut self, options: Options) {
+        self.core_mut().options = options;
+    }
 
     /// Whether this protocol reads the `now` argument of its calls at all. A protocol
     /// without timers answers `false`; a driver may then skip reading its clock and pass

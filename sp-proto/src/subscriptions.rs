@@ -1029,7 +1029,7 @@ impl fmt::Debug for Subscriptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let topics: Vec<Vec<u8>> = self.iter().collect();
         f.debug_set()
-            .entries(topics.iter().map(|t| crate::BytesDisplay(t)))
+            .entries(topics.iter().map(|t| crate::fmt::BytesDisplay(t)))
             .finish()
     }
 }

@@ -6,6 +6,10 @@
 //! order. It records every frame it moves so tests can snapshot wire traces. It is
 //! deliberately simple: no latency or loss (that is the `sim` crate's job), but links can
 //! be blocked to model back-pressure and cut to model failures.
+//!
+//! Behind the `testing` feature: sp-proto's integration tests and examples use it (they
+//! see only the public API), and so may a user testing their own code against the real
+//! state machines; it is no part of the default API.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
@@ -13,6 +17,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::drain::{Drain, Output};
 use crate::message::Message;
 use crate::pipes::{PipeId, PipeIdAllocator, PipeInfo};
 use crate::proto::AnyProtocol;
@@ -69,6 +74,7 @@ pub struct TestNet {
     trace: Vec<TraceEntry>,
     seed_rng: Rng,
     link_capacity: usize,
+    drain: Drain,
 }
 
 impl Default for TestNet {
@@ -87,6 +93,7 @@ impl TestNet {
             trace: Vec::new(),
             seed_rng: Rng::new(0x5eed),
             link_capacity: 1,
+            drain: Drain::new(),
         }
     }
 
@@ -167,13 +174,15 @@ impl TestNet {
         let pa = self.nodes[a.0].alloc.allocate();
         let pb = self.nodes[b.0].alloc.allocate();
         let now = self.now;
-        if let Err(e) = self.nodes[a.0].proto.add_pipe(now, pa, info_a) {
+        if let Err(e) = self.input(a).handle_pipe_added(now, pa, info_a) {
             self.nodes[a.0].alloc.release(pa);
             self.nodes[b.0].alloc.release(pb);
             return Err(e);
         }
-        if let Err(e) = self.nodes[b.0].proto.add_pipe(now, pb, info_b) {
-            self.nodes[a.0].proto.remove_pipe(now, pa);
+        if let Err(e) = self.input(b).handle_pipe_added(now, pb, info_b) {
+            // What `a` sent on the pipe it just got is lost with it.
+            self.drain_node(a.0);
+            self.input(a).handle_pipe_removed(now, pa);
             self.nodes[a.0].alloc.release(pa);
             self.nodes[b.0].alloc.release(pb);
             self.run();
@@ -208,12 +217,12 @@ impl TestNet {
         link.queues = [VecDeque::new(), VecDeque::new()];
         let ends = link.ends;
         let now = self.now;
-        for (node, p) in ends {
-            let node = &mut self.nodes[node.0];
+        for (n, p) in ends {
+            let node = &mut self.nodes[n.0];
             node.pipes.remove(&p);
             node.paused.remove(&p);
             node.alloc.release(p);
-            node.proto.remove_pipe(now, p);
+            self.input(n).handle_pipe_removed(now, p);
         }
         self.run();
     }
@@ -258,7 +267,7 @@ impl TestNet {
     /// User send on `n`, then runs the network.
     pub fn send(&mut self, n: NodeId, msg: impl Into<Message>) -> Result<(), SendError> {
         let now = self.now;
-        let r = self.nodes[n.0].proto.send(now, msg.into());
+        let r = self.input(n).send(now, msg.into());
         self.run();
         r
     }
@@ -266,7 +275,7 @@ impl TestNet {
     /// User receive on `n`, then runs the network (so freed queue space is used).
     pub fn recv(&mut self, n: NodeId) -> Result<Message, RecvError> {
         let now = self.now;
-        let r = self.nodes[n.0].proto.recv(now);
+        let r = self.input(n).recv(now);
         self.run();
         r
     }
@@ -298,7 +307,7 @@ impl TestNet {
                 e.at,
                 e.from.0,
                 e.to.0,
-                crate::hex(&e.payload)
+                crate::fmt::hex(&e.payload)
             );
         }
         s
@@ -329,7 +338,8 @@ impl TestNet {
                         link.owed[end] = false;
                         let (node, pipe) = link.ends[end];
                         let now = self.now;
-                        self.nodes[node.0].proto.handle_writable(now, pipe);
+                        self.input(node).handle_writable(now, pipe);
+                        self.drain_node(node.0);
                         progress = true;
                     }
                 }
@@ -341,39 +351,48 @@ impl TestNet {
         panic!("TestNet did not settle: livelock");
     }
 
+    /// The protocol of `n`, to feed it an input: the drain rule says its outputs were
+    /// all taken since the last one.
+    fn input(&mut self, n: NodeId) -> &mut AnyProtocol {
+        let proto = &mut self.nodes[n.0].proto;
+        debug_assert!(
+            proto.is_drained(),
+            "node {} was fed an input before its outputs were drained (call TestNet::run after proto_mut)",
+            n.0
+        );
+        proto
+    }
+
+    /// Takes every output of node `i`: frames into the links (giving the write credit
+    /// back at once unless the link is blocked or full), events into the node.
     fn drain_node(&mut self, i: usize) -> bool {
         let mut progress = false;
         let now = self.now;
-        loop {
+        while let Some(out) = self.drain.next(&mut self.nodes[i].proto, now) {
+            progress = true;
             let node = &mut self.nodes[i];
-            let Some(t) = node.proto.poll_transmit() else {
-                break;
-            };
-            progress = true;
-            let Some(&(idx, end)) = node.pipes.get(&t.pipe) else {
-                continue; // written to a pipe that is gone: lost, like a real socket
-            };
-            let link = &mut self.links[idx];
-            let mut framed = BytesMut::new();
-            encode_frame(FrameFormat::Tcp, &t.msg.header, &t.msg.body, &mut framed);
-            link.queues[end].push_back(framed.freeze());
-            if link.blocked[end] || link.queues[end].len() >= link.capacity {
-                link.owed[end] = true;
-            } else {
-                node.proto.handle_writable(now, t.pipe);
-            }
-        }
-        let node = &mut self.nodes[i];
-        while let Some(ev) = node.proto.poll_event() {
-            progress = true;
-            match ev {
-                Event::PausePipe(p) => {
+            match out {
+                Output::Transmit(t) => {
+                    let Some(&(idx, end)) = node.pipes.get(&t.pipe) else {
+                        continue; // written to a pipe that is gone: lost, like a real socket
+                    };
+                    let link = &mut self.links[idx];
+                    let mut framed = BytesMut::new();
+                    encode_frame(FrameFormat::Tcp, &t.msg.header, &t.msg.body, &mut framed);
+                    link.queues[end].push_back(framed.freeze());
+                    if link.blocked[end] || link.queues[end].len() >= link.capacity {
+                        link.owed[end] = true;
+                    } else {
+                        self.drain.credit(t.pipe);
+                    }
+                }
+                Output::Event(Event::PausePipe(p)) => {
                     node.paused.insert(p);
                 }
-                Event::ResumePipe(p) => {
+                Output::Event(Event::ResumePipe(p)) => {
                     node.paused.remove(&p);
                 }
-                other => node.events.push(other),
+                Output::Event(other) => node.events.push(other),
             }
         }
         progress
@@ -405,8 +424,16 @@ impl TestNet {
                 payload: payload.clone(),
             });
             let now = self.now;
-            self.nodes[to.0].proto.handle_message(now, to_pipe, payload);
+            if n == 0 {
+                // A batch of messages from one pipe may be fed back to back.
+                self.input(to).handle_message(now, to_pipe, payload);
+            } else {
+                self.nodes[to.0].proto.handle_message(now, to_pipe, payload);
+            }
             n += 1;
+        }
+        if n > 0 {
+            self.drain_node(to.0);
         }
         n
     }
@@ -433,9 +460,9 @@ impl TestNet {
                 Some(t) if t <= target => {
                     self.now = self.now.max(t);
                     let now = self.now;
-                    for node in &mut self.nodes {
-                        if node.proto.poll_timeout().is_some_and(|t| t <= now) {
-                            node.proto.handle_timeout(now);
+                    for i in 0..self.nodes.len() {
+                        if self.nodes[i].proto.poll_timeout().is_some_and(|t| t <= now) {
+                            self.input(NodeId(i)).handle_timeout(now);
                         }
                     }
                     self.run();

@@ -227,10 +227,12 @@ fn pipe_removal_and_unknown_pipes() {
     let now = Instant::ZERO;
     let p = |n| PipeId::new(n).unwrap();
     let mut bus = Bus::new(Config::cooked(1));
-    bus.add_pipe(now, p(1), PipeInfo::default()).unwrap();
-    bus.add_pipe(now, p(2), PipeInfo::default()).unwrap();
+    bus.handle_pipe_added(now, p(1), PipeInfo::default())
+        .unwrap();
+    bus.handle_pipe_added(now, p(2), PipeInfo::default())
+        .unwrap();
     bus.handle_message(now, p(1), Bytes::from_static(b"kept"));
-    bus.remove_pipe(now, p(1));
+    bus.handle_pipe_removed(now, p(1));
     bus.handle_message(now, p(1), Bytes::from_static(b"late"));
     bus.handle_message(now, p(9), Bytes::from_static(b"stranger"));
     assert_eq!(bus.stats().dropped(DropReason::PipeClosed), 2);

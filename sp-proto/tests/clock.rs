@@ -20,7 +20,7 @@ fn trace(t: SocketType, raw: bool, mut clock: impl FnMut() -> Instant) -> String
     for pipe in pipes {
         log.push(format!(
             "add {:?}",
-            p.add_pipe(clock(), pipe, PipeInfo::default())
+            p.handle_pipe_added(clock(), pipe, PipeInfo::default())
         ));
     }
     // A header a raw REP/RESPONDENT or PAIR v1 accepts, then a body.
@@ -51,7 +51,7 @@ fn trace(t: SocketType, raw: bool, mut clock: impl FnMut() -> Instant) -> String
         }
         log.push(format!("timeout {:?}", p.poll_timeout()));
     }
-    p.remove_pipe(clock(), pipes[0]);
+    p.handle_pipe_removed(clock(), pipes[0]);
     log.push(format!("recv {:?}", p.recv(clock())));
     log.push(format!("stats {:?}", p.stats()));
     log.join("\n")

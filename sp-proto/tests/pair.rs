@@ -30,7 +30,8 @@ fn with_recv_queue(mut cfg: Config, n: usize) -> Config {
 /// A PAIR v1 socket with one pipe attached, for feeding it payloads by hand.
 fn pair1_with_pipe(cfg: Config) -> (Pair1, PipeId) {
     let mut p = Pair1::new(cfg);
-    p.add_pipe(NOW, pipe(1), PipeInfo::default()).unwrap();
+    p.handle_pipe_added(NOW, pipe(1), PipeInfo::default())
+        .unwrap();
     (p, pipe(1))
 }
 
@@ -94,15 +95,17 @@ fn pair1_takes_one_peer_and_reattaches_after_loss() {
 #[test]
 fn duplicate_pipe_id_is_refused() {
     let mut p0 = Pair0::new(Config::cooked(1));
-    p0.add_pipe(NOW, pipe(4), PipeInfo::default()).unwrap();
+    p0.handle_pipe_added(NOW, pipe(4), PipeInfo::default())
+        .unwrap();
     assert_eq!(
-        p0.add_pipe(NOW, pipe(4), PipeInfo::default()),
+        p0.handle_pipe_added(NOW, pipe(4), PipeInfo::default()),
         Err(PipeRefused::Duplicate(pipe(4)))
     );
     let mut p1 = Pair1::new(poly(1));
-    p1.add_pipe(NOW, pipe(4), PipeInfo::default()).unwrap();
+    p1.handle_pipe_added(NOW, pipe(4), PipeInfo::default())
+        .unwrap();
     assert_eq!(
-        p1.add_pipe(NOW, pipe(4), PipeInfo::default()),
+        p1.handle_pipe_added(NOW, pipe(4), PipeInfo::default()),
         Err(PipeRefused::Duplicate(pipe(4)))
     );
 }
@@ -439,15 +442,17 @@ fn polyamorous_mode_is_cooked_only_and_ignored_when_off() {
     raw.raw = true;
     let mut p = Pair1::new(raw);
     assert!(!p.is_polyamorous(), "NNG has no raw polyamorous mode");
-    p.add_pipe(NOW, pipe(1), PipeInfo::default()).unwrap();
+    p.handle_pipe_added(NOW, pipe(1), PipeInfo::default())
+        .unwrap();
     assert_eq!(
-        p.add_pipe(NOW, pipe(2), PipeInfo::default()),
+        p.handle_pipe_added(NOW, pipe(2), PipeInfo::default()),
         Err(PipeRefused::Busy)
     );
 
     // A monogamous socket ignores the pipe set on a message and uses its one peer.
     let mut mono = Pair1::new(Config::cooked(1));
-    mono.add_pipe(NOW, pipe(1), PipeInfo::default()).unwrap();
+    mono.handle_pipe_added(NOW, pipe(1), PipeInfo::default())
+        .unwrap();
     let mut m = Message::from("x");
     m.pipe = Some(pipe(77));
     mono.send(NOW, m).unwrap();

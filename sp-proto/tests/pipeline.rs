@@ -133,7 +133,8 @@ fn data_sent_to_push_is_counted_and_ignored() {
     let mut push = Push::new(Config::cooked(1));
     let now = sp_proto::Instant::ZERO;
     let pipe = sp_proto::PipeId::new(5).unwrap();
-    push.add_pipe(now, pipe, PipeInfo::default()).unwrap();
+    push.handle_pipe_added(now, pipe, PipeInfo::default())
+        .unwrap();
     push.handle_message(now, pipe, Bytes::from_static(b"unexpected"));
     assert_eq!(push.stats().dropped(DropReason::UnexpectedData), 1);
     assert_eq!(push.recv(now), Err(RecvError::NotSupported));

@@ -154,7 +154,8 @@ fn fan_out_shares_one_buffer_across_pipes() {
     let now = Instant::ZERO;
     let mut p = Pub::new(Config::cooked(1));
     for id in [3, 1, 2] {
-        p.add_pipe(now, pipe(id), PipeInfo::default()).unwrap();
+        p.handle_pipe_added(now, pipe(id), PipeInfo::default())
+            .unwrap();
     }
     let body = Bytes::from(b"one buffer".to_vec());
     p.send(now, Message::new(body.clone())).unwrap();
@@ -276,7 +277,8 @@ fn full_sub_queue_drops_newest_when_asked() {
 fn overflow_policy_follows_set_options() {
     let now = Instant::ZERO;
     let mut s = Sub::new(Config::cooked(1));
-    s.add_pipe(now, pipe(1), PipeInfo::default()).unwrap();
+    s.handle_pipe_added(now, pipe(1), PipeInfo::default())
+        .unwrap();
     s.subscribe("");
     let mut opts = s.options().clone();
     opts.set_recv_queue(1).unwrap();
@@ -292,7 +294,8 @@ fn overflow_policy_follows_set_options() {
 fn data_sent_to_pub_is_counted_and_ignored() {
     let now = Instant::ZERO;
     let mut p = Pub::new(Config::cooked(1));
-    p.add_pipe(now, pipe(9), PipeInfo::default()).unwrap();
+    p.handle_pipe_added(now, pipe(9), PipeInfo::default())
+        .unwrap();
     p.handle_message(now, pipe(9), Bytes::from_static(b"rogue"));
     p.handle_message(now, pipe(4), Bytes::from_static(b"unknown pipe"));
     assert_eq!(p.stats().dropped(DropReason::UnexpectedData), 2);
@@ -362,19 +365,21 @@ fn delivered_messages_carry_their_pipe() {
 fn wire_bytes_match_section_18() {
     let now = Instant::ZERO;
     let mut p = Pub::new(Config::cooked(1));
-    p.add_pipe(now, pipe(1), PipeInfo::default()).unwrap();
+    p.handle_pipe_added(now, pipe(1), PipeInfo::default())
+        .unwrap();
     p.send(now, Message::from("topic.x")).unwrap();
     let t = p.poll_transmit().unwrap();
     let mut frame = BytesMut::new();
     encode_frame(FrameFormat::Tcp, &t.msg.header, &t.msg.body, &mut frame);
     assert_eq!(
-        sp_proto::hex(&frame),
+        sp_proto::fmt::hex(&frame),
         "00 00 00 00 00 00 00 07 74 6f 70 69 63 2e 78",
         "length, then the body; no SP header"
     );
     // And the SUB side takes the same payload as is.
     let mut s = Sub::new(Config::cooked(2));
-    s.add_pipe(now, pipe(5), PipeInfo::default()).unwrap();
+    s.handle_pipe_added(now, pipe(5), PipeInfo::default())
+        .unwrap();
     s.subscribe("topic.");
     s.handle_message(now, pipe(5), Bytes::copy_from_slice(&frame[8..]));
     let m = s.recv(now).unwrap();

@@ -9,6 +9,7 @@ use sp_proto::proto::{Rep, Req};
 use sp_proto::rng::Rng;
 use sp_proto::testing::{NodeId, TestNet};
 use sp_proto::wire::frame::{encode_frame, FrameFormat};
+use sp_proto::Contexts;
 use sp_proto::{
     AnyProtocol, Config, DropReason, Event, Instant, Message, PipeId, PipeInfo, Priority, Protocol,
     RecvError, SendErrorKind,
@@ -115,8 +116,10 @@ fn rfc_example_bytes_through_raw_sockets() {
     // A raw REQ sends the exact §18 request; a cooked REP answers with the same id.
     let mut xreq = Req::new(Config::raw(1));
     let mut rep = Rep::new(Config::cooked(2));
-    xreq.add_pipe(now, pipe(1), PipeInfo::default()).unwrap();
-    rep.add_pipe(now, pipe(9), PipeInfo::default()).unwrap();
+    xreq.handle_pipe_added(now, pipe(1), PipeInfo::default())
+        .unwrap();
+    rep.handle_pipe_added(now, pipe(9), PipeInfo::default())
+        .unwrap();
     xreq.send(now, Message::with_header(&b"\x80\x00\x03\x37"[..], "Hello"))
         .unwrap();
     let t = xreq.poll_transmit().unwrap();
@@ -130,7 +133,8 @@ fn rfc_example_bytes_through_raw_sockets() {
 
     // One device hop: the raw REP pushes its pipe id 299 = 0x12b.
     let mut xrep = Rep::new(Config::raw(3));
-    xrep.add_pipe(now, pipe(299), PipeInfo::default()).unwrap();
+    xrep.handle_pipe_added(now, pipe(299), PipeInfo::default())
+        .unwrap();
     xrep.handle_message(now, pipe(299), Bytes::from_static(b"\x80\x00\x03\x37Hello"));
     let m = xrep.recv(now).unwrap();
     assert_eq!(&m.header[..], b"\x00\x00\x01\x2b\x80\x00\x03\x37");
@@ -151,7 +155,8 @@ fn rep_echoes_the_whole_stack() {
     // E3: a stacked request comes back with the whole stack.
     let now = Instant::ZERO;
     let mut rep = Rep::new(Config::cooked(2));
-    rep.add_pipe(now, pipe(4), PipeInfo::default()).unwrap();
+    rep.handle_pipe_added(now, pipe(4), PipeInfo::default())
+        .unwrap();
     rep.handle_message(
         now,
         pipe(4),
@@ -364,7 +369,7 @@ fn reply_parsing_drops_and_keeps_the_pipe() {
     let now = Instant::ZERO;
     let mut req = Req::new(Config::cooked(13));
     let p = pipe(3);
-    req.add_pipe(now, p, PipeInfo::default()).unwrap();
+    req.handle_pipe_added(now, p, PipeInfo::default()).unwrap();
     req.send(now, Message::from("q")).unwrap();
     let sent = req.poll_transmit().unwrap();
     let id = word(first_id(13));
@@ -414,7 +419,7 @@ fn priorities_fail_over_and_return() {
     assert_eq!(answer_all(&mut net, far), 0, "strict priority");
     // The near pipe is busy: the request fails over.
     net.block(req, to_near);
-    let c = req_of(&mut net, req).open_context();
+    let c = req_of(&mut net, req).open_context().unwrap();
     let now = net.now();
     req_of(&mut net, req)
         .send_in(c, now, Message::from("stuck"))
@@ -442,7 +447,7 @@ fn priorities_fail_over_and_return() {
 fn contexts_answered_out_of_order() {
     let (mut net, req, rep) = one_to_one(31);
     let ctxs: Vec<ContextId> = (0..3)
-        .map(|_| req_of(&mut net, req).open_context())
+        .map(|_| req_of(&mut net, req).open_context().unwrap())
         .collect();
     let now = net.now();
     for (i, &c) in ctxs.iter().enumerate() {
@@ -460,7 +465,7 @@ fn contexts_answered_out_of_order() {
 
     // REP takes all three into its own contexts, answers in reverse order.
     let rctx: Vec<ContextId> = (0..3)
-        .map(|_| rep_of(&mut net, rep).open_context())
+        .map(|_| rep_of(&mut net, rep).open_context().unwrap())
         .collect();
     let mut bodies = Vec::new();
     for &rc in &rctx {
@@ -497,7 +502,7 @@ fn context_lifecycle() {
     let (mut net, req, rep) = one_to_one(32);
     let now = net.now();
     let r = req_of(&mut net, req);
-    let c = r.open_context();
+    let c = r.open_context().unwrap();
     assert!(!r.close_context(ContextId::DEFAULT));
     r.send_in(c, now, "q".into()).unwrap();
     assert!(r.is_pending(c));
@@ -517,7 +522,7 @@ fn context_lifecycle() {
         "the reply to a closed context is stale"
     );
     let p = rep_of(&mut net, rep);
-    let rc = p.open_context();
+    let rc = p.open_context().unwrap();
     assert!(p.close_context(rc));
     assert_eq!(p.recv_in(rc, now), Err(RecvError::NoSuchContext));
 }
@@ -563,7 +568,7 @@ fn rep_backlog_under_back_pressure() {
     let (_, rep_pipe) = net.connect(req, rep).unwrap();
     let now = net.now();
     let ctxs: Vec<_> = (0..4)
-        .map(|_| req_of(&mut net, req).open_context())
+        .map(|_| req_of(&mut net, req).open_context().unwrap())
         .collect();
     for (i, &c) in ctxs.iter().enumerate() {
         req_of(&mut net, req)
@@ -572,7 +577,7 @@ fn rep_backlog_under_back_pressure() {
         net.run();
     }
     let rctx: Vec<_> = (0..4)
-        .map(|_| rep_of(&mut net, rep).open_context())
+        .map(|_| rep_of(&mut net, rep).open_context().unwrap())
         .collect();
     for &rc in &rctx {
         rep_of(&mut net, rep).recv_in(rc, now).unwrap();
@@ -623,7 +628,7 @@ fn rep_ttl_boundary() {
             Config::cooked(1)
         };
         let mut rep = Rep::new(cfg);
-        rep.add_pipe(now, p, PipeInfo::default()).unwrap();
+        rep.handle_pipe_added(now, p, PipeInfo::default()).unwrap();
         rep.handle_message(now, p, stack(8));
         rep.handle_message(now, p, stack(9));
         assert_eq!(rep.stats().dropped(DropReason::TtlExceeded), 1, "raw={raw}");
@@ -698,8 +703,8 @@ fn raw_req_send_and_recv() {
     let mut xreq = Req::new(Config::raw(1));
     assert!(xreq.is_raw());
     let (a, b) = (pipe(1), pipe(2));
-    xreq.add_pipe(now, a, prio(8, 8)).unwrap();
-    xreq.add_pipe(now, b, prio(8, 8)).unwrap();
+    xreq.handle_pipe_added(now, a, prio(8, 8)).unwrap();
+    xreq.handle_pipe_added(now, b, prio(8, 8)).unwrap();
     let bads: [&[u8]; 4] = [
         b"",
         b"\x80\x00\x00",
@@ -746,10 +751,10 @@ fn raw_rep_routes_by_header() {
     let now = Instant::ZERO;
     let mut xrep = Rep::new(Config::raw(1));
     let (a, b) = (pipe(0x11), pipe(0x22));
-    xrep.add_pipe(now, a, PipeInfo::default()).unwrap();
-    xrep.add_pipe(now, b, PipeInfo::default()).unwrap();
+    xrep.handle_pipe_added(now, a, PipeInfo::default()).unwrap();
+    xrep.handle_pipe_added(now, b, PipeInfo::default()).unwrap();
     assert_eq!(
-        xrep.add_pipe(now, a, PipeInfo::default()),
+        xrep.handle_pipe_added(now, a, PipeInfo::default()),
         Err(sp_proto::PipeRefused::Duplicate(a))
     );
     xrep.handle_message(now, b, Bytes::from_static(b"\x80\x00\x00\x01q"));

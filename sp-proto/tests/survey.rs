@@ -14,6 +14,7 @@ use sp_proto::{
     AnyProtocol, Config, DropReason, Event, Instant, Message, PipeId, PipeInfo, Protocol,
     RecvError, SendErrorKind,
 };
+use sp_proto::{ContextError, Contexts};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -99,7 +100,8 @@ fn fan_out_shares_one_body_buffer_and_ids_are_seeded() {
     let now = Instant::ZERO;
     let mut s = Surveyor::new(Config::cooked(7));
     for n in 1..=3 {
-        s.add_pipe(now, pipe(n), PipeInfo::default()).unwrap();
+        s.handle_pipe_added(now, pipe(n), PipeInfo::default())
+            .unwrap();
     }
     let body = Bytes::from(vec![b'x'; 64]);
     s.send(now, Message::new(body.clone())).unwrap();
@@ -190,7 +192,8 @@ fn expiry_is_seen_even_before_the_timer_fires() {
     // A driver may call recv after the deadline before handle_timeout: same answer.
     let mut s = surveyor_with_deadline(1, ms(10));
     let p = pipe(1);
-    s.add_pipe(Instant::ZERO, p, PipeInfo::default()).unwrap();
+    s.handle_pipe_added(Instant::ZERO, p, PipeInfo::default())
+        .unwrap();
     s.send(Instant::ZERO, Message::from("q")).unwrap();
     let id = s.current_survey(surveyor::ContextId::DEFAULT).unwrap();
     let mut response = id.to_be_bytes().to_vec();
@@ -318,7 +321,7 @@ fn respondent_ttl_boundary_is_eight_words() {
     let now = Instant::ZERO;
     let p = pipe(9);
     let mut r = Respondent::new(Config::cooked(1));
-    r.add_pipe(now, p, PipeInfo::default()).unwrap();
+    r.handle_pipe_added(now, p, PipeInfo::default()).unwrap();
     r.handle_message(now, p, stack(9, b"nine"));
     assert_eq!(r.stats().dropped(DropReason::TtlExceeded), 1);
     r.handle_message(now, p, stack(8, b"eight"));
@@ -334,7 +337,7 @@ fn respondent_ttl_boundary_is_eight_words() {
     let mut cfg = Config::raw(1);
     cfg.options.set_max_ttl(9).unwrap();
     let mut raw = Respondent::new(cfg);
-    raw.add_pipe(now, p, PipeInfo::default()).unwrap();
+    raw.handle_pipe_added(now, p, PipeInfo::default()).unwrap();
     raw.handle_message(now, p, stack(9, b"nine"));
     raw.handle_message(now, p, stack(10, b"ten"));
     assert_eq!(raw.stats().dropped(DropReason::TtlExceeded), 1);
@@ -347,7 +350,7 @@ fn malformed_surveys_and_responses_are_dropped_and_the_pipe_kept() {
     let now = Instant::ZERO;
     let p = pipe(3);
     let mut r = Respondent::new(Config::cooked(1));
-    r.add_pipe(now, p, PipeInfo::default()).unwrap();
+    r.handle_pipe_added(now, p, PipeInfo::default()).unwrap();
     r.handle_message(now, p, Bytes::from_static(b"ab"));
     r.handle_message(
         now,
@@ -362,7 +365,7 @@ fn malformed_surveys_and_responses_are_dropped_and_the_pipe_kept() {
     assert!(r.poll_event().is_none(), "no pipe is paused or closed");
 
     let mut s = Surveyor::new(Config::cooked(1));
-    s.add_pipe(now, p, PipeInfo::default()).unwrap();
+    s.handle_pipe_added(now, p, PipeInfo::default()).unwrap();
     s.send(now, Message::from("q")).unwrap();
     let id = s.current_survey(surveyor::ContextId::DEFAULT).unwrap();
     s.handle_message(now, p, Bytes::from_static(b"\x80\x00"));
@@ -403,7 +406,7 @@ fn respondent_answer_rules() {
     let now = Instant::ZERO;
     let mut r = Respondent::new(Config::cooked(1));
     let p = pipe(4);
-    r.add_pipe(now, p, PipeInfo::default()).unwrap();
+    r.handle_pipe_added(now, p, PipeInfo::default()).unwrap();
     r.handle_message(now, p, stack(1, b"a"));
     r.handle_message(now, p, stack(1, b"b"));
     r.recv(now).unwrap();
@@ -421,8 +424,8 @@ fn raw_surveyor_header_rules() {
     let p = pipe(2);
     let mut s = Surveyor::new(Config::raw(1));
     assert!(s.is_raw());
-    assert_eq!(s.open_context(), None);
-    s.add_pipe(now, p, PipeInfo::default()).unwrap();
+    assert_eq!(s.open_context(), Err(ContextError::Raw));
+    s.handle_pipe_added(now, p, PipeInfo::default()).unwrap();
     for bad in [
         &b""[..],
         b"\x80\x00\x00",
@@ -455,8 +458,8 @@ fn raw_respondent_header_rules() {
     let now = Instant::ZERO;
     let p = pipe(0x1234);
     let mut r = Respondent::new(Config::raw(1));
-    assert_eq!(r.open_context(), None);
-    r.add_pipe(now, p, PipeInfo::default()).unwrap();
+    assert_eq!(r.open_context(), Err(ContextError::Raw));
+    r.handle_pipe_added(now, p, PipeInfo::default()).unwrap();
     assert_eq!(r.recv(now), Err(RecvError::WouldBlock));
     r.handle_message(now, p, stack(1, b"q"));
     let m = r.recv(now).unwrap();
@@ -518,7 +521,7 @@ fn contexts_run_concurrent_surveys() {
         (&b"default survey"[..], &b"ctx survey"[..])
     );
     let rp = respondent_of(&mut net, r);
-    assert!(rp.has_pending(rd) && rp.has_pending(rc));
+    assert!(rp.is_pending(rd) && rp.is_pending(rc));
     rp.send_in(rc, now, Message::from("for ctx")).unwrap();
     net.run(); // the driver drains after every command, which frees the pipe again
     let rp = respondent_of(&mut net, r);

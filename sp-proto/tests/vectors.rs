@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
+use sp_proto::fmt::hex;
 use sp_proto::wire::backtrace::{first_word, id_header, push_word, Backtrace, BacktraceError};
 use sp_proto::wire::frame::{encode_frame, encode_prefix, FrameDecoder, FrameError};
 use sp_proto::wire::handshake::{
@@ -17,7 +18,7 @@ use sp_proto::wire::hop::{HopError, HopHeader};
 use sp_proto::wire::ws::{self, WsSubprotocolError, REJECT_STATUS};
 use sp_proto::wire::ws_frame::{WsDecoder, WsEncoder, WsEvent, WsFrameError, WsRole};
 use sp_proto::wire::{FrameFormat, MaxRecvSize, ID_FLAG};
-use sp_proto::{hex, Instant, SocketType};
+use sp_proto::{Instant, SocketType};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -618,7 +619,7 @@ fn pair1_vectors() {
                 let now = sp_proto::Instant::ZERO;
                 let pipe = sp_proto::PipeId::new(1).unwrap();
                 use sp_proto::Protocol as _;
-                pair.add_pipe(now, pipe, sp_proto::PipeInfo::default())
+                pair.handle_pipe_added(now, pipe, sp_proto::PipeInfo::default())
                     .unwrap();
                 pair.handle_message(now, pipe, Bytes::from(payload.0.clone()));
                 let got = match pair.recv(now) {
@@ -682,7 +683,7 @@ fn pubsub_vectors() {
         }
         let now = sp_proto::Instant::ZERO;
         let pipe = sp_proto::PipeId::new(1).unwrap();
-        sub.add_pipe(now, pipe, sp_proto::PipeInfo::default())
+        sub.handle_pipe_added(now, pipe, sp_proto::PipeInfo::default())
             .unwrap();
         sub.handle_message(now, pipe, Bytes::from(payload.0.clone()));
         let got = match sub.recv(now) {

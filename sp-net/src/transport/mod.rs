@@ -20,7 +20,6 @@ pub mod ipc;
 pub mod tcp;
 pub mod tls;
 pub(crate) mod ws;
-pub(crate) mod ws_http;
 mod ws_keys;
 
 pub use crate::future::BoxFuture;

@@ -6,7 +6,8 @@
 //!   exactly `Upgrade: websocket` and `Connection: Upgrade` and echoes the client's
 //!   spelling of the token, or refuses before upgrading: `400` for a missing, foreign or
 //!   unrecognised subprotocol (nanomsg's reason phrases), `404` for a path no listener
-//!   serves. The HTTP itself is in `ws_http.rs`; the SP rules in `sp_proto::wire::ws`.
+//!   serves. The HTTP upgrade decisions are `sp_proto::wire::ws_http`; the SP rules
+//!   `sp_proto::wire::ws`.
 //! - **Path routing.** Several listeners (of one socket or of several) can share a host and
 //!   port with different paths, as in NNG: the first `ws://` listener on an address binds
 //!   the TCP port, later ones on the same address (spelled the same way, same network)
@@ -33,9 +34,12 @@ use std::time::Duration;
 
 use super::ws_keys::KeySource;
 use bytes::{Bytes, BytesMut};
-use sp_proto::wire::ws::{client_check, dialer_offer, server_accept};
+use sp_proto::wire::ws::dialer_offer;
 use sp_proto::wire::ws_frame::{
     WsDecoder, WsEncoder, WsEvent, WsFrameError, WsRole, CLOSE_NORMAL, MAX_CONTROL_PAYLOAD,
+};
+use sp_proto::wire::ws_http::{
+    self, ClientUpgradeError, HttpError, Refusal, Reject, ResponseError, ServerUpgrade,
 };
 use sp_proto::wire::MaxRecvSize;
 use sp_proto::{Message, SocketType};
@@ -44,7 +48,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::tls::TlsConfig;
-use super::ws_http::{self, HttpError, Reject, ResponseError};
 use super::{BoxFuture, BoxRead, BoxWrite, Conn, Io, Network};
 use crate::pipe::{Established, MsgRead, MsgWrite, PipeEnd};
 use crate::stats::Count;
@@ -89,6 +92,15 @@ pub(crate) enum WsHandshakeError {
     /// The handshake took longer than the handshake timeout.
     #[error("WebSocket handshake timed out")]
     TimedOut,
+}
+
+impl From<ClientUpgradeError> for WsHandshakeError {
+    fn from(e: ClientUpgradeError) -> Self {
+        match e {
+            ClientUpgradeError::Http(e) => Self::Http(e),
+            ClientUpgradeError::Response(e) => Self::Response(e),
+        }
+    }
 }
 
 /// Checks that a `ws://` URL can be written into a request line.
@@ -351,20 +363,24 @@ async fn serve(state: Arc<HubState>, conn: Conn) {
     }
 }
 
-/// Reads an HTTP head into `buf`; returns its length (the rest of `buf` is what followed).
-async fn read_head<R: AsyncRead + Unpin + ?Sized>(
+/// SHA-1 for `Sec-WebSocket-Accept` (sp-proto's upgrade code takes it as an argument).
+pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
+    let mut out = [0u8; 20];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// Reads more of an HTTP head into `buf`; an error if the peer closed first.
+async fn read_more<R: AsyncRead + Unpin + ?Sized>(
     io: &mut R,
     buf: &mut BytesMut,
-) -> Result<usize, WsHandshakeError> {
-    loop {
-        if let Some(end) = ws_http::find_head_end(buf)? {
-            return Ok(end);
-        }
-        buf.reserve(2048);
-        if io.read_buf(buf).await? == 0 {
-            return Err(HttpError::Truncated.into());
-        }
+) -> Result<(), WsHandshakeError> {
+    buf.reserve(2048);
+    if io.read_buf(buf).await? == 0 {
+        return Err(HttpError::Truncated.into());
     }
+    Ok(())
 }
 
 async fn refuse(io: &mut Box<dyn Io>, r: &Reject) -> Result<(), WsHandshakeError> {
@@ -381,59 +397,58 @@ async fn upgrade_server(state: &HubState, conn: Conn) -> Result<(), WsHandshakeE
     };
     let mut io = io;
     let mut buf = BytesMut::with_capacity(2048);
-    let end = match read_head(&mut io, &mut buf).await {
-        Ok(end) => end,
-        Err(WsHandshakeError::Http(e)) if e != HttpError::Truncated => {
-            refuse(&mut io, &Reject::from_http(&e)).await?;
-            return Err(e.into());
-        }
-        Err(e) => return Err(e),
-    };
-    let head = buf.split_to(end);
-    let h = match ws_http::parse_request(&head) {
-        Ok(h) => h,
-        Err(e) => {
-            refuse(&mut io, &Reject::from_http(&e)).await?;
-            return Err(e.into());
-        }
-    };
-    let Some(path) = ws_http::target_path(&h.start[1]) else {
-        let e = HttpError::BadStartLine(h.start.join(" "));
-        refuse(&mut io, &Reject::from_http(&e)).await?;
-        return Err(e.into());
-    };
-    let route = state
-        .routes()
-        .get(&path)
-        .filter(|r| !r.tx.is_closed())
-        .map(|r| (r.ours, r.count.clone(), r.tx.clone()));
-    let Some((ours, count, tx)) = route else {
-        refuse(&mut io, &Reject::not_found(&path)).await?;
-        return Ok(());
-    };
-    count(Count::Accept);
-    let checked = ws_http::check_request(&h).and_then(|up| {
-        server_accept(ours, up.subprotocol.as_deref())
-            .map(|echo| (up.key, echo))
-            .map_err(|e| Reject::from_subprotocol(&e))
-    });
-    let (key, echo) = match checked {
-        Ok(x) => x,
-        Err(r) => {
-            count(Count::HandshakeFailure);
-            tracing::warn!(peer, status = r.status, why = %r.detail, "WebSocket upgrade refused");
-            return refuse(&mut io, &r).await;
+    let mut found = None;
+    let decision = loop {
+        let route = |path: &str| {
+            let r = state
+                .routes()
+                .get(path)
+                .filter(|r| !r.tx.is_closed())
+                .map(|r| (r.ours, r.count.clone(), r.tx.clone()))?;
+            let ours = r.0;
+            found = Some(r);
+            Some(ours)
+        };
+        match ws_http::server_upgrade(&buf, route, sha1) {
+            ServerUpgrade::Incomplete => read_more(&mut io, &mut buf).await?,
+            decision => break decision,
         }
     };
-    io.write_all(&ws_http::accept_response(&key, &echo)).await?;
-    io.flush().await?;
-    // If the listener went away meanwhile, dropping the connection closes it.
-    let _ = tx.send(Upgraded {
-        io,
-        leftover: buf,
-        peer,
-    });
-    Ok(())
+    if let Some((_, count, _)) = &found {
+        count(Count::Accept);
+    }
+    match decision {
+        ServerUpgrade::Incomplete => unreachable!("the loop reads until a decision"),
+        ServerUpgrade::Refuse { reject, why } => {
+            refuse(&mut io, &reject).await?;
+            match why {
+                Refusal::Unreadable(e) => Err(e.into()),
+                Refusal::NotFound(_) => Ok(()),
+                Refusal::Refused => {
+                    if let Some((_, count, _)) = &found {
+                        count(Count::HandshakeFailure);
+                    }
+                    tracing::warn!(peer, status = reject.status, why = %reject.detail, "WebSocket upgrade refused");
+                    Ok(())
+                }
+            }
+        }
+        ServerUpgrade::Accept { head_len, response } => {
+            let Some((_, _, tx)) = found else {
+                unreachable!("an accepted upgrade has a route");
+            };
+            let _ = buf.split_to(head_len);
+            io.write_all(&response).await?;
+            io.flush().await?;
+            // If the listener went away meanwhile, dropping the connection closes it.
+            let _ = tx.send(Upgraded {
+                io,
+                leftover: buf,
+                peer,
+            });
+            Ok(())
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -507,11 +522,13 @@ async fn upgrade_client(
     io.write_all(&request).await?;
     io.flush().await?;
     let mut buf = BytesMut::with_capacity(2048);
-    let end = read_head(&mut io, &mut buf).await?;
-    let head = buf.split_to(end);
-    let (code, h) = ws_http::parse_response(&head)?;
-    let echoed = ws_http::check_response(code, &h, &key)?;
-    client_check(ours, echoed.as_deref()).map_err(ResponseError::from)?;
+    let head_len = loop {
+        match ws_http::client_upgrade(&buf, ours, &key, sha1)? {
+            Some(head_len) => break head_len,
+            None => read_more(&mut io, &mut buf).await?,
+        }
+    };
+    let _ = buf.split_to(head_len);
     Ok(Upgraded {
         io,
         leftover: buf,
@@ -756,5 +773,19 @@ fn pipe_halves(role: WsRole, up: Upgraded, max_recv: MaxRecvSize) -> Established
         peer: up.peer,
         reader: Box::new(reader),
         writer: Box::new(WsWriter { sink }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example of RFC 6455 §1.3, with the SHA-1 the transport passes to sp-proto.
+    #[test]
+    fn accept_key_rfc6455_example() {
+        assert_eq!(
+            ws_http::accept_key("dGhlIHNhbXBsZSBub25jZQ==", sha1),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 }

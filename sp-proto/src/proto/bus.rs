@@ -5,7 +5,7 @@
 //!
 //! * **Send** is best effort and never blocks: each writable pipe gets the same buffer (a
 //!   cheap [`Message`] clone); a pipe that is not writable (back-pressure) is skipped and
-//!   counted as [`DropReason::PipeBusy`]. With no pipe at all the message goes nowhere and
+//!   counted as [`DropReason::PipeBusy`](crate::DropReason::PipeBusy). With no pipe at all the message goes nowhere and
 //!   `send` still succeeds, as in nanomsg and NNG. A cooked send clears any header.
 //! * **Receive** is lossless: a pipe whose queue is full is paused.
 //! * **Raw mode** (NNG and mangos conventions, not nanomsg's 8-byte pointer): a received
@@ -17,32 +17,25 @@
 //!   would send to all). The header is local routing data and is never transmitted (NNG
 //!   would transmit bytes after the first 4).
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 
-use super::common::Outputs;
+use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
-use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{
-    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
-};
+use crate::pipes::{FanOut, PipeId, PipeInfo};
+use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
-use crate::stats::{DropReason, ProtoStats};
 use crate::time::Instant;
 use crate::wire::backtrace::first_word;
 
 /// The BUS state machine.
 #[derive(Clone, Debug)]
 pub struct Bus {
-    options: Options,
-    raw: bool,
     /// Every attached pipe and whether it can take a message now.
-    pipes: BTreeMap<PipeId, bool>,
+    pipes: FanOut,
     inbound: Inbound,
-    out: Outputs,
+    core: Core,
 }
 
 impl Bus {
@@ -50,56 +43,57 @@ impl Bus {
     pub fn new(config: Config) -> Self {
         let inbound = Inbound::new(config.options.recv_queue(), OnFull::Pause);
         Self {
-            options: config.options,
-            raw: config.raw,
-            pipes: BTreeMap::new(),
+            pipes: FanOut::default(),
             inbound,
-            out: Outputs::default(),
+            core: Core::new(config),
         }
     }
 
     /// The attached pipes, in id order.
     pub fn pipes(&self) -> impl Iterator<Item = PipeId> + '_ {
-        self.pipes.keys().copied()
+        self.pipes.iter().map(|(pipe, _)| pipe)
     }
 
-    /// The id of the pipe a raw send must skip: `Ok(None)` to send to all, `Err` for a
-    /// header that is neither empty nor at least one word long.
-    fn excluded_pipe(&self, msg: &Message) -> Result<Option<u32>, ()> {
-        if !self.raw || msg.header.is_empty() {
+    /// The pipe a raw send must skip: `Ok(None)` to send to all (also when the header
+    /// names no valid pipe id), `Err` for a header that is neither empty nor at least one
+    /// word long.
+    fn excluded_pipe(&self, msg: &Message) -> Result<Option<PipeId>, ()> {
+        if !self.core.raw || msg.header.is_empty() {
             return Ok(None);
         }
-        first_word(&msg.header).map(Some).ok_or(())
+        first_word(&msg.header).map(PipeId::new).ok_or(())
     }
 }
+
+has_core!(Bus);
 
 impl Protocol for Bus {
     fn socket_type(&self) -> SocketType {
         SocketType::Bus
     }
 
-    fn is_raw(&self) -> bool {
-        self.raw
-    }
-
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
-        if self.pipes.contains_key(&pipe) {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
+        if !self.pipes.add(pipe, info) {
             return Err(PipeRefused::Duplicate(pipe));
         }
-        self.pipes.insert(pipe, true);
         self.inbound.add_pipe(pipe, info.recv_priority);
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
-        if self.pipes.remove(&pipe).is_some() {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
+        if self.pipes.remove(pipe) {
             self.inbound.remove_pipe(pipe);
         }
     }
 
     fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
-        self.out.arrived(payload.len());
-        let header = if self.raw {
+        self.core.arrived(payload.len());
+        let header = if self.core.raw {
             Bytes::copy_from_slice(&pipe.get().to_be_bytes())
         } else {
             Bytes::new()
@@ -110,69 +104,29 @@ impl Protocol for Bus {
             pipe: Some(pipe),
         };
         // Unknown pipes are counted as dropped by `inbound`.
-        self.inbound
-            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+        self.core.receive(&mut self.inbound, pipe, msg);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
-        if let Some(writable) = self.pipes.get_mut(&pipe) {
-            *writable = true;
-        }
+        self.pipes.set_writable(pipe);
     }
-
-    fn handle_timeout(&mut self, _now: Instant) {}
 
     fn send(&mut self, _now: Instant, msg: Message) -> Result<(), SendError> {
         let Ok(excluded) = self.excluded_pipe(&msg) else {
             return Err(SendError::new(SendErrorKind::BadHeader, msg));
         };
-        let out = Message::new(msg.body);
-        for (&pipe, writable) in &mut self.pipes {
-            if excluded == Some(pipe.get()) {
-                continue;
-            }
-            if !*writable {
-                self.out.dropped(DropReason::PipeBusy);
-                continue;
-            }
-            *writable = false;
-            self.out.transmit(pipe, out.clone());
-        }
+        self.pipes
+            .send(&Message::new(msg.body), excluded, &mut self.core);
         Ok(())
     }
 
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        let (_, msg) = self
-            .inbound
-            .pop(&mut self.out.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.out.delivered();
-        Ok(msg)
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-
-    fn stats(&self) -> &ProtoStats {
-        &self.out.stats
-    }
-
-    fn options(&self) -> &Options {
-        &self.options
+        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
     }
 
     fn set_options(&mut self, options: Options) {
         self.inbound.set_capacity(options.recv_queue());
-        self.options = options;
+        self.core.options = options;
     }
 
     fn uses_clock(&self) -> bool {

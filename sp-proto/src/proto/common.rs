@@ -1,22 +1,45 @@
-//! Output plumbing shared by every protocol: the transmit and event queues and the
-//! statistics, with helpers that keep the counters honest.
+//! The state every protocol shares: its options, its raw flag, the transmit and event
+//! queues it fills between polls, and its counters, with helpers that keep the counters
+//! honest. The [`Protocol`](crate::Protocol) trait's provided methods (`poll_transmit`,
+//! `poll_event`, `stats`, `options`, `is_raw`...) read it, so a protocol writes only
+//! what is its own.
 
 use std::collections::VecDeque;
 
+use crate::inbound::Inbound;
 use crate::message::Message;
+use crate::options::Options;
 use crate::pipes::PipeId;
-use crate::protocol::{Event, Transmit};
+use crate::protocol::{Config, Event, RecvError, Transmit};
 use crate::stats::{DropReason, ProtoStats};
 
-/// The outputs a protocol accumulates between polls, and its counters.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Outputs {
+/// The shared core of a protocol state machine (see the module docs).
+#[derive(Clone, Debug)]
+pub struct Core {
+    /// The options in force.
+    pub(crate) options: Options,
+    /// Raw mode (`AF_SP_RAW`).
+    pub(crate) raw: bool,
+    /// Messages to write, oldest first.
     pub(crate) transmits: VecDeque<Transmit>,
+    /// Events for the driver, oldest first.
     pub(crate) events: VecDeque<Event>,
+    /// Counters, including every drop with its reason.
     pub(crate) stats: ProtoStats,
 }
 
-impl Outputs {
+impl Core {
+    /// The core of a protocol created with `config` (its seed is the protocol's own).
+    pub(crate) fn new(config: Config) -> Self {
+        Self {
+            options: config.options,
+            raw: config.raw,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: ProtoStats::default(),
+        }
+    }
+
     /// Queues `msg` for `pipe` and counts it.
     pub(crate) fn transmit(&mut self, pipe: PipeId, msg: Message) {
         self.stats.count_out(msg.wire_len());
@@ -37,4 +60,35 @@ impl Outputs {
     pub(crate) fn delivered(&mut self) {
         self.stats.delivered += 1;
     }
+
+    /// Queues `msg` from `pipe` in `inbound`, which counts a drop (or pauses the pipe)
+    /// when it cannot take it.
+    pub(crate) fn receive(&mut self, inbound: &mut Inbound, pipe: PipeId, msg: Message) {
+        inbound.push(pipe, msg, &mut self.stats, &mut self.events);
+    }
+
+    /// Takes the next message of `inbound` for the user and counts it delivered.
+    pub(crate) fn deliver(
+        &mut self,
+        inbound: &mut Inbound,
+    ) -> Result<(PipeId, Message), RecvError> {
+        let next = inbound.pop(&mut self.events).ok_or(RecvError::WouldBlock)?;
+        self.delivered();
+        Ok(next)
+    }
 }
+
+/// Implements the sealed core accessor for a protocol whose [`Core`] is its `core` field.
+macro_rules! has_core {
+    ($protocol:ty) => {
+        impl $crate::protocol::sealed::HasCore for $protocol {
+            fn core(&self) -> &$crate::proto::Core {
+                &self.core
+            }
+            fn core_mut(&mut self) -> &mut $crate::proto::Core {
+                &mut self.core
+            }
+        }
+    };
+}
+pub(crate) use has_core;

@@ -4,6 +4,8 @@
 mod common;
 mod replier;
 
+pub(crate) use common::Core;
+
 pub mod bus;
 pub mod pair0;
 pub mod pair1;
@@ -30,19 +32,22 @@ pub use surveyor::Surveyor;
 
 use bytes::Bytes;
 
+use crate::context::{ContextError, ContextId, Contexts};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, Transmit};
+use crate::protocol::sealed::HasCore;
+use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
-use crate::stats::ProtoStats;
+use crate::subscriptions::NotSubscribed;
 use crate::time::Instant;
 
 macro_rules! any_protocol {
     ($($variant:ident),* $(,)?) => {
         /// Any protocol state machine, chosen at run time by [`SocketType`].
         ///
-        /// Use the variants to reach protocol-specific methods (subscriptions, contexts).
+        /// Use the variants to reach protocol-specific methods (subscriptions); contexts are
+        /// reached through its [`Contexts`] implementation.
         #[derive(Clone, Debug)]
         #[allow(clippy::large_enum_variant)]
         pub enum AnyProtocol {
@@ -69,18 +74,24 @@ macro_rules! any_protocol {
             }
         )*
 
+        impl HasCore for AnyProtocol {
+            fn core(&self) -> &Core {
+                match self { $(Self::$variant(p) => p.core(),)* }
+            }
+            fn core_mut(&mut self) -> &mut Core {
+                match self { $(Self::$variant(p) => p.core_mut(),)* }
+            }
+        }
+
         impl Protocol for AnyProtocol {
             fn socket_type(&self) -> SocketType {
                 match self { $(Self::$variant(p) => p.socket_type(),)* }
             }
-            fn is_raw(&self) -> bool {
-                match self { $(Self::$variant(p) => p.is_raw(),)* }
+            fn handle_pipe_added(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+                match self { $(Self::$variant(p) => p.handle_pipe_added(now, pipe, info),)* }
             }
-            fn add_pipe(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
-                match self { $(Self::$variant(p) => p.add_pipe(now, pipe, info),)* }
-            }
-            fn remove_pipe(&mut self, now: Instant, pipe: PipeId) {
-                match self { $(Self::$variant(p) => p.remove_pipe(now, pipe),)* }
+            fn handle_pipe_removed(&mut self, now: Instant, pipe: PipeId) {
+                match self { $(Self::$variant(p) => p.handle_pipe_removed(now, pipe),)* }
             }
             fn handle_message(&mut self, now: Instant, pipe: PipeId, payload: Bytes) {
                 match self { $(Self::$variant(p) => p.handle_message(now, pipe, payload),)* }
@@ -97,20 +108,8 @@ macro_rules! any_protocol {
             fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
                 match self { $(Self::$variant(p) => p.recv(now),)* }
             }
-            fn poll_transmit(&mut self) -> Option<Transmit> {
-                match self { $(Self::$variant(p) => p.poll_transmit(),)* }
-            }
-            fn poll_event(&mut self) -> Option<Event> {
-                match self { $(Self::$variant(p) => p.poll_event(),)* }
-            }
             fn poll_timeout(&self) -> Option<Instant> {
                 match self { $(Self::$variant(p) => p.poll_timeout(),)* }
-            }
-            fn stats(&self) -> &ProtoStats {
-                match self { $(Self::$variant(p) => p.stats(),)* }
-            }
-            fn options(&self) -> &Options {
-                match self { $(Self::$variant(p) => p.options(),)* }
             }
             fn set_options(&mut self, options: Options) {
                 match self { $(Self::$variant(p) => p.set_options(options),)* }
@@ -123,3 +122,80 @@ macro_rules! any_protocol {
 }
 
 any_protocol!(Pair0, Pair1, Pub, Sub, Req, Rep, Push, Pull, Surveyor, Respondent, Bus);
+
+/// Contexts of whichever protocol runs: REQ, REP, SURVEYOR and RESPONDENT have them; the
+/// other types open none ([`ContextError::NotSupported`]), close none, and refuse sends
+/// and receives on a context ([`SendErrorKind::NoSuchContext`],
+/// [`RecvError::NoSuchContext`]).
+impl Contexts for AnyProtocol {
+    fn open_context(&mut self) -> Result<ContextId, ContextError> {
+        match self.contexts() {
+            Some(p) => p.open_context(),
+            None => Err(ContextError::NotSupported),
+        }
+    }
+
+    fn close_context(&mut self, ctx: ContextId) -> bool {
+        self.contexts().is_some_and(|p| p.close_context(ctx))
+    }
+
+    fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
+        match self.contexts() {
+            Some(p) => p.send_in(ctx, now, msg),
+            None => Err(SendError::new(SendErrorKind::NoSuchContext, msg)),
+        }
+    }
+
+    fn recv_in(&mut self, ctx: ContextId, now: Instant) -> Result<Message, RecvError> {
+        match self.contexts() {
+            Some(p) => p.recv_in(ctx, now),
+            None => Err(RecvError::NoSuchContext),
+        }
+    }
+}
+
+impl AnyProtocol {
+    /// The context API of this socket, if its type has contexts.
+    fn contexts(&mut self) -> Option<&mut dyn Contexts> {
+        match self {
+            Self::Req(p) => Some(p),
+            Self::Rep(p) => Some(p),
+            Self::Surveyor(p) => Some(p),
+            Self::Respondent(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Why a subscription change on an [`AnyProtocol`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubscribeError {
+    /// Only SUB sockets have subscriptions.
+    #[error("socket type has no subscriptions")]
+    NotSupported,
+    /// The topic to remove was not subscribed.
+    #[error("topic was not subscribed")]
+    NotSubscribed,
+}
+
+impl AnyProtocol {
+    /// SUB: subscribes to messages whose body starts with `topic` (empty = all); whether
+    /// the topic was new. Other socket types have no subscriptions.
+    pub fn subscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<bool, SubscribeError> {
+        match self {
+            Self::Sub(s) => Ok(s.subscribe(topic)),
+            _ => Err(SubscribeError::NotSupported),
+        }
+    }
+
+    /// SUB: removes a subscription. Other socket types have no subscriptions.
+    pub fn unsubscribe(&mut self, topic: impl AsRef<[u8]>) -> Result<(), SubscribeError> {
+        match self {
+            Self::Sub(s) => s
+                .unsubscribe(topic)
+                .map_err(|NotSubscribed| SubscribeError::NotSubscribed),
+            _ => Err(SubscribeError::NotSupported),
+        }
+    }
+}

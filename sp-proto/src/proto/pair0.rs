@@ -10,16 +10,13 @@
 
 use bytes::Bytes;
 
-use super::common::Outputs;
+use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{
-    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
-};
+use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
-use crate::stats::ProtoStats;
 use crate::time::Instant;
 
 /// The one attached peer and whether its pipe can take a message now.
@@ -32,11 +29,9 @@ struct Peer {
 /// The PAIR v0 state machine (cooked and raw behave the same).
 #[derive(Clone, Debug)]
 pub struct Pair0 {
-    options: Options,
-    raw: bool,
     peer: Option<Peer>,
     inbound: Inbound,
-    out: Outputs,
+    core: Core,
 }
 
 impl Pair0 {
@@ -44,11 +39,9 @@ impl Pair0 {
     pub fn new(config: Config) -> Self {
         let inbound = Inbound::new(config.options.recv_queue(), OnFull::Pause);
         Self {
-            options: config.options,
-            raw: config.raw,
             peer: None,
             inbound,
-            out: Outputs::default(),
+            core: Core::new(config),
         }
     }
 
@@ -63,16 +56,19 @@ impl Pair0 {
     }
 }
 
+has_core!(Pair0);
+
 impl Protocol for Pair0 {
     fn socket_type(&self) -> SocketType {
         SocketType::Pair0
     }
 
-    fn is_raw(&self) -> bool {
-        self.raw
-    }
-
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         match self.peer {
             Some(p) if p.pipe == pipe => Err(PipeRefused::Duplicate(pipe)),
             Some(_) => Err(PipeRefused::Busy),
@@ -87,7 +83,7 @@ impl Protocol for Pair0 {
         }
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
         if self.peer.is_some_and(|p| p.pipe == pipe) {
             self.peer = None;
             self.inbound.remove_pipe(pipe);
@@ -95,12 +91,11 @@ impl Protocol for Pair0 {
     }
 
     fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
-        self.out.arrived(payload.len());
+        self.core.arrived(payload.len());
         let mut msg = Message::new(payload);
         msg.pipe = Some(pipe);
         // A pipe that is not the peer is unknown to `inbound`, which counts the drop.
-        self.inbound
-            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+        self.core.receive(&mut self.inbound, pipe, msg);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
@@ -108,8 +103,6 @@ impl Protocol for Pair0 {
             p.writable = true;
         }
     }
-
-    fn handle_timeout(&mut self, _now: Instant) {}
 
     fn send(&mut self, _now: Instant, mut msg: Message) -> Result<(), SendError> {
         let Some(peer) = self.peer.as_mut().filter(|p| p.writable) else {
@@ -119,42 +112,17 @@ impl Protocol for Pair0 {
         let pipe = peer.pipe;
         msg.header = Bytes::new();
         msg.pipe = None;
-        self.out.transmit(pipe, msg);
+        self.core.transmit(pipe, msg);
         Ok(())
     }
 
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        let (_, msg) = self
-            .inbound
-            .pop(&mut self.out.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.out.delivered();
-        Ok(msg)
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-
-    fn stats(&self) -> &ProtoStats {
-        &self.out.stats
-    }
-
-    fn options(&self) -> &Options {
-        &self.options
+        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
     }
 
     fn set_options(&mut self, options: Options) {
         self.inbound.set_capacity(options.recv_queue());
-        self.options = options;
+        self.core.options = options;
     }
 
     fn uses_clock(&self) -> bool {

@@ -37,16 +37,14 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
-use super::common::Outputs;
+use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo, PriorityRing};
-use crate::protocol::{
-    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
-};
+use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
-use crate::stats::{DropReason, ProtoStats};
+use crate::stats::DropReason;
 use crate::time::Instant;
 use crate::wire::backtrace::first_word;
 use crate::wire::hop::HopHeader;
@@ -58,15 +56,13 @@ const MAX_RAW_SEND_HOPS: u32 = 0xfe;
 /// The PAIR v1 state machine.
 #[derive(Clone, Debug)]
 pub struct Pair1 {
-    options: Options,
-    raw: bool,
     polyamorous: bool,
     /// Every attached pipe.
     pipes: BTreeSet<PipeId>,
     /// The attached pipes that can take a message now.
     writable: PriorityRing,
     inbound: Inbound,
-    out: Outputs,
+    core: Core,
 }
 
 impl Pair1 {
@@ -76,12 +72,10 @@ impl Pair1 {
         let inbound = Inbound::new(config.options.recv_queue(), OnFull::Pause);
         Self {
             polyamorous: config.options.pair1_polyamorous && !config.raw,
-            options: config.options,
-            raw: config.raw,
             pipes: BTreeSet::new(),
             writable: PriorityRing::new(),
             inbound,
-            out: Outputs::default(),
+            core: Core::new(config),
         }
     }
 
@@ -103,7 +97,7 @@ impl Pair1 {
     /// The hop count the user's message starts with: 0 for cooked sends, the header's
     /// value for raw sends (validated).
     fn outgoing_hops(&self, msg: &Message) -> Option<u8> {
-        if !self.raw {
+        if !self.core.raw {
             return Some(0);
         }
         if msg.header.len() != 4 {
@@ -115,16 +109,19 @@ impl Pair1 {
     }
 }
 
+has_core!(Pair1);
+
 impl Protocol for Pair1 {
     fn socket_type(&self) -> SocketType {
         SocketType::Pair1
     }
 
-    fn is_raw(&self) -> bool {
-        self.raw
-    }
-
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if self.pipes.contains(&pipe) {
             return Err(PipeRefused::Duplicate(pipe));
         }
@@ -138,7 +135,7 @@ impl Protocol for Pair1 {
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
         if self.pipes.remove(&pipe) {
             self.writable.remove(pipe);
             self.inbound.remove_pipe(pipe);
@@ -146,20 +143,20 @@ impl Protocol for Pair1 {
     }
 
     fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
-        self.out.arrived(payload.len());
+        self.core.arrived(payload.len());
         if !self.pipes.contains(&pipe) {
-            self.out.dropped(DropReason::PipeClosed);
+            self.core.dropped(DropReason::PipeClosed);
             return;
         }
         let Ok(parsed) = HopHeader::parse(&payload) else {
-            self.out.dropped(DropReason::MalformedHeader);
+            self.core.dropped(DropReason::MalformedHeader);
             return;
         };
-        if parsed.hops > self.options.max_ttl() {
-            self.out.dropped(DropReason::TtlExceeded);
+        if parsed.hops > self.core.options.max_ttl() {
+            self.core.dropped(DropReason::TtlExceeded);
             return;
         }
-        let header = if self.raw {
+        let header = if self.core.raw {
             payload.slice(..4)
         } else {
             Bytes::new()
@@ -169,15 +166,12 @@ impl Protocol for Pair1 {
             body: parsed.body,
             pipe: Some(pipe),
         };
-        self.inbound
-            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+        self.core.receive(&mut self.inbound, pipe, msg);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
         self.writable.activate(pipe);
     }
-
-    fn handle_timeout(&mut self, _now: Instant) {}
 
     fn send(&mut self, _now: Instant, msg: Message) -> Result<(), SendError> {
         let Some(hops) = self.outgoing_hops(&msg) else {
@@ -185,11 +179,11 @@ impl Protocol for Pair1 {
         };
         let pipe = match msg.pipe.filter(|_| self.polyamorous) {
             Some(addressed) if !self.pipes.contains(&addressed) => {
-                self.out.dropped(DropReason::PipeGone);
+                self.core.dropped(DropReason::PipeGone);
                 return Ok(());
             }
             Some(addressed) if !self.writable.is_active(addressed) => {
-                self.out.dropped(DropReason::PipeBusy);
+                self.core.dropped(DropReason::PipeBusy);
                 return Ok(());
             }
             Some(addressed) => {
@@ -206,42 +200,17 @@ impl Protocol for Pair1 {
             body: msg.body,
             pipe: None,
         };
-        self.out.transmit(pipe, out);
+        self.core.transmit(pipe, out);
         Ok(())
     }
 
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        let (_, msg) = self
-            .inbound
-            .pop(&mut self.out.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.out.delivered();
-        Ok(msg)
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-
-    fn stats(&self) -> &ProtoStats {
-        &self.out.stats
-    }
-
-    fn options(&self) -> &Options {
-        &self.options
+        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
     }
 
     fn set_options(&mut self, options: Options) {
         self.inbound.set_capacity(options.recv_queue());
-        self.options = options;
+        self.core.options = options;
     }
 
     fn uses_clock(&self) -> bool {

@@ -9,134 +9,89 @@
 //!
 //! With no pipe attached a published message reaches nobody and is simply gone: no drop
 //! is counted, since no subscriber missed it (this is also why messages published before
-//! a connection exists are lost). [`ProtoStats::msgs_out`] counts one per pipe written.
+//! a connection exists are lost). [`ProtoStats::msgs_out`](crate::ProtoStats::msgs_out) counts one per pipe written.
 //!
 //! Data arriving from a peer (a SUB never sends, so this is a misbehaving peer) is
 //! discarded and counted as [`DropReason::UnexpectedData`]; nanomsg aborts here and NNG
 //! closes the pipe. Raw PUB behaves exactly like cooked PUB.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 
-use super::common::Outputs;
+use super::common::{has_core, Core};
 use crate::message::Message;
-use crate::options::Options;
-use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, Transmit};
+use crate::pipes::{FanOut, PipeId, PipeInfo};
+use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError};
 use crate::socket_type::SocketType;
-use crate::stats::{DropReason, ProtoStats};
+use crate::stats::DropReason;
 use crate::time::Instant;
 
 /// The PUB state machine (raw differs only in passing a user-supplied header through).
 #[derive(Clone, Debug)]
 pub struct Pub {
-    options: Options,
-    raw: bool,
     /// Every attached pipe and whether it can take a message now.
-    writable: BTreeMap<PipeId, bool>,
-    out: Outputs,
+    pipes: FanOut,
+    core: Core,
 }
 
 impl Pub {
     /// A new PUB socket.
     pub fn new(config: Config) -> Self {
         Self {
-            options: config.options,
-            raw: config.raw,
-            writable: BTreeMap::new(),
-            out: Outputs::default(),
+            pipes: FanOut::default(),
+            core: Core::new(config),
         }
     }
 
     /// Number of attached pipes (subscribers).
     pub fn pipe_count(&self) -> usize {
-        self.writable.len()
+        self.pipes.len()
     }
 }
+
+has_core!(Pub);
 
 impl Protocol for Pub {
     fn socket_type(&self) -> SocketType {
         SocketType::Pub
     }
 
-    fn is_raw(&self) -> bool {
-        self.raw
-    }
-
-    fn add_pipe(
+    fn handle_pipe_added(
         &mut self,
         _now: Instant,
         pipe: PipeId,
-        _info: PipeInfo,
+        info: PipeInfo,
     ) -> Result<(), PipeRefused> {
-        if self.writable.contains_key(&pipe) {
+        if !self.pipes.add(pipe, info) {
             return Err(PipeRefused::Duplicate(pipe));
         }
-        self.writable.insert(pipe, true);
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
-        self.writable.remove(&pipe);
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
+        self.pipes.remove(pipe);
     }
 
     fn handle_message(&mut self, _now: Instant, _pipe: PipeId, payload: Bytes) {
-        self.out.arrived(payload.len());
-        self.out.dropped(DropReason::UnexpectedData);
+        self.core.arrived(payload.len());
+        self.core.dropped(DropReason::UnexpectedData);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
-        if let Some(w) = self.writable.get_mut(&pipe) {
-            *w = true;
-        }
+        self.pipes.set_writable(pipe);
     }
-
-    fn handle_timeout(&mut self, _now: Instant) {}
 
     fn send(&mut self, _now: Instant, mut msg: Message) -> Result<(), SendError> {
         msg.pipe = None;
-        if !self.raw {
+        if !self.core.raw {
             // PUB/SUB has no protocol header; a cooked user's header is not sent.
             msg.header = Bytes::new();
         }
-        for (&pipe, writable) in &mut self.writable {
-            if *writable {
-                *writable = false;
-                self.out.transmit(pipe, msg.clone());
-            } else {
-                self.out.dropped(DropReason::PipeBusy);
-            }
-        }
+        self.pipes.send(&msg, None, &mut self.core);
         Ok(())
     }
 
     fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
         Err(RecvError::NotSupported)
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-
-    fn stats(&self) -> &ProtoStats {
-        &self.out.stats
-    }
-
-    fn options(&self) -> &Options {
-        &self.options
-    }
-
-    fn set_options(&mut self, options: Options) {
-        self.options = options;
     }
 
     fn uses_clock(&self) -> bool {

@@ -30,11 +30,9 @@
 
 use super::replier::{protocol_via_replier, OnBusy, Replier};
 pub use crate::context::ContextId;
-use crate::message::Message;
 use crate::pipes::PipeId;
-use crate::protocol::{Config, RecvError, SendError};
+use crate::protocol::Config;
 use crate::socket_type::SocketType;
-use crate::time::Instant;
 
 /// The Rep state machine.
 #[derive(Clone, Debug)]
@@ -46,11 +44,6 @@ impl Rep {
         Self(Replier::new(SocketType::Rep, config, OnBusy::Backlog))
     }
 
-    /// Opens a new context.
-    pub fn open_context(&mut self) -> ContextId {
-        self.0.open_context()
-    }
-
     /// Whether `ctx` holds a request to answer.
     pub fn is_pending(&self, ctx: ContextId) -> bool {
         self.0.is_pending(ctx)
@@ -59,22 +52,6 @@ impl Rep {
     /// Replies waiting in the backlog of `pipe` for write credit.
     pub fn backlog(&self, pipe: PipeId) -> usize {
         self.0.backlog(pipe)
-    }
-
-    /// Receives the next message into `ctx`, forgetting any unanswered one.
-    pub fn recv_in(&mut self, ctx: ContextId, now: Instant) -> Result<Message, RecvError> {
-        self.0.recv_in(ctx, now)
-    }
-
-    /// Answers the message last received on `ctx`.
-    pub fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
-        self.0.send_in(ctx, now, msg)
-    }
-
-    /// Closes a context (an unanswered message is forgotten). Returns false if it did not
-    /// exist; the default context cannot be closed.
-    pub fn close_context(&mut self, ctx: ContextId) -> bool {
-        self.0.close_context(ctx)
     }
 }
 

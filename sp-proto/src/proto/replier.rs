@@ -7,19 +7,17 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
-use super::common::Outputs;
-use super::req::{ContextId, ContextIds};
+use super::common::{has_core, Core};
+use crate::context::{ContextError, ContextId, ContextTable, Contexts};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{
-    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
-};
+use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
-use crate::stats::{DropReason, ProtoStats};
+use crate::stats::DropReason;
 use crate::time::Instant;
-use crate::wire::backtrace::{first_word, push_word, Backtrace, BacktraceError};
+use crate::wire::backtrace::{first_word, push_word, Backtrace};
 
 /// The send side of one pipe: its write credit and the replies waiting for it.
 #[derive(Clone, Debug, Default)]
@@ -50,13 +48,10 @@ pub(crate) enum OnBusy {
 pub(crate) struct Replier {
     socket_type: SocketType,
     on_busy: OnBusy,
-    options: Options,
-    raw: bool,
     inbound: Inbound,
     pipes: BTreeMap<PipeId, PipeOut>,
-    ctx_ids: ContextIds,
-    contexts: BTreeMap<ContextId, Option<Pending>>,
-    out: Outputs,
+    contexts: ContextTable<Option<Pending>>,
+    core: Core,
 }
 
 impl Replier {
@@ -66,76 +61,21 @@ impl Replier {
         Self {
             socket_type,
             on_busy,
-            options: config.options,
-            raw: config.raw,
             inbound,
             pipes: BTreeMap::new(),
-            ctx_ids: ContextIds::new(),
-            contexts: BTreeMap::from([(ContextId::DEFAULT, None)]),
-            out: Outputs::default(),
+            contexts: ContextTable::new(None),
+            core: Core::new(config),
         }
-    }
-
-    /// Opens a new context.
-    pub(crate) fn open_context(&mut self) -> ContextId {
-        let id = self.ctx_ids.allocate();
-        self.contexts.insert(id, None);
-        id
-    }
-
-    /// Closes a context (an unanswered request is forgotten). Returns false if it did not
-    /// exist; the default context cannot be closed.
-    pub(crate) fn close_context(&mut self, ctx: ContextId) -> bool {
-        ctx != ContextId::DEFAULT && self.contexts.remove(&ctx).is_some()
     }
 
     /// Whether `ctx` holds a request to answer.
     pub(crate) fn is_pending(&self, ctx: ContextId) -> bool {
-        matches!(self.contexts.get(&ctx), Some(Some(_)))
+        matches!(self.contexts.get(ctx), Some(Some(_)))
     }
 
     /// Replies waiting in the backlog of `pipe` for write credit.
     pub(crate) fn backlog(&self, pipe: PipeId) -> usize {
         self.pipes.get(&pipe).map_or(0, |p| p.backlog.len())
-    }
-
-    /// Receives the next request into `ctx`, forgetting any unanswered one.
-    pub(crate) fn recv_in(&mut self, ctx: ContextId, _now: Instant) -> Result<Message, RecvError> {
-        let slot = self
-            .contexts
-            .get_mut(&ctx)
-            .ok_or(RecvError::NoSuchContext)?;
-        *slot = None;
-        let (pipe, mut msg) = self
-            .inbound
-            .pop(&mut self.out.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.out.delivered();
-        if !self.raw {
-            let header = std::mem::take(&mut msg.header);
-            *slot = Some(Pending { pipe, header });
-        }
-        Ok(msg)
-    }
-
-    /// Sends the reply to the request last received on `ctx`.
-    pub(crate) fn send_in(
-        &mut self,
-        ctx: ContextId,
-        _now: Instant,
-        msg: Message,
-    ) -> Result<(), SendError> {
-        let Some(slot) = self.contexts.get_mut(&ctx) else {
-            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
-        };
-        if self.raw {
-            return self.send_raw(msg);
-        }
-        let Some(pending) = slot.take() else {
-            return Err(SendError::new(SendErrorKind::WrongState, msg));
-        };
-        self.route(pending.pipe, Message::with_header(pending.header, msg.body));
-        Ok(())
     }
 
     fn send_raw(&mut self, msg: Message) -> Result<(), SendError> {
@@ -155,32 +95,78 @@ impl Replier {
     /// Writes `msg` on `pipe` now, or keeps it in the pipe's backlog, or drops it.
     fn route(&mut self, pipe: PipeId, msg: Message) {
         let Some(p) = self.pipes.get_mut(&pipe) else {
-            self.out.dropped(DropReason::PipeGone);
+            self.core.dropped(DropReason::PipeGone);
             return;
         };
         if p.writable {
             p.writable = false;
-            self.out.transmit(pipe, msg);
+            self.core.transmit(pipe, msg);
         } else if self.on_busy == OnBusy::Drop {
-            self.out.dropped(DropReason::PipeBusy);
-        } else if p.backlog.len() < self.options.recv_queue() {
+            self.core.dropped(DropReason::PipeBusy);
+        } else if p.backlog.len() < self.core.options.recv_queue() {
             p.backlog.push_back(msg);
         } else {
-            self.out.dropped(DropReason::QueueFull);
+            self.core.dropped(DropReason::QueueFull);
         }
     }
 }
+
+impl Contexts for Replier {
+    /// Opens a new context. A raw RESPONDENT has none (nanomsg and NNG); raw REP
+    /// contexts all behave like the socket itself.
+    fn open_context(&mut self) -> Result<ContextId, ContextError> {
+        if self.core.raw && self.socket_type == SocketType::Respondent {
+            return Err(ContextError::Raw);
+        }
+        Ok(self.contexts.open(None))
+    }
+
+    /// Closes a context (an unanswered request is forgotten).
+    fn close_context(&mut self, ctx: ContextId) -> bool {
+        self.contexts.close(ctx).is_some()
+    }
+
+    /// Receives the next request into `ctx`, forgetting any unanswered one.
+    fn recv_in(&mut self, ctx: ContextId, _now: Instant) -> Result<Message, RecvError> {
+        let slot = self.contexts.get_mut(ctx).ok_or(RecvError::NoSuchContext)?;
+        *slot = None;
+        let (pipe, mut msg) = self.core.deliver(&mut self.inbound)?;
+        if !self.core.raw {
+            let header = std::mem::take(&mut msg.header);
+            *slot = Some(Pending { pipe, header });
+        }
+        Ok(msg)
+    }
+
+    /// Sends the reply to the request last received on `ctx`.
+    fn send_in(&mut self, ctx: ContextId, _now: Instant, msg: Message) -> Result<(), SendError> {
+        let Some(slot) = self.contexts.get_mut(ctx) else {
+            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
+        };
+        if self.core.raw {
+            return self.send_raw(msg);
+        }
+        let Some(pending) = slot.take() else {
+            return Err(SendError::new(SendErrorKind::WrongState, msg));
+        };
+        self.route(pending.pipe, Message::with_header(pending.header, msg.body));
+        Ok(())
+    }
+}
+
+has_core!(Replier);
 
 impl Protocol for Replier {
     fn socket_type(&self) -> SocketType {
         self.socket_type
     }
 
-    fn is_raw(&self) -> bool {
-        self.raw
-    }
-
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if self.pipes.contains_key(&pipe) {
             return Err(PipeRefused::Duplicate(pipe));
         }
@@ -195,9 +181,9 @@ impl Protocol for Replier {
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
         if let Some(p) = self.pipes.remove(&pipe) {
-            self.out
+            self.core
                 .stats
                 .drop_many(DropReason::PipeGone, p.backlog.len() as u64);
             self.inbound.remove_pipe(pipe);
@@ -205,25 +191,19 @@ impl Protocol for Replier {
     }
 
     fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
-        self.out.arrived(payload.len());
-        let bt = match Backtrace::parse(&payload, self.options.max_ttl()) {
+        self.core.arrived(payload.len());
+        let bt = match Backtrace::parse(&payload, self.core.options.max_ttl()) {
             Ok(bt) => bt,
-            Err(BacktraceError::NoRequestId(_)) => {
-                return self.out.dropped(DropReason::MalformedHeader);
-            }
-            Err(BacktraceError::TooManyHops { .. }) => {
-                return self.out.dropped(DropReason::TtlExceeded);
-            }
+            Err(e) => return self.core.dropped(e.drop_reason()),
         };
-        let header = if self.raw {
+        let header = if self.core.raw {
             push_word(pipe.get(), &bt.header)
         } else {
             bt.header
         };
         let mut msg = Message::with_header(header, bt.body);
         msg.pipe = Some(pipe);
-        self.inbound
-            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+        self.core.receive(&mut self.inbound, pipe, msg);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
@@ -231,12 +211,10 @@ impl Protocol for Replier {
             return;
         };
         match p.backlog.pop_front() {
-            Some(msg) => self.out.transmit(pipe, msg),
+            Some(msg) => self.core.transmit(pipe, msg),
             None => p.writable = true,
         }
     }
-
-    fn handle_timeout(&mut self, _now: Instant) {}
 
     fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError> {
         self.send_in(ContextId::DEFAULT, now, msg)
@@ -246,53 +224,44 @@ impl Protocol for Replier {
         self.recv_in(ContextId::DEFAULT, now)
     }
 
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-
-    fn stats(&self) -> &ProtoStats {
-        &self.out.stats
-    }
-
-    fn options(&self) -> &Options {
-        &self.options
-    }
-
     fn set_options(&mut self, options: Options) {
         self.inbound.set_capacity(options.recv_queue());
-        self.options = options;
+        self.core.options = options;
     }
 }
 
-/// Implements [`Protocol`] for a newtype over [`Replier`] (REP, RESPONDENT) by handing
-/// every call to the engine, so the two sockets differ only in their own methods.
+/// Implements [`Protocol`] and [`Contexts`] for a newtype over [`Replier`] (REP,
+/// RESPONDENT) by handing every call to the engine, so the two sockets differ only in
+/// their own methods.
 macro_rules! protocol_via_replier {
     ($socket:ty) => {
+        impl $crate::protocol::sealed::HasCore for $socket {
+            fn core(&self) -> &$crate::proto::Core {
+                $crate::protocol::sealed::HasCore::core(&self.0)
+            }
+            fn core_mut(&mut self) -> &mut $crate::proto::Core {
+                $crate::protocol::sealed::HasCore::core_mut(&mut self.0)
+            }
+        }
+
         impl $crate::protocol::Protocol for $socket {
             fn socket_type(&self) -> $crate::socket_type::SocketType {
                 self.0.socket_type()
             }
-            fn is_raw(&self) -> bool {
-                self.0.is_raw()
-            }
-            fn add_pipe(
+            fn handle_pipe_added(
                 &mut self,
                 now: $crate::time::Instant,
                 pipe: $crate::pipes::PipeId,
                 info: $crate::pipes::PipeInfo,
             ) -> Result<(), $crate::protocol::PipeRefused> {
-                self.0.add_pipe(now, pipe, info)
+                self.0.handle_pipe_added(now, pipe, info)
             }
-            fn remove_pipe(&mut self, now: $crate::time::Instant, pipe: $crate::pipes::PipeId) {
-                self.0.remove_pipe(now, pipe);
+            fn handle_pipe_removed(
+                &mut self,
+                now: $crate::time::Instant,
+                pipe: $crate::pipes::PipeId,
+            ) {
+                self.0.handle_pipe_removed(now, pipe);
             }
             fn handle_message(
                 &mut self,
@@ -321,26 +290,40 @@ macro_rules! protocol_via_replier {
             ) -> Result<$crate::message::Message, $crate::protocol::RecvError> {
                 self.0.recv(now)
             }
-            fn poll_transmit(&mut self) -> Option<$crate::protocol::Transmit> {
-                self.0.poll_transmit()
-            }
-            fn poll_event(&mut self) -> Option<$crate::protocol::Event> {
-                self.0.poll_event()
-            }
             fn poll_timeout(&self) -> Option<$crate::time::Instant> {
                 self.0.poll_timeout()
-            }
-            fn stats(&self) -> &$crate::stats::ProtoStats {
-                self.0.stats()
-            }
-            fn options(&self) -> &$crate::options::Options {
-                self.0.options()
             }
             fn set_options(&mut self, options: $crate::options::Options) {
                 self.0.set_options(options);
             }
             fn uses_clock(&self) -> bool {
                 self.0.uses_clock()
+            }
+        }
+
+        impl $crate::context::Contexts for $socket {
+            fn open_context(
+                &mut self,
+            ) -> Result<$crate::context::ContextId, $crate::context::ContextError> {
+                self.0.open_context()
+            }
+            fn close_context(&mut self, ctx: $crate::context::ContextId) -> bool {
+                self.0.close_context(ctx)
+            }
+            fn send_in(
+                &mut self,
+                ctx: $crate::context::ContextId,
+                now: $crate::time::Instant,
+                msg: $crate::message::Message,
+            ) -> Result<(), $crate::protocol::SendError> {
+                self.0.send_in(ctx, now, msg)
+            }
+            fn recv_in(
+                &mut self,
+                ctx: $crate::context::ContextId,
+                now: $crate::time::Instant,
+            ) -> Result<$crate::message::Message, $crate::protocol::RecvError> {
+                self.0.recv_in(ctx, now)
             }
         }
     };

@@ -14,7 +14,7 @@
 //!   attached at all, which fails with [`SendErrorKind::NoPeers`].
 //! * **Resending.** A request without a reply is sent again (same id) after
 //!   [`Options::resend_interval`], and at once when the pipe that carried it is removed.
-//!   Each resend counts in [`ProtoStats::resends`] and emits [`Event::RequestResent`].
+//!   Each resend counts in [`ProtoStats::resends`](crate::ProtoStats::resends) and emits [`Event::RequestResent`].
 //! * **Cancelling.** A new send on a context with a request in progress cancels it
 //!   silently: the old request (or its reply, if it arrived but was not read yet) counts
 //!   once as [`DropReason::Cancelled`], and a reply to it arriving later counts as
@@ -37,39 +37,20 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
-use super::common::Outputs;
+use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo, PriorityRing};
-use crate::protocol::{
-    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
-};
+use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::rng::Rng;
 use crate::socket_type::SocketType;
-use crate::stats::{DropReason, ProtoStats};
+use crate::stats::DropReason;
 use crate::time::Instant;
-use crate::wire::backtrace::{first_word, id_header, Backtrace, BacktraceError, ID_FLAG};
+use crate::wire::backtrace::{first_word, id_header, is_whole_backtrace, Backtrace, ID_FLAG};
 
 pub use crate::context::ContextId;
-
-/// Hands out context ids and remembers which are open (shared by REQ and REP).
-#[derive(Clone, Debug)]
-pub(crate) struct ContextIds {
-    next: u64,
-}
-
-impl ContextIds {
-    pub(crate) fn new() -> Self {
-        Self { next: 1 }
-    }
-
-    pub(crate) fn allocate(&mut self) -> ContextId {
-        let id = ContextId::from_raw(self.next);
-        self.next += 1;
-        id
-    }
-}
+use crate::context::{ContextError, ContextTable, Contexts};
 
 /// Where a request is in its journey to a peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,21 +87,18 @@ enum CtxState {
 /// The REQ state machine.
 #[derive(Clone, Debug)]
 pub struct Req {
-    options: Options,
-    raw: bool,
     /// Writable pipes (load balancing by send priority).
     writable: PriorityRing,
     /// Raw mode: received replies, fair-queued.
     inbound: Inbound,
     next_id: u32,
-    ctx_ids: ContextIds,
-    contexts: BTreeMap<ContextId, CtxState>,
+    contexts: ContextTable<CtxState>,
     /// Outstanding request id -> context.
     by_id: BTreeMap<u32, ContextId>,
     /// Contexts whose request waits for a writable pipe, oldest first. Entries whose
     /// context no longer holds a `Held` request are skipped.
     held: VecDeque<ContextId>,
-    out: Outputs,
+    core: Core,
 }
 
 impl Req {
@@ -130,107 +108,25 @@ impl Req {
         let inbound = Inbound::new(config.options.recv_queue(), OnFull::Pause);
         Self {
             next_id: rng.next_u32(),
-            options: config.options,
-            raw: config.raw,
             writable: PriorityRing::new(),
             inbound,
-            ctx_ids: ContextIds::new(),
-            contexts: BTreeMap::from([(ContextId::DEFAULT, CtxState::Idle)]),
+            contexts: ContextTable::new(CtxState::Idle),
             by_id: BTreeMap::new(),
             held: VecDeque::new(),
-            out: Outputs::default(),
-        }
-    }
-
-    /// Opens a new context.
-    pub fn open_context(&mut self) -> ContextId {
-        let id = self.ctx_ids.allocate();
-        self.contexts.insert(id, CtxState::Idle);
-        id
-    }
-
-    /// Closes a context, cancelling its request (counted as [`DropReason::Cancelled`]).
-    /// Returns false if it did not exist; the default context cannot be closed.
-    pub fn close_context(&mut self, ctx: ContextId) -> bool {
-        if ctx == ContextId::DEFAULT {
-            return false;
-        }
-        match self.contexts.remove(&ctx) {
-            Some(state) => {
-                self.cancel(state);
-                true
-            }
-            None => false,
+            core: Core::new(config),
         }
     }
 
     /// Whether `ctx` has a request waiting for its reply (sent or held).
     pub fn is_pending(&self, ctx: ContextId) -> bool {
-        matches!(self.contexts.get(&ctx), Some(CtxState::Pending(_)))
+        matches!(self.contexts.get(ctx), Some(CtxState::Pending(_)))
     }
 
     /// The id of the request in progress on `ctx` (bit 31 set), if any.
     pub fn request_id(&self, ctx: ContextId) -> Option<u32> {
-        match self.contexts.get(&ctx) {
+        match self.contexts.get(ctx) {
             Some(CtxState::Pending(r)) => Some(r.id),
             _ => None,
-        }
-    }
-
-    /// Sends a request on `ctx` (cooked mode; see the module docs).
-    pub fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
-        if !self.contexts.contains_key(&ctx) {
-            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
-        }
-        if self.raw {
-            return self.send_raw(msg);
-        }
-        if self.options.fail_no_peers && self.writable.is_empty() {
-            return Err(SendError::new(SendErrorKind::NoPeers, msg));
-        }
-        let old = self
-            .contexts
-            .insert(ctx, CtxState::Idle)
-            .unwrap_or_default();
-        self.cancel(old);
-        let id = self.allocate_id();
-        self.by_id.insert(id, ctx);
-        self.contexts.insert(
-            ctx,
-            CtxState::Pending(Request {
-                id,
-                body: msg.body,
-                delivery: Delivery::Held,
-                sent_before: false,
-            }),
-        );
-        self.held.push_back(ctx);
-        self.flush(now);
-        Ok(())
-    }
-
-    /// Receives the reply to the request on `ctx`.
-    pub fn recv_in(&mut self, ctx: ContextId, _now: Instant) -> Result<Message, RecvError> {
-        if self.raw {
-            if !self.contexts.contains_key(&ctx) {
-                return Err(RecvError::NoSuchContext);
-            }
-            return self.recv_raw();
-        }
-        let state = self
-            .contexts
-            .get_mut(&ctx)
-            .ok_or(RecvError::NoSuchContext)?;
-        match state {
-            CtxState::Idle => Err(RecvError::WrongState),
-            CtxState::Pending(_) => Err(RecvError::WouldBlock),
-            CtxState::Replied(_) => match std::mem::take(state) {
-                CtxState::Replied(msg) => {
-                    self.out.delivered();
-                    Ok(msg)
-                }
-                _ => Err(RecvError::WrongState),
-            },
         }
     }
 
@@ -240,9 +136,9 @@ impl Req {
             CtxState::Idle => {}
             CtxState::Pending(req) => {
                 self.by_id.remove(&req.id);
-                self.out.dropped(DropReason::Cancelled);
+                self.core.dropped(DropReason::Cancelled);
             }
-            CtxState::Replied(_) => self.out.dropped(DropReason::Cancelled),
+            CtxState::Replied(_) => self.core.dropped(DropReason::Cancelled),
         }
     }
 
@@ -263,7 +159,7 @@ impl Req {
             let Some(ctx) = self.held.pop_front() else {
                 return;
             };
-            let Some(CtxState::Pending(req)) = self.contexts.get_mut(&ctx) else {
+            let Some(CtxState::Pending(req)) = self.contexts.get_mut(ctx) else {
                 continue;
             };
             if req.delivery != Delivery::Held {
@@ -275,26 +171,26 @@ impl Req {
             };
             req.delivery = Delivery::OnPipe {
                 pipe,
-                resend_at: self.options.resend_interval().map(|ivl| now + ivl),
+                resend_at: self.core.options.resend_interval().map(|ivl| now + ivl),
             };
             let msg = Message::with_header(id_header(req.id), req.body.clone());
             if req.sent_before {
-                self.out.stats.resends += 1;
-                self.out.events.push_back(Event::RequestResent { pipe });
+                self.core.stats.resends += 1;
+                self.core.events.push_back(Event::RequestResent { pipe });
             }
             req.sent_before = true;
-            self.out.transmit(pipe, msg);
+            self.core.transmit(pipe, msg);
         }
     }
 
     /// Moves the requests matched by `due` back to the hold queue, in context order.
     fn requeue(&mut self, mut due: impl FnMut(PipeId, Option<Instant>) -> bool) {
-        for (ctx, state) in &mut self.contexts {
+        for (ctx, state) in self.contexts.iter_mut() {
             if let CtxState::Pending(req) = state {
                 if let Delivery::OnPipe { pipe, resend_at } = req.delivery {
                     if due(pipe, resend_at) {
                         req.delivery = Delivery::Held;
-                        self.held.push_back(*ctx);
+                        self.held.push_back(ctx);
                     }
                 }
             }
@@ -302,37 +198,32 @@ impl Req {
     }
 
     fn send_raw(&mut self, mut msg: Message) -> Result<(), SendError> {
-        if !valid_backtrace(&msg.header) {
+        if !is_whole_backtrace(&msg.header) {
             return Err(SendError::new(SendErrorKind::BadHeader, msg));
         }
         let Some(pipe) = self.writable.take() else {
             return Err(SendError::new(SendErrorKind::WouldBlock, msg));
         };
         msg.pipe = None;
-        self.out.transmit(pipe, msg);
+        self.core.transmit(pipe, msg);
         Ok(())
     }
 
     fn recv_raw(&mut self) -> Result<Message, RecvError> {
-        let (_, msg) = self
-            .inbound
-            .pop(&mut self.out.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.out.delivered();
-        Ok(msg)
+        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
     }
 
     fn handle_reply(&mut self, pipe: PipeId, payload: Bytes) {
         let Some(word) = first_word(&payload).filter(|w| w & ID_FLAG != 0) else {
-            self.out.dropped(DropReason::MalformedHeader);
+            self.core.dropped(DropReason::MalformedHeader);
             return;
         };
         let Some(ctx) = self.by_id.remove(&word) else {
-            self.out.dropped(DropReason::StaleId);
+            self.core.dropped(DropReason::StaleId);
             return;
         };
-        let Some(state) = self.contexts.get_mut(&ctx) else {
-            self.out.dropped(DropReason::StaleId);
+        let Some(state) = self.contexts.get_mut(ctx) else {
+            self.core.dropped(DropReason::StaleId);
             return;
         };
         let mut msg = Message::new(payload.slice(4..));
@@ -341,35 +232,97 @@ impl Req {
     }
 }
 
-/// Whether `header` is a backtrace a raw REQ may send: whole words, only the last with
-/// bit 31 set.
-fn valid_backtrace(header: &[u8]) -> bool {
-    if header.is_empty() || header.len() % 4 != 0 {
-        return false;
+impl Contexts for Req {
+    /// Opens a new context (raw contexts all behave like the socket itself).
+    fn open_context(&mut self) -> Result<ContextId, ContextError> {
+        Ok(self.contexts.open(CtxState::Idle))
     }
-    let words = header.len() / 4;
-    header
-        .chunks_exact(4)
-        .enumerate()
-        .all(|(i, w)| (w[0] & 0x80 != 0) == (i + 1 == words))
+
+    /// Closes a context, cancelling its request (counted as [`DropReason::Cancelled`]).
+    fn close_context(&mut self, ctx: ContextId) -> bool {
+        match self.contexts.close(ctx) {
+            Some(state) => {
+                self.cancel(state);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends a request on `ctx` (see the module docs).
+    fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
+        if !self.contexts.contains(ctx) {
+            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
+        }
+        if self.core.raw {
+            return self.send_raw(msg);
+        }
+        if self.core.options.fail_no_peers && self.writable.is_empty() {
+            return Err(SendError::new(SendErrorKind::NoPeers, msg));
+        }
+        let old = self
+            .contexts
+            .get_mut(ctx)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        self.cancel(old);
+        let id = self.allocate_id();
+        self.by_id.insert(id, ctx);
+        if let Some(state) = self.contexts.get_mut(ctx) {
+            *state = CtxState::Pending(Request {
+                id,
+                body: msg.body,
+                delivery: Delivery::Held,
+                sent_before: false,
+            });
+        }
+        self.held.push_back(ctx);
+        self.flush(now);
+        Ok(())
+    }
+
+    /// Receives the reply to the request on `ctx`.
+    fn recv_in(&mut self, ctx: ContextId, _now: Instant) -> Result<Message, RecvError> {
+        if self.core.raw {
+            if !self.contexts.contains(ctx) {
+                return Err(RecvError::NoSuchContext);
+            }
+            return self.recv_raw();
+        }
+        let state = self.contexts.get_mut(ctx).ok_or(RecvError::NoSuchContext)?;
+        match state {
+            CtxState::Idle => Err(RecvError::WrongState),
+            CtxState::Pending(_) => Err(RecvError::WouldBlock),
+            CtxState::Replied(_) => match std::mem::take(state) {
+                CtxState::Replied(msg) => {
+                    self.core.delivered();
+                    Ok(msg)
+                }
+                _ => Err(RecvError::WrongState),
+            },
+        }
+    }
 }
+
+has_core!(Req);
 
 impl Protocol for Req {
     fn socket_type(&self) -> SocketType {
         SocketType::Req
     }
 
-    fn is_raw(&self) -> bool {
-        self.raw
-    }
-
-    fn add_pipe(&mut self, now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+    fn handle_pipe_added(
+        &mut self,
+        now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
         if self.writable.contains(pipe) {
             return Err(PipeRefused::Duplicate(pipe));
         }
         self.writable.add(pipe, info.send_priority);
         self.writable.activate(pipe);
-        if self.raw {
+        if self.core.raw {
             self.inbound.add_pipe(pipe, info.recv_priority);
         } else {
             self.flush(now);
@@ -377,12 +330,12 @@ impl Protocol for Req {
         Ok(())
     }
 
-    fn remove_pipe(&mut self, now: Instant, pipe: PipeId) {
+    fn handle_pipe_removed(&mut self, now: Instant, pipe: PipeId) {
         if !self.writable.contains(pipe) {
             return;
         }
         self.writable.remove(pipe);
-        if self.raw {
+        if self.core.raw {
             self.inbound.remove_pipe(pipe);
         } else {
             self.requeue(|on, _| on == pipe);
@@ -391,32 +344,30 @@ impl Protocol for Req {
     }
 
     fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
-        self.out.arrived(payload.len());
-        if !self.raw {
+        self.core.arrived(payload.len());
+        if !self.core.raw {
             self.handle_reply(pipe, payload);
             return;
         }
-        match Backtrace::parse(&payload, self.options.max_ttl()) {
+        match Backtrace::parse(&payload, self.core.options.max_ttl()) {
             Ok(bt) => {
                 let mut msg = Message::with_header(bt.header, bt.body);
                 msg.pipe = Some(pipe);
-                self.inbound
-                    .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+                self.core.receive(&mut self.inbound, pipe, msg);
             }
-            Err(BacktraceError::NoRequestId(_)) => self.out.dropped(DropReason::MalformedHeader),
-            Err(BacktraceError::TooManyHops { .. }) => self.out.dropped(DropReason::TtlExceeded),
+            Err(e) => self.core.dropped(e.drop_reason()),
         }
     }
 
     fn handle_writable(&mut self, now: Instant, pipe: PipeId) {
         self.writable.activate(pipe);
-        if !self.raw {
+        if !self.core.raw {
             self.flush(now);
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if self.raw {
+        if self.core.raw {
             return;
         }
         self.requeue(|_, resend_at| resend_at.is_some_and(|t| t <= now));
@@ -429,14 +380,6 @@ impl Protocol for Req {
 
     fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
         self.recv_in(ContextId::DEFAULT, now)
-    }
-
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -452,33 +395,15 @@ impl Protocol for Req {
             .min()
     }
 
-    fn stats(&self) -> &ProtoStats {
-        &self.out.stats
-    }
-
-    fn options(&self) -> &Options {
-        &self.options
-    }
-
     fn set_options(&mut self, options: Options) {
         self.inbound.set_capacity(options.recv_queue());
-        self.options = options;
+        self.core.options = options;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn raw_header_validation() {
-        assert!(valid_backtrace(&[0x80, 0, 0, 1]));
-        assert!(valid_backtrace(&[0, 0, 1, 0x2b, 0x80, 0, 3, 0x37]));
-        assert!(!valid_backtrace(&[]));
-        assert!(!valid_backtrace(&[0x80, 0, 0]));
-        assert!(!valid_backtrace(&[0, 0, 0, 1]));
-        assert!(!valid_backtrace(&[0x80, 0, 0, 1, 0x80, 0, 0, 2]));
-    }
 
     #[test]
     fn ids_skip_outstanding_ones() {

@@ -11,16 +11,16 @@
 //!   [`DropReason::MalformedHeader`](crate::DropReason::MalformedHeader), one with too many words as
 //!   [`DropReason::TtlExceeded`](crate::DropReason::TtlExceeded); the pipe stays open either way (nanomsg; NNG closes on
 //!   the former).
-//! * [`recv`](Protocol::recv) remembers the survey's pipe and backtrace. Every recv first
+//! * [`recv`](crate::Protocol::recv) remembers the survey's pipe and backtrace. Every recv first
 //!   forgets a survey received earlier and not yet answered (nanomsg's implicit cancel),
-//!   even when it then returns [`RecvError::WouldBlock`].
-//! * [`send`](Protocol::send) without a survey to answer is
+//!   even when it then returns [`RecvError::WouldBlock`](crate::RecvError::WouldBlock).
+//! * [`send`](crate::Protocol::send) without a survey to answer is
 //!   [`SendErrorKind::WrongState`](crate::SendErrorKind::WrongState). The response goes back on the survey's pipe with the
 //!   full backtrace as its header. Responses are best-effort, as in nanomsg: when that
 //!   pipe is gone the response is dropped as [`DropReason::PipeGone`](crate::DropReason::PipeGone), when it cannot take
 //!   a message now as [`DropReason::PipeBusy`](crate::DropReason::PipeBusy); `send` still succeeds (the surveyor would
 //!   have discarded a late answer anyway).
-//! * Contexts ([`Respondent::open_context`]) each hold their own survey to answer, so a
+//! * Contexts ([`Contexts::open_context`](crate::Contexts::open_context)) each hold their own survey to answer, so a
 //!   service can answer several surveys concurrently; they all draw from the same
 //!   fair queue. The trait's `send`/`recv` use [`ContextId::DEFAULT`].
 //!
@@ -35,10 +35,8 @@
 
 use super::replier::{protocol_via_replier, OnBusy, Replier};
 pub use crate::context::ContextId;
-use crate::message::Message;
-use crate::protocol::{Config, Protocol, RecvError, SendError};
+use crate::protocol::Config;
 use crate::socket_type::SocketType;
-use crate::time::Instant;
 
 /// The Respondent state machine.
 #[derive(Clone, Debug)]
@@ -50,30 +48,9 @@ impl Respondent {
         Self(Replier::new(SocketType::Respondent, config, OnBusy::Drop))
     }
 
-    /// Opens a new context (`None` on a raw socket, which has none).
-    pub fn open_context(&mut self) -> Option<ContextId> {
-        (!self.0.is_raw()).then(|| self.0.open_context())
-    }
-
     /// Whether `ctx` holds a survey it can answer with `send_in`.
-    pub fn has_pending(&self, ctx: ContextId) -> bool {
+    pub fn is_pending(&self, ctx: ContextId) -> bool {
         self.0.is_pending(ctx)
-    }
-
-    /// Receives the next message into `ctx`, forgetting any unanswered one.
-    pub fn recv_in(&mut self, ctx: ContextId, now: Instant) -> Result<Message, RecvError> {
-        self.0.recv_in(ctx, now)
-    }
-
-    /// Answers the message last received on `ctx`.
-    pub fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
-        self.0.send_in(ctx, now, msg)
-    }
-
-    /// Closes a context (an unanswered message is forgotten). Returns false if it did not
-    /// exist; the default context cannot be closed.
-    pub fn close_context(&mut self, ctx: ContextId) -> bool {
-        self.0.close_context(ctx)
     }
 }
 

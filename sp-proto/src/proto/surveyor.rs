@@ -28,7 +28,7 @@
 //!   and context; beyond that the newest response is dropped ([`DropReason::QueueFull`]):
 //!   responses are best-effort and the respondent must not be back-pressured by a survey
 //!   that will soon end.
-//! * Contexts ([`Surveyor::open_context`]) run independent surveys side by side, each with
+//! * Contexts ([`Contexts::open_context`]) run independent surveys side by side, each with
 //!   its own id, deadline and response queue; responses are routed by survey id. The
 //!   trait's `send`/`recv` use [`ContextId::DEFAULT`].
 //!
@@ -47,21 +47,20 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::common::Outputs;
+use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
 use crate::options::Options;
-use crate::pipes::{PipeId, PipeInfo, Priority};
-use crate::protocol::{
-    Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind, Transmit,
-};
+use crate::pipes::{FanOut, PipeId, PipeInfo};
+use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::rng::Rng;
 use crate::socket_type::SocketType;
-use crate::stats::{DropReason, ProtoStats};
+use crate::stats::DropReason;
 use crate::time::Instant;
-use crate::wire::backtrace::{first_word, id_header, Backtrace, BacktraceError, ID_FLAG};
+use crate::wire::backtrace::{first_word, id_header, is_whole_backtrace, Backtrace, ID_FLAG};
 
 pub use crate::context::ContextId;
+use crate::context::{ContextError, ContextTable, Contexts};
 
 /// Where one context stands in its survey.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,139 +82,37 @@ struct Context {
     responses: Inbound,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct PipeSlot {
-    writable: bool,
-    recv_priority: Priority,
-}
-
 /// The SURVEYOR state machine (cooked or raw, see the module docs).
 #[derive(Clone, Debug)]
 pub struct Surveyor {
-    options: Options,
-    raw: bool,
     /// The last survey id handed out, before bit 31 is set.
     last_id: u32,
-    pipes: BTreeMap<PipeId, PipeSlot>,
-    contexts: BTreeMap<ContextId, Context>,
-    next_context: u32,
+    pipes: FanOut,
+    contexts: ContextTable<Context>,
     /// Survey id -> the context whose survey is in progress with that id.
     in_progress: BTreeMap<u32, ContextId>,
-    out: Outputs,
+    core: Core,
 }
 
 impl Surveyor {
     /// A new SURVEYOR socket.
     pub fn new(config: Config) -> Self {
         let mut rng = Rng::new(config.seed);
-        let mut s = Self {
+        let pipes = FanOut::default();
+        let default = new_context(&pipes, &config.options);
+        Self {
             last_id: rng.next_u32(),
-            raw: config.raw,
-            pipes: BTreeMap::new(),
-            contexts: BTreeMap::new(),
-            next_context: 1,
+            pipes,
+            contexts: ContextTable::new(default),
             in_progress: BTreeMap::new(),
-            out: Outputs::default(),
-            options: config.options,
-        };
-        let ctx = s.new_context();
-        s.contexts.insert(ContextId::DEFAULT, ctx);
-        s
-    }
-
-    /// Opens a new context. Raw sockets have no contexts and return `None`.
-    pub fn open_context(&mut self) -> Option<ContextId> {
-        if self.raw {
-            return None;
+            core: Core::new(config),
         }
-        while self
-            .contexts
-            .contains_key(&ContextId::from_raw(u64::from(self.next_context)))
-        {
-            self.next_context = self.next_context.wrapping_add(1).max(1);
-        }
-        let id = ContextId::from_raw(u64::from(self.next_context));
-        self.next_context = self.next_context.wrapping_add(1).max(1);
-        let ctx = self.new_context();
-        self.contexts.insert(id, ctx);
-        Some(id)
-    }
-
-    /// Closes a context: its survey ends (later responses count as stale) and responses
-    /// still queued are dropped as [`DropReason::Cancelled`]. Returns false for an unknown
-    /// context and for [`ContextId::DEFAULT`], which cannot be closed.
-    pub fn close_context(&mut self, ctx: ContextId) -> bool {
-        if ctx == ContextId::DEFAULT {
-            return false;
-        }
-        let Some(mut closed) = self.contexts.remove(&ctx) else {
-            return false;
-        };
-        if let SurveyState::Active { id, .. } = closed.state {
-            self.in_progress.remove(&id);
-        }
-        closed.responses.clear(
-            DropReason::Cancelled,
-            &mut self.out.stats,
-            &mut self.out.events,
-        );
-        true
-    }
-
-    /// Starts a survey on `ctx` (see [`Protocol::send`] and the module docs).
-    pub fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
-        if !self.contexts.contains_key(&ctx) {
-            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
-        }
-        if self.raw {
-            return self.send_raw(msg);
-        }
-        self.expire_due(now);
-        self.cancel_survey(ctx);
-        let id = self.next_survey_id();
-        let deadline = now + self.options.survey_deadline();
-        self.in_progress.insert(id, ctx);
-        if let Some(c) = self.contexts.get_mut(&ctx) {
-            c.state = SurveyState::Active { id, deadline };
-        }
-        let survey = Message::with_header(id_header(id), msg.body);
-        self.fan_out(&survey);
-        Ok(())
-    }
-
-    /// Receives a response for the survey on `ctx` (see [`Protocol::recv`] and the module
-    /// docs for the error sequence).
-    pub fn recv_in(&mut self, ctx: ContextId, now: Instant) -> Result<Message, RecvError> {
-        if !self.raw {
-            self.expire_due(now);
-        }
-        let raw = self.raw;
-        let c = self
-            .contexts
-            .get_mut(&ctx)
-            .ok_or(RecvError::NoSuchContext)?;
-        if !raw {
-            match c.state {
-                SurveyState::Idle => return Err(RecvError::WrongState),
-                SurveyState::TimedOut => {
-                    c.state = SurveyState::Idle;
-                    return Err(RecvError::TimedOut);
-                }
-                SurveyState::Active { .. } => {}
-            }
-        }
-        let (_, msg) = c
-            .responses
-            .pop(&mut self.out.events)
-            .ok_or(RecvError::WouldBlock)?;
-        self.out.delivered();
-        Ok(msg)
     }
 
     /// The id (bit 31 set) of the survey in progress on `ctx`, if one is collecting
     /// responses.
     pub fn current_survey(&self, ctx: ContextId) -> Option<u32> {
-        match self.contexts.get(&ctx)?.state {
+        match self.contexts.get(ctx)?.state {
             SurveyState::Active { id, .. } => Some(id),
             _ => None,
         }
@@ -223,21 +120,9 @@ impl Surveyor {
 
     /// The deadline of the survey in progress on `ctx`, if any.
     pub fn deadline(&self, ctx: ContextId) -> Option<Instant> {
-        match self.contexts.get(&ctx)?.state {
+        match self.contexts.get(ctx)?.state {
             SurveyState::Active { deadline, .. } => Some(deadline),
             _ => None,
-        }
-    }
-
-    fn new_context(&self) -> Context {
-        let mut responses = Inbound::new(self.options.recv_queue(), OnFull::DropNewest);
-        for (&pipe, slot) in &self.pipes {
-            responses.add_pipe(pipe, slot.recv_priority);
-        }
-        Context {
-            state: SurveyState::Idle,
-            expired_id: None,
-            responses,
         }
     }
 
@@ -254,7 +139,7 @@ impl Surveyor {
 
     /// Ends the survey of `ctx` because a new one replaces it.
     fn cancel_survey(&mut self, ctx: ContextId) {
-        let Some(c) = self.contexts.get_mut(&ctx) else {
+        let Some(c) = self.contexts.get_mut(ctx) else {
             return;
         };
         if let SurveyState::Active { id, .. } = c.state {
@@ -264,8 +149,8 @@ impl Surveyor {
         c.expired_id = None;
         c.responses.clear(
             DropReason::Cancelled,
-            &mut self.out.stats,
-            &mut self.out.events,
+            &mut self.core.stats,
+            &mut self.core.events,
         );
     }
 
@@ -283,121 +168,167 @@ impl Surveyor {
             c.expired_id = Some(id);
             c.responses.clear(
                 DropReason::SurveyExpired,
-                &mut self.out.stats,
-                &mut self.out.events,
+                &mut self.core.stats,
+                &mut self.core.events,
             );
-            self.out.events.push_back(Event::SurveyExpired);
-        }
-    }
-
-    /// Sends `msg` to every writable pipe; the others miss it.
-    fn fan_out(&mut self, msg: &Message) {
-        for (&pipe, slot) in &mut self.pipes {
-            if slot.writable {
-                slot.writable = false;
-                self.out.transmit(pipe, msg.clone());
-            } else {
-                self.out.dropped(DropReason::PipeBusy);
-            }
+            self.core.events.push_back(Event::SurveyExpired);
         }
     }
 
     fn send_raw(&mut self, msg: Message) -> Result<(), SendError> {
-        if !is_survey_backtrace(&msg.header) {
+        if !is_whole_backtrace(&msg.header) {
             return Err(SendError::new(SendErrorKind::BadHeader, msg));
         }
         let survey = Message::with_header(msg.header, msg.body);
-        self.fan_out(&survey);
+        self.pipes.send(&survey, None, &mut self.core);
         Ok(())
     }
 
     fn handle_response(&mut self, now: Instant, pipe: PipeId, payload: Bytes) {
         self.expire_due(now);
         let Some(id) = first_word(&payload).filter(|w| w & ID_FLAG != 0) else {
-            self.out.dropped(DropReason::MalformedHeader);
+            self.core.dropped(DropReason::MalformedHeader);
             return;
         };
         let Some(ctx) = self.in_progress.get(&id).copied() else {
             let expired = self.contexts.values().any(|c| c.expired_id == Some(id));
-            self.out.dropped(if expired {
+            self.core.dropped(if expired {
                 DropReason::SurveyExpired
             } else {
                 DropReason::StaleId
             });
             return;
         };
-        let Some(c) = self.contexts.get_mut(&ctx) else {
-            self.out.dropped(DropReason::StaleId);
+        let Some(c) = self.contexts.get_mut(ctx) else {
+            self.core.dropped(DropReason::StaleId);
             return;
         };
         let mut msg = Message::new(payload.slice(4..));
         msg.pipe = Some(pipe);
-        c.responses
-            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+        self.core.receive(&mut c.responses, pipe, msg);
     }
 
     fn handle_raw_response(&mut self, pipe: PipeId, payload: Bytes) {
-        let bt = match Backtrace::parse(&payload, self.options.max_ttl()) {
+        let bt = match Backtrace::parse(&payload, self.core.options.max_ttl()) {
             Ok(bt) => bt,
-            Err(BacktraceError::NoRequestId(_)) => {
-                self.out.dropped(DropReason::MalformedHeader);
-                return;
-            }
-            Err(BacktraceError::TooManyHops { .. }) => {
-                self.out.dropped(DropReason::TtlExceeded);
-                return;
-            }
+            Err(e) => return self.core.dropped(e.drop_reason()),
         };
-        let Some(c) = self.contexts.get_mut(&ContextId::DEFAULT) else {
+        let Some(c) = self.contexts.get_mut(ContextId::DEFAULT) else {
             return;
         };
         let mut msg = Message::with_header(bt.header, bt.body);
         msg.pipe = Some(pipe);
-        c.responses
-            .push(pipe, msg, &mut self.out.stats, &mut self.out.events);
+        self.core.receive(&mut c.responses, pipe, msg);
     }
 }
 
-/// Whether `header` is a whole backtrace: whole words, only the last with bit 31 set.
-fn is_survey_backtrace(header: &[u8]) -> bool {
-    if header.is_empty() || header.len() % 4 != 0 {
-        return false;
+impl Contexts for Surveyor {
+    /// Opens a new context; a raw socket has none.
+    fn open_context(&mut self) -> Result<ContextId, ContextError> {
+        if self.core.raw {
+            return Err(ContextError::Raw);
+        }
+        let ctx = new_context(&self.pipes, &self.core.options);
+        Ok(self.contexts.open(ctx))
     }
-    let last = header.len() / 4 - 1;
-    header
-        .chunks_exact(4)
-        .enumerate()
-        .all(|(i, word)| (word[0] & 0x80 != 0) == (i == last))
+
+    /// Closes a context: its survey ends (later responses count as stale) and responses
+    /// still queued are dropped as [`DropReason::Cancelled`].
+    fn close_context(&mut self, ctx: ContextId) -> bool {
+        let Some(mut closed) = self.contexts.close(ctx) else {
+            return false;
+        };
+        if let SurveyState::Active { id, .. } = closed.state {
+            self.in_progress.remove(&id);
+        }
+        closed.responses.clear(
+            DropReason::Cancelled,
+            &mut self.core.stats,
+            &mut self.core.events,
+        );
+        true
+    }
+
+    /// Starts a survey on `ctx` (see [`Protocol::send`] and the module docs).
+    fn send_in(&mut self, ctx: ContextId, now: Instant, msg: Message) -> Result<(), SendError> {
+        if !self.contexts.contains(ctx) {
+            return Err(SendError::new(SendErrorKind::NoSuchContext, msg));
+        }
+        if self.core.raw {
+            return self.send_raw(msg);
+        }
+        self.expire_due(now);
+        self.cancel_survey(ctx);
+        let id = self.next_survey_id();
+        let deadline = now + self.core.options.survey_deadline();
+        self.in_progress.insert(id, ctx);
+        if let Some(c) = self.contexts.get_mut(ctx) {
+            c.state = SurveyState::Active { id, deadline };
+        }
+        let survey = Message::with_header(id_header(id), msg.body);
+        self.pipes.send(&survey, None, &mut self.core);
+        Ok(())
+    }
+
+    /// Receives a response for the survey on `ctx` (see [`Protocol::recv`] and the module
+    /// docs for the error sequence).
+    fn recv_in(&mut self, ctx: ContextId, now: Instant) -> Result<Message, RecvError> {
+        if !self.core.raw {
+            self.expire_due(now);
+        }
+        let raw = self.core.raw;
+        let c = self.contexts.get_mut(ctx).ok_or(RecvError::NoSuchContext)?;
+        if !raw {
+            match c.state {
+                SurveyState::Idle => return Err(RecvError::WrongState),
+                SurveyState::TimedOut => {
+                    c.state = SurveyState::Idle;
+                    return Err(RecvError::TimedOut);
+                }
+                SurveyState::Active { .. } => {}
+            }
+        }
+        self.core.deliver(&mut c.responses).map(|(_, msg)| msg)
+    }
 }
+
+/// A new context in no survey, with a response queue for every attached pipe.
+fn new_context(pipes: &FanOut, options: &Options) -> Context {
+    let mut responses = Inbound::new(options.recv_queue(), OnFull::DropNewest);
+    for (pipe, info) in pipes.iter() {
+        responses.add_pipe(pipe, info.recv_priority);
+    }
+    Context {
+        state: SurveyState::Idle,
+        expired_id: None,
+        responses,
+    }
+}
+
+has_core!(Surveyor);
 
 impl Protocol for Surveyor {
     fn socket_type(&self) -> SocketType {
         SocketType::Surveyor
     }
 
-    fn is_raw(&self) -> bool {
-        self.raw
-    }
-
-    fn add_pipe(&mut self, _now: Instant, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
-        if self.pipes.contains_key(&pipe) {
+    fn handle_pipe_added(
+        &mut self,
+        _now: Instant,
+        pipe: PipeId,
+        info: PipeInfo,
+    ) -> Result<(), PipeRefused> {
+        if !self.pipes.add(pipe, info) {
             return Err(PipeRefused::Duplicate(pipe));
         }
-        self.pipes.insert(
-            pipe,
-            PipeSlot {
-                writable: true,
-                recv_priority: info.recv_priority,
-            },
-        );
         for c in self.contexts.values_mut() {
             c.responses.add_pipe(pipe, info.recv_priority);
         }
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _now: Instant, pipe: PipeId) {
-        if self.pipes.remove(&pipe).is_none() {
+    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
+        if !self.pipes.remove(pipe) {
             return;
         }
         for c in self.contexts.values_mut() {
@@ -406,8 +337,8 @@ impl Protocol for Surveyor {
     }
 
     fn handle_message(&mut self, now: Instant, pipe: PipeId, payload: Bytes) {
-        self.out.arrived(payload.len());
-        if self.raw {
+        self.core.arrived(payload.len());
+        if self.core.raw {
             self.handle_raw_response(pipe, payload);
         } else {
             self.handle_response(now, pipe, payload);
@@ -415,13 +346,11 @@ impl Protocol for Surveyor {
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
-        if let Some(slot) = self.pipes.get_mut(&pipe) {
-            slot.writable = true;
-        }
+        self.pipes.set_writable(pipe);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if !self.raw {
+        if !self.core.raw {
             self.expire_due(now);
         }
     }
@@ -434,14 +363,6 @@ impl Protocol for Surveyor {
         self.recv_in(ContextId::DEFAULT, now)
     }
 
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.transmits.pop_front()
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        self.out.events.pop_front()
-    }
-
     fn poll_timeout(&self) -> Option<Instant> {
         self.contexts
             .values()
@@ -452,33 +373,10 @@ impl Protocol for Surveyor {
             .min()
     }
 
-    fn stats(&self) -> &ProtoStats {
-        &self.out.stats
-    }
-
-    fn options(&self) -> &Options {
-        &self.options
-    }
-
     fn set_options(&mut self, options: Options) {
         for c in self.contexts.values_mut() {
             c.responses.set_capacity(options.recv_queue());
         }
-        self.options = options;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn survey_backtrace_validation() {
-        assert!(is_survey_backtrace(&[0x80, 0, 0, 1]));
-        assert!(is_survey_backtrace(&[0, 0, 1, 0x2b, 0x80, 0, 0, 1]));
-        assert!(!is_survey_backtrace(&[]));
-        assert!(!is_survey_backtrace(&[0x80, 0, 0]));
-        assert!(!is_survey_backtrace(&[0, 0, 0, 1]));
-        assert!(!is_survey_backtrace(&[0x80, 0, 0, 1, 0x80, 0, 0, 2]));
+        self.core.options = options;
     }
 }

@@ -8,6 +8,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::stats::DropReason;
+
 /// Bit 31 marks the bottom-of-stack word (the request or survey id).
 pub const ID_FLAG: u32 = 0x8000_0000;
 
@@ -28,6 +30,17 @@ pub enum BacktraceError {
         /// The configured limit.
         max: u8,
     },
+}
+
+impl BacktraceError {
+    /// The reason a message dropped for this error is counted under: no id word is
+    /// [`DropReason::MalformedHeader`], too many hops [`DropReason::TtlExceeded`].
+    pub fn drop_reason(&self) -> DropReason {
+        match self {
+            Self::NoRequestId(_) => DropReason::MalformedHeader,
+            Self::TooManyHops { .. } => DropReason::TtlExceeded,
+        }
+    }
 }
 
 /// A parsed backtrace: the stack words (bottom word last) and the remaining body.
@@ -78,6 +91,19 @@ impl Backtrace {
     pub fn hops(&self) -> usize {
         self.header.len() / 4
     }
+}
+
+/// Whether `header` is a whole backtrace, as a raw REQ or SURVEYOR must send: whole
+/// words, at least one, and only the last with bit 31 set.
+pub fn is_whole_backtrace(header: &[u8]) -> bool {
+    if header.is_empty() || header.len() % 4 != 0 {
+        return false;
+    }
+    let last = header.len() / 4 - 1;
+    header
+        .chunks_exact(4)
+        .enumerate()
+        .all(|(i, word)| (word[0] & 0x80 != 0) == (i == last))
 }
 
 /// Reads the first 4 bytes of `payload` as a big-endian word, if present.
@@ -137,6 +163,29 @@ mod tests {
         assert_eq!(
             Backtrace::parse(&Bytes::from(nine), 8),
             Err(BacktraceError::TooManyHops { max: 8 })
+        );
+    }
+
+    #[test]
+    fn whole_backtrace_validation() {
+        assert!(is_whole_backtrace(&[0x80, 0, 0, 1]));
+        assert!(is_whole_backtrace(&[0, 0, 1, 0x2b, 0x80, 0, 0, 1]));
+        assert!(is_whole_backtrace(&[0, 0, 1, 0x2b, 0x80, 0, 3, 0x37]));
+        assert!(!is_whole_backtrace(&[]));
+        assert!(!is_whole_backtrace(&[0x80, 0, 0]));
+        assert!(!is_whole_backtrace(&[0, 0, 0, 1]));
+        assert!(!is_whole_backtrace(&[0x80, 0, 0, 1, 0x80, 0, 0, 2]));
+    }
+
+    #[test]
+    fn errors_map_to_drop_reasons() {
+        assert_eq!(
+            BacktraceError::NoRequestId(2).drop_reason(),
+            DropReason::MalformedHeader
+        );
+        assert_eq!(
+            BacktraceError::TooManyHops { max: 8 }.drop_reason(),
+            DropReason::TtlExceeded
         );
     }
 

@@ -597,7 +597,7 @@ fn parse_close(payload: Bytes) -> Result<WsEvent, WsFrameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hex;
+    use crate::fmt::hex;
 
     const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 

@@ -2,21 +2,31 @@
 //! pure functions over bytes (no I/O), plus the base64 and `Sec-WebSocket-Accept`
 //! helpers they need.
 //!
+//! [`server_upgrade`] is the whole decision of a `ws://` listener on the bytes a client
+//! sent, and [`client_upgrade`] that of a dialer on the server's answer: the transport
+//! and the fuzz targets both call them. `Sec-WebSocket-Accept` needs SHA-1, which this
+//! crate does not implement (it has no crypto dependency): the caller passes one in
+//! ([`Sha1`]).
+//!
 //! Everything here takes bytes from a peer and returns typed errors; nothing panics on
 //! malformed input. Header names compare case-insensitively; repeated headers are joined
 //! with `", "` as RFC 9110 allows for list-valued fields.
 
-use sp_proto::wire::ws::WsSubprotocolError;
+use crate::socket_type::SocketType;
+use crate::wire::ws::{client_check, server_accept, WsSubprotocolError};
+
+/// SHA-1 of a byte string, supplied by the caller (see the module docs).
+pub type Sha1 = fn(&[u8]) -> [u8; 20];
 
 /// Largest request or response head (start line and headers) we accept.
-pub(crate) const MAX_HEAD: usize = 8 * 1024;
+pub const MAX_HEAD: usize = 8 * 1024;
 
 /// The GUID RFC 6455 appends to the client's key before hashing.
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// Why an HTTP head could not be read or was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum HttpError {
+pub enum HttpError {
     /// The head is longer than [`MAX_HEAD`].
     #[error("HTTP head exceeds {MAX_HEAD} bytes")]
     TooLarge,
@@ -39,18 +49,18 @@ pub(crate) enum HttpError {
 
 /// A parsed request or response head.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Head {
+pub struct Head {
     /// The three parts of the start line (`GET`, `/path`, `HTTP/1.1` for a request;
     /// `HTTP/1.1`, `101`, `Switching Protocols` for a response; the last part may be
     /// empty in a response).
-    pub(crate) start: [String; 3],
+    pub start: [String; 3],
     /// Header fields in order, names as sent.
-    pub(crate) headers: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
 }
 
 impl Head {
     /// The value of header `name` (case-insensitive); repeated fields joined by `", "`.
-    pub(crate) fn get(&self, name: &str) -> Option<String> {
+    pub fn get(&self, name: &str) -> Option<String> {
         let mut values = self
             .headers
             .iter()
@@ -66,7 +76,7 @@ impl Head {
 
     /// Whether header `name` holds `token` as one of its comma-separated elements
     /// (case-insensitive), as `Connection: keep-alive, Upgrade` holds `upgrade`.
-    pub(crate) fn has_token(&self, name: &str, token: &str) -> bool {
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.get(name)
             .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     }
@@ -74,7 +84,7 @@ impl Head {
 
 /// Where the head in `buf` ends (the index just past the blank line), if it is complete.
 /// An error if no end is found within [`MAX_HEAD`] bytes.
-pub(crate) fn find_head_end(buf: &[u8]) -> Result<Option<usize>, HttpError> {
+pub fn find_head_end(buf: &[u8]) -> Result<Option<usize>, HttpError> {
     let window = &buf[..buf.len().min(MAX_HEAD)];
     match window.windows(4).position(|w| w == b"\r\n\r\n") {
         Some(i) => Ok(Some(i + 4)),
@@ -130,7 +140,7 @@ fn parse_head(head: &[u8]) -> Result<Head, HttpError> {
 }
 
 /// Parses a request head: `METHOD target HTTP/1.1` and headers.
-pub(crate) fn parse_request(head: &[u8]) -> Result<Head, HttpError> {
+pub fn parse_request(head: &[u8]) -> Result<Head, HttpError> {
     let h = parse_head(head)?;
     if h.start[2].is_empty() || h.start[2].contains(' ') {
         return Err(HttpError::BadStartLine(h.start.join(" ")));
@@ -142,7 +152,7 @@ pub(crate) fn parse_request(head: &[u8]) -> Result<Head, HttpError> {
 }
 
 /// Parses a response head: `HTTP/1.1 code reason` and headers; returns it with the code.
-pub(crate) fn parse_response(head: &[u8]) -> Result<(u16, Head), HttpError> {
+pub fn parse_response(head: &[u8]) -> Result<(u16, Head), HttpError> {
     let h = parse_head(head)?;
     if !h.start[0].starts_with("HTTP/1.") {
         return Err(HttpError::Version(h.start[0].clone()));
@@ -156,13 +166,13 @@ pub(crate) fn parse_response(head: &[u8]) -> Result<(u16, Head), HttpError> {
 
 /// A refusal to upgrade: an HTTP status, its reason phrase and a detail for the body.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Reject {
+pub struct Reject {
     /// The status code (400, 404, 405, 426, 431).
-    pub(crate) status: u16,
+    pub status: u16,
     /// The reason phrase of the status line.
-    pub(crate) reason: &'static str,
+    pub reason: &'static str,
     /// A one-line explanation sent as the body.
-    pub(crate) detail: String,
+    pub detail: String,
 }
 
 impl Reject {
@@ -175,7 +185,7 @@ impl Reject {
     }
 
     /// The refusal for an unreadable head.
-    pub(crate) fn from_http(e: &HttpError) -> Self {
+    pub fn from_http(e: &HttpError) -> Self {
         match e {
             HttpError::TooLarge => Self {
                 status: 431,
@@ -192,7 +202,7 @@ impl Reject {
     }
 
     /// The refusal for an SP subprotocol mismatch (nanomsg's reason phrases).
-    pub(crate) fn from_subprotocol(e: &WsSubprotocolError) -> Self {
+    pub fn from_subprotocol(e: &WsSubprotocolError) -> Self {
         let reason = match e {
             WsSubprotocolError::Unrecognised { .. } => "Unrecognized Socket Type",
             _ => "Incompatible Socket Type",
@@ -201,7 +211,7 @@ impl Reject {
     }
 
     /// The refusal for a path no listener serves.
-    pub(crate) fn not_found(path: &str) -> Self {
+    pub fn not_found(path: &str) -> Self {
         Self {
             status: 404,
             reason: "Not Found",
@@ -210,7 +220,7 @@ impl Reject {
     }
 
     /// The response bytes (the connection is closed after them).
-    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Vec<u8> {
         let body: String = self
             .detail
             .chars()
@@ -228,19 +238,19 @@ impl Reject {
 
 /// The checked upgrade request of a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Upgrade {
+pub struct Upgrade {
     /// The request target's path (without a query).
-    pub(crate) path: String,
+    pub path: String,
     /// The client's `Sec-WebSocket-Key`.
-    pub(crate) key: String,
+    pub key: String,
     /// The client's `Sec-WebSocket-Protocol` value, if any.
-    pub(crate) subprotocol: Option<String>,
+    pub subprotocol: Option<String>,
 }
 
 /// The request target's path: an origin-form target without its query, or the path of an
 /// absolute-form target. An empty target is `/`: NNG 1.5.2 sends `GET  HTTP/1.1` (two
 /// spaces) when its URL has no path, and libnanomsg serves it, so we do too.
-pub(crate) fn target_path(target: &str) -> Option<String> {
+pub fn target_path(target: &str) -> Option<String> {
     let path = if target.is_empty() {
         "/"
     } else if target.starts_with('/') {
@@ -258,7 +268,7 @@ pub(crate) fn target_path(target: &str) -> Option<String> {
 
 /// Checks a client's upgrade request (everything but the path's listener and the SP
 /// subprotocol, which the caller checks next).
-pub(crate) fn check_request(h: &Head) -> Result<Upgrade, Reject> {
+pub fn check_request(h: &Head) -> Result<Upgrade, Reject> {
     if h.start[0] != "GET" {
         return Err(Reject {
             status: 405,
@@ -299,16 +309,16 @@ pub(crate) fn check_request(h: &Head) -> Result<Upgrade, Reject> {
 }
 
 /// The `101 Switching Protocols` answer echoing `subprotocol`.
-pub(crate) fn accept_response(key: &str, subprotocol: &str) -> Vec<u8> {
+pub fn accept_response(key: &str, subprotocol: &str, sha1: Sha1) -> Vec<u8> {
     format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Protocol: {subprotocol}\r\n\r\n",
-        accept_key(key)
+        accept_key(key, sha1)
     )
     .into_bytes()
 }
 
 /// A client's upgrade request.
-pub(crate) fn request(host: &str, path: &str, key: &str, subprotocol: &str) -> Vec<u8> {
+pub fn request(host: &str, path: &str, key: &str, subprotocol: &str) -> Vec<u8> {
     format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {subprotocol}\r\n\r\n"
     )
@@ -317,7 +327,7 @@ pub(crate) fn request(host: &str, path: &str, key: &str, subprotocol: &str) -> V
 
 /// Why the server's answer to our upgrade request was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum ResponseError {
+pub enum ResponseError {
     /// Not a 101: the server refused (with its status line).
     #[error("server refused the upgrade: {code} {reason}")]
     Refused {
@@ -339,10 +349,11 @@ pub(crate) enum ResponseError {
 
 /// Checks the server's response head to a request sent with `key`; returns the echoed
 /// subprotocol, if any, for the caller's SP check.
-pub(crate) fn check_response(
+pub fn check_response(
     code: u16,
     h: &Head,
     key: &str,
+    sha1: Sha1,
 ) -> Result<Option<String>, ResponseError> {
     if code != 101 {
         return Err(ResponseError::Refused {
@@ -353,25 +364,135 @@ pub(crate) fn check_response(
     if !h.has_token("upgrade", "websocket") || !h.has_token("connection", "upgrade") {
         return Err(ResponseError::NotUpgrade);
     }
-    if h.get("sec-websocket-accept").as_deref() != Some(accept_key(key).as_str()) {
+    if h.get("sec-websocket-accept").as_deref() != Some(accept_key(key, sha1).as_str()) {
         return Err(ResponseError::BadAccept);
     }
     Ok(h.get("sec-websocket-protocol"))
 }
 
 /// `Sec-WebSocket-Accept` for `key`: base64 of SHA-1 of the key and the RFC's GUID.
-pub(crate) fn accept_key(key: &str) -> String {
+pub fn accept_key(key: &str, sha1: Sha1) -> String {
     let mut input = Vec::with_capacity(key.len() + WS_GUID.len());
     input.extend_from_slice(key.as_bytes());
     input.extend_from_slice(WS_GUID.as_bytes());
-    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &input);
-    base64_encode(digest.as_ref())
+    base64_encode(&sha1(&input))
+}
+
+/// What a `ws://` listener decides about the bytes a client sent so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerUpgrade {
+    /// The request head is not complete yet: read more.
+    Incomplete,
+    /// Upgrade: write `response` (a `101`); the WebSocket stream starts at `head_len` in
+    /// the input.
+    Accept {
+        /// Length of the request head in the input.
+        head_len: usize,
+        /// The `101 Switching Protocols` answer.
+        response: Vec<u8>,
+    },
+    /// Refuse: write `reject`'s bytes and close.
+    Refuse {
+        /// The HTTP refusal to send.
+        reject: Reject,
+        /// Why, for the caller's counters and logs.
+        why: Refusal,
+    },
+}
+
+/// Why [`server_upgrade`] refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request head could not be read (too large, malformed, not HTTP/1.1).
+    Unreadable(HttpError),
+    /// No listener serves the path.
+    NotFound(String),
+    /// A listener serves the path but the request is no valid WebSocket upgrade for it
+    /// (method, headers, key, version or SP subprotocol).
+    Refused,
+}
+
+/// The server side of the upgrade: reads the request head at the start of `input` and
+/// decides. `route` names the socket type of the listener serving a path, if any (it is
+/// called once, for a complete and readable head); `sha1` computes the accept key.
+pub fn server_upgrade(
+    input: &[u8],
+    mut route: impl FnMut(&str) -> Option<SocketType>,
+    sha1: Sha1,
+) -> ServerUpgrade {
+    let unreadable = |e: HttpError| ServerUpgrade::Refuse {
+        reject: Reject::from_http(&e),
+        why: Refusal::Unreadable(e),
+    };
+    let head_len = match find_head_end(input) {
+        Ok(Some(end)) => end,
+        Ok(None) => return ServerUpgrade::Incomplete,
+        Err(e) => return unreadable(e),
+    };
+    let h = match parse_request(&input[..head_len]) {
+        Ok(h) => h,
+        Err(e) => return unreadable(e),
+    };
+    let Some(path) = target_path(&h.start[1]) else {
+        return unreadable(HttpError::BadStartLine(h.start.join(" ")));
+    };
+    let Some(ours) = route(&path) else {
+        return ServerUpgrade::Refuse {
+            reject: Reject::not_found(&path),
+            why: Refusal::NotFound(path),
+        };
+    };
+    let checked = check_request(&h).and_then(|up| {
+        server_accept(ours, up.subprotocol.as_deref())
+            .map(|echo| (up.key, echo))
+            .map_err(|e| Reject::from_subprotocol(&e))
+    });
+    match checked {
+        Ok((key, echo)) => ServerUpgrade::Accept {
+            head_len,
+            response: accept_response(&key, &echo, sha1),
+        },
+        Err(reject) => ServerUpgrade::Refuse {
+            reject,
+            why: Refusal::Refused,
+        },
+    }
+}
+
+/// Why [`client_upgrade`] refused the server's answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientUpgradeError {
+    /// The response head could not be read.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The response is a refusal, no valid upgrade, or echoes another SP subprotocol.
+    #[error(transparent)]
+    Response(#[from] ResponseError),
+}
+
+/// The client side of the upgrade: reads the server's response head at the start of
+/// `input`, for a dialer of type `ours` that sent `key`. `Ok(None)` while the head is
+/// incomplete; `Ok(Some(head_len))` for an accepted upgrade, whose WebSocket stream
+/// starts at `head_len`.
+pub fn client_upgrade(
+    input: &[u8],
+    ours: SocketType,
+    key: &str,
+    sha1: Sha1,
+) -> Result<Option<usize>, ClientUpgradeError> {
+    let Some(head_len) = find_head_end(input)? else {
+        return Ok(None);
+    };
+    let (code, h) = parse_response(&input[..head_len])?;
+    let echoed = check_response(code, &h, key, sha1)?;
+    client_check(ours, echoed.as_deref()).map_err(ResponseError::from)?;
+    Ok(Some(head_len))
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 (RFC 4648 §4) with padding.
-pub(crate) fn base64_encode(data: &[u8]) -> String {
+pub fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let b = [
@@ -393,7 +514,7 @@ pub(crate) fn base64_encode(data: &[u8]) -> String {
 
 /// Decodes standard padded base64; `None` for anything else (wrong length, bad
 /// characters, misplaced padding, non-zero unused bits).
-pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
     if s.len() % 4 != 0 {
         return None;
@@ -435,6 +556,16 @@ pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// Not SHA-1 (this crate has none), but a digest the checks can compare: the accept
+    /// key against the RFC 6455 example is tested in sp-net, with a real SHA-1.
+    fn fake_sha1(data: &[u8]) -> [u8; 20] {
+        let mut out = [0u8; 20];
+        for (i, b) in data.iter().enumerate() {
+            out[i % 20] = out[i % 20].rotate_left(3) ^ b;
+        }
+        out
+    }
+
     const RFC4648: [(&str, &str); 7] = [
         ("", ""),
         ("f", "Zg=="),
@@ -458,14 +589,6 @@ mod tests {
         ] {
             assert_eq!(base64_decode(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn accept_key_rfc6455_example() {
-        assert_eq!(
-            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
     }
 
     fn req(extra: &str) -> Vec<u8> {
@@ -579,27 +702,84 @@ mod tests {
     #[test]
     fn responses() {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
-        let bytes = accept_response(key, "REP.sp.nanomsg.org");
+        let bytes = accept_response(key, "REP.sp.nanomsg.org", fake_sha1);
         let end = find_head_end(&bytes).unwrap().unwrap();
         assert_eq!(end, bytes.len());
         let (code, h) = parse_response(&bytes).unwrap();
         assert_eq!(
-            check_response(code, &h, key).unwrap().as_deref(),
+            check_response(code, &h, key, fake_sha1).unwrap().as_deref(),
             Some("REP.sp.nanomsg.org")
         );
         assert_eq!(
-            check_response(code, &h, "AAAAAAAAAAAAAAAAAAAAAA=="),
+            check_response(code, &h, "AAAAAAAAAAAAAAAAAAAAAA==", fake_sha1),
             Err(ResponseError::BadAccept)
         );
         let refusal = Reject::not_found("/x").to_bytes();
         let (code, h) =
             parse_response(&refusal[..find_head_end(&refusal).unwrap().unwrap()]).unwrap();
         assert_eq!(
-            check_response(code, &h, key),
+            check_response(code, &h, key, fake_sha1),
             Err(ResponseError::Refused {
                 code: 404,
                 reason: "Not Found".into()
             })
         );
+    }
+
+    #[test]
+    fn server_and_client_decisions() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let offer = "rep.sp.nanomsg.org";
+        let request = super::request("h:1", "/p", key, offer);
+        let rep = |path: &str| (path == "/p").then_some(SocketType::Rep);
+        // Incomplete until the blank line; the route is not asked before.
+        let partial = &request[..request.len() - 1];
+        let asked = |_: &str| -> Option<SocketType> { panic!("route asked too early") };
+        assert_eq!(
+            server_upgrade(partial, asked, fake_sha1),
+            ServerUpgrade::Incomplete
+        );
+        // Accepted: the WebSocket stream starts right after the head.
+        let mut input = request.clone();
+        input.extend_from_slice(b"frames");
+        let ServerUpgrade::Accept { head_len, response } = server_upgrade(&input, rep, fake_sha1)
+        else {
+            panic!("not accepted");
+        };
+        assert_eq!(&input[head_len..], b"frames");
+        let mut answer = response.clone();
+        answer.extend_from_slice(b"more");
+        let len = client_upgrade(&answer, SocketType::Req, key, fake_sha1).unwrap();
+        assert_eq!(len, Some(response.len()));
+        assert_eq!(
+            client_upgrade(&answer[..5], SocketType::Req, key, fake_sha1),
+            Ok(None)
+        );
+        assert!(matches!(
+            client_upgrade(&answer, SocketType::Sub, key, fake_sha1),
+            Err(ClientUpgradeError::Response(ResponseError::Subprotocol(_)))
+        ));
+        // Refusals: no listener, wrong SP type, unreadable head.
+        let other = super::request("h:1", "/q", key, offer);
+        assert!(matches!(
+            server_upgrade(&other, rep, fake_sha1),
+            ServerUpgrade::Refuse { why: Refusal::NotFound(p), reject } if p == "/q" && reject.status == 404
+        ));
+        let pubs = |_: &str| Some(SocketType::Pub);
+        assert!(matches!(
+            server_upgrade(&request, pubs, fake_sha1),
+            ServerUpgrade::Refuse { why: Refusal::Refused, reject } if reject.status == 400
+        ));
+        assert!(matches!(
+            server_upgrade(&[b'a'; MAX_HEAD], rep, fake_sha1),
+            ServerUpgrade::Refuse { why: Refusal::Unreadable(HttpError::TooLarge), reject } if reject.status == 431
+        ));
+        assert!(matches!(
+            server_upgrade(b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", rep, fake_sha1),
+            ServerUpgrade::Refuse {
+                why: Refusal::Unreadable(HttpError::BadStartLine(_)),
+                ..
+            }
+        ));
     }
 }
