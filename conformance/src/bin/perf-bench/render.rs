@@ -1,7 +1,7 @@
 //! Rendering `docs/performance.md`: the timing tables with their ratios, the issue's
 //! targets, the memory section, and the machine and library versions they ran on.
 
-use conformance::perf::mem;
+use perf_kit::mem;
 use std::fmt::Write as _;
 use std::process::Command;
 use std::time::Duration;
