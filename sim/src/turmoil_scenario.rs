@@ -42,7 +42,9 @@ use sp_proto::{Instant, ProtoStats, SocketType};
 use tokio::sync::{broadcast, Notify};
 
 use crate::def::{host_matches, ms, EndpointDef, HostDef, LinkDef, RecvMode, SocketDef};
-use crate::scenario::{check, on_layer, Action, Expect, Layer, Outcome, Report, Scenario};
+use crate::scenario::{
+    check, on_layer, play, Action, Driver, Expect, Layer, Outcome, Report, Scenario,
+};
 use crate::scenario::{CheckResult, ScenarioError};
 use crate::trace::{body_text, time_text};
 use crate::turmoil_net::{Fabric, TurmoilNetwork};
@@ -193,12 +195,10 @@ pub fn unsupported(sc: &Scenario) -> Vec<UnsupportedItem> {
         if !on_layer(e.layers.as_deref(), Layer::Turmoil) {
             continue;
         }
-        let what = format!("expect {i}: {}", e.check.what());
+        let what = format!("expect {i}: {}", e.what());
         match &e.check {
             Expect::NetDrops { .. } => item(what, NET_DROPS),
-            Expect::Received {
-                from_host: Some(_), ..
-            } => item(what, FROM_HOST),
+            Expect::Received(c) if c.from_host.is_some() => item(what, FROM_HOST),
             _ => {}
         }
     }
@@ -739,15 +739,6 @@ impl<'a> Run<'a> {
         Ok(run)
     }
 
-    fn advance(&mut self, t: Instant) -> Result<(), TurmoilError> {
-        let target = t - Instant::ZERO;
-        while self.sim.elapsed() < target {
-            self.sim.step().map_err(|e| self.err(e))?;
-            self.steps += 1;
-        }
-        Ok(())
-    }
-
     fn now(&self) -> Instant {
         Instant::ZERO + self.sim.elapsed()
     }
@@ -797,140 +788,15 @@ impl<'a> Run<'a> {
         v.into_iter().collect()
     }
 
-    fn apply(&mut self, action: &Action, i: usize) -> Result<(), TurmoilError> {
-        let body = |b: &str| Bytes::from(b.replace("{i}", &i.to_string()));
-        let at = self.now();
-        match action {
-            Action::Send {
-                socket, body: b, ..
-            }
-            | Action::Request {
-                socket, body: b, ..
-            }
-            | Action::Survey {
-                socket, body: b, ..
-            } => {
-                let want = match action {
-                    Action::Request { .. } => Some(SocketType::Req),
-                    Action::Survey { .. } => Some(SocketType::Surveyor),
-                    _ => None,
-                };
-                let (h, s) = self.socket(socket, want)?;
-                self.post(
-                    &h,
-                    Cmd::Send {
-                        socket: s,
-                        body: body(b),
-                    },
-                );
-            }
-            Action::Subscribe { socket, topic } | Action::Unsubscribe { socket, topic } => {
-                let (h, s) = self.socket(socket, Some(SocketType::Sub))?;
-                let on = matches!(action, Action::Subscribe { .. });
-                self.post(
-                    &h,
-                    Cmd::Subscribe {
-                        socket: s,
-                        topic: topic.clone(),
-                        on,
-                    },
-                );
-            }
-            Action::Recv { socket, max } => {
-                let (h, s) = self.socket(socket, None)?;
-                self.post(
-                    &h,
-                    Cmd::Recv {
-                        socket: s,
-                        max: max.unwrap_or(usize::MAX),
-                    },
-                );
-            }
-            Action::Partition {
-                a,
-                b,
-                oneway: false,
-            } => {
-                for (x, y) in self.pairs(a, b) {
-                    self.sim.partition(x.as_str(), y.as_str());
-                    let n = self
-                        .fabric
-                        .reset_between(self.sim.lookup(x.as_str()), self.sim.lookup(y.as_str()));
-                    self.shared
-                        .note(at, format!("partition {x} {y} ({n} connection ends reset)"));
-                }
-            }
-            Action::Repair {
-                a,
-                b,
-                oneway: false,
-            } => {
-                for (x, y) in self.pairs(a, b) {
-                    self.sim.repair(x.as_str(), y.as_str());
-                    self.shared.note(at, format!("repair {x} {y}"));
-                }
-            }
-            Action::Crash { host } => {
-                if !self.up.contains_key(host) {
-                    return Err(self.err(format!("no host {host:?}")));
-                }
-                if self.up[host] {
-                    self.sim.crash(host.as_str());
-                    self.up.insert(host.clone(), false);
-                    if let Some(m) = self.mailboxes.get(host) {
-                        m.clear();
-                    }
-                    self.shared.note(at, format!("{host} crashed"));
-                }
-            }
-            Action::Restart { host } => {
-                if !self.up.contains_key(host) {
-                    return Err(self.err(format!("no host {host:?}")));
-                }
-                if !self.up[host] {
-                    self.sim.bounce(host.as_str());
-                    self.up.insert(host.clone(), true);
-                    self.shared.note(at, format!("{host} restarted"));
-                }
-            }
-            Action::RestartListener {
-                socket,
-                addr,
-                down_ms,
-            } => {
-                let (h, s) = self.socket(socket, None)?;
-                let cmd = Cmd::RestartListener {
-                    socket: s,
-                    addr: addr.clone(),
-                    down: ms(*down_ms),
-                };
-                self.post(&h, cmd);
-            }
-            Action::Wait {} => {}
-            // Refused before the run by `unsupported`.
-            Action::Partition { .. } | Action::Repair { .. } => {
-                return Err(self.err(format!(
-                    "action {} is unsupported on layer 2",
-                    action.name()
-                )));
-            }
-        }
-        Ok(())
-    }
-
     fn play(mut self) -> Result<Report, TurmoilError> {
         let sc = self.sc;
-        for t in sc.timeline(Some(Layer::Turmoil)) {
-            self.advance(t.at)?;
-            self.apply(t.action, t.index)?;
-        }
-        self.advance(sc.end())?;
+        play(&mut self, sc, Layer::Turmoil)?;
         let outcome = self.outcome();
         let checks: Vec<CheckResult> = sc
             .expects
             .iter()
             .filter(|e| on_layer(e.layers.as_deref(), Layer::Turmoil))
-            .map(|e| check(&outcome, &e.check))
+            .map(|e| check(&outcome, e))
             .collect();
         let trace = self.shared.lock().trace.join("\n") + "\n";
         Ok(Report {
@@ -983,6 +849,111 @@ impl<'a> Run<'a> {
             }
         }
         o
+    }
+}
+
+/// Layer 2: each action is posted to its host and performed there, or done to the
+/// turmoil simulation itself (partitions, crashes).
+impl Driver for Run<'_> {
+    type Error = TurmoilError;
+
+    fn advance(&mut self, t: Instant) -> Result<(), TurmoilError> {
+        let target = t - Instant::ZERO;
+        while self.sim.elapsed() < target {
+            self.sim.step().map_err(|e| self.err(e))?;
+            self.steps += 1;
+        }
+        Ok(())
+    }
+
+    fn send(
+        &mut self,
+        socket: &str,
+        want: Option<SocketType>,
+        body: Bytes,
+    ) -> Result<(), TurmoilError> {
+        let (h, s) = self.socket(socket, want)?;
+        self.post(&h, Cmd::Send { socket: s, body });
+        Ok(())
+    }
+
+    fn subscribe(&mut self, socket: &str, topic: &str, on: bool) -> Result<(), TurmoilError> {
+        let (h, s) = self.socket(socket, Some(SocketType::Sub))?;
+        let topic = topic.to_owned();
+        self.post(
+            &h,
+            Cmd::Subscribe {
+                socket: s,
+                topic,
+                on,
+            },
+        );
+        Ok(())
+    }
+
+    fn recv(&mut self, socket: &str, max: usize) -> Result<(), TurmoilError> {
+        let (h, s) = self.socket(socket, None)?;
+        self.post(&h, Cmd::Recv { socket: s, max });
+        Ok(())
+    }
+
+    fn partition(&mut self, a: &str, b: &str, oneway: bool, cut: bool) -> Result<(), TurmoilError> {
+        if oneway {
+            // Refused before the run by `unsupported`.
+            let name = if cut { "partition" } else { "repair" };
+            return Err(self.err(format!("action {name} is unsupported on layer 2")));
+        }
+        let at = self.now();
+        for (x, y) in self.pairs(a, b) {
+            if cut {
+                self.sim.partition(x.as_str(), y.as_str());
+                let n = self
+                    .fabric
+                    .reset_between(self.sim.lookup(x.as_str()), self.sim.lookup(y.as_str()));
+                self.shared
+                    .note(at, format!("partition {x} {y} ({n} connection ends reset)"));
+            } else {
+                self.sim.repair(x.as_str(), y.as_str());
+                self.shared.note(at, format!("repair {x} {y}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn crash(&mut self, host: &str, up: bool) -> Result<(), TurmoilError> {
+        let Some(&was_up) = self.up.get(host) else {
+            return Err(self.err(format!("no host {host:?}")));
+        };
+        let at = self.now();
+        if was_up && !up {
+            self.sim.crash(host);
+            self.up.insert(host.to_owned(), false);
+            if let Some(m) = self.mailboxes.get(host) {
+                m.clear();
+            }
+            self.shared.note(at, format!("{host} crashed"));
+        } else if !was_up && up {
+            self.sim.bounce(host);
+            self.up.insert(host.to_owned(), true);
+            self.shared.note(at, format!("{host} restarted"));
+        }
+        Ok(())
+    }
+
+    fn restart_listener(
+        &mut self,
+        socket: &str,
+        addr: &str,
+        down: Duration,
+    ) -> Result<(), TurmoilError> {
+        let (h, s) = self.socket(socket, None)?;
+        let cmd = Cmd::RestartListener {
+            socket: s,
+            addr: addr.to_owned(),
+            down,
+        };
+        self.post(&h, cmd);
+        Ok(())
     }
 }
 
