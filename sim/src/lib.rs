@@ -53,6 +53,7 @@
 use std::fmt;
 
 pub mod def;
+mod record;
 pub mod scenario;
 mod sim;
 pub mod trace;
@@ -65,7 +66,8 @@ pub mod turmoil_scenario;
 #[doc = include_str!("../../docs/simulation.md")]
 pub struct SimulationGuide;
 
-pub use crate::sim::{Received, Sent, Sim, SocketLog, SurveyRound};
+pub use crate::record::{Received, Sent, SocketLog, SurveyRound};
+pub use crate::sim::Sim;
 pub use crate::trace::{TraceEvent, What};
 
 /// Errors of the simulator (bad definitions or commands; never a peer's bytes).

@@ -15,6 +15,7 @@ use sp_proto::{
 };
 
 use crate::def::{host_matches, ms, HostDef, LinkDef, LinksDef, RecvMode, SocketDef};
+use crate::record::{Recorder, Sent, SocketLog};
 use crate::trace::{TraceEvent, What};
 use crate::SimError;
 
@@ -25,57 +26,6 @@ const LIVELOCK_EVENTS: u64 = 5_000_000;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 type ConnId = u64;
-
-/// A message the application received.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Received {
-    /// When.
-    pub at: Instant,
-    /// The body.
-    pub body: Bytes,
-    /// The host of the peer it came from, when the protocol reports the pipe.
-    pub from_host: Option<String>,
-}
-
-/// A message an application sent (by a timeline action or an automatic reply).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Sent {
-    /// When.
-    pub at: Instant,
-    /// The sending socket, `host.socket`.
-    pub socket: String,
-    /// The body.
-    pub body: Bytes,
-    /// Whether the protocol accepted it.
-    pub accepted: bool,
-}
-
-/// One survey started by a SURVEYOR and the responses its application received.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SurveyRound {
-    /// When the survey was sent.
-    pub started: Option<Instant>,
-    /// Response bodies, in arrival order.
-    pub responses: Vec<Bytes>,
-}
-
-/// What the simulator recorded about one socket, kept across crashes and restarts.
-#[derive(Clone, Debug, Default)]
-pub struct SocketLog {
-    /// Messages received by the application.
-    pub received: Vec<Received>,
-    /// Surveys (SURVEYOR only), in order.
-    pub surveys: Vec<SurveyRound>,
-    /// When each pipe of this socket was attached.
-    pub connects: Vec<Instant>,
-    /// Connections this socket refused (PAIR already paired, wrong peer type).
-    pub refused: u64,
-    /// Messages the protocol dropped, by reason, over every incarnation.
-    pub drops: BTreeMap<DropReason, u64>,
-    /// Protocol counters of earlier incarnations (lost state) plus the current one are
-    /// reported by [`Sim::stats`]; this holds the sum of the earlier ones' resends.
-    pub resends_before: u64,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum EpRef {
@@ -221,10 +171,7 @@ pub struct Sim {
     gone: BTreeMap<ConnId, &'static str>,
     next_conn: ConnId,
     dirty: BTreeSet<(usize, usize)>,
-    trace: Vec<TraceEvent>,
-    tracing: bool,
-    logs: BTreeMap<String, SocketLog>,
-    sent: Vec<Sent>,
+    rec: Recorder,
     net_drops: BTreeMap<&'static str, u64>,
     frames: u64,
     events: u64,
@@ -249,10 +196,7 @@ impl Sim {
             gone: BTreeMap::new(),
             next_conn: 1,
             dirty: BTreeSet::new(),
-            trace: Vec::new(),
-            tracing: true,
-            logs: BTreeMap::new(),
-            sent: Vec::new(),
+            rec: Recorder::default(),
             net_drops: BTreeMap::new(),
             frames: 0,
             events: 0,
@@ -272,7 +216,7 @@ impl Sim {
 
     /// Turns trace recording on or off (logs and counters are kept either way).
     pub fn set_tracing(&mut self, on: bool) {
-        self.tracing = on;
+        self.rec.tracing = on;
     }
 
     /// Adds the hosts `def` stands for (see [`HostDef::expand`]) and starts them: sockets
@@ -371,27 +315,27 @@ impl Sim {
 
     /// Every event recorded so far.
     pub fn trace(&self) -> &[TraceEvent] {
-        &self.trace
+        &self.rec.trace
     }
 
     /// The trace as text, one event per line.
     pub fn trace_text(&self) -> String {
-        crate::trace::render(&self.trace)
+        crate::trace::render(&self.rec.trace)
     }
 
     /// What was recorded about socket `name` (`host.socket`).
     pub fn log(&self, name: &str) -> Option<&SocketLog> {
-        self.logs.get(name)
+        self.rec.logs.get(name)
     }
 
     /// Every socket's log, by name.
     pub fn logs(&self) -> &BTreeMap<String, SocketLog> {
-        &self.logs
+        &self.rec.logs
     }
 
     /// Every message sent by an application, in order.
     pub fn sent(&self) -> &[Sent] {
-        &self.sent
+        &self.rec.sent
     }
 
     /// Frames the network dropped, by reason (`loss`, `partition`, `conn_closed`, ...).
@@ -691,30 +635,15 @@ impl Sim {
     }
 
     fn note(&mut self, h: usize, s: Option<usize>, what: What) {
-        if !self.tracing {
-            return;
-        }
         let host = &self.hosts[h];
         let socket = s
             .and_then(|s| host.def.sockets.get(s))
-            .map(|d| d.name.clone());
-        self.trace.push(TraceEvent {
-            at: self.now,
-            node: host.def.name.clone(),
-            socket,
-            what,
-        });
+            .map(|d| d.name.as_str());
+        self.rec.note(self.now, &host.def.name, socket, what);
     }
 
     fn note_net(&mut self, what: What) {
-        if self.tracing {
-            self.trace.push(TraceEvent {
-                at: self.now,
-                node: "net".to_owned(),
-                socket: None,
-                what,
-            });
-        }
+        self.rec.note(self.now, "net", None, what);
     }
 
     fn net_drop(&mut self, h: usize, reason: &'static str) {
@@ -777,7 +706,7 @@ impl Sim {
                 })
                 .collect::<Result<Vec<_>, SimError>>()?;
             let full = format!("{}.{}", def.name, sd.name);
-            self.logs.entry(full.clone()).or_default();
+            self.rec.log(&full);
             socks.push(Sock {
                 full,
                 def: sd.clone(),
@@ -824,7 +753,7 @@ impl Sim {
         let sock = &self.hosts[h].sockets[s];
         let resends = sock.proto.stats().resends;
         let full = sock.full.clone();
-        self.logs.entry(full).or_default().resends_before += resends;
+        self.rec.log(&full).resends_before += resends;
     }
 
     fn link(&mut self, from: usize, to: usize) -> LinkDef {
@@ -1084,7 +1013,7 @@ impl Sim {
         };
         if !checked {
             let full = self.hosts[me.host].sockets[me.sock].full.clone();
-            self.logs.entry(full).or_default().refused += 1;
+            self.rec.log(&full).refused += 1;
             self.note(
                 me.host,
                 Some(me.sock),
@@ -1110,7 +1039,7 @@ impl Sim {
             };
             self.dirty.insert((me.host, me.sock));
             let full = self.hosts[me.host].sockets[me.sock].full.clone();
-            self.logs.entry(full).or_default().refused += 1;
+            self.rec.log(&full).refused += 1;
             self.note(
                 me.host,
                 Some(me.sock),
@@ -1130,7 +1059,7 @@ impl Sim {
                 e.pipe = Some(pipe);
             }
         }
-        self.logs.entry(full).or_default().connects.push(now);
+        self.rec.log(&full).connects.push(now);
         self.note(
             me.host,
             Some(me.sock),
@@ -1278,7 +1207,7 @@ impl Sim {
             self.close_conn(c, to, "bad_frame");
             return;
         };
-        if self.tracing {
+        if self.rec.tracing {
             let from = self
                 .conns
                 .get(&c)
@@ -1419,39 +1348,12 @@ impl Sim {
     fn app_send(&mut self, h: usize, s: usize, body: Bytes) -> bool {
         let now = self.now;
         let sock = &mut self.hosts[h].sockets[s];
-        let full = sock.full.clone();
         let r = sock.proto.send(now, Message::new(body.clone()));
-        let is_surveyor = sock.proto.socket_type() == SocketType::Surveyor && !sock.def.raw;
+        let survey = sock.proto.socket_type() == SocketType::Surveyor && !sock.def.raw;
         self.dirty.insert((h, s));
-        let accepted = r.is_ok();
-        if accepted && is_surveyor {
-            self.logs
-                .entry(full.clone())
-                .or_default()
-                .surveys
-                .push(SurveyRound {
-                    started: Some(now),
-                    responses: Vec::new(),
-                });
-        }
-        self.sent.push(Sent {
-            at: now,
-            socket: full,
-            body: body.clone(),
-            accepted,
-        });
-        match r {
-            Ok(()) => self.note(h, Some(s), What::Send { body }),
-            Err(e) => self.note(
-                h,
-                Some(s),
-                What::SendFailed {
-                    body,
-                    kind: format!("{:?}", e.kind),
-                },
-            ),
-        }
-        accepted
+        let refused = r.as_ref().err().map(|e| format!("{:?}", e.kind));
+        self.rec.send(now, &sock.full, body, refused, survey);
+        r.is_ok()
     }
 
     fn record_recv(&mut self, h: usize, s: usize, m: Message) {
@@ -1461,43 +1363,27 @@ impl Sim {
             .and_then(|p| sock.pipes.get(&p))
             .and_then(|&(c, end)| self.conns.get(&c).and_then(|cn| cn.ends[1 - end]));
         let from_host = from.map(|e| self.hosts[e.host].def.name.clone());
-        let from_name = from.filter(|_| self.tracing).map(|e| self.end_name(&e));
-        let full = sock.full.clone();
+        let from_name = from.filter(|_| self.rec.tracing).map(|e| self.end_name(&e));
         let ty = sock.proto.socket_type();
-        let log = self.logs.entry(full).or_default();
-        log.received.push(Received {
-            at: self.now,
-            body: m.body.clone(),
+        let survey = ty == SocketType::Surveyor;
+        self.rec.recv(
+            self.now,
+            &sock.full,
+            m.body.clone(),
+            survey,
             from_host,
-        });
-        if ty == SocketType::Surveyor {
-            if let Some(r) = log.surveys.last_mut() {
-                r.responses.push(m.body.clone());
-            }
-        }
-        self.note(
-            h,
-            Some(s),
-            What::Recv {
-                body: m.body.clone(),
-                from: from_name,
-            },
+            from_name,
         );
         let sock = &self.hosts[h].sockets[s];
-        if let Some(reply) = sock.def.reply.clone() {
-            if matches!(ty, SocketType::Rep | SocketType::Respondent) && !sock.def.raw {
-                let text = reply
-                    .body
-                    .replace("{body}", &String::from_utf8_lossy(&m.body));
-                let body = Bytes::from(text);
-                let delay = ms(reply.delay_ms);
-                if delay.is_zero() {
-                    self.app_send(h, s, body);
-                } else {
-                    let inc = self.hosts[h].inc;
-                    self.hosts[h].sockets[s].reply_pending = true;
-                    self.schedule(self.now + delay, Ev::Reply { h, s, inc, body });
-                }
+        if let Some(reply) = sock.def.replier(ty) {
+            let body = reply.answer(&m.body);
+            let delay = ms(reply.delay_ms);
+            if delay.is_zero() {
+                self.app_send(h, s, body);
+            } else {
+                let inc = self.hosts[h].inc;
+                self.hosts[h].sockets[s].reply_pending = true;
+                self.schedule(self.now + delay, Ev::Reply { h, s, inc, body });
             }
         }
     }
@@ -1615,7 +1501,7 @@ impl Sim {
             return;
         }
         let full = sock.full.clone();
-        let log = self.logs.entry(full).or_default();
+        let log = self.rec.log(&full);
         for &(r, n) in &new {
             *log.drops.entry(r).or_default() += n;
         }

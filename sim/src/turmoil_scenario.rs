@@ -42,13 +42,14 @@ use sp_proto::{Instant, ProtoStats, SocketType};
 use tokio::sync::{broadcast, Notify};
 
 use crate::def::{host_matches, ms, EndpointDef, HostDef, LinkDef, RecvMode, SocketDef};
+use crate::record::Recorder;
 use crate::scenario::{
     check, on_layer, play, Action, Driver, Expect, Layer, Outcome, Report, Scenario,
 };
 use crate::scenario::{CheckResult, ScenarioError};
-use crate::trace::{body_text, time_text};
+use crate::trace::What;
 use crate::turmoil_net::{Fabric, TurmoilNetwork};
-use crate::{Received, Sent, SocketLog, SurveyRound};
+use crate::{Sent, SocketLog};
 
 /// One part of a scenario layer 2 cannot run faithfully.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -249,11 +250,9 @@ fn now() -> Instant {
 /// What the hosts record, shared with the runner (every host runs on this thread).
 #[derive(Default)]
 struct Shared {
-    logs: BTreeMap<String, SocketLog>,
-    sent: Vec<Sent>,
+    rec: Recorder,
     /// Every incarnation of every socket, oldest first.
     sockets: BTreeMap<String, Vec<Socket>>,
-    trace: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -264,8 +263,12 @@ impl SharedRef {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn note(&self, at: Instant, line: String) {
-        self.lock().trace.push(format!("{} {line}", time_text(at)));
+    fn note(&self, at: Instant, node: &str, socket: Option<&str>, what: What) {
+        self.lock().rec.note(at, node, socket, what);
+    }
+
+    fn note_socket(&self, at: Instant, full: &str, what: What) {
+        self.lock().rec.note_socket(at, full, what);
     }
 }
 
@@ -360,61 +363,31 @@ fn endpoint_options(base: &SocketOptions, ep: &EndpointDef) -> Result<SocketOpti
 
 /// The application sends `body` on `sock` (without waiting, as layer 1 does).
 fn app_send(shared: &SharedRef, l: &Local, body: Bytes) {
-    let accepted = l.sock.try_send(body.clone()).is_ok();
-    let at = now();
-    let mut sh = shared.lock();
-    if accepted && l.sock.socket_type() == SocketType::Surveyor && !l.sock.is_raw() {
-        sh.logs
-            .entry(l.full.clone())
-            .or_default()
-            .surveys
-            .push(SurveyRound {
-                started: Some(at),
-                responses: Vec::new(),
-            });
-    }
-    sh.sent.push(Sent {
-        at,
-        socket: l.full.clone(),
-        body: body.clone(),
-        accepted,
-    });
-    let verb = if accepted { "send" } else { "send-failed" };
-    sh.trace.push(format!(
-        "{} {} {verb} {}",
-        time_text(at),
-        l.full,
-        body_text(&body)
-    ));
-    drop(sh);
+    let refused = l
+        .sock
+        .try_send(body.clone())
+        .err()
+        .map(|e| format!("{e:?}"));
+    let survey = l.sock.socket_type() == SocketType::Surveyor && !l.sock.is_raw();
+    shared
+        .lock()
+        .rec
+        .send(now(), &l.full, body, refused, survey);
     l.kick.notify_waiters();
 }
 
 fn record_recv(shared: &SharedRef, full: &str, ty: SocketType, body: &Bytes) {
-    let at = now();
-    let mut sh = shared.lock();
-    let log = sh.logs.entry(full.to_owned()).or_default();
-    log.received.push(Received {
-        at,
-        body: body.clone(),
-        from_host: None,
-    });
-    if ty == SocketType::Surveyor {
-        if let Some(r) = log.surveys.last_mut() {
-            r.responses.push(body.clone());
-        }
-    }
-    sh.trace
-        .push(format!("{} {full} recv {}", time_text(at), body_text(body)));
+    let survey = ty == SocketType::Surveyor;
+    shared
+        .lock()
+        .rec
+        .recv(now(), full, body.clone(), survey, None, None);
 }
 
 /// An application always in `recv`; REP and RESPONDENT answer as the definition says.
 async fn recv_loop(shared: SharedRef, l: Local, def: SocketDef) {
     let ty = l.sock.socket_type();
-    let reply = def
-        .reply
-        .clone()
-        .filter(|_| matches!(ty, SocketType::Rep | SocketType::Respondent) && !def.raw);
+    let reply = def.replier(ty).cloned();
     loop {
         // Created before `recv`, so a send made while it fails is not missed.
         let kicked = l.kick.notified();
@@ -422,12 +395,11 @@ async fn recv_loop(shared: SharedRef, l: Local, def: SocketDef) {
             Ok(m) => {
                 record_recv(&shared, &l.full, ty, &m.body);
                 if let Some(r) = &reply {
-                    let text = r.body.replace("{body}", &String::from_utf8_lossy(&m.body));
                     let delay = ms(r.delay_ms);
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
-                    app_send(&shared, &l, Bytes::from(text));
+                    app_send(&shared, &l, r.answer(&m.body));
                 }
             }
             Err(sp_net::Error::Closed) => return,
@@ -442,13 +414,20 @@ async fn recv_loop(shared: SharedRef, l: Local, def: SocketDef) {
 async fn watch_pipes(shared: SharedRef, full: String, mut rx: broadcast::Receiver<PipeEvent>) {
     loop {
         match rx.recv().await {
-            Ok(PipeEvent::Added { .. }) => {
+            Ok(PipeEvent::Added { pipe, peer }) => {
                 let at = now();
                 let mut sh = shared.lock();
-                sh.logs.entry(full.clone()).or_default().connects.push(at);
-                sh.trace.push(format!("{} {full} pipe+", time_text(at)));
+                sh.rec.log(&full).connects.push(at);
+                sh.rec.note_socket(at, &full, What::Connect { peer, pipe });
             }
-            Ok(PipeEvent::Removed { .. }) => shared.note(now(), format!("{full} pipe-")),
+            Ok(PipeEvent::Removed { stats }) => {
+                let what = What::Disconnect {
+                    peer: stats.peer,
+                    pipe: stats.pipe,
+                    reason: "removed",
+                };
+                shared.note_socket(now(), &full, what);
+            }
             Err(broadcast::error::RecvError::Lagged(_)) => {}
             Err(broadcast::error::RecvError::Closed) => return,
         }
@@ -482,7 +461,7 @@ async fn host_main(
                 .entry(full.clone())
                 .or_default()
                 .push(sock.clone());
-            sh.logs.entry(full.clone()).or_default();
+            sh.rec.log(&full);
         }
         tokio::spawn(watch_pipes(
             shared.clone(),
@@ -522,7 +501,6 @@ async fn host_main(
         }
         socks.insert(sd.name.clone(), local);
     }
-    shared.note(now(), format!("{} up (incarnation {inc})", def.name));
     loop {
         let posted = mailbox.notify.notified();
         while let Some(cmd) = mailbox.pop() {
@@ -552,9 +530,14 @@ fn perform(
                 } else {
                     l.sock.unsubscribe(topic.as_bytes())
                 };
-                let verb = if on { "subscribe" } else { "unsubscribe" };
-                let ok = if r.is_ok() { "" } else { " (failed)" };
-                shared.note(now(), format!("{} {verb} {topic:?}{ok}", l.full));
+                let what = match r {
+                    Ok(()) => What::Subscribe {
+                        topic: Bytes::from(topic),
+                        on,
+                    },
+                    Err(_) => What::Event("subscribe_failed"),
+                };
+                shared.note_socket(now(), &l.full, what);
             }
         }
         Cmd::Recv { socket, max } => {
@@ -578,15 +561,17 @@ fn perform(
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&key);
             let (Some(l), Some(ep), Some(old)) = (socks.get(&socket), ep, old) else {
-                shared.note(
-                    now(),
-                    format!("{}.{socket} has no listener {addr}", def.name),
-                );
+                let what = What::ListenerFailed {
+                    addr,
+                    reason: "no such listener".into(),
+                };
+                shared.note(now(), &def.name, Some(&socket), what);
                 return;
             };
             // Closing the endpoint stops accepting and closes its connections.
             old.close();
-            shared.note(now(), format!("{} listener {addr} down", l.full));
+            let what = What::ListenerDown { addr: addr.clone() };
+            shared.note_socket(now(), &l.full, what);
             let (sock, full, shared, listeners, ep) = (
                 l.sock.clone(),
                 l.full.clone(),
@@ -612,9 +597,11 @@ fn perform(
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
                             .insert(key, e);
-                        shared.note(now(), format!("{full} listener {addr} up"));
+                        shared.note_socket(now(), &full, What::ListenerUp { addr });
                     }
-                    Err(e) => shared.note(now(), format!("{full} listener {addr} failed: {e}")),
+                    Err(reason) => {
+                        shared.note_socket(now(), &full, What::ListenerFailed { addr, reason });
+                    }
                 }
             });
         }
@@ -798,7 +785,7 @@ impl<'a> Run<'a> {
             .filter(|e| on_layer(e.layers.as_deref(), Layer::Turmoil))
             .map(|e| check(&outcome, e))
             .collect();
-        let trace = self.shared.lock().trace.join("\n") + "\n";
+        let trace = crate::trace::render(&self.shared.lock().rec.trace);
         Ok(Report {
             scenario: sc.name.clone(),
             file: None,
@@ -818,14 +805,14 @@ impl<'a> Run<'a> {
     fn outcome(&self) -> TurmoilOutcome {
         let sh = self.shared.lock();
         let mut o = TurmoilOutcome {
-            sent: sh.sent.clone(),
+            sent: sh.rec.sent.clone(),
             ..TurmoilOutcome::default()
         };
         for h in &self.hosts {
             let up = self.up.get(&h.name).copied().unwrap_or(false);
             for s in &h.sockets {
                 let full = format!("{}.{}", h.name, s.name);
-                let mut log = sh.logs.get(&full).cloned().unwrap_or_default();
+                let mut log = sh.rec.logs.get(&full).cloned().unwrap_or_default();
                 let incs = sh.sockets.get(&full).map(Vec::as_slice).unwrap_or(&[]);
                 let current = if up { incs.last() } else { None };
                 let earlier = &incs[..incs.len() - usize::from(current.is_some())];
@@ -907,14 +894,24 @@ impl Driver for Run<'_> {
         for (x, y) in self.pairs(a, b) {
             if cut {
                 self.sim.partition(x.as_str(), y.as_str());
-                let n = self
-                    .fabric
+                // Reset the connections crossing the cut; each end that was a pipe shows
+                // as its socket's disconnect.
+                self.fabric
                     .reset_between(self.sim.lookup(x.as_str()), self.sim.lookup(y.as_str()));
-                self.shared
-                    .note(at, format!("partition {x} {y} ({n} connection ends reset)"));
+                let what = What::Partition {
+                    a: x,
+                    b: y,
+                    oneway: false,
+                };
+                self.shared.note(at, "net", None, what);
             } else {
                 self.sim.repair(x.as_str(), y.as_str());
-                self.shared.note(at, format!("repair {x} {y}"));
+                let what = What::Repair {
+                    a: x,
+                    b: y,
+                    oneway: false,
+                };
+                self.shared.note(at, "net", None, what);
             }
         }
         Ok(())
@@ -931,11 +928,11 @@ impl Driver for Run<'_> {
             if let Some(m) = self.mailboxes.get(host) {
                 m.clear();
             }
-            self.shared.note(at, format!("{host} crashed"));
+            self.shared.note(at, host, None, What::Crash);
         } else if !was_up && up {
             self.sim.bounce(host);
             self.up.insert(host.to_owned(), true);
-            self.shared.note(at, format!("{host} restarted"));
+            self.shared.note(at, host, None, What::Restart);
         }
         Ok(())
     }
