@@ -53,7 +53,8 @@ use sp_proto::Instant;
 
 pub use self::action::{Action, SendAction};
 pub(crate) use self::apply::{play, Driver};
-pub(crate) use self::check::{check, Outcome};
+use self::check::check;
+pub(crate) use self::check::Outcome;
 pub use self::expect::{
     Bounds, ConnectRateCheck, DropsCheck, ExactlyOnceCheck, Expect, NetDropsCheck, PipesCheck,
     ReceivedCheck, StatCheck, SurveyCheck,
@@ -304,12 +305,7 @@ impl Scenario {
 
     /// Checks the expectations against a finished run.
     pub fn report(&self, sim: &Sim, seed: u64) -> Report {
-        let checks = self
-            .expects
-            .iter()
-            .filter(|e| on_layer(e.layers.as_deref(), Layer::Proto))
-            .map(|e| check(sim, e))
-            .collect();
+        let checks = self.check(sim, Layer::Proto);
         Report {
             scenario: self.name.clone(),
             file: None,
@@ -327,6 +323,15 @@ impl Scenario {
             layer: Layer::Proto,
             skipped: self.skipped_on(Layer::Proto),
         }
+    }
+
+    /// Checks the expectations that apply on `layer` against what a run observed.
+    pub(crate) fn check(&self, run: &impl Outcome, layer: Layer) -> Vec<CheckResult> {
+        self.expects
+            .iter()
+            .filter(|e| on_layer(e.layers.as_deref(), layer))
+            .map(|e| check(run, e))
+            .collect()
     }
 
     /// The steps and expectations this scenario restricts to layers other than `layer`,

@@ -13,9 +13,7 @@ use sp_proto::{Instant, ProtoStats, SocketType};
 use super::host::{host_main, port, Cmd, Mailbox, SharedRef};
 use super::TurmoilError;
 use crate::def::{host_matches, ms, HostDef};
-use crate::scenario::{
-    check, on_layer, play, CheckResult, Driver, Layer, Outcome, Report, Scenario, ScenarioError,
-};
+use crate::scenario::{play, Driver, Layer, Outcome, Report, Scenario, ScenarioError};
 use crate::trace::What;
 use crate::turmoil_net::Fabric;
 use crate::{Sent, SocketLog};
@@ -191,12 +189,7 @@ impl<'a> Run<'a> {
         let sc = self.sc;
         play(&mut self, sc, Layer::Turmoil)?;
         let outcome = self.outcome();
-        let checks: Vec<CheckResult> = sc
-            .expects
-            .iter()
-            .filter(|e| on_layer(e.layers.as_deref(), Layer::Turmoil))
-            .map(|e| check(&outcome, e))
-            .collect();
+        let checks = sc.check(&outcome, Layer::Turmoil);
         let trace = crate::trace::render(&self.shared.lock().rec.trace);
         Ok(Report {
             scenario: sc.name.clone(),
