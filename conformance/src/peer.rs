@@ -114,6 +114,79 @@ pub trait Backend {
     }
 }
 
+/// The two socket slots (0 and 1) of a C library's peer: which one the commands act on,
+/// and whether a device forwards between them. Both C peers keep their sockets here.
+#[derive(Debug)]
+pub struct Slots<S> {
+    sockets: [Option<S>; 2],
+    current: usize,
+    device: bool,
+}
+
+impl<S> Default for Slots<S> {
+    fn default() -> Self {
+        Self {
+            sockets: [None, None],
+            current: 0,
+            device: false,
+        }
+    }
+}
+
+impl<S: Copy> Slots<S> {
+    /// The selected slot's socket.
+    pub fn socket(&self) -> Result<S, PeerError> {
+        self.sockets[self.current]
+            .ok_or_else(|| PeerError::new("EBADF", "no socket: send `open` first"))
+    }
+
+    /// Puts `s` in the selected slot.
+    pub fn set(&mut self, s: S) {
+        self.sockets[self.current] = Some(s);
+    }
+
+    /// Empties the selected slot, returning its socket.
+    pub fn take(&mut self) -> Option<S> {
+        self.sockets[self.current].take()
+    }
+
+    /// [`Backend::select`].
+    pub fn select(&mut self, slot: usize) -> Result<(), PeerError> {
+        if slot > 1 {
+            return Err(PeerError::new("EINVAL", "slots are 0 and 1"));
+        }
+        self.current = slot;
+        Ok(())
+    }
+
+    /// The sockets of slots 0 and 1 for a device, which from now on owns them (see
+    /// [`Slots::close_all`]).
+    pub fn device(&mut self) -> Result<(S, S), PeerError> {
+        let (Some(a), Some(b)) = (self.sockets[0], self.sockets[1]) else {
+            return Err(PeerError::new(
+                "EBADF",
+                "a device needs sockets in slots 0 and 1",
+            ));
+        };
+        self.device = true;
+        Ok((a, b))
+    }
+
+    /// [`Backend::close_all`]: closes slot 1 then slot 0 with `close`, unless a device
+    /// thread may still use the sockets (they are then left to the process exit).
+    pub fn close_all(&mut self, mut close: impl FnMut(S)) {
+        if self.device {
+            return;
+        }
+        for slot in [1, 0] {
+            self.current = slot;
+            if let Some(s) = self.take() {
+                close(s);
+            }
+        }
+    }
+}
+
 /// The timeout every socket starts with, so that a peer never blocks forever.
 pub const DEFAULT_TIMEOUT_MS: i32 = 10_000;
 

@@ -15,12 +15,8 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-#[path = "../../sp-net/src/bin/sp-perf/mem.rs"]
-pub mod mem;
-
-#[path = "../../sp-net/src/bin/sp-perf/args.rs"]
-pub mod args;
-pub use args::{parse_args, ToolArgs};
+use perf_kit::args::{parse_args, ToolArgs};
+use perf_kit::mem;
 
 /// The socket types the tools use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -55,6 +55,16 @@ pub struct ReplyDef {
     pub delay_ms: f64,
 }
 
+impl ReplyDef {
+    /// The answer to `request`: the body template with `{body}` replaced by the request.
+    pub fn answer(&self, request: &[u8]) -> bytes::Bytes {
+        bytes::Bytes::from(
+            self.body
+                .replace("{body}", &String::from_utf8_lossy(request)),
+        )
+    }
+}
+
 fn default_reply_body() -> String {
     "{host}:{body}".to_owned()
 }
@@ -140,6 +150,14 @@ pub struct SocketDef {
 }
 
 impl SocketDef {
+    /// How the application answers what it receives: a cooked REP or RESPONDENT with a
+    /// `reply` answers every request (on either layer); anything else does not answer.
+    pub fn replier(&self, ty: SocketType) -> Option<&ReplyDef> {
+        self.reply
+            .as_ref()
+            .filter(|_| matches!(ty, SocketType::Rep | SocketType::Respondent) && !self.raw)
+    }
+
     /// The socket type named by `kind`.
     pub fn socket_type(&self) -> Result<SocketType, SimError> {
         SocketType::ALL

@@ -12,9 +12,12 @@
 //!   duplication, reordering, rate and capacity) with partitions, host crashes and
 //!   restarts, and listener restarts. Virtual time is an event queue keyed by
 //!   `(time, sequence)`; [`Sim::run_until`] and [`Sim::step`] drive it.
-//! * [`trace`]: every event, rendered as stable text for snapshots.
+//! * [`trace`]: every event, rendered as stable text for snapshots; both layers record
+//!   their sends, receptions, logs and trace through one recorder (`record.rs`).
 //! * [`scenario`]: the TOML scenario format (hosts, sockets, endpoints, links, a timeline
-//!   of actions and expectations) and its runner, [`scenario::run`].
+//!   of actions and expectations) and its runner, [`scenario::run`]. One timeline loop
+//!   drives either layer through a small driver trait (`scenario/apply.rs`), and one
+//!   set of checks reads either layer's outcome (`scenario/check.rs`).
 //!
 //! * [`turmoil_net`]: the second layer, the real `sp-net` driver over turmoil's simulated
 //!   TCP through `sp-net`'s transport seam (tests in `sim/tests/turmoil_*.rs`). The pure
@@ -53,6 +56,7 @@
 use std::fmt;
 
 pub mod def;
+mod record;
 pub mod scenario;
 mod sim;
 pub mod trace;
@@ -65,7 +69,8 @@ pub mod turmoil_scenario;
 #[doc = include_str!("../../docs/simulation.md")]
 pub struct SimulationGuide;
 
-pub use crate::sim::{Received, Sent, Sim, SocketLog, SurveyRound};
+pub use crate::record::{Received, Sent, SocketLog, SurveyRound};
+pub use crate::sim::Sim;
 pub use crate::trace::{TraceEvent, What};
 
 /// Errors of the simulator (bad definitions or commands; never a peer's bytes).

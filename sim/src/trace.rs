@@ -134,6 +134,13 @@ pub enum What {
         /// Its address.
         addr: String,
     },
+    /// A listener could not be bound again (layer 2).
+    ListenerFailed {
+        /// Its address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
     /// A SUB socket changed its subscriptions.
     Subscribe {
         /// The topic.
@@ -201,6 +208,9 @@ impl fmt::Display for What {
             Self::Restart => f.write_str("restart"),
             Self::ListenerDown { addr } => write!(f, "listener_down {addr}"),
             Self::ListenerUp { addr } => write!(f, "listener_up {addr}"),
+            Self::ListenerFailed { addr, reason } => {
+                write!(f, "listener_failed {addr} ({reason})")
+            }
             Self::Subscribe { topic, on } => write!(
                 f,
                 "{} {}",

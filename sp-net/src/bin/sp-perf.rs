@@ -25,7 +25,7 @@
 //! thread), which overlaps copying with the socket; for small messages the hand-off
 //! between threads costs more than it saves on 2 cores.
 //!
-//! The memory tools (`sp-perf/mem.rs`, shared with the C libraries' tools) measure heap
+//! The memory tools (`perf_kit::mem`, shared with the C libraries' tools) measure heap
 //! and resident bytes: `mem_conn` per idle connection (a PULL listener and `count` PUSH
 //! dialer sockets, each sending one message that the listener receives, which proves
 //! every connection up; both ends counted) and per unconnected socket, `mem_sub` per
@@ -36,16 +36,10 @@ use std::time::Instant;
 
 use sp_net::{Message, Socket, SocketType};
 
-// Shared with the conformance crate, whose `perf-bench` also reads the reports back.
-#[allow(unreachable_pub, dead_code)]
-#[path = "sp-perf/mem.rs"]
-mod mem;
-
-// Shared with the conformance crate likewise: every perf tool parses the same way.
-#[allow(unreachable_pub)]
-#[path = "sp-perf/args.rs"]
-mod args;
-use args::{parse_args, ToolArgs as Args};
+// Shared with the C libraries' perf tools (and `perf-bench`, which reads the reports
+// back): every perf tool parses and reports the same way.
+use perf_kit::args::{parse_args, ToolArgs as Args};
+use perf_kit::mem;
 
 fn check(what: &str, r: Result<(), sp_net::Error>) -> Result<(), String> {
     r.map_err(|e| format!("{what}: {e}"))

@@ -25,6 +25,10 @@
 mod args;
 #[path = "spcat/format.rs"]
 mod format;
+#[path = "spcat/help.rs"]
+mod help;
+#[path = "spcat/options.rs"]
+mod options;
 #[path = "spcat/run.rs"]
 mod run;
 

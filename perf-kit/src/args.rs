@@ -1,6 +1,5 @@
 //! The command line of nanomsg's six perf tools, shared by `sp-perf` and the C libraries'
-//! perf tools (the conformance crate includes this file by path, as
-//! `conformance::perf::args`), so that every tool reads its arguments the same way.
+//! perf tools, so that every tool reads its arguments the same way.
 //!
 //! ```text
 //! [--pipeline] {local_lat|remote_lat|local_thr|remote_thr} <addr> <msg-size> <count>

@@ -1,5 +1,4 @@
-//! The memory tools shared by `sp-perf` and the C libraries' perf tools (the
-//! conformance crate includes this file by path, as `conformance::perf::mem`): their
+//! The memory tools shared by `sp-perf` and the C libraries' perf tools: their
 //! command line, the heap and RSS snapshots, the subscription topics and the report lines.
 //!
 //! ```text

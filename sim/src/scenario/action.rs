@@ -1,0 +1,123 @@
+//! The timeline's actions, as written in scenario files.
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+/// What `send`, `request` and `survey` steps say: a body, sent once or repeatedly.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendAction {
+    /// `host.socket`.
+    pub socket: String,
+    /// The body; `{i}` in it is the repetition index.
+    pub body: String,
+    /// Repetitions (default 1).
+    #[serde(default)]
+    pub count: Option<usize>,
+    /// Interval between repetitions in milliseconds.
+    #[serde(default)]
+    pub every_ms: Option<f64>,
+}
+
+impl SendAction {
+    /// The body of repetition `i`.
+    pub(crate) fn body(&self, i: usize) -> Bytes {
+        Bytes::from(self.body.replace("{i}", &i.to_string()))
+    }
+}
+
+/// A timeline action.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// The application sends.
+    Send(SendAction),
+    /// A REQ sends a request (a send that checks the socket is a REQ).
+    Request(SendAction),
+    /// A SURVEYOR starts a survey (a send that checks the socket is a SURVEYOR).
+    Survey(SendAction),
+    /// A SUB subscribes to a topic.
+    Subscribe {
+        /// `host.socket`.
+        socket: String,
+        /// The topic.
+        topic: String,
+    },
+    /// A SUB unsubscribes.
+    Unsubscribe {
+        /// `host.socket`.
+        socket: String,
+        /// The topic.
+        topic: String,
+    },
+    /// The application receives what is ready (for `recv = "manual"` sockets).
+    Recv {
+        /// `host.socket`.
+        socket: String,
+        /// At most this many (default: all).
+        #[serde(default)]
+        max: Option<usize>,
+    },
+    /// Cut the network between host patterns.
+    Partition {
+        /// One side (a host, `*`, or a prefix ending in `*`).
+        a: String,
+        /// The other side.
+        b: String,
+        /// Only `a -> b`.
+        #[serde(default)]
+        oneway: bool,
+    },
+    /// Repair a partition.
+    Repair {
+        /// One side.
+        a: String,
+        /// The other side.
+        b: String,
+        /// Only `a -> b`.
+        #[serde(default)]
+        oneway: bool,
+    },
+    /// A host crashes (state lost).
+    Crash {
+        /// The host.
+        host: String,
+    },
+    /// A crashed host restarts from its definition.
+    Restart {
+        /// The host.
+        host: String,
+    },
+    /// A listener closes and binds again after `down_ms`.
+    RestartListener {
+        /// `host.socket`.
+        socket: String,
+        /// The listener's address.
+        addr: String,
+        /// How long it stays down.
+        #[serde(default)]
+        down_ms: f64,
+    },
+    /// Nothing: only lets time pass (marks a point in the timeline).
+    Wait {},
+}
+
+impl Action {
+    /// The action's name as written in files (`send`, `partition`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Send(_) => "send",
+            Self::Request(_) => "request",
+            Self::Survey(_) => "survey",
+            Self::Subscribe { .. } => "subscribe",
+            Self::Unsubscribe { .. } => "unsubscribe",
+            Self::Recv { .. } => "recv",
+            Self::Partition { .. } => "partition",
+            Self::Repair { .. } => "repair",
+            Self::Crash { .. } => "crash",
+            Self::Restart { .. } => "restart",
+            Self::RestartListener { .. } => "restart_listener",
+            Self::Wait {} => "wait",
+        }
+    }
+}

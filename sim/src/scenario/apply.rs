@@ -1,0 +1,147 @@
+//! Playing a timeline: the [`Driver`] trait both simulator layers implement, and the one
+//! loop ([`play`]) and action dispatch ([`apply`]) that drive either of them.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use sp_proto::{Instant, SocketType};
+
+use super::{Action, Layer, Scenario, Timed};
+use crate::def::ms;
+use crate::{Sim, SimError};
+
+/// What a simulator layer does for a timeline: run to a time, and perform each kind of
+/// action. Layer 1 is [`Sim`]; layer 2 is the turmoil run.
+pub(crate) trait Driver {
+    /// Why an action or the run failed.
+    type Error;
+    /// Runs the simulation up to `t`.
+    fn advance(&mut self, t: Instant) -> Result<(), Self::Error>;
+    /// The application of `socket` sends `body`; with `want`, the socket must be of that
+    /// type (a `request` needs a REQ, a `survey` a SURVEYOR).
+    fn send(
+        &mut self,
+        socket: &str,
+        want: Option<SocketType>,
+        body: Bytes,
+    ) -> Result<(), Self::Error>;
+    /// A SUB subscribes to `topic` (`on`) or unsubscribes.
+    fn subscribe(&mut self, socket: &str, topic: &str, on: bool) -> Result<(), Self::Error>;
+    /// The application receives up to `max` messages that are ready.
+    fn recv(&mut self, socket: &str, max: usize) -> Result<(), Self::Error>;
+    /// Cuts (`cut`) or repairs the network between two host patterns.
+    fn partition(&mut self, a: &str, b: &str, oneway: bool, cut: bool) -> Result<(), Self::Error>;
+    /// A host crashes (`up` false) or restarts from its definition.
+    fn crash(&mut self, host: &str, up: bool) -> Result<(), Self::Error>;
+    /// A listener closes and binds again after `down`.
+    fn restart_listener(
+        &mut self,
+        socket: &str,
+        addr: &str,
+        down: Duration,
+    ) -> Result<(), Self::Error>;
+    /// Whether a failed action may be ignored (the run goes on).
+    fn tolerated(_e: &Self::Error) -> bool {
+        false
+    }
+}
+
+/// Performs one timeline action.
+pub(crate) fn apply<D: Driver>(d: &mut D, t: &Timed<'_>) -> Result<(), D::Error> {
+    match t.action {
+        Action::Send(s) => d.send(&s.socket, None, s.body(t.index)),
+        Action::Request(s) => d.send(&s.socket, Some(SocketType::Req), s.body(t.index)),
+        Action::Survey(s) => d.send(&s.socket, Some(SocketType::Surveyor), s.body(t.index)),
+        Action::Subscribe { socket, topic } => d.subscribe(socket, topic, true),
+        Action::Unsubscribe { socket, topic } => d.subscribe(socket, topic, false),
+        Action::Recv { socket, max } => d.recv(socket, max.unwrap_or(usize::MAX)),
+        Action::Partition { a, b, oneway } => d.partition(a, b, *oneway, true),
+        Action::Repair { a, b, oneway } => d.partition(a, b, *oneway, false),
+        Action::Crash { host } => d.crash(host, false),
+        Action::Restart { host } => d.crash(host, true),
+        Action::RestartListener {
+            socket,
+            addr,
+            down_ms,
+        } => d.restart_listener(socket, addr, ms(*down_ms)),
+        Action::Wait {} => Ok(()),
+    }
+}
+
+/// Plays the scenario's timeline for `layer` on `d`, then runs to the end time.
+pub(crate) fn play<D: Driver>(d: &mut D, sc: &Scenario, layer: Layer) -> Result<(), D::Error> {
+    for t in sc.timeline(Some(layer)) {
+        d.advance(t.at)?;
+        match apply(d, &t) {
+            Ok(()) => {}
+            Err(e) if D::tolerated(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    d.advance(sc.end())
+}
+
+/// Layer 1: actions on a crashed host are ignored, as on a real network.
+impl Driver for Sim {
+    type Error = SimError;
+
+    fn advance(&mut self, t: Instant) -> Result<(), SimError> {
+        self.run_until(t)
+    }
+
+    fn send(
+        &mut self,
+        socket: &str,
+        want: Option<SocketType>,
+        body: Bytes,
+    ) -> Result<(), SimError> {
+        use sp_proto::Protocol;
+        if let (Some(want), Some(p)) = (want, self.protocol(socket)) {
+            if p.socket_type() != want {
+                return Err(SimError::Config(format!(
+                    "{socket} is a {}, not a {want}",
+                    p.socket_type()
+                )));
+            }
+        }
+        Self::send(self, socket, body).map(drop)
+    }
+
+    fn subscribe(&mut self, socket: &str, topic: &str, on: bool) -> Result<(), SimError> {
+        Self::subscribe(self, socket, topic.as_bytes(), on)
+    }
+
+    fn recv(&mut self, socket: &str, max: usize) -> Result<(), SimError> {
+        Self::recv(self, socket, max).map(drop)
+    }
+
+    fn partition(&mut self, a: &str, b: &str, oneway: bool, cut: bool) -> Result<(), SimError> {
+        if cut {
+            Self::partition(self, a, b, oneway);
+        } else {
+            self.repair(a, b, oneway);
+        }
+        Ok(())
+    }
+
+    fn crash(&mut self, host: &str, up: bool) -> Result<(), SimError> {
+        if up {
+            self.restart(host)
+        } else {
+            Self::crash(self, host)
+        }
+    }
+
+    fn restart_listener(
+        &mut self,
+        socket: &str,
+        addr: &str,
+        down: Duration,
+    ) -> Result<(), SimError> {
+        Self::restart_listener(self, socket, addr, down)
+    }
+
+    fn tolerated(e: &SimError) -> bool {
+        matches!(e, SimError::HostDown(_))
+    }
+}

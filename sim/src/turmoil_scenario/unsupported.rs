@@ -1,0 +1,97 @@
+//! What layer 2 refuses to run, before the run: every part of a scenario without a
+//! faithful model on turmoil, with the reason.
+
+use super::UnsupportedItem;
+use crate::def::LinkDef;
+use crate::scenario::{on_layer, Action, Expect, Layer, Scenario};
+
+const ONEWAY: &str = "one-way partitions have no faithful model on turmoil's TCP";
+
+const ONEWAY_LINK: &str = "one-way link settings have no model (turmoil links are symmetric)";
+
+const LINK_FAULTS: &str = "loss, duplication, reordering, rate and capacity limits are not \
+     modelled (turmoil's TCP does not retransmit)";
+
+const TOO_MANY_HOSTS: &str = "more hosts than layer 2 runs in reasonable time (turmoil polls \
+     every host's runtime on each 1 ms tick)";
+
+/// The most hosts layer 2 runs; larger scenarios are refused as unsupported.
+pub const MAX_HOSTS: usize = 64;
+
+const NO_JITTER: &str = "sp-net dialers always jitter their reconnect delays";
+
+const NET_DROPS: &str = "turmoil counts no network drops";
+
+const FROM_HOST: &str = "the sending host of a message is not recorded on layer 2";
+
+fn faults(l: &LinkDef) -> bool {
+    let d = LinkDef::default();
+    l.loss != 0.0
+        || l.duplicate != 0.0
+        || l.reorder != 0.0
+        || l.rate_bytes_per_s != 0
+        || l.capacity_frames != d.capacity_frames
+}
+
+/// The parts of `sc` that layer 2 cannot run (empty: it can run all of it). Steps and
+/// expectations the scenario restricts to other layers are not considered.
+pub fn unsupported(sc: &Scenario) -> Vec<UnsupportedItem> {
+    let mut v = Vec::new();
+    let mut item = |what: String, reason| v.push(UnsupportedItem { what, reason });
+    let hosts: usize = sc.hosts.iter().map(|h| h.count.unwrap_or(1)).sum();
+    if hosts > MAX_HOSTS {
+        item(
+            format!("{hosts} hosts (at most {MAX_HOSTS})"),
+            TOO_MANY_HOSTS,
+        );
+    }
+    if faults(&sc.links.default) {
+        item("links.default".into(), LINK_FAULTS);
+    }
+    for (i, p) in sc.links.pairs.iter().enumerate() {
+        let what = || format!("links.pair {i} ({} - {})", p.a, p.b);
+        if p.oneway {
+            item(what(), ONEWAY_LINK);
+        }
+        if faults(&p.apply(&sc.links.default)) {
+            item(what(), LINK_FAULTS);
+        }
+    }
+    for h in &sc.hosts {
+        for s in &h.sockets {
+            for e in &s.dial {
+                if e.reconnect_jitter == Some(false) {
+                    item(
+                        format!("host {} socket {} dial {}", h.name, s.name, e.addr),
+                        NO_JITTER,
+                    );
+                }
+            }
+        }
+    }
+    for (i, st) in sc.steps.iter().enumerate() {
+        if !on_layer(st.layers.as_deref(), Layer::Turmoil) {
+            continue;
+        }
+        let what =
+            |extra: &str| format!("step {i} at {}ms ({}{extra})", st.at_ms, st.action.name());
+        match &st.action {
+            Action::Partition { oneway: true, .. } | Action::Repair { oneway: true, .. } => {
+                item(what(", oneway"), ONEWAY);
+            }
+            _ => {}
+        }
+    }
+    for (i, e) in sc.expects.iter().enumerate() {
+        if !on_layer(e.layers.as_deref(), Layer::Turmoil) {
+            continue;
+        }
+        let what = format!("expect {i}: {}", e.what());
+        match &e.check {
+            Expect::NetDrops { .. } => item(what, NET_DROPS),
+            Expect::Received(c) if c.from_host.is_some() => item(what, FROM_HOST),
+            _ => {}
+        }
+    }
+    v
+}
