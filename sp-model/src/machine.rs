@@ -1,8 +1,6 @@
 //! A node's state machine: the real `sp-proto` protocol value, optionally behind a
 //! deliberately broken wrapper ([`Bug`]) for the tests that show each property can fail.
 
-use std::hash::{Hash, Hasher};
-
 use bytes::Bytes;
 use sp_proto::context::ContextId;
 use sp_proto::{
@@ -46,35 +44,15 @@ pub enum Bug {
     PushIgnoresWritable,
 }
 
-/// One node's protocol, as the model drives it.
-#[derive(Clone, Debug)]
+/// One node's protocol, as the model drives it. The checker keeps states by their hash:
+/// the protocol values derive `Hash` and `Eq` over every field.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Machine {
     proto: AnyProtocol,
     bug: Option<Bug>,
     /// Attached pipes, for [`Bug::ReplyOnWrongPipe`].
     pipes: Vec<PipeId>,
 }
-
-// The checker keeps states by fingerprint. The protocol types have no `Hash` or `Eq`, so
-// both go through their `Debug` text, which is deterministic (ordered maps, no
-// addresses) and covers every field.
-impl Hash for Machine {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        format!("{:?}", self.proto).hash(state);
-        self.bug.hash(state);
-        self.pipes.hash(state);
-    }
-}
-
-impl PartialEq for Machine {
-    fn eq(&self, other: &Self) -> bool {
-        self.bug == other.bug
-            && self.pipes == other.pipes
-            && format!("{:?}", self.proto) == format!("{:?}", other.proto)
-    }
-}
-
-impl Eq for Machine {}
 
 impl Machine {
     /// Wraps `proto`, with `bug` planted if given.

@@ -63,7 +63,7 @@ pub trait Contexts {
 
 /// The open contexts of one socket and their protocol state, with the one id allocator:
 /// ids count up from 1, wrap around below 2^32 and skip 0 and ids still open.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ContextTable<T> {
     next: u32,
     open: BTreeMap<ContextId, T>,

@@ -9,7 +9,7 @@ use crate::protocol::Event;
 use crate::stats::{DropReason, ProtoStats};
 
 /// What to do when a pipe's queue is full.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum OnFull {
     /// Ask the driver to stop reading the pipe (back-pressure; nothing lost).
     Pause,
@@ -20,7 +20,7 @@ pub(crate) enum OnFull {
 }
 
 /// Per-pipe receive queues with fair, priority-ordered service.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Inbound {
     ring: PriorityRing,
     queues: BTreeMap<PipeId, PipeQueue>,
@@ -29,7 +29,7 @@ pub(crate) struct Inbound {
     len: usize,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 struct PipeQueue {
     msgs: VecDeque<Message>,
     paused: bool,

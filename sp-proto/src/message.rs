@@ -11,7 +11,7 @@ use crate::pipes::PipeId;
 /// v1, nothing for the rest). Cooked sockets hand users an empty header; raw sockets expose
 /// it so that devices can forward it unchanged. Cloning is O(1): fan-out (PUB, BUS,
 /// SURVEYOR) sends one buffer to every pipe without copying it.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Message {
     /// The SP protocol header (raw sockets only; empty on cooked sockets).
     pub header: Bytes,

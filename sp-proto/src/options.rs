@@ -28,7 +28,7 @@ pub enum OptionError {
 }
 
 /// Options read by the protocol state machines.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Options {
     max_ttl: u8,
     resend_interval: Option<Duration>,

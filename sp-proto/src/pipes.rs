@@ -52,7 +52,7 @@ impl fmt::Display for PipeId {
 /// Hands out unique pipe ids: a seeded random start, then +1 per pipe (skipping 0 and
 /// ids still in use), as nanomsg and NNG do, so that ids from different sockets rarely
 /// collide in a device chain.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PipeIdAllocator {
     next: u32,
     in_use: std::collections::BTreeSet<u32>,
@@ -124,7 +124,7 @@ impl Default for Priority {
 }
 
 /// What a driver says about a pipe when it attaches it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PipeInfo {
     /// Priority for sending (load-balanced senders: PUSH, REQ).
     pub send_priority: Priority,
@@ -136,7 +136,7 @@ pub struct PipeInfo {
 /// over one contiguous array, which for the few pipes of a typical socket costs less than
 /// a B-tree's node walk, and that lookup happens on every load-balanced send.
 /// Insertion and removal move the tail, which only pipe attach and detach do.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct PipeMap<V> {
     entries: Vec<(PipeId, V)>,
 }
@@ -197,7 +197,7 @@ impl<V> PipeMap<V> {
 /// queueing (the active pipes are those with a message waiting). A lower-priority pipe is
 /// chosen only while no higher-priority pipe is active, which gives nanomsg's strict
 /// failover.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PriorityRing {
     levels: [VecDeque<PipeId>; 16],
     /// Bit i set when level i is non-empty.
@@ -338,12 +338,12 @@ impl PriorityRing {
 /// A send writes one clone of the message (a shared buffer) to every writable pipe, in
 /// pipe id order, and uses up that pipe's writability; a pipe that cannot take it now
 /// misses it, counted as [`DropReason::PipeBusy`]. Sending never blocks and never fails.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct FanOut {
     pipes: BTreeMap<PipeId, FanOutPipe>,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct FanOutPipe {
     info: PipeInfo,
     writable: bool,

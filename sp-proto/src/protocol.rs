@@ -79,7 +79,7 @@ impl Config {
 }
 
 /// A message to write on a pipe: `msg.header || msg.body` as one frame.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Transmit {
     /// The pipe to write on.
     pub pipe: PipeId,
@@ -95,7 +95,7 @@ impl Transmit {
 }
 
 /// Something the driver must act on, or may report.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Event {
     /// Stop reading messages from this pipe (its receive queue is full).
@@ -123,7 +123,7 @@ pub enum PipeRefused {
 }
 
 /// The kind of a failed send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SendErrorKind {
     /// No pipe can take the message now; retry after the next input.

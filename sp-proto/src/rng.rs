@@ -6,7 +6,7 @@
 //! jitter (it is not, and need not be, cryptographic).
 
 /// A deterministic 64-bit pseudo-random generator (SplitMix64).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Rng {
     state: u64,
 }

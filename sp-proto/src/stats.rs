@@ -80,7 +80,7 @@ impl fmt::Display for DropReason {
 }
 
 /// Counters kept by every protocol state machine.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct ProtoStats {
     /// Messages received from pipes (before any filtering or dropping).
     pub msgs_in: u64,

@@ -113,7 +113,7 @@ pub struct Subscriptions {
 
 /// The index over the first two bytes of topics of two bytes or more: for each prefix,
 /// the offset of the root record of the subtree holding the rest of those topics.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Top {
     /// Sorted prefixes (big-endian `u16`) and their roots, for small sets.
     Sparse { keys: Vec<u16>, roots: Vec<u32> },
@@ -261,7 +261,7 @@ impl Top {
 }
 
 /// A parsed record header (see the module docs for the byte layout).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Rec {
     /// Offset of the record.
     at: usize,
@@ -390,7 +390,7 @@ impl Kids {
 }
 
 /// Where the pointer to a record is kept.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Slot {
     /// In the top index, under this prefix.
     Top(u16),
@@ -1024,6 +1024,16 @@ impl PartialEq for Subscriptions {
 }
 
 impl Eq for Subscriptions {}
+
+/// Hashes the topics, like [`PartialEq`], not the memory layout.
+impl std::hash::Hash for Subscriptions {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.len.hash(state);
+        for topic in self.iter() {
+            topic.hash(state);
+        }
+    }
+}
 
 impl fmt::Debug for Subscriptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

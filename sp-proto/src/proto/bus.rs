@@ -30,7 +30,7 @@ use crate::time::Instant;
 use crate::wire::backtrace::first_word;
 
 /// The BUS state machine.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Bus {
     /// Every attached pipe and whether it can take a message now.
     pipes: FanOut,

@@ -14,7 +14,7 @@ use crate::protocol::{Config, Event, RecvError, Transmit};
 use crate::stats::{DropReason, ProtoStats};
 
 /// The shared core of a protocol state machine (see the module docs).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Core {
     /// The options in force.
     pub(crate) options: Options,

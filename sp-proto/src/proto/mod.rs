@@ -48,7 +48,7 @@ macro_rules! any_protocol {
         ///
         /// Use the variants to reach protocol-specific methods (subscriptions); contexts are
         /// reached through its [`Contexts`] implementation.
-        #[derive(Clone, Debug)]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
         #[allow(clippy::large_enum_variant)]
         pub enum AnyProtocol {
             $(

@@ -20,14 +20,14 @@ use crate::socket_type::SocketType;
 use crate::time::Instant;
 
 /// The one attached peer and whether its pipe can take a message now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Peer {
     pipe: PipeId,
     writable: bool,
 }
 
 /// The PAIR v0 state machine (cooked and raw behave the same).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Pair0 {
     peer: Option<Peer>,
     inbound: Inbound,

@@ -54,7 +54,7 @@ use crate::wire::hop::HopHeader;
 const MAX_RAW_SEND_HOPS: u32 = 0xfe;
 
 /// The PAIR v1 state machine.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Pair1 {
     polyamorous: bool,
     /// Every attached pipe.

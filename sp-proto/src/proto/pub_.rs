@@ -26,7 +26,7 @@ use crate::stats::DropReason;
 use crate::time::Instant;
 
 /// The PUB state machine (raw differs only in passing a user-supplied header through).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Pub {
     /// Every attached pipe and whether it can take a message now.
     pipes: FanOut,

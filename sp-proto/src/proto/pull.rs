@@ -14,7 +14,7 @@ use crate::socket_type::SocketType;
 use crate::time::Instant;
 
 /// The PULL state machine (cooked and raw behave the same).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Pull {
     inbound: Inbound,
     core: Core,

@@ -14,7 +14,7 @@ use crate::time::Instant;
 
 /// The PUSH state machine. Raw differs from cooked only in passing a user-supplied header
 /// through (PIPELINE itself has no header).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Push {
     writable: PriorityRing,
     core: Core,

@@ -35,7 +35,7 @@ use crate::protocol::Config;
 use crate::socket_type::SocketType;
 
 /// The Rep state machine.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Rep(Replier);
 
 impl Rep {

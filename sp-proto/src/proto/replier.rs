@@ -20,21 +20,21 @@ use crate::time::Instant;
 use crate::wire::backtrace::{first_word, push_word, Backtrace};
 
 /// The send side of one pipe: its write credit and the replies waiting for it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 struct PipeOut {
     writable: bool,
     backlog: VecDeque<Message>,
 }
 
 /// What a context must answer: the pipe and backtrace of its last request.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Pending {
     pipe: PipeId,
     header: Bytes,
 }
 
 /// What a replier does with an answer for a pipe that cannot take it now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum OnBusy {
     /// Keep it in the pipe's backlog (bounded by `recv_queue`) until the pipe is writable.
     Backlog,
@@ -44,7 +44,7 @@ pub(crate) enum OnBusy {
 
 /// The shared engine of REP and RESPONDENT: fair-queued requests with backtraces,
 /// contexts that remember what to answer, answers routed back by pipe.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Replier {
     socket_type: SocketType,
     on_busy: OnBusy,

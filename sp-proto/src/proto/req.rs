@@ -53,7 +53,7 @@ pub use crate::context::ContextId;
 use crate::context::{ContextError, ContextTable, Contexts};
 
 /// Where a request is in its journey to a peer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Delivery {
     /// Waiting in the hold queue for a writable pipe.
     Held,
@@ -64,7 +64,7 @@ enum Delivery {
     },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Request {
     id: u32,
     body: Bytes,
@@ -73,7 +73,7 @@ struct Request {
     sent_before: bool,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 enum CtxState {
     /// No request: recv is not valid.
     #[default]
@@ -85,7 +85,7 @@ enum CtxState {
 }
 
 /// The REQ state machine.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Req {
     /// Writable pipes (load balancing by send priority).
     writable: PriorityRing,

@@ -39,7 +39,7 @@ use crate::protocol::Config;
 use crate::socket_type::SocketType;
 
 /// The Respondent state machine.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Respondent(Replier);
 
 impl Respondent {

@@ -34,7 +34,7 @@ use crate::subscriptions::Subscriptions;
 use crate::time::Instant;
 
 /// The SUB state machine.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Sub {
     topics: Subscriptions,
     inbound: Inbound,

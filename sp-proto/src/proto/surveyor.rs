@@ -63,7 +63,7 @@ pub use crate::context::ContextId;
 use crate::context::{ContextError, ContextTable, Contexts};
 
 /// Where one context stands in its survey.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum SurveyState {
     /// No survey yet, or its expiry was already reported.
     Idle,
@@ -73,7 +73,7 @@ enum SurveyState {
     TimedOut,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Context {
     state: SurveyState,
     /// The id of this context's last survey when it ended by reaching its deadline: late
@@ -83,7 +83,7 @@ struct Context {
 }
 
 /// The SURVEYOR state machine (cooked or raw, see the module docs).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Surveyor {
     /// The last survey id handed out, before bit 31 is set.
     last_id: u32,
