@@ -227,6 +227,42 @@ pub fn pair() -> Spec {
     s
 }
 
+/// PAIR v1 through two raw PAIR v1 devices (each two raw sockets back to back), a hop
+/// limit of 1: `a`'s message reaches the first device with 1 hop and is forwarded with 2;
+/// the second device must drop it (and so must `a` drop what `b` sends the other way).
+/// Each end sends two messages. Faults: a loss, a broken link and one attach.
+pub fn pair1_devices() -> Spec {
+    let raw = |name, to| {
+        let mut n = NodeSpec::new(name, SocketType::Pair1, Role::Forward { to });
+        n.raw = true;
+        n
+    };
+    let mut s = Spec::new(
+        "pair1 through 2 raw devices",
+        vec![
+            NodeSpec::new("a", SocketType::Pair1, Role::Client { sends: 2 }),
+            raw("d1a", 2),
+            raw("d1b", 1),
+            raw("d2a", 4),
+            raw("d2b", 3),
+            NodeSpec::new("b", SocketType::Pair1, Role::Client { sends: 2 }),
+        ],
+        vec![
+            LinkSpec::new(0, 1),
+            LinkSpec::new(2, 3),
+            LinkSpec::new(4, 5),
+        ],
+    );
+    s.max_ttl = 1;
+    s.faults = Faults {
+        losses: 1,
+        detaches: 1,
+        attaches: 1,
+        ..Faults::default()
+    };
+    s
+}
+
 /// Every standard configuration.
 pub fn all() -> Vec<Spec> {
     vec![
@@ -240,5 +276,6 @@ pub fn all() -> Vec<Spec> {
         pubsub(),
         bus(),
         pair(),
+        pair1_devices(),
     ]
 }

@@ -42,6 +42,8 @@ pub enum Bug {
     /// PUSH: `handle_writable` is swallowed, so a pipe that took one message never takes
     /// another.
     PushIgnoresWritable,
+    /// Any node: its hop limit is raised to 255 whatever it was configured with.
+    IgnoresTtl,
 }
 
 /// One node's protocol, as the model drives it. The checker keeps states by their hash:
@@ -57,6 +59,11 @@ pub struct Machine {
 impl Machine {
     /// Wraps `proto`, with `bug` planted if given.
     pub fn new(mut proto: AnyProtocol, bug: Option<Bug>) -> Self {
+        if bug == Some(Bug::IgnoresTtl) {
+            let mut options = proto.options().clone();
+            options.set_max_ttl(255).expect("255 is a valid TTL");
+            proto.set_options(options);
+        }
         if bug == Some(Bug::SubTakesEverything) {
             if let AnyProtocol::Sub(s) = &mut proto {
                 s.subscribe(b"");

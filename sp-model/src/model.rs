@@ -100,6 +100,9 @@ impl SpModel {
         c.options
             .set_recv_queue(self.spec.recv_queue)
             .expect("valid queue length");
+        c.options
+            .set_max_ttl(self.spec.max_ttl.into())
+            .expect("valid TTL");
         c
     }
 
@@ -134,7 +137,10 @@ impl SpModel {
     }
 
     fn records_wire(&self, node: usize) -> bool {
-        matches!(self.spec.nodes[node].role, Role::Server | Role::Reflector)
+        matches!(
+            self.spec.nodes[node].role,
+            Role::Server | Role::Reflector | Role::Forward { .. }
+        )
     }
 
     /// Drains node `n`'s transmits and events (the drain rule), in the order of
@@ -329,6 +335,14 @@ impl SpModel {
                 // that header reaches every other pipe.
                 let _ = st.nodes[n].machine.send(now, msg);
             }
+            Role::Forward { to } => {
+                // The device's other socket sends it on (a refusal drops it, as a
+                // device does).
+                self.drain(st, n);
+                let to = usize::from(to);
+                let _ = st.nodes[to].machine.send(now, msg);
+                self.drain(st, to);
+            }
             Role::Client { .. } | Role::Sink => {
                 let user = &mut st.nodes[n].user;
                 let sent = user.sent;
@@ -453,7 +467,9 @@ impl SpModel {
                     out.push(Action::Recv { node });
                     out.push(Action::Reply { node });
                 }
-                Role::Sink | Role::Reflector => out.push(Action::Recv { node }),
+                Role::Sink | Role::Reflector | Role::Forward { .. } => {
+                    out.push(Action::Recv { node })
+                }
             }
         }
     }

@@ -35,6 +35,9 @@ pub const SUB_FILTER_ORDER: &str =
 pub const BUS_NO_ECHO: &str = "sp-bus 4.1: BUS never sends a message back to its origin pipe";
 /// PAIR has at most one peer.
 pub const PAIR_ONE_PEER: &str = "sp-pair 3: PAIR has at most one peer";
+/// A raw PAIR v1 device forwards only messages within its hop limit, adding one hop.
+pub const PAIR1_TTL: &str =
+    "sp-pair 4: a PAIR v1 device forwards only within the TTL, adding one hop";
 /// Every request is eventually answered (resends included).
 pub const REQ_ANSWERED: &str = "sp-reqrep 3.2: every request is eventually answered";
 /// Every survey eventually ends.
@@ -69,6 +72,13 @@ pub fn all(spec: &Spec) -> Vec<Property<SpModel>> {
     }
     if has(SocketType::Pair0) || has(SocketType::Pair1) {
         v.push(Property::always(PAIR_ONE_PEER, pair_one_peer));
+    }
+    if spec
+        .nodes
+        .iter()
+        .any(|n| n.socket_type == SocketType::Pair1 && matches!(n.role, Role::Forward { .. }))
+    {
+        v.push(Property::always(PAIR1_TTL, pair1_ttl));
     }
     if spec.schedule == Schedule::Fair {
         if has(SocketType::Req) {
@@ -227,6 +237,40 @@ fn pair_one_peer(m: &SpModel, st: &State) -> bool {
                 .count()
                 <= 1
         })
+}
+
+/// A PAIR v1 payload's hop count and body.
+fn hops(payload: &[u8]) -> Option<(u32, &[u8])> {
+    let word = payload.get(..4)?;
+    Some((u32::from_be_bytes(word.try_into().ok()?), &payload[4..]))
+}
+
+fn pair1_ttl(m: &SpModel, st: &State) -> bool {
+    let ttl = u32::from(m.spec.max_ttl);
+    m.spec.nodes.iter().enumerate().all(|(f, spec)| {
+        let Role::Forward { to } = spec.role else {
+            return true;
+        };
+        if spec.socket_type != SocketType::Pair1 {
+            return true;
+        }
+        // Everything the device's other socket sent came in at `f` within the TTL, and
+        // left with one more hop.
+        st.nodes[usize::from(to)]
+            .user
+            .wire_out
+            .iter()
+            .all(|(_, out)| {
+                let Some((out_hops, body)) = hops(out) else {
+                    return false;
+                };
+                st.nodes[f].user.wire_in.iter().any(|(_, inp)| {
+                    hops(inp).is_some_and(|(in_hops, b)| {
+                        b == body && in_hops <= ttl && out_hops == in_hops + 1
+                    })
+                })
+            })
+    })
 }
 
 /// Every client of type `t` has sent all it will send.

@@ -24,6 +24,12 @@ pub enum Role {
     /// Raw BUS device: receives each message and sends it back out with its header, so it
     /// reaches every pipe but the one it came from.
     Reflector,
+    /// One side of a two-socket raw device: receives each message and sends it, header
+    /// and all, out of the node `to` (the device's other socket).
+    Forward {
+        /// The index of the device's other socket.
+        to: u8,
+    },
 }
 
 /// One node: a socket of the real protocol.
@@ -129,6 +135,8 @@ pub struct Spec {
     pub survey_deadline: Duration,
     /// Receive queue length of every node (small, so that back-pressure is explored).
     pub recv_queue: usize,
+    /// The hop limit of every node (`max_ttl`).
+    pub max_ttl: u8,
     /// Messages a link holds in flight per direction before its sender stops being
     /// writable.
     pub link_capacity: usize,
@@ -148,6 +156,7 @@ impl Spec {
             resend_interval: Duration::from_millis(100),
             survey_deadline: Duration::from_millis(50),
             recv_queue: 2,
+            max_ttl: 8,
             link_capacity: 1,
             horizon: Duration::from_millis(400),
         }

@@ -140,3 +140,11 @@ fn push_backlog_that_never_drains_is_caught() {
         PUSH_DRAINS,
     );
 }
+
+#[test]
+fn pair1_device_ignoring_its_ttl_is_caught() {
+    expect_counterexample(
+        configs::pair1_devices().with_bug("d2a", Bug::IgnoresTtl),
+        PAIR1_TTL,
+    );
+}
