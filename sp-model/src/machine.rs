@@ -44,6 +44,9 @@ pub enum Bug {
     PushIgnoresWritable,
     /// Any node: its hop limit is raised to 255 whatever it was configured with.
     IgnoresTtl,
+    /// Any node: every second incoming message vanishes before the protocol sees it,
+    /// counted nowhere.
+    SilentDrop,
 }
 
 /// One node's protocol, as the model drives it. The checker keeps states by their hash:
@@ -54,6 +57,8 @@ pub struct Machine {
     bug: Option<Bug>,
     /// Attached pipes, for [`Bug::ReplyOnWrongPipe`].
     pipes: Vec<PipeId>,
+    /// Incoming messages seen, for [`Bug::SilentDrop`].
+    seen: u8,
 }
 
 impl Machine {
@@ -73,6 +78,7 @@ impl Machine {
             proto,
             bug,
             pipes: Vec::new(),
+            seen: 0,
         }
     }
 
@@ -131,6 +137,10 @@ impl Machine {
             }
             _ => payload,
         };
+        self.seen = self.seen.wrapping_add(1);
+        if self.bug == Some(Bug::SilentDrop) && self.seen % 2 == 0 {
+            return;
+        }
         if self.bug == Some(Bug::TakesEverythingTwice) {
             self.proto
                 .handle_message(self.clock(now), pipe, payload.clone());
@@ -159,6 +169,15 @@ impl Machine {
             msg.header = Bytes::new();
         }
         self.proto.send(self.clock(now), msg)
+    }
+
+    /// How many messages a user could receive now, found on a copy (the state is not
+    /// changed).
+    pub fn queued(&self, now: Instant) -> usize {
+        let mut probe = self.proto.clone();
+        (0..=u8::MAX)
+            .take_while(|_| probe.recv(now).is_ok())
+            .count()
     }
 
     /// See [`Protocol::recv`].

@@ -252,6 +252,8 @@ impl SpModel {
                 .wire_in
                 .push((link as u8, payload.clone()));
         }
+        let user = &mut st.nodes[receiver].user;
+        user.handed_in = user.handed_in.saturating_add(1);
         st.nodes[receiver]
             .machine
             .handle_message(st.now, pipe, payload);

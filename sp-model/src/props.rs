@@ -5,7 +5,7 @@
 //! timer could happen and no timer is left.
 
 use bytes::Bytes;
-use sp_proto::{AnyProtocol, ContextId, SocketType};
+use sp_proto::{AnyProtocol, ContextId, Protocol, SocketType};
 use stateright::Property;
 
 use crate::model::SpModel;
@@ -38,6 +38,9 @@ pub const PAIR_ONE_PEER: &str = "sp-pair 3: PAIR has at most one peer";
 /// A raw PAIR v1 device forwards only messages within its hop limit, adding one hop.
 pub const PAIR1_TTL: &str =
     "sp-pair 4: a PAIR v1 device forwards only within the TTL, adding one hop";
+/// A receive-only socket accounts for every message it was handed.
+pub const DROPS_COUNTED: &str =
+    "sp-overview 8: every message a receiver was handed is delivered, queued, or counted dropped";
 /// Every request is eventually answered (resends included).
 pub const REQ_ANSWERED: &str = "sp-reqrep 3.2: every request is eventually answered";
 /// Every survey eventually ends.
@@ -79,6 +82,9 @@ pub fn all(spec: &Spec) -> Vec<Property<SpModel>> {
         .any(|n| n.socket_type == SocketType::Pair1 && matches!(n.role, Role::Forward { .. }))
     {
         v.push(Property::always(PAIR1_TTL, pair1_ttl));
+    }
+    if has_role(|r| matches!(r, Role::Sink)) {
+        v.push(Property::always(DROPS_COUNTED, drops_counted));
     }
     if spec.schedule == Schedule::Fair {
         if has(SocketType::Req) {
@@ -270,6 +276,18 @@ fn pair1_ttl(m: &SpModel, st: &State) -> bool {
                     })
                 })
             })
+    })
+}
+
+/// For receive-only nodes (sinks): messages handed in = messages the user received +
+/// messages still queued + drops counted in the statistics, whatever their reason.
+fn drops_counted(m: &SpModel, st: &State) -> bool {
+    st.nodes.iter().enumerate().all(|(i, n)| {
+        m.spec.nodes[i].role != Role::Sink
+            || usize::from(n.user.handed_in)
+                == n.user.got.len()
+                    + n.machine.queued(st.now)
+                    + n.machine.proto().stats().dropped_total() as usize
     })
 }
 

@@ -50,6 +50,8 @@ pub struct Got {
 pub struct User {
     /// Messages sent so far.
     pub sent: u8,
+    /// Payloads the model handed to this node's protocol (`handle_message` calls).
+    pub handed_in: u8,
     /// When each was sent.
     pub sent_at: Vec<Instant>,
     /// Messages received, in order.

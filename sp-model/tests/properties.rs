@@ -148,3 +148,11 @@ fn pair1_device_ignoring_its_ttl_is_caught() {
         PAIR1_TTL,
     );
 }
+
+#[test]
+fn a_drop_counted_nowhere_is_caught() {
+    expect_counterexample(
+        configs::pubsub().with_bug("sub2", Bug::SilentDrop),
+        DROPS_COUNTED,
+    );
+}
