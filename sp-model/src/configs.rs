@@ -5,6 +5,8 @@
 //! and survey ids): SP runs over ordered, reliable streams, so a copy can only come from a
 //! resend, and PUB/SUB or PUSH/PULL have no way (and no duty) to notice one.
 
+use std::time::Duration;
+
 use sp_proto::{Priority, SocketType};
 
 use crate::spec::{Faults, LinkSpec, NodeSpec, Role, Schedule, Spec};
@@ -31,17 +33,18 @@ pub fn req_rep() -> Spec {
         detaches: 1,
         attaches: 1,
     };
-    s.horizon = std::time::Duration::from_millis(250);
+    s.horizon = Duration::from_millis(250);
     s
 }
 
 /// [`req_rep`] under the fair schedule, for liveness: one request, a loss and a broken
-/// link that comes back.
+/// link that its dialer's backoff (10 to 40 ms) brings back.
 pub fn req_rep_fair() -> Spec {
     let mut s = req_rep();
     s.name = "req-rep (fair)";
     s.nodes[0].role = Role::Client { sends: 1 };
     s.schedule = Schedule::Fair;
+    s.reconnect = Some((Duration::from_millis(10), Duration::from_millis(40)));
     s.faults = Faults {
         losses: 1,
         duplicates: 0,
@@ -140,6 +143,7 @@ pub fn pipeline_fair() -> Spec {
     let mut s = pipeline();
     s.name = "push-pull (fair)";
     s.schedule = Schedule::Fair;
+    s.reconnect = Some((Duration::from_millis(10), Duration::from_millis(40)));
     s.faults = Faults {
         detaches: 1,
         ..Faults::default()

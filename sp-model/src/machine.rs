@@ -47,6 +47,9 @@ pub enum Bug {
     /// Any node: every second incoming message vanishes before the protocol sees it,
     /// counted nowhere.
     SilentDrop,
+    /// A dialer (the `a` end of its links) never schedules a reconnect after a link
+    /// breaks.
+    BackoffNeverFires,
 }
 
 /// One node's protocol, as the model drives it. The checker keeps states by their hash:
@@ -80,6 +83,11 @@ impl Machine {
             pipes: Vec::new(),
             seen: 0,
         }
+    }
+
+    /// The planted bug, if any.
+    pub fn bug(&self) -> Option<Bug> {
+        self.bug
     }
 
     /// The protocol value.

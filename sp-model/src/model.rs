@@ -8,6 +8,7 @@
 //! for a delivery to make room.
 
 use bytes::Bytes;
+use sp_proto::backoff::Backoff;
 use sp_proto::{AnyProtocol, Config, Event, Instant, Message, PipeInfo, Priority, SocketType};
 use stateright::{Model, Property};
 
@@ -47,6 +48,11 @@ pub enum Action {
     },
     /// The link is (re)attached with fresh pipe ids.
     Attach {
+        /// The link.
+        link: u8,
+    },
+    /// Time advances to the link's reconnect time and its dialer attaches it again.
+    Redial {
         /// The link.
         link: u8,
     },
@@ -263,12 +269,22 @@ impl SpModel {
     }
 
     fn detach(&self, st: &mut State, link: usize) {
+        let now = st.now;
+        let dialer_bug = st.nodes[self.spec.links[link].a].machine.bug();
         let l = &mut st.links[link];
         let in_flight = l.queue.iter().map(|q| q.len()).sum::<usize>();
         st.lost = st.lost.saturating_add(in_flight as u8);
+        let mut backoff = l.backoff.take();
+        let redial_at = match &mut backoff {
+            Some(_) if dialer_bug == Some(crate::machine::Bug::BackoffNeverFires) => None,
+            Some(b) => Some(b.next_attempt(now)),
+            None => None,
+        };
         *l = Link {
             up: false,
             generation: l.generation,
+            backoff,
+            redial_at,
             ..Link::new(false)
         };
         let pipe = Link::pipe_id(link, l.generation);
@@ -379,6 +395,34 @@ impl SpModel {
         Some(())
     }
 
+    /// The dialer's backoff timer fires: time moves to it and the link is attached again
+    /// (the backoff resets), or, if refused, the next attempt is scheduled.
+    fn redial(&self, st: &mut State, link: usize) -> Option<()> {
+        let at = st.links[link].redial_at?;
+        let now = at.max(st.now);
+        if now.saturating_duration_since(Instant::ZERO) > self.spec.horizon {
+            return None;
+        }
+        st.now = now;
+        self.attach(st, link);
+        let l = &mut st.links[link];
+        let backoff = l.backoff.as_mut()?;
+        if l.up {
+            backoff.reset();
+            l.redial_at = None;
+        } else {
+            l.redial_at = Some(backoff.next_attempt(now));
+        }
+        Some(())
+    }
+
+    /// Whether nothing at all can happen in `st` (every action is disabled).
+    pub fn quiescent(&self, st: &State) -> bool {
+        let mut actions = Vec::new();
+        self.actions(st, &mut actions);
+        actions.into_iter().all(|a| !self.enabled(st, a))
+    }
+
     fn fire(&self, st: &mut State, n: usize) -> Option<()> {
         let at = st.nodes[n].machine.poll_timeout()?;
         let now = at.max(st.now);
@@ -424,7 +468,7 @@ impl SpModel {
                 Some(())
             }
             Action::Attach { link } => {
-                if st.links[usize::from(link)].up {
+                if st.links[usize::from(link)].up || self.spec.reconnect.is_some() {
                     return None;
                 }
                 match self.spec.schedule {
@@ -438,6 +482,7 @@ impl SpModel {
                 self.attach(st, link.into());
                 Some(())
             }
+            Action::Redial { link } => self.redial(st, link.into()),
             Action::Fire { node } => self.fire(st, node.into()),
             Action::Send { node } => self.user_send(st, node.into()),
             Action::Recv { node } => self.user_recv(st, node.into()),
@@ -454,7 +499,7 @@ impl SpModel {
                     out.push(Action::Deliver { link: i as u8, dir });
                 }
             }
-            if !l.up && self.spec.schedule == Schedule::Fair {
+            if !l.up && self.spec.schedule == Schedule::Fair && self.spec.reconnect.is_none() {
                 out.push(Action::Attach { link: i as u8 });
             }
         }
@@ -510,6 +555,13 @@ impl Model for SpModel {
             lost: 0,
         };
         for (i, l) in self.spec.links.iter().enumerate() {
+            if let Some((min, max)) = self.spec.reconnect {
+                let mut b = Backoff::new(min, max, 1000 + i as u64);
+                if !l.initially_up {
+                    st.links[i].redial_at = Some(b.next_attempt(st.now));
+                }
+                st.links[i].backoff = Some(b);
+            }
             if l.initially_up {
                 self.attach(&mut st, i);
             }
@@ -529,6 +581,11 @@ impl Model for SpModel {
             for i in 0..self.spec.nodes.len() {
                 actions.push(Action::Fire { node: i as u8 });
             }
+            for (i, l) in st.links.iter().enumerate() {
+                if l.redial_at.is_some() {
+                    actions.push(Action::Redial { link: i as u8 });
+                }
+            }
         }
         for (i, l) in st.links.iter().enumerate() {
             let link = i as u8;
@@ -546,7 +603,10 @@ impl Model for SpModel {
                 if st.faults_left.detaches > 0 {
                     actions.push(Action::Detach { link });
                 }
-            } else if self.spec.schedule == Schedule::AnyOrder && st.faults_left.attaches > 0 {
+            } else if self.spec.schedule == Schedule::AnyOrder
+                && st.faults_left.attaches > 0
+                && self.spec.reconnect.is_none()
+            {
                 actions.push(Action::Attach { link });
             }
         }
@@ -575,6 +635,7 @@ impl Model for SpModel {
             Action::Duplicate { link: l, dir } => format!("duplicate {}", link(l, dir)),
             Action::Detach { link: l } => format!("detach {}", ends(l)),
             Action::Attach { link: l } => format!("attach {}", ends(l)),
+            Action::Redial { link: l } => format!("backoff fires, redial {}", ends(l)),
             Action::Fire { node: n } => format!("timer fires at {}", node(n)),
             Action::Send { node: n } => format!("{} sends", node(n)),
             Action::Recv { node: n } => format!("{} receives", node(n)),

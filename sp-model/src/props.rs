@@ -41,6 +41,9 @@ pub const PAIR1_TTL: &str =
 /// A receive-only socket accounts for every message it was handed.
 pub const DROPS_COUNTED: &str =
     "sp-overview 8: every message a receiver was handed is delivered, queued, or counted dropped";
+/// A broken link's dialer eventually reconnects it (its backoff fires).
+pub const DIALER_RECONNECTS: &str =
+    "sp-overview 10: a broken link's dialer eventually reconnects (its backoff fires)";
 /// Every request is eventually answered (resends included).
 pub const REQ_ANSWERED: &str = "sp-reqrep 3.2: every request is eventually answered";
 /// Every survey eventually ends.
@@ -95,6 +98,12 @@ pub fn all(spec: &Spec) -> Vec<Property<SpModel>> {
         }
         if has(SocketType::Push) {
             v.push(Property::eventually(PUSH_DRAINS, push_drains));
+        }
+        if spec.reconnect.is_some() {
+            // Judged where the fair schedule has nothing left to do: every link is up
+            // there. ("Eventually" in stateright holds once it held on a path, and every
+            // link is up at the start.)
+            v.push(Property::always(DIALER_RECONNECTS, dialer_reconnects));
         }
     }
     v
@@ -289,6 +298,10 @@ fn drops_counted(m: &SpModel, st: &State) -> bool {
                     + n.machine.queued(st.now)
                     + n.machine.proto().stats().dropped_total() as usize
     })
+}
+
+fn dialer_reconnects(m: &SpModel, st: &State) -> bool {
+    st.links.iter().all(|l| l.up) || !m.quiescent(st)
 }
 
 /// Every client of type `t` has sent all it will send.

@@ -142,6 +142,10 @@ pub struct Spec {
     pub link_capacity: usize,
     /// No state later than this is explored (safety runs bound time by it).
     pub horizon: Duration,
+    /// Reconnect backoff (min, max) of every link's dialer (its `a` end): when set, a
+    /// broken link comes back only when the real `sp_proto::backoff::Backoff` says so, not
+    /// by a free attach action.
+    pub reconnect: Option<(Duration, Duration)>,
 }
 
 impl Spec {
@@ -159,6 +163,7 @@ impl Spec {
             max_ttl: 8,
             link_capacity: 1,
             horizon: Duration::from_millis(400),
+            reconnect: None,
         }
     }
 

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
+use sp_proto::backoff::Backoff;
 use sp_proto::{Instant, PipeId};
 
 use crate::machine::Machine;
@@ -83,6 +84,10 @@ pub struct Link {
     pub blocked: [bool; 2],
     /// Per direction: the receiver paused reading.
     pub paused: [bool; 2],
+    /// The dialer's reconnect backoff, when the spec sets one.
+    pub backoff: Option<Backoff>,
+    /// When the dialer tries again, while the link is down.
+    pub redial_at: Option<Instant>,
 }
 
 impl Link {
@@ -94,6 +99,8 @@ impl Link {
             queue: Default::default(),
             blocked: [false; 2],
             paused: [false; 2],
+            backoff: None,
+            redial_at: None,
         }
     }
 

@@ -156,3 +156,11 @@ fn a_drop_counted_nowhere_is_caught() {
         DROPS_COUNTED,
     );
 }
+
+#[test]
+fn a_dialer_that_never_redials_is_caught() {
+    expect_counterexample(
+        configs::req_rep_fair().with_bug("req", Bug::BackoffNeverFires),
+        DIALER_RECONNECTS,
+    );
+}

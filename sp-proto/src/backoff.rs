@@ -18,7 +18,7 @@ pub const DEFAULT_RECONNECT_MIN: Duration = Duration::from_millis(100);
 pub const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(5);
 
 /// Reconnect delay policy and state for one dialer.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Backoff {
     min: Duration,
     max: Duration,
