@@ -181,10 +181,11 @@ count = 6
 
 #[test]
 fn listener_restart_on_layer_2() {
-    let sc = Scenario::from_toml(STORM).expect("parses");
-    // A socket pattern is not a socket name: a typed error, not a panic.
-    let e = turmoil_scenario::run_scenario(&sc, 3).unwrap_err();
-    assert!(e.to_string().contains("no socket"), "{e}");
+    // A socket pattern is not a socket name: refused at load, at the step's line.
+    let e = Scenario::from_toml(STORM).unwrap_err();
+    assert!(e.to_string().contains("no socket \"c-*.push\""), "{e}");
+    let line = STORM.lines().position(|l| l.contains("c-*.push")).unwrap() + 1;
+    assert_eq!(e.location.map(|l| l.line), Some(line));
     let fixed = STORM.replace("c-*.push", "c-0003.push");
     let sc = Scenario::from_toml(&fixed).expect("parses");
     let r = turmoil_scenario::run_scenario(&sc, 3).expect("runs");
