@@ -156,7 +156,7 @@ bounded! {
 
 bounded! {
     /// Frames the network dropped for a reason (`loss`, `partition`, `conn_closed`,
-    /// `host_down`) or `any`.
+    /// `host_down`, `bad_frame`) or `any`.
     pub struct NetDropsCheck {
         /// The reason.
         pub reason: String,

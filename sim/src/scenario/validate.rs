@@ -9,8 +9,12 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use sp_proto::DropReason;
+
+use super::check::STAT_FIELDS;
 use super::{Action, Expect, Scenario, ScenarioError};
 use crate::def::{host_matches, EndpointDef, HostDef};
+use crate::sim::NET_DROP_REASONS;
 
 /// Where in a scenario file something is: the line (1-based) and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,7 +107,7 @@ impl<'a> Locator<'a> {
             for e in a.iter() {
                 if let DeValue::Table(t) = e.get_ref() {
                     let s = e.span();
-                    if s.start <= at && at < s.end.max(s.start + 1) || s.start == at {
+                    if s.contains(&at) || s.start == at {
                         found = entry_key(t, key);
                     }
                 }
@@ -191,6 +195,23 @@ impl Checker {
                 p.push(Key(key));
                 self.fail(p, format!("`{key}`: no socket matches {alt:?}"));
             }
+        }
+    }
+
+    /// `value` must be `any` (except for `field`) or one of `names`.
+    fn one_of(&mut self, path: Vec<Seg>, key: &'static str, value: &str, names: &[&str]) {
+        let any = key != "field" && value == "any";
+        if !any && !names.contains(&value) {
+            let mut p = path;
+            p.push(Key(key));
+            let also = if key == "field" { "" } else { "any, " };
+            self.fail(
+                p,
+                format!(
+                    "`{key}`: unknown {key} {value:?} (want {also}{})",
+                    names.join(", ")
+                ),
+            );
         }
     }
 
@@ -339,8 +360,12 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
                 c.socket_pattern(p, "receivers", &x.receivers);
             }
             Expect::Survey(x) => c.socket_pattern(p, "socket", &x.socket),
-            Expect::Drops(x) => c.socket_pattern(p, "socket", &x.socket),
-            Expect::NetDrops(_) => {}
+            Expect::Drops(x) => {
+                c.socket_pattern(p.clone(), "socket", &x.socket);
+                let names: Vec<&str> = DropReason::ALL.iter().map(|r| r.name()).collect();
+                c.one_of(p, "reason", &x.reason, &names);
+            }
+            Expect::NetDrops(x) => c.one_of(p, "reason", &x.reason, &NET_DROP_REASONS),
             Expect::Pipes(x) => c.socket_pattern(p, "socket", &x.socket),
             Expect::ConnectRate(x) => {
                 c.socket_pattern(p.clone(), "socket", &x.socket);
@@ -348,7 +373,10 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
                 c.duration(p.clone(), "after_ms", Some(x.after_ms));
                 c.duration(p, "before_ms", x.before_ms);
             }
-            Expect::Stat(x) => c.socket_pattern(p, "socket", &x.socket),
+            Expect::Stat(x) => {
+                c.socket_pattern(p.clone(), "socket", &x.socket);
+                c.one_of(p, "field", &x.field, &STAT_FIELDS);
+            }
         }
     }
     let Some((path, message)) = c.problems.into_iter().next() else {
@@ -506,6 +534,28 @@ dial = [{ addr = "srv:1" }]
         ] {
             let (line, _, msg) = refused(x);
             assert_eq!(line, line_of(x, needle), "{msg}");
+        }
+    }
+
+    #[test]
+    fn unknown_reasons_and_counters() {
+        for (x, needle) in [
+            (
+                "[[expect]]\ncheck = \"net_drops\"\nreason = \"los\"\nmax = 0\n",
+                "los",
+            ),
+            (
+                "[[expect]]\ncheck = \"drops\"\nsocket = \"*.req\"\nreason = \"stale\"\n",
+                "stale",
+            ),
+            (
+                "[[expect]]\ncheck = \"stat\"\nsocket = \"*.req\"\nfield = \"resend\"\n",
+                "resend",
+            ),
+        ] {
+            let (line, _, msg) = refused(x);
+            assert_eq!(line, line_of(x, needle), "{msg}");
+            assert!(msg.contains("unknown"), "{msg}");
         }
     }
 
