@@ -24,6 +24,8 @@
 //!   layer above depends on no async runtime.
 //! * [`turmoil_scenario`]: the same scenario files on the second layer
 //!   ([`turmoil_scenario::run`]), with the expectations checked by the same code.
+//! * [`run_folder`]: every scenario file of a folder with its seeds on both layers, in
+//!   one call (for a project's own `cargo test`); [`Folder`] chooses layers and seeds.
 //!
 //! ```
 //! use sim::def::{EndpointDef, HostDef, SocketDef};
@@ -56,6 +58,7 @@
 use std::fmt;
 
 pub mod def;
+mod folder;
 mod record;
 pub mod scenario;
 mod sim;
@@ -69,6 +72,7 @@ pub mod turmoil_scenario;
 #[doc = include_str!("../../docs/simulation.md")]
 pub struct SimulationGuide;
 
+pub use crate::folder::{run_folder, Folder, FolderError, FolderReport, Refused};
 pub use crate::record::{Received, Sent, SocketLog, SurveyRound};
 pub use crate::sim::Sim;
 pub use crate::trace::{TraceEvent, What};

@@ -6,18 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use sim::scenario::{Layer, Scenario};
-use sim::turmoil_scenario::{self, TurmoilError};
-
-fn scenario_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios directory")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    v.sort();
-    v
-}
+use sim::turmoil_scenario;
+use sim::Folder;
 
 /// Scenarios that must pass on layer 2 with the expectations they have on layer 1.
 const REQUIRED: [&str; 4] = [
@@ -29,36 +19,31 @@ const REQUIRED: [&str; 4] = [
 
 #[test]
 fn every_scenario_runs_on_layer_2_or_is_declared_unsupported() {
+    // The first of the seeds layer 1 tests with (test time: ~0.2 s a run).
+    let report = Folder::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"))
+        .only(Layer::Turmoil)
+        .max_seeds(Layer::Turmoil, 1)
+        .run()
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut passed = BTreeSet::new();
     let mut refused: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
-    let mut failures = Vec::new();
-    for f in scenario_files() {
-        let sc = Scenario::load(&f).unwrap_or_else(|e| panic!("{e}"));
-        // The first of the seeds layer 1 tests with (test time: ~0.2 s a run).
-        for seed in sc.test_seeds().into_iter().take(1) {
-            match turmoil_scenario::run(&f, seed) {
-                Ok(r) => {
-                    println!("{}", r.summary());
-                    assert_eq!(r.layer, Layer::Turmoil);
-                    if r.passed() {
-                        passed.insert(sc.name.clone());
-                    } else {
-                        failures.push(r.to_string());
-                    }
-                }
-                Err(TurmoilError::Unsupported {
-                    scenario, items, ..
-                }) => {
-                    println!("{scenario}: unsupported on layer 2");
-                    assert!(!items.is_empty());
-                    let reasons = refused.entry(scenario).or_default();
-                    for i in &items {
-                        println!("  {i}");
-                        reasons.insert(i.reason);
-                    }
-                }
-                Err(e) => failures.push(e.to_string()),
-            }
+    let mut failures = report.errors.clone();
+    for r in &report.runs {
+        println!("{}", r.summary());
+        assert_eq!(r.layer, Layer::Turmoil);
+        if r.passed() {
+            passed.insert(r.scenario.clone());
+        } else {
+            failures.push(r.to_string());
+        }
+    }
+    for x in &report.refused {
+        println!("{}: unsupported on layer 2", x.scenario);
+        assert!(!x.items.is_empty());
+        let reasons = refused.entry(x.scenario.clone()).or_default();
+        for i in &x.items {
+            println!("  {i}");
+            reasons.insert(i.reason);
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
@@ -91,7 +76,7 @@ fn every_scenario_runs_on_layer_2_or_is_declared_unsupported() {
             );
         }
     }
-    assert_eq!(passed.len() + refused.len(), scenario_files().len());
+    assert_eq!(passed.len() + refused.len(), report.files.len());
 }
 
 #[test]
@@ -181,10 +166,11 @@ count = 6
 
 #[test]
 fn listener_restart_on_layer_2() {
-    let sc = Scenario::from_toml(STORM).expect("parses");
-    // A socket pattern is not a socket name: a typed error, not a panic.
-    let e = turmoil_scenario::run_scenario(&sc, 3).unwrap_err();
-    assert!(e.to_string().contains("no socket"), "{e}");
+    // A socket pattern is not a socket name: refused at load, at the step's line.
+    let e = Scenario::from_toml(STORM).unwrap_err();
+    assert!(e.to_string().contains("no socket \"c-*.push\""), "{e}");
+    let line = STORM.lines().position(|l| l.contains("c-*.push")).unwrap() + 1;
+    assert_eq!(e.location.map(|l| l.line), Some(line));
     let fixed = STORM.replace("c-*.push", "c-0003.push");
     let sc = Scenario::from_toml(&fixed).expect("parses");
     let r = turmoil_scenario::run_scenario(&sc, 3).expect("runs");

@@ -5,6 +5,7 @@
 //!                                          one run; the report, and the trace if asked
 //! sp-sim sweep FILE --seeds A..B [--layer proto|turmoil]
 //!                                          runs seeds A (inclusive) to B (exclusive)
+//! sp-sim --help, sp-sim run --help, sp-sim sweep --help
 //! ```
 //!
 //! `--layer proto` (the default) runs the pure simulator over `sp-proto`; `--layer
@@ -12,23 +13,84 @@
 //! the unsupported parts when the scenario uses something layer 2 does not model.
 //!
 //! The exit status is 0 when every run met its expectations, 1 when one did not, 2 on a
-//! usage or file error. Every failure line names the seed that reproduces it.
+//! usage error, a file that cannot be read or a scenario that cannot be loaded (the
+//! error names the file and line). Every failure line names the seed that reproduces it.
 
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{Args, Parser, Subcommand};
 use sim::scenario::{self, Layer, Report, Scenario};
 use sim::turmoil_scenario::{self, TurmoilError};
 
-const USAGE: &str = "usage: sp-sim run FILE [--seed N] [--trace] [--layer proto|turmoil]\n       \
-     sp-sim sweep FILE --seeds A..B [--layer proto|turmoil]";
+/// Runs deterministic network simulation scenarios (TOML files) on either simulator
+/// layer.
+#[derive(Debug, Parser)]
+#[command(name = "sp-sim", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-/// Part of the message of a scenario refused by a layer (no usage text is printed then).
-const UNSUPPORTED: &str = "is unsupported on layer 2";
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs one seed and prints the report (and the trace with --trace).
+    Run {
+        #[command(flatten)]
+        common: Common,
+        /// The seed (default: the scenario's first test seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print every event of the run before the report.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Runs seeds A (inclusive) to B (exclusive) and lists every failure with its seed.
+    Sweep {
+        #[command(flatten)]
+        common: Common,
+        /// The seeds, as A..B.
+        #[arg(long, value_name = "A..B", value_parser = parse_range)]
+        seeds: SeedRange,
+    },
+}
 
-/// A run that could not complete: the message, and whether it is a usage-level error
-/// (unsupported on the layer) rather than one seed's failure.
-fn run_on(layer: Layer, file: &str, seed: u64) -> Result<Report, (String, bool)> {
+/// What both subcommands take.
+#[derive(Debug, Args)]
+struct Common {
+    /// The scenario file.
+    file: PathBuf,
+    /// The simulator layer: proto (the pure simulator) or turmoil (sp-net over turmoil).
+    #[arg(long, default_value = "proto", value_name = "proto|turmoil")]
+    layer: Layer,
+}
+
+/// Seeds `start` (inclusive) to `end` (exclusive), never empty.
+#[derive(Clone, Copy, Debug)]
+struct SeedRange {
+    start: u64,
+    end: u64,
+}
+
+fn parse_range(s: &str) -> Result<SeedRange, String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("bad seed range {s:?} (want A..B)"))?;
+    let start: u64 = a.parse().map_err(|_| format!("bad seed {a:?}"))?;
+    let end: u64 = b.parse().map_err(|_| format!("bad seed {b:?}"))?;
+    if end <= start {
+        return Err(format!("empty seed range {s:?}"));
+    }
+    Ok(SeedRange { start, end })
+}
+
+/// Why `sp-sim` stopped without a verdict (exit status 2).
+struct Fatal(String);
+
+/// A run that could not complete: the message, and whether it stops a sweep (the
+/// scenario is unsupported on the layer) rather than being one seed's failure.
+fn run_on(layer: Layer, file: &Path, seed: u64) -> Result<Report, (String, bool)> {
     match layer {
         Layer::Proto => scenario::run(file, seed).map_err(|e| (e.to_string(), false)),
         Layer::Turmoil => turmoil_scenario::run(file, seed).map_err(|e| {
@@ -39,58 +101,29 @@ fn run_on(layer: Layer, file: &str, seed: u64) -> Result<Report, (String, bool)>
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match real_main(&args) {
+    // Usage errors print clap's message and exit 2; --help and --version exit 0.
+    let cli = Cli::parse();
+    match real_main(cli) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
-        Err(msg) if msg.contains(UNSUPPORTED) => {
+        Err(Fatal(msg)) => {
             eprintln!("sp-sim: {msg}");
             ExitCode::from(2)
         }
-        Err(msg) => {
-            eprintln!("sp-sim: {msg}\n{USAGE}");
-            ExitCode::from(2)
-        }
     }
 }
 
-fn flag_value<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(String::as_str)
-}
-
-fn parse_range(s: &str) -> Result<(u64, u64), String> {
-    let (a, b) = s
-        .split_once("..")
-        .ok_or_else(|| format!("bad seed range {s:?} (want A..B)"))?;
-    let a: u64 = a.parse().map_err(|_| format!("bad seed {a:?}"))?;
-    let b: u64 = b.parse().map_err(|_| format!("bad seed {b:?}"))?;
-    if b <= a {
-        return Err(format!("empty seed range {s:?}"));
-    }
-    Ok((a, b))
-}
-
-fn real_main(args: &[String]) -> Result<bool, String> {
-    let (cmd, file) = match args {
-        [cmd, file, ..] => (cmd.as_str(), file.as_str()),
-        _ => return Err("missing command or file".into()),
-    };
-    let sc = Scenario::load(file.as_ref()).map_err(|e| e.to_string())?;
-    let layer: Layer = match flag_value(args, "--layer") {
-        Some(l) => l.parse()?,
-        None => Layer::Proto,
-    };
-    match cmd {
-        "run" => {
-            let seed = match flag_value(args, "--seed") {
-                Some(s) => s.parse().map_err(|_| format!("bad seed {s:?}"))?,
-                None => sc.test_seeds().first().copied().unwrap_or(1),
-            };
-            let r = run_on(layer, file, seed).map_err(|(e, _)| e)?;
-            if args.iter().any(|a| a == "--trace") {
+fn real_main(cli: Cli) -> Result<bool, Fatal> {
+    match cli.command {
+        Command::Run {
+            common,
+            seed,
+            trace,
+        } => {
+            let sc = Scenario::load(&common.file).map_err(|e| Fatal(e.to_string()))?;
+            let seed = seed.unwrap_or_else(|| sc.test_seeds().first().copied().unwrap_or(1));
+            let r = run_on(common.layer, &common.file, seed).map_err(|(e, _)| Fatal(e))?;
+            if trace {
                 print!("{}", r.trace);
             }
             print!("{r}");
@@ -99,19 +132,18 @@ fn real_main(args: &[String]) -> Result<bool, String> {
             }
             Ok(r.passed())
         }
-        "sweep" => {
-            let range = flag_value(args, "--seeds").ok_or("sweep needs --seeds A..B")?;
-            let (a, b) = parse_range(range)?;
-            let total = b - a;
+        Command::Sweep { common, seeds } => {
+            let sc = Scenario::load(&common.file).map_err(|e| Fatal(e.to_string()))?;
+            let total = seeds.end - seeds.start;
             let mut failed = Vec::new();
-            for (i, seed) in (a..b).enumerate() {
-                let verdict = match run_on(layer, file, seed) {
+            for (i, seed) in (seeds.start..seeds.end).enumerate() {
+                let verdict = match run_on(common.layer, &common.file, seed) {
                     Ok(r) if r.passed() => "ok",
                     Ok(r) => {
                         failed.push(r.failures().join("\n"));
                         "FAILED"
                     }
-                    Err((e, true)) => return Err(e),
+                    Err((e, true)) => return Err(Fatal(e)),
                     Err((e, false)) => {
                         failed.push(e);
                         "ERROR"
@@ -124,13 +156,13 @@ fn real_main(args: &[String]) -> Result<bool, String> {
                 eprintln!("{f}");
             }
             println!(
-                "{} ({layer}): {} passed, {} failed",
+                "{} ({}): {} passed, {} failed",
                 sc.name,
+                common.layer,
                 total - failed.len() as u64,
                 failed.len()
             );
             Ok(failed.is_empty())
         }
-        other => Err(format!("unknown command {other:?}")),
     }
 }

@@ -339,6 +339,17 @@ fn connect_rate(run: &impl Outcome, c: &ConnectRateCheck) -> Result<String, Stri
     ))
 }
 
+/// The counters a `stat` check can name.
+pub(crate) const STAT_FIELDS: [&str; 7] = [
+    "resends",
+    "delivered",
+    "msgs_in",
+    "msgs_out",
+    "refused",
+    "send_failed",
+    "connects",
+];
+
 fn stat(run: &impl Outcome, c: &StatCheck) -> Result<String, String> {
     let socks = sockets(run, &c.socket)?;
     let mut n = 0u64;

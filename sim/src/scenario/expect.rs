@@ -156,7 +156,7 @@ bounded! {
 
 bounded! {
     /// Frames the network dropped for a reason (`loss`, `partition`, `conn_closed`,
-    /// `host_down`) or `any`.
+    /// `host_down`, `bad_frame`) or `any`.
     pub struct NetDropsCheck {
         /// The reason.
         pub reason: String,
@@ -259,12 +259,15 @@ impl Expect {
 mod tests {
     use crate::scenario::{Expect, Scenario};
 
+    /// A host with one socket `h.s` for the expectations to name.
+    const HOST: &str = "[[host]]\nname = \"h\"\n[[host.socket]]\nname = \"s\"\ntype = \"pair\"\n";
+
     #[test]
     fn shared_keys_load_and_typos_are_named() {
-        let sc = Scenario::from_toml(
-            "[[expect]]\ncheck = \"drops\"\nlabel = \"l\"\nsocket = \"*.s\"\nreason = \"any\"\n\
-             min = 1\nmax = 2\n",
-        )
+        let sc = Scenario::from_toml(&format!(
+            "{HOST}[[expect]]\ncheck = \"drops\"\nlabel = \"l\"\nsocket = \"*.s\"\nreason = \"any\"\n\
+             min = 1\nmax = 2\n"
+        ))
         .unwrap();
         let Expect::Drops(c) = &sc.expects[0].check else {
             panic!("{:?}", sc.expects[0].check)

@@ -44,6 +44,7 @@ mod apply;
 mod check;
 mod expect;
 mod report;
+mod validate;
 
 use std::fmt;
 use std::path::Path;
@@ -59,7 +60,7 @@ pub use self::expect::{
     Bounds, ConnectRateCheck, DropsCheck, ExactlyOnceCheck, Expect, NetDropsCheck, PipesCheck,
     ReceivedCheck, StatCheck, SurveyCheck,
 };
-pub use self::report::{CheckResult, Report, ScenarioError};
+pub use self::report::{CheckResult, Location, Report, ScenarioError};
 use crate::def::{ms, HostDef, LinksDef};
 use crate::Sim;
 
@@ -195,6 +196,25 @@ pub fn run(path: impl AsRef<Path>, seed: u64) -> Result<Report, ScenarioError> {
     Ok(r)
 }
 
+/// A TOML or field error, at the line of the offending key: `toml` reports errors of a
+/// `[[step]]` or `[[expect]]` entry (unknown field or variant) at the entry's header, so
+/// the key it names is looked up inside the entry.
+fn parse_error(text: &str, e: &toml::de::Error) -> ScenarioError {
+    let loc = validate::Locator::new(text);
+    let named = e.message().split('`').nth(1);
+    let location = e.span().map(|s| {
+        named
+            .and_then(|k| loc.key_in_entry(s.start, k))
+            .unwrap_or_else(|| loc.line_at(s.start))
+    });
+    ScenarioError {
+        file: None,
+        seed: None,
+        location,
+        message: e.message().to_owned(),
+    }
+}
+
 /// One timeline action at a resolved time, with its repetition index.
 pub(crate) struct Timed<'a> {
     pub(crate) at: Instant,
@@ -203,13 +223,13 @@ pub(crate) struct Timed<'a> {
 }
 
 impl Scenario {
-    /// Parses a scenario from TOML text.
+    /// Parses a scenario from TOML text and checks it: every host and socket name
+    /// resolves, every pattern matches something, every duration is `>= 0`. The error
+    /// names the line of the offending value.
     pub fn from_toml(text: &str) -> Result<Self, ScenarioError> {
-        toml::from_str(text).map_err(|e| ScenarioError {
-            file: None,
-            seed: None,
-            message: e.to_string(),
-        })
+        let sc: Self = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
+        validate::validate(&sc, text)?;
+        Ok(sc)
     }
 
     /// Reads and parses a scenario file; the name defaults to the file stem.
@@ -217,10 +237,14 @@ impl Scenario {
         let err = |message: String| ScenarioError {
             file: Some(path.to_owned()),
             seed: None,
+            location: None,
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let mut sc = Self::from_toml(&text).map_err(|e| err(e.message))?;
+        let mut sc = Self::from_toml(&text).map_err(|mut e| {
+            e.file = Some(path.to_owned());
+            e
+        })?;
         if sc.name.is_empty() {
             sc.name = path
                 .file_stem()
@@ -250,6 +274,7 @@ impl Scenario {
         ScenarioError {
             file: None,
             seed: Some(seed),
+            location: None,
             message: format!("{}: {e}", self.name),
         }
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use sp_proto::Instant;
 
+pub use super::validate::Location;
 use super::Layer;
 use crate::trace::time_text;
 
@@ -16,19 +17,28 @@ pub struct ScenarioError {
     pub file: Option<PathBuf>,
     /// The seed of the run, if it started.
     pub seed: Option<u64>,
+    /// The line of the scenario file the error is about, if it is about one.
+    pub location: Option<Location>,
     /// What went wrong.
     pub message: String,
 }
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(p) = &self.file {
-            write!(f, "{}: ", p.display())?;
+        match (&self.file, &self.location) {
+            (Some(p), Some(l)) => write!(f, "{}:{}: ", p.display(), l.line)?,
+            (Some(p), None) => write!(f, "{}: ", p.display())?,
+            (None, Some(l)) => write!(f, "line {}: ", l.line)?,
+            (None, None) => {}
         }
         if let Some(s) = self.seed {
             write!(f, "[seed {s}] ")?;
         }
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        if let Some(l) = &self.location {
+            write!(f, "\n  {:>4} | {}", l.line, l.text)?;
+        }
+        Ok(())
     }
 }
 

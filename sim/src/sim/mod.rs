@@ -22,6 +22,8 @@ mod drain;
 mod host;
 mod net;
 
+pub(crate) use self::net::NET_DROP_REASONS;
+
 use self::net::Net;
 
 /// Events processed at one instant before [`Sim::run_until`] reports a livelock.

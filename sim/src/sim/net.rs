@@ -31,6 +31,10 @@ impl Net {
     }
 }
 
+/// Every reason the network drops a frame for, as `net_drops` checks name them.
+pub(crate) const NET_DROP_REASONS: [&str; 5] =
+    ["loss", "partition", "conn_closed", "host_down", "bad_frame"];
+
 impl Sim {
     /// Cuts the network between hosts matching `a` and hosts matching `b` (exact names,
     /// `*`, or prefixes ending in `*`). Two-way: connections between them break at once
@@ -100,6 +104,7 @@ impl Sim {
     }
 
     pub(super) fn net_drop(&mut self, h: usize, reason: &'static str) {
+        debug_assert!(NET_DROP_REASONS.contains(&reason), "{reason} not listed");
         *self.net.drops.entry(reason).or_default() += 1;
         self.note(
             h,

@@ -36,6 +36,7 @@ impl<'a> Run<'a> {
         TurmoilError::Scenario(ScenarioError {
             file: None,
             seed: Some(self.seed),
+            location: None,
             message: format!("{} (layer 2): {e}", self.sc.name),
         })
     }
