@@ -84,7 +84,7 @@ struct Row {
 }
 
 /// The roles with a table, in the order their files are checked.
-const ROLES: [&str; 1] = ["req"];
+const ROLES: [&str; 2] = ["req", "rep"];
 
 fn table_path(role: &str) -> PathBuf {
     PathBuf::from(TABLES).join(format!("{role}.toml"))
