@@ -84,7 +84,7 @@ struct Row {
 }
 
 /// The roles with a table, in the order their files are checked.
-const ROLES: [&str; 2] = ["req", "rep"];
+const ROLES: [&str; 3] = ["req", "rep", "surveyor"];
 
 fn table_path(role: &str) -> PathBuf {
     PathBuf::from(TABLES).join(format!("{role}.toml"))
@@ -716,14 +716,7 @@ fn rep_setup(state: &str, guard: &str) -> Result<World, String> {
     };
     w.payload = match guard {
         "malformed" => Bytes::from_static(&[0, 0, 0, 1, b'x']),
-        "ttl" => {
-            let mut v = Vec::new();
-            for hop in 1..=8u32 {
-                v.extend_from_slice(&hop.to_be_bytes());
-            }
-            v.extend_from_slice(&request(4, "deep"));
-            v.into()
-        }
+        "ttl" => too_deep(),
         _ => request(5, "e"),
     };
     Ok(w)
@@ -764,10 +757,8 @@ fn survey_response(w: &World) -> Bytes {
 }
 
 fn surveyor_setup(state: &str, guard: &str) -> Result<World, String> {
-    let small = guard == "response-queue-full";
-    let raw = state == "raw";
-    let config = with_options(raw, |o| {
-        if small {
+    let config = with_options(state == "raw", |o| {
+        if guard == "response-queue-full" {
             o.set_recv_queue(1).expect("valid");
         }
     });
@@ -776,20 +767,29 @@ fn surveyor_setup(state: &str, guard: &str) -> Result<World, String> {
         w.add(1);
         w.add(2);
     }
+    let queued = matches!(
+        guard,
+        "response-queued"
+            | "response-queue-full"
+            | "response-queued-writable"
+            | "deadline-response-queued"
+            | "p1-removed-response-queued"
+    );
     let mut expired = None;
     match state {
         "raw" => {
-            if matches!(guard, "response-queued" | "response-queue-full") {
+            if queued {
                 w.deliver(1, request(1, "r"));
             }
-            if guard == "bad-header" {
-                w.msg = Message::from("no header");
+            w.msg = if guard == "bad-header" {
+                Message::from("no header")
             } else {
-                w.msg = Message::with_header(request(1, ""), "new");
-            }
+                Message::with_header(request(1, ""), "new")
+            };
         }
-        "idle" => match guard {
-            "p2-busy" | "expired" => {
+        "idle" => {
+            if matches!(guard, "p2-busy" | "expired") {
+                // One survey that expires and is reported: p1 and p2 are busy after it.
                 w.send("old");
                 expired = surveyor(&w.p).current_survey(ContextId::DEFAULT);
                 w.at(DEADLINE);
@@ -799,19 +799,12 @@ fn surveyor_setup(state: &str, guard: &str) -> Result<World, String> {
                     w.writable(1);
                 }
             }
-            _ => {}
-        },
+        }
         "active" | "timed_out" => {
+            // The survey went to p1 and p2, which are busy after it.
             w.send("old");
             expired = surveyor(&w.p).current_survey(ContextId::DEFAULT);
-            if matches!(
-                guard,
-                "response-queued"
-                    | "response-queue-full"
-                    | "response-queued-writable"
-                    | "deadline-response-queued"
-                    | "p1-removed-response-queued"
-            ) {
+            if queued {
                 let r = survey_response(&w);
                 w.deliver(1, r);
             }
@@ -822,9 +815,7 @@ fn surveyor_setup(state: &str, guard: &str) -> Result<World, String> {
             if matches!(
                 guard,
                 "writable" | "response-queued-writable" | "deadline-passed"
-            ) && state != "timed_out"
-                || (state == "timed_out" && guard == "writable")
-            {
+            ) {
                 w.writable(1);
                 w.writable(2);
             }
@@ -843,26 +834,26 @@ fn surveyor_setup(state: &str, guard: &str) -> Result<World, String> {
     w.payload = match guard {
         "malformed" => Bytes::from_static(&[0, 0, 0, 1, b'x']),
         "stale" => Bytes::from([&STALE_ID.to_be_bytes()[..], b"late"].concat()),
-        "expired" => Bytes::from(
-            [
-                &expired.expect("an expired survey").to_be_bytes()[..],
-                b"late",
-            ]
-            .concat(),
-        ),
-        "ttl" => {
-            let mut v = Vec::new();
-            for hop in 1..=8u32 {
-                v.extend_from_slice(&hop.to_be_bytes());
-            }
-            v.extend_from_slice(&request(4, "deep"));
-            v.into()
+        "expired" => {
+            let id = expired.ok_or("surveyor: no expired survey in this setup")?;
+            Bytes::from([&id.to_be_bytes()[..], b"late"].concat())
         }
+        "ttl" => too_deep(),
         _ if state == "raw" => request(2, "r2"),
         _ if state == "active" => survey_response(&w),
-        _ => Bytes::from_static(b"\x80\0\0\x01x"),
+        _ => Bytes::new(),
     };
     Ok(w)
+}
+
+/// A backtrace of 8 pipe words and an id word: one word over the default TTL of 8.
+fn too_deep() -> Bytes {
+    let mut v = Vec::new();
+    for hop in 1..=8u32 {
+        v.extend_from_slice(&hop.to_be_bytes());
+    }
+    v.extend_from_slice(&request(4, "deep"));
+    v.into()
 }
 
 // ---------------------------------------------------------------------------------------
