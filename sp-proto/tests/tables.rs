@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use sp_proto::proto::{Rep, Req, Surveyor};
+use sp_proto::proto::{Pull, Push, Rep, Req, Respondent, Surveyor};
 use sp_proto::{
     AnyProtocol, Config, ContextId, Drain, DropReason, Event, Instant, Message, Options, Output,
     PipeId, PipeInfo, ProtoStats, Protocol, RecvError, SendErrorKind,
@@ -84,7 +84,7 @@ struct Row {
 }
 
 /// The roles with a table, in the order their files are checked.
-const ROLES: [&str; 3] = ["req", "rep", "surveyor"];
+const ROLES: [&str; 6] = ["req", "rep", "surveyor", "respondent", "push", "pull"];
 
 fn table_path(role: &str) -> PathBuf {
     PathBuf::from(TABLES).join(format!("{role}.toml"))
@@ -374,8 +374,23 @@ fn driver(role: &str) -> RoleDriver {
         },
         "rep" => RoleDriver {
             setup: rep_setup,
-            class: rep_class,
+            class: replier_class,
             transmit_kind: "reply",
+        },
+        "respondent" => RoleDriver {
+            setup: respondent_setup,
+            class: replier_class,
+            transmit_kind: "response",
+        },
+        "push" => RoleDriver {
+            setup: push_setup,
+            class: push_class,
+            transmit_kind: "message",
+        },
+        "pull" => RoleDriver {
+            setup: pull_setup,
+            class: pull_class,
+            transmit_kind: "message",
         },
         "surveyor" => RoleDriver {
             setup: surveyor_setup,
@@ -648,21 +663,14 @@ fn req_setup(state: &str, guard: &str) -> Result<World, String> {
 // ---------------------------------------------------------------------------------------
 // REP.
 
-fn rep(p: &AnyProtocol) -> &Rep {
-    match p {
-        AnyProtocol::Rep(r) => r,
-        other => panic!("not a REP: {other:?}"),
-    }
-}
-
-/// idle / answering, from `is_pending` of the default context.
-fn rep_class(p: &AnyProtocol) -> String {
-    if rep(p).is_pending(ContextId::DEFAULT) {
-        "answering"
-    } else {
-        "idle"
-    }
-    .to_string()
+/// idle / answering, from `is_pending` of the default context (REP and RESPONDENT).
+fn replier_class(p: &AnyProtocol) -> String {
+    let pending = match p {
+        AnyProtocol::Rep(r) => r.is_pending(ContextId::DEFAULT),
+        AnyProtocol::Respondent(r) => r.is_pending(ContextId::DEFAULT),
+        other => panic!("not a replier: {other:?}"),
+    };
+    if pending { "answering" } else { "idle" }.to_string()
 }
 
 fn request(id: u32, body: &str) -> Bytes {
@@ -670,13 +678,26 @@ fn request(id: u32, body: &str) -> Bytes {
 }
 
 fn rep_setup(state: &str, guard: &str) -> Result<World, String> {
+    replier_setup(|c| Rep::new(c).into(), state, guard)
+}
+
+fn respondent_setup(state: &str, guard: &str) -> Result<World, String> {
+    replier_setup(|c| Respondent::new(c).into(), state, guard)
+}
+
+/// REP and RESPONDENT share their engine and so their setups.
+fn replier_setup(
+    new: fn(Config) -> AnyProtocol,
+    state: &str,
+    guard: &str,
+) -> Result<World, String> {
     let small = matches!(guard, "backlog-full" | "request-fills-queue");
     let config = with_options(false, |o| {
         if small {
             o.set_recv_queue(1).expect("valid");
         }
     });
-    let mut w = World::new(Rep::new(config));
+    let mut w = World::new(new(config));
     w.add(1);
     // Makes p1 busy: one request answered without write credit.
     let busy = |w: &mut World, backlog: usize| {
@@ -854,6 +875,78 @@ fn too_deep() -> Bytes {
     }
     v.extend_from_slice(&request(4, "deep"));
     v.into()
+}
+
+// ---------------------------------------------------------------------------------------
+// PUSH and PULL.
+
+/// blocked / writable, from `can_send`.
+fn push_class(p: &AnyProtocol) -> String {
+    match p {
+        AnyProtocol::Push(push) if push.can_send() => "writable".into(),
+        AnyProtocol::Push(_) => "blocked".into(),
+        other => panic!("not a PUSH: {other:?}"),
+    }
+}
+
+fn push_setup(state: &str, guard: &str) -> Result<World, String> {
+    let mut w = World::new(Push::new(Config::cooked(7)));
+    match (state, guard) {
+        ("blocked", "no-pipe") => {}
+        ("blocked", _) => {
+            // p1 took a message and has no write credit.
+            w.add(1);
+            w.send("old");
+        }
+        ("writable", "two-writable" | "other-removed") => {
+            w.add(1);
+            w.add(2);
+        }
+        ("writable", _) => w.add(1),
+        _ => return Err(format!("push: no setup for state `{state}`")),
+    }
+    w.pipe = match guard {
+        "new-pipe" | "other-removed" => p(2),
+        _ => p(1),
+    };
+    w.payload = Bytes::from_static(b"data");
+    Ok(w)
+}
+
+/// empty / queued, from `recv` on a copy.
+fn pull_class(p: &AnyProtocol) -> String {
+    match recv_class(p) {
+        Ok(()) => "queued",
+        _ => "empty",
+    }
+    .to_string()
+}
+
+fn pull_setup(state: &str, guard: &str) -> Result<World, String> {
+    let small = matches!(guard, "fills-queue" | "paused");
+    let config = with_options(false, |o| {
+        if small {
+            o.set_recv_queue(1).expect("valid");
+        }
+    });
+    let mut w = World::new(Pull::new(config));
+    w.add(1);
+    match (state, guard) {
+        ("empty", _) => {}
+        ("queued", "two-queued") => {
+            w.deliver(1, Bytes::from_static(b"a"));
+            w.deliver(1, Bytes::from_static(b"b"));
+        }
+        ("queued", _) => w.deliver(1, Bytes::from_static(b"a")),
+        _ => return Err(format!("pull: no setup for state `{state}`")),
+    }
+    w.pipe = match guard {
+        "new-pipe" => p(2),
+        "unknown-pipe" => p(9),
+        _ => p(1),
+    };
+    w.payload = Bytes::from_static(b"data");
+    Ok(w)
 }
 
 // ---------------------------------------------------------------------------------------
