@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use sp_proto::proto::{Pull, Push, Rep, Req, Respondent, Surveyor};
+use sp_proto::proto::{Pair1, Pull, Push, Rep, Req, Respondent, Surveyor};
 use sp_proto::{
     AnyProtocol, Config, ContextId, Drain, DropReason, Event, Instant, Message, Options, Output,
     PipeId, PipeInfo, ProtoStats, Protocol, RecvError, SendErrorKind,
@@ -84,7 +84,15 @@ struct Row {
 }
 
 /// The roles with a table, in the order their files are checked.
-const ROLES: [&str; 6] = ["req", "rep", "surveyor", "respondent", "push", "pull"];
+const ROLES: [&str; 7] = [
+    "req",
+    "rep",
+    "surveyor",
+    "respondent",
+    "push",
+    "pull",
+    "pair1",
+];
 
 fn table_path(role: &str) -> PathBuf {
     PathBuf::from(TABLES).join(format!("{role}.toml"))
@@ -385,6 +393,11 @@ fn driver(role: &str) -> RoleDriver {
         "push" => RoleDriver {
             setup: push_setup,
             class: push_class,
+            transmit_kind: "message",
+        },
+        "pair1" => RoleDriver {
+            setup: pair1_setup,
+            class: pair1_class,
             transmit_kind: "message",
         },
         "pull" => RoleDriver {
@@ -946,6 +959,81 @@ fn pull_setup(state: &str, guard: &str) -> Result<World, String> {
         _ => p(1),
     };
     w.payload = Bytes::from_static(b"data");
+    Ok(w)
+}
+
+// ---------------------------------------------------------------------------------------
+// PAIR v1, polyamorous.
+
+/// none / peers / queued (see `spec/tables/pair1.toml`).
+fn pair1_class(p: &AnyProtocol) -> String {
+    let AnyProtocol::Pair1(pair) = p else {
+        panic!("not a PAIR v1: {p:?}");
+    };
+    if recv_class(p).is_ok() {
+        "queued"
+    } else if pair.pipes().next().is_none() {
+        "none"
+    } else {
+        "peers"
+    }
+    .to_string()
+}
+
+fn hop(count: u32, body: &str) -> Bytes {
+    Bytes::from([&count.to_be_bytes()[..], body.as_bytes()].concat())
+}
+
+fn pair1_setup(state: &str, guard: &str) -> Result<World, String> {
+    let config = with_options(false, |o| {
+        o.pair1_polyamorous = true;
+        if matches!(guard, "fills-queue" | "paused") {
+            o.set_recv_queue(1).expect("valid");
+        }
+    });
+    let mut w = World::new(Pair1::new(config));
+    match state {
+        "none" => {}
+        "peers" | "queued" => {
+            w.add(1);
+            if !matches!(guard, "last-removed" | "pipe-removed") {
+                w.add(2);
+            }
+            if state == "queued" {
+                w.deliver(1, hop(1, "queued"));
+            }
+            match guard {
+                "all-busy" => {
+                    w.send("x");
+                    w.send("y");
+                }
+                "addressed-busy" => {
+                    let mut m = Message::from("x");
+                    m.pipe = Some(p(2));
+                    w.p.send(w.now, m).expect("send");
+                    w.settle();
+                }
+                "pipe-removed" => w.remove(1),
+                _ => {}
+            }
+        }
+        _ => return Err(format!("pair1: no setup for state `{state}`")),
+    }
+    w.pipe = match guard {
+        "new-pipe" => p(3),
+        "unknown" | "unknown-pipe" => p(9),
+        _ => p(1),
+    };
+    w.msg.pipe = match guard {
+        "addressed-writable" | "addressed-busy" => Some(p(2)),
+        "addressed-gone" => Some(p(9)),
+        _ => None,
+    };
+    w.payload = match guard {
+        "malformed" => hop(0x100, "bad"),
+        "ttl" => hop(9, "far"),
+        _ => hop(1, "hi"),
+    };
     Ok(w)
 }
 
