@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use sp_proto::proto::{Pair1, Pull, Push, Rep, Req, Respondent, Surveyor};
+use sp_proto::proto::{Bus, Pair0, Pair1, Pub, Pull, Push, Rep, Req, Respondent, Sub, Surveyor};
 use sp_proto::{
     AnyProtocol, Config, ContextId, Drain, DropReason, Event, Instant, Message, Options, Output,
-    PipeId, PipeInfo, ProtoStats, Protocol, RecvError, SendErrorKind,
+    PipeId, PipeInfo, PipeRefused, ProtoStats, Protocol, RecvError, SendErrorKind,
 };
 
 const TABLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/tables");
@@ -35,8 +35,8 @@ const INPUTS: [&str; 7] = [
     "timeout",
 ];
 
-/// The command results a row may name.
-const RESULTS: [&str; 8] = [
+/// The results a row may name (commands, and `pipe_added`, which may refuse the pipe).
+const RESULTS: [&str; 10] = [
     "ok",
     "message",
     "would_block",
@@ -45,6 +45,8 @@ const RESULTS: [&str; 8] = [
     "no_peers",
     "bad_header",
     "not_supported",
+    "busy",
+    "duplicate",
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -84,7 +86,7 @@ struct Row {
 }
 
 /// The roles with a table, in the order their files are checked.
-const ROLES: [&str; 7] = [
+const ROLES: [&str; 11] = [
     "req",
     "rep",
     "surveyor",
@@ -92,6 +94,10 @@ const ROLES: [&str; 7] = [
     "push",
     "pull",
     "pair1",
+    "pair0",
+    "pub",
+    "sub",
+    "bus",
 ];
 
 fn table_path(role: &str) -> PathBuf {
@@ -131,9 +137,9 @@ fn parse_table(file: &str, text: &str) -> Result<Table, String> {
         if !guards.contains(row.guard.as_str()) {
             return Err(format!("{}: unknown guard `{}`", at(), row.guard));
         }
-        let command = row.input == "send" || row.input == "recv";
+        let command = matches!(row.input.as_str(), "send" | "recv" | "pipe_added");
         match &row.result {
-            None if command => return Err(format!("{}: a command needs a `result`", at())),
+            None if command => return Err(format!("{}: `{}` needs a `result`", at(), row.input)),
             Some(r) if !command => return Err(format!("{}: input with result `{r}`", at())),
             Some(r) if !RESULTS.contains(&r.as_str()) => {
                 return Err(format!("{}: unknown result `{r}`", at()))
@@ -400,6 +406,26 @@ fn driver(role: &str) -> RoleDriver {
             class: pair1_class,
             transmit_kind: "message",
         },
+        "pair0" => RoleDriver {
+            setup: pair0_setup,
+            class: pair0_class,
+            transmit_kind: "message",
+        },
+        "pub" => RoleDriver {
+            setup: pub_setup,
+            class: pub_class,
+            transmit_kind: "message",
+        },
+        "sub" => RoleDriver {
+            setup: sub_setup,
+            class: sub_class,
+            transmit_kind: "message",
+        },
+        "bus" => RoleDriver {
+            setup: bus_setup,
+            class: bus_class,
+            transmit_kind: "message",
+        },
         "pull" => RoleDriver {
             setup: pull_setup,
             class: pull_class,
@@ -460,11 +486,14 @@ fn observe(d: &RoleDriver, row: &Row) -> Result<Observed, String> {
             }
             .to_string(),
         ),
-        "pipe_added" => {
-            w.p.handle_pipe_added(now, w.pipe, PipeInfo::default())
-                .map_err(|e| format!("pipe refused: {e}"))?;
-            None
-        }
+        "pipe_added" => Some(
+            match w.p.handle_pipe_added(now, w.pipe, PipeInfo::default()) {
+                Ok(()) => "ok",
+                Err(PipeRefused::Busy) => "busy",
+                Err(PipeRefused::Duplicate(_)) => "duplicate",
+            }
+            .to_string(),
+        ),
         "pipe_removed" => {
             w.p.handle_pipe_removed(now, w.pipe);
             None
@@ -1034,6 +1063,179 @@ fn pair1_setup(state: &str, guard: &str) -> Result<World, String> {
         "ttl" => hop(9, "far"),
         _ => hop(1, "hi"),
     };
+    Ok(w)
+}
+
+// ---------------------------------------------------------------------------------------
+// PAIR v0, PUB, SUB, BUS.
+
+/// A config with `recv_queue` 1 when `small`.
+fn queue_of_one(small: bool) -> Config {
+    with_options(false, |o| {
+        if small {
+            o.set_recv_queue(1).expect("valid");
+        }
+    })
+}
+
+/// The pipe an input names: p1 unless the guard says otherwise.
+fn named_pipe(guard: &str, new_pipe: u32) -> PipeId {
+    match guard {
+        "new-pipe" => p(new_pipe),
+        "second" => p(2),
+        "unknown" | "unknown-pipe" => p(9),
+        _ => p(1),
+    }
+}
+
+/// none / writable / busy, from `peer` and `can_send`.
+fn pair0_class(p: &AnyProtocol) -> String {
+    let AnyProtocol::Pair0(pair) = p else {
+        panic!("not a PAIR v0: {p:?}");
+    };
+    match (pair.peer(), pair.can_send()) {
+        (None, _) => "none",
+        (Some(_), true) => "writable",
+        (Some(_), false) => "busy",
+    }
+    .to_string()
+}
+
+fn pair0_setup(state: &str, guard: &str) -> Result<World, String> {
+    let config = queue_of_one(matches!(guard, "fills-queue" | "paused"));
+    let mut w = World::new(Pair0::new(config));
+    match state {
+        "none" => {
+            if guard == "queued" {
+                w.add(1);
+                w.deliver(1, Bytes::from_static(b"left"));
+                w.remove(1);
+            }
+        }
+        "writable" | "busy" => {
+            w.add(1);
+            if state == "busy" {
+                w.send("x");
+            }
+            if matches!(guard, "queued" | "paused") {
+                w.deliver(1, Bytes::from_static(b"queued"));
+            }
+        }
+        _ => return Err(format!("pair0: no setup for state `{state}`")),
+    }
+    w.pipe = named_pipe(guard, 1);
+    w.payload = Bytes::from_static(b"data");
+    Ok(w)
+}
+
+/// none / subscribers, from `pipe_count`.
+fn pub_class(p: &AnyProtocol) -> String {
+    let AnyProtocol::Pub(publisher) = p else {
+        panic!("not a PUB: {p:?}");
+    };
+    if publisher.pipe_count() == 0 {
+        "none"
+    } else {
+        "subscribers"
+    }
+    .to_string()
+}
+
+fn pub_setup(state: &str, guard: &str) -> Result<World, String> {
+    let mut w = World::new(Pub::new(Config::cooked(7)));
+    match state {
+        "none" => {}
+        "subscribers" => {
+            w.add(1);
+            if guard != "last-removed" {
+                w.add(2);
+            }
+            if guard == "p2-busy" {
+                w.send("x");
+                w.writable(1);
+            }
+        }
+        _ => return Err(format!("pub: no setup for state `{state}`")),
+    }
+    w.pipe = named_pipe(guard, 3);
+    w.payload = Bytes::from_static(b"data");
+    Ok(w)
+}
+
+/// empty / queued, from `queued()`.
+fn sub_class(p: &AnyProtocol) -> String {
+    let AnyProtocol::Sub(sub) = p else {
+        panic!("not a SUB: {p:?}");
+    };
+    if sub.queued() == 0 { "empty" } else { "queued" }.to_string()
+}
+
+fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
+    let config = with_options(false, |o| {
+        if guard.starts_with("full-") {
+            o.set_recv_queue(1).expect("valid");
+        }
+        o.sub_prefer_new = guard != "full-prefer-old";
+    });
+    let mut w = World::new(Sub::new(config));
+    w.p.subscribe("a").expect("a SUB");
+    w.add(1);
+    match state {
+        "empty" => {}
+        "queued" => {
+            w.deliver(1, Bytes::from_static(b"a1"));
+            if guard == "two-queued" {
+                w.deliver(1, Bytes::from_static(b"a2"));
+            }
+        }
+        _ => return Err(format!("sub: no setup for state `{state}`")),
+    }
+    w.pipe = named_pipe(guard, 2);
+    w.payload = if guard == "unsubscribed" {
+        Bytes::from_static(b"b-news")
+    } else {
+        Bytes::from_static(b"a-news")
+    };
+    Ok(w)
+}
+
+/// none / peers / queued (see `spec/tables/bus.toml`).
+fn bus_class(p: &AnyProtocol) -> String {
+    let AnyProtocol::Bus(bus) = p else {
+        panic!("not a BUS: {p:?}");
+    };
+    if recv_class(p).is_ok() {
+        "queued"
+    } else if bus.pipes().next().is_none() {
+        "none"
+    } else {
+        "peers"
+    }
+    .to_string()
+}
+
+fn bus_setup(state: &str, guard: &str) -> Result<World, String> {
+    let config = queue_of_one(matches!(guard, "fills-queue" | "paused"));
+    let mut w = World::new(Bus::new(config));
+    match state {
+        "none" => {}
+        "peers" | "queued" => {
+            w.add(1);
+            if guard != "last-removed" {
+                w.add(2);
+            }
+            if state == "queued" {
+                w.deliver(1, Bytes::from_static(b"queued"));
+            }
+            if guard == "p2-busy" {
+                w.send("x");
+                w.writable(1);
+            }
+        }
+        _ => return Err(format!("bus: no setup for state `{state}`")),
+    }
+    w.pipe = named_pipe(guard, 3);
+    w.payload = Bytes::from_static(b"data");
     Ok(w)
 }
 
