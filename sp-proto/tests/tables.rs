@@ -16,9 +16,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Deserialize;
 use sp_proto::proto::{Bus, Pair0, Pair1, Pub, Pull, Push, Rep, Req, Respondent, Sub, Surveyor};
+use sp_proto::wire::backtrace::is_whole_backtrace;
 use sp_proto::{
     AnyProtocol, Config, ContextId, Drain, DropReason, Event, Instant, Message, Options, Output,
-    PipeId, PipeInfo, PipeRefused, ProtoStats, Protocol, RecvError, SendErrorKind,
+    PipeId, PipeInfo, PipeRefused, ProtoStats, Protocol, RecvError, SendErrorKind, Transmit,
 };
 
 const TABLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/tables");
@@ -515,7 +516,7 @@ fn observe(d: &RoleDriver, row: &Row) -> Result<Observed, String> {
     let mut outputs = Vec::new();
     while let Some(out) = w.drain.next(&mut w.p, now) {
         outputs.push(match out {
-            Output::Transmit(t) => format!("transmit(p{}, {})", t.pipe, d.transmit_kind),
+            Output::Transmit(t) => format!("transmit(p{}, {})", t.pipe, kind_of(d, &w.p, &t)),
             Output::Event(Event::PausePipe(pipe)) => format!("event(pause, p{pipe})"),
             Output::Event(Event::ResumePipe(pipe)) => format!("event(resume, p{pipe})"),
             Output::Event(Event::RequestResent { pipe }) => {
@@ -538,6 +539,28 @@ fn observe(d: &RoleDriver, row: &Row) -> Result<Observed, String> {
         next: (d.class)(&w.p),
         counters: changed,
     })
+}
+
+/// The role's message kind when the transmit's header is the one the role must send
+/// (REQ: the current request id; SURVEYOR: the current survey id, raw: a backtrace;
+/// REP, RESPONDENT: a backtrace; PAIR v1: hop count 1; others: empty), else a kind that
+/// names the bad header, so that no row can match it.
+fn kind_of(d: &RoleDriver, p: &AnyProtocol, t: &Transmit) -> String {
+    let h = &t.msg.header[..];
+    let id_word = |id: Option<u32>| id.is_some_and(|id| h == id.to_be_bytes());
+    let ok = match p {
+        AnyProtocol::Req(r) => id_word(r.request_id(ContextId::DEFAULT)),
+        AnyProtocol::Surveyor(_) if p.is_raw() => is_whole_backtrace(h),
+        AnyProtocol::Surveyor(s) => id_word(s.current_survey(ContextId::DEFAULT)),
+        AnyProtocol::Rep(_) | AnyProtocol::Respondent(_) => is_whole_backtrace(h),
+        AnyProtocol::Pair1(_) => h == [0, 0, 0, 1],
+        _ => h.is_empty(),
+    };
+    if ok {
+        d.transmit_kind.to_string()
+    } else {
+        format!("{} with unexpected header {h:02x?}", d.transmit_kind)
+    }
 }
 
 /// Drives one row; `Err` describes every mismatch.
@@ -1266,6 +1289,22 @@ fn every_row_holds_against_the_real_protocol() {
 #[test]
 fn spec_documents_carry_the_generated_tables() {
     let bless = std::env::var_os("SP_TABLES_BLESS").is_some();
+    // Every marker in a document names a table that exists.
+    for entry in std::fs::read_dir(SPEC).expect("spec/ exists") {
+        let path = entry.expect("directory entry").path();
+        if path.extension().is_none_or(|x| x != "md") {
+            continue;
+        }
+        let doc = std::fs::read_to_string(&path).expect("readable");
+        for marker in doc.split("<!-- table:").skip(1) {
+            let role = marker.split(' ').next().unwrap_or_default();
+            assert!(
+                ROLES.contains(&role),
+                "{}: marker for `{role}`, which has no table in ROLES",
+                path.display()
+            );
+        }
+    }
     for role in ROLES {
         let table = load(role);
         let path = PathBuf::from(SPEC).join(&table.doc);
