@@ -164,6 +164,11 @@ fn parse_table(file: &str, text: &str) -> Result<Table, String> {
             return Err(format!("{}: duplicate (state, input, guard)", at()));
         }
     }
+    for g in &table.guards {
+        if !table.row.iter().any(|r| r.guard == g.name) {
+            return Err(format!("{file}: guard `{}` is used by no row", g.name));
+        }
+    }
     // Completeness: every declared (state, input) pair has a row.
     for s in &table.states {
         for input in &table.inputs {
