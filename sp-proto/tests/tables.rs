@@ -1,0 +1,1427 @@
+//! The executable state tables (DESIGN rule 7): every `spec/tables/<role>.toml` is loaded,
+//! checked for completeness, and every row is driven through the real protocol.
+//!
+//! For each row the role's `setup` reaches the row's state with the row's guard satisfied
+//! through real inputs only, the input is applied, the outputs are taken with
+//! [`sp_proto::Drain`] (no write credit), and the command result, the outputs, the next
+//! state class (computed by the role's `class` function from the public API) and the
+//! counter changes are compared with the row. The prose tables in `spec/*.md` are
+//! generated from the toml files and must match them byte for byte; run with
+//! `SP_TABLES_BLESS=1` to rewrite them. The schema is in `spec/tables/README.md`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use sp_proto::proto::{Bus, Pair0, Pair1, Pub, Pull, Push, Rep, Req, Respondent, Sub, Surveyor};
+use sp_proto::wire::backtrace::is_whole_backtrace;
+use sp_proto::{
+    AnyProtocol, Config, ContextId, Drain, DropReason, Event, Instant, Message, Options, Output,
+    PipeId, PipeInfo, PipeRefused, ProtoStats, Protocol, RecvError, SendErrorKind, Transmit,
+};
+
+const TABLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/tables");
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec");
+
+/// The inputs and commands a table may name (the [`Protocol`] methods).
+const INPUTS: [&str; 7] = [
+    "send",
+    "recv",
+    "pipe_added",
+    "pipe_removed",
+    "message",
+    "writable",
+    "timeout",
+];
+
+/// The results a row may name (commands, and `pipe_added`, which may refuse the pipe).
+const RESULTS: [&str; 10] = [
+    "ok",
+    "message",
+    "would_block",
+    "wrong_state",
+    "timed_out",
+    "no_peers",
+    "bad_header",
+    "not_supported",
+    "busy",
+    "duplicate",
+];
+
+// ---------------------------------------------------------------------------------------
+// The schema.
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Table {
+    role: String,
+    doc: String,
+    states: Vec<Named>,
+    inputs: Vec<String>,
+    guards: Vec<Named>,
+    row: Vec<Row>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Named {
+    name: String,
+    means: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+struct Row {
+    state: String,
+    input: String,
+    guard: String,
+    #[serde(default)]
+    result: Option<String>,
+    #[serde(default)]
+    outputs: Vec<String>,
+    next: String,
+    #[serde(default)]
+    counters: Vec<String>,
+}
+
+/// The roles with a table, in the order their files are checked.
+const ROLES: [&str; 11] = [
+    "req",
+    "rep",
+    "surveyor",
+    "respondent",
+    "push",
+    "pull",
+    "pair1",
+    "pair0",
+    "pub",
+    "sub",
+    "bus",
+];
+
+fn table_path(role: &str) -> PathBuf {
+    PathBuf::from(TABLES).join(format!("{role}.toml"))
+}
+
+/// Parses and validates one table; errors name the file and, for a bad row, its number
+/// (1-based, in file order) and fields.
+fn parse_table(file: &str, text: &str) -> Result<Table, String> {
+    let table: Table = toml::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+    let states: BTreeSet<&str> = table.states.iter().map(|s| s.name.as_str()).collect();
+    let guards: BTreeSet<&str> = table.guards.iter().map(|g| g.name.as_str()).collect();
+    for input in &table.inputs {
+        if !INPUTS.contains(&input.as_str()) {
+            return Err(format!("{file}: unknown input `{input}` in `inputs`"));
+        }
+    }
+    for (i, row) in table.row.iter().enumerate() {
+        let at = || {
+            format!(
+                "{file}: row {} ({} / {} / {})",
+                i + 1,
+                row.state,
+                row.input,
+                row.guard
+            )
+        };
+        if !states.contains(row.state.as_str()) {
+            return Err(format!("{}: unknown state `{}`", at(), row.state));
+        }
+        if !states.contains(row.next.as_str()) {
+            return Err(format!("{}: unknown next state `{}`", at(), row.next));
+        }
+        if !table.inputs.contains(&row.input) {
+            return Err(format!("{}: unknown input `{}`", at(), row.input));
+        }
+        if !guards.contains(row.guard.as_str()) {
+            return Err(format!("{}: unknown guard `{}`", at(), row.guard));
+        }
+        let command = matches!(row.input.as_str(), "send" | "recv" | "pipe_added");
+        match &row.result {
+            None if command => return Err(format!("{}: `{}` needs a `result`", at(), row.input)),
+            Some(r) if !command => return Err(format!("{}: input with result `{r}`", at())),
+            Some(r) if !RESULTS.contains(&r.as_str()) => {
+                return Err(format!("{}: unknown result `{r}`", at()))
+            }
+            _ => {}
+        }
+        for c in &row.counters {
+            if counter_name_ok(c).is_none() {
+                return Err(format!("{}: unknown counter `{c}`", at()));
+            }
+        }
+        for o in &row.outputs {
+            if parse_output(o).is_none() {
+                return Err(format!("{}: malformed output `{o}`", at()));
+            }
+        }
+        if table.row[..i]
+            .iter()
+            .any(|r| (&r.state, &r.input, &r.guard) == (&row.state, &row.input, &row.guard))
+        {
+            return Err(format!("{}: duplicate (state, input, guard)", at()));
+        }
+    }
+    for g in &table.guards {
+        if !table.row.iter().any(|r| r.guard == g.name) {
+            return Err(format!("{file}: guard `{}` is used by no row", g.name));
+        }
+    }
+    // Completeness: every declared (state, input) pair has a row.
+    for s in &table.states {
+        for input in &table.inputs {
+            if !table
+                .row
+                .iter()
+                .any(|r| r.state == s.name && &r.input == input)
+            {
+                return Err(format!(
+                    "{file}: no row for state `{}`, input `{input}`",
+                    s.name
+                ));
+            }
+        }
+    }
+    Ok(table)
+}
+
+fn load(role: &str) -> Table {
+    let path = table_path(role);
+    let file = format!("spec/tables/{role}.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let table = parse_table(&file, &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(table.role, role, "{file}: `role` must be the file's name");
+    table
+}
+
+fn counter_name_ok(c: &str) -> Option<()> {
+    match c.strip_prefix("dropped.") {
+        Some(reason) => DropReason::ALL
+            .iter()
+            .any(|r| r.name() == reason)
+            .then_some(()),
+        None => ["resends", "delivered"].contains(&c).then_some(()),
+    }
+}
+
+/// `transmit(p1, request)` or `event(name)` / `event(name, p1)`, normalised.
+fn parse_output(o: &str) -> Option<String> {
+    let (head, rest) = o.split_once('(')?;
+    let args: Vec<&str> = rest.strip_suffix(')')?.split(',').map(str::trim).collect();
+    let ok = match head.trim() {
+        "transmit" => args.len() == 2 && pipe_named(args[0]).is_some(),
+        "event" => match args.as_slice() {
+            ["survey_expired"] => true,
+            ["request_resent" | "pause" | "resume", p] => pipe_named(p).is_some(),
+            _ => false,
+        },
+        _ => false,
+    };
+    ok.then(|| format!("{}({})", head.trim(), args.join(", ")))
+}
+
+fn pipe_named(name: &str) -> Option<PipeId> {
+    name.strip_prefix('p')?.parse().ok().and_then(PipeId::new)
+}
+
+fn p(n: u32) -> PipeId {
+    PipeId::new(n).expect("valid pipe id")
+}
+
+// ---------------------------------------------------------------------------------------
+// The markdown generated from a table.
+
+fn render(table: &Table) -> String {
+    let guard = |name: &str| {
+        table
+            .guards
+            .iter()
+            .find(|g| g.name == name)
+            .map_or(name, |g| g.means.as_str())
+            .to_string()
+    };
+    let code = |xs: &[String]| {
+        if xs.is_empty() {
+            "—".to_string()
+        } else {
+            xs.iter()
+                .map(|x| format!("`{x}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let mut out = String::new();
+    out.push_str(&format!(
+        "<!-- Generated from spec/tables/{}.toml by sp-proto/tests/tables.rs; edit the toml, then run SP_TABLES_BLESS=1 cargo test -p sp-proto --test tables. -->\n\n",
+        table.role
+    ));
+    out.push_str("| State | Meaning |\n|---|---|\n");
+    for s in &table.states {
+        out.push_str(&format!("| *{}* | {} |\n", s.name, s.means));
+    }
+    out.push_str("\n| State | Input | Guard | Result | Outputs | Next | Counters |\n");
+    out.push_str("|---|---|---|---|---|---|---|\n");
+    for r in &table.row {
+        out.push_str(&format!(
+            "| *{}* | {} | {} | {} | {} | *{}* | {} |\n",
+            r.state,
+            r.input,
+            guard(&r.guard),
+            r.result.as_deref().map_or("—".into(), |x| format!("`{x}`")),
+            code(&r.outputs),
+            r.next,
+            code(&r.counters),
+        ));
+    }
+    out
+}
+
+/// Replaces the block between `<!-- table:ROLE -->` and `<!-- /table -->` in `doc`.
+fn splice(doc: &str, role: &str, block: &str) -> Result<String, String> {
+    let open = format!("<!-- table:{role} -->\n");
+    let close = "<!-- /table -->";
+    let start = doc
+        .find(&open)
+        .ok_or_else(|| format!("no `{}` marker", open.trim()))?
+        + open.len();
+    let end = start
+        + doc[start..]
+            .find(close)
+            .ok_or_else(|| format!("no `{close}` after `{}`", open.trim()))?;
+    Ok(format!("{}{}{}", &doc[..start], block, &doc[end..]))
+}
+
+// ---------------------------------------------------------------------------------------
+// Driving a row.
+
+/// A protocol placed in a row's state, and what the row's input is applied with.
+struct World {
+    p: AnyProtocol,
+    drain: Drain,
+    now: Instant,
+    /// The pipe the input names (`pipe_added`, `pipe_removed`, `message`, `writable`).
+    pipe: PipeId,
+    /// The payload of a `message` input.
+    payload: Bytes,
+    /// The message of a `send` command.
+    msg: Message,
+}
+
+impl World {
+    fn new(proto: impl Into<AnyProtocol>) -> Self {
+        Self {
+            p: proto.into(),
+            drain: Drain::new(),
+            now: Instant::ZERO,
+            pipe: p(1),
+            payload: Bytes::new(),
+            msg: Message::from("new"),
+        }
+    }
+
+    /// Takes every output (without write credit) and forgets it: setup steps.
+    fn settle(&mut self) {
+        while self.drain.next(&mut self.p, self.now).is_some() {}
+    }
+
+    fn add(&mut self, n: u32) {
+        self.p
+            .handle_pipe_added(self.now, p(n), PipeInfo::default())
+            .expect("pipe accepted");
+        self.settle();
+    }
+
+    fn remove(&mut self, n: u32) {
+        self.p.handle_pipe_removed(self.now, p(n));
+        self.settle();
+    }
+
+    fn writable(&mut self, n: u32) {
+        self.p.handle_writable(self.now, p(n));
+        self.settle();
+    }
+
+    fn deliver(&mut self, n: u32, payload: Bytes) {
+        self.p.handle_message(self.now, p(n), payload);
+        self.settle();
+    }
+
+    fn send(&mut self, body: &'static str) {
+        self.p.send(self.now, Message::from(body)).expect("send");
+        self.settle();
+    }
+
+    fn recv(&mut self) -> Result<Message, RecvError> {
+        let r = self.p.recv(self.now);
+        self.settle();
+        r
+    }
+
+    fn at(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    fn timeout(&mut self) {
+        self.p.handle_timeout(self.now);
+        self.settle();
+    }
+}
+
+/// What applying a row's input produced.
+#[derive(Debug, PartialEq, Eq)]
+struct Observed {
+    result: Option<String>,
+    outputs: Vec<String>,
+    next: String,
+    counters: Vec<String>,
+}
+
+/// A role's test fixture: reaching states, naming state classes and transmits.
+struct RoleDriver {
+    setup: fn(state: &str, guard: &str) -> Result<World, String>,
+    class: fn(&AnyProtocol) -> String,
+    transmit_kind: &'static str,
+}
+
+fn driver(role: &str) -> RoleDriver {
+    match role {
+        "req" => RoleDriver {
+            setup: req_setup,
+            class: req_class,
+            transmit_kind: "request",
+        },
+        "rep" => RoleDriver {
+            setup: rep_setup,
+            class: replier_class,
+            transmit_kind: "reply",
+        },
+        "respondent" => RoleDriver {
+            setup: respondent_setup,
+            class: replier_class,
+            transmit_kind: "response",
+        },
+        "push" => RoleDriver {
+            setup: push_setup,
+            class: push_class,
+            transmit_kind: "message",
+        },
+        "pair1" => RoleDriver {
+            setup: pair1_setup,
+            class: pair1_class,
+            transmit_kind: "message",
+        },
+        "pair0" => RoleDriver {
+            setup: pair0_setup,
+            class: pair0_class,
+            transmit_kind: "message",
+        },
+        "pub" => RoleDriver {
+            setup: pub_setup,
+            class: pub_class,
+            transmit_kind: "message",
+        },
+        "sub" => RoleDriver {
+            setup: sub_setup,
+            class: sub_class,
+            transmit_kind: "message",
+        },
+        "bus" => RoleDriver {
+            setup: bus_setup,
+            class: bus_class,
+            transmit_kind: "message",
+        },
+        "pull" => RoleDriver {
+            setup: pull_setup,
+            class: pull_class,
+            transmit_kind: "message",
+        },
+        "surveyor" => RoleDriver {
+            setup: surveyor_setup,
+            class: surveyor_class,
+            transmit_kind: "survey",
+        },
+        other => panic!("no driver for role `{other}`"),
+    }
+}
+
+fn counters(stats: &ProtoStats) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = DropReason::ALL
+        .iter()
+        .map(|r| (format!("dropped.{}", r.name()), stats.dropped(*r)))
+        .collect();
+    v.push(("resends".into(), stats.resends));
+    v.push(("delivered".into(), stats.delivered));
+    v
+}
+
+/// Applies `row` to a fresh setup and reports what happened.
+fn observe(d: &RoleDriver, row: &Row) -> Result<Observed, String> {
+    let mut w = (d.setup)(&row.state, &row.guard)?;
+    let start = (d.class)(&w.p);
+    if start != row.state {
+        return Err(format!(
+            "setup for `{}` / `{}` reached state `{start}`",
+            row.state, row.guard
+        ));
+    }
+    let before = counters(w.p.stats());
+    let now = w.now;
+    let result = match row.input.as_str() {
+        "send" => Some(match w.p.send(now, w.msg.clone()) {
+            Ok(()) => "ok".to_string(),
+            Err(e) => match e.kind {
+                SendErrorKind::WouldBlock => "would_block",
+                SendErrorKind::WrongState => "wrong_state",
+                SendErrorKind::NoPeers => "no_peers",
+                SendErrorKind::BadHeader => "bad_header",
+                SendErrorKind::NotSupported => "not_supported",
+                other => return Err(format!("unexpected send error {other:?}")),
+            }
+            .to_string(),
+        }),
+        "recv" => Some(
+            match w.p.recv(now) {
+                Ok(_) => "message",
+                Err(RecvError::WouldBlock) => "would_block",
+                Err(RecvError::WrongState) => "wrong_state",
+                Err(RecvError::TimedOut) => "timed_out",
+                Err(RecvError::NotSupported) => "not_supported",
+                Err(other) => return Err(format!("unexpected recv error {other:?}")),
+            }
+            .to_string(),
+        ),
+        "pipe_added" => Some(
+            match w.p.handle_pipe_added(now, w.pipe, PipeInfo::default()) {
+                Ok(()) => "ok",
+                Err(PipeRefused::Busy) => "busy",
+                Err(PipeRefused::Duplicate(_)) => "duplicate",
+            }
+            .to_string(),
+        ),
+        "pipe_removed" => {
+            w.p.handle_pipe_removed(now, w.pipe);
+            None
+        }
+        "message" => {
+            w.p.handle_message(now, w.pipe, w.payload.clone());
+            None
+        }
+        "writable" => {
+            w.p.handle_writable(now, w.pipe);
+            None
+        }
+        "timeout" => {
+            w.p.handle_timeout(now);
+            None
+        }
+        other => return Err(format!("unknown input `{other}`")),
+    };
+    let mut outputs = Vec::new();
+    while let Some(out) = w.drain.next(&mut w.p, now) {
+        outputs.push(match out {
+            Output::Transmit(t) => format!("transmit(p{}, {})", t.pipe, kind_of(d, &w.p, &t)),
+            Output::Event(Event::PausePipe(pipe)) => format!("event(pause, p{pipe})"),
+            Output::Event(Event::ResumePipe(pipe)) => format!("event(resume, p{pipe})"),
+            Output::Event(Event::RequestResent { pipe }) => {
+                format!("event(request_resent, p{pipe})")
+            }
+            Output::Event(Event::SurveyExpired) => "event(survey_expired)".to_string(),
+            Output::Event(other) => format!("event({other:?})"),
+        });
+    }
+    let after = counters(w.p.stats());
+    let mut changed = Vec::new();
+    for ((name, a), (_, b)) in before.iter().zip(&after) {
+        for _ in *a..*b {
+            changed.push(name.clone());
+        }
+    }
+    Ok(Observed {
+        result,
+        outputs,
+        next: (d.class)(&w.p),
+        counters: changed,
+    })
+}
+
+/// The role's message kind when the transmit's header is the one the role must send
+/// (REQ: the current request id; SURVEYOR: the current survey id, raw: a backtrace;
+/// REP, RESPONDENT: a backtrace; PAIR v1: hop count 1; others: empty), else a kind that
+/// names the bad header, so that no row can match it.
+fn kind_of(d: &RoleDriver, p: &AnyProtocol, t: &Transmit) -> String {
+    let h = &t.msg.header[..];
+    let id_word = |id: Option<u32>| id.is_some_and(|id| h == id.to_be_bytes());
+    let ok = match p {
+        AnyProtocol::Req(r) => id_word(r.request_id(ContextId::DEFAULT)),
+        AnyProtocol::Surveyor(_) if p.is_raw() => is_whole_backtrace(h),
+        AnyProtocol::Surveyor(s) => id_word(s.current_survey(ContextId::DEFAULT)),
+        AnyProtocol::Rep(_) | AnyProtocol::Respondent(_) => is_whole_backtrace(h),
+        AnyProtocol::Pair1(_) => h == [0, 0, 0, 1],
+        _ => h.is_empty(),
+    };
+    if ok {
+        d.transmit_kind.to_string()
+    } else {
+        format!("{} with unexpected header {h:02x?}", d.transmit_kind)
+    }
+}
+
+/// Drives one row; `Err` describes every mismatch.
+fn check_row(role: &str, index: usize, row: &Row) -> Result<(), String> {
+    let d = driver(role);
+    let at = format!(
+        "spec/tables/{role}.toml row {} ({} / {} / {})",
+        index + 1,
+        row.state,
+        row.input,
+        row.guard
+    );
+    let got = observe(&d, row).map_err(|e| format!("{at}: {e}"))?;
+    let mut want_counters = row.counters.clone();
+    want_counters.sort();
+    let mut got_counters = got.counters.clone();
+    got_counters.sort();
+    let want_outputs: Vec<String> = row
+        .outputs
+        .iter()
+        .map(|o| parse_output(o).unwrap_or_else(|| o.clone()))
+        .collect();
+    let mut errors = Vec::new();
+    if got.result != row.result {
+        errors.push(format!(
+            "result {:?}, table says {:?}",
+            got.result, row.result
+        ));
+    }
+    if got.outputs != want_outputs {
+        errors.push(format!(
+            "outputs {:?}, table says {:?}",
+            got.outputs, want_outputs
+        ));
+    }
+    if got.next != row.next {
+        errors.push(format!(
+            "next state `{}`, table says `{}`",
+            got.next, row.next
+        ));
+    }
+    if got_counters != want_counters {
+        errors.push(format!(
+            "counters {got_counters:?}, table says {want_counters:?}"
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{at}: {}", errors.join("; ")))
+    }
+}
+
+fn recv_class(p: &AnyProtocol) -> Result<(), RecvError> {
+    let mut probe = p.clone();
+    probe.recv(Instant::ZERO).map(drop)
+}
+
+fn with_options(raw: bool, f: impl FnOnce(&mut Options)) -> Config {
+    let mut options = Options::default();
+    f(&mut options);
+    Config {
+        options,
+        seed: 7,
+        raw,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// REQ.
+
+fn req(p: &AnyProtocol) -> &Req {
+    match p {
+        AnyProtocol::Req(r) => r,
+        other => panic!("not a REQ: {other:?}"),
+    }
+}
+
+/// idle / held / sent / replied, from the public API of the default context.
+fn req_class(p: &AnyProtocol) -> String {
+    let r = req(p);
+    if r.is_pending(ContextId::DEFAULT) {
+        if p.poll_timeout().is_some() {
+            "sent"
+        } else {
+            "held"
+        }
+    } else if recv_class(p).is_ok() {
+        "replied"
+    } else {
+        "idle"
+    }
+    .to_string()
+}
+
+const STALE_ID: u32 = 0x8000_3039;
+
+fn req_reply(w: &World) -> Bytes {
+    let id = req(&w.p)
+        .request_id(ContextId::DEFAULT)
+        .expect("a request in progress");
+    let mut v = id.to_be_bytes().to_vec();
+    v.extend_from_slice(b"reply");
+    v.into()
+}
+
+/// Leaves p1 attached but busy (its credit used by a completed request) and REQ idle.
+fn req_busy_idle(w: &mut World) {
+    w.add(1);
+    w.send("old");
+    let reply = req_reply(w);
+    w.deliver(1, reply);
+    w.recv().expect("the reply");
+}
+
+fn req_setup(state: &str, guard: &str) -> Result<World, String> {
+    let config = with_options(false, |o| o.fail_no_peers = guard == "no-pipe-fail");
+    let mut w = World::new(Req::new(config));
+    match (state, guard) {
+        ("idle", "no-pipe" | "no-pipe-fail") => {}
+        ("idle", "busy") => req_busy_idle(&mut w),
+        ("idle", _) => w.add(1),
+        ("held", "new-pipe-resend") => {
+            w.add(1);
+            w.send("req");
+            w.remove(1);
+        }
+        ("held", _) => {
+            req_busy_idle(&mut w);
+            w.send("req");
+        }
+        ("sent" | "replied", _) => {
+            w.add(1);
+            w.send("req");
+            if state == "replied" {
+                let reply = req_reply(&w);
+                w.deliver(1, reply);
+            }
+            match guard {
+                "writable" | "carrier-removed-writable" | "other-removed" => w.add(2),
+                "deadline-writable" => {
+                    w.writable(1);
+                    w.at(Instant::ZERO + Duration::from_secs(60));
+                }
+                "deadline-busy" => w.at(Instant::ZERO + Duration::from_secs(60)),
+                "before-deadline" => w.at(Instant::ZERO + Duration::from_secs(59)),
+                _ => {}
+            }
+        }
+        _ => return Err(format!("req: no setup for state `{state}`")),
+    }
+    w.pipe = match guard {
+        "new-pipe" | "new-pipe-resend" | "other-removed" => p(2),
+        _ => p(1),
+    };
+    w.payload = match guard {
+        "reply" => req_reply(&w),
+        "stale" => Bytes::from([&STALE_ID.to_be_bytes()[..], b"late"].concat()),
+        "malformed" => Bytes::from_static(&[0, 1]),
+        _ => Bytes::new(),
+    };
+    Ok(w)
+}
+
+// ---------------------------------------------------------------------------------------
+// REP.
+
+/// idle / answering, from `is_pending` of the default context (REP and RESPONDENT).
+fn replier_class(p: &AnyProtocol) -> String {
+    let pending = match p {
+        AnyProtocol::Rep(r) => r.is_pending(ContextId::DEFAULT),
+        AnyProtocol::Respondent(r) => r.is_pending(ContextId::DEFAULT),
+        other => panic!("not a replier: {other:?}"),
+    };
+    if pending { "answering" } else { "idle" }.to_string()
+}
+
+fn request(id: u32, body: &str) -> Bytes {
+    Bytes::from([&(id | 0x8000_0000).to_be_bytes()[..], body.as_bytes()].concat())
+}
+
+fn rep_setup(state: &str, guard: &str) -> Result<World, String> {
+    replier_setup(|c| Rep::new(c).into(), state, guard)
+}
+
+fn respondent_setup(state: &str, guard: &str) -> Result<World, String> {
+    replier_setup(|c| Respondent::new(c).into(), state, guard)
+}
+
+/// REP and RESPONDENT share their engine and so their setups.
+fn replier_setup(
+    new: fn(Config) -> AnyProtocol,
+    state: &str,
+    guard: &str,
+) -> Result<World, String> {
+    let small = matches!(guard, "backlog-full" | "request-fills-queue");
+    let config = with_options(false, |o| {
+        if small {
+            o.set_recv_queue(1).expect("valid");
+        }
+    });
+    let mut w = World::new(new(config));
+    w.add(1);
+    // Makes p1 busy: one request answered without write credit.
+    let busy = |w: &mut World, backlog: usize| {
+        w.deliver(1, request(1, "a"));
+        w.recv().expect("request");
+        w.send("reply-a");
+        for i in 0..backlog {
+            w.deliver(1, request(10 + i as u32, "b"));
+            w.recv().expect("request");
+            w.send("reply-b");
+        }
+    };
+    match (state, guard) {
+        ("idle", "queued") => w.deliver(1, request(1, "a")),
+        ("idle", "p1-writable-backlog" | "p1-removed-backlog") => busy(&mut w, 1),
+        ("idle", _) => {}
+        ("answering", _) => {
+            match guard {
+                "pipe-busy" => busy(&mut w, 0),
+                "backlog-full" | "p1-writable-backlog" | "p1-removed-backlog" => busy(&mut w, 1),
+                _ => {}
+            }
+            w.deliver(1, request(2, "c"));
+            w.recv().expect("request");
+            match guard {
+                "pipe-gone" => w.remove(1),
+                "queued" => w.deliver(1, request(3, "d")),
+                _ => {}
+            }
+        }
+        _ => return Err(format!("rep: no setup for state `{state}`")),
+    }
+    w.pipe = match guard {
+        "new-pipe" => p(2),
+        "unknown-pipe" => p(9),
+        _ => p(1),
+    };
+    w.payload = match guard {
+        "malformed" => Bytes::from_static(&[0, 0, 0, 1, b'x']),
+        "ttl" => too_deep(),
+        _ => request(5, "e"),
+    };
+    Ok(w)
+}
+
+// ---------------------------------------------------------------------------------------
+// SURVEYOR.
+
+fn surveyor(p: &AnyProtocol) -> &Surveyor {
+    match p {
+        AnyProtocol::Surveyor(s) => s,
+        other => panic!("not a SURVEYOR: {other:?}"),
+    }
+}
+
+/// idle / active / timed_out (cooked, default context), or raw.
+fn surveyor_class(p: &AnyProtocol) -> String {
+    if p.is_raw() {
+        return "raw".into();
+    }
+    if surveyor(p).current_survey(ContextId::DEFAULT).is_some() {
+        return "active".into();
+    }
+    match recv_class(p) {
+        Err(RecvError::TimedOut) => "timed_out",
+        _ => "idle",
+    }
+    .to_string()
+}
+
+const DEADLINE: Instant = Instant::from_millis(1000);
+
+fn survey_response(w: &World) -> Bytes {
+    let id = surveyor(&w.p)
+        .current_survey(ContextId::DEFAULT)
+        .expect("a survey in progress");
+    Bytes::from([&id.to_be_bytes()[..], b"here"].concat())
+}
+
+fn surveyor_setup(state: &str, guard: &str) -> Result<World, String> {
+    let config = with_options(state == "raw", |o| {
+        if guard == "response-queue-full" {
+            o.set_recv_queue(1).expect("valid");
+        }
+    });
+    let mut w = World::new(Surveyor::new(config));
+    if guard != "no-pipe" {
+        w.add(1);
+        w.add(2);
+    }
+    let queued = matches!(
+        guard,
+        "response-queued"
+            | "response-queue-full"
+            | "response-queued-writable"
+            | "deadline-response-queued"
+            | "p1-removed-response-queued"
+    );
+    let mut expired = None;
+    match state {
+        "raw" => {
+            if queued {
+                w.deliver(1, request(1, "r"));
+            }
+            w.msg = if guard == "bad-header" {
+                Message::from("no header")
+            } else {
+                Message::with_header(request(1, ""), "new")
+            };
+        }
+        "idle" => {
+            if matches!(guard, "p2-busy" | "expired") {
+                // One survey that expires and is reported: p1 and p2 are busy after it.
+                w.send("old");
+                expired = surveyor(&w.p).current_survey(ContextId::DEFAULT);
+                w.at(DEADLINE);
+                w.timeout();
+                assert_eq!(w.recv(), Err(RecvError::TimedOut));
+                if guard == "p2-busy" {
+                    w.writable(1);
+                }
+            }
+        }
+        "active" | "timed_out" => {
+            // The survey went to p1 and p2, which are busy after it.
+            w.send("old");
+            expired = surveyor(&w.p).current_survey(ContextId::DEFAULT);
+            if queued {
+                let r = survey_response(&w);
+                w.deliver(1, r);
+            }
+            if state == "timed_out" {
+                w.at(DEADLINE);
+                w.timeout();
+            }
+            if matches!(
+                guard,
+                "writable" | "response-queued-writable" | "deadline-passed"
+            ) {
+                w.writable(1);
+                w.writable(2);
+            }
+            match guard {
+                "deadline-passed" | "deadline" | "deadline-response-queued" => w.at(DEADLINE),
+                "before-deadline" => w.at(Instant::from_millis(999)),
+                _ => {}
+            }
+        }
+        _ => return Err(format!("surveyor: no setup for state `{state}`")),
+    }
+    w.pipe = match guard {
+        "new-pipe" => p(3),
+        _ => p(1),
+    };
+    w.payload = match guard {
+        "malformed" => Bytes::from_static(&[0, 0, 0, 1, b'x']),
+        "stale" => Bytes::from([&STALE_ID.to_be_bytes()[..], b"late"].concat()),
+        "expired" => {
+            let id = expired.ok_or("surveyor: no expired survey in this setup")?;
+            Bytes::from([&id.to_be_bytes()[..], b"late"].concat())
+        }
+        "ttl" => too_deep(),
+        _ if state == "raw" => request(2, "r2"),
+        _ if state == "active" => survey_response(&w),
+        _ => Bytes::new(),
+    };
+    Ok(w)
+}
+
+/// A backtrace of 8 pipe words and an id word: one word over the default TTL of 8.
+fn too_deep() -> Bytes {
+    let mut v = Vec::new();
+    for hop in 1..=8u32 {
+        v.extend_from_slice(&hop.to_be_bytes());
+    }
+    v.extend_from_slice(&request(4, "deep"));
+    v.into()
+}
+
+// ---------------------------------------------------------------------------------------
+// PUSH and PULL.
+
+/// blocked / writable, from `can_send`.
+fn push_class(p: &AnyProtocol) -> String {
+    match p {
+        AnyProtocol::Push(push) if push.can_send() => "writable".into(),
+        AnyProtocol::Push(_) => "blocked".into(),
+        other => panic!("not a PUSH: {other:?}"),
+    }
+}
+
+fn push_setup(state: &str, guard: &str) -> Result<World, String> {
+    let mut w = World::new(Push::new(Config::cooked(7)));
+    match (state, guard) {
+        ("blocked", "no-pipe") => {}
+        ("blocked", _) => {
+            // p1 took a message and has no write credit.
+            w.add(1);
+            w.send("old");
+        }
+        ("writable", "two-writable" | "other-removed") => {
+            w.add(1);
+            w.add(2);
+        }
+        ("writable", _) => w.add(1),
+        _ => return Err(format!("push: no setup for state `{state}`")),
+    }
+    w.pipe = match guard {
+        "new-pipe" | "other-removed" => p(2),
+        _ => p(1),
+    };
+    w.payload = Bytes::from_static(b"data");
+    Ok(w)
+}
+
+/// empty / queued, from `recv` on a copy.
+fn pull_class(p: &AnyProtocol) -> String {
+    match recv_class(p) {
+        Ok(()) => "queued",
+        _ => "empty",
+    }
+    .to_string()
+}
+
+fn pull_setup(state: &str, guard: &str) -> Result<World, String> {
+    let small = matches!(guard, "fills-queue" | "paused");
+    let config = with_options(false, |o| {
+        if small {
+            o.set_recv_queue(1).expect("valid");
+        }
+    });
+    let mut w = World::new(Pull::new(config));
+    w.add(1);
+    match (state, guard) {
+        ("empty", _) => {}
+        ("queued", "two-queued") => {
+            w.deliver(1, Bytes::from_static(b"a"));
+            w.deliver(1, Bytes::from_static(b"b"));
+        }
+        ("queued", _) => w.deliver(1, Bytes::from_static(b"a")),
+        _ => return Err(format!("pull: no setup for state `{state}`")),
+    }
+    w.pipe = match guard {
+        "new-pipe" => p(2),
+        "unknown-pipe" => p(9),
+        _ => p(1),
+    };
+    w.payload = Bytes::from_static(b"data");
+    Ok(w)
+}
+
+// ---------------------------------------------------------------------------------------
+// PAIR v1, polyamorous.
+
+/// none / peers / queued (see `spec/tables/pair1.toml`).
+fn pair1_class(p: &AnyProtocol) -> String {
+    let AnyProtocol::Pair1(pair) = p else {
+        panic!("not a PAIR v1: {p:?}");
+    };
+    if recv_class(p).is_ok() {
+        "queued"
+    } else if pair.pipes().next().is_none() {
+        "none"
+    } else {
+        "peers"
+    }
+    .to_string()
+}
+
+fn hop(count: u32, body: &str) -> Bytes {
+    Bytes::from([&count.to_be_bytes()[..], body.as_bytes()].concat())
+}
+
+fn pair1_setup(state: &str, guard: &str) -> Result<World, String> {
+    let config = with_options(false, |o| {
+        o.pair1_polyamorous = true;
+        if matches!(guard, "fills-queue" | "paused") {
+            o.set_recv_queue(1).expect("valid");
+        }
+    });
+    let mut w = World::new(Pair1::new(config));
+    match state {
+        "none" => {}
+        "peers" | "queued" => {
+            w.add(1);
+            if !matches!(guard, "last-removed" | "pipe-removed") {
+                w.add(2);
+            }
+            if state == "queued" {
+                w.deliver(1, hop(1, "queued"));
+            }
+            match guard {
+                "all-busy" => {
+                    w.send("x");
+                    w.send("y");
+                }
+                "addressed-busy" => {
+                    let mut m = Message::from("x");
+                    m.pipe = Some(p(2));
+                    w.p.send(w.now, m).expect("send");
+                    w.settle();
+                }
+                "pipe-removed" => w.remove(1),
+                _ => {}
+            }
+        }
+        _ => return Err(format!("pair1: no setup for state `{state}`")),
+    }
+    w.pipe = match guard {
+        "new-pipe" => p(3),
+        "unknown" | "unknown-pipe" => p(9),
+        _ => p(1),
+    };
+    w.msg.pipe = match guard {
+        "addressed-writable" | "addressed-busy" => Some(p(2)),
+        "addressed-gone" => Some(p(9)),
+        _ => None,
+    };
+    w.payload = match guard {
+        "malformed" => hop(0x100, "bad"),
+        "ttl" => hop(9, "far"),
+        _ => hop(1, "hi"),
+    };
+    Ok(w)
+}
+
+// ---------------------------------------------------------------------------------------
+// PAIR v0, PUB, SUB, BUS.
+
+/// A config with `recv_queue` 1 when `small`.
+fn queue_of_one(small: bool) -> Config {
+    with_options(false, |o| {
+        if small {
+            o.set_recv_queue(1).expect("valid");
+        }
+    })
+}
+
+/// The pipe an input names: p1 unless the guard says otherwise.
+fn named_pipe(guard: &str, new_pipe: u32) -> PipeId {
+    match guard {
+        "new-pipe" => p(new_pipe),
+        "second" => p(2),
+        "unknown" | "unknown-pipe" => p(9),
+        _ => p(1),
+    }
+}
+
+/// none / writable / busy, from `peer` and `can_send`.
+fn pair0_class(p: &AnyProtocol) -> String {
+    let AnyProtocol::Pair0(pair) = p else {
+        panic!("not a PAIR v0: {p:?}");
+    };
+    match (pair.peer(), pair.can_send()) {
+        (None, _) => "none",
+        (Some(_), true) => "writable",
+        (Some(_), false) => "busy",
+    }
+    .to_string()
+}
+
+fn pair0_setup(state: &str, guard: &str) -> Result<World, String> {
+    let config = queue_of_one(matches!(guard, "fills-queue" | "paused"));
+    let mut w = World::new(Pair0::new(config));
+    match state {
+        "none" => {
+            if guard == "queued" {
+                w.add(1);
+                w.deliver(1, Bytes::from_static(b"left"));
+                w.remove(1);
+            }
+        }
+        "writable" | "busy" => {
+            w.add(1);
+            if state == "busy" {
+                w.send("x");
+            }
+            if matches!(guard, "queued" | "paused") {
+                w.deliver(1, Bytes::from_static(b"queued"));
+            }
+        }
+        _ => return Err(format!("pair0: no setup for state `{state}`")),
+    }
+    w.pipe = named_pipe(guard, 1);
+    w.payload = Bytes::from_static(b"data");
+    Ok(w)
+}
+
+/// none / subscribers, from `pipe_count`.
+fn pub_class(p: &AnyProtocol) -> String {
+    let AnyProtocol::Pub(publisher) = p else {
+        panic!("not a PUB: {p:?}");
+    };
+    if publisher.pipe_count() == 0 {
+        "none"
+    } else {
+        "subscribers"
+    }
+    .to_string()
+}
+
+fn pub_setup(state: &str, guard: &str) -> Result<World, String> {
+    let mut w = World::new(Pub::new(Config::cooked(7)));
+    match state {
+        "none" => {}
+        "subscribers" => {
+            w.add(1);
+            if guard != "last-removed" {
+                w.add(2);
+            }
+            if guard == "p2-busy" {
+                w.send("x");
+                w.writable(1);
+            }
+        }
+        _ => return Err(format!("pub: no setup for state `{state}`")),
+    }
+    w.pipe = named_pipe(guard, 3);
+    w.payload = Bytes::from_static(b"data");
+    Ok(w)
+}
+
+/// empty / queued, from `queued()`.
+fn sub_class(p: &AnyProtocol) -> String {
+    let AnyProtocol::Sub(sub) = p else {
+        panic!("not a SUB: {p:?}");
+    };
+    if sub.queued() == 0 { "empty" } else { "queued" }.to_string()
+}
+
+fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
+    let config = with_options(false, |o| {
+        if guard.starts_with("full-") {
+            o.set_recv_queue(1).expect("valid");
+        }
+        o.sub_prefer_new = guard != "full-prefer-old";
+    });
+    let mut w = World::new(Sub::new(config));
+    w.p.subscribe("a").expect("a SUB");
+    w.add(1);
+    match state {
+        "empty" => {}
+        "queued" => {
+            w.deliver(1, Bytes::from_static(b"a1"));
+            if guard == "two-queued" {
+                w.deliver(1, Bytes::from_static(b"a2"));
+            }
+        }
+        _ => return Err(format!("sub: no setup for state `{state}`")),
+    }
+    w.pipe = named_pipe(guard, 2);
+    w.payload = if guard == "unsubscribed" {
+        Bytes::from_static(b"b-news")
+    } else {
+        Bytes::from_static(b"a-news")
+    };
+    Ok(w)
+}
+
+/// none / peers / queued (see `spec/tables/bus.toml`).
+fn bus_class(p: &AnyProtocol) -> String {
+    let AnyProtocol::Bus(bus) = p else {
+        panic!("not a BUS: {p:?}");
+    };
+    if recv_class(p).is_ok() {
+        "queued"
+    } else if bus.pipes().next().is_none() {
+        "none"
+    } else {
+        "peers"
+    }
+    .to_string()
+}
+
+fn bus_setup(state: &str, guard: &str) -> Result<World, String> {
+    let config = queue_of_one(matches!(guard, "fills-queue" | "paused"));
+    let mut w = World::new(Bus::new(config));
+    match state {
+        "none" => {}
+        "peers" | "queued" => {
+            w.add(1);
+            if guard != "last-removed" {
+                w.add(2);
+            }
+            if state == "queued" {
+                w.deliver(1, Bytes::from_static(b"queued"));
+            }
+            if guard == "p2-busy" {
+                w.send("x");
+                w.writable(1);
+            }
+        }
+        _ => return Err(format!("bus: no setup for state `{state}`")),
+    }
+    w.pipe = named_pipe(guard, 3);
+    w.payload = Bytes::from_static(b"data");
+    Ok(w)
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests.
+
+#[test]
+fn every_row_holds_against_the_real_protocol() {
+    let mut failures = Vec::new();
+    let mut rows = 0;
+    for role in ROLES {
+        let table = load(role);
+        for (i, row) in table.row.iter().enumerate() {
+            rows += 1;
+            if let Err(e) = check_row(role, i, row) {
+                failures.push(e);
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {rows} rows fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn spec_documents_carry_the_generated_tables() {
+    let bless = std::env::var_os("SP_TABLES_BLESS").is_some();
+    // Every marker in a document names a table that exists.
+    for entry in std::fs::read_dir(SPEC).expect("spec/ exists") {
+        let path = entry.expect("directory entry").path();
+        if path.extension().is_none_or(|x| x != "md") {
+            continue;
+        }
+        let doc = std::fs::read_to_string(&path).expect("readable");
+        for marker in doc.split("<!-- table:").skip(1) {
+            let role = marker.split(' ').next().unwrap_or_default();
+            assert!(
+                ROLES.contains(&role),
+                "{}: marker for `{role}`, which has no table in ROLES",
+                path.display()
+            );
+        }
+    }
+    for role in ROLES {
+        let table = load(role);
+        let path = PathBuf::from(SPEC).join(&table.doc);
+        let doc =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("spec/{}: {e}", table.doc));
+        let want = splice(&doc, role, &render(&table))
+            .unwrap_or_else(|e| panic!("spec/{}: {e}", table.doc));
+        if bless {
+            std::fs::write(&path, &want).expect("write the spec document");
+        } else {
+            assert!(
+                doc == want,
+                "spec/{}: the `{role}` table differs from spec/tables/{role}.toml; run \
+                 SP_TABLES_BLESS=1 cargo test -p sp-proto --test tables",
+                table.doc
+            );
+        }
+    }
+}
+
+#[test]
+fn a_planted_bug_in_a_row_is_reported() {
+    let table = load("req");
+    let (i, row) = table
+        .row
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.state == "sent" && r.guard == "carrier-removed-writable")
+        .expect("the row exists");
+    assert_eq!(check_row("req", i, row), Ok(()));
+
+    let mut wrong_next = row.clone();
+    wrong_next.next = "held".into();
+    let e = check_row("req", i, &wrong_next).expect_err("a wrong next state is caught");
+    assert!(e.contains("next state `sent`, table says `held`"), "{e}");
+
+    let mut wrong_output = row.clone();
+    wrong_output.outputs[0] = "transmit(p1, request)".into();
+    let e = check_row("req", i, &wrong_output).expect_err("a wrong output is caught");
+    assert!(e.contains("outputs"), "{e}");
+
+    let mut wrong_counter = row.clone();
+    wrong_counter.counters.clear();
+    let e = check_row("req", i, &wrong_counter).expect_err("a missing counter is caught");
+    assert!(e.contains("counters"), "{e}");
+}
+
+#[test]
+fn bad_tables_are_refused_with_file_and_row() {
+    let good = std::fs::read_to_string(table_path("req")).expect("req.toml");
+    let unknown_field = good.replacen("next = \"sent\"", "next = \"sent\"\nnxet = \"x\"", 1);
+    let e = parse_table("req.toml", &unknown_field).expect_err("unknown field");
+    assert!(e.starts_with("req.toml") && e.contains("nxet"), "{e}");
+
+    let unknown_state = good.replacen("state = \"idle\"", "state = \"idel\"", 1);
+    let e = parse_table("req.toml", &unknown_state).expect_err("unknown state");
+    assert!(e.contains("req.toml: row 1") && e.contains("idel"), "{e}");
+
+    let unknown_input = good.replacen("input = \"send\"", "input = \"sned\"", 1);
+    let e = parse_table("req.toml", &unknown_input).expect_err("unknown input");
+    assert!(e.contains("row 1") && e.contains("sned"), "{e}");
+
+    let t = parse_table("req.toml", &good).expect("good");
+    let mut missing = t.clone();
+    missing
+        .row
+        .retain(|r| !(r.state == "held" && r.input == "timeout"));
+    let text = toml_rows(&missing);
+    let e = parse_table("req.toml", &text).expect_err("incomplete");
+    assert!(
+        e.contains("no row for state `held`, input `timeout`"),
+        "{e}"
+    );
+}
+
+/// Writes a table back as toml (only what the completeness check needs).
+fn toml_rows(t: &Table) -> String {
+    let q = |s: &str| format!("{s:?}");
+    let list = |xs: &[String]| {
+        format!(
+            "[{}]",
+            xs.iter().map(|x| q(x)).collect::<Vec<_>>().join(", ")
+        )
+    };
+    let named = |xs: &[Named]| {
+        format!(
+            "[{}]",
+            xs.iter()
+                .map(|n| format!("{{ name = {}, means = {} }}", q(&n.name), q(&n.means)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let mut s = format!(
+        "role = {}\ndoc = {}\nstates = {}\ninputs = {}\nguards = {}\n",
+        q(&t.role),
+        q(&t.doc),
+        named(&t.states),
+        list(&t.inputs),
+        named(&t.guards)
+    );
+    for r in &t.row {
+        s.push_str(&format!(
+            "[[row]]\nstate = {}\ninput = {}\nguard = {}\n{}outputs = {}\nnext = {}\ncounters = {}\n",
+            q(&r.state),
+            q(&r.input),
+            q(&r.guard),
+            r.result.as_ref().map_or(String::new(), |x| format!("result = {}\n", q(x))),
+            list(&r.outputs),
+            q(&r.next),
+            list(&r.counters),
+        ));
+    }
+    s
+}
