@@ -13,6 +13,7 @@
 //! `scripts/model.sh` (deeper); `docs/model-checking.md` explains the output.
 
 pub mod configs;
+pub mod coverage;
 pub mod machine;
 pub mod model;
 pub mod props;
@@ -45,6 +46,11 @@ pub struct Outcome {
     pub properties: Vec<&'static str>,
     /// Each violated property with its counterexample as a readable trace.
     pub counterexamples: Vec<(&'static str, String)>,
+    /// Distinct transitions (role, state class, input, next class) the protocols went
+    /// through.
+    pub transitions: usize,
+    /// Transitions no row of the state tables describes (see [`coverage`]).
+    pub uncovered: Vec<String>,
 }
 
 /// Checks `spec` breadth-first, to `max_depth` steps if given (the whole space
@@ -77,7 +83,10 @@ pub fn check(spec: Spec, max_depth: Option<usize>) -> Outcome {
         })
         .collect();
     counterexamples.sort();
+    let seen = model.coverage.transitions();
     Outcome {
+        transitions: seen.len(),
+        uncovered: coverage::uncovered(&seen),
         name,
         states: checker.state_count(),
         unique_states: checker.unique_state_count(),
@@ -111,6 +120,15 @@ impl std::fmt::Display for Outcome {
                 None => "holds",
             };
             writeln!(f, "  {verdict}: {p}")?;
+        }
+        writeln!(
+            f,
+            "  {} table transitions met, {} in no table row",
+            self.transitions,
+            self.uncovered.len()
+        )?;
+        for u in &self.uncovered {
+            writeln!(f, "    uncovered: {u}")?;
         }
         for (p, trace) in &self.counterexamples {
             writeln!(f, "counterexample for \"{p}\":\n{trace}")?;

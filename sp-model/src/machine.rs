@@ -2,6 +2,8 @@
 //! deliberately broken wrapper ([`Bug`]) for the tests that show each property can fail.
 
 use bytes::Bytes;
+
+use crate::coverage::Recorder;
 use sp_proto::context::ContextId;
 use sp_proto::{
     AnyProtocol, Event, Instant, Message, PipeId, PipeInfo, PipeRefused, Priority, Protocol,
@@ -62,6 +64,8 @@ pub struct Machine {
     pipes: Vec<PipeId>,
     /// Incoming messages seen, for [`Bug::SilentDrop`].
     seen: u8,
+    /// Where inputs are recorded for table coverage (not part of the state).
+    recorder: Recorder,
 }
 
 impl Machine {
@@ -82,6 +86,7 @@ impl Machine {
             bug,
             pipes: Vec::new(),
             seen: 0,
+            recorder: Recorder::default(),
         }
     }
 
@@ -98,6 +103,27 @@ impl Machine {
     /// The protocol value, mutable (for set-up such as subscriptions).
     pub fn proto_mut(&mut self) -> &mut AnyProtocol {
         &mut self.proto
+    }
+
+    /// The same, recording its inputs' transitions into `recorder`.
+    pub fn with_recorder(mut self, recorder: Recorder) -> Self {
+        self.recorder = recorder;
+        self
+    }
+
+    /// Feeds the protocol one input (named as the tables name it) at `now`, as the
+    /// planted bug lets it see the time, and records the transition.
+    fn input<R>(
+        &mut self,
+        now: Instant,
+        name: &'static str,
+        f: impl FnOnce(&mut AnyProtocol, Instant) -> R,
+    ) -> R {
+        let now = self.clock(now);
+        let Self {
+            proto, recorder, ..
+        } = self;
+        recorder.observe(proto, now, name, |p| f(p, now))
     }
 
     /// The time the protocol is told: `now`, or time zero under
@@ -120,7 +146,9 @@ impl Machine {
         if self.bug == Some(Bug::PushIgnoresPriority) {
             info.send_priority = Priority::HIGHEST;
         }
-        let r = self.proto.handle_pipe_added(self.clock(now), pipe, info);
+        let r = self.input(now, "pipe_added", |p, now| {
+            p.handle_pipe_added(now, pipe, info)
+        });
         if r.is_ok() || self.bug == Some(Bug::PairTakesSecondPeer) {
             self.pipes.push(pipe);
             return Ok(());
@@ -131,7 +159,9 @@ impl Machine {
     /// See [`Protocol::handle_pipe_removed`].
     pub fn remove_pipe(&mut self, now: Instant, pipe: PipeId) {
         self.pipes.retain(|&p| p != pipe);
-        self.proto.handle_pipe_removed(self.clock(now), pipe);
+        self.input(now, "pipe_removed", |p, now| {
+            p.handle_pipe_removed(now, pipe)
+        });
     }
 
     /// See [`Protocol::handle_message`].
@@ -153,13 +183,15 @@ impl Machine {
             self.proto
                 .handle_message(self.clock(now), pipe, payload.clone());
         }
-        self.proto.handle_message(self.clock(now), pipe, payload);
+        self.input(now, "message", |p, now| {
+            p.handle_message(now, pipe, payload)
+        });
     }
 
     /// See [`Protocol::handle_writable`].
     pub fn handle_writable(&mut self, now: Instant, pipe: PipeId) {
         if self.bug != Some(Bug::PushIgnoresWritable) {
-            self.proto.handle_writable(self.clock(now), pipe);
+            self.input(now, "writable", |p, now| p.handle_writable(now, pipe));
         }
     }
 
@@ -167,7 +199,7 @@ impl Machine {
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.bug {
             Some(Bug::ReqNeverResends | Bug::SurveyorNeverExpires) => {}
-            _ => self.proto.handle_timeout(self.clock(now)),
+            _ => self.input(now, "timeout", |p, now| p.handle_timeout(now)),
         }
     }
 
@@ -176,7 +208,7 @@ impl Machine {
         if self.bug == Some(Bug::BusEchoes) {
             msg.header = Bytes::new();
         }
-        self.proto.send(self.clock(now), msg)
+        self.input(now, "send", |p, now| p.send(now, msg))
     }
 
     /// How many messages a user could receive now, found on a copy (the state is not
@@ -190,7 +222,7 @@ impl Machine {
 
     /// See [`Protocol::recv`].
     pub fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
-        self.proto.recv(self.clock(now))
+        self.input(now, "recv", |p, now| p.recv(now))
     }
 
     /// See [`Protocol::poll_transmit`].

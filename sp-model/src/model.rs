@@ -12,6 +12,7 @@ use sp_proto::backoff::Backoff;
 use sp_proto::{AnyProtocol, Config, Event, Instant, Message, PipeInfo, Priority, SocketType};
 use stateright::{Model, Property};
 
+use crate::coverage::Recorder;
 use crate::machine::Machine;
 use crate::props;
 use crate::spec::{Role, Schedule, Spec};
@@ -83,12 +84,17 @@ pub enum Action {
 pub struct SpModel {
     /// The configuration.
     pub spec: Spec,
+    /// Every transition the machines of this model went through (shared by its copies).
+    pub coverage: Recorder,
 }
 
 impl SpModel {
     /// The model of `spec`.
     pub fn new(spec: Spec) -> Self {
-        Self { spec }
+        Self {
+            spec,
+            coverage: Recorder::default(),
+        }
     }
 
     fn config(&self, i: usize) -> Config {
@@ -538,7 +544,8 @@ impl Model for SpModel {
                 .map(|i| {
                     let n = &self.spec.nodes[i];
                     let mut machine =
-                        Machine::new(AnyProtocol::new(n.socket_type, self.config(i)), n.bug);
+                        Machine::new(AnyProtocol::new(n.socket_type, self.config(i)), n.bug)
+                            .with_recorder(self.coverage.clone());
                     if let AnyProtocol::Sub(s) = machine.proto_mut() {
                         for topic in n.subscriptions {
                             s.subscribe(topic);

@@ -42,6 +42,7 @@ pub mod proto;
 pub mod protocol;
 pub mod rng;
 pub mod socket_type;
+pub mod state_class;
 pub mod stats;
 pub mod subscriptions;
 #[cfg(feature = "testing")]

@@ -4,7 +4,7 @@
 //! For each row the role's `setup` reaches the row's state with the row's guard satisfied
 //! through real inputs only, the input is applied, the outputs are taken with
 //! [`sp_proto::Drain`] (no write credit), and the command result, the outputs, the next
-//! state class (computed by the role's `class` function from the public API) and the
+//! state class (computed by `sp_proto::state_class` from the public API) and the
 //! counter changes are compared with the row. The prose tables in `spec/*.md` are
 //! generated from the toml files and must match them byte for byte; run with
 //! `SP_TABLES_BLESS=1` to rewrite them. The schema is in `spec/tables/README.md`.
@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Deserialize;
 use sp_proto::proto::{Bus, Pair0, Pair1, Pub, Pull, Push, Rep, Req, Respondent, Sub, Surveyor};
+use sp_proto::state_class;
 use sp_proto::wire::backtrace::is_whole_backtrace;
 use sp_proto::{
     AnyProtocol, Config, ContextId, Drain, DropReason, Event, Instant, Message, Options, Output,
@@ -381,7 +382,6 @@ struct Observed {
 /// A role's test fixture: reaching states, naming state classes and transmits.
 struct RoleDriver {
     setup: fn(state: &str, guard: &str) -> Result<World, String>,
-    class: fn(&AnyProtocol) -> String,
     transmit_kind: &'static str,
 }
 
@@ -389,57 +389,46 @@ fn driver(role: &str) -> RoleDriver {
     match role {
         "req" => RoleDriver {
             setup: req_setup,
-            class: req_class,
             transmit_kind: "request",
         },
         "rep" => RoleDriver {
             setup: rep_setup,
-            class: replier_class,
             transmit_kind: "reply",
         },
         "respondent" => RoleDriver {
             setup: respondent_setup,
-            class: replier_class,
             transmit_kind: "response",
         },
         "push" => RoleDriver {
             setup: push_setup,
-            class: push_class,
             transmit_kind: "message",
         },
         "pair1" => RoleDriver {
             setup: pair1_setup,
-            class: pair1_class,
             transmit_kind: "message",
         },
         "pair0" => RoleDriver {
             setup: pair0_setup,
-            class: pair0_class,
             transmit_kind: "message",
         },
         "pub" => RoleDriver {
             setup: pub_setup,
-            class: pub_class,
             transmit_kind: "message",
         },
         "sub" => RoleDriver {
             setup: sub_setup,
-            class: sub_class,
             transmit_kind: "message",
         },
         "bus" => RoleDriver {
             setup: bus_setup,
-            class: bus_class,
             transmit_kind: "message",
         },
         "pull" => RoleDriver {
             setup: pull_setup,
-            class: pull_class,
             transmit_kind: "message",
         },
         "surveyor" => RoleDriver {
             setup: surveyor_setup,
-            class: surveyor_class,
             transmit_kind: "survey",
         },
         other => panic!("no driver for role `{other}`"),
@@ -459,7 +448,7 @@ fn counters(stats: &ProtoStats) -> Vec<(String, u64)> {
 /// Applies `row` to a fresh setup and reports what happened.
 fn observe(d: &RoleDriver, row: &Row) -> Result<Observed, String> {
     let mut w = (d.setup)(&row.state, &row.guard)?;
-    let start = (d.class)(&w.p);
+    let start = class_of(&w.p);
     if start != row.state {
         return Err(format!(
             "setup for `{}` / `{}` reached state `{start}`",
@@ -541,7 +530,7 @@ fn observe(d: &RoleDriver, row: &Row) -> Result<Observed, String> {
     Ok(Observed {
         result,
         outputs,
-        next: (d.class)(&w.p),
+        next: class_of(&w.p),
         counters: changed,
     })
 }
@@ -619,9 +608,11 @@ fn check_row(role: &str, index: usize, row: &Row) -> Result<(), String> {
     }
 }
 
-fn recv_class(p: &AnyProtocol) -> Result<(), RecvError> {
-    let mut probe = p.clone();
-    probe.recv(Instant::ZERO).map(drop)
+/// The table's state class of `p`: the one function the model checker uses too.
+fn class_of(p: &AnyProtocol) -> String {
+    state_class::state_class(p, Instant::ZERO)
+        .unwrap_or_else(|| panic!("no table covers {p:?}"))
+        .to_string()
 }
 
 fn with_options(raw: bool, f: impl FnOnce(&mut Options)) -> Config {
@@ -642,23 +633,6 @@ fn req(p: &AnyProtocol) -> &Req {
         AnyProtocol::Req(r) => r,
         other => panic!("not a REQ: {other:?}"),
     }
-}
-
-/// idle / held / sent / replied, from the public API of the default context.
-fn req_class(p: &AnyProtocol) -> String {
-    let r = req(p);
-    if r.is_pending(ContextId::DEFAULT) {
-        if p.poll_timeout().is_some() {
-            "sent"
-        } else {
-            "held"
-        }
-    } else if recv_class(p).is_ok() {
-        "replied"
-    } else {
-        "idle"
-    }
-    .to_string()
 }
 
 const STALE_ID: u32 = 0x8000_3039;
@@ -732,16 +706,6 @@ fn req_setup(state: &str, guard: &str) -> Result<World, String> {
 
 // ---------------------------------------------------------------------------------------
 // REP.
-
-/// idle / answering, from `is_pending` of the default context (REP and RESPONDENT).
-fn replier_class(p: &AnyProtocol) -> String {
-    let pending = match p {
-        AnyProtocol::Rep(r) => r.is_pending(ContextId::DEFAULT),
-        AnyProtocol::Respondent(r) => r.is_pending(ContextId::DEFAULT),
-        other => panic!("not a replier: {other:?}"),
-    };
-    if pending { "answering" } else { "idle" }.to_string()
-}
 
 fn request(id: u32, body: &str) -> Bytes {
     Bytes::from([&(id | 0x8000_0000).to_be_bytes()[..], body.as_bytes()].concat())
@@ -821,21 +785,6 @@ fn surveyor(p: &AnyProtocol) -> &Surveyor {
         AnyProtocol::Surveyor(s) => s,
         other => panic!("not a SURVEYOR: {other:?}"),
     }
-}
-
-/// idle / active / timed_out (cooked, default context), or raw.
-fn surveyor_class(p: &AnyProtocol) -> String {
-    if p.is_raw() {
-        return "raw".into();
-    }
-    if surveyor(p).current_survey(ContextId::DEFAULT).is_some() {
-        return "active".into();
-    }
-    match recv_class(p) {
-        Err(RecvError::TimedOut) => "timed_out",
-        _ => "idle",
-    }
-    .to_string()
 }
 
 const DEADLINE: Instant = Instant::from_millis(1000);
@@ -950,15 +899,6 @@ fn too_deep() -> Bytes {
 // ---------------------------------------------------------------------------------------
 // PUSH and PULL.
 
-/// blocked / writable, from `can_send`.
-fn push_class(p: &AnyProtocol) -> String {
-    match p {
-        AnyProtocol::Push(push) if push.can_send() => "writable".into(),
-        AnyProtocol::Push(_) => "blocked".into(),
-        other => panic!("not a PUSH: {other:?}"),
-    }
-}
-
 fn push_setup(state: &str, guard: &str) -> Result<World, String> {
     let mut w = World::new(Push::new(Config::cooked(7)));
     match (state, guard) {
@@ -981,15 +921,6 @@ fn push_setup(state: &str, guard: &str) -> Result<World, String> {
     };
     w.payload = Bytes::from_static(b"data");
     Ok(w)
-}
-
-/// empty / queued, from `recv` on a copy.
-fn pull_class(p: &AnyProtocol) -> String {
-    match recv_class(p) {
-        Ok(()) => "queued",
-        _ => "empty",
-    }
-    .to_string()
 }
 
 fn pull_setup(state: &str, guard: &str) -> Result<World, String> {
@@ -1021,21 +952,6 @@ fn pull_setup(state: &str, guard: &str) -> Result<World, String> {
 
 // ---------------------------------------------------------------------------------------
 // PAIR v1, polyamorous.
-
-/// none / peers / queued (see `spec/tables/pair1.toml`).
-fn pair1_class(p: &AnyProtocol) -> String {
-    let AnyProtocol::Pair1(pair) = p else {
-        panic!("not a PAIR v1: {p:?}");
-    };
-    if recv_class(p).is_ok() {
-        "queued"
-    } else if pair.pipes().next().is_none() {
-        "none"
-    } else {
-        "peers"
-    }
-    .to_string()
-}
 
 fn hop(count: u32, body: &str) -> Bytes {
     Bytes::from([&count.to_be_bytes()[..], body.as_bytes()].concat())
@@ -1116,19 +1032,6 @@ fn named_pipe(guard: &str, new_pipe: u32) -> PipeId {
     }
 }
 
-/// none / writable / busy, from `peer` and `can_send`.
-fn pair0_class(p: &AnyProtocol) -> String {
-    let AnyProtocol::Pair0(pair) = p else {
-        panic!("not a PAIR v0: {p:?}");
-    };
-    match (pair.peer(), pair.can_send()) {
-        (None, _) => "none",
-        (Some(_), true) => "writable",
-        (Some(_), false) => "busy",
-    }
-    .to_string()
-}
-
 fn pair0_setup(state: &str, guard: &str) -> Result<World, String> {
     let config = queue_of_one(matches!(guard, "fills-queue" | "paused"));
     let mut w = World::new(Pair0::new(config));
@@ -1156,19 +1059,6 @@ fn pair0_setup(state: &str, guard: &str) -> Result<World, String> {
     Ok(w)
 }
 
-/// none / subscribers, from `pipe_count`.
-fn pub_class(p: &AnyProtocol) -> String {
-    let AnyProtocol::Pub(publisher) = p else {
-        panic!("not a PUB: {p:?}");
-    };
-    if publisher.pipe_count() == 0 {
-        "none"
-    } else {
-        "subscribers"
-    }
-    .to_string()
-}
-
 fn pub_setup(state: &str, guard: &str) -> Result<World, String> {
     let mut w = World::new(Pub::new(Config::cooked(7)));
     match state {
@@ -1188,14 +1078,6 @@ fn pub_setup(state: &str, guard: &str) -> Result<World, String> {
     w.pipe = named_pipe(guard, 3);
     w.payload = Bytes::from_static(b"data");
     Ok(w)
-}
-
-/// empty / queued, from `queued()`.
-fn sub_class(p: &AnyProtocol) -> String {
-    let AnyProtocol::Sub(sub) = p else {
-        panic!("not a SUB: {p:?}");
-    };
-    if sub.queued() == 0 { "empty" } else { "queued" }.to_string()
 }
 
 fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
@@ -1227,21 +1109,6 @@ fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
     Ok(w)
 }
 
-/// none / peers / queued (see `spec/tables/bus.toml`).
-fn bus_class(p: &AnyProtocol) -> String {
-    let AnyProtocol::Bus(bus) = p else {
-        panic!("not a BUS: {p:?}");
-    };
-    if recv_class(p).is_ok() {
-        "queued"
-    } else if bus.pipes().next().is_none() {
-        "none"
-    } else {
-        "peers"
-    }
-    .to_string()
-}
-
 fn bus_setup(state: &str, guard: &str) -> Result<World, String> {
     let config = queue_of_one(matches!(guard, "fills-queue" | "paused"));
     let mut w = World::new(Bus::new(config));
@@ -1254,6 +1121,9 @@ fn bus_setup(state: &str, guard: &str) -> Result<World, String> {
             }
             if state == "queued" {
                 w.deliver(1, Bytes::from_static(b"queued"));
+            }
+            if guard == "two-queued" {
+                w.deliver(1, Bytes::from_static(b"second"));
             }
             if guard == "p2-busy" {
                 w.send("x");
