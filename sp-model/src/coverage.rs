@@ -92,8 +92,7 @@ const TABLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/tables");
 /// The transitions of `seen` that no row of their role's table describes, as readable
 /// lines; a table that cannot be read is reported as such.
 pub fn uncovered(seen: &BTreeSet<Transition>) -> Vec<String> {
-    let mut tables: BTreeMap<&str, Result<BTreeSet<(String, String, String)>, String>> =
-        BTreeMap::new();
+    let mut tables: BTreeMap<&str, Result<Rows, String>> = BTreeMap::new();
     let mut out = Vec::new();
     for t in seen {
         let rows = tables.entry(t.role).or_insert_with(|| load(t.role));
@@ -115,7 +114,10 @@ pub fn uncovered(seen: &BTreeSet<Transition>) -> Vec<String> {
     out
 }
 
-fn load(role: &str) -> Result<BTreeSet<(String, String, String)>, String> {
+/// A table's rows as (state, input, next).
+type Rows = BTreeSet<(String, String, String)>;
+
+fn load(role: &str) -> Result<Rows, String> {
     let path = format!("{TABLES}/{role}.toml");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     let table: Table = toml::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
