@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const PROGRAMS: &[&str] = &[
-    "reqrep", "pushpull", "pubsub", "survey", "zerocopy", "errors", "term",
+    "reqrep", "pushpull", "pubsub", "survey", "zerocopy", "errors", "close", "term",
 ];
 
 /// `target/<profile>/deps/`, where `cargo test` puts the cdylib it builds for this test.
@@ -24,14 +24,14 @@ fn deps_dir() -> PathBuf {
 
 /// A directory holding `libnanomsg.so.5` (the soname programs ask for) and
 /// `libnanomsg.so` (for `-lnanomsg`), both links to our library.
-fn lib_dir() -> PathBuf {
+fn lib_dir(tag: &str) -> PathBuf {
     let ours = deps_dir().join("libnanomsg.so");
     assert!(
         ours.exists(),
         "{} is missing: run `cargo test -p sp-capi` (it builds the cdylib)",
         ours.display()
     );
-    let dir = std::env::temp_dir().join(format!("sp-capi-test-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("sp-capi-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     for name in ["libnanomsg.so.5", "libnanomsg.so"] {
         let link = dir.join(name);
@@ -75,7 +75,7 @@ fn run(bin: &Path, lib: Option<&Path>) -> String {
 
 #[test]
 fn c_programs_pass_on_our_library_and_on_libnanomsg() {
-    let lib = lib_dir();
+    let lib = lib_dir("c");
     let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c");
     let system = Path::new("/usr/lib/x86_64-linux-gnu/libnanomsg.so.5").exists();
     for name in PROGRAMS {
@@ -111,5 +111,36 @@ fn c_programs_pass_on_our_library_and_on_libnanomsg() {
             );
         }
     }
+    let _ = std::fs::remove_dir_all(&lib);
+}
+
+/// The real `nanocat` binary (Debian's nanomsg-utils, linked against libnanomsg.so.5)
+/// runs on our library: a REQ nanocat and a REP nanocat, both on sp-rs.
+#[test]
+fn real_nanocat_runs_on_our_library() {
+    if Command::new("nanocat").arg("--version").output().is_err() {
+        eprintln!("nanocat is not installed (nanomsg-utils): skipped");
+        return;
+    }
+    let lib = lib_dir("nanocat");
+    let port = 20_000 + (std::process::id() % 30_000) as u16;
+    let addr = format!("tcp://127.0.0.1:{port}");
+    let mut rep = Command::new("nanocat")
+        .args(["--rep", "--bind", &addr, "--data", "pong", "-A"])
+        .env("LD_LIBRARY_PATH", &lib)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start nanocat --rep");
+    let req = Command::new("nanocat")
+        .args(["--req", "--connect", &addr, "--data", "ping", "-A"])
+        .args(["--recv-timeout", "5"])
+        .env("LD_LIBRARY_PATH", &lib)
+        .output()
+        .expect("run nanocat --req");
+    rep.kill().expect("stop nanocat --rep");
+    let rep_out = rep.wait_with_output().expect("nanocat --rep output");
+    assert!(req.status.success(), "nanocat --req: {req:?}");
+    assert_eq!(String::from_utf8_lossy(&req.stdout), "pong\n");
+    assert_eq!(String::from_utf8_lossy(&rep_out.stdout), "ping\n");
     let _ = std::fs::remove_dir_all(&lib);
 }
