@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const PROGRAMS: &[&str] = &[
-    "reqrep", "pushpull", "pubsub", "survey", "zerocopy", "errors", "close", "term",
+    "reqrep", "pushpull", "pubsub", "survey", "zerocopy", "errors", "close", "symbols", "term",
 ];
 
 /// `target/<profile>/deps/`, where `cargo test` puts the cdylib it builds for this test.
