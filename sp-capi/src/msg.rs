@@ -51,6 +51,11 @@ pub(crate) fn copy(ptr: *mut c_void) -> Option<bytes::Bytes> {
         .map(|v| bytes::Bytes::copy_from_slice(v))
 }
 
+/// The length of the live buffer at `ptr`.
+pub(crate) fn len(ptr: *mut c_void) -> Option<usize> {
+    live().as_ref()?.get(&(ptr as usize)).map(Vec::len)
+}
+
 /// Resizes the buffer at `ptr` (keeping its contents), returning its possibly new address.
 pub(crate) fn realloc(ptr: *mut c_void, size: usize) -> Result<*mut c_void, libc::c_int> {
     let mut guard = live();

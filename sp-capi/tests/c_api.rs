@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const PROGRAMS: &[&str] = &[
-    "reqrep", "pushpull", "pubsub", "survey", "zerocopy", "errors", "close", "symbols", "term",
+    "reqrep", "pushpull", "pubsub", "survey", "zerocopy", "errors", "close", "symbols", "msghdr",
+    "term",
 ];
 
 /// `target/<profile>/deps/`, where `cargo test` puts the cdylib it builds for this test.

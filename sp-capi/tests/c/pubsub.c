@@ -26,6 +26,10 @@ int main (void) {
     /* Subscribing is a SUB option: ENOPROTOOPT elsewhere. */
     FAILS_WITH (nn_setsockopt (pub, NN_SUB, NN_SUB_SUBSCRIBE, "a", 1), ENOPROTOOPT);
     FAILS_WITH (nn_send (sub, "x", 1, 0), ENOTSUP);
+    if (is_sprs ()) {
+        /* libnanomsg 1.1.5 crashes (SIGSEGV) unsubscribing a topic never subscribed. */
+        FAILS_WITH (nn_setsockopt (sub, NN_SUB, NN_SUB_UNSUBSCRIBE, "never", 5), EINVAL);
+    }
     CHECK (nn_close (sub) == 0);
     CHECK (nn_close (pub) == 0);
     report ("pubsub");
