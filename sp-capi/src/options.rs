@@ -105,6 +105,11 @@ impl NnOptions {
         }
     }
 
+    /// The `NN_SNDPRIO` value.
+    pub(crate) fn sndprio(&self) -> c_int {
+        self.sndprio
+    }
+
     /// sp-net's options for these values (starting from `base` for what nanomsg lacks).
     pub(crate) fn socket_options(&self, mut base: SocketOptions) -> SocketOptions {
         base.linger = ms_or_forever(self.linger).unwrap_or(Duration::from_secs(86_400 * 365));

@@ -27,6 +27,17 @@ int main (void) {
     CHECK (nn_send (push, "0123456789", 10, 0) == 10);
     CHECK (nn_recv (pull, buf, 4, 0) == 10);
     CHECK (memcmp (buf, "0123", 4) == 0);
+    /* Statistics: 11 messages of 6*10+10 bytes each way, one connection. */
+    printf ("sent %llu received %llu bytes %llu/%llu connections %llu/%llu\n",
+        (unsigned long long) nn_get_statistic (push, NN_STAT_MESSAGES_SENT),
+        (unsigned long long) nn_get_statistic (pull, NN_STAT_MESSAGES_RECEIVED),
+        (unsigned long long) nn_get_statistic (push, NN_STAT_BYTES_SENT),
+        (unsigned long long) nn_get_statistic (pull, NN_STAT_BYTES_RECEIVED),
+        (unsigned long long) nn_get_statistic (push, NN_STAT_ESTABLISHED_CONNECTIONS),
+        (unsigned long long) nn_get_statistic (pull, NN_STAT_ACCEPTED_CONNECTIONS));
+    errno = 0;
+    uint64_t bad = nn_get_statistic (push, 9999);
+    printf ("unknown statistic: %llu errno %d\n", (unsigned long long) bad, nn_errno ());
     /* Wrong direction. */
     FAILS_WITH (nn_send (pull, "x", 1, 0), ENOTSUP);
     FAILS_WITH (nn_recv (push, buf, sizeof buf, 0), ENOTSUP);
