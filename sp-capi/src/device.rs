@@ -13,9 +13,9 @@ use sp_net::Error;
 use crate::errno::errno_of;
 use crate::table::Entry;
 
-fn pump(from: &Entry, to: &Entry) -> Error {
+fn pump(from: &Entry, to: &Entry) -> c_int {
     loop {
-        let msg = match from.sock.recv() {
+        let msg = match from.recv(false) {
             Ok(m) => m,
             Err(e) => return e,
         };
@@ -23,7 +23,7 @@ fn pump(from: &Entry, to: &Entry) -> Error {
             // A header the target cannot route (a reply for a requester that left): the
             // raw socket counted it; keep forwarding, as nanomsg does.
             Ok(()) | Err(Error::BadHeader) => {}
-            Err(e) => return e,
+            Err(e) => return errno_of(&e),
         }
     }
 }
@@ -59,7 +59,7 @@ pub(crate) fn run(a: Arc<Entry>, b: Option<Arc<Entry>>) -> c_int {
         let spawned = std::thread::Builder::new()
             .name("nn_device".into())
             .spawn(move || {
-                let _ = tx.send(errno_of(&pump(&from, &to)));
+                let _ = tx.send(pump(&from, &to));
             });
         if spawned.is_err() {
             return libc::ENOMEM;

@@ -19,6 +19,7 @@ mod errno;
 mod msg;
 pub mod msghdr;
 pub mod options;
+pub mod poll;
 pub mod symbol;
 mod table;
 
@@ -103,6 +104,7 @@ pub extern "C" fn nn_socket(domain: c_int, protocol: c_int) -> c_int {
                 protocol,
                 opts: Mutex::new(opts),
                 endpoints: Mutex::default(),
+                stash: Mutex::default(),
             }
         })
     })
@@ -263,12 +265,7 @@ pub unsafe extern "C" fn nn_recv(s: c_int, buf: *mut c_void, len: usize, flags: 
         if buf.is_null() && len != 0 {
             return Err(libc::EFAULT);
         }
-        let r = if flags & NN_DONTWAIT != 0 {
-            e.sock.as_async().try_recv()
-        } else {
-            e.sock.recv()
-        };
-        let body = r.map_err(|err| errno_of(&err))?.body;
+        let body = e.recv(flags & NN_DONTWAIT != 0)?.body;
         let n = length(body.len())?;
         if len == NN_MSG {
             let m = msg::register(Vec::from(body))?;
@@ -403,12 +400,7 @@ pub unsafe extern "C" fn nn_recvmsg(s: c_int, msghdr: *mut NnMsghdr, flags: c_in
         let e = table::get(s)?;
         // SAFETY: forwarded from this function's contract.
         let (h, iovs) = unsafe { read_msghdr(msghdr) }?;
-        let r = if flags & NN_DONTWAIT != 0 {
-            e.sock.as_async().try_recv()
-        } else {
-            e.sock.recv()
-        };
-        let m = r.map_err(|err| errno_of(&err))?;
+        let m = e.recv(flags & NN_DONTWAIT != 0)?;
         let n = length(m.body.len())?;
         match iovs.as_slice() {
             [one] if one.iov_len == NN_MSG => {
@@ -748,6 +740,45 @@ pub extern "C" fn nn_get_statistic(s: c_int, stat: c_int) -> u64 {
             }
             _ => return Err(libc::EINVAL),
         })
+    })
+}
+
+/// `struct nn_pollfd`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NnPollfd {
+    /// The socket.
+    pub fd: c_int,
+    /// `NN_POLLIN` and/or `NN_POLLOUT` wanted.
+    pub events: i16,
+    /// What is ready.
+    pub revents: i16,
+}
+
+/// Waits up to `timeout` ms (-1: forever) until one of the sockets can receive
+/// (`NN_POLLIN`) or send (`NN_POLLOUT`); returns how many entries have `revents` set,
+/// 0 on timeout, or -1 with `EBADF`, `ETERM`, `EFAULT`. See docs/c-api.md for how
+/// readiness is found here (by polling, with a short sleep between rounds).
+///
+/// # Safety
+/// `fds` is null or points to `nfds` readable and writable `nn_pollfd`s.
+#[no_mangle]
+pub unsafe extern "C" fn nn_poll(fds: *mut NnPollfd, nfds: c_int, timeout: c_int) -> c_int {
+    ffi(-1, || {
+        let n = usize::try_from(nfds).map_err(|_| libc::EINVAL)?;
+        if n > 0 && fds.is_null() {
+            return Err(libc::EFAULT);
+        }
+        // SAFETY: non-null with `n` readable elements (the caller's contract).
+        let mut v: Vec<NnPollfd> = (0..n)
+            .map(|i| unsafe { fds.add(i).read_unaligned() })
+            .collect();
+        let ready = poll::poll(&mut v, timeout)?;
+        for (i, p) in v.iter().enumerate() {
+            // SAFETY: as above, `n` writable elements.
+            unsafe { fds.add(i).write_unaligned(*p) };
+        }
+        Ok(ready)
     })
 }
 

@@ -4,7 +4,7 @@ use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use sp_net::{BlockingSocket, Endpoint};
+use sp_net::{BlockingSocket, Endpoint, Message};
 
 use crate::options::NnOptions;
 
@@ -22,6 +22,40 @@ pub(crate) struct Entry {
     pub(crate) opts: Mutex<NnOptions>,
     /// Endpoints by the ids `nn_bind`/`nn_connect` returned.
     pub(crate) endpoints: Mutex<Endpoints>,
+    /// A message `nn_poll` took to see that the socket is readable; the next receive
+    /// returns it first.
+    pub(crate) stash: Mutex<Option<Message>>,
+}
+
+impl Entry {
+    /// Receives (the stashed message first), without waiting if `dontwait`.
+    pub(crate) fn recv(&self, dontwait: bool) -> Result<Message, c_int> {
+        if let Some(m) = self.stash.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Ok(m);
+        }
+        let r = if dontwait {
+            self.sock.as_async().try_recv()
+        } else {
+            self.sock.recv()
+        };
+        r.map_err(|e| crate::errno::errno_of(&e))
+    }
+
+    /// Whether a receive would return a message now (stashing one to find out).
+    pub(crate) fn readable(&self) -> Result<bool, c_int> {
+        let mut stash = self.stash.lock().unwrap_or_else(|p| p.into_inner());
+        if stash.is_some() {
+            return Ok(true);
+        }
+        match self.sock.as_async().try_recv() {
+            Ok(m) => {
+                *stash = Some(m);
+                Ok(true)
+            }
+            Err(sp_net::Error::Closed) => Err(crate::errno::errno_of(&sp_net::Error::Closed)),
+            Err(_) => Ok(false),
+        }
+    }
 }
 
 /// The endpoints of one socket.
