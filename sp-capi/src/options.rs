@@ -60,6 +60,15 @@ pub const NN_REQ_RESEND_IVL: c_int = 1;
 /// SURVEYOR: survey deadline, ms (level `NN_SURVEYOR`).
 pub const NN_SURVEYOR_DEADLINE: c_int = 1;
 
+/// Option level of the TCP transport.
+pub const NN_TCP: c_int = -3;
+/// TCP: disable Nagle's algorithm (0 or 1; nanomsg's default 0).
+pub const NN_TCP_NODELAY: c_int = 1;
+/// Option level of the WebSocket transport.
+pub const NN_WS: c_int = -4;
+/// WebSocket: frame type of sent messages (1 text, 2 binary, the default).
+pub const NN_WS_MSG_TYPE: c_int = 1;
+
 /// Longest socket name (nanomsg keeps 64 bytes with the NUL).
 const MAX_NAME: usize = 63;
 
@@ -81,6 +90,9 @@ pub(crate) struct NnOptions {
     name: Vec<u8>,
     resend_ivl: c_int,
     deadline: c_int,
+    /// `NN_TCP_NODELAY`, and whether it was set (until then sp-net's default applies).
+    tcp_nodelay: Option<c_int>,
+    ws_msg_type: c_int,
 }
 
 impl NnOptions {
@@ -102,6 +114,8 @@ impl NnOptions {
             name: s.to_string().into_bytes(),
             resend_ivl: 60_000,
             deadline: 1000,
+            tcp_nodelay: None,
+            ws_msg_type: 2,
         }
     }
 
@@ -123,6 +137,9 @@ impl NnOptions {
         };
         base.send_priority = prio(self.sndprio);
         base.recv_priority = prio(self.rcvprio);
+        if let Some(v) = self.tcp_nodelay {
+            base.tcp.nodelay = v != 0;
+        }
         base.max_recv_size = sp_proto::wire::MaxRecvSize::from_nanomsg(i64::from(self.rcvmaxsize))
             .unwrap_or_default();
         base
@@ -156,6 +173,9 @@ pub(crate) enum Value {
 pub(crate) fn set(e: &Entry, level: c_int, option: c_int, val: &[u8]) -> Result<(), c_int> {
     if level == NN_SOL_SOCKET {
         return set_socket(e, option, val);
+    }
+    if level == NN_TCP || level == NN_WS {
+        return set_transport(e, level, option, val);
     }
     if level != e.protocol {
         return Err(libc::ENOPROTOOPT);
@@ -240,6 +260,24 @@ fn set_socket(e: &Entry, option: c_int, val: &[u8]) -> Result<(), c_int> {
     Ok(())
 }
 
+fn set_transport(e: &Entry, level: c_int, option: c_int, val: &[u8]) -> Result<(), c_int> {
+    let mut o = lock(e).clone();
+    match (level, option) {
+        (NN_TCP, NN_TCP_NODELAY) => match int(val)? {
+            v @ (0 | 1) => o.tcp_nodelay = Some(v),
+            _ => return Err(libc::EINVAL),
+        },
+        (NN_WS, NN_WS_MSG_TYPE) => match int(val)? {
+            v @ (1 | 2) => o.ws_msg_type = v,
+            _ => return Err(libc::EINVAL),
+        },
+        _ => return Err(libc::ENOPROTOOPT),
+    }
+    e.sock.set_options(o.socket_options(e.sock.options()));
+    *lock(e) = o;
+    Ok(())
+}
+
 /// `nn_getsockopt`'s value for (`level`, `option`).
 pub(crate) fn get(e: &Entry, level: c_int, option: c_int) -> Result<Value, c_int> {
     let o = lock(e).clone();
@@ -259,6 +297,8 @@ pub(crate) fn get(e: &Entry, level: c_int, option: c_int) -> Result<Value, c_int
         (NN_SOL_SOCKET, NN_MAXTTL) => o.maxttl,
         (NN_SOL_SOCKET, NN_DOMAIN) => e.domain,
         (NN_SOL_SOCKET, NN_PROTOCOL) => e.protocol,
+        (NN_TCP, NN_TCP_NODELAY) => o.tcp_nodelay.unwrap_or(0),
+        (NN_WS, NN_WS_MSG_TYPE) => o.ws_msg_type,
         (NN_REQ, NN_REQ_RESEND_IVL) if e.protocol == NN_REQ => o.resend_ivl,
         (NN_SURVEYOR, NN_SURVEYOR_DEADLINE) if e.protocol == NN_SURVEYOR => o.deadline,
         _ => return Err(libc::ENOPROTOOPT),

@@ -2,6 +2,8 @@
 #include <nanomsg/reqrep.h>
 #include <nanomsg/pipeline.h>
 #include <nanomsg/bus.h>
+#include <nanomsg/tcp.h>
+#include <nanomsg/ws.h>
 
 int main (void) {
     char buf[64];
@@ -82,6 +84,21 @@ int main (void) {
     FAILS_WITH (nn_setsockopt (s, NN_SOL_SOCKET, NN_RCVPRIO, &v, sizeof v), EINVAL);
     FAILS_WITH (nn_setsockopt (s, NN_SOL_SOCKET, NN_SOCKET_NAME,
         "0123456789012345678901234567890123456789012345678901234567890123456789", 70), EINVAL);
+
+    /* Transport options. */
+    len = sizeof v;
+    CHECK (nn_getsockopt (s, NN_TCP, NN_TCP_NODELAY, &v, &len) == 0 && v == 0);
+    set_int (s, NN_TCP, NN_TCP_NODELAY, 1);
+    len = sizeof v;
+    CHECK (nn_getsockopt (s, NN_TCP, NN_TCP_NODELAY, &v, &len) == 0 && v == 1);
+    v = 2;
+    FAILS_WITH (nn_setsockopt (s, NN_TCP, NN_TCP_NODELAY, &v, sizeof v), EINVAL);
+    FAILS_WITH (nn_setsockopt (s, NN_TCP, 99, &v, sizeof v), ENOPROTOOPT);
+    FAILS_WITH (nn_setsockopt (s, -99, 1, &v, sizeof v), ENOPROTOOPT);
+    len = sizeof v;
+    CHECK (nn_getsockopt (s, NN_WS, NN_WS_MSG_TYPE, &v, &len) == 0 && v == NN_WS_MSG_TYPE_BINARY);
+    v = 3;
+    FAILS_WITH (nn_setsockopt (s, NN_WS, NN_WS_MSG_TYPE, &v, sizeof v), EINVAL);
 
     /* REQ's resend interval at its own level. */
     int req = nn_socket (AF_SP, NN_REQ);
