@@ -444,15 +444,11 @@ pub unsafe extern "C" fn nn_recvmsg(s: c_int, msghdr: *mut NnMsghdr, flags: c_in
     })
 }
 
-/// The control message after `cmsg` in `mhdr`'s control data (the first when `cmsg` is
-/// null), or null at the end; used by the `NN_CMSG_FIRSTHDR`/`NN_CMSG_NXTHDR` macros.
+/// The body of `nn_cmsg_nxthdr_`.
 ///
 /// # Safety
-/// `mhdr` is null or a readable `nn_msghdr` whose control data is readable for
-/// `msg_controllen` bytes (with `NN_MSG`, a `void **` to a message); `cmsg` is null or
-/// points into that control data.
-#[no_mangle]
-pub unsafe extern "C" fn nn_cmsg_nxthdr_(
+/// As for `nn_cmsg_nxthdr_`.
+unsafe fn cmsg_next(
     mhdr: *const NnMsghdr,
     cmsg: *const msghdr::NnCmsghdr,
 ) -> *mut msghdr::NnCmsghdr {
@@ -503,6 +499,25 @@ pub unsafe extern "C" fn nn_cmsg_nxthdr_(
         return null;
     }
     data.wrapping_add(next).cast()
+}
+
+/// The control message after `cmsg` in `mhdr`'s control data (the first when `cmsg` is
+/// null), or null at the end; used by the `NN_CMSG_FIRSTHDR`/`NN_CMSG_NXTHDR` macros.
+///
+/// # Safety
+/// `mhdr` is null or a readable `nn_msghdr` whose control data is readable for
+/// `msg_controllen` bytes (with `NN_MSG`, a `void **` to a message); `cmsg` is null or
+/// points into that control data.
+#[no_mangle]
+pub unsafe extern "C" fn nn_cmsg_nxthdr_(
+    mhdr: *const NnMsghdr,
+    cmsg: *const msghdr::NnCmsghdr,
+) -> *mut msghdr::NnCmsghdr {
+    // SAFETY: forwarded from this function's contract; `ffi` keeps a panic from
+    // unwinding into C (null is "no more control messages").
+    ffi(std::ptr::null_mut(), || {
+        Ok(unsafe { cmsg_next(mhdr, cmsg) })
+    })
 }
 
 /// Sets an option: `NN_SOL_SOCKET` options, `NN_SUB_SUBSCRIBE`/`NN_SUB_UNSUBSCRIBE` at
