@@ -9,9 +9,10 @@
 //! library did not hand out is `EFAULT`), and no panic crosses into C.
 
 // The C ABI needs `#[no_mangle]` exports and raw-pointer access at the boundary, which the
-// workspace's `unsafe_code = "deny"` forbids. Every `unsafe` block here sits in an
-// exported function or in `errno`'s access to the thread's errno slot, with a
-// `// SAFETY:` comment; the rest of the crate is safe Rust.
+// workspace's `unsafe_code = "deny"` forbids. Every `unsafe` block sits at that boundary,
+// with a `// SAFETY:` comment: in this file (the exported functions and their helpers that
+// read C's pointers) and in `errno.rs` (the thread's errno slot, libc's strerror). The
+// other modules are safe Rust working on copies.
 #![allow(unsafe_code)]
 
 mod device;
