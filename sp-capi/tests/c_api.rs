@@ -116,7 +116,8 @@ fn c_programs_pass_on_our_library_and_on_libnanomsg() {
 }
 
 /// The real `nanocat` binary (Debian's nanomsg-utils, linked against libnanomsg.so.5)
-/// runs on our library: a REQ nanocat and a REP nanocat, both on sp-rs.
+/// runs on our library: a REQ nanocat and a REP nanocat both on sp-rs, then a REQ on
+/// sp-rs against a REP on the real libnanomsg.
 #[test]
 fn real_nanocat_runs_on_our_library() {
     if Command::new("nanocat").arg("--version").output().is_err() {
@@ -143,5 +144,26 @@ fn real_nanocat_runs_on_our_library() {
     assert!(req.status.success(), "nanocat --req: {req:?}");
     assert_eq!(String::from_utf8_lossy(&req.stdout), "pong\n");
     assert_eq!(String::from_utf8_lossy(&rep_out.stdout), "ping\n");
+
+    // Across libraries: a REP nanocat on the real libnanomsg answers a REQ nanocat on
+    // ours, over TCP.
+    let addr = format!("tcp://127.0.0.1:{}", port + 1);
+    let mut rep = Command::new("nanocat")
+        .args(["--rep", "--bind", &addr, "--data", "real", "-A"])
+        .env_remove("LD_LIBRARY_PATH")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start nanocat --rep on libnanomsg");
+    let req = Command::new("nanocat")
+        .args(["--req", "--connect", &addr, "--data", "ours", "-A"])
+        .args(["--recv-timeout", "5"])
+        .env("LD_LIBRARY_PATH", &lib)
+        .output()
+        .expect("run nanocat --req on sp-rs");
+    rep.kill().expect("stop nanocat --rep");
+    let rep_out = rep.wait_with_output().expect("nanocat --rep output");
+    assert!(req.status.success(), "nanocat --req: {req:?}");
+    assert_eq!(String::from_utf8_lossy(&req.stdout), "real\n");
+    assert_eq!(String::from_utf8_lossy(&rep_out.stdout), "ours\n");
     let _ = std::fs::remove_dir_all(&lib);
 }
