@@ -11,7 +11,8 @@ use std::sync::Arc;
 use sp_net::Error;
 
 use crate::errno::errno_of;
-use crate::table::Entry;
+use crate::ffi;
+use crate::table::{self, Entry};
 
 fn pump(from: &Entry, to: &Entry) -> c_int {
     loop {
@@ -67,4 +68,20 @@ pub(crate) fn run(a: Arc<Entry>, b: Option<Arc<Entry>>) -> c_int {
     }
     drop(tx);
     rx.recv().unwrap_or(libc::EBADF)
+}
+
+/// Forwards messages between raw sockets `s1` and `s2` (whose protocols must be each
+/// other's peers) in every direction they allow, or, with one of them -1, reflects a raw
+/// BUS or PAIR socket into itself. Blocks until a socket fails; returns -1 with that
+/// errno (`EBADF` after `nn_close`, `ETERM` after `nn_term`), or `EINVAL` for sockets
+/// that cannot form a device.
+#[no_mangle]
+pub extern "C" fn nn_device(s1: c_int, s2: c_int) -> c_int {
+    ffi(-1, || {
+        let (a, b) = match (s1, s2) {
+            (-1, s) | (s, -1) => (table::get(s)?, None),
+            (s1, s2) => (table::get(s1)?, Some(table::get(s2)?)),
+        };
+        Err(run(a, b))
+    })
 }

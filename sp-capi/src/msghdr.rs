@@ -6,7 +6,7 @@
 //! whole padded to `size_t` alignment (`NN_CMSG_SPACE(len + sizeof (size_t))`). The C
 //! test `msghdr.c` prints what both libraries write and the Rust test compares them.
 //! Control bytes are parsed and built here as plain byte vectors; only the copying in and
-//! out of C's memory is `unsafe`, in `lib.rs`.
+//! out of C's memory is `unsafe`, in `sendmsg.rs`.
 
 use std::ffi::{c_int, c_void};
 

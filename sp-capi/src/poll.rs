@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use sp_net::SocketType;
 
-use crate::table;
-use crate::NnPollfd;
+use crate::{ffi, table};
 
 /// `NN_POLLIN`.
 pub const NN_POLLIN: i16 = 1;
@@ -65,4 +64,43 @@ pub(crate) fn poll(fds: &mut [NnPollfd], timeout_ms: c_int) -> Result<c_int, c_i
         std::thread::sleep(sleep);
         nap = (nap * 2).min(Duration::from_millis(10));
     }
+}
+
+/// `struct nn_pollfd`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NnPollfd {
+    /// The socket.
+    pub fd: c_int,
+    /// `NN_POLLIN` and/or `NN_POLLOUT` wanted.
+    pub events: i16,
+    /// What is ready.
+    pub revents: i16,
+}
+
+/// Waits up to `timeout` ms (-1: forever) until one of the sockets can receive
+/// (`NN_POLLIN`) or send (`NN_POLLOUT`); returns how many entries have `revents` set,
+/// 0 on timeout, or -1 with `EBADF`, `ETERM`, `EFAULT`. See docs/c-api.md for how
+/// readiness is found here (by polling, with a short sleep between rounds).
+///
+/// # Safety
+/// `fds` is null or points to `nfds` readable and writable `nn_pollfd`s.
+#[no_mangle]
+pub unsafe extern "C" fn nn_poll(fds: *mut NnPollfd, nfds: c_int, timeout: c_int) -> c_int {
+    ffi(-1, || {
+        let n = usize::try_from(nfds).map_err(|_| libc::EINVAL)?;
+        if n > 0 && fds.is_null() {
+            return Err(libc::EFAULT);
+        }
+        // SAFETY: non-null with `n` readable elements (the caller's contract).
+        let mut v: Vec<NnPollfd> = (0..n)
+            .map(|i| unsafe { fds.add(i).read_unaligned() })
+            .collect();
+        let ready = poll(&mut v, timeout)?;
+        for (i, p) in v.iter().enumerate() {
+            // SAFETY: as above, `n` writable elements.
+            unsafe { fds.add(i).write_unaligned(*p) };
+        }
+        Ok(ready)
+    })
 }

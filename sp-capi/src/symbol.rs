@@ -5,6 +5,8 @@
 
 use std::ffi::{c_char, c_int, CStr};
 
+use crate::ffi;
+
 /// One entry, laid out as C's `struct nn_symbol_properties`.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -56,6 +58,60 @@ impl Sym {
             unit: self.unit,
         }
     }
+}
+
+/// The name of constant number `i` of nanomsg's symbol table, and its value in
+/// `*value` (if `value` is not null); null with `EINVAL` past the end.
+///
+/// # Safety
+/// `value` is null or a writable `int *`.
+#[no_mangle]
+pub unsafe extern "C" fn nn_symbol(i: c_int, value: *mut c_int) -> *const c_char {
+    ffi(std::ptr::null(), || {
+        let sym = get(i).ok_or(libc::EINVAL)?;
+        if !value.is_null() {
+            // SAFETY: non-null, and the caller guarantees a writable `int *`.
+            unsafe { value.write_unaligned(sym.value) };
+        }
+        Ok(sym.name.as_ptr())
+    })
+}
+
+/// Copies entry `i` of the symbol table (at most `buflen` bytes of it) into `buf` and
+/// returns the number of bytes copied; 0 past the end of the table.
+///
+/// # Safety
+/// `buf` is null or points to `buflen` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn nn_symbol_info(
+    i: c_int,
+    buf: *mut NnSymbolProperties,
+    buflen: c_int,
+) -> c_int {
+    ffi(0, || {
+        let Some(sym) = get(i) else {
+            return Ok(0);
+        };
+        let props = sym.properties();
+        let size = std::mem::size_of::<NnSymbolProperties>();
+        let k = usize::try_from(buflen).unwrap_or(0).min(size);
+        if k == 0 {
+            return Ok(0);
+        }
+        if buf.is_null() {
+            return Err(libc::EFAULT);
+        }
+        // SAFETY: `buf` is non-null with `buflen >= k` writable bytes (the caller's
+        // contract); `k <= size_of` bytes are read from a local struct.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                std::ptr::from_ref(&props).cast::<u8>(),
+                buf.cast::<u8>(),
+                k,
+            );
+        }
+        c_int::try_from(k).map_err(|_| libc::EINVAL)
+    })
 }
 
 static SYMBOLS: &[Sym] = &[
