@@ -1,0 +1,149 @@
+//! The socket table: the small integers nanomsg hands out, mapped to sp-net sockets.
+
+use std::ffi::c_int;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sp_net::{BlockingSocket, Endpoint, Message};
+
+use crate::options::NnOptions;
+
+/// Most sockets open at once (nanomsg's `NN_MAX_SOCKETS`).
+pub(crate) const MAX_SOCKETS: usize = 512;
+
+/// One open socket.
+pub(crate) struct Entry {
+    pub(crate) sock: BlockingSocket,
+    /// `AF_SP` or `AF_SP_RAW`.
+    pub(crate) domain: c_int,
+    /// The protocol number given to `nn_socket`.
+    pub(crate) protocol: c_int,
+    /// Option values as nanomsg reports them.
+    pub(crate) opts: Mutex<NnOptions>,
+    /// Endpoints by the ids `nn_bind`/`nn_connect` returned.
+    pub(crate) endpoints: Mutex<Endpoints>,
+    /// A message `nn_poll` took to see that the socket is readable; the next receive
+    /// returns it first.
+    pub(crate) stash: Mutex<Option<Message>>,
+}
+
+impl Entry {
+    /// Receives (the stashed message first), without waiting if `dontwait`.
+    pub(crate) fn recv(&self, dontwait: bool) -> Result<Message, c_int> {
+        if let Some(m) = self.stash.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Ok(m);
+        }
+        let r = if dontwait {
+            self.sock.as_async().try_recv()
+        } else {
+            self.sock.recv()
+        };
+        r.map_err(|e| crate::errno::errno_of(&e))
+    }
+
+    /// Whether a receive would return a message now (stashing one to find out).
+    pub(crate) fn readable(&self) -> Result<bool, c_int> {
+        let mut stash = self.stash.lock().unwrap_or_else(|p| p.into_inner());
+        if stash.is_some() {
+            return Ok(true);
+        }
+        match self.sock.as_async().try_recv() {
+            Ok(m) => {
+                *stash = Some(m);
+                Ok(true)
+            }
+            Err(sp_net::Error::Closed) => Err(crate::errno::errno_of(&sp_net::Error::Closed)),
+            Err(_) => Ok(false),
+        }
+    }
+}
+
+/// The endpoints of one socket.
+#[derive(Default)]
+pub(crate) struct Endpoints {
+    next: c_int,
+    live: Vec<(c_int, Endpoint)>,
+}
+
+impl Endpoints {
+    /// Keeps `ep` and returns its id.
+    pub(crate) fn add(&mut self, ep: Endpoint) -> c_int {
+        let id = self.next;
+        self.next = self.next.wrapping_add(1).max(0);
+        self.live.push((id, ep));
+        id
+    }
+
+    /// Removes the endpoint `id`.
+    pub(crate) fn remove(&mut self, id: c_int) -> Option<Endpoint> {
+        let i = self.live.iter().position(|(e, _)| *e == id)?;
+        Some(self.live.swap_remove(i).1)
+    }
+}
+
+type Table = Vec<Option<Arc<Entry>>>;
+
+static TABLE: Mutex<Table> = Mutex::new(Vec::new());
+static TERMINATED: AtomicBool = AtomicBool::new(false);
+
+fn table() -> MutexGuard<'static, Table> {
+    TABLE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether `nn_term` has run.
+pub(crate) fn terminated() -> bool {
+    TERMINATED.load(Ordering::SeqCst)
+}
+
+/// Puts the entry `make` builds for its number in the lowest free slot, or `EMFILE`.
+pub(crate) fn insert(make: impl FnOnce(c_int) -> Entry) -> Result<c_int, c_int> {
+    let mut t = table();
+    let slot = match t.iter().position(Option::is_none) {
+        Some(i) => i,
+        None if t.len() < MAX_SOCKETS => {
+            t.push(None);
+            t.len() - 1
+        }
+        None => return Err(libc::EMFILE),
+    };
+    let s = c_int::try_from(slot).map_err(|_| libc::EMFILE)?;
+    t[slot] = Some(Arc::new(make(s)));
+    Ok(s)
+}
+
+/// The socket `s`: `EBADF` if there is none, `ETERM` after `nn_term`.
+pub(crate) fn get(s: c_int) -> Result<Arc<Entry>, c_int> {
+    if terminated() {
+        return Err(crate::errno::ETERM);
+    }
+    peek(s)
+}
+
+fn peek(s: c_int) -> Result<Arc<Entry>, c_int> {
+    let t = table();
+    usize::try_from(s)
+        .ok()
+        .and_then(|i| t.get(i))
+        .and_then(Option::clone)
+        .ok_or(libc::EBADF)
+}
+
+/// Takes the socket `s` out of the table (`nn_close` works after `nn_term` too).
+pub(crate) fn remove(s: c_int) -> Result<Arc<Entry>, c_int> {
+    let mut t = table();
+    usize::try_from(s)
+        .ok()
+        .and_then(|i| t.get_mut(i))
+        .and_then(Option::take)
+        .ok_or(libc::EBADF)
+}
+
+/// `nn_term`: every socket's pending and later operations fail with `ETERM`. The sockets
+/// stay in the table until `nn_close`.
+pub(crate) fn terminate() {
+    TERMINATED.store(true, Ordering::SeqCst);
+    let all: Vec<Arc<Entry>> = table().iter().flatten().cloned().collect();
+    for e in all {
+        e.sock.close();
+    }
+}

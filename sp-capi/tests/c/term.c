@@ -1,0 +1,44 @@
+#include "common.h"
+#include <pthread.h>
+#include <nanomsg/pair.h>
+
+static int sock;
+static int result, result_errno;
+
+static void *blocked_recv (void *arg) {
+    (void) arg;
+    char buf[16];
+    result = nn_recv (sock, buf, sizeof buf, 0);
+    result_errno = nn_errno ();
+    return NULL;
+}
+
+int main (void) {
+    sock = nn_socket (AF_SP, NN_PAIR);
+    CHECK (sock >= 0);
+    CHECK (nn_bind (sock, "inproc://capi-term") >= 0);
+    pthread_t t;
+    CHECK (pthread_create (&t, NULL, blocked_recv, NULL) == 0);
+    usleep (200 * 1000);
+    nn_term ();
+    CHECK (pthread_join (t, NULL) == 0);
+    char buf[16];
+    if (is_sprs ()) {
+        /* As nanomsg's nn_term(3) documents: ETERM for blocked and later calls. */
+        CHECK (result == -1 && result_errno == ETERM);
+        FAILS_WITH (nn_recv (sock, buf, sizeof buf, 0), ETERM);
+        FAILS_WITH (nn_send (sock, "x", 1, 0), ETERM);
+        FAILS_WITH (nn_socket (AF_SP, NN_PAIR), ETERM);
+        CHECK (nn_close (sock) == 0);
+    } else {
+        /* What libnanomsg 1.1.5 really does: nn_term closes every socket, so blocked
+           and later calls on them fail with EBADF; only nn_socket says ETERM. */
+        CHECK (result == -1 && result_errno == EBADF);
+        FAILS_WITH (nn_recv (sock, buf, sizeof buf, 0), EBADF);
+        FAILS_WITH (nn_send (sock, "x", 1, 0), EBADF);
+        FAILS_WITH (nn_socket (AF_SP, NN_PAIR), ETERM);
+        FAILS_WITH (nn_close (sock), EBADF);
+    }
+    report ("term");
+    return 0;
+}
