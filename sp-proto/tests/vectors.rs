@@ -25,12 +25,13 @@ use std::time::Duration;
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/vectors");
 
 /// The files this test checks; a JSON file in the directory but not here fails the test.
-const FILES: [&str; 6] = [
+const FILES: [&str; 7] = [
     "handshake.json",
     "framing.json",
     "backtrace.json",
     "pair1.json",
     "pubsub.json",
+    "raw.json",
     "websocket.json",
 ];
 
@@ -711,6 +712,161 @@ fn pubsub_vectors() {
         if !raw {
             let matched = sub.subscriptions().matches(&payload);
             assert_eq!(matched, verdict == Verdict::Deliver, "{id}: matcher");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- raw.json
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sent {
+    pipe: u32,
+    payload: Hex,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+enum RawCase {
+    RawRelay {
+        socket: Sock,
+        pipes: Vec<u32>,
+        from_pipe: u32,
+        payload: Hex,
+        header: Hex,
+        body: Hex,
+        send_body: Option<Hex>,
+        sent: Vec<Sent>,
+    },
+    RawSend {
+        socket: Sock,
+        pipes: Vec<u32>,
+        header: Hex,
+        body: Hex,
+        sent: Vec<Sent>,
+    },
+    RawSendError {
+        socket: Sock,
+        pipes: Vec<u32>,
+        header: Hex,
+        body: Hex,
+        error: SendErrorName,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum SendErrorName {
+    BadHeader,
+}
+
+/// A real raw socket of type `t` with `pipes` attached.
+fn raw_socket(id: &str, t: SocketType, pipes: &[u32]) -> Box<dyn sp_proto::Protocol> {
+    use sp_proto::proto::{Bus, Pair1, Rep};
+    let cfg = sp_proto::Config::raw(1);
+    let mut p: Box<dyn sp_proto::Protocol> = match t {
+        SocketType::Bus => Box::new(Bus::new(cfg)),
+        SocketType::Rep => Box::new(Rep::new(cfg)),
+        SocketType::Pair1 => Box::new(Pair1::new(cfg)),
+        other => panic!("{id}: no raw check for {other:?}"),
+    };
+    assert!(p.is_raw(), "{id}: raw");
+    for &n in pipes {
+        let pipe = sp_proto::PipeId::new(n).expect("a valid pipe id");
+        p.handle_pipe_added(Instant::ZERO, pipe, sp_proto::PipeInfo::default())
+            .unwrap_or_else(|e| panic!("{id}: attaching pipe {n}: {e:?}"));
+    }
+    p
+}
+
+/// Sends a raw message and returns what the socket transmits, by pipe.
+fn raw_transmits(
+    id: &str,
+    p: &mut dyn sp_proto::Protocol,
+    header: &[u8],
+    body: &[u8],
+) -> Vec<(u32, Vec<u8>)> {
+    let msg = sp_proto::Message::with_header(header.to_vec(), body.to_vec());
+    p.send(Instant::ZERO, msg)
+        .unwrap_or_else(|e| panic!("{id}: raw send: {e:?}"));
+    let mut out = Vec::new();
+    while let Some(t) = p.poll_transmit() {
+        let mut wire = t.msg.header.to_vec();
+        wire.extend_from_slice(&t.msg.body);
+        out.push((t.pipe.get(), wire));
+    }
+    out.sort();
+    out
+}
+
+fn expected_sent(sent: &[Sent]) -> Vec<(u32, Vec<u8>)> {
+    let mut v: Vec<(u32, Vec<u8>)> = sent.iter().map(|s| (s.pipe, s.payload.0.clone())).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn raw_vectors() {
+    let all = load::<RawCase>("raw.json");
+    assert!(all.len() >= 5);
+    for (meta, case) in all {
+        let id = &meta.id;
+        match case {
+            RawCase::RawRelay {
+                socket,
+                pipes,
+                from_pipe,
+                payload,
+                header,
+                body,
+                send_body,
+                sent,
+            } => {
+                let mut p = raw_socket(id, socket.0, &pipes);
+                let from = sp_proto::PipeId::new(from_pipe).expect("a valid pipe id");
+                p.handle_message(Instant::ZERO, from, Bytes::from(payload.0.clone()));
+                let m = p
+                    .recv(Instant::ZERO)
+                    .unwrap_or_else(|e| panic!("{id}: raw recv: {e:?}"));
+                assert_eq!(hex(&m.header), hex(&header), "{id}: recv header");
+                assert_eq!(hex(&m.body), hex(&body), "{id}: recv body");
+                let reply = send_body.as_ref().unwrap_or(&body);
+                let got = raw_transmits(id, p.as_mut(), &m.header, reply);
+                assert_eq!(got, expected_sent(&sent), "{id}: transmitted");
+                assert_eq!(p.stats().dropped_total(), 0, "{id}: nothing dropped");
+            }
+            RawCase::RawSend {
+                socket,
+                pipes,
+                header,
+                body,
+                sent,
+            } => {
+                let mut p = raw_socket(id, socket.0, &pipes);
+                let got = raw_transmits(id, p.as_mut(), &header, &body);
+                assert_eq!(got, expected_sent(&sent), "{id}: transmitted");
+            }
+            RawCase::RawSendError {
+                socket,
+                pipes,
+                header,
+                body,
+                error,
+            } => {
+                let mut p = raw_socket(id, socket.0, &pipes);
+                let msg = sp_proto::Message::with_header(header.0.clone(), body.0.clone());
+                let err = p
+                    .send(Instant::ZERO, msg)
+                    .expect_err(&format!("{id}: the send must be refused"));
+                let kind = match err.kind {
+                    sp_proto::SendErrorKind::BadHeader => SendErrorName::BadHeader,
+                    other => panic!("{id}: unexpected {other:?}"),
+                };
+                assert_eq!(kind, error, "{id}");
+                assert_eq!(&err.msg.header[..], &header[..], "{id}: handed back");
+                assert_eq!(&err.msg.body[..], &body[..], "{id}: handed back");
+                assert!(p.poll_transmit().is_none(), "{id}: nothing transmitted");
+            }
         }
     }
 }
