@@ -12,7 +12,8 @@ use sp_proto::fmt::hex;
 use sp_proto::wire::backtrace::{first_word, id_header, push_word, Backtrace, BacktraceError};
 use sp_proto::wire::frame::{encode_frame, encode_prefix, FrameDecoder, FrameError};
 use sp_proto::wire::handshake::{
-    encode_header, parse_header, validate_header, Handshake, HeaderError, HEADER_LEN,
+    encode_header, parse_header, validate_header, Handshake, HeaderError,
+    DEFAULT_HANDSHAKE_TIMEOUT, HEADER_LEN,
 };
 use sp_proto::wire::hop::{HopError, HopHeader};
 use sp_proto::wire::ws::{self, WsSubprotocolError, REJECT_STATUS};
@@ -246,6 +247,12 @@ enum HandshakeCase {
         wire: Hex,
         error: HeaderErrorKind,
     },
+    HeaderTimeout {
+        local: Sock,
+        wire: Hex,
+        timeout_ms: u64,
+        error: HeaderErrorKind,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -329,6 +336,33 @@ fn handshake_vectors() {
                     Some(error),
                     "{id}: bytewise"
                 );
+            }
+            HandshakeCase::HeaderTimeout {
+                local: Sock(ours),
+                wire,
+                timeout_ms,
+                error,
+            } => {
+                // The default timeout, started at 0; `wire` arrives before the deadline.
+                assert_eq!(
+                    DEFAULT_HANDSHAKE_TIMEOUT,
+                    Duration::from_millis(timeout_ms),
+                    "{id}: the default handshake timeout"
+                );
+                assert!(wire.len() < HEADER_LEN, "{id}: an incomplete header");
+                let mut hs = Handshake::new(ours, Instant::ZERO, DEFAULT_HANDSHAKE_TIMEOUT);
+                assert_eq!(hs.feed(&wire), Ok((wire.len(), None)), "{id}");
+                let deadline = Instant::from_millis(timeout_ms);
+                assert_eq!(hs.deadline(), deadline, "{id}: deadline");
+                let before = Instant::from_millis(timeout_ms - 1);
+                assert_eq!(hs.check_timeout(before), Ok(()), "{id}: before");
+                let err = hs.check_timeout(deadline).expect_err(id);
+                assert_eq!(header_kind(&err), error, "{id}: {err}");
+                // A complete header never times out.
+                let mut done = Handshake::new(ours, Instant::ZERO, DEFAULT_HANDSHAKE_TIMEOUT);
+                done.feed(&encode_header(ours.peer()))
+                    .expect("a valid header");
+                assert_eq!(done.check_timeout(deadline), Ok(()), "{id}: complete");
             }
         }
     }
