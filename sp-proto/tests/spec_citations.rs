@@ -5,9 +5,9 @@
 //! * Every vector is cited by at least one document.
 //! * The index `spec/README.md` links every specification document, and every document it
 //!   links exists.
-//! * Every byte example in a document (a line of a fenced `hex` block, or an inline code
-//!   span in byte notation) equals a byte field of the vector it cites; fenced `text`
-//!   blocks (diagrams) hold no bytes, and every fence is tagged one or the other.
+//! * Every byte example in a document (a line of a fenced `hex` block, a fenced `http`
+//!   block, or an inline code span in byte notation) equals a byte field of the vector it
+//!   cites; fenced `text` blocks (diagrams) hold no bytes, and every fence is tagged.
 //!
 //! The citation syntax and the byte-example rule are defined in `spec/README.md`
 //! ("Conventions").
@@ -208,6 +208,9 @@ fn the_citation_parser_is_strict() {
 //   free comment (which starts at the first word that is not a hex pair). The paragraph
 //   right after the block begins with one citation per line, in the same order; each line
 //   must equal a byte field of the vector its citation names.
+// * A fenced block tagged `http` is one byte example: an HTTP head (each line ended by
+//   CR LF, then the empty line) and, after an empty line in the block, a body. The first
+//   citation of the paragraph after it names its vector.
 // * A fenced block tagged `text` is a diagram; it must not contain two hex pairs in a row,
 //   so that bytes cannot hide in it. Any other fence (or one without a tag) is an error.
 // * An inline code span written wholly in byte notation (hex pairs and quoted ASCII text,
@@ -305,6 +308,34 @@ fn byte_notation(span: &str) -> Option<Result<(Vec<u8>, Part), String>> {
     )
 }
 
+/// The paragraph that follows line index `from` (blank lines skipped), as one string.
+fn paragraph_after(lines: &[&str], from: usize) -> String {
+    lines[from.min(lines.len())..]
+        .iter()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// The bytes an `http` block shows: the head's lines each ended by CR LF, the empty line
+/// ending the head (added when the block has none), then the body's lines joined by LF.
+fn http_bytes(block: &[&str]) -> Vec<u8> {
+    let split = block.iter().position(|l| l.is_empty());
+    let (head, body) = match split {
+        Some(at) => (&block[..at], &block[at + 1..]),
+        None => (block, &[][..]),
+    };
+    let mut out = String::new();
+    for line in head {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    out.push_str(&body.join("\n"));
+    out.into_bytes()
+}
+
 /// The ids cited at the very start of `text`, separated by white space only.
 fn leading_citations(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -365,19 +396,26 @@ fn byte_examples(doc: &str, text: &str) -> (Vec<Example>, Vec<String>) {
                     }
                 }
             }
+            "http" => {
+                let Some(id) = leading_citations(&paragraph_after(&lines, i))
+                    .into_iter()
+                    .next()
+                else {
+                    errors.push(format!(
+                        "{doc}:{open}: an http block cites no vector after it"
+                    ));
+                    continue;
+                };
+                let bytes = http_bytes(&body.iter().map(|(_, l)| *l).collect::<Vec<_>>());
+                examples.push(Example {
+                    line: open,
+                    bytes,
+                    part: Part::Whole,
+                    vector: id,
+                });
+            }
             "hex" => {
-                // The paragraph after the block: skip blank lines, take its lines.
-                let mut j = i;
-                while j < lines.len() && lines[j].trim().is_empty() {
-                    j += 1;
-                }
-                let mut after = String::new();
-                while j < lines.len() && !lines[j].trim().is_empty() {
-                    after.push_str(lines[j]);
-                    after.push('\n');
-                    j += 1;
-                }
-                let ids = leading_citations(&after);
+                let ids = leading_citations(&paragraph_after(&lines, i));
                 let rows: Vec<&(usize, &str)> =
                     body.iter().filter(|(_, l)| !l.trim().is_empty()).collect();
                 if ids.len() < rows.len() {
@@ -409,7 +447,8 @@ fn byte_examples(doc: &str, text: &str) -> (Vec<Example>, Vec<String>) {
                 }
             }
             other => errors.push(format!(
-                "{doc}:{open}: fence tagged {other:?}; use `hex` (bytes) or `text` (diagram)"
+                "{doc}:{open}: fence tagged {other:?}; use `hex` or `http` (bytes) or `text` \
+                 (diagram)"
             )),
         }
     }
@@ -454,8 +493,12 @@ fn byte_examples(doc: &str, text: &str) -> (Vec<Example>, Vec<String>) {
             }
         }
     }
+    examples.sort_by_key(|e| e.line);
     (examples, errors)
 }
+
+/// The fields of a vector that hold bytes as text (ASCII, as in HTTP).
+const TEXT_FIELDS: [&str; 2] = ["request", "response"];
 
 /// Every vector's byte fields, by id.
 fn vector_bytes() -> BTreeMap<String, Vec<(String, Vec<u8>)>> {
@@ -488,6 +531,11 @@ fn vector_bytes() -> BTreeMap<String, Vec<(String, Vec<u8>)>> {
                         .collect::<Result<Vec<u8>, _>>()
                         .unwrap_or_else(|e| panic!("{id}: field {name}: {e}"));
                     fields.push((name.to_owned(), bytes));
+                }
+            }
+            for name in TEXT_FIELDS {
+                if let Some(text) = v[name].as_str() {
+                    fields.push((name.to_owned(), text.as_bytes().to_vec()));
                 }
             }
             out.insert(id, fields);
@@ -566,28 +614,39 @@ fn a_changed_byte_example_is_reported() {
             "t.msg".to_owned(),
             vec![("message".to_owned(), b"\x80hi".to_vec())],
         ),
+        (
+            "t.http".to_owned(),
+            vec![(
+                "response".to_owned(),
+                b"HTTP/1.1 404 No\r\nA: b\r\n\r\nx y".to_vec(),
+            )],
+        ),
     ]);
     let good = "Intro `00 53 50 ...` and\nmore [vector: t.hdr].\n\n```hex\nA→B  00 53 50 00  \
                 header\n   80 68 69   \"hi\"\n```\n\n[vector: t.hdr] [vector: t.msg]. Then\n\n\
-                | `80 \"hi\"` | `\"hi\"` | `0x80` | [vector: t.msg] |\n| `... 50 00` | [vector: t.hdr] |\n";
+                | `80 \"hi\"` | `\"hi\"` | `0x80` | [vector: t.msg] |\n| `... 50 00` | [vector: t.hdr] |\n\n\
+                ```http\nHTTP/1.1 404 No\nA: b\n\nx y\n```\n\n[vector: t.http]\n";
     let (examples, errors) = byte_examples("t", good);
     assert!(errors.is_empty(), "{errors:?}");
-    assert_eq!(examples.len(), 5, "{examples:#?}");
+    assert_eq!(examples.len(), 6, "{examples:#?}");
     assert!(examples
         .iter()
         .all(|e| mismatch("t", e, &vectors).is_none()));
-    assert_eq!(examples[0].part, Part::Whole);
-    assert_eq!(examples[2].bytes, [0, 0x53, 0x50]);
-    assert_eq!(examples[2].part, Part::Prefix);
-    assert_eq!(examples[4].part, Part::Suffix);
+    let parts: Vec<Part> = examples.iter().map(|e| e.part).collect();
+    use Part::*;
+    assert_eq!(parts, [Prefix, Whole, Whole, Whole, Suffix, Whole]);
+    assert_eq!(examples[0].bytes, [0, 0x53, 0x50]);
+    assert_eq!(examples[3].bytes, b"\x80hi");
 
-    // Each single-byte change of an example must be reported.
+    // Each change of one byte of an example must be reported.
     for (from, to) in [
         ("A→B  00 53 50 00", "A→B  00 53 51 00"),
         ("80 68 69", "80 68 6a"),
         ("`80 \"hi\"`", "`80 \"ho\"`"),
         ("`00 53 50 ...`", "`00 53 51 ...`"),
         ("`... 50 00`", "`... 50 01`"),
+        ("A: b\n", "A: c\n"),
+        ("\nx y\n", "\nx-y\n"),
     ] {
         let bad = good.replacen(from, to, 1);
         assert_ne!(bad, good);
@@ -600,13 +659,15 @@ fn a_changed_byte_example_is_reported() {
         assert_eq!(reported.len(), 1, "{to}: {reported:?}");
     }
     // Rule breaches are reported: bytes in a diagram, an untagged fence, a missing
-    // citation, a short citation list after a hex block, uppercase hex.
+    // citation, a short citation list after a hex block, uppercase hex, an http block
+    // without a citation.
     for bad in [
         "```text\n  00 53 50\n```\n",
         "```\nx\n```\n",
         "see `00 53`.\n",
         "```hex\n00\n01\n```\n\n[vector: t.hdr]\n",
         "`0A 0B` [vector: t.hdr]\n",
+        "```http\nGET / HTTP/1.1\n```\n\nno citation\n",
     ] {
         let (_, errors) = byte_examples("t", bad);
         assert_eq!(errors.len(), 1, "{bad:?}: {errors:?}");

@@ -954,6 +954,69 @@ enum WebSocketCase {
         close_code: u16,
         max_recv_size: Option<MaxJson>,
     },
+    HttpUpgrade {
+        socket: Sock,
+        host: String,
+        path: String,
+        key: String,
+        request: String,
+        response: String,
+    },
+    HttpServer {
+        routes: std::collections::BTreeMap<String, Sock>,
+        request: String,
+        routed: Option<String>,
+        outcome: HttpOutcome,
+        response: String,
+    },
+}
+
+/// What a `ws://` listener decided (`ws_http::server_upgrade`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum HttpOutcome {
+    Accept,
+    NotFound,
+    Refused,
+    Unreadable,
+}
+
+/// SHA-1 for `Sec-WebSocket-Accept`, from `ring` (sp-proto takes it as an argument).
+fn sha1(data: &[u8]) -> [u8; 20] {
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
+    digest.as_ref().try_into().expect("20 bytes")
+}
+
+/// Runs the listener's decision on `request` with `routes`; returns the path it looked
+/// up, the outcome, the bytes it answers and, on accept, the head length.
+fn serve(
+    routes: &std::collections::BTreeMap<String, SocketType>,
+    request: &[u8],
+) -> (Option<String>, HttpOutcome, Vec<u8>, Option<usize>) {
+    use sp_proto::wire::ws_http::{server_upgrade, Refusal, ServerUpgrade};
+    let mut routed = None;
+    let got = server_upgrade(
+        request,
+        |path| {
+            routed = Some(path.to_owned());
+            routes.get(path).copied()
+        },
+        sha1,
+    );
+    match got {
+        ServerUpgrade::Incomplete => panic!("incomplete request"),
+        ServerUpgrade::Accept { head_len, response } => {
+            (routed, HttpOutcome::Accept, response, Some(head_len))
+        }
+        ServerUpgrade::Refuse { reject, why } => {
+            let outcome = match why {
+                Refusal::NotFound(_) => HttpOutcome::NotFound,
+                Refusal::Refused => HttpOutcome::Refused,
+                Refusal::Unreadable(_) => HttpOutcome::Unreadable,
+            };
+            (routed, outcome, reject.to_bytes(), None)
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -1160,6 +1223,61 @@ fn websocket_vectors() {
                 let mut dec = WsDecoder::new(receiver.into(), max);
                 let (_, err, _) = bytewise(&wire, |b| dec.decode(b));
                 assert_eq!(err, Some(got), "{id}: bytewise");
+            }
+            WebSocketCase::HttpUpgrade {
+                socket: Sock(t),
+                host,
+                path,
+                key,
+                request,
+                response,
+            } => {
+                use sp_proto::wire::ws_http::{self as http, ServerUpgrade};
+                // The dialer's request, byte for byte.
+                let sent = http::request(&host, &path, &key, &ws::dialer_offer(t));
+                assert_eq!(String::from_utf8_lossy(&sent), request, "{id}: request");
+                // The listener serving `path` answers exactly `response`, and not before
+                // the whole head has arrived.
+                let routes = [(path.clone(), t.peer())].into_iter().collect();
+                let (routed, outcome, answer, head_len) = serve(&routes, request.as_bytes());
+                assert_eq!(routed.as_deref(), Some(path.as_str()), "{id}: routed");
+                assert_eq!(outcome, HttpOutcome::Accept, "{id}");
+                assert_eq!(String::from_utf8_lossy(&answer), response, "{id}: response");
+                assert_eq!(head_len, Some(request.len()), "{id}: head length");
+                for n in 0..request.len() {
+                    let partial = http::server_upgrade(&request.as_bytes()[..n], |_| None, sha1);
+                    assert_eq!(partial, ServerUpgrade::Incomplete, "{id}: {n} bytes");
+                }
+                // The dialer accepts the response, and only once it is complete.
+                let r = response.as_bytes();
+                assert_eq!(
+                    http::client_upgrade(r, t, &key, sha1),
+                    Ok(Some(r.len())),
+                    "{id}: client"
+                );
+                for n in 0..r.len() {
+                    assert_eq!(
+                        http::client_upgrade(&r[..n], t, &key, sha1),
+                        Ok(None),
+                        "{id}"
+                    );
+                }
+            }
+            WebSocketCase::HttpServer {
+                routes,
+                request,
+                routed,
+                outcome,
+                response,
+            } => {
+                let routes = routes.into_iter().map(|(p, Sock(t))| (p, t)).collect();
+                let (asked, got, answer, head_len) = serve(&routes, request.as_bytes());
+                assert_eq!(asked, routed, "{id}: the path looked up");
+                assert_eq!(got, outcome, "{id}: outcome");
+                assert_eq!(String::from_utf8_lossy(&answer), response, "{id}: response");
+                if outcome == HttpOutcome::Accept {
+                    assert_eq!(head_len, Some(request.len()), "{id}: head length");
+                }
             }
         }
     }
