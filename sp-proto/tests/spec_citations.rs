@@ -263,7 +263,6 @@ fn hex_byte(word: &str) -> Result<u8, String> {
 /// a quoted string alone, `0x70`...), `Some(Err)` when it is but is malformed.
 fn byte_notation(span: &str) -> Option<Result<(Vec<u8>, Part), String>> {
     let mut words: Vec<Result<u8, String>> = Vec::new();
-    let mut text = Vec::new();
     let (mut lead, mut trail) = (false, false);
     let mut rest = span.trim();
     let mut any_pair = false;
@@ -271,7 +270,6 @@ fn byte_notation(span: &str) -> Option<Result<(Vec<u8>, Part), String>> {
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix('"') {
             let end = after.find('"')?;
-            text.extend_from_slice(after[..end].as_bytes());
             words.extend(after[..end].bytes().map(Ok));
             rest = after[end + 1..].trim_start();
         } else {

@@ -759,6 +759,8 @@ struct Sent {
     payload: Hex,
 }
 
+/// The kinds keep the `raw-` prefix in the files, so the variants do too.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 enum RawCase {
