@@ -213,6 +213,7 @@ fn the_citation_parser_is_strict() {
 //   citation of the paragraph after it names its vector.
 // * A fenced block tagged `text` is a diagram; it must not contain two hex pairs in a row,
 //   so that bytes cannot hide in it. Any other fence (or one without a tag) is an error.
+// * Two hex pairs in a row in prose (outside code) are an error: bytes must be code.
 // * An inline code span written wholly in byte notation (hex pairs and quoted ASCII text,
 //   at least one hex pair) is a byte example. It is checked against the first citation that
 //   follows it in its paragraph (in a table, in its row). A leading `...` makes it a suffix
@@ -460,6 +461,15 @@ fn byte_examples(doc: &str, text: &str) -> (Vec<Example>, Vec<String>) {
                     items.push((n, false, piece.to_owned()));
                     continue;
                 }
+                let words: Vec<&str> = piece.split_whitespace().collect();
+                if words
+                    .windows(2)
+                    .any(|w| is_hex_pair(w[0]) && is_hex_pair(w[1]))
+                {
+                    errors.push(format!(
+                        "{doc}:{n}: bytes outside code; write a byte example as a code span"
+                    ));
+                }
                 let mut rest = piece;
                 while let Some(at) = rest.find(CITE) {
                     let after = &rest[at + CITE.len()..];
@@ -658,7 +668,7 @@ fn a_changed_byte_example_is_reported() {
     }
     // Rule breaches are reported: bytes in a diagram, an untagged fence, a missing
     // citation, a short citation list after a hex block, uppercase hex, an http block
-    // without a citation.
+    // without a citation, bytes in prose outside code.
     for bad in [
         "```text\n  00 53 50\n```\n",
         "```\nx\n```\n",
@@ -666,6 +676,7 @@ fn a_changed_byte_example_is_reported() {
         "```hex\n00\n01\n```\n\n[vector: t.hdr]\n",
         "`0A 0B` [vector: t.hdr]\n",
         "```http\nGET / HTTP/1.1\n```\n\nno citation\n",
+        "the bytes 00 53 in prose [vector: t.hdr]\n",
     ] {
         let (_, errors) = byte_examples("t", bad);
         assert_eq!(errors.len(), 1, "{bad:?}: {errors:?}");
