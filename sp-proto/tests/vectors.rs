@@ -12,7 +12,8 @@ use sp_proto::fmt::hex;
 use sp_proto::wire::backtrace::{first_word, id_header, push_word, Backtrace, BacktraceError};
 use sp_proto::wire::frame::{encode_frame, encode_prefix, FrameDecoder, FrameError};
 use sp_proto::wire::handshake::{
-    encode_header, parse_header, validate_header, Handshake, HeaderError, HEADER_LEN,
+    encode_header, parse_header, validate_header, Handshake, HeaderError,
+    DEFAULT_HANDSHAKE_TIMEOUT, HEADER_LEN,
 };
 use sp_proto::wire::hop::{HopError, HopHeader};
 use sp_proto::wire::ws::{self, WsSubprotocolError, REJECT_STATUS};
@@ -25,12 +26,13 @@ use std::time::Duration;
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/vectors");
 
 /// The files this test checks; a JSON file in the directory but not here fails the test.
-const FILES: [&str; 6] = [
+const FILES: [&str; 7] = [
     "handshake.json",
     "framing.json",
     "backtrace.json",
     "pair1.json",
     "pubsub.json",
+    "raw.json",
     "websocket.json",
 ];
 
@@ -245,6 +247,12 @@ enum HandshakeCase {
         wire: Hex,
         error: HeaderErrorKind,
     },
+    HeaderTimeout {
+        local: Sock,
+        wire: Hex,
+        timeout_ms: u64,
+        error: HeaderErrorKind,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -328,6 +336,33 @@ fn handshake_vectors() {
                     Some(error),
                     "{id}: bytewise"
                 );
+            }
+            HandshakeCase::HeaderTimeout {
+                local: Sock(ours),
+                wire,
+                timeout_ms,
+                error,
+            } => {
+                // The default timeout, started at 0; `wire` arrives before the deadline.
+                assert_eq!(
+                    DEFAULT_HANDSHAKE_TIMEOUT,
+                    Duration::from_millis(timeout_ms),
+                    "{id}: the default handshake timeout"
+                );
+                assert!(wire.len() < HEADER_LEN, "{id}: an incomplete header");
+                let mut hs = Handshake::new(ours, Instant::ZERO, DEFAULT_HANDSHAKE_TIMEOUT);
+                assert_eq!(hs.feed(&wire), Ok((wire.len(), None)), "{id}");
+                let deadline = Instant::from_millis(timeout_ms);
+                assert_eq!(hs.deadline(), deadline, "{id}: deadline");
+                let before = Instant::from_millis(timeout_ms - 1);
+                assert_eq!(hs.check_timeout(before), Ok(()), "{id}: before");
+                let err = hs.check_timeout(deadline).expect_err(id);
+                assert_eq!(header_kind(&err), error, "{id}: {err}");
+                // A complete header never times out.
+                let mut done = Handshake::new(ours, Instant::ZERO, DEFAULT_HANDSHAKE_TIMEOUT);
+                done.feed(&encode_header(ours.peer()))
+                    .expect("a valid header");
+                assert_eq!(done.check_timeout(deadline), Ok(()), "{id}: complete");
             }
         }
     }
@@ -715,6 +750,163 @@ fn pubsub_vectors() {
     }
 }
 
+// ---------------------------------------------------------------- raw.json
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sent {
+    pipe: u32,
+    payload: Hex,
+}
+
+/// The kinds keep the `raw-` prefix in the files, so the variants do too.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+enum RawCase {
+    RawRelay {
+        socket: Sock,
+        pipes: Vec<u32>,
+        from_pipe: u32,
+        payload: Hex,
+        header: Hex,
+        body: Hex,
+        send_body: Option<Hex>,
+        sent: Vec<Sent>,
+    },
+    RawSend {
+        socket: Sock,
+        pipes: Vec<u32>,
+        header: Hex,
+        body: Hex,
+        sent: Vec<Sent>,
+    },
+    RawSendError {
+        socket: Sock,
+        pipes: Vec<u32>,
+        header: Hex,
+        body: Hex,
+        error: SendErrorName,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum SendErrorName {
+    BadHeader,
+}
+
+/// A real raw socket of type `t` with `pipes` attached.
+fn raw_socket(id: &str, t: SocketType, pipes: &[u32]) -> Box<dyn sp_proto::Protocol> {
+    use sp_proto::proto::{Bus, Pair1, Rep};
+    let cfg = sp_proto::Config::raw(1);
+    let mut p: Box<dyn sp_proto::Protocol> = match t {
+        SocketType::Bus => Box::new(Bus::new(cfg)),
+        SocketType::Rep => Box::new(Rep::new(cfg)),
+        SocketType::Pair1 => Box::new(Pair1::new(cfg)),
+        other => panic!("{id}: no raw check for {other:?}"),
+    };
+    assert!(p.is_raw(), "{id}: raw");
+    for &n in pipes {
+        let pipe = sp_proto::PipeId::new(n).expect("a valid pipe id");
+        p.handle_pipe_added(Instant::ZERO, pipe, sp_proto::PipeInfo::default())
+            .unwrap_or_else(|e| panic!("{id}: attaching pipe {n}: {e:?}"));
+    }
+    p
+}
+
+/// Sends a raw message and returns what the socket transmits, by pipe.
+fn raw_transmits(
+    id: &str,
+    p: &mut dyn sp_proto::Protocol,
+    header: &[u8],
+    body: &[u8],
+) -> Vec<(u32, Vec<u8>)> {
+    let msg = sp_proto::Message::with_header(header.to_vec(), body.to_vec());
+    p.send(Instant::ZERO, msg)
+        .unwrap_or_else(|e| panic!("{id}: raw send: {e:?}"));
+    let mut out = Vec::new();
+    while let Some(t) = p.poll_transmit() {
+        let mut wire = t.msg.header.to_vec();
+        wire.extend_from_slice(&t.msg.body);
+        out.push((t.pipe.get(), wire));
+    }
+    out.sort();
+    out
+}
+
+fn expected_sent(sent: &[Sent]) -> Vec<(u32, Vec<u8>)> {
+    let mut v: Vec<(u32, Vec<u8>)> = sent.iter().map(|s| (s.pipe, s.payload.0.clone())).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn raw_vectors() {
+    let all = load::<RawCase>("raw.json");
+    assert!(all.len() >= 5);
+    for (meta, case) in all {
+        let id = &meta.id;
+        match case {
+            RawCase::RawRelay {
+                socket,
+                pipes,
+                from_pipe,
+                payload,
+                header,
+                body,
+                send_body,
+                sent,
+            } => {
+                let mut p = raw_socket(id, socket.0, &pipes);
+                let from = sp_proto::PipeId::new(from_pipe).expect("a valid pipe id");
+                p.handle_message(Instant::ZERO, from, Bytes::from(payload.0.clone()));
+                let m = p
+                    .recv(Instant::ZERO)
+                    .unwrap_or_else(|e| panic!("{id}: raw recv: {e:?}"));
+                assert_eq!(hex(&m.header), hex(&header), "{id}: recv header");
+                assert_eq!(hex(&m.body), hex(&body), "{id}: recv body");
+                let reply = send_body.as_ref().unwrap_or(&body);
+                let got = raw_transmits(id, p.as_mut(), &m.header, reply);
+                assert_eq!(got, expected_sent(&sent), "{id}: transmitted");
+                assert_eq!(p.stats().dropped_total(), 0, "{id}: nothing dropped");
+            }
+            RawCase::RawSend {
+                socket,
+                pipes,
+                header,
+                body,
+                sent,
+            } => {
+                let mut p = raw_socket(id, socket.0, &pipes);
+                let got = raw_transmits(id, p.as_mut(), &header, &body);
+                assert_eq!(got, expected_sent(&sent), "{id}: transmitted");
+            }
+            RawCase::RawSendError {
+                socket,
+                pipes,
+                header,
+                body,
+                error,
+            } => {
+                let mut p = raw_socket(id, socket.0, &pipes);
+                let msg = sp_proto::Message::with_header(header.0.clone(), body.0.clone());
+                let err = p
+                    .send(Instant::ZERO, msg)
+                    .expect_err(&format!("{id}: the send must be refused"));
+                let kind = match err.kind {
+                    sp_proto::SendErrorKind::BadHeader => SendErrorName::BadHeader,
+                    other => panic!("{id}: unexpected {other:?}"),
+                };
+                assert_eq!(kind, error, "{id}");
+                assert_eq!(&err.msg.header[..], &header[..], "{id}: handed back");
+                assert_eq!(&err.msg.body[..], &body[..], "{id}: handed back");
+                assert!(p.poll_transmit().is_none(), "{id}: nothing transmitted");
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------- websocket.json
 
 #[derive(Debug, Deserialize)]
@@ -764,6 +956,69 @@ enum WebSocketCase {
         close_code: u16,
         max_recv_size: Option<MaxJson>,
     },
+    HttpUpgrade {
+        socket: Sock,
+        host: String,
+        path: String,
+        key: String,
+        request: String,
+        response: String,
+    },
+    HttpServer {
+        routes: std::collections::BTreeMap<String, Sock>,
+        request: String,
+        routed: Option<String>,
+        outcome: HttpOutcome,
+        response: String,
+    },
+}
+
+/// What a `ws://` listener decided (`ws_http::server_upgrade`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum HttpOutcome {
+    Accept,
+    NotFound,
+    Refused,
+    Unreadable,
+}
+
+/// SHA-1 for `Sec-WebSocket-Accept`, from `ring` (sp-proto takes it as an argument).
+fn sha1(data: &[u8]) -> [u8; 20] {
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
+    digest.as_ref().try_into().expect("20 bytes")
+}
+
+/// Runs the listener's decision on `request` with `routes`; returns the path it looked
+/// up, the outcome, the bytes it answers and, on accept, the head length.
+fn serve(
+    routes: &std::collections::BTreeMap<String, SocketType>,
+    request: &[u8],
+) -> (Option<String>, HttpOutcome, Vec<u8>, Option<usize>) {
+    use sp_proto::wire::ws_http::{server_upgrade, Refusal, ServerUpgrade};
+    let mut routed = None;
+    let got = server_upgrade(
+        request,
+        |path| {
+            routed = Some(path.to_owned());
+            routes.get(path).copied()
+        },
+        sha1,
+    );
+    match got {
+        ServerUpgrade::Incomplete => panic!("incomplete request"),
+        ServerUpgrade::Accept { head_len, response } => {
+            (routed, HttpOutcome::Accept, response, Some(head_len))
+        }
+        ServerUpgrade::Refuse { reject, why } => {
+            let outcome = match why {
+                Refusal::NotFound(_) => HttpOutcome::NotFound,
+                Refusal::Refused => HttpOutcome::Refused,
+                Refusal::Unreadable(_) => HttpOutcome::Unreadable,
+            };
+            (routed, outcome, reject.to_bytes(), None)
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -970,6 +1225,61 @@ fn websocket_vectors() {
                 let mut dec = WsDecoder::new(receiver.into(), max);
                 let (_, err, _) = bytewise(&wire, |b| dec.decode(b));
                 assert_eq!(err, Some(got), "{id}: bytewise");
+            }
+            WebSocketCase::HttpUpgrade {
+                socket: Sock(t),
+                host,
+                path,
+                key,
+                request,
+                response,
+            } => {
+                use sp_proto::wire::ws_http::{self as http, ServerUpgrade};
+                // The dialer's request, byte for byte.
+                let sent = http::request(&host, &path, &key, &ws::dialer_offer(t));
+                assert_eq!(String::from_utf8_lossy(&sent), request, "{id}: request");
+                // The listener serving `path` answers exactly `response`, and not before
+                // the whole head has arrived.
+                let routes = [(path.clone(), t.peer())].into_iter().collect();
+                let (routed, outcome, answer, head_len) = serve(&routes, request.as_bytes());
+                assert_eq!(routed.as_deref(), Some(path.as_str()), "{id}: routed");
+                assert_eq!(outcome, HttpOutcome::Accept, "{id}");
+                assert_eq!(String::from_utf8_lossy(&answer), response, "{id}: response");
+                assert_eq!(head_len, Some(request.len()), "{id}: head length");
+                for n in 0..request.len() {
+                    let partial = http::server_upgrade(&request.as_bytes()[..n], |_| None, sha1);
+                    assert_eq!(partial, ServerUpgrade::Incomplete, "{id}: {n} bytes");
+                }
+                // The dialer accepts the response, and only once it is complete.
+                let r = response.as_bytes();
+                assert_eq!(
+                    http::client_upgrade(r, t, &key, sha1),
+                    Ok(Some(r.len())),
+                    "{id}: client"
+                );
+                for n in 0..r.len() {
+                    assert_eq!(
+                        http::client_upgrade(&r[..n], t, &key, sha1),
+                        Ok(None),
+                        "{id}"
+                    );
+                }
+            }
+            WebSocketCase::HttpServer {
+                routes,
+                request,
+                routed,
+                outcome,
+                response,
+            } => {
+                let routes = routes.into_iter().map(|(p, Sock(t))| (p, t)).collect();
+                let (asked, got, answer, head_len) = serve(&routes, request.as_bytes());
+                assert_eq!(asked, routed, "{id}: the path looked up");
+                assert_eq!(got, outcome, "{id}: outcome");
+                assert_eq!(String::from_utf8_lossy(&answer), response, "{id}: response");
+                if outcome == HttpOutcome::Accept {
+                    assert_eq!(head_len, Some(request.len()), "{id}: head length");
+                }
             }
         }
     }
