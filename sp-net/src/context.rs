@@ -59,7 +59,7 @@ impl Survey {
     pub async fn next(&mut self) -> Result<Option<Message>, Error> {
         match self.ctx.recv().await {
             Ok(m) => Ok(Some(m)),
-            Err(Error::TimedOut | Error::WrongState) => Ok(None),
+            Err(Error::SurveyExpired | Error::WrongState) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -9,9 +9,17 @@ pub enum Error {
     /// The socket was closed.
     #[error("socket closed")]
     Closed,
-    /// The send or receive timeout expired, or a survey's deadline passed.
+    /// The send or receive timeout expired (`SocketOptions::send_timeout`,
+    /// `SocketOptions::recv_timeout`). A SURVEYOR whose survey's deadline passed returns
+    /// [`Error::SurveyExpired`] instead, so that the two can be told apart.
     #[error("operation timed out")]
     TimedOut,
+    /// SURVEYOR: the survey's deadline passed, so no more responses to it can arrive.
+    /// Returned once, by the first `recv` after the deadline; later ones return
+    /// [`Error::WrongState`] until the next survey. nanomsg and NNG report both this and
+    /// a receive timeout as `ETIMEDOUT`; here a receive timeout is [`Error::TimedOut`].
+    #[error("survey deadline expired")]
+    SurveyExpired,
     /// The operation is not valid in the protocol's current state (nanomsg's EFSM):
     /// REQ recv with no request, REP send with nothing to answer, SURVEYOR recv with no
     /// survey.
@@ -63,7 +71,8 @@ impl Error {
         use sp_proto::RecvError as R;
         match e {
             R::WouldBlock => Self::WouldBlock,
-            R::TimedOut => Self::TimedOut,
+            // sp-proto's only `TimedOut` is the survey deadline.
+            R::TimedOut => Self::SurveyExpired,
             R::NotSupported => Self::NotSupported,
             _ => Self::WrongState,
         }

@@ -1,0 +1,42 @@
+//! Errors and signals a user sees: each failure says what it is, where, and why.
+
+use std::time::{Duration, Instant};
+
+use sp_net::{Error, Socket, SocketType};
+
+/// The classic nanomsg loop "receive until the error" on a SURVEYOR with a receive
+/// timeout shorter than the survey deadline: the receive timeouts are `TimedOut`, the
+/// end of the survey is `SurveyExpired`, so the loop can tell "nothing yet" from "done".
+#[tokio::test]
+async fn survey_deadline_is_not_a_receive_timeout() {
+    let surveyor = Socket::new(SocketType::Surveyor);
+    let mut o = surveyor.options();
+    o.recv_timeout = Some(Duration::from_millis(50));
+    surveyor.set_options(o);
+    let mut p = surveyor.protocol_options();
+    p.set_survey_deadline(Duration::from_millis(200)).unwrap();
+    surveyor.set_protocol_options(p);
+
+    let start = Instant::now();
+    surveyor.send("anyone?").await.unwrap();
+    let mut timeouts = 0;
+    let end = loop {
+        match surveyor.recv().await {
+            Err(Error::TimedOut) => timeouts += 1,
+            other => break other,
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the survey never ended"
+        );
+    };
+    assert!(matches!(end, Err(Error::SurveyExpired)), "{end:?}");
+    assert!(start.elapsed() >= Duration::from_millis(200));
+    assert!(
+        timeouts >= 1,
+        "a 50 ms receive timeout fired inside a 200 ms survey"
+    );
+    assert_eq!(Error::SurveyExpired.to_string(), "survey deadline expired");
+    // Reported once; then no survey is in progress.
+    assert!(matches!(surveyor.recv().await, Err(Error::WrongState)));
+}
