@@ -322,17 +322,27 @@ impl Socket {
     }
 
     /// Binds a listener and starts accepting connections. Returns once bound.
+    ///
+    /// An I/O error (the address is in use, ...) is returned as [`Error::Listen`], which
+    /// names the URL.
     pub async fn listen(&self, url: &str) -> Result<Endpoint, Error> {
         let url = Url::parse(url)?;
-        let ep = endpoint::listen(url, self.env()).await?;
+        let ep = endpoint::listen(url.clone(), self.env())
+            .await
+            .map_err(|e| e.at(&url, true))?;
         Ok(self.track(ep))
     }
 
     /// Starts dialing `url` in the background, reconnecting with backoff whenever the
     /// connection fails or is lost. Returns at once (like nanomsg's `nn_connect`).
+    ///
+    /// An I/O error found before dialing starts is returned as [`Error::Dial`], which
+    /// names the URL; failures to connect are not returned but retried (see the
+    /// socket's statistics and pipe events).
     pub async fn dial(&self, url: &str) -> Result<Endpoint, Error> {
         let url = Url::parse(url)?;
-        let ep = endpoint::dial(url, self.env(), || self.next_seed())?;
+        let ep = endpoint::dial(url.clone(), self.env(), || self.next_seed())
+            .map_err(|e| e.at(&url, false))?;
         Ok(self.track(ep))
     }
 

@@ -40,3 +40,30 @@ async fn survey_deadline_is_not_a_receive_timeout() {
     // Reported once; then no survey is in progress.
     assert!(matches!(surveyor.recv().await, Err(Error::WrongState)));
 }
+
+/// An address already in use names the operation and the URL, and keeps the
+/// `io::ErrorKind`.
+#[tokio::test]
+async fn listen_error_names_the_url() {
+    let a = Socket::new(SocketType::Pair0);
+    let ep = a.listen("tcp://127.0.0.1:0").await.unwrap();
+    let url = ep.url().to_string();
+    let b = Socket::new(SocketType::Pair0);
+    let e = b.listen(&url).await.unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("listen") && text.contains(&url), "{text}");
+    assert_eq!(e.io_kind(), Some(std::io::ErrorKind::AddrInUse), "{e:?}");
+    assert!(matches!(&e, Error::Listen { url: u, .. } if u.to_string() == url));
+    assert!(std::error::Error::source(&e).is_some());
+}
+
+/// A name that does not resolve, likewise.
+#[tokio::test]
+async fn unresolvable_listen_names_the_url() {
+    let s = Socket::new(SocketType::Pair0);
+    let url = "tcp://no-such-host.invalid:5555";
+    let e = s.listen(url).await.unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("listen") && text.contains(url), "{text}");
+    assert!(e.io_kind().is_some(), "{e:?}");
+}

@@ -166,7 +166,7 @@ impl Daemon {
         let wanted = format!("tcp://{host}:{port}");
         let ep = match surveyor.listen(&wanted).await {
             Ok(ep) => ep,
-            Err(Error::Io(e)) if e.kind() == io::ErrorKind::AddrInUse => {
+            Err(e) if e.io_kind() == Some(io::ErrorKind::AddrInUse) => {
                 return Err(DemoError::PortInUse(wanted))
             }
             Err(e) => return Err(DemoError::Socket("daemon listen", e)),

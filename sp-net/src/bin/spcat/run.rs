@@ -32,7 +32,10 @@ fn fatal(what: &str, e: &Error) -> Fatal {
         Error::WouldBlock => "Resource temporarily unavailable".to_owned(),
         Error::Url(u @ UrlError::UnknownScheme(_)) => format!("Protocol not supported ({u})"),
         Error::Url(u) => format!("Invalid argument ({u})"),
-        Error::Io(io) => strerror(io),
+        // nanocat's text is the errno's alone (its `what` says bind or connect).
+        Error::Io(io) | Error::Listen { source: io, .. } | Error::Dial { source: io, .. } => {
+            strerror(io)
+        }
         other => other.to_string(),
     };
     Fatal {
