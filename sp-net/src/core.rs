@@ -499,7 +499,7 @@ impl Shared {
     }
 
     /// Sends a pipe event if anyone ever subscribed.
-    fn send_pipe_event(&self, event: PipeEvent) {
+    pub(crate) fn send_pipe_event(&self, event: PipeEvent) {
         if let Some(tx) = self.pipe_events.get() {
             let _ = tx.send(event);
         }

@@ -67,3 +67,71 @@ async fn unresolvable_listen_names_the_url() {
     assert!(text.contains("listen") && text.contains(url), "{text}");
     assert!(e.io_kind().is_some(), "{e:?}");
 }
+
+/// A log line captured by [`capture_logs`].
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A REQ dialing a SURVEYOR: `dial` succeeds (it connects in the background), and the
+/// failed handshake is reported as a pipe event naming the URL and the reason, and
+/// logged once at `warn` with the URL and the reason (the redials log at `debug`).
+#[tokio::test]
+async fn wrong_peer_type_is_reported_to_a_dialer() {
+    let logs = Logs::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let surveyor = Socket::new(SocketType::Surveyor);
+    let ep = surveyor.listen("tcp://127.0.0.1:0").await.unwrap();
+    let url = ep.url().to_string();
+    let req = Socket::new(SocketType::Req);
+    let mut o = req.options();
+    o.reconnect_min = Duration::from_millis(10);
+    o.reconnect_max = Duration::from_millis(10);
+    req.set_options(o);
+    let mut events = req.pipe_events();
+    req.dial(&url).await.unwrap();
+
+    let mut failures = 0;
+    while failures < 3 {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("a handshake failure event")
+            .unwrap();
+        match event {
+            sp_net::stats::PipeEvent::HandshakeFailed {
+                peer,
+                dialed,
+                reason,
+            } => {
+                assert_eq!(peer, url);
+                assert!(dialed);
+                assert!(reason.contains("surveyor"), "{reason}");
+                failures += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(req.stats().socket.handshake_failures >= 3);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let ours: Vec<_> = text.lines().filter(|l| l.contains("dial:")).collect();
+    assert_eq!(ours.len(), 1, "one warning for a run of failures: {text}");
+    assert!(ours[0].contains("WARN"), "{text}");
+    assert!(ours[0].contains(&url), "{text}");
+    assert!(ours[0].contains("surveyor"), "{text}");
+}
