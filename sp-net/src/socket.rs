@@ -169,11 +169,32 @@ impl std::fmt::Debug for Socket {
     }
 }
 
+/// The runtime a new socket's tasks run on: the current one, else a panic that says what
+/// to do instead of tokio's generic message.
+#[track_caller]
+fn current_runtime(constructor: &str) -> tokio::runtime::Handle {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => h,
+        Err(_) => panic!(
+            "sp_net::{constructor} must be called inside a tokio runtime (from async code, or \
+             within Runtime::enter); use sp_net::BlockingSocket outside one"
+        ),
+    }
+}
+
 impl Socket {
-    /// A cooked socket of `socket_type` on the real network. Must be called inside a
-    /// tokio runtime.
+    /// A cooked socket of `socket_type` on the real network.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (the socket spawns its tasks on the current one), with a
+    /// message that says so. Code that is not async uses [`BlockingSocket`](crate::BlockingSocket),
+    /// which brings its own runtime.
+    #[track_caller]
     pub fn new(socket_type: SocketType) -> Self {
-        Self::with_config(
+        let runtime = current_runtime("Socket::new");
+        Self::build(
+            runtime,
             socket_type,
             Config::cooked(seed_from_entropy()),
             Arc::new(TokioNetwork::new()),
@@ -181,8 +202,15 @@ impl Socket {
     }
 
     /// A raw socket (for devices) of `socket_type` on the real network.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as [`Socket::new`].
+    #[track_caller]
     pub fn new_raw(socket_type: SocketType) -> Self {
-        Self::with_config(
+        let runtime = current_runtime("Socket::new_raw");
+        Self::build(
+            runtime,
             socket_type,
             Config::raw(seed_from_entropy()),
             Arc::new(TokioNetwork::new()),
@@ -191,12 +219,28 @@ impl Socket {
 
     /// A socket with an explicit protocol configuration and network (the simulator's
     /// seam).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as [`Socket::new`].
+    #[track_caller]
     pub fn with_config(socket_type: SocketType, config: Config, network: Arc<dyn Network>) -> Self {
+        let runtime = current_runtime("Socket::with_config");
+        Self::build(runtime, socket_type, config, network)
+    }
+
+    /// A socket whose tasks run on `runtime`.
+    fn build(
+        runtime: tokio::runtime::Handle,
+        socket_type: SocketType,
+        config: Config,
+        network: Arc<dyn Network>,
+    ) -> Self {
         let seed = config.seed;
         let options = SocketOptions::default();
         let proto = AnyProtocol::new(socket_type, config);
         let shared = Shared::new(proto, seed, options.send_queue);
-        let timer = tokio::spawn(timer_task(shared.clone()));
+        let timer = runtime.spawn(timer_task(shared.clone()));
         Self {
             inner: Arc::new(Inner {
                 shared,
@@ -209,9 +253,14 @@ impl Socket {
                 timer,
                 seed: Mutex::new(seed),
                 tls: Mutex::new(None),
-                runtime: tokio::runtime::Handle::current(),
+                runtime,
             }),
         }
+    }
+
+    /// The runtime the socket's tasks run on.
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.inner.runtime
     }
 
     /// The socket type.

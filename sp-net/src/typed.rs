@@ -17,7 +17,12 @@ macro_rules! typed_socket {
         pub struct $name(Socket);
 
         impl $name {
-            /// A new socket. Must be called inside a tokio runtime.
+            /// A new socket.
+            ///
+            /// # Panics
+            ///
+            /// Outside a tokio runtime, as [`Socket::new`].
+            #[track_caller]
             pub fn new() -> Self {
                 Self(Socket::new($t))
             }

@@ -135,3 +135,34 @@ async fn wrong_peer_type_is_reported_to_a_dialer() {
     assert!(ours[0].contains(&url), "{text}");
     assert!(ours[0].contains("surveyor"), "{text}");
 }
+
+/// The panic message of `f`.
+fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let payload = std::panic::catch_unwind(f).expect_err("it panics");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
+/// Outside a tokio runtime the constructors say what to do, not tokio's generic
+/// "there is no reactor running".
+#[test]
+fn socket_new_outside_a_runtime_says_what_to_do() {
+    let m = panic_message(|| drop(Socket::new(SocketType::Req)));
+    assert!(
+        m.contains("sp_net::Socket::new must be called inside a tokio runtime"),
+        "{m}"
+    );
+    assert!(m.contains("BlockingSocket"), "{m}");
+    let m = panic_message(|| drop(Socket::new_raw(SocketType::Rep)));
+    assert!(
+        m.contains("sp_net::Socket::new_raw must be called inside"),
+        "{m}"
+    );
+    let m = panic_message(|| drop(sp_net::typed::Req::new()));
+    assert!(m.contains("must be called inside a tokio runtime"), "{m}");
+    // The blocking socket brings its own runtime.
+    drop(sp_net::BlockingSocket::new(SocketType::Req));
+}
