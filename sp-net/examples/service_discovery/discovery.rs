@@ -532,7 +532,8 @@ impl Client {
                 Ok(PipeEvent::Added { pipe, peer }) => {
                     self.peers.insert(pipe, peer);
                 }
-                Ok(PipeEvent::Removed { .. }) | Err(TryRecvError::Lagged(_)) => {}
+                // Removals and failed handshakes (PipeEvent is non-exhaustive).
+                Ok(_) | Err(TryRecvError::Lagged(_)) => {}
                 Err(_) => break,
             }
         }
