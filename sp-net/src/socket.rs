@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::stats::Statistics;
 use crate::transport::tls::TlsConfig;
 use crate::transport::{Network, StreamOptions, TokioNetwork};
-use crate::url::Url;
+use crate::url::IntoUrl;
 
 /// Socket options with nanomsg-compatible meanings. Endpoint-related values (priorities,
 /// reconnect, max receive size) are copied into each endpoint when it is created, as in
@@ -374,8 +374,10 @@ impl Socket {
     ///
     /// An I/O error (the address is in use, ...) is returned as [`Error::Listen`], which
     /// names the URL.
-    pub async fn listen(&self, url: &str) -> Result<Endpoint, Error> {
-        let url = Url::parse(url)?;
+    ///
+    /// `url` is a string or a [`Url`](crate::Url) (see [`IntoUrl`]).
+    pub async fn listen(&self, url: impl IntoUrl) -> Result<Endpoint, Error> {
+        let url = url.into_url()?;
         let ep = endpoint::listen(url.clone(), self.env())
             .await
             .map_err(|e| e.at(&url, true))?;
@@ -388,8 +390,11 @@ impl Socket {
     /// An I/O error found before dialing starts is returned as [`Error::Dial`], which
     /// names the URL; failures to connect are not returned but retried (see the
     /// socket's statistics and pipe events).
-    pub async fn dial(&self, url: &str) -> Result<Endpoint, Error> {
-        let url = Url::parse(url)?;
+    ///
+    /// `url` is a string or a [`Url`](crate::Url) (see [`IntoUrl`]): `dial(ep.url())` dials a
+    /// listener's [`Endpoint`].
+    pub async fn dial(&self, url: impl IntoUrl) -> Result<Endpoint, Error> {
+        let url = url.into_url()?;
         let ep = endpoint::dial(url.clone(), self.env(), || self.next_seed())
             .map_err(|e| e.at(&url, false))?;
         Ok(self.track(ep))

@@ -9,6 +9,7 @@ use crate::context::{Context, Survey};
 use crate::error::Error;
 use crate::socket::{Endpoint, Socket, SocketOptions};
 use crate::stats::{PipeEvent, Statistics};
+use crate::url::IntoUrl;
 
 macro_rules! typed_socket {
     ($(#[$doc:meta])* $name:ident, $t:expr) => {
@@ -28,12 +29,12 @@ macro_rules! typed_socket {
             }
 
             /// Binds a listener (see [`Socket::listen`]).
-            pub async fn listen(&self, url: &str) -> Result<Endpoint, Error> {
+            pub async fn listen(&self, url: impl IntoUrl) -> Result<Endpoint, Error> {
                 self.0.listen(url).await
             }
 
             /// Starts dialing (see [`Socket::dial`]).
-            pub async fn dial(&self, url: &str) -> Result<Endpoint, Error> {
+            pub async fn dial(&self, url: impl IntoUrl) -> Result<Endpoint, Error> {
                 self.0.dial(url).await
             }
 

@@ -329,7 +329,7 @@ async fn raw_frames_fragments_ping_text_oversize() {
 
         // The socket is still up for other pipes.
         let push = Socket::new(SocketType::Push);
-        push.dial(&ep.url().to_string()).await.unwrap();
+        push.dial(ep.url()).await.unwrap();
         push.wait_for_pipes(1).await.unwrap();
         push.send("still here").await.unwrap();
         assert_eq!(pull.recv().await.unwrap().body, "still here");
@@ -464,7 +464,7 @@ async fn one_mib_messages_round_trip_both_ways() {
         let a = Socket::new(SocketType::Pair0);
         let ep = a.listen("ws://127.0.0.1:0/big").await.unwrap();
         let b = Socket::new(SocketType::Pair0);
-        b.dial(&ep.url().to_string()).await.unwrap();
+        b.dial(ep.url()).await.unwrap();
         a.wait_for_pipes(1).await.unwrap();
         b.wait_for_pipes(1).await.unwrap();
         let body: Vec<u8> = (0..1024 * 1024u32).map(|i| (i * 7 % 256) as u8).collect();
