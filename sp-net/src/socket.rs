@@ -501,7 +501,8 @@ impl Socket {
             .map_err(|_| Error::Closed)
     }
 
-    /// Subscribes to pipe added/removed events (a receiver that falls more than 256
+    /// Subscribes to pipe events: pipes added and removed, and connections that failed
+    /// their handshake (a receiver that falls more than 256
     /// events behind skips the oldest).
     pub fn pipe_events(&self) -> tokio::sync::broadcast::Receiver<crate::stats::PipeEvent> {
         self.inner.shared.subscribe_pipe_events()

@@ -58,7 +58,7 @@ macro_rules! typed_socket {
                 self.0.stats()
             }
 
-            /// Pipe added/removed events.
+            /// Pipe events: added, removed, failed handshakes (see [`Socket::pipe_events`]).
             pub fn pipe_events(&self) -> tokio::sync::broadcast::Receiver<PipeEvent> {
                 self.0.pipe_events()
             }
