@@ -502,8 +502,8 @@ impl Socket {
     }
 
     /// Subscribes to pipe events: pipes added and removed, and connections that failed
-    /// their handshake (a receiver that falls more than 256
-    /// events behind skips the oldest).
+    /// their handshake (a receiver that falls more than 256 events behind skips the
+    /// oldest).
     pub fn pipe_events(&self) -> tokio::sync::broadcast::Receiver<crate::stats::PipeEvent> {
         self.inner.shared.subscribe_pipe_events()
     }

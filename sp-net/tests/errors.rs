@@ -166,3 +166,38 @@ fn socket_new_outside_a_runtime_says_what_to_do() {
     // The blocking socket brings its own runtime.
     drop(sp_net::BlockingSocket::new(SocketType::Req));
 }
+
+/// `Survey::collect` with a receive timeout shorter than the deadline still collects
+/// until the deadline (it used to stop at the first receive timeout).
+#[tokio::test]
+async fn a_survey_outlasts_a_shorter_receive_timeout() {
+    let surveyor = Socket::new(SocketType::Surveyor);
+    let mut o = surveyor.options();
+    o.recv_timeout = Some(Duration::from_millis(50));
+    surveyor.set_options(o);
+    let mut p = surveyor.protocol_options();
+    p.set_survey_deadline(Duration::from_millis(400)).unwrap();
+    surveyor.set_protocol_options(p);
+    let ep = surveyor
+        .listen("inproc://errors-survey-outlasts")
+        .await
+        .unwrap();
+    let r = Socket::new(SocketType::Respondent);
+    r.dial(ep.url()).await.unwrap();
+    surveyor.wait_for_pipes(1).await.unwrap();
+    tokio::spawn(async move {
+        let _question = r.recv().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        r.send("late but in time").await.unwrap();
+        r // keep the socket open until the task ends
+    });
+    let answers = surveyor
+        .survey("who?")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].body, "late but in time");
+}
