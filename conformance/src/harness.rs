@@ -397,7 +397,10 @@ impl Side {
     pub async fn recv_within(&mut self, limit: Duration) -> Result<Option<Vec<u8>>, String> {
         match self {
             Self::Ours(s) => match tokio::time::timeout(limit, s.recv()).await {
-                Err(_) | Ok(Err(sp_net::Error::TimedOut)) => Ok(None),
+                // A C peer says ETIMEDOUT for both a receive timeout and a survey's end.
+                Err(_) | Ok(Err(sp_net::Error::TimedOut | sp_net::Error::SurveyExpired)) => {
+                    Ok(None)
+                }
                 Ok(Ok(m)) => Ok(Some(m.body.to_vec())),
                 Ok(Err(e)) => Err(format!("ours: recv: {e}")),
             },

@@ -13,6 +13,7 @@ use tokio::runtime::{Handle, Runtime};
 use crate::error::Error;
 use crate::socket::{Endpoint, Socket, SocketOptions};
 use crate::stats::Statistics;
+use crate::url::IntoUrl;
 
 static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()
@@ -55,13 +56,14 @@ impl BlockingSocket {
         &self.inner
     }
 
-    /// Binds a listener.
-    pub fn listen(&self, url: &str) -> Result<Endpoint, Error> {
+    /// Binds a listener (`url`: a string or a [`Url`](crate::Url), see [`IntoUrl`]).
+    pub fn listen(&self, url: impl IntoUrl) -> Result<Endpoint, Error> {
         handle().block_on(self.inner.listen(url))
     }
 
-    /// Starts dialing in the background.
-    pub fn dial(&self, url: &str) -> Result<Endpoint, Error> {
+    /// Starts dialing in the background (`url`: a string or a [`Url`](crate::Url), see
+    /// [`IntoUrl`]).
+    pub fn dial(&self, url: impl IntoUrl) -> Result<Endpoint, Error> {
         handle().block_on(self.inner.dial(url))
     }
 

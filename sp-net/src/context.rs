@@ -55,12 +55,17 @@ pub struct Survey {
 }
 
 impl Survey {
-    /// The next response, or `None` once the deadline has passed.
+    /// The next response, or `None` once the deadline has passed. The survey's deadline
+    /// bounds the wait: a receive timeout shorter than it does not end the survey.
     pub async fn next(&mut self) -> Result<Option<Message>, Error> {
-        match self.ctx.recv().await {
-            Ok(m) => Ok(Some(m)),
-            Err(Error::TimedOut | Error::WrongState) => Ok(None),
-            Err(e) => Err(e),
+        loop {
+            match self.ctx.recv().await {
+                Ok(m) => return Ok(Some(m)),
+                Err(Error::SurveyExpired | Error::WrongState) => return Ok(None),
+                // `recv` is cancellation-safe: wait on until the deadline.
+                Err(Error::TimedOut) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
 

@@ -147,7 +147,7 @@ pub(crate) struct Shared {
     pub(crate) timer: Notify,
     /// The number of attached pipes, observable by users waiting for connections.
     pub(crate) pipe_count: tokio::sync::watch::Sender<usize>,
-    /// Pipe added/removed notifications for users who subscribed.
+    /// Pipe events (added, removed, failed handshakes) for users who subscribed.
     /// Created by the first subscriber (its 256-slot buffer is most of an idle socket's
     /// memory); before that, events have no receiver and are not sent.
     pipe_events: std::sync::OnceLock<tokio::sync::broadcast::Sender<PipeEvent>>,
@@ -499,7 +499,7 @@ impl Shared {
     }
 
     /// Sends a pipe event if anyone ever subscribed.
-    fn send_pipe_event(&self, event: PipeEvent) {
+    pub(crate) fn send_pipe_event(&self, event: PipeEvent) {
         if let Some(tx) = self.pipe_events.get() {
             let _ = tx.send(event);
         }

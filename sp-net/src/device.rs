@@ -73,7 +73,8 @@ impl Device {
 }
 
 /// Forwards between two raw sockets whose types are each other's peers, in every
-/// direction the types allow. Must be called inside a tokio runtime.
+/// direction the types allow. The forwarding tasks run on the sockets' runtime, so this
+/// may be called from any thread.
 pub fn device(a: &Socket, b: &Socket) -> Result<Device, DeviceError> {
     let (ta, tb) = (a.socket_type(), b.socket_type());
     for (s, t) in [(a, ta), (b, tb)] {
@@ -86,10 +87,10 @@ pub fn device(a: &Socket, b: &Socket) -> Result<Device, DeviceError> {
     }
     let mut tasks = Vec::new();
     if ta.can_recv() && tb.can_send() {
-        tasks.push(tokio::spawn(pump(a.clone(), b.clone())));
+        tasks.push(a.runtime().spawn(pump(a.clone(), b.clone())));
     }
     if tb.can_recv() && ta.can_send() {
-        tasks.push(tokio::spawn(pump(b.clone(), a.clone())));
+        tasks.push(a.runtime().spawn(pump(b.clone(), a.clone())));
     }
     Ok(Device { tasks })
 }
@@ -105,6 +106,6 @@ pub fn reflector(s: &Socket) -> Result<Device, DeviceError> {
         return Err(DeviceError::NotSelfPeer(t));
     }
     Ok(Device {
-        tasks: vec![tokio::spawn(pump(s.clone(), s.clone()))],
+        tasks: vec![s.runtime().spawn(pump(s.clone(), s.clone()))],
     })
 }

@@ -9,9 +9,17 @@ pub enum Error {
     /// The socket was closed.
     #[error("socket closed")]
     Closed,
-    /// The send or receive timeout expired, or a survey's deadline passed.
+    /// The send or receive timeout expired (`SocketOptions::send_timeout`,
+    /// `SocketOptions::recv_timeout`). A SURVEYOR whose survey's deadline passed returns
+    /// [`Error::SurveyExpired`] instead, so that the two can be told apart.
     #[error("operation timed out")]
     TimedOut,
+    /// SURVEYOR: the survey's deadline passed, so no more responses to it can arrive.
+    /// Returned once, by the first `recv` after the deadline; later ones return
+    /// [`Error::WrongState`] until the next survey. nanomsg and NNG report both this and
+    /// a receive timeout as `ETIMEDOUT`; here a receive timeout is [`Error::TimedOut`].
+    #[error("survey deadline expired")]
+    SurveyExpired,
     /// The operation is not valid in the protocol's current state (nanomsg's EFSM):
     /// REQ recv with no request, REP send with nothing to answer, SURVEYOR recv with no
     /// survey.
@@ -41,12 +49,74 @@ pub enum Error {
     /// TLS settings are missing or invalid.
     #[error(transparent)]
     Tls(#[from] TlsError),
-    /// An I/O error from the transport (bind, connect).
+    /// An I/O error from the transport, not tied to one endpoint. `listen` and `dial`
+    /// report theirs as [`Error::Listen`] and [`Error::Dial`], which name the URL.
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// `listen` failed with an I/O error (address in use, permission denied, a name that
+    /// does not resolve, ...). The `Display` text names the operation, the URL and the
+    /// OS's reason; [`Error::io_kind`] gives the [`io::ErrorKind`].
+    #[error("listen on {url}: {source}")]
+    Listen {
+        /// The URL given to `listen`.
+        url: crate::url::Url,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// `dial` failed with an I/O error before starting (a bad local interface, ...).
+    /// Connection failures after that are retried in the background, not returned.
+    #[error("dial {url}: {source}")]
+    Dial {
+        /// The URL given to `dial`.
+        url: crate::url::Url,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl Error {
+    /// The kind of the underlying I/O error, for [`Error::Io`], [`Error::Listen`] and
+    /// [`Error::Dial`]; `None` for every other error.
+    ///
+    /// ```
+    /// # async fn f(s: &sp_net::Socket) {
+    /// match s.listen("tcp://127.0.0.1:5555").await {
+    ///     Err(e) if e.io_kind() == Some(std::io::ErrorKind::AddrInUse) => { /* try another */ }
+    ///     _ => {}
+    /// }
+    /// # }
+    /// ```
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        self.io_error().map(io::Error::kind)
+    }
+
+    /// The underlying I/O error, for [`Error::Io`], [`Error::Listen`] and
+    /// [`Error::Dial`].
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Self::Io(e) | Self::Listen { source: e, .. } | Self::Dial { source: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Names `url` and the operation in an I/O error from `listen` (`dial` if not
+    /// `listen`); other errors are returned as they are.
+    pub(crate) fn at(self, url: &crate::url::Url, listen: bool) -> Self {
+        match self {
+            Self::Io(source) if listen => Self::Listen {
+                url: url.clone(),
+                source,
+            },
+            Self::Io(source) => Self::Dial {
+                url: url.clone(),
+                source,
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn from_send(kind: sp_proto::SendErrorKind) -> Self {
         use sp_proto::SendErrorKind as K;
         match kind {
@@ -63,7 +133,8 @@ impl Error {
         use sp_proto::RecvError as R;
         match e {
             R::WouldBlock => Self::WouldBlock,
-            R::TimedOut => Self::TimedOut,
+            // sp-proto's only `TimedOut` is the survey deadline.
+            R::TimedOut => Self::SurveyExpired,
             R::NotSupported => Self::NotSupported,
             _ => Self::WrongState,
         }

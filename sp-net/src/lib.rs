@@ -10,7 +10,7 @@
 //! let rep = Socket::new(SocketType::Rep);
 //! let ep = rep.listen("tcp://127.0.0.1:0").await?;
 //! let req = Socket::new(SocketType::Req);
-//! req.dial(&ep.url().to_string()).await?;
+//! req.dial(ep.url()).await?;
 //! req.send("ping").await?;
 //! let q = rep.recv().await?;
 //! rep.send(q.body).await?;
@@ -43,12 +43,16 @@ pub use error::Error;
 pub use socket::{Endpoint, Socket, SocketOptions};
 pub use sp_proto::{Message, PipeId, Priority, SocketType};
 pub use stats::Statistics;
-pub use url::Url;
+pub use url::{IntoUrl, Url};
 
 /// The user guide's chapters that use `sp-net`, compiled and run as doctests so their code
 /// cannot rot.
 #[cfg(doctest)]
 pub mod guide {
+    /// The repository's `README.md`.
+    #[doc = include_str!("../../README.md")]
+    pub struct Readme;
+
     /// `docs/getting-started.md`.
     #[doc = include_str!("../../docs/getting-started.md")]
     pub struct GettingStarted;

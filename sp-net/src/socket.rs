@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::stats::Statistics;
 use crate::transport::tls::TlsConfig;
 use crate::transport::{Network, StreamOptions, TokioNetwork};
-use crate::url::Url;
+use crate::url::IntoUrl;
 
 /// Socket options with nanomsg-compatible meanings. Endpoint-related values (priorities,
 /// reconnect, max receive size) are copied into each endpoint when it is created, as in
@@ -169,11 +169,32 @@ impl std::fmt::Debug for Socket {
     }
 }
 
+/// The runtime a new socket's tasks run on: the current one, else a panic that says what
+/// to do instead of tokio's generic message.
+#[track_caller]
+fn current_runtime(constructor: &str) -> tokio::runtime::Handle {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => h,
+        Err(_) => panic!(
+            "sp_net::{constructor} must be called inside a tokio runtime (from async code, or \
+             within Runtime::enter); use sp_net::BlockingSocket outside one"
+        ),
+    }
+}
+
 impl Socket {
-    /// A cooked socket of `socket_type` on the real network. Must be called inside a
-    /// tokio runtime.
+    /// A cooked socket of `socket_type` on the real network.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (the socket spawns its tasks on the current one), with a
+    /// message that says so. Code that is not async uses [`BlockingSocket`](crate::BlockingSocket),
+    /// which brings its own runtime.
+    #[track_caller]
     pub fn new(socket_type: SocketType) -> Self {
-        Self::with_config(
+        let runtime = current_runtime("Socket::new");
+        Self::build(
+            runtime,
             socket_type,
             Config::cooked(seed_from_entropy()),
             Arc::new(TokioNetwork::new()),
@@ -181,8 +202,15 @@ impl Socket {
     }
 
     /// A raw socket (for devices) of `socket_type` on the real network.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as [`Socket::new`].
+    #[track_caller]
     pub fn new_raw(socket_type: SocketType) -> Self {
-        Self::with_config(
+        let runtime = current_runtime("Socket::new_raw");
+        Self::build(
+            runtime,
             socket_type,
             Config::raw(seed_from_entropy()),
             Arc::new(TokioNetwork::new()),
@@ -191,12 +219,28 @@ impl Socket {
 
     /// A socket with an explicit protocol configuration and network (the simulator's
     /// seam).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as [`Socket::new`].
+    #[track_caller]
     pub fn with_config(socket_type: SocketType, config: Config, network: Arc<dyn Network>) -> Self {
+        let runtime = current_runtime("Socket::with_config");
+        Self::build(runtime, socket_type, config, network)
+    }
+
+    /// A socket whose tasks run on `runtime`.
+    fn build(
+        runtime: tokio::runtime::Handle,
+        socket_type: SocketType,
+        config: Config,
+        network: Arc<dyn Network>,
+    ) -> Self {
         let seed = config.seed;
         let options = SocketOptions::default();
         let proto = AnyProtocol::new(socket_type, config);
         let shared = Shared::new(proto, seed, options.send_queue);
-        let timer = tokio::spawn(timer_task(shared.clone()));
+        let timer = runtime.spawn(timer_task(shared.clone()));
         Self {
             inner: Arc::new(Inner {
                 shared,
@@ -209,9 +253,14 @@ impl Socket {
                 timer,
                 seed: Mutex::new(seed),
                 tls: Mutex::new(None),
-                runtime: tokio::runtime::Handle::current(),
+                runtime,
             }),
         }
+    }
+
+    /// The runtime the socket's tasks run on.
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.inner.runtime
     }
 
     /// The socket type.
@@ -322,17 +371,32 @@ impl Socket {
     }
 
     /// Binds a listener and starts accepting connections. Returns once bound.
-    pub async fn listen(&self, url: &str) -> Result<Endpoint, Error> {
-        let url = Url::parse(url)?;
-        let ep = endpoint::listen(url, self.env()).await?;
+    ///
+    /// An I/O error (the address is in use, ...) is returned as [`Error::Listen`], which
+    /// names the URL.
+    ///
+    /// `url` is a string or a [`Url`](crate::Url) (see [`IntoUrl`]).
+    pub async fn listen(&self, url: impl IntoUrl) -> Result<Endpoint, Error> {
+        let url = url.into_url()?;
+        let ep = endpoint::listen(url.clone(), self.env())
+            .await
+            .map_err(|e| e.at(&url, true))?;
         Ok(self.track(ep))
     }
 
     /// Starts dialing `url` in the background, reconnecting with backoff whenever the
     /// connection fails or is lost. Returns at once (like nanomsg's `nn_connect`).
-    pub async fn dial(&self, url: &str) -> Result<Endpoint, Error> {
-        let url = Url::parse(url)?;
-        let ep = endpoint::dial(url, self.env(), || self.next_seed())?;
+    ///
+    /// An I/O error found before dialing starts is returned as [`Error::Dial`], which
+    /// names the URL; failures to connect are not returned but retried (see the
+    /// socket's statistics and pipe events).
+    ///
+    /// `url` is a string or a [`Url`](crate::Url) (see [`IntoUrl`]): `dial(ep.url())` dials a
+    /// listener's [`Endpoint`].
+    pub async fn dial(&self, url: impl IntoUrl) -> Result<Endpoint, Error> {
+        let url = url.into_url()?;
+        let ep = endpoint::dial(url.clone(), self.env(), || self.next_seed())
+            .map_err(|e| e.at(&url, false))?;
         Ok(self.track(ep))
     }
 
@@ -437,8 +501,9 @@ impl Socket {
             .map_err(|_| Error::Closed)
     }
 
-    /// Subscribes to pipe added/removed events (a receiver that falls more than 256
-    /// events behind skips the oldest).
+    /// Subscribes to pipe events: pipes added and removed, and connections that failed
+    /// their handshake (a receiver that falls more than 256 events behind skips the
+    /// oldest).
     pub fn pipe_events(&self) -> tokio::sync::broadcast::Receiver<crate::stats::PipeEvent> {
         self.inner.shared.subscribe_pipe_events()
     }

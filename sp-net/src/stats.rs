@@ -101,8 +101,10 @@ impl Default for PipeStats {
     }
 }
 
-/// A pipe was attached to or detached from a socket.
+/// A pipe was attached to or detached from a socket, or a connection failed its
+/// set-up.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PipeEvent {
     /// A connection completed its handshake and joined the socket.
     Added {
@@ -115,5 +117,18 @@ pub enum PipeEvent {
     Removed {
         /// The pipe's counters at removal.
         stats: PipeStats,
+    },
+    /// A connection was closed during its set-up (SP header exchange, TLS or WebSocket
+    /// handshake, inproc type check), so no pipe was added: a peer of the wrong socket
+    /// type, a peer that is not SP, a handshake timeout. Counted in
+    /// [`SocketStats::handshake_failures`]. A dialer keeps redialling after it.
+    HandshakeFailed {
+        /// For a dialer, the URL it dials; for a listener, the peer's address.
+        peer: String,
+        /// Whether this socket dialed the connection (else a listener accepted it).
+        dialed: bool,
+        /// Which step failed and why, e.g. `SP handshake: peer type 0x0062 (surveyor)
+        /// is not a valid peer for req (expects 0x0031)`.
+        reason: String,
     },
 }

@@ -9,6 +9,7 @@ use crate::context::{Context, Survey};
 use crate::error::Error;
 use crate::socket::{Endpoint, Socket, SocketOptions};
 use crate::stats::{PipeEvent, Statistics};
+use crate::url::IntoUrl;
 
 macro_rules! typed_socket {
     ($(#[$doc:meta])* $name:ident, $t:expr) => {
@@ -17,18 +18,23 @@ macro_rules! typed_socket {
         pub struct $name(Socket);
 
         impl $name {
-            /// A new socket. Must be called inside a tokio runtime.
+            /// A new socket.
+            ///
+            /// # Panics
+            ///
+            /// Outside a tokio runtime, as [`Socket::new`].
+            #[track_caller]
             pub fn new() -> Self {
                 Self(Socket::new($t))
             }
 
             /// Binds a listener (see [`Socket::listen`]).
-            pub async fn listen(&self, url: &str) -> Result<Endpoint, Error> {
+            pub async fn listen(&self, url: impl IntoUrl) -> Result<Endpoint, Error> {
                 self.0.listen(url).await
             }
 
             /// Starts dialing (see [`Socket::dial`]).
-            pub async fn dial(&self, url: &str) -> Result<Endpoint, Error> {
+            pub async fn dial(&self, url: impl IntoUrl) -> Result<Endpoint, Error> {
                 self.0.dial(url).await
             }
 
@@ -52,7 +58,7 @@ macro_rules! typed_socket {
                 self.0.stats()
             }
 
-            /// Pipe added/removed events.
+            /// Pipe events: added, removed, failed handshakes (see [`Socket::pipe_events`]).
             pub fn pipe_events(&self) -> tokio::sync::broadcast::Receiver<PipeEvent> {
                 self.0.pipe_events()
             }

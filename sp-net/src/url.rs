@@ -259,6 +259,54 @@ impl std::str::FromStr for Url {
     }
 }
 
+/// An address `listen` and `dial` accept: a string to parse (`&str`, `String`,
+/// `&String`) or a [`Url`] already parsed (`Url`, `&Url`), such as the
+/// [`Endpoint::url`](crate::Endpoint::url) of a listener:
+///
+/// ```no_run
+/// # async fn f() -> Result<(), sp_net::Error> {
+/// use sp_net::{Socket, SocketType};
+/// let rep = Socket::new(SocketType::Rep);
+/// let ep = rep.listen("tcp://127.0.0.1:0").await?;
+/// let req = Socket::new(SocketType::Req);
+/// req.dial(ep.url()).await?;
+/// # Ok(()) }
+/// ```
+pub trait IntoUrl {
+    /// The parsed URL, or why the string is not one.
+    fn into_url(self) -> Result<Url, UrlError>;
+}
+
+impl IntoUrl for &str {
+    fn into_url(self) -> Result<Url, UrlError> {
+        Url::parse(self)
+    }
+}
+
+impl IntoUrl for String {
+    fn into_url(self) -> Result<Url, UrlError> {
+        Url::parse(&self)
+    }
+}
+
+impl IntoUrl for &String {
+    fn into_url(self) -> Result<Url, UrlError> {
+        Url::parse(self)
+    }
+}
+
+impl IntoUrl for Url {
+    fn into_url(self) -> Result<Url, UrlError> {
+        Ok(self)
+    }
+}
+
+impl IntoUrl for &Url {
+    fn into_url(self) -> Result<Url, UrlError> {
+        Ok(self.clone())
+    }
+}
+
 fn parse_host_port(url: &str, s: &str, family: Family) -> Result<HostPort, UrlError> {
     let (host, port) = split_host(url, s)?;
     let port = port.ok_or_else(|| UrlError::BadPort(url.to_owned()))?;

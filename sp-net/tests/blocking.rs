@@ -13,7 +13,7 @@ fn many_threads_share_one_socket() {
     let pull = Arc::new(BlockingSocket::new(SocketType::Pull));
     let ep = pull.listen("tcp://127.0.0.1:0").unwrap();
     let push = BlockingSocket::new(SocketType::Push);
-    push.dial(&ep.url().to_string()).unwrap();
+    push.dial(ep.url()).unwrap();
     push.wait_for_pipes(1).unwrap();
 
     let senders: Vec<_> = (0..4u8)
@@ -83,7 +83,7 @@ fn dropping_a_blocking_socket_flushes_its_last_reply() {
         });
         let req = BlockingSocket::new(SocketType::Req);
         req.set_options(o);
-        req.dial(&ep.url().to_string()).unwrap();
+        req.dial(ep.url()).unwrap();
         req.send(format!("round {round}")).unwrap();
         let reply = req.recv().unwrap_or_else(|e| panic!("round {round}: {e}"));
         assert_eq!(reply.body, format!("round {round}"));

@@ -13,7 +13,7 @@ async fn a_dropped_recv_loses_no_message() {
         let pull = Socket::new(SocketType::Pull);
         let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
         let push = Socket::new(SocketType::Push);
-        push.dial(&ep.url().to_string()).await.unwrap();
+        push.dial(ep.url()).await.unwrap();
         push.wait_for_pipes(1).await.unwrap();
         for round in 0..50u32 {
             // A recv that is abandoned while it waits...
@@ -40,7 +40,7 @@ async fn a_dropped_request_does_not_disturb_the_next_one() {
         let rep = Socket::new(SocketType::Rep);
         let ep = rep.listen("inproc://cancel-request").await.unwrap();
         let req = Socket::new(SocketType::Req);
-        req.dial(&ep.url().to_string()).await.unwrap();
+        req.dial(ep.url()).await.unwrap();
         req.wait_for_pipes(1).await.unwrap();
         // Give up on a request before it is answered.
         let gave_up = tokio::time::timeout(Duration::from_millis(20), req.request("first")).await;

@@ -19,10 +19,10 @@ async fn request_reply_through_a_device_keeps_backtraces() {
         let dev = device(&front, &back).unwrap();
 
         let server = Socket::new(SocketType::Rep);
-        server.dial(&back_ep.url().to_string()).await.unwrap();
+        server.dial(back_ep.url()).await.unwrap();
         let clients: Vec<_> = (0..3).map(|_| Socket::new(SocketType::Req)).collect();
         for c in &clients {
-            c.dial(&front_ep.url().to_string()).await.unwrap();
+            c.dial(front_ep.url()).await.unwrap();
         }
         server.wait_for_pipes(1).await.unwrap();
         for c in &clients {
@@ -61,7 +61,7 @@ async fn bus_reflector_hub_never_echoes_to_the_sender() {
         let _r = reflector(&hub).unwrap();
         let leaves: Vec<_> = (0..3).map(|_| Socket::new(SocketType::Bus)).collect();
         for l in &leaves {
-            l.dial(&ep.url().to_string()).await.unwrap();
+            l.dial(ep.url()).await.unwrap();
             l.wait_for_pipes(1).await.unwrap();
         }
         hub.wait_for_pipes(3).await.unwrap();

@@ -22,7 +22,7 @@ async fn round_trip(url: &str) {
     let pull = Socket::new(SocketType::Pull);
     let ep = pull.listen(url).await.unwrap();
     let push = Socket::new(SocketType::Push);
-    push.dial(&ep.url().to_string()).await.unwrap();
+    push.dial(ep.url()).await.unwrap();
     push.wait_for_pipes(1).await.unwrap();
     for i in 0..1000u32 {
         push.send(i.to_be_bytes().to_vec()).await.unwrap();
@@ -59,7 +59,7 @@ async fn mixed_sizes_keep_order_and_bytes_over_tcp() {
         let pull = Socket::new(SocketType::Pull);
         let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
         let push = Socket::new(SocketType::Push);
-        push.dial(&ep.url().to_string()).await.unwrap();
+        push.dial(ep.url()).await.unwrap();
         push.wait_for_pipes(1).await.unwrap();
         let sizes = [
             0,
@@ -103,7 +103,7 @@ async fn inproc_dial_before_listen_connects_later_and_name_is_exclusive() {
         let pull = Socket::new(SocketType::Pull);
         let ep = pull.listen("inproc://late").await.unwrap();
         let other = Socket::new(SocketType::Pull);
-        assert!(matches!(other.listen("inproc://late").await, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AddrInUse));
+        assert!(matches!(other.listen("inproc://late").await, Err(e) if e.io_kind() == Some(std::io::ErrorKind::AddrInUse)));
         push.wait_for_pipes(1).await.unwrap();
         push.send("hello").await.unwrap();
         assert_eq!(pull.recv().await.unwrap().body, "hello");
@@ -159,7 +159,7 @@ async fn oversize_message_closes_only_that_connection() {
             reconnect_min: Duration::from_millis(10),
             ..SocketOptions::default()
         });
-        push.dial(&ep.url().to_string()).await.unwrap();
+        push.dial(ep.url()).await.unwrap();
         push.wait_for_pipes(1).await.unwrap();
         push.send(vec![0u8; 2000]).await.unwrap();
         pull.wait_for_pipes_at_most(0).await.unwrap();
@@ -180,7 +180,7 @@ async fn wrong_peer_type_is_refused() {
         let listener = Socket::new(SocketType::Push);
         let ep = listener.listen("tcp://127.0.0.1:0").await.unwrap();
         let dialer = Socket::new(SocketType::Push);
-        dialer.dial(&ep.url().to_string()).await.unwrap();
+        dialer.dial(ep.url()).await.unwrap();
         // Wait until the listener has refused at least one handshake.
         let mut rx = tokio::time::interval(Duration::from_millis(5));
         while listener.stats().socket.handshake_failures == 0 {
@@ -213,7 +213,7 @@ async fn pipe_events_and_per_pipe_counters() {
         let mut events = pull.pipe_events();
         let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
         let push = Socket::new(SocketType::Push);
-        push.dial(&ep.url().to_string()).await.unwrap();
+        push.dial(ep.url()).await.unwrap();
         let sp_net::stats::PipeEvent::Added { pipe, .. } = events.recv().await.unwrap() else {
             panic!("first event must be Added")
         };
@@ -244,7 +244,7 @@ async fn dropping_a_socket_flushes_what_it_accepted() {
         let pull = Socket::new(SocketType::Pull);
         let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
         let push = Socket::new(SocketType::Push);
-        push.dial(&ep.url().to_string()).await.unwrap();
+        push.dial(ep.url()).await.unwrap();
         push.wait_for_pipes(1).await.unwrap();
         for i in 0..100u32 {
             push.send(i.to_be_bytes().to_vec()).await.unwrap();
@@ -279,7 +279,7 @@ async fn dial_from_a_chosen_local_address_with_keepalive() {
         push.send("from .2").await.unwrap();
         assert_eq!(pull.recv().await.unwrap().body, "from .2");
         let named = Socket::new(SocketType::Push);
-        assert!(matches!(named.dial("tcp://eth0;127.0.0.1:1").await, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::InvalidInput));
+        assert!(matches!(named.dial("tcp://eth0;127.0.0.1:1").await, Err(e) if e.io_kind() == Some(std::io::ErrorKind::InvalidInput)));
     })
     .await
     .unwrap();

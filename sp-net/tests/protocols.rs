@@ -16,7 +16,7 @@ async fn connect(t: Transport, a: &Socket, b: &Socket, a_listens: bool) {
     setup_tls(t, a, b);
     let (listener, dialer) = if a_listens { (a, b) } else { (b, a) };
     let ep = listener.listen(&fresh_url(t, "matrix")).await.unwrap();
-    dialer.dial(&ep.url().to_string()).await.unwrap();
+    dialer.dial(ep.url()).await.unwrap();
     drop(ep); // the endpoint lives as long as the socket
     a.wait_for_pipes(1).await.unwrap();
     b.wait_for_pipes(1).await.unwrap();
@@ -125,7 +125,7 @@ async fn many_requests_in_flight_on_one_req_socket() {
         let rep = Socket::new(SocketType::Rep);
         let ep = rep.listen("tcp://127.0.0.1:0").await.unwrap();
         let req = Socket::new(SocketType::Req);
-        req.dial(&ep.url().to_string()).await.unwrap();
+        req.dial(ep.url()).await.unwrap();
         req.wait_for_pipes(1).await.unwrap();
         // A REP server answering with contexts, in reverse order of arrival.
         let server = tokio::spawn(async move {
@@ -174,7 +174,7 @@ async fn subscriptions_filter_by_prefix() {
         let ep = publisher.listen("tcp://127.0.0.1:0").await.unwrap();
         let sub = Socket::new(SocketType::Sub);
         sub.subscribe("weather.").unwrap();
-        sub.dial(&ep.url().to_string()).await.unwrap();
+        sub.dial(ep.url()).await.unwrap();
         publisher.wait_for_pipes(1).await.unwrap();
         for m in ["sports.x", "weather.rain", "weatherman", "weather.sun"] {
             publisher.send(m).await.unwrap();

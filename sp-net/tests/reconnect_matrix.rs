@@ -94,7 +94,7 @@ async fn oversize_rejected(tr: Transport) {
         ..fast_reconnect()
     });
     let ep = pull.listen(&fresh_url(tr, "reconnect")).await.unwrap();
-    push.dial(&ep.url().to_string()).await.unwrap();
+    push.dial(ep.url()).await.unwrap();
     push.wait_for_pipes(1).await.unwrap();
     push.send(vec![1u8; 1024]).await.unwrap();
     assert_eq!(

@@ -203,7 +203,7 @@ async fn watch_pipes(shared: SharedRef, full: String, mut rx: broadcast::Receive
                 };
                 shared.note_socket(now(), &full, what);
             }
-            Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }

@@ -166,7 +166,7 @@ impl Daemon {
         let wanted = format!("tcp://{host}:{port}");
         let ep = match surveyor.listen(&wanted).await {
             Ok(ep) => ep,
-            Err(Error::Io(e)) if e.kind() == io::ErrorKind::AddrInUse => {
+            Err(e) if e.io_kind() == Some(io::ErrorKind::AddrInUse) => {
                 return Err(DemoError::PortInUse(wanted))
             }
             Err(e) => return Err(DemoError::Socket("daemon listen", e)),
@@ -532,7 +532,8 @@ impl Client {
                 Ok(PipeEvent::Added { pipe, peer }) => {
                     self.peers.insert(pipe, peer);
                 }
-                Ok(PipeEvent::Removed { .. }) | Err(TryRecvError::Lagged(_)) => {}
+                // Removals and failed handshakes (PipeEvent is non-exhaustive).
+                Ok(_) | Err(TryRecvError::Lagged(_)) => {}
                 Err(_) => break,
             }
         }

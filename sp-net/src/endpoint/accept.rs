@@ -34,7 +34,7 @@ pub(super) async fn run(shared: SharedRef, mut acceptor: Box<dyn Acceptor>, cfg:
                     // handshake's.
                     match setup.await {
                         Ok(conn) => pipe::run(shared, conn, cfg.info).await,
-                        Err(e) => setup_failed(&shared, &e),
+                        Err(e) => setup_failed(&shared, &e, None),
                     }
                 });
             }

@@ -19,6 +19,9 @@ pub(super) async fn run(
     info: PipeInfo,
     mut backoff: Backoff,
 ) {
+    // Whether a set-up failed since the dialer started or last had a pipe: only the
+    // first failure of a run is logged at `warn`.
+    let mut failing = false;
     loop {
         if shared.is_closed() {
             return;
@@ -28,7 +31,11 @@ pub(super) async fn run(
                 shared.count(Count::Connect);
                 match setup.await {
                     Ok(conn) => pipe::run(shared.clone(), conn, info).await,
-                    Err(e) => setup_failed(&shared, &e),
+                    Err(e) => {
+                        let first = !failing;
+                        failing = true;
+                        setup_failed(&shared, &e, Some((&url, first)))
+                    }
                 }
             }
             Err(e) => {
@@ -39,7 +46,10 @@ pub(super) async fn run(
         };
         match outcome {
             (PipeEnd::SocketClosed, _) => return,
-            (_, true) => backoff.reset(),
+            (_, true) => {
+                backoff.reset();
+                failing = false;
+            }
             _ => {}
         }
         tokio::time::sleep(backoff.next_delay()).await;

@@ -25,7 +25,7 @@ use crate::core::{Shared, SharedRef};
 use crate::error::Error;
 use crate::future::BoxFuture;
 use crate::pipe::{Established, PipeEnd};
-use crate::stats::Count;
+use crate::stats::{Count, PipeEvent};
 use crate::transport::tls::{TlsConfig, TlsError};
 use crate::transport::{Network, StreamOptions};
 use crate::url::Url;
@@ -120,10 +120,29 @@ pub(crate) struct SetupError {
     pub(crate) error: String,
 }
 
-/// Counts and logs a failed set-up.
-fn setup_failed(shared: &Shared, e: &SetupError) -> (PipeEnd, bool) {
+/// Counts, reports (a [`PipeEvent::HandshakeFailed`]) and logs a failed set-up. `dialer`
+/// is the URL of the dialer that made the connection, with whether this is the first
+/// failure since it started or last had a pipe: a dialer logs that one at `warn`, and
+/// the repeats of its retries at `debug`. A listener logs every failure at `warn`.
+fn setup_failed(shared: &Shared, e: &SetupError, dialer: Option<(&Url, bool)>) -> (PipeEnd, bool) {
     shared.count(Count::HandshakeFailure);
-    tracing::warn!(peer = %e.peer, error = %e.error, "{} failed; closing connection", e.step);
+    let reason = format!("{}: {}", e.step, e.error);
+    match dialer {
+        Some((url, true)) => {
+            tracing::warn!(url = %url, reason = %reason, "dial: connection set-up failed; redialling");
+        }
+        Some((url, false)) => {
+            tracing::debug!(url = %url, reason = %reason, "dial: connection set-up failed again");
+        }
+        None => {
+            tracing::warn!(peer = %e.peer, error = %e.error, "{} failed; closing connection", e.step);
+        }
+    }
+    shared.send_pipe_event(PipeEvent::HandshakeFailed {
+        peer: dialer.map_or_else(|| e.peer.clone(), |(url, _)| url.to_string()),
+        dialed: dialer.is_some(),
+        reason,
+    });
     (PipeEnd::Io(std::io::Error::other(e.error.clone())), false)
 }
 

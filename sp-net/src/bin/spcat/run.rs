@@ -25,13 +25,17 @@ pub(crate) struct Fatal {
 fn fatal(what: &str, e: &Error) -> Fatal {
     let reason = match e {
         Error::Closed => "Bad file descriptor".to_owned(),
-        Error::TimedOut => "Connection timed out".to_owned(),
+        // nanomsg reports a survey's end as ETIMEDOUT too.
+        Error::TimedOut | Error::SurveyExpired => "Connection timed out".to_owned(),
         Error::WrongState => "Operation cannot be performed in this state".to_owned(),
         Error::NotSupported => "Operation not supported".to_owned(),
         Error::WouldBlock => "Resource temporarily unavailable".to_owned(),
         Error::Url(u @ UrlError::UnknownScheme(_)) => format!("Protocol not supported ({u})"),
         Error::Url(u) => format!("Invalid argument ({u})"),
-        Error::Io(io) => strerror(io),
+        // nanocat's text is the errno's alone (its `what` says bind or connect).
+        Error::Io(io) | Error::Listen { source: io, .. } | Error::Dial { source: io, .. } => {
+            strerror(io)
+        }
         other => other.to_string(),
     };
     Fatal {
@@ -191,7 +195,7 @@ async fn recv_loop(sock: &Socket, echo: &mut Echo, limit: u64) -> Result<(), Fat
                 received += 1;
             }
             Err(Error::WouldBlock) => {}
-            Err(Error::TimedOut | Error::WrongState) => return Ok(()),
+            Err(Error::TimedOut | Error::SurveyExpired | Error::WrongState) => return Ok(()),
             Err(e) => return Err(fatal("Can't recv", &e)),
         }
     }
@@ -238,7 +242,7 @@ async fn rw_loop(
                 Ok(Ok(m)) => echo.print(&m.body)?,
                 Ok(Err(Error::WouldBlock)) => {}
                 // Timed out, or nothing more can come this round: wait for the next.
-                Ok(Err(Error::TimedOut | Error::WrongState)) | Err(_) => {
+                Ok(Err(Error::TimedOut | Error::SurveyExpired | Error::WrongState)) | Err(_) => {
                     tokio::time::sleep_until(next).await;
                 }
                 Ok(Err(e)) => return Err(fatal("Can't recv", &e)),
