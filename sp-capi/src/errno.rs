@@ -31,19 +31,23 @@ pub(crate) fn errno_of(e: &Error) -> c_int {
     match e {
         Error::Closed if crate::table::terminated() => ETERM,
         Error::Closed => libc::EBADF,
-        Error::TimedOut => libc::ETIMEDOUT,
+        // nanomsg reports the survey deadline as ETIMEDOUT too.
+        Error::TimedOut | Error::SurveyExpired => libc::ETIMEDOUT,
         Error::WrongState => EFSM,
         Error::NotSupported => libc::ENOTSUP,
         Error::WouldBlock | Error::NoPeers => libc::EAGAIN,
         Error::Url(UrlError::UnknownScheme(_)) => libc::EPROTONOSUPPORT,
         Error::Url(UrlError::TooLong(_)) => libc::ENAMETOOLONG,
-        Error::Io(io) => io.raw_os_error().unwrap_or(match io.kind() {
-            std::io::ErrorKind::AddrInUse => libc::EADDRINUSE,
-            std::io::ErrorKind::AddrNotAvailable => libc::EADDRNOTAVAIL,
-            std::io::ErrorKind::ConnectionRefused => libc::ECONNREFUSED,
-            _ => libc::EINVAL,
-        }),
-        _ => libc::EINVAL,
+        // Io, and Listen/Dial (an I/O error naming its URL).
+        e => match e.io_error() {
+            Some(io) => io.raw_os_error().unwrap_or(match io.kind() {
+                std::io::ErrorKind::AddrInUse => libc::EADDRINUSE,
+                std::io::ErrorKind::AddrNotAvailable => libc::EADDRNOTAVAIL,
+                std::io::ErrorKind::ConnectionRefused => libc::ECONNREFUSED,
+                _ => libc::EINVAL,
+            }),
+            None => libc::EINVAL,
+        },
     }
 }
 

@@ -169,7 +169,7 @@ pub unsafe extern "C" fn nn_bind(s: c_int, addr: *const c_char) -> c_int {
     ffi(-1, || {
         // SAFETY: forwarded from this function's own contract.
         let a = unsafe { address(addr) }?;
-        add_endpoint(s, a, BlockingSocket::listen)
+        add_endpoint(s, a, |sock, url| sock.listen(url))
     })
 }
 
@@ -183,7 +183,7 @@ pub unsafe extern "C" fn nn_connect(s: c_int, addr: *const c_char) -> c_int {
     ffi(-1, || {
         // SAFETY: forwarded from this function's own contract.
         let a = unsafe { address(addr) }?;
-        add_endpoint(s, a, BlockingSocket::dial)
+        add_endpoint(s, a, |sock, url| sock.dial(url))
     })
 }
 
