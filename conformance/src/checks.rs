@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use sp_net::{Socket, SocketOptions, SocketType};
+use sp_net::{Socket, SocketOptions, SocketType, Survey};
 use sp_proto::DropReason;
 
 use crate::harness::{CallError, Lib, Peer, PeerExes, Side};
@@ -161,6 +161,116 @@ async fn eventually(what: &str, mut f: impl FnMut() -> bool) -> Result<(), Strin
     Ok(())
 }
 
+/// Respondent indices in a [`SurveyRig`]: one answers in time, one after the deadline.
+const QUICK: usize = 0;
+const LATE: usize = 1;
+
+/// The two sides of a survey deadline check, one ours and one C: a surveyor with the
+/// deadline [`SHORT_MS`] and two connected respondents, [`QUICK`] and [`LATE`].
+trait SurveyRig {
+    /// The surveyor sends a new survey.
+    async fn survey(&mut self, body: &'static [u8]) -> Result<(), String>;
+    /// Respondent `i` receives a survey.
+    async fn respondent_recv(&mut self, i: usize) -> Result<Vec<u8>, String>;
+    /// Respondent `i` answers.
+    async fn respond(&mut self, i: usize, body: &'static [u8]) -> Result<(), String>;
+    /// The surveyor's next response to the latest survey; `None` once it has ended.
+    async fn response(&mut self) -> Result<Option<Vec<u8>>, String>;
+    /// After the deadline the late respondent answers: checks that the answer is never
+    /// delivered.
+    async fn late_answer(&mut self) -> Result<(), String>;
+}
+
+/// The script of both survey deadline checks: the quick response arrives, the deadline
+/// ends the survey (not early, not long after), the late response is never delivered,
+/// and a new survey works.
+async fn survey_deadline_script(rig: &mut impl SurveyRig) -> Result<(), String> {
+    let start = Instant::now();
+    rig.survey(b"survey-1").await?;
+    for i in [QUICK, LATE] {
+        let got = rig.respondent_recv(i).await?;
+        if got != b"survey-1" {
+            return Err(format!("respondent got {got:?}"));
+        }
+    }
+    rig.respond(QUICK, b"quick-1").await?;
+    let got = rig.response().await?;
+    if got.as_deref() != Some(&b"quick-1"[..]) {
+        return Err(format!("surveyor got {got:?}, want quick-1"));
+    }
+    if let Some(m) = rig.response().await? {
+        return Err(format!("surveyor got {m:?}, want the end at the deadline"));
+    }
+    let elapsed = start.elapsed();
+    if elapsed < Duration::from_millis(u64::from(SHORT_MS) - 50) || elapsed > Duration::from_secs(3)
+    {
+        return Err(format!(
+            "the survey ended after {elapsed:?}, deadline {SHORT_MS} ms"
+        ));
+    }
+    rig.late_answer().await?;
+    rig.survey(b"survey-2").await?;
+    let got = rig.respondent_recv(QUICK).await?;
+    if got != b"survey-2" {
+        return Err(format!("second survey: respondent got {got:?}"));
+    }
+    rig.respond(QUICK, b"quick-2").await?;
+    let got = rig.response().await?;
+    if got.as_deref() != Some(&b"quick-2"[..]) {
+        return Err(format!("second survey: surveyor got {got:?}, want quick-2"));
+    }
+    Ok(())
+}
+
+/// Their surveyor, our respondents.
+struct TheirSurveyor {
+    surveyor: Peer,
+    respondents: [Socket; 2],
+}
+
+impl SurveyRig for TheirSurveyor {
+    async fn survey(&mut self, body: &'static [u8]) -> Result<(), String> {
+        self.surveyor.send(body).await.map_err(peer_err("send"))
+    }
+
+    async fn respondent_recv(&mut self, i: usize) -> Result<Vec<u8>, String> {
+        // Skips the probes sent while connecting.
+        loop {
+            let got = ours_recv(&self.respondents[i]).await?;
+            if got.first() != Some(&b'p') {
+                return Ok(got);
+            }
+        }
+    }
+
+    async fn respond(&mut self, i: usize, body: &'static [u8]) -> Result<(), String> {
+        self.respondents[i]
+            .send(body)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn response(&mut self) -> Result<Option<Vec<u8>>, String> {
+        match self.surveyor.recv_timeout(5000).await {
+            Ok(body) => Ok(Some(body)),
+            // The deadline ends the survey with ETIMEDOUT.
+            Err(CallError::Peer { name, .. }) if name == "ETIMEDOUT" => Ok(None),
+            Err(e) => Err(format!("recv: {e}")),
+        }
+    }
+
+    async fn late_answer(&mut self) -> Result<(), String> {
+        self.respondents[LATE]
+            .send("late-1")
+            .await
+            .map_err(|e| e.to_string())?;
+        match self.surveyor.recv_timeout(500).await {
+            Err(CallError::Peer { name, .. }) if name == "EFSM" || name == "ETIMEDOUT" => Ok(()),
+            other => Err(format!("after the deadline the surveyor got {other:?}")),
+        }
+    }
+}
+
 async fn survey_their_surveyor(lib: Lib, exes: &PeerExes) -> Result<(), String> {
     let mut surveyor = c_peer(lib, SocketType::Surveyor, exes).await?;
     surveyor
@@ -183,12 +293,19 @@ async fn survey_their_surveyor(lib: Lib, exes: &PeerExes) -> Result<(), String> 
             .map_err(|_| "respondent not connected".to_owned())?
             .map_err(|e| e.to_string())?;
     }
+    let mut rig = TheirSurveyor {
+        surveyor,
+        respondents: [quick, late],
+    };
     let result = async {
         // The surveyor may not have attached both pipes yet: survey until both hear it.
         let mut heard = [false, false];
         for n in 0..20u8 {
-            surveyor.send(&[b'p', n]).await.map_err(peer_err("send"))?;
-            for (i, r) in [&quick, &late].into_iter().enumerate() {
+            rig.surveyor
+                .send(&[b'p', n])
+                .await
+                .map_err(peer_err("send"))?;
+            for (i, r) in rig.respondents.iter().enumerate() {
                 if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(200), r.recv()).await
                 {
                     heard[i] = true;
@@ -201,69 +318,75 @@ async fn survey_their_surveyor(lib: Lib, exes: &PeerExes) -> Result<(), String> 
         if heard != [true, true] {
             return Err("the surveyor never reached both respondents".to_owned());
         }
-        let start = Instant::now();
-        surveyor.send(b"survey-1").await.map_err(peer_err("send"))?;
-        for r in [&quick, &late] {
-            let got = loop {
-                let got = ours_recv(r).await?;
-                if got.first() != Some(&b'p') {
-                    break got;
-                }
-            };
-            if got != b"survey-1" {
-                return Err(format!("respondent got {got:?}"));
-            }
-        }
-        quick.send("quick-1").await.map_err(|e| e.to_string())?;
-        let got = surveyor
-            .recv_timeout(5000)
-            .await
-            .map_err(peer_err("recv"))?;
-        if got != b"quick-1" {
-            return Err(format!("surveyor got {got:?}, want quick-1"));
-        }
-        match surveyor.recv_timeout(5000).await {
-            Err(CallError::Peer { name, .. }) if name == "ETIMEDOUT" => {}
-            other => {
-                return Err(format!(
-                    "at the deadline the surveyor got {other:?}, want ETIMEDOUT"
-                ))
-            }
-        }
-        let elapsed = start.elapsed();
-        if elapsed < Duration::from_millis(u64::from(SHORT_MS) - 50)
-            || elapsed > Duration::from_secs(3)
-        {
-            return Err(format!(
-                "the survey ended after {elapsed:?}, deadline {SHORT_MS} ms"
-            ));
-        }
-        // Too late now: the response must never be delivered.
-        late.send("late-1").await.map_err(|e| e.to_string())?;
-        match surveyor.recv_timeout(500).await {
-            Err(CallError::Peer { name, .. }) if name == "EFSM" || name == "ETIMEDOUT" => {}
-            other => return Err(format!("after the deadline the surveyor got {other:?}")),
-        }
-        surveyor.send(b"survey-2").await.map_err(peer_err("send"))?;
-        let got = ours_recv(&quick).await?;
-        if got != b"survey-2" {
-            return Err(format!("second survey: respondent got {got:?}"));
-        }
-        quick.send("quick-2").await.map_err(|e| e.to_string())?;
-        let got = surveyor
-            .recv_timeout(5000)
-            .await
-            .map_err(peer_err("recv"))?;
-        if got != b"quick-2" {
-            return Err(format!("second survey: surveyor got {got:?}, want quick-2"));
-        }
-        Ok(())
+        survey_deadline_script(&mut rig).await
     }
     .await;
+    let TheirSurveyor {
+        surveyor,
+        respondents: [quick, late],
+    } = rig;
     surveyor.quit().await;
     quick.close().await;
     late.close().await;
     result
+}
+
+/// Our surveyor, their respondents.
+struct OurSurveyor {
+    surveyor: Socket,
+    respondents: [Peer; 2],
+    /// Every survey sent, the latest last (kept open until the end, as the check did
+    /// before it shared its script).
+    surveys: Vec<Survey>,
+}
+
+impl SurveyRig for OurSurveyor {
+    async fn survey(&mut self, body: &'static [u8]) -> Result<(), String> {
+        let survey = self
+            .surveyor
+            .survey(body)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.surveys.push(survey);
+        Ok(())
+    }
+
+    async fn respondent_recv(&mut self, i: usize) -> Result<Vec<u8>, String> {
+        self.respondents[i]
+            .recv_timeout(5000)
+            .await
+            .map_err(peer_err("recv"))
+    }
+
+    async fn respond(&mut self, i: usize, body: &'static [u8]) -> Result<(), String> {
+        self.respondents[i]
+            .send(body)
+            .await
+            .map_err(peer_err("send"))
+    }
+
+    async fn response(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let Some(survey) = self.surveys.last_mut() else {
+            return Ok(None);
+        };
+        let got = survey.next().await.map_err(|e| e.to_string())?;
+        Ok(got.map(|m| m.body.to_vec()))
+    }
+
+    async fn late_answer(&mut self) -> Result<(), String> {
+        let dropped = |s: &sp_proto::ProtoStats| {
+            s.dropped(DropReason::SurveyExpired) + s.dropped(DropReason::StaleId)
+        };
+        let base = dropped(&self.surveyor.stats().protocol);
+        self.respondents[LATE]
+            .send(b"late-1")
+            .await
+            .map_err(peer_err("send"))?;
+        eventually("the late response counted as dropped", || {
+            dropped(&self.surveyor.stats().protocol) > base
+        })
+        .await
+    }
 }
 
 async fn survey_our_surveyor(lib: Lib, exes: &PeerExes) -> Result<(), String> {
@@ -275,71 +398,32 @@ async fn survey_our_surveyor(lib: Lib, exes: &PeerExes) -> Result<(), String> {
     let ep = surveyor.listen(tcp()).await.map_err(|e| e.to_string())?;
     let url = ep.url().to_string();
     drop(ep);
-    let mut quick = c_peer(lib, SocketType::Respondent, exes).await?;
-    let mut late = c_peer(lib, SocketType::Respondent, exes).await?;
+    let quick = c_peer(lib, SocketType::Respondent, exes).await?;
+    let late = c_peer(lib, SocketType::Respondent, exes).await?;
+    let mut rig = OurSurveyor {
+        surveyor,
+        respondents: [quick, late],
+        surveys: Vec::new(),
+    };
     let result = async {
-        for p in [&mut quick, &mut late] {
+        for p in &mut rig.respondents {
             p.call(&format!("dial {url}"))
                 .await
                 .map_err(peer_err("dial"))?;
         }
-        tokio::time::timeout(Duration::from_secs(10), surveyor.wait_for_pipes(2))
+        tokio::time::timeout(Duration::from_secs(10), rig.surveyor.wait_for_pipes(2))
             .await
             .map_err(|_| "respondents not connected".to_owned())?
             .map_err(|e| e.to_string())?;
-        let start = Instant::now();
-        let mut survey = surveyor
-            .survey("survey-1")
-            .await
-            .map_err(|e| e.to_string())?;
-        for p in [&mut quick, &mut late] {
-            let got = p.recv_timeout(5000).await.map_err(peer_err("recv"))?;
-            if got != b"survey-1" {
-                return Err(format!("respondent got {got:?}"));
-            }
-        }
-        quick.send(b"quick-1").await.map_err(peer_err("send"))?;
-        let got = survey.next().await.map_err(|e| e.to_string())?;
-        if got.as_ref().map(|m| &m.body[..]) != Some(b"quick-1") {
-            return Err(format!("surveyor got {got:?}, want quick-1"));
-        }
-        if let Some(m) = survey.next().await.map_err(|e| e.to_string())? {
-            return Err(format!("surveyor got {m:?}, want the end at the deadline"));
-        }
-        let elapsed = start.elapsed();
-        if elapsed < Duration::from_millis(u64::from(SHORT_MS) - 50)
-            || elapsed > Duration::from_secs(3)
-        {
-            return Err(format!(
-                "the survey ended after {elapsed:?}, deadline {SHORT_MS} ms"
-            ));
-        }
-        let before = surveyor.stats().protocol;
-        let dropped = |s: &sp_proto::ProtoStats| {
-            s.dropped(DropReason::SurveyExpired) + s.dropped(DropReason::StaleId)
-        };
-        let base = dropped(&before);
-        late.send(b"late-1").await.map_err(peer_err("send"))?;
-        eventually("the late response counted as dropped", || {
-            dropped(&surveyor.stats().protocol) > base
-        })
-        .await?;
-        let mut survey = surveyor
-            .survey("survey-2")
-            .await
-            .map_err(|e| e.to_string())?;
-        let got = quick.recv_timeout(5000).await.map_err(peer_err("recv"))?;
-        if got != b"survey-2" {
-            return Err(format!("second survey: respondent got {got:?}"));
-        }
-        quick.send(b"quick-2").await.map_err(peer_err("send"))?;
-        let got = survey.next().await.map_err(|e| e.to_string())?;
-        if got.as_ref().map(|m| &m.body[..]) != Some(b"quick-2") {
-            return Err(format!("second survey: got {got:?}, want quick-2"));
-        }
-        Ok(())
+        survey_deadline_script(&mut rig).await
     }
     .await;
+    let OurSurveyor {
+        surveyor,
+        respondents: [quick, late],
+        surveys,
+    } = rig;
+    drop(surveys);
     quick.quit().await;
     late.quit().await;
     surveyor.close().await;

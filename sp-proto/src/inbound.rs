@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::message::Message;
 use crate::pipes::{PipeId, Priority, PriorityRing};
-use crate::protocol::Event;
+use crate::protocol::{Event, PipeRefused};
 use crate::stats::{DropReason, ProtoStats};
 
 /// What to do when a pipe's queue is full.
@@ -81,6 +81,21 @@ impl Inbound {
                 ..PipeQueue::default()
             },
         );
+    }
+
+    /// Registers a pipe not registered yet, with its receive priority; one already
+    /// registered (and not removed) is refused as a duplicate. The pipe handling of a
+    /// socket that receives from every pipe alike (PULL, SUB).
+    pub(crate) fn add_new_pipe(
+        &mut self,
+        pipe: PipeId,
+        priority: Priority,
+    ) -> Result<(), PipeRefused> {
+        if self.contains(pipe) {
+            return Err(PipeRefused::Duplicate(pipe));
+        }
+        self.add_pipe(pipe, priority);
+        Ok(())
     }
 
     /// Forgets a pipe. Messages it already queued stay deliverable; later arrivals for it

@@ -6,6 +6,8 @@
 
 use std::collections::VecDeque;
 
+use bytes::Bytes;
+
 use crate::inbound::Inbound;
 use crate::message::Message;
 use crate::options::Options;
@@ -65,6 +67,14 @@ impl Core {
     /// when it cannot take it.
     pub(crate) fn receive(&mut self, inbound: &mut Inbound, pipe: PipeId, msg: Message) {
         inbound.push(pipe, msg, &mut self.stats, &mut self.events);
+    }
+
+    /// Queues a payload without SP header from `pipe` in `inbound` as a message tagged
+    /// with its pipe (see [`receive`](Self::receive)).
+    pub(crate) fn receive_body(&mut self, inbound: &mut Inbound, pipe: PipeId, payload: Bytes) {
+        let mut msg = Message::new(payload);
+        msg.pipe = Some(pipe);
+        self.receive(inbound, pipe, msg);
     }
 
     /// Takes the next message of `inbound` for the user and counts it delivered.

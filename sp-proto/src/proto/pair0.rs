@@ -92,10 +92,8 @@ impl Protocol for Pair0 {
 
     fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
         self.core.arrived(payload.len());
-        let mut msg = Message::new(payload);
-        msg.pipe = Some(pipe);
         // A pipe that is not the peer is unknown to `inbound`, which counts the drop.
-        self.core.receive(&mut self.inbound, pipe, msg);
+        self.core.receive_body(&mut self.inbound, pipe, payload);
     }
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {

@@ -44,11 +44,7 @@ impl Protocol for Pull {
         pipe: PipeId,
         info: PipeInfo,
     ) -> Result<(), PipeRefused> {
-        if self.inbound.contains(pipe) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
-        self.inbound.add_pipe(pipe, info.recv_priority);
-        Ok(())
+        self.inbound.add_new_pipe(pipe, info.recv_priority)
     }
 
     fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
@@ -57,9 +53,7 @@ impl Protocol for Pull {
 
     fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
         self.core.arrived(payload.len());
-        let mut msg = Message::new(payload);
-        msg.pipe = Some(pipe);
-        self.core.receive(&mut self.inbound, pipe, msg);
+        self.core.receive_body(&mut self.inbound, pipe, payload);
     }
 
     fn handle_writable(&mut self, _now: Instant, _pipe: PipeId) {}
