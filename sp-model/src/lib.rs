@@ -1,6 +1,6 @@
 //! Exhaustive model checking of the real `sp-proto` state machines.
 //!
-//! A [`Spec`](spec::Spec) describes a small network: nodes running the real protocol
+//! A [`Spec`] describes a small network: nodes running the real protocol
 //! values ([`machine::Machine`] wraps `sp_proto::AnyProtocol`), links with messages in
 //! flight, each user's workload and a budget of faults (losses, duplicates, broken and
 //! re-attached links). [`model::SpModel`] turns it into a `stateright` model whose
