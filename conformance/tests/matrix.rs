@@ -5,6 +5,7 @@
 //! `SP_CONFORMANCE_WRITE_DOC=1` also writes it to `docs/conformance.md`, and
 //! `SP_CONFORMANCE_ONLY=<text>` runs only the cells whose description contains the text.
 
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -146,6 +147,13 @@ async fn matrix() {
             check_list.push((check, lib, name));
         }
     }
+    // A filter that selects nothing is a typo, not a pass.
+    assert!(
+        !cells.is_empty() || !check_list.is_empty(),
+        "SP_CONFORMANCE_ONLY={:?} matches no cell and no check (cells are described like \
+         \"nng REQ/REP: ours=rep listens, tcp\")",
+        only.as_deref().unwrap_or_default()
+    );
     let spawn_check = |gate: Arc<tokio::sync::Semaphore>,
                        (check, lib, name): (Check, Lib, String)| {
         let exes = exes.clone();
@@ -221,6 +229,19 @@ async fn matrix() {
         let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/conformance.md");
         std::fs::write(&doc, &report).expect("write docs/conformance.md");
     }
+    let retried = results.iter().filter(|r| r.retried.is_some()).count();
+    let cells_passed = results.iter().filter(|r| r.outcome.is_ok()).count();
+    let checks_passed = checks.iter().filter(|c| c.outcome.is_ok()).count();
+    // The summary on the terminal, also when the test passes: written to stderr itself,
+    // which the test harness does not capture (it captures `eprintln!`).
+    let _ = writeln!(
+        std::io::stderr(),
+        "conformance: {cells_passed} of {} cells pass ({retried} after a retry), \
+         {checks_passed} of {} checks pass; report: {}",
+        results.len(),
+        checks.len(),
+        dir.join("conformance.md").display()
+    );
     let failed: Vec<String> = results
         .iter()
         .filter_map(|r| {
