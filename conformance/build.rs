@@ -25,6 +25,9 @@ fn linker_finds(name: &str) -> bool {
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=CC");
+    // Where the linker looks for a libnanomsg or libnng of the user's own (see
+    // docs/running-conformance.md): a change relinks the peers.
+    println!("cargo:rerun-if-env-changed=LIBRARY_PATH");
     println!("cargo:rustc-check-cfg=cfg(nanomsg_missing)");
     println!("cargo:rustc-check-cfg=cfg(nng_missing)");
     for (bins, lib, cfg, deb) in [
