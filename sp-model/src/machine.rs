@@ -52,6 +52,8 @@ pub enum Bug {
     /// A dialer (the `a` end of its links) never schedules a reconnect after a link
     /// breaks.
     BackoffNeverFires,
+    /// Any node: its receive queue limit is raised to 64 whatever it was configured with.
+    IgnoresQueueLimit,
 }
 
 /// One node's protocol, as the model drives it. The checker keeps states by their hash:
@@ -74,6 +76,13 @@ impl Machine {
         if bug == Some(Bug::IgnoresTtl) {
             let mut options = proto.options().clone();
             options.set_max_ttl(255).expect("255 is a valid TTL");
+            proto.set_options(options);
+        }
+        if bug == Some(Bug::IgnoresQueueLimit) {
+            let mut options = proto.options().clone();
+            options
+                .set_recv_queue(64)
+                .expect("64 is a valid queue length");
             proto.set_options(options);
         }
         if bug == Some(Bug::SubTakesEverything) {

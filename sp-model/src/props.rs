@@ -38,6 +38,9 @@ pub const PAIR_ONE_PEER: &str = "sp-pair 3: PAIR has at most one peer";
 /// A raw PAIR v1 device forwards only messages within its hop limit, adding one hop.
 pub const PAIR1_TTL: &str =
     "sp-pair 4: a PAIR v1 device forwards only within the TTL, adding one hop";
+/// PULL's fair queue holds at most the receive queue length per pipe.
+pub const PULL_QUEUE_BOUNDED: &str =
+    "sp-pipeline 4.1: PULL queues at most recv_queue messages per pipe";
 /// A receive-only socket accounts for every message it was handed.
 pub const DROPS_COUNTED: &str =
     "sp-overview 8: every message a receiver was handed is delivered, queued, or counted dropped";
@@ -88,6 +91,9 @@ pub fn all(spec: &Spec) -> Vec<Property<SpModel>> {
     }
     if has_role(|r| matches!(r, Role::Sink)) {
         v.push(Property::always(DROPS_COUNTED, drops_counted));
+    }
+    if has(SocketType::Pull) {
+        v.push(Property::always(PULL_QUEUE_BOUNDED, pull_queue_bounded));
     }
     if spec.schedule == Schedule::Fair {
         if has(SocketType::Req) {
@@ -302,6 +308,24 @@ fn drops_counted(m: &SpModel, st: &State) -> bool {
 
 fn dialer_reconnects(m: &SpModel, st: &State) -> bool {
     st.links.iter().all(|l| l.up) || !m.quiescent(st)
+}
+
+/// The model pauses deliveries on `PausePipe` at once, so a PULL's queue (counted on a
+/// copy) never exceeds the configured length for each pipe it ever had: messages of a
+/// removed pipe stay receivable (the checker showed that a per-attached-pipe bound is
+/// wrong), so every pipe attached so far counts, each attach of a link being a new pipe.
+fn pull_queue_bounded(m: &SpModel, st: &State) -> bool {
+    nodes_of(m, st, SocketType::Pull).all(|(i, n)| {
+        let pipes: usize = m
+            .spec
+            .links
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.a == i || l.b == i)
+            .map(|(j, _)| usize::from(st.links[j].generation))
+            .sum();
+        n.machine.queued(st.now) <= m.spec.recv_queue * pipes
+    })
 }
 
 /// Every client of type `t` has sent all it will send.

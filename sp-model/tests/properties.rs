@@ -187,3 +187,16 @@ fn a_dialer_that_never_redials_is_caught() {
         DIALER_RECONNECTS,
     );
 }
+
+#[test]
+fn a_pull_queue_past_its_limit_is_caught() {
+    // A queue of one per pipe: four messages can reach pull1 over its two pipes.
+    let mut spec = configs::pipeline();
+    spec.recv_queue = 1;
+    let o = check(spec.clone(), Some(CI_DEPTH));
+    assert!(o.counterexamples.is_empty(), "{o}");
+    expect_counterexample(
+        spec.with_bug("pull1", Bug::IgnoresQueueLimit),
+        PULL_QUEUE_BOUNDED,
+    );
+}
