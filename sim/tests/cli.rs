@@ -1,6 +1,9 @@
 //! The `sp-sim` binary: help on every command, exit statuses, and load errors that name
 //! the file and line of the offending value (without the usage text).
 
+mod common;
+use common::PUSH_ONE;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -24,32 +27,6 @@ fn scenario_file(name: &str, body: &str) -> PathBuf {
     p
 }
 
-const GOOD: &str = r#"[[host]]
-name = "srv"
-[[host.socket]]
-name = "pull"
-type = "pull"
-listen = [{ addr = "srv:1" }]
-
-[[host]]
-name = "cli"
-[[host.socket]]
-name = "push"
-type = "push"
-dial = [{ addr = "srv:1" }]
-
-[[step]]
-at_ms = 100
-do = "send"
-socket = "cli.push"
-body = "x"
-
-[[expect]]
-check = "received"
-socket = "srv.pull"
-count = 1
-"#;
-
 #[test]
 fn help_on_the_binary_and_every_command() {
     for args in [
@@ -71,7 +48,7 @@ fn help_on_the_binary_and_every_command() {
 
 #[test]
 fn verdicts_exit_0_and_1() {
-    let f = scenario_file("good", GOOD);
+    let f = scenario_file("good", PUSH_ONE);
     let o = sp_sim(&["run", f.to_str().unwrap(), "--seed", "3"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("seed=3 PASS"));
@@ -85,7 +62,7 @@ fn verdicts_exit_0_and_1() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("(turmoil): 2 passed, 0 failed"));
-    let f = scenario_file("fails", &GOOD.replace("count = 1", "count = 2"));
+    let f = scenario_file("fails", &PUSH_ONE.replace("count = 1", "count = 2"));
     let o = sp_sim(&["run", f.to_str().unwrap(), "--trace"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
@@ -97,7 +74,7 @@ fn verdicts_exit_0_and_1() {
 
 #[test]
 fn a_bad_scenario_exits_2_naming_the_line() {
-    let bad = GOOD.replace(
+    let bad = PUSH_ONE.replace(
         "dial = [{ addr = \"srv:1\" }]",
         "dial = [{ addr = \"svr:1\" }]",
     );
@@ -111,7 +88,7 @@ fn a_bad_scenario_exits_2_naming_the_line() {
     assert!(err.contains("13 | dial = [{ addr = \"svr:1\" }]"), "{err}");
     assert!(!err.contains("Usage"), "no usage after a load error: {err}");
 
-    let neg = GOOD.replace(
+    let neg = PUSH_ONE.replace(
         "type = \"push\"",
         "type = \"push\"\noptions = { resend_interval_ms = -5 }",
     );
@@ -133,7 +110,7 @@ fn a_bad_scenario_exits_2_naming_the_line() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let f = scenario_file("usage", GOOD);
+    let f = scenario_file("usage", PUSH_ONE);
     let f = f.to_str().unwrap();
     for args in [
         &[][..],

@@ -5,32 +5,12 @@ use std::path::PathBuf;
 use sim::scenario::Layer;
 use sim::{run_folder, Folder, FolderError};
 
-const PUSH: &str = r#"seeds = [4, 5]
-[[host]]
-name = "srv"
-[[host.socket]]
-name = "pull"
-type = "pull"
-listen = [{ addr = "srv:1" }]
+mod common;
 
-[[host]]
-name = "cli"
-[[host.socket]]
-name = "push"
-type = "push"
-dial = [{ addr = "srv:1" }]
-
-[[step]]
-at_ms = 100
-do = "send"
-socket = "cli.push"
-body = "x"
-
-[[expect]]
-check = "received"
-socket = "srv.pull"
-count = 1
-"#;
+/// [`common::PUSH_ONE`] with two seeds of its own.
+fn push() -> String {
+    format!("seeds = [4, 5]\n{}", common::PUSH_ONE)
+}
 
 /// A fresh folder holding `files` (name, text).
 fn folder(name: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -45,14 +25,14 @@ fn folder(name: &str, files: &[(&str, &str)]) -> PathBuf {
 
 #[test]
 fn every_file_every_seed_both_layers() {
-    let oneway = PUSH.replace(
+    let oneway = push().replace(
         "[[step]]",
         "[[step]]\nat_ms = 50\ndo = \"partition\"\na = \"srv\"\nb = \"cli\"\noneway = true\n\n[[step]]",
     );
     let dir = folder(
         "ok",
         &[
-            ("a.toml", PUSH),
+            ("a.toml", &push()),
             ("b.toml", &oneway),
             ("notes.txt", "not a scenario"),
         ],
@@ -93,7 +73,7 @@ fn every_file_every_seed_both_layers() {
 fn failures_are_reported_with_their_seed() {
     let dir = folder(
         "fail",
-        &[("c.toml", &PUSH.replace("count = 1", "count = 2"))],
+        &[("c.toml", &push().replace("count = 1", "count = 2"))],
     );
     let r = Folder::new(&dir).only(Layer::Proto).run().expect("runs");
     assert!(!r.passed());
@@ -109,8 +89,8 @@ fn bad_folders_and_files_are_typed_errors() {
         run_folder(empty.join("missing")),
         Err(FolderError::Io { .. })
     ));
-    let bad = PUSH.replace("socket = \"cli.push\"", "socket = \"cli.psuh\"");
-    let dir = folder("bad", &[("a.toml", PUSH), ("d.toml", &bad)]);
+    let bad = push().replace("socket = \"cli.push\"", "socket = \"cli.psuh\"");
+    let dir = folder("bad", &[("a.toml", &push()), ("d.toml", &bad)]);
     let Err(FolderError::Load(e)) = run_folder(&dir) else {
         panic!("d.toml must be refused")
     };

@@ -15,6 +15,11 @@ fn prio(p: u8) -> Priority {
     Priority::new(p).expect("1..=16")
 }
 
+/// Node 0 linked to each of nodes 1..=`leaves`, all attached, default priorities.
+fn star(leaves: usize) -> Vec<LinkSpec> {
+    (1..=leaves).map(|leaf| LinkSpec::new(0, leaf)).collect()
+}
+
 /// 1 REQ, 2 REPs; the REQ sends two requests (the second cancels the first if it is
 /// still open). Faults: a loss, a duplicate, a broken and a re-attached link.
 pub fn req_rep() -> Spec {
@@ -25,7 +30,7 @@ pub fn req_rep() -> Spec {
             NodeSpec::new("rep1", SocketType::Rep, Role::Server),
             NodeSpec::new("rep2", SocketType::Rep, Role::Server),
         ],
-        vec![LinkSpec::new(0, 1), LinkSpec::new(0, 2)],
+        star(2),
     );
     s.faults = Faults {
         losses: 1,
@@ -87,11 +92,7 @@ pub fn survey() -> Spec {
             NodeSpec::new("resp2", SocketType::Respondent, Role::Server),
             NodeSpec::new("resp3", SocketType::Respondent, Role::Server),
         ],
-        vec![
-            LinkSpec::new(0, 1),
-            LinkSpec::new(0, 2),
-            LinkSpec::new(0, 3),
-        ],
+        star(3),
     );
     s.faults = Faults {
         losses: 1,
@@ -195,11 +196,7 @@ pub fn bus() -> Spec {
             NodeSpec::new("bus2", SocketType::Bus, Role::Client { sends: 1 }),
             NodeSpec::new("bus3", SocketType::Bus, Role::Sink),
         ],
-        vec![
-            LinkSpec::new(0, 1),
-            LinkSpec::new(0, 2),
-            LinkSpec::new(0, 3),
-        ],
+        star(3),
     );
     s.faults = Faults {
         losses: 1,
