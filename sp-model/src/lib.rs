@@ -46,7 +46,7 @@ pub struct Outcome {
     pub properties: Vec<&'static str>,
     /// Each violated property with its counterexample as a readable trace.
     pub counterexamples: Vec<(&'static str, String)>,
-    /// Distinct transitions (role, state class, input, next class) the protocols went
+    /// Distinct transitions (role, state class, input, output kinds, next class) the protocols went
     /// through.
     pub transitions: usize,
     /// Transitions no row of the state tables describes (see [`coverage`]).

@@ -32,18 +32,30 @@ fn every_standard_configuration_holds() {
 /// real: BUS `queued --recv--> queued`, with two messages queued, now a row).
 #[test]
 fn a_transition_no_table_describes_is_reported() {
-    use sp_model::coverage::{uncovered, Transition};
-    let t = |state, input, next| Transition {
+    use sp_model::coverage::{uncovered, Outputs, Transition};
+    let transmit = Outputs::named("transmit(p1, request)").expect("an output name");
+    let t = |state, input, outputs, next| Transition {
         role: "req",
         state,
         input,
+        outputs,
         next,
     };
-    let seen = [t("idle", "send", "sent"), t("idle", "recv", "replied")].into();
+    let seen = [
+        t("idle", "send", transmit, "sent"),
+        t("idle", "recv", Outputs::NONE, "replied"),
+        // A row exists for (idle, send, sent), but it transmits: a send that goes out
+        // silently is not described.
+        t("idle", "send", Outputs::NONE, "sent"),
+    ]
+    .into();
     let found = uncovered(&seen);
     assert_eq!(
         found,
-        ["req: idle --recv--> replied is in no row of spec/tables/req.toml"],
+        [
+            "req: idle --recv / —--> replied is in no row of spec/tables/req.toml",
+            "req: idle --send / —--> sent is in no row of spec/tables/req.toml",
+        ],
         "{found:?}"
     );
     // Every configuration meets some table transitions.

@@ -733,6 +733,13 @@ fn req_setup(state: &str, guard: &str) -> Result<World, String> {
         ("idle", "no-pipe" | "no-pipe-fail") => {}
         ("idle", "busy") => req_busy_idle(&mut w),
         ("idle", _) => w.add(1),
+        ("held", "p1-writable-resend") => {
+            // Written on p1, which stays busy; the resend deadline passes.
+            w.add(1);
+            w.send("req");
+            w.at(Instant::ZERO + Duration::from_secs(60));
+            w.timeout();
+        }
         ("held", "new-pipe-resend") => {
             w.add(1);
             w.send("req");
@@ -796,13 +803,7 @@ fn replier_setup(
     state: &str,
     guard: &str,
 ) -> Result<World, String> {
-    let small = matches!(guard, "backlog-full" | "request-fills-queue");
-    let config = with_options(false, |o| {
-        if small {
-            o.set_recv_queue(1).expect("valid");
-        }
-    });
-    let mut w = World::new(new(config));
+    let mut w = World::new(new(queue_of(queue_limit(guard))));
     w.add(1);
     // Makes p1 busy: one request answered without write credit.
     let busy = |w: &mut World, backlog: usize| {
@@ -816,7 +817,7 @@ fn replier_setup(
         }
     };
     match (state, guard) {
-        ("idle", "queued") => w.deliver(1, request(1, "a")),
+        ("idle", "queued" | "queued-paused") => w.deliver(1, request(1, "a")),
         ("idle", "p1-writable-backlog" | "p1-removed-backlog") => busy(&mut w, 1),
         ("idle", _) => {}
         ("answering", _) => {
@@ -829,7 +830,7 @@ fn replier_setup(
             w.recv().expect("request");
             match guard {
                 "pipe-gone" => w.remove(1),
-                "queued" => w.deliver(1, request(3, "d")),
+                "queued" | "queued-paused" => w.deliver(1, request(3, "d")),
                 _ => {}
             }
         }
@@ -995,17 +996,11 @@ fn push_setup(state: &str, guard: &str) -> Result<World, String> {
 }
 
 fn pull_setup(state: &str, guard: &str) -> Result<World, String> {
-    let small = matches!(guard, "fills-queue" | "paused");
-    let config = with_options(false, |o| {
-        if small {
-            o.set_recv_queue(1).expect("valid");
-        }
-    });
-    let mut w = World::new(Pull::new(config));
+    let mut w = World::new(Pull::new(queue_of(queue_limit(guard))));
     w.add(1);
     match (state, guard) {
         ("empty", _) => {}
-        ("queued", "two-queued") => {
+        ("queued", "two-queued" | "paused-two") => {
             w.deliver(1, Bytes::from_static(b"a"));
             w.deliver(1, Bytes::from_static(b"b"));
         }
@@ -1085,12 +1080,26 @@ fn pair1_setup(state: &str, guard: &str) -> Result<World, String> {
 // PAIR v0, PUB, SUB, BUS.
 
 /// A config with `recv_queue` 1 when `small`.
-fn queue_of_one(small: bool) -> Config {
+/// A cooked config whose per-pipe receive queue holds `limit` messages (the default
+/// when `None`).
+fn queue_of(limit: Option<usize>) -> Config {
     with_options(false, |o| {
-        if small {
-            o.set_recv_queue(1).expect("valid");
+        if let Some(n) = limit {
+            o.set_recv_queue(n).expect("valid");
         }
     })
+}
+
+/// The receive-queue limit a guard's set-up needs: 1 or 2 for the guards that fill a
+/// queue or find it full, the default otherwise.
+fn queue_limit(guard: &str) -> Option<usize> {
+    match guard {
+        "fills-queue" | "paused" | "queued-paused" | "request-fills-queue" | "backlog-full" => {
+            Some(1)
+        }
+        "fills-queue-second" | "paused-two" => Some(2),
+        _ => None,
+    }
 }
 
 /// The pipe an input names: p1 unless the guard says otherwise.
@@ -1104,7 +1113,7 @@ fn named_pipe(guard: &str, new_pipe: u32) -> PipeId {
 }
 
 fn pair0_setup(state: &str, guard: &str) -> Result<World, String> {
-    let config = queue_of_one(matches!(guard, "fills-queue" | "paused"));
+    let config = queue_of(queue_limit(guard));
     let mut w = World::new(Pair0::new(config));
     match state {
         "none" => {
@@ -1139,8 +1148,10 @@ fn pub_setup(state: &str, guard: &str) -> Result<World, String> {
             if guard != "last-removed" {
                 w.add(2);
             }
-            if guard == "p2-busy" {
+            if matches!(guard, "p2-busy" | "all-busy") {
                 w.send("x");
+            }
+            if guard == "p2-busy" {
                 w.writable(1);
             }
         }
@@ -1181,8 +1192,7 @@ fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
 }
 
 fn bus_setup(state: &str, guard: &str) -> Result<World, String> {
-    let config = queue_of_one(matches!(guard, "fills-queue" | "paused"));
-    let mut w = World::new(Bus::new(config));
+    let mut w = World::new(Bus::new(queue_of(queue_limit(guard))));
     match state {
         "none" => {}
         "peers" | "queued" => {
@@ -1193,7 +1203,7 @@ fn bus_setup(state: &str, guard: &str) -> Result<World, String> {
             if state == "queued" {
                 w.deliver(1, Bytes::from_static(b"queued"));
             }
-            if guard == "two-queued" {
+            if matches!(guard, "two-queued" | "paused-two") {
                 w.deliver(1, Bytes::from_static(b"second"));
             }
             if guard == "p2-busy" {
