@@ -114,6 +114,75 @@ pub fn survey_fair() -> Spec {
     s
 }
 
+/// REQ and REP with contexts: the REQ's user opens two contexts and sends three
+/// requests, the first and third on context 0 (the third cancels the first if it is still
+/// open) and the second on context 1, so replies for both contexts are in flight at once;
+/// the REP answers on two contexts of its own. Faults: a loss and a duplicate.
+pub fn req_rep_contexts() -> Spec {
+    let mut req = NodeSpec::new("req", SocketType::Req, Role::Client { sends: 3 });
+    req.contexts = 2;
+    let mut rep = NodeSpec::new("rep", SocketType::Rep, Role::Server);
+    rep.contexts = 2;
+    let mut s = Spec::new("req-rep (contexts)", vec![req, rep], star(1));
+    s.faults = Faults {
+        losses: 1,
+        duplicates: 1,
+        ..Faults::default()
+    };
+    s.horizon = Duration::from_millis(250);
+    s
+}
+
+/// [`req_rep_contexts`] under the fair schedule, for liveness: every context's last
+/// request is answered, with a loss on the way.
+pub fn req_rep_contexts_fair() -> Spec {
+    let mut s = req_rep_contexts();
+    s.name = "req-rep (contexts, fair)";
+    s.schedule = Schedule::Fair;
+    s.faults = Faults {
+        losses: 1,
+        ..Faults::default()
+    };
+    s
+}
+
+/// A SURVEYOR whose user runs two surveys at once on two contexts, and two
+/// RESPONDENTs. Faults: a loss. (No duplicate, as in [`survey`]: a survey id tells
+/// surveys apart, not two copies of one respondent's answer, and a respondent never
+/// answers twice over its stream; the first run with a duplicate showed the copy
+/// delivered, as nanomsg and NNG would too.)
+pub fn survey_contexts() -> Spec {
+    let mut surveyor = NodeSpec::new("surveyor", SocketType::Surveyor, Role::Client { sends: 2 });
+    surveyor.contexts = 2;
+    let mut s = Spec::new(
+        "surveyor-respondent (contexts)",
+        vec![
+            surveyor,
+            NodeSpec::new("resp1", SocketType::Respondent, Role::Server),
+            NodeSpec::new("resp2", SocketType::Respondent, Role::Server),
+        ],
+        star(2),
+    );
+    s.faults = Faults {
+        losses: 1,
+        ..Faults::default()
+    };
+    s
+}
+
+/// [`survey_contexts`] under the fair schedule, for liveness: both contexts' surveys
+/// end, with a broken link on the way.
+pub fn survey_contexts_fair() -> Spec {
+    let mut s = survey_contexts();
+    s.name = "surveyor-respondent (contexts, fair)";
+    s.schedule = Schedule::Fair;
+    s.faults = Faults {
+        detaches: 1,
+        ..Faults::default()
+    };
+    s
+}
+
 /// 2 PUSH, 2 PULL. `push1` prefers `pull1` (priority 1) over `pull2` (2); `push2` gives
 /// both the default. Faults: a broken link and one attach.
 pub fn pipeline() -> Spec {
@@ -269,9 +338,13 @@ pub fn all() -> Vec<Spec> {
     vec![
         req_rep(),
         req_rep_fair(),
+        req_rep_contexts(),
+        req_rep_contexts_fair(),
         rep_fan_in(),
         survey(),
         survey_fair(),
+        survey_contexts(),
+        survey_contexts_fair(),
         pipeline(),
         pipeline_fair(),
         pubsub(),

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use crate::coverage::Recorder;
-use sp_proto::context::ContextId;
+use sp_proto::context::{ContextId, Contexts};
 use sp_proto::{
     AnyProtocol, Event, Instant, Message, PipeId, PipeInfo, PipeRefused, Priority, Protocol,
     RecvError, SendError, Transmit,
@@ -54,6 +54,10 @@ pub enum Bug {
     BackoffNeverFires,
     /// Any node: its receive queue limit is raised to 64 whatever it was configured with.
     IgnoresQueueLimit,
+    /// REQ or SURVEYOR with contexts: a reply (response) to one context's request
+    /// (survey) is rewritten to carry the id of another context's, so it is delivered
+    /// there.
+    CrossesContexts,
 }
 
 /// One node's protocol, as the model drives it. The checker keeps states by their hash:
@@ -68,6 +72,8 @@ pub struct Machine {
     seen: u8,
     /// Where inputs are recorded for table coverage (not part of the state).
     recorder: Recorder,
+    /// The contexts the user opened, in order; empty when it uses only the default one.
+    contexts: Vec<ContextId>,
 }
 
 impl Machine {
@@ -96,6 +102,37 @@ impl Machine {
             pipes: Vec::new(),
             seen: 0,
             recorder: Recorder::default(),
+            contexts: Vec::new(),
+        }
+    }
+
+    /// The same, with `n` contexts opened for its user (REQ, REP, SURVEYOR, RESPONDENT).
+    ///
+    /// # Panics
+    /// If the protocol has no contexts (a configuration error).
+    pub fn with_contexts(mut self, n: u8) -> Self {
+        for _ in 0..n {
+            let ctx = self.proto.open_context().expect("a protocol with contexts");
+            self.contexts.push(ctx);
+        }
+        self
+    }
+
+    /// The user's context number `i`: the `i`th opened one, or the default context when
+    /// none was opened.
+    fn context(&self, i: u8) -> ContextId {
+        self.contexts
+            .get(usize::from(i))
+            .copied()
+            .unwrap_or(ContextId::DEFAULT)
+    }
+
+    /// Every context the user works with.
+    pub fn context_ids(&self) -> Vec<ContextId> {
+        if self.contexts.is_empty() {
+            vec![ContextId::DEFAULT]
+        } else {
+            self.contexts.clone()
         }
     }
 
@@ -130,9 +167,18 @@ impl Machine {
     ) -> R {
         let now = self.clock(now);
         let Self {
-            proto, recorder, ..
+            proto,
+            recorder,
+            contexts,
+            ..
         } = self;
-        recorder.observe(proto, now, name, |p| f(p, now))
+        // The tables describe one context; a node whose user opened others is not
+        // recorded (its default context's class says nothing about them).
+        if contexts.is_empty() {
+            recorder.observe(proto, now, name, |p| f(p, now))
+        } else {
+            f(proto, now)
+        }
     }
 
     /// The time the protocol is told: `now`, or time zero under
@@ -182,6 +228,26 @@ impl Machine {
             (Some(Bug::SurveyorTakesAnyResponse), AnyProtocol::Surveyor(s)) => {
                 rewrite_id(payload, s.current_survey(ContextId::DEFAULT))
             }
+            (Some(Bug::CrossesContexts), p) => {
+                let open: Vec<u32> = self
+                    .contexts
+                    .iter()
+                    .filter_map(|&c| match p {
+                        AnyProtocol::Req(r) => r.request_id(c),
+                        AnyProtocol::Surveyor(s) => s.current_survey(c),
+                        _ => None,
+                    })
+                    .collect();
+                let id = payload
+                    .get(..4)
+                    .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+                match id {
+                    Some(id) if open.contains(&id) => {
+                        rewrite_id(payload, open.iter().copied().find(|&o| o != id))
+                    }
+                    _ => payload,
+                }
+            }
             _ => payload,
         };
         self.seen = self.seen.wrapping_add(1);
@@ -213,11 +279,23 @@ impl Machine {
     }
 
     /// See [`Protocol::send`].
-    pub fn send(&mut self, now: Instant, mut msg: Message) -> Result<(), SendError> {
+    pub fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError> {
+        self.send_on(now, 0, msg)
+    }
+
+    /// Sends on the user's context number `ctx` (see [`Machine::with_contexts`]).
+    pub fn send_on(&mut self, now: Instant, ctx: u8, mut msg: Message) -> Result<(), SendError> {
         if self.bug == Some(Bug::BusEchoes) {
             msg.header = Bytes::new();
         }
-        self.input(now, "send", |p, now| p.send(now, msg))
+        let ctx = self.context(ctx);
+        self.input(now, "send", |p, now| {
+            if ctx == ContextId::DEFAULT {
+                p.send(now, msg)
+            } else {
+                p.send_in(ctx, now, msg)
+            }
+        })
     }
 
     /// How many messages a user could receive now, found on a copy (the state is not
@@ -231,7 +309,19 @@ impl Machine {
 
     /// See [`Protocol::recv`].
     pub fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
-        self.input(now, "recv", |p, now| p.recv(now))
+        self.recv_on(now, 0)
+    }
+
+    /// Receives on the user's context number `ctx` (see [`Machine::with_contexts`]).
+    pub fn recv_on(&mut self, now: Instant, ctx: u8) -> Result<Message, RecvError> {
+        let ctx = self.context(ctx);
+        self.input(now, "recv", |p, now| {
+            if ctx == ContextId::DEFAULT {
+                p.recv(now)
+            } else {
+                p.recv_in(ctx, now)
+            }
+        })
     }
 
     /// See [`Protocol::poll_transmit`].

@@ -67,15 +67,20 @@ pub enum Action {
         /// The node.
         node: u8,
     },
-    /// The node's user receives (and a reflector sends the message back out).
+    /// The node's user receives on one of its contexts (and a reflector sends the
+    /// message back out).
     Recv {
         /// The node.
         node: u8,
+        /// The user's context number (0 without contexts).
+        ctx: u8,
     },
-    /// A server's user answers the request it received.
+    /// A server's user answers the request it received on one of its contexts.
     Reply {
         /// The node.
         node: u8,
+        /// The user's context number (0 without contexts).
+        ctx: u8,
     },
 }
 
@@ -126,6 +131,16 @@ impl SpModel {
         } else {
             l.priority_b
         }
+    }
+
+    /// The user's context number on which node `node` sends its `k`th message.
+    pub fn context_of(&self, node: usize, k: u8) -> u8 {
+        k % self.spec.nodes[node].context_slots()
+    }
+
+    /// The `k`th message node `node` sent last on context `ctx` among its first `sent`.
+    pub fn latest_on(&self, node: usize, ctx: u8, sent: u8) -> Option<u8> {
+        (0..sent).rev().find(|&k| self.context_of(node, k) == ctx)
     }
 
     /// The body of the `k`th message node `node` sends.
@@ -340,7 +355,7 @@ impl SpModel {
         let now = st.now;
         st.nodes[n]
             .machine
-            .send(now, Message::new(self.body(n, k)))
+            .send_on(now, self.context_of(n, k), Message::new(self.body(n, k)))
             .ok()?;
         let user = &mut st.nodes[n].user;
         user.sent += 1;
@@ -349,11 +364,13 @@ impl SpModel {
         Some(())
     }
 
-    fn user_recv(&self, st: &mut State, n: usize) -> Option<()> {
+    fn user_recv(&self, st: &mut State, n: usize, ctx: u8) -> Option<()> {
         let now = st.now;
-        let msg = st.nodes[n].machine.recv(now).ok()?;
+        let msg = st.nodes[n].machine.recv_on(now, ctx).ok()?;
         match self.spec.nodes[n].role {
-            Role::Server => st.nodes[n].user.pending = Some((msg.header, msg.body)),
+            Role::Server => {
+                st.nodes[n].user.pending[usize::from(ctx)] = Some((msg.header, msg.body));
+            }
             Role::Reflector => {
                 // Raw BUS: the header names the origin pipe; sending it back out with
                 // that header reaches every other pipe.
@@ -374,6 +391,7 @@ impl SpModel {
                     body: msg.body,
                     sent,
                     at: now,
+                    ctx,
                 });
             }
         }
@@ -381,8 +399,8 @@ impl SpModel {
         Some(())
     }
 
-    fn user_reply(&self, st: &mut State, n: usize) -> Option<()> {
-        let (header, body) = st.nodes[n].user.pending.take()?;
+    fn user_reply(&self, st: &mut State, n: usize, ctx: u8) -> Option<()> {
+        let (header, body) = st.nodes[n].user.pending[usize::from(ctx)].take()?;
         let body = match self.spec.nodes[n].socket_type {
             SocketType::Respondent => {
                 let mut v = body.to_vec();
@@ -396,7 +414,7 @@ impl SpModel {
         // is still a step: the user answered.
         let _ = st.nodes[n]
             .machine
-            .send(now, Message::with_header(header, body));
+            .send_on(now, ctx, Message::with_header(header, body));
         self.drain(st, n);
         Some(())
     }
@@ -491,8 +509,8 @@ impl SpModel {
             Action::Redial { link } => self.redial(st, link.into()),
             Action::Fire { node } => self.fire(st, node.into()),
             Action::Send { node } => self.user_send(st, node.into()),
-            Action::Recv { node } => self.user_recv(st, node.into()),
-            Action::Reply { node } => self.user_reply(st, node.into()),
+            Action::Recv { node, ctx } => self.user_recv(st, node.into(), ctx),
+            Action::Reply { node, ctx } => self.user_reply(st, node.into(), ctx),
         }
     }
 
@@ -511,17 +529,13 @@ impl SpModel {
         }
         for (i, n) in self.spec.nodes.iter().enumerate() {
             let node = i as u8;
-            match n.role {
-                Role::Client { .. } => {
-                    out.push(Action::Send { node });
-                    out.push(Action::Recv { node });
-                }
-                Role::Server => {
-                    out.push(Action::Recv { node });
-                    out.push(Action::Reply { node });
-                }
-                Role::Sink | Role::Reflector | Role::Forward { .. } => {
-                    out.push(Action::Recv { node })
+            if matches!(n.role, Role::Client { .. }) {
+                out.push(Action::Send { node });
+            }
+            for ctx in 0..n.context_slots() {
+                out.push(Action::Recv { node, ctx });
+                if n.role == Role::Server {
+                    out.push(Action::Reply { node, ctx });
                 }
             }
         }
@@ -552,8 +566,11 @@ impl Model for SpModel {
                         }
                     }
                     Node {
-                        machine,
-                        user: User::default(),
+                        machine: machine.with_contexts(n.contexts),
+                        user: User {
+                            pending: vec![None; usize::from(n.context_slots())],
+                            ..User::default()
+                        },
                     }
                 })
                 .collect(),
@@ -636,6 +653,13 @@ impl Model for SpModel {
             )
         };
         let ends = |l: u8| link(l, 0).replace("->", "<->");
+        let on = |n: u8, ctx: u8| {
+            if self.spec.nodes[usize::from(n)].contexts > 0 {
+                format!(" on context {ctx}")
+            } else {
+                String::new()
+            }
+        };
         match *action {
             Action::Deliver { link: l, dir } => format!("deliver {}", link(l, dir)),
             Action::Lose { link: l, dir } => format!("lose {}", link(l, dir)),
@@ -645,8 +669,8 @@ impl Model for SpModel {
             Action::Redial { link: l } => format!("backoff fires, redial {}", ends(l)),
             Action::Fire { node: n } => format!("timer fires at {}", node(n)),
             Action::Send { node: n } => format!("{} sends", node(n)),
-            Action::Recv { node: n } => format!("{} receives", node(n)),
-            Action::Reply { node: n } => format!("{} replies", node(n)),
+            Action::Recv { node: n, ctx } => format!("{} receives{}", node(n), on(n, ctx)),
+            Action::Reply { node: n, ctx } => format!("{} replies{}", node(n), on(n, ctx)),
         }
     }
 

@@ -5,7 +5,7 @@
 //! timer could happen and no timer is left.
 
 use bytes::Bytes;
-use sp_proto::{AnyProtocol, ContextId, Protocol, SocketType};
+use sp_proto::{AnyProtocol, Protocol, SocketType};
 use stateright::Property;
 
 use crate::model::SpModel;
@@ -127,18 +127,25 @@ fn nodes_of<'a>(
         .filter(move |(i, _)| m.spec.nodes[*i].socket_type == t && !m.spec.nodes[*i].raw)
 }
 
-/// The message a `got` answers: the one its user had sent last.
-fn answered(g: &Got) -> Option<u8> {
-    g.sent.checked_sub(1)
+/// The message a received reply or response must answer: the last one the user had sent
+/// on the context it arrived on, when it arrived.
+fn answered_on(m: &SpModel, node: usize, g: &Got) -> Option<u8> {
+    m.latest_on(node, g.ctx, g.sent)
 }
 
 fn req_current_reply(m: &SpModel, st: &State) -> bool {
     nodes_of(m, st, SocketType::Req).all(|(i, n)| {
-        let mut last = None;
+        // Per context: the reply to its current request, each request answered once.
+        let mut last: Vec<Option<u8>> = vec![None; usize::from(m.spec.nodes[i].context_slots())];
         n.user.got.iter().all(|g| {
-            let Some(k) = answered(g) else { return false };
-            let ok = g.body == m.body(i, k) && last < Some(k);
-            last = Some(k);
+            let Some(k) = answered_on(m, i, g) else {
+                return false;
+            };
+            let Some(slot) = last.get_mut(usize::from(g.ctx)) else {
+                return false;
+            };
+            let ok = g.body == m.body(i, k) && *slot < Some(k);
+            *slot = Some(k);
             ok
         })
     })
@@ -175,7 +182,9 @@ fn reply_on_origin(m: &SpModel, st: &State) -> bool {
 fn survey_current(m: &SpModel, st: &State) -> bool {
     nodes_of(m, st, SocketType::Surveyor).all(|(i, n)| {
         n.user.got.iter().all(|g| {
-            let Some(k) = answered(g) else { return false };
+            let Some(k) = answered_on(m, i, g) else {
+                return false;
+            };
             let mut prefix = m.body(i, k).to_vec();
             prefix.push(b'|');
             let deadline = n.user.sent_at[usize::from(k)] + m.spec.survey_deadline;
@@ -338,15 +347,27 @@ fn all_sent(m: &SpModel, st: &State, t: SocketType) -> bool {
 
 fn req_answered(m: &SpModel, st: &State) -> bool {
     all_sent(m, st, SocketType::Req)
-        && nodes_of(m, st, SocketType::Req).all(|(_, n)| {
-            n.user.sent == 0 || n.user.got.last().map(|g| g.sent) == Some(n.user.sent)
+        && nodes_of(m, st, SocketType::Req).all(|(i, n)| {
+            // Each context's last request has its reply.
+            (0..m.spec.nodes[i].context_slots()).all(|ctx| {
+                m.latest_on(i, ctx, n.user.sent).is_none_or(|k| {
+                    n.user
+                        .got
+                        .iter()
+                        .any(|g| g.ctx == ctx && g.body == m.body(i, k))
+                })
+            })
         })
 }
 
 fn survey_ends(m: &SpModel, st: &State) -> bool {
     all_sent(m, st, SocketType::Surveyor)
         && nodes_of(m, st, SocketType::Surveyor).all(|(_, n)| match n.machine.proto() {
-            AnyProtocol::Surveyor(s) => s.current_survey(ContextId::DEFAULT).is_none(),
+            AnyProtocol::Surveyor(s) => n
+                .machine
+                .context_ids()
+                .into_iter()
+                .all(|ctx| s.current_survey(ctx).is_none()),
             _ => true,
         })
 }

@@ -45,6 +45,10 @@ pub struct NodeSpec {
     pub role: Role,
     /// SUB only: its subscriptions.
     pub subscriptions: &'static [&'static [u8]],
+    /// Contexts its user opens (REQ, REP, SURVEYOR, RESPONDENT); 0 uses only the default
+    /// context. A client sends its `k`th message on context `k % contexts`; a server
+    /// receives and answers on each.
+    pub contexts: u8,
     /// A bug planted into it, if any.
     pub bug: Option<Bug>,
 }
@@ -58,8 +62,14 @@ impl NodeSpec {
             raw: false,
             role,
             subscriptions: &[],
+            contexts: 0,
             bug: None,
         }
+    }
+
+    /// The user's context slots: the contexts it opened, or the one default context.
+    pub fn context_slots(&self) -> u8 {
+        self.contexts.max(1)
     }
 }
 

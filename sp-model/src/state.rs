@@ -44,6 +44,8 @@ pub struct Got {
     pub sent: u8,
     /// When it was received.
     pub at: Instant,
+    /// The user's context number it was received on (0 without contexts).
+    pub ctx: u8,
 }
 
 /// What a node's user did and saw: the observations the properties judge.
@@ -57,8 +59,8 @@ pub struct User {
     pub sent_at: Vec<Instant>,
     /// Messages received, in order.
     pub got: Vec<Got>,
-    /// A server's received request, not answered yet (header, body).
-    pub pending: Option<(Bytes, Bytes)>,
+    /// A server's received requests, not answered yet (header, body), per context slot.
+    pub pending: Vec<Option<(Bytes, Bytes)>>,
     /// Payloads delivered to this node, by link (servers and reflectors only).
     pub wire_in: Vec<(u8, Bytes)>,
     /// Payloads this node transmitted, by link (servers and reflectors only).

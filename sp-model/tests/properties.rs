@@ -89,6 +89,22 @@ fn req_taking_a_stale_reply_is_caught() {
 }
 
 #[test]
+fn a_reply_delivered_on_another_context_is_caught() {
+    expect_counterexample(
+        configs::req_rep_contexts().with_bug("req", Bug::CrossesContexts),
+        REQ_CURRENT_REPLY,
+    );
+}
+
+#[test]
+fn a_response_delivered_on_another_context_is_caught() {
+    expect_counterexample(
+        configs::survey_contexts().with_bug("surveyor", Bug::CrossesContexts),
+        SURVEY_CURRENT,
+    );
+}
+
+#[test]
 fn reply_on_the_wrong_pipe_is_caught() {
     expect_counterexample(
         configs::rep_fan_in().with_bug("rep", Bug::ReplyOnWrongPipe),
