@@ -284,3 +284,35 @@ async fn dial_from_a_chosen_local_address_with_keepalive() {
     .await
     .unwrap();
 }
+
+/// A listener removes a stale *socket* file at its path, but never a regular file: Linux
+/// refuses a connect to a regular file too, which once made the bind delete it.
+#[tokio::test]
+async fn ipc_bind_leaves_a_regular_file_alone_and_replaces_a_stale_socket() {
+    let url = ipc_url("regular-file");
+    let path = url.strip_prefix("ipc://").expect("an ipc URL").to_owned();
+    std::fs::write(&path, b"precious").expect("write a regular file");
+    let pull = Socket::new(SocketType::Pull);
+    let refused = pull.listen(url.as_str()).await;
+    assert!(refused.is_err(), "bound over a regular file");
+    assert_eq!(std::fs::read(&path).expect("still there"), b"precious");
+    std::fs::remove_file(&path).expect("clean up");
+
+    // A stale socket file: bound by a listener that is gone without removing it.
+    let stale = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    drop(stale);
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "the socket file stays"
+    );
+    let ep = pull
+        .listen(url.as_str())
+        .await
+        .expect("the stale file is replaced");
+    let push = Socket::new(SocketType::Push);
+    push.dial(ep.url()).await.unwrap();
+    tokio::time::timeout(LIMIT, push.wait_for_pipes(1))
+        .await
+        .unwrap()
+        .unwrap();
+}

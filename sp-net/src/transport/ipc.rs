@@ -47,9 +47,18 @@ impl Drop for IpcListen {
 }
 
 /// Binds at `path`. A leftover socket file that nobody accepts on (connect refused) is
-/// removed first, as the IPC mapping prescribes; a live one gives `AddrInUse`.
+/// removed first, as the IPC mapping prescribes; a live one gives `AddrInUse`, and so
+/// does anything at the path that is not a socket (Linux refuses a connect to a regular
+/// file too, which must not make us delete it).
 pub(crate) async fn bind(url: &Url, path: &Path) -> io::Result<Box<dyn Listener>> {
     if path.exists() {
+        use std::os::unix::fs::FileTypeExt;
+        if !std::fs::symlink_metadata(path)?.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("{} exists and is not a socket", path.display()),
+            ));
+        }
         match UnixStream::connect(path).await {
             Ok(_) => {
                 return Err(io::Error::new(
