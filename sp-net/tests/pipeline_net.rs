@@ -316,3 +316,19 @@ async fn ipc_bind_leaves_a_regular_file_alone_and_replaces_a_stale_socket() {
         .unwrap()
         .unwrap();
 }
+
+/// `abstract://` runs over Linux's abstract namespace: no file, a name in use is refused.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn push_pull_over_the_abstract_namespace() {
+    let url = format!("abstract://sp-net-test-{}", std::process::id());
+    let run = async {
+        round_trip(&url).await;
+        let held = format!("{url}-held");
+        let pull = Socket::new(SocketType::Pull);
+        let _bound = pull.listen(held.as_str()).await.expect("bind");
+        let again = Socket::new(SocketType::Pull);
+        assert!(again.listen(held.as_str()).await.is_err(), "a name in use");
+    };
+    tokio::time::timeout(LIMIT, run).await.unwrap();
+}

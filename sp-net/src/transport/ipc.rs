@@ -1,4 +1,5 @@
-//! IPC: Unix domain stream sockets, with stale socket files removed at bind.
+//! IPC: Unix domain stream sockets, with stale socket files removed at bind; on Linux
+//! also sockets in the abstract namespace (`abstract://name`), which have no file.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -8,30 +9,31 @@ use tokio::net::{UnixListener, UnixStream};
 use super::{BoxFuture, Conn, Listener};
 use crate::url::Url;
 
-fn into_conn(stream: UnixStream, path: &Path) -> Conn {
+fn into_conn(stream: UnixStream, peer: String) -> Conn {
     Conn {
         io: Box::new(stream),
-        peer: path.display().to_string(),
+        peer,
     }
 }
 
 /// Connects to the socket file at `path`.
 pub(crate) async fn connect(path: &Path) -> io::Result<Conn> {
     let s = UnixStream::connect(path).await?;
-    Ok(into_conn(s, path))
+    Ok(into_conn(s, path.display().to_string()))
 }
 
 struct IpcListen {
     listener: UnixListener,
     url: Url,
-    path: PathBuf,
+    /// The socket file, removed when the listener closes (none in the abstract namespace).
+    path: Option<PathBuf>,
 }
 
 impl Listener for IpcListen {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<Conn>> {
         Box::pin(async move {
             let (s, _) = self.listener.accept().await?;
-            Ok(into_conn(s, &self.path))
+            Ok(into_conn(s, self.url.to_string()))
         })
     }
 
@@ -42,8 +44,46 @@ impl Listener for IpcListen {
 
 impl Drop for IpcListen {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
     }
+}
+
+/// The address of `name` in Linux's abstract namespace.
+#[cfg(target_os = "linux")]
+fn abstract_addr(name: &[u8]) -> io::Result<std::os::unix::net::SocketAddr> {
+    use std::os::linux::net::SocketAddrExt;
+    std::os::unix::net::SocketAddr::from_abstract_name(name)
+}
+
+/// Connects to `name` in the abstract namespace. The connect runs on the blocking pool:
+/// std has no non-blocking connect to an abstract address, and a full listen backlog
+/// would block it.
+#[cfg(target_os = "linux")]
+pub(crate) async fn connect_abstract(url: &Url, name: &[u8]) -> io::Result<Conn> {
+    let addr = abstract_addr(name)?;
+    let s = tokio::task::spawn_blocking(move || {
+        let s = std::os::unix::net::UnixStream::connect_addr(&addr)?;
+        s.set_nonblocking(true)?;
+        Ok::<_, io::Error>(s)
+    })
+    .await
+    .map_err(io::Error::other)??;
+    Ok(into_conn(UnixStream::from_std(s)?, url.to_string()))
+}
+
+/// Binds `name` in the abstract namespace (no file: nothing stale to remove, and a name
+/// in use gives `AddrInUse`).
+#[cfg(target_os = "linux")]
+pub(crate) fn bind_abstract(url: &Url, name: &[u8]) -> io::Result<Box<dyn Listener>> {
+    let std_listener = std::os::unix::net::UnixListener::bind_addr(&abstract_addr(name)?)?;
+    std_listener.set_nonblocking(true)?;
+    Ok(Box::new(IpcListen {
+        listener: UnixListener::from_std(std_listener)?,
+        url: url.clone(),
+        path: None,
+    }))
 }
 
 /// Binds at `path`. A leftover socket file that nobody accepts on (connect refused) is
@@ -77,6 +117,6 @@ pub(crate) async fn bind(url: &Url, path: &Path) -> io::Result<Box<dyn Listener>
     Ok(Box::new(IpcListen {
         listener,
         url: url.clone(),
-        path: path.to_owned(),
+        path: Some(path.to_owned()),
     }))
 }

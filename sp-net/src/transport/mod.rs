@@ -216,6 +216,8 @@ impl Network for TokioNetwork {
                 Url::Tcp { addr, local } => tcp::connect(addr, local.as_deref(), options).await,
                 #[cfg(unix)]
                 Url::Ipc(path) => ipc::connect(path).await,
+                #[cfg(target_os = "linux")]
+                Url::Abstract(name) => ipc::connect_abstract(&url, name).await,
                 _ => Err(unsupported(&url)),
             }
         })
@@ -232,6 +234,8 @@ impl Network for TokioNetwork {
                 Url::Tcp { addr, .. } => tcp::bind(&url, addr, options).await,
                 #[cfg(unix)]
                 Url::Ipc(path) => ipc::bind(&url, path).await,
+                #[cfg(target_os = "linux")]
+                Url::Abstract(name) => ipc::bind_abstract(&url, name),
                 _ => Err(unsupported(&url)),
             }
         })
