@@ -48,7 +48,7 @@ fn ws_url(n: u64, lib: Lib) -> String {
 }
 
 /// A ws URL with no path at all, for NNG: NNG 1.5.2 dials it with an empty request target
-/// (`GET  HTTP/1.1`), which a listener must read as `/` (spec/sp-websocket.md §1), and
+/// (`GET  HTTP/1.1`), which a listener must read as `/` (spec/sp-websocket.md §2.1), and
 /// listens on it at `/`, which our dialer must ask for.
 fn ws_root_url(_: u64, _: Lib) -> String {
     "ws://127.0.0.1:0".to_owned()

@@ -280,6 +280,9 @@ async fn dial_from_a_chosen_local_address_with_keepalive() {
         assert_eq!(pull.recv().await.unwrap().body, "from .2");
         let named = Socket::new(SocketType::Push);
         assert!(matches!(named.dial("tcp://eth0;127.0.0.1:1").await, Err(e) if e.io_kind() == Some(std::io::ErrorKind::InvalidInput)));
+        // A listener takes no local address: refused, not silently ignored.
+        let listener = Socket::new(SocketType::Pull);
+        assert!(matches!(listener.listen("tcp://127.0.0.2;127.0.0.1:0").await, Err(e) if e.io_kind() == Some(std::io::ErrorKind::InvalidInput)));
     })
     .await
     .unwrap();

@@ -100,6 +100,17 @@ impl Transport for Stream {
         env: Env<'a>,
     ) -> BoxFuture<'a, Result<Box<dyn Acceptor>, Error>> {
         Box::pin(async move {
+            if let Url::Tcp {
+                local: Some(local), ..
+            } = url
+            {
+                // nanomsg's `local;` names where a dialer connects from; a listener has
+                // nothing to do with it, and ignoring it would hide a mistyped URL.
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("a listener's URL takes no local address (`{local};`): give the address to bind as the host"),
+                )));
+            }
             let tls = match url {
                 Url::TlsTcp { .. } => Some(env.listen_tls()?),
                 _ => None,
