@@ -220,10 +220,7 @@ impl Inbound {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(n: u32) -> PipeId {
-        PipeId::new(n).unwrap()
-    }
+    use crate::pipes::tests::p;
 
     #[test]
     fn fair_priority_and_backpressure() {
