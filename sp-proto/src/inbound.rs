@@ -91,9 +91,7 @@ impl Inbound {
         pipe: PipeId,
         priority: Priority,
     ) -> Result<(), PipeRefused> {
-        if self.contains(pipe) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
+        PipeRefused::if_attached(self.contains(pipe), pipe)?;
         self.add_pipe(pipe, priority);
         Ok(())
     }

@@ -226,9 +226,7 @@ impl PriorityRing {
         pipe: PipeId,
         priority: Priority,
     ) -> Result<(), PipeRefused> {
-        if self.contains(pipe) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
+        PipeRefused::if_attached(self.contains(pipe), pipe)?;
         self.add(pipe, priority);
         self.activate(pipe);
         Ok(())
@@ -368,9 +366,7 @@ struct FanOutPipe {
 impl FanOut {
     /// Attaches `pipe`, writable at once. Refuses an id already attached.
     pub(crate) fn add(&mut self, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
-        if self.pipes.contains_key(&pipe) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
+        PipeRefused::if_attached(self.pipes.contains_key(&pipe), pipe)?;
         let slot = FanOutPipe {
             info,
             writable: true,

@@ -124,6 +124,17 @@ pub enum PipeRefused {
     Duplicate(PipeId),
 }
 
+impl PipeRefused {
+    /// Refuses `pipe` as a [`Duplicate`](Self::Duplicate) when it is already attached.
+    pub(crate) fn if_attached(attached: bool, pipe: PipeId) -> Result<(), Self> {
+        if attached {
+            Err(Self::Duplicate(pipe))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// The kind of a failed send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -121,9 +121,7 @@ impl Protocol for Pair1 {
         pipe: PipeId,
         info: PipeInfo,
     ) -> Result<(), PipeRefused> {
-        if self.pipes.contains(&pipe) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
+        PipeRefused::if_attached(self.pipes.contains(&pipe), pipe)?;
         if !self.polyamorous && !self.pipes.is_empty() {
             return Err(PipeRefused::Busy);
         }

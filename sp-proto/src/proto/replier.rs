@@ -169,9 +169,7 @@ impl Protocol for Replier {
         pipe: PipeId,
         info: PipeInfo,
     ) -> Result<(), PipeRefused> {
-        if self.pipes.contains_key(&pipe) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
+        PipeRefused::if_attached(self.pipes.contains_key(&pipe), pipe)?;
         self.pipes.insert(
             pipe,
             PipeOut {
