@@ -230,7 +230,7 @@ impl Transport for Inproc {
                 return Err(not_for(url));
             };
             Ok(Box::new(InprocAcceptor {
-                listener: InprocListener::bind(env.network.namespace(), name)?,
+                listener: InprocListener::bind(env.network, name)?,
                 url: url.clone(),
                 ours: env.ours,
                 max_recv: env.cfg.max_recv,
@@ -243,7 +243,7 @@ impl Transport for Inproc {
             return Err(not_for(url));
         };
         Ok(Box::new(InprocConnector {
-            namespace: env.network.namespace(),
+            network: env.network.clone(),
             name: name.clone(),
             ours: env.ours,
             max_recv: env.cfg.max_recv,
@@ -299,7 +299,8 @@ impl Acceptor for InprocAcceptor {
 }
 
 struct InprocConnector {
-    namespace: usize,
+    /// Held, not just its namespace, so that the namespace stays this network's.
+    network: Arc<dyn Network>,
     name: String,
     ours: SocketType,
     max_recv: MaxRecvSize,
@@ -308,7 +309,7 @@ struct InprocConnector {
 impl Connector for InprocConnector {
     fn connect(&mut self) -> BoxFuture<'_, io::Result<Setup>> {
         Box::pin(async move {
-            let d = inproc::connect(self.namespace, &self.name, self.ours).await?;
+            let d = inproc::connect(self.network.namespace(), &self.name, self.ours).await?;
             let (ours, max_recv) = (self.ours, self.max_recv);
             Ok(Box::pin(async move {
                 if !ours.accepts_peer_id(d.listener_type.wire_id()) {
