@@ -1,26 +1,23 @@
 //! REQ/REP behaviour (wire-facts §6, §14, §18; DESIGN.md choices): request ids, resends,
 //! holding, cancellation, contexts, reply routing, hop limits, back-pressure, raw mode.
 
+mod common;
+
+use common::{answer_all, first_id, linked, pipe, prio};
 use std::time::Duration;
 
 use bytes::Bytes;
 use sp_proto::proto::req::ContextId;
 use sp_proto::proto::{Rep, Req};
-use sp_proto::rng::Rng;
 use sp_proto::testing::{NodeId, TestNet};
 use sp_proto::wire::frame::{encode_frame, FrameFormat};
 use sp_proto::Contexts;
 use sp_proto::{
-    AnyProtocol, Config, DropReason, Event, Instant, Message, PipeId, PipeInfo, Priority, Protocol,
+    AnyProtocol, Config, DropReason, Event, Instant, Message, PipeId, PipeInfo, Protocol,
     RecvError, SendErrorKind,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
-
-/// The first request id a REQ seeded with `seed` uses (see `proto::req`).
-fn first_id(seed: u64) -> u32 {
-    Rng::new(seed).next_u32() | 0x8000_0000
-}
 
 fn word(id: u32) -> [u8; 4] {
     id.to_be_bytes()
@@ -46,35 +43,11 @@ fn rep_of(net: &mut TestNet, n: NodeId) -> &mut Rep {
     }
 }
 
-fn prio(send: u8, recv: u8) -> PipeInfo {
-    PipeInfo {
-        send_priority: Priority::new(send).unwrap(),
-        recv_priority: Priority::new(recv).unwrap(),
-    }
-}
-
-fn pipe(n: u32) -> PipeId {
-    PipeId::new(n).unwrap()
-}
-
-/// REP answers every request it has with `re:<body>`; returns how many.
-fn answer_all(net: &mut TestNet, rep: NodeId) -> usize {
-    let mut n = 0;
-    while let Ok(m) = net.recv(rep) {
-        let mut body = b"re:".to_vec();
-        body.extend_from_slice(&m.body);
-        net.send(rep, body).unwrap();
-        n += 1;
-    }
-    n
-}
-
 fn one_to_one(req_seed: u64) -> (TestNet, NodeId, NodeId) {
-    let mut net = TestNet::new();
-    let req = net.add(Req::new(Config::cooked(req_seed)));
-    let rep = net.add(Rep::new(Config::cooked(100)));
-    net.connect(req, rep).unwrap();
-    (net, req, rep)
+    linked(
+        Req::new(Config::cooked(req_seed)),
+        Rep::new(Config::cooked(100)),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -232,19 +205,13 @@ fn resend_interval_is_configurable_and_can_be_disabled() {
     let mut cfg = Config::cooked(5);
     cfg.options
         .set_resend_interval(Some(Duration::from_millis(250)));
-    let mut net = TestNet::new();
-    let req = net.add(Req::new(cfg.clone()));
-    let rep = net.add(Rep::new(Config::cooked(6)));
-    net.connect(req, rep).unwrap();
+    let (mut net, req, _) = linked(Req::new(cfg.clone()), Rep::new(Config::cooked(6)));
     net.send(req, "x").unwrap();
     net.advance(Duration::from_secs(1));
     assert_eq!(net.proto(req).stats().resends, 4);
 
     cfg.options.set_resend_interval(None);
-    let mut net = TestNet::new();
-    let req = net.add(Req::new(cfg));
-    let rep = net.add(Rep::new(Config::cooked(6)));
-    net.connect(req, rep).unwrap();
+    let (mut net, req, _) = linked(Req::new(cfg), Rep::new(Config::cooked(6)));
     net.send(req, "x").unwrap();
     assert_eq!(net.proto(req).poll_timeout(), None);
     net.advance(MINUTE * 10);

@@ -2,6 +2,9 @@
 //! deadlines and the nanomsg error sequence, cancellation, back-pressure, backtraces
 //! through a raw device, TTL, malformed input, contexts, and a model-checked state machine.
 
+mod common;
+
+use common::pipe;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -18,10 +21,6 @@ use sp_proto::{ContextError, Contexts};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-fn pipe(n: u32) -> PipeId {
-    PipeId::new(n).unwrap()
 }
 
 /// A cooked surveyor with the given deadline.
