@@ -5,9 +5,9 @@
 mod common;
 
 use bytes::Bytes;
-use common::{linked, pipe};
+use common::{linked, pipe, refuses_headers};
 use sp_proto::proto::{Pair0, Pair1};
-use sp_proto::testing::TestNet;
+use sp_proto::testing::{NodeId, TestNet};
 use sp_proto::{
     Config, DropReason, Instant, Message, PipeId, PipeInfo, PipeRefused, Protocol, RecvError,
     SendErrorKind, SocketType,
@@ -273,19 +273,16 @@ fn pair1_raw_send_rules() {
         p.handle_writable(NOW, pid);
     }
     // Invalid: wrong length or value at or above 0xff. The message is handed back.
-    for bad in [
-        vec![],
-        vec![0, 0, 1],
-        vec![0, 0, 0, 0xff],
-        vec![0, 0, 1, 0],
-        vec![0, 0, 0, 1, 0],
-    ] {
-        let err = p
-            .send(NOW, Message::with_header(bad.clone(), &b"m"[..]))
-            .unwrap_err();
-        assert_eq!(err.kind, SendErrorKind::BadHeader, "header {bad:?}");
-        assert_eq!(&err.msg.header[..], &bad[..]);
-    }
+    refuses_headers(
+        &mut p,
+        &[
+            &[],
+            &[0, 0, 1],
+            &[0, 0, 0, 0xff],
+            &[0, 0, 1, 0],
+            &[0, 0, 0, 1, 0],
+        ],
+    );
     assert!(p.poll_transmit().is_none());
 }
 
@@ -349,13 +346,19 @@ fn pair1_wire_trace_through_a_raw_device() {
 
 // ---------------------------------------------------------------- polyamorous
 
-#[test]
-fn polyamorous_addressed_send_and_reply() {
+/// A polyamorous PAIR v1 server and three cooked PAIR v1 clients, not connected yet.
+fn poly_server_and_clients() -> (TestNet, NodeId, Vec<NodeId>) {
     let mut net = TestNet::new();
     let server = net.add(Pair1::new(poly(1)));
-    let clients: Vec<_> = (0..3)
+    let clients = (0..3)
         .map(|i| net.add(Pair1::new(Config::cooked(10 + i))))
         .collect();
+    (net, server, clients)
+}
+
+#[test]
+fn polyamorous_addressed_send_and_reply() {
+    let (mut net, server, clients) = poly_server_and_clients();
     for &c in &clients {
         net.connect(c, server).unwrap();
     }
@@ -381,11 +384,7 @@ fn polyamorous_addressed_send_and_reply() {
 
 #[test]
 fn polyamorous_unaddressed_send_is_load_balanced() {
-    let mut net = TestNet::new();
-    let server = net.add(Pair1::new(poly(1)));
-    let clients: Vec<_> = (0..3)
-        .map(|i| net.add(Pair1::new(Config::cooked(10 + i))))
-        .collect();
+    let (mut net, server, clients) = poly_server_and_clients();
     for &c in &clients {
         net.connect(server, c).unwrap();
     }

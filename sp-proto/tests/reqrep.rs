@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{answer_all, first_id, linked, pipe, prio};
+use common::{answer_all, first_id, linked, pipe, prio, refuses_headers};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -672,18 +672,15 @@ fn raw_req_send_and_recv() {
     let (a, b) = (pipe(1), pipe(2));
     xreq.handle_pipe_added(now, a, prio(8, 8)).unwrap();
     xreq.handle_pipe_added(now, b, prio(8, 8)).unwrap();
-    let bads: [&[u8]; 4] = [
-        b"",
-        b"\x80\x00\x00",
-        b"\x00\x00\x00\x01",
-        b"\x80\0\0\x01\x80\0\0\x02",
-    ];
-    for bad in bads {
-        let err = xreq
-            .send(now, Message::with_header(Bytes::copy_from_slice(bad), "x"))
-            .unwrap_err();
-        assert_eq!(err.kind, SendErrorKind::BadHeader);
-    }
+    refuses_headers(
+        &mut xreq,
+        &[
+            b"",
+            b"\x80\x00\x00",
+            b"\x00\x00\x00\x01",
+            b"\x80\0\0\x01\x80\0\0\x02",
+        ],
+    );
     let h = Bytes::from_static(b"\x00\x00\x00\x05\x80\x00\x00\x09");
     xreq.send(now, Message::with_header(h.clone(), "one"))
         .unwrap();
@@ -735,18 +732,15 @@ fn raw_rep_routes_by_header() {
         (t.pipe, t.msg.to_wire()),
         (b, Bytes::from_static(b"\x80\x00\x00\x01r"))
     );
-    let bads: [&[u8]; 4] = [
-        b"\x00\x00\x00\x22",
-        b"\x00\x00\x00\x22\x80\x00\x00",
-        b"\x00\x00\x00\x00\x80\x00\x00\x01",
-        b"\x80\x00\x00\x22\x80\x00\x00\x01",
-    ];
-    for bad in bads {
-        let err = xrep
-            .send(now, Message::with_header(Bytes::copy_from_slice(bad), "x"))
-            .unwrap_err();
-        assert_eq!(err.kind, SendErrorKind::BadHeader, "{bad:?}");
-    }
+    refuses_headers(
+        &mut xrep,
+        &[
+            b"\x00\x00\x00\x22",
+            b"\x00\x00\x00\x22\x80\x00\x00",
+            b"\x00\x00\x00\x00\x80\x00\x00\x01",
+            b"\x80\x00\x00\x22\x80\x00\x00\x01",
+        ],
+    );
     xrep.send(
         now,
         Message::with_header(&b"\x00\x00\x00\x33\x80\x00\x00\x01"[..], "x"),

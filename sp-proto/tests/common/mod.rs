@@ -2,10 +2,12 @@
 //! a seeded REQ, a REP that answers everything, and feeding a decoder in chunks.
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different subset
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use sp_proto::rng::Rng;
 use sp_proto::testing::{NodeId, TestNet};
-use sp_proto::{AnyProtocol, PipeId, PipeInfo, Priority};
+use sp_proto::{
+    AnyProtocol, Instant, Message, PipeId, PipeInfo, Priority, Protocol, SendErrorKind,
+};
 
 /// The pipe with id `n` (a valid id).
 pub fn pipe(n: u32) -> PipeId {
@@ -71,4 +73,15 @@ pub fn linked(a: impl Into<AnyProtocol>, b: impl Into<AnyProtocol>) -> (TestNet,
     let (a, b) = (net.add(a), net.add(b));
     net.connect(a, b).unwrap();
     (net, a, b)
+}
+
+/// Sends one message with each header of `bad` (raw mode) and checks that `p` refuses
+/// every one with [`SendErrorKind::BadHeader`], handing the message back.
+pub fn refuses_headers(p: &mut impl Protocol, bad: &[&[u8]]) {
+    for &header in bad {
+        let msg = Message::with_header(Bytes::copy_from_slice(header), "x");
+        let err = p.send(Instant::ZERO, msg).unwrap_err();
+        assert_eq!(err.kind, SendErrorKind::BadHeader, "{header:?}");
+        assert_eq!(&err.msg.header[..], header, "handed back");
+    }
 }
