@@ -18,7 +18,8 @@ use sp_proto::wire::{FrameError, MaxRecvSize};
 use sp_proto::{Message, SocketType};
 use tokio::sync::{mpsc, oneshot};
 
-use super::inproc_queue::{queue, QueueReceiver, QueueSender};
+pub(crate) use super::inproc_queue::QueueReceiver;
+use super::inproc_queue::{queue, QueueSender};
 
 use crate::pipe::{MsgRead, MsgWrite, PipeEnd};
 use crate::transport::{BoxFuture, Network};
