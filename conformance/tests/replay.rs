@@ -51,6 +51,18 @@ async fn recv_str(side: &mut Side) -> String {
     String::from_utf8(side.recv().await.unwrap()).unwrap()
 }
 
+/// One phase of the failover replay: `push` sends `{tag}0` to `{tag}4`, which `to`
+/// receives in order, and the other PULL nothing (`quiet` says why).
+async fn failover_phase(push: &Socket, tag: &str, to: &mut Side, quiet: (&mut Side, &str)) {
+    for i in 0..5 {
+        push.send(format!("{tag}{i}")).await.unwrap();
+    }
+    for i in 0..5 {
+        assert_eq!(recv_str(to).await, format!("{tag}{i}"));
+    }
+    expect_quiet(quiet.0, quiet.1).await;
+}
+
 /// A respondent's application: answers the survey `q` with `side:q`.
 async fn answer(side: &str, peer: &mut Side, q: &str) {
     let got = recv_str(peer).await;
@@ -138,35 +150,21 @@ async fn push_priority_failover_and_return() {
         }
         push.wait_for_pipes(2).await.unwrap();
 
-        let phase = |tag: &'static str| {
-            let push = push.clone();
-            async move {
-                for i in 0..5 {
-                    push.send(format!("{tag}{i}")).await.unwrap();
-                }
-            }
-        };
-        phase("a").await;
-        for i in 0..5 {
-            assert_eq!(recv_str(&mut p1).await, format!("a{i}"));
-        }
-        expect_quiet(&mut p2, "priority 2 while priority 1 is up").await;
+        failover_phase(
+            &push,
+            "a",
+            &mut p1,
+            (&mut p2, "priority 2 while priority 1 is up"),
+        )
+        .await;
 
         link1.cut();
         push.wait_for_pipes_at_most(1).await.unwrap();
-        phase("b").await;
-        for i in 0..5 {
-            assert_eq!(recv_str(&mut p2).await, format!("b{i}"));
-        }
-        expect_quiet(&mut p1, "priority 1 while cut off").await;
+        failover_phase(&push, "b", &mut p2, (&mut p1, "priority 1 while cut off")).await;
 
         link1.heal();
         push.wait_for_pipes(2).await.unwrap();
-        phase("c").await;
-        for i in 0..5 {
-            assert_eq!(recv_str(&mut p1).await, format!("c{i}"));
-        }
-        expect_quiet(&mut p2, "priority 2 after the heal").await;
+        failover_phase(&push, "c", &mut p1, (&mut p2, "priority 2 after the heal")).await;
         expect_quiet(&mut p1, "no duplicates").await;
         push.close().await;
         p1.close().await;

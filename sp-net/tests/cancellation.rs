@@ -1,20 +1,19 @@
 //! Cancellation safety: dropping a `recv` future (a timeout, a `select!` branch that
 //! lost) loses no message, and a dropped `request` leaves no stale state behind.
 
+mod common;
+
 use std::time::Duration;
 
-use sp_net::{Socket, SocketType};
+use common::connected;
+use sp_net::SocketType;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn a_dropped_recv_loses_no_message() {
     tokio::time::timeout(LIMIT, async {
-        let pull = Socket::new(SocketType::Pull);
-        let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
-        let push = Socket::new(SocketType::Push);
-        push.dial(ep.url()).await.unwrap();
-        push.wait_for_pipes(1).await.unwrap();
+        let (pull, push) = connected(SocketType::Pull, "tcp://127.0.0.1:0", SocketType::Push).await;
         for round in 0..50u32 {
             // A recv that is abandoned while it waits...
             let abandoned = tokio::time::timeout(Duration::from_millis(1), pull.recv()).await;
@@ -37,11 +36,8 @@ async fn a_dropped_recv_loses_no_message() {
 #[tokio::test]
 async fn a_dropped_request_does_not_disturb_the_next_one() {
     tokio::time::timeout(LIMIT, async {
-        let rep = Socket::new(SocketType::Rep);
-        let ep = rep.listen("inproc://cancel-request").await.unwrap();
-        let req = Socket::new(SocketType::Req);
-        req.dial(ep.url()).await.unwrap();
-        req.wait_for_pipes(1).await.unwrap();
+        let (rep, req) =
+            connected(SocketType::Rep, "inproc://cancel-request", SocketType::Req).await;
         // Give up on a request before it is answered.
         let gave_up = tokio::time::timeout(Duration::from_millis(20), req.request("first")).await;
         assert!(gave_up.is_err());

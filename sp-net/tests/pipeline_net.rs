@@ -1,8 +1,11 @@
 //! PUSH/PULL over real loopback TCP and IPC: delivery, order, reconnect after the
 //! listener restarts, max-size rejection, and peer-type refusal.
 
+mod common;
+
 use std::time::Duration;
 
+use common::connected;
 use sp_net::{Error, Socket, SocketOptions, SocketType};
 use sp_proto::wire::MaxRecvSize;
 
@@ -19,11 +22,7 @@ fn ipc_url(tag: &str) -> String {
 }
 
 async fn round_trip(url: &str) {
-    let pull = Socket::new(SocketType::Pull);
-    let ep = pull.listen(url).await.unwrap();
-    let push = Socket::new(SocketType::Push);
-    push.dial(ep.url()).await.unwrap();
-    push.wait_for_pipes(1).await.unwrap();
+    let (pull, push) = connected(SocketType::Pull, url, SocketType::Push).await;
     for i in 0..1000u32 {
         push.send(i.to_be_bytes().to_vec()).await.unwrap();
     }
@@ -56,11 +55,7 @@ async fn push_pull_over_ipc() {
 #[tokio::test]
 async fn mixed_sizes_keep_order_and_bytes_over_tcp() {
     let run = async {
-        let pull = Socket::new(SocketType::Pull);
-        let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
-        let push = Socket::new(SocketType::Push);
-        push.dial(ep.url()).await.unwrap();
-        push.wait_for_pipes(1).await.unwrap();
+        let (pull, push) = connected(SocketType::Pull, "tcp://127.0.0.1:0", SocketType::Push).await;
         let sizes = [
             0,
             1,
@@ -241,11 +236,7 @@ async fn pipe_events_and_per_pipe_counters() {
 #[tokio::test]
 async fn dropping_a_socket_flushes_what_it_accepted() {
     tokio::time::timeout(LIMIT, async {
-        let pull = Socket::new(SocketType::Pull);
-        let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
-        let push = Socket::new(SocketType::Push);
-        push.dial(ep.url()).await.unwrap();
-        push.wait_for_pipes(1).await.unwrap();
+        let (pull, push) = connected(SocketType::Pull, "tcp://127.0.0.1:0", SocketType::Push).await;
         for i in 0..100u32 {
             push.send(i.to_be_bytes().to_vec()).await.unwrap();
         }

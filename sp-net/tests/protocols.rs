@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{fresh_url, setup_tls, Transport, FIRST_SIDES};
+use common::{connected, fresh_url, setup_tls, Transport, FIRST_SIDES};
 use sp_net::{Socket, SocketType};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -122,11 +122,7 @@ async fn every_pair_over_wss() {
 #[tokio::test]
 async fn many_requests_in_flight_on_one_req_socket() {
     tokio::time::timeout(LIMIT, async {
-        let rep = Socket::new(SocketType::Rep);
-        let ep = rep.listen("tcp://127.0.0.1:0").await.unwrap();
-        let req = Socket::new(SocketType::Req);
-        req.dial(ep.url()).await.unwrap();
-        req.wait_for_pipes(1).await.unwrap();
+        let (rep, req) = connected(SocketType::Rep, "tcp://127.0.0.1:0", SocketType::Req).await;
         // A REP server answering with contexts, in reverse order of arrival.
         let server = tokio::spawn(async move {
             let ctxs: Vec<_> = (0..8).map(|_| rep.open_context().unwrap()).collect();

@@ -91,9 +91,7 @@ impl Inbound {
         pipe: PipeId,
         priority: Priority,
     ) -> Result<(), PipeRefused> {
-        if self.contains(pipe) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
+        PipeRefused::if_attached(self.contains(pipe), pipe)?;
         self.add_pipe(pipe, priority);
         Ok(())
     }
@@ -220,10 +218,7 @@ impl Inbound {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(n: u32) -> PipeId {
-        PipeId::new(n).unwrap()
-    }
+    use crate::pipes::tests::p;
 
     #[test]
     fn fair_priority_and_backpressure() {

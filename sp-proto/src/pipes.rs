@@ -8,6 +8,7 @@ use std::fmt;
 
 use crate::message::Message;
 use crate::proto::Core;
+use crate::protocol::PipeRefused;
 use crate::rng::Rng;
 use crate::stats::DropReason;
 
@@ -218,6 +219,19 @@ impl PriorityRing {
         self.pipes.insert(pipe, (priority, false));
     }
 
+    /// Registers a new pipe at `priority`, active at once (a pipe attaches writable);
+    /// refuses an id already registered.
+    pub(crate) fn attach_writable(
+        &mut self,
+        pipe: PipeId,
+        priority: Priority,
+    ) -> Result<(), PipeRefused> {
+        PipeRefused::if_attached(self.contains(pipe), pipe)?;
+        self.add(pipe, priority);
+        self.activate(pipe);
+        Ok(())
+    }
+
     /// Forgets `pipe` entirely.
     pub fn remove(&mut self, pipe: PipeId) {
         if let Some((prio, active)) = self.pipes.remove(&pipe) {
@@ -350,17 +364,15 @@ struct FanOutPipe {
 }
 
 impl FanOut {
-    /// Attaches `pipe`, writable at once. Refuses (returns false) an id already attached.
-    pub(crate) fn add(&mut self, pipe: PipeId, info: PipeInfo) -> bool {
-        if self.pipes.contains_key(&pipe) {
-            return false;
-        }
+    /// Attaches `pipe`, writable at once. Refuses an id already attached.
+    pub(crate) fn add(&mut self, pipe: PipeId, info: PipeInfo) -> Result<(), PipeRefused> {
+        PipeRefused::if_attached(self.pipes.contains_key(&pipe), pipe)?;
         let slot = FanOutPipe {
             info,
             writable: true,
         };
         self.pipes.insert(pipe, slot);
-        true
+        Ok(())
     }
 
     /// Detaches `pipe`; returns whether it was attached.
@@ -403,10 +415,11 @@ impl FanOut {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn p(n: u32) -> PipeId {
+    /// The pipe with id `n` (a valid id).
+    pub(crate) fn p(n: u32) -> PipeId {
         PipeId::new(n).unwrap()
     }
 

@@ -40,9 +40,11 @@
 
 use bytes::Bytes;
 
+use crate::context::ContextId;
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
+use crate::proto::Receiver;
 use crate::socket_type::SocketType;
 use crate::stats::ProtoStats;
 use crate::time::Instant;
@@ -122,6 +124,17 @@ pub enum PipeRefused {
     Duplicate(PipeId),
 }
 
+impl PipeRefused {
+    /// Refuses `pipe` as a [`Duplicate`](Self::Duplicate) when it is already attached.
+    pub(crate) fn if_attached(attached: bool, pipe: PipeId) -> Result<(), Self> {
+        if attached {
+            Err(Self::Duplicate(pipe))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// The kind of a failed send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -190,7 +203,8 @@ pub enum RecvError {
 /// Private, so that [`Protocol`] is sealed: its implementations are this crate's state
 /// machines (pick one at run time with [`AnyProtocol`](crate::AnyProtocol)).
 pub(crate) mod sealed {
-    use crate::proto::Core;
+    use crate::context::Contexts;
+    use crate::proto::{Core, Receiver};
 
     /// Access to a protocol's shared [`Core`].
     pub trait HasCore {
@@ -198,6 +212,15 @@ pub(crate) mod sealed {
         fn core(&self) -> &Core;
         /// The shared core, for change.
         fn core_mut(&mut self) -> &mut Core;
+        /// The core with the one receive queue `recv` takes from, for a protocol that has
+        /// one (the default: none).
+        fn receiver(&mut self) -> Option<Receiver<'_>> {
+            None
+        }
+        /// The protocol's contexts, for a socket type that has them (the default: none).
+        fn contexts(&mut self) -> Option<&mut dyn Contexts> {
+            None
+        }
     }
 }
 
@@ -235,11 +258,28 @@ pub trait Protocol: sealed::HasCore {
         let _ = now;
     }
 
-    /// The user sends a message.
-    fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError>;
+    /// The user sends a message. A socket type with contexts sends on
+    /// [`ContextId::DEFAULT`]; SUB and PULL cannot send
+    /// ([`SendErrorKind::NotSupported`]).
+    fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError> {
+        // Provided for the socket types with contexts and those that cannot send; the
+        // others implement their own.
+        match self.contexts() {
+            Some(contexts) => contexts.send_in(ContextId::DEFAULT, now, msg),
+            None => Err(SendError::new(SendErrorKind::NotSupported, msg)),
+        }
+    }
 
-    /// The user receives a message.
-    fn recv(&mut self, now: Instant) -> Result<Message, RecvError>;
+    /// The user receives a message. A socket type with contexts receives on
+    /// [`ContextId::DEFAULT`]; PUB and PUSH cannot receive ([`RecvError::NotSupported`]).
+    fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
+        // Provided: the default context, else the socket-wide receive queue.
+        if let Some(contexts) = self.contexts() {
+            return contexts.recv_in(ContextId::DEFAULT, now);
+        }
+        self.receiver()
+            .map_or(Err(RecvError::NotSupported), Receiver::recv)
+    }
 
     /// The next message to write, if any.
     #[must_use]
@@ -277,16 +317,21 @@ pub trait Protocol: sealed::HasCore {
         &self.core().options
     }
 
-    /// Replaces the options; takes effect for subsequent operations.
+    /// Replaces the options; takes effect for subsequent operations (the receive queue
+    /// takes its new `recv_queue` size at once).
     fn set_options(&mut self, options: Options) {
-        self.core_mut().options = options;
+        match self.receiver() {
+            Some(receiver) => receiver.set_options(options),
+            None => self.core_mut().options = options,
+        }
     }
 
     /// Whether this protocol reads the `now` argument of its calls at all. A protocol
-    /// without timers answers `false`; a driver may then skip reading its clock and pass
-    /// any instant (such as the last one it read), which saves a clock read per message
-    /// on the hot path. The default, `true`, is always safe.
+    /// without timers answers `false` (the default); a driver may then skip reading its
+    /// clock and pass any instant (such as the last one it read), which saves a clock
+    /// read per message on the hot path. REQ and SURVEYOR, which have timers, answer
+    /// `true`, and so do REP and RESPONDENT.
     fn uses_clock(&self) -> bool {
-        true
+        false
     }
 }

@@ -2,7 +2,10 @@
 //! was encoded, arbitrary bytes never panic and give frames or a typed error, and hostile
 //! lengths are refused (or cost a bounded read-ahead) before memory is reserved.
 
+mod common;
+
 use bytes::{Bytes, BytesMut};
+use common::feed_chunks;
 use proptest::prelude::*;
 use sp_proto::rng::Rng;
 use sp_proto::wire::backtrace::{push_word, Backtrace, BacktraceError, ID_FLAG};
@@ -22,34 +25,6 @@ const READ_AHEAD: usize = 4 * 1024 * 1024;
 /// whatever length the peer announced.
 fn capacity_bound(received: usize) -> usize {
     2 * received + READ_AHEAD + 64 * 1024
-}
-
-/// Feeds `bytes` into `step` in chunks whose sizes cycle through `chunks` (0 counts as 1),
-/// draining every output after each chunk; stops at the first error. Returns the outputs,
-/// the error and what is left in the buffer.
-fn feed_chunks<T, E>(
-    bytes: &[u8],
-    chunks: &[usize],
-    mut step: impl FnMut(&mut BytesMut) -> Result<Option<T>, E>,
-) -> (Vec<T>, Option<E>, BytesMut) {
-    let mut buf = BytesMut::new();
-    let mut out = Vec::new();
-    let mut rest = bytes;
-    let mut sizes = chunks.iter().copied().cycle();
-    while !rest.is_empty() {
-        let n = sizes.next().unwrap_or(1).max(1).min(rest.len());
-        let (chunk, tail) = rest.split_at(n);
-        buf.extend_from_slice(chunk);
-        rest = tail;
-        loop {
-            match step(&mut buf) {
-                Ok(Some(x)) => out.push(x),
-                Ok(None) => break,
-                Err(e) => return (out, Some(e), buf),
-            }
-        }
-    }
-    (out, None, buf)
 }
 
 fn format() -> impl Strategy<Value = FrameFormat> {

@@ -2,12 +2,14 @@
 //! cooked REP. Backtraces grow by one pipe id per hop, replies find their way back, the
 //! hop limit counts across devices, and priorities and resends still work through them.
 
+mod common;
+
+use common::{answer_all, first_id};
 use std::time::Duration;
 
 use bytes::Bytes;
 use sp_proto::device::{Device, DeviceError};
 use sp_proto::proto::{Rep, Req};
-use sp_proto::rng::Rng;
 use sp_proto::testing::{NodeId, TestNet};
 use sp_proto::wire::backtrace::{id_header, push_word};
 use sp_proto::{Config, DropReason, Event, Instant, PipeInfo, Priority, Protocol, SocketType};
@@ -63,24 +65,10 @@ fn chain(n: usize) -> (TestNet, NodeId, NodeId, Vec<Hop>) {
     (net, req, rep, hops)
 }
 
-fn first_id(seed: u64) -> u32 {
-    Rng::new(seed).next_u32() | 0x8000_0000
-}
-
 fn cat(a: &[u8], b: &[u8]) -> Bytes {
     let mut v = a.to_vec();
     v.extend_from_slice(b);
     Bytes::from(v)
-}
-
-/// The REP answers what it has with `re:<body>`; returns how many.
-fn answer_all(net: &mut TestNet, rep: NodeId) -> usize {
-    let mut n = 0;
-    while let Ok(m) = net.recv(rep) {
-        net.send(rep, cat(b"re:", &m.body)).unwrap();
-        n += 1;
-    }
-    n
 }
 
 #[test]

@@ -2,19 +2,18 @@
 //! one peer, re-attach after loss, lossless back-pressure, the v1 hop word on the wire and
 //! on receive, raw header rules, polyamorous mode, and v0/v1 not being peers.
 
+mod common;
+
 use bytes::Bytes;
+use common::{linked, pipe, refuses_headers};
 use sp_proto::proto::{Pair0, Pair1};
-use sp_proto::testing::TestNet;
+use sp_proto::testing::{NodeId, TestNet};
 use sp_proto::{
     Config, DropReason, Instant, Message, PipeId, PipeInfo, PipeRefused, Protocol, RecvError,
     SendErrorKind, SocketType,
 };
 
 const NOW: Instant = Instant::ZERO;
-
-fn pipe(n: u32) -> PipeId {
-    PipeId::new(n).unwrap()
-}
 
 fn poly(seed: u64) -> Config {
     let mut cfg = Config::cooked(seed);
@@ -113,10 +112,10 @@ fn duplicate_pipe_id_is_refused() {
 // ---------------------------------------------------------------- back-pressure
 
 fn backpressure_without_loss(make: impl Fn(Config) -> sp_proto::AnyProtocol) {
-    let mut net = TestNet::new();
-    let a = net.add(make(Config::cooked(1)));
-    let b = net.add(make(with_recv_queue(Config::cooked(2), 3)));
-    net.connect(a, b).unwrap();
+    let (mut net, a, b) = linked(
+        make(Config::cooked(1)),
+        make(with_recv_queue(Config::cooked(2), 3)),
+    );
     let mut sent = 0;
     while net.send(a, format!("{sent}").into_bytes()).is_ok() {
         sent += 1;
@@ -145,10 +144,7 @@ fn pair1_backpressure_without_loss() {
 
 #[test]
 fn pair0_has_no_header_cooked_or_raw() {
-    let mut net = TestNet::new();
-    let a = net.add(Pair0::new(Config::raw(1)));
-    let b = net.add(Pair0::new(Config::cooked(2)));
-    net.connect(a, b).unwrap();
+    let (mut net, a, b) = linked(Pair0::new(Config::raw(1)), Pair0::new(Config::cooked(2)));
     net.send(
         a,
         Message::with_header(&b"\x00\x00\x00\x07"[..], &b"hi"[..]),
@@ -173,10 +169,7 @@ fn pair0_has_no_header_cooked_or_raw() {
 #[test]
 fn pair1_cooked_send_puts_hop_one_on_the_wire() {
     // E12: NNG's cooked PAIR1 sends "hi" as 00 00 00 01 68 69.
-    let mut net = TestNet::new();
-    let a = net.add(Pair1::new(Config::cooked(1)));
-    let b = net.add(Pair1::new(Config::cooked(2)));
-    net.connect(a, b).unwrap();
+    let (mut net, a, b) = linked(Pair1::new(Config::cooked(1)), Pair1::new(Config::cooked(2)));
     // A header supplied on a cooked send is replaced, as NNG does for replies.
     net.send(
         a,
@@ -280,19 +273,16 @@ fn pair1_raw_send_rules() {
         p.handle_writable(NOW, pid);
     }
     // Invalid: wrong length or value at or above 0xff. The message is handed back.
-    for bad in [
-        vec![],
-        vec![0, 0, 1],
-        vec![0, 0, 0, 0xff],
-        vec![0, 0, 1, 0],
-        vec![0, 0, 0, 1, 0],
-    ] {
-        let err = p
-            .send(NOW, Message::with_header(bad.clone(), &b"m"[..]))
-            .unwrap_err();
-        assert_eq!(err.kind, SendErrorKind::BadHeader, "header {bad:?}");
-        assert_eq!(&err.msg.header[..], &bad[..]);
-    }
+    refuses_headers(
+        &mut p,
+        &[
+            &[],
+            &[0, 0, 1],
+            &[0, 0, 0, 0xff],
+            &[0, 0, 1, 0],
+            &[0, 0, 0, 1, 0],
+        ],
+    );
     assert!(p.poll_transmit().is_none());
 }
 
@@ -356,13 +346,19 @@ fn pair1_wire_trace_through_a_raw_device() {
 
 // ---------------------------------------------------------------- polyamorous
 
-#[test]
-fn polyamorous_addressed_send_and_reply() {
+/// A polyamorous PAIR v1 server and three cooked PAIR v1 clients, not connected yet.
+fn poly_server_and_clients() -> (TestNet, NodeId, Vec<NodeId>) {
     let mut net = TestNet::new();
     let server = net.add(Pair1::new(poly(1)));
-    let clients: Vec<_> = (0..3)
+    let clients = (0..3)
         .map(|i| net.add(Pair1::new(Config::cooked(10 + i))))
         .collect();
+    (net, server, clients)
+}
+
+#[test]
+fn polyamorous_addressed_send_and_reply() {
+    let (mut net, server, clients) = poly_server_and_clients();
     for &c in &clients {
         net.connect(c, server).unwrap();
     }
@@ -388,11 +384,7 @@ fn polyamorous_addressed_send_and_reply() {
 
 #[test]
 fn polyamorous_unaddressed_send_is_load_balanced() {
-    let mut net = TestNet::new();
-    let server = net.add(Pair1::new(poly(1)));
-    let clients: Vec<_> = (0..3)
-        .map(|i| net.add(Pair1::new(Config::cooked(10 + i))))
-        .collect();
+    let (mut net, server, clients) = poly_server_and_clients();
     for &c in &clients {
         net.connect(server, c).unwrap();
     }

@@ -1,19 +1,13 @@
 //! PUSH/PULL behaviour (wire-facts §11, §12): load balancing with strict send priorities,
 //! fair queueing by receive priority, back-pressure without loss, data sent to PUSH.
 
+mod common;
+
 use bytes::Bytes;
+use common::{linked, prio};
 use sp_proto::proto::{Pull, Push};
 use sp_proto::testing::TestNet;
-use sp_proto::{
-    Config, DropReason, Message, PipeInfo, Priority, Protocol, RecvError, SendErrorKind,
-};
-
-fn prio(send: u8, recv: u8) -> PipeInfo {
-    PipeInfo {
-        send_priority: Priority::new(send).unwrap(),
-        recv_priority: Priority::new(recv).unwrap(),
-    }
-}
+use sp_proto::{Config, DropReason, Message, PipeInfo, Protocol, RecvError, SendErrorKind};
 
 #[test]
 fn round_robin_within_a_priority() {
@@ -149,10 +143,7 @@ fn data_sent_to_push_is_counted_and_ignored() {
 #[test]
 fn cooked_push_and_pub_never_put_a_user_header_on_the_wire() {
     use sp_proto::proto::{Pub, Sub};
-    let mut net = TestNet::new();
-    let push = net.add(Push::new(Config::cooked(1)));
-    let pull = net.add(Pull::new(Config::cooked(2)));
-    net.connect(push, pull).unwrap();
+    let (mut net, push, _) = linked(Push::new(Config::cooked(1)), Pull::new(Config::cooked(2)));
     net.send(push, Message::with_header(&b"hdr"[..], &b"body"[..]))
         .unwrap();
     let publisher = net.add(Pub::new(Config::cooked(3)));

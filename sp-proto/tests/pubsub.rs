@@ -2,6 +2,9 @@
 //! filtering at the subscriber, set semantics, best-effort fan-out sharing one buffer,
 //! drop counting on both sides, raw SUB, and a model-based test of delivery.
 
+mod common;
+
+use common::pipe;
 use std::collections::{BTreeSet, VecDeque};
 
 use bytes::{Bytes, BytesMut};
@@ -13,8 +16,7 @@ use sp_proto::proto::{Pub, Sub};
 use sp_proto::testing::{NodeId, TestNet};
 use sp_proto::wire::frame::{encode_frame, FrameFormat};
 use sp_proto::{
-    AnyProtocol, Config, DropReason, Instant, Message, PipeId, PipeInfo, Protocol, RecvError,
-    SendErrorKind,
+    AnyProtocol, Config, DropReason, Instant, Message, PipeInfo, Protocol, RecvError, SendErrorKind,
 };
 
 fn sub(net: &mut TestNet, n: NodeId) -> &mut Sub {
@@ -22,10 +24,6 @@ fn sub(net: &mut TestNet, n: NodeId) -> &mut Sub {
         AnyProtocol::Sub(s) => s,
         other => panic!("node {n:?} is not a SUB: {other:?}"),
     }
-}
-
-fn pipe(n: u32) -> PipeId {
-    PipeId::new(n).unwrap()
 }
 
 fn publish_all(net: &mut TestNet, publisher: NodeId, bodies: &[&'static str]) {

@@ -1,26 +1,23 @@
 //! REQ/REP behaviour (wire-facts §6, §14, §18; DESIGN.md choices): request ids, resends,
 //! holding, cancellation, contexts, reply routing, hop limits, back-pressure, raw mode.
 
+mod common;
+
+use common::{answer_all, first_id, linked, pipe, prio, refuses_headers};
 use std::time::Duration;
 
 use bytes::Bytes;
 use sp_proto::proto::req::ContextId;
 use sp_proto::proto::{Rep, Req};
-use sp_proto::rng::Rng;
 use sp_proto::testing::{NodeId, TestNet};
 use sp_proto::wire::frame::{encode_frame, FrameFormat};
 use sp_proto::Contexts;
 use sp_proto::{
-    AnyProtocol, Config, DropReason, Event, Instant, Message, PipeId, PipeInfo, Priority, Protocol,
+    AnyProtocol, Config, DropReason, Event, Instant, Message, PipeId, PipeInfo, Protocol,
     RecvError, SendErrorKind,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
-
-/// The first request id a REQ seeded with `seed` uses (see `proto::req`).
-fn first_id(seed: u64) -> u32 {
-    Rng::new(seed).next_u32() | 0x8000_0000
-}
 
 fn word(id: u32) -> [u8; 4] {
     id.to_be_bytes()
@@ -46,35 +43,11 @@ fn rep_of(net: &mut TestNet, n: NodeId) -> &mut Rep {
     }
 }
 
-fn prio(send: u8, recv: u8) -> PipeInfo {
-    PipeInfo {
-        send_priority: Priority::new(send).unwrap(),
-        recv_priority: Priority::new(recv).unwrap(),
-    }
-}
-
-fn pipe(n: u32) -> PipeId {
-    PipeId::new(n).unwrap()
-}
-
-/// REP answers every request it has with `re:<body>`; returns how many.
-fn answer_all(net: &mut TestNet, rep: NodeId) -> usize {
-    let mut n = 0;
-    while let Ok(m) = net.recv(rep) {
-        let mut body = b"re:".to_vec();
-        body.extend_from_slice(&m.body);
-        net.send(rep, body).unwrap();
-        n += 1;
-    }
-    n
-}
-
 fn one_to_one(req_seed: u64) -> (TestNet, NodeId, NodeId) {
-    let mut net = TestNet::new();
-    let req = net.add(Req::new(Config::cooked(req_seed)));
-    let rep = net.add(Rep::new(Config::cooked(100)));
-    net.connect(req, rep).unwrap();
-    (net, req, rep)
+    linked(
+        Req::new(Config::cooked(req_seed)),
+        Rep::new(Config::cooked(100)),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -232,19 +205,13 @@ fn resend_interval_is_configurable_and_can_be_disabled() {
     let mut cfg = Config::cooked(5);
     cfg.options
         .set_resend_interval(Some(Duration::from_millis(250)));
-    let mut net = TestNet::new();
-    let req = net.add(Req::new(cfg.clone()));
-    let rep = net.add(Rep::new(Config::cooked(6)));
-    net.connect(req, rep).unwrap();
+    let (mut net, req, _) = linked(Req::new(cfg.clone()), Rep::new(Config::cooked(6)));
     net.send(req, "x").unwrap();
     net.advance(Duration::from_secs(1));
     assert_eq!(net.proto(req).stats().resends, 4);
 
     cfg.options.set_resend_interval(None);
-    let mut net = TestNet::new();
-    let req = net.add(Req::new(cfg));
-    let rep = net.add(Rep::new(Config::cooked(6)));
-    net.connect(req, rep).unwrap();
+    let (mut net, req, _) = linked(Req::new(cfg), Rep::new(Config::cooked(6)));
     net.send(req, "x").unwrap();
     assert_eq!(net.proto(req).poll_timeout(), None);
     net.advance(MINUTE * 10);
@@ -705,18 +672,15 @@ fn raw_req_send_and_recv() {
     let (a, b) = (pipe(1), pipe(2));
     xreq.handle_pipe_added(now, a, prio(8, 8)).unwrap();
     xreq.handle_pipe_added(now, b, prio(8, 8)).unwrap();
-    let bads: [&[u8]; 4] = [
-        b"",
-        b"\x80\x00\x00",
-        b"\x00\x00\x00\x01",
-        b"\x80\0\0\x01\x80\0\0\x02",
-    ];
-    for bad in bads {
-        let err = xreq
-            .send(now, Message::with_header(Bytes::copy_from_slice(bad), "x"))
-            .unwrap_err();
-        assert_eq!(err.kind, SendErrorKind::BadHeader);
-    }
+    refuses_headers(
+        &mut xreq,
+        &[
+            b"",
+            b"\x80\x00\x00",
+            b"\x00\x00\x00\x01",
+            b"\x80\0\0\x01\x80\0\0\x02",
+        ],
+    );
     let h = Bytes::from_static(b"\x00\x00\x00\x05\x80\x00\x00\x09");
     xreq.send(now, Message::with_header(h.clone(), "one"))
         .unwrap();
@@ -768,18 +732,15 @@ fn raw_rep_routes_by_header() {
         (t.pipe, t.msg.to_wire()),
         (b, Bytes::from_static(b"\x80\x00\x00\x01r"))
     );
-    let bads: [&[u8]; 4] = [
-        b"\x00\x00\x00\x22",
-        b"\x00\x00\x00\x22\x80\x00\x00",
-        b"\x00\x00\x00\x00\x80\x00\x00\x01",
-        b"\x80\x00\x00\x22\x80\x00\x00\x01",
-    ];
-    for bad in bads {
-        let err = xrep
-            .send(now, Message::with_header(Bytes::copy_from_slice(bad), "x"))
-            .unwrap_err();
-        assert_eq!(err.kind, SendErrorKind::BadHeader, "{bad:?}");
-    }
+    refuses_headers(
+        &mut xrep,
+        &[
+            b"\x00\x00\x00\x22",
+            b"\x00\x00\x00\x22\x80\x00\x00",
+            b"\x00\x00\x00\x00\x80\x00\x00\x01",
+            b"\x80\x00\x00\x22\x80\x00\x00\x01",
+        ],
+    );
     xrep.send(
         now,
         Message::with_header(&b"\x00\x00\x00\x33\x80\x00\x00\x01"[..], "x"),

@@ -4,6 +4,8 @@
 //! The schema is described in `spec/vectors/README.md`; unknown kinds and unknown fields
 //! fail the test. The insta snapshots at the end render the same formats as hex dumps.
 
+mod common;
+
 use bytes::{Bytes, BytesMut};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
@@ -181,21 +183,9 @@ impl From<Role> for WsRole {
 /// Feeds `bytes` one at a time into `step`, collecting its outputs until it fails.
 fn bytewise<T, E>(
     bytes: &[u8],
-    mut step: impl FnMut(&mut BytesMut) -> Result<Option<T>, E>,
+    step: impl FnMut(&mut BytesMut) -> Result<Option<T>, E>,
 ) -> (Vec<T>, Option<E>, BytesMut) {
-    let mut buf = BytesMut::new();
-    let mut out = Vec::new();
-    for &b in bytes {
-        buf.extend_from_slice(&[b]);
-        loop {
-            match step(&mut buf) {
-                Ok(Some(x)) => out.push(x),
-                Ok(None) => break,
-                Err(e) => return (out, Some(e), buf),
-            }
-        }
-    }
-    (out, None, buf)
+    common::feed_chunks(bytes, &[1], step)
 }
 
 #[test]

@@ -12,7 +12,7 @@ use super::{Acceptor, Connector, Env, Error, Setup, SetupError, Transport};
 use crate::future::BoxFuture;
 use crate::pipe::Established;
 use crate::stream::{self, StreamReader, StreamWriter};
-use crate::transport::inproc::{self, InprocListener, InprocReader, InprocWriter};
+use crate::transport::inproc::{self, InprocListener, InprocReader, InprocWriter, QueueReceiver};
 use crate::transport::tls::TlsConfig;
 use crate::transport::ws::{self, WsListener, WsSettings};
 use crate::transport::{Conn, Listener, Network, StreamOptions};
@@ -241,7 +241,7 @@ impl Transport for Inproc {
                 return Err(not_for(url));
             };
             Ok(Box::new(InprocAcceptor {
-                listener: InprocListener::bind(env.network.namespace(), name)?,
+                listener: InprocListener::bind(env.network, name)?,
                 url: url.clone(),
                 ours: env.ours,
                 max_recv: env.cfg.max_recv,
@@ -254,7 +254,7 @@ impl Transport for Inproc {
             return Err(not_for(url));
         };
         Ok(Box::new(InprocConnector {
-            namespace: env.network.namespace(),
+            network: env.network.clone(),
             name: name.clone(),
             ours: env.ours,
             max_recv: env.cfg.max_recv,
@@ -269,13 +269,28 @@ fn not_for(url: &Url) -> Error {
     ))
 }
 
-/// The peer type check of an inproc connection (the SP header exchange of the others).
-fn wrong_type(peer: SocketType, what: &str) -> SetupError {
-    SetupError {
-        peer: "inproc".to_owned(),
-        step: "inproc type check",
-        error: format!("{what} of the wrong type {peer}"),
+/// An inproc pipe once the peer's type passed the check that stands for the SP header
+/// exchange of the other transports. `side` names the peer (dialer or listener) in the
+/// error.
+fn inproc_pipe(
+    ours: SocketType,
+    (side, peer): (&str, SocketType),
+    from_peer: QueueReceiver,
+    to_peer: InprocWriter,
+    max_recv: MaxRecvSize,
+) -> Result<Established, SetupError> {
+    if !ours.accepts_peer_id(peer.wire_id()) {
+        return Err(SetupError {
+            peer: "inproc".to_owned(),
+            step: "inproc type check",
+            error: format!("{side} of the wrong type {peer}"),
+        });
     }
+    Ok(Established {
+        peer: "inproc".to_owned(),
+        reader: Box::new(InprocReader::new(from_peer, max_recv)),
+        writer: Box::new(to_peer),
+    })
 }
 
 struct InprocAcceptor {
@@ -296,21 +311,21 @@ impl Acceptor for InprocAcceptor {
             let (ours, max_recv) = (self.ours, self.max_recv);
             Some(Box::pin(async move {
                 let _ = offer.reply.send(ours);
-                if !ours.accepts_peer_id(offer.dialer_type.wire_id()) {
-                    return Err(wrong_type(offer.dialer_type, "dialer"));
-                }
-                Ok(Established {
-                    peer: "inproc".to_owned(),
-                    reader: Box::new(InprocReader::new(offer.from_dialer, max_recv)),
-                    writer: Box::new(InprocWriter(Some(offer.to_dialer))),
-                })
+                inproc_pipe(
+                    ours,
+                    ("dialer", offer.dialer_type),
+                    offer.from_dialer,
+                    InprocWriter(Some(offer.to_dialer)),
+                    max_recv,
+                )
             }) as Setup)
         })
     }
 }
 
 struct InprocConnector {
-    namespace: usize,
+    /// Held, not just its namespace, so that the namespace stays this network's.
+    network: Arc<dyn Network>,
     name: String,
     ours: SocketType,
     max_recv: MaxRecvSize,
@@ -319,17 +334,11 @@ struct InprocConnector {
 impl Connector for InprocConnector {
     fn connect(&mut self) -> BoxFuture<'_, io::Result<Setup>> {
         Box::pin(async move {
-            let d = inproc::connect(self.namespace, &self.name, self.ours).await?;
+            let d = inproc::connect(self.network.namespace(), &self.name, self.ours).await?;
             let (ours, max_recv) = (self.ours, self.max_recv);
             Ok(Box::pin(async move {
-                if !ours.accepts_peer_id(d.listener_type.wire_id()) {
-                    return Err(wrong_type(d.listener_type, "listener"));
-                }
-                Ok(Established {
-                    peer: "inproc".to_owned(),
-                    reader: Box::new(InprocReader::new(d.reader, max_recv)),
-                    writer: Box::new(d.writer),
-                })
+                let listener = ("listener", d.listener_type);
+                inproc_pipe(ours, listener, d.reader, d.writer, max_recv)
             }) as Setup)
         })
     }

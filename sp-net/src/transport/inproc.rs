@@ -2,24 +2,27 @@
 //! header to its body; each direction is a bounded channel of message payloads, so a slow
 //! receiver back-pressures the sender exactly as a socket buffer would.
 //!
-//! Names are bound per address space: the [`Network::namespace`](super::Network::namespace)
-//! of the socket's network, so an `inproc://` dialer finds only listeners of sockets on
-//! the same network (all of the real network's; one simulated host's).
+//! Names are bound per address space: the [`Network::namespace`] of the socket's
+//! network, so an `inproc://` dialer finds only listeners of sockets on the same network
+//! (all of the real network's; one simulated host's). The table of bound names is one
+//! for the process, keyed by namespace; the [`Network`] docs say why it is not owned by
+//! the network value.
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::io;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use bytes::Bytes;
 use sp_proto::wire::{FrameError, MaxRecvSize};
 use sp_proto::{Message, SocketType};
 use tokio::sync::{mpsc, oneshot};
 
-use super::inproc_queue::{queue, QueueReceiver, QueueSender};
+pub(crate) use super::inproc_queue::QueueReceiver;
+use super::inproc_queue::{queue, QueueSender};
 
 use crate::pipe::{MsgRead, MsgWrite, PipeEnd};
-use crate::transport::BoxFuture;
+use crate::transport::{BoxFuture, Network};
 
 /// Messages buffered per direction of an inproc pipe.
 const CHANNEL_DEPTH: usize = 1024;
@@ -50,13 +53,17 @@ pub(crate) struct InprocListener {
     key: (usize, String),
     id: u64,
     offers: mpsc::UnboundedReceiver<Offer>,
+    // Keeps the network (and so its namespace in `key`, by default its address) alive
+    // while the name is bound, so that no later network can reuse the namespace and
+    // reach this listener.
+    _network: Arc<dyn Network>,
 }
 
 impl InprocListener {
-    /// Binds `name` in the address space `namespace`; fails with `AddrInUse` if another
+    /// Binds `name` in the address space of `network`; fails with `AddrInUse` if another
     /// listener has it.
-    pub(crate) fn bind(namespace: usize, name: &str) -> io::Result<Self> {
-        let key = (namespace, name.to_owned());
+    pub(crate) fn bind(network: &Arc<dyn Network>, name: &str) -> io::Result<Self> {
+        let key = (network.namespace(), name.to_owned());
         let mut reg = registry();
         if reg.get(&key).is_some_and(|(_, tx)| !tx.is_closed()) {
             return Err(io::Error::new(
@@ -67,7 +74,12 @@ impl InprocListener {
         let (tx, offers) = mpsc::unbounded_channel();
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         reg.insert(key.clone(), (id, tx));
-        Ok(Self { key, id, offers })
+        Ok(Self {
+            key,
+            id,
+            offers,
+            _network: network.clone(),
+        })
     }
 
     /// The next connection request.

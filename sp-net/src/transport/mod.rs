@@ -162,6 +162,11 @@ pub trait Network: Send + Sync + 'static {
     /// (path routing), and `inproc://` names are bound per namespace (a dialer finds
     /// only listeners of its own). The default is this instance's identity (no sharing
     /// across instances); the real network is one namespace.
+    ///
+    /// The tables of bound names and shared ports are process-wide, keyed by this
+    /// namespace, rather than owned by the network value: the real network's space is
+    /// the process's (each socket makes its own `TokioNetwork`), and an implementation
+    /// supplies only streams and this identity. `docs/embedding.md` gives the reasons.
     fn namespace(&self) -> usize {
         self as *const Self as *const u8 as usize
     }

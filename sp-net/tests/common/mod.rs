@@ -116,3 +116,14 @@ pub async fn exchange_once(a: &Socket, b: &Socket, tag: &str) {
         other => unreachable!("{other} is not a first side"),
     }
 }
+
+/// A socket of type `listener` listening at `url` and one of type `dialer` connected to
+/// it, returned once the dialer has its pipe.
+pub async fn connected(listener: SocketType, url: &str, dialer: SocketType) -> (Socket, Socket) {
+    let l = Socket::new(listener);
+    let ep = l.listen(url).await.unwrap();
+    let d = Socket::new(dialer);
+    d.dial(ep.url()).await.unwrap();
+    d.wait_for_pipes(1).await.unwrap();
+    (l, d)
+}

@@ -22,9 +22,8 @@ use bytes::Bytes;
 use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
-use crate::options::Options;
 use crate::pipes::{FanOut, PipeId, PipeInfo};
-use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
+use crate::protocol::{Config, PipeRefused, Protocol, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
 use crate::time::Instant;
 use crate::wire::backtrace::first_word;
@@ -65,7 +64,7 @@ impl Bus {
     }
 }
 
-has_core!(Bus);
+has_core!(Bus { receiver: inbound });
 
 impl Protocol for Bus {
     fn socket_type(&self) -> SocketType {
@@ -78,9 +77,7 @@ impl Protocol for Bus {
         pipe: PipeId,
         info: PipeInfo,
     ) -> Result<(), PipeRefused> {
-        if !self.pipes.add(pipe, info) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
+        self.pipes.add(pipe, info)?;
         self.inbound.add_pipe(pipe, info.recv_priority);
         Ok(())
     }
@@ -118,18 +115,5 @@ impl Protocol for Bus {
         self.pipes
             .send(&Message::new(msg.body), excluded, &mut self.core);
         Ok(())
-    }
-
-    fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
-    }
-
-    fn set_options(&mut self, options: Options) {
-        self.inbound.set_capacity(options.recv_queue());
-        self.core.options = options;
-    }
-
-    fn uses_clock(&self) -> bool {
-        false
     }
 }

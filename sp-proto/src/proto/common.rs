@@ -3,6 +3,12 @@
 //! honest. The [`Protocol`](crate::Protocol) trait's provided methods (`poll_transmit`,
 //! `poll_event`, `stats`, `options`, `is_raw`...) read it, so a protocol writes only
 //! what is its own.
+//!
+//! A protocol whose `recv` takes from one socket-wide queue of received messages (PAIR,
+//! PULL, SUB, BUS, REQ in raw mode, REP, RESPONDENT) also lends that queue with its core
+//! as a [`Receiver`]: the provided `recv` and `set_options` work through it. A protocol
+//! that lends none cannot receive (PUB, PUSH) or overrides both (SURVEYOR, whose
+//! contexts queue their own responses).
 
 use std::collections::VecDeque;
 
@@ -88,9 +94,33 @@ impl Core {
     }
 }
 
+/// A protocol's [`Core`] with the one queue of received messages its `recv` takes from,
+/// borrowed together (see the module docs).
+pub struct Receiver<'a> {
+    /// The protocol's core.
+    pub(crate) core: &'a mut Core,
+    /// The socket-wide receive queue.
+    pub(crate) inbound: &'a mut Inbound,
+}
+
+impl Receiver<'_> {
+    /// The next received message for the user, counted delivered.
+    pub(crate) fn recv(self) -> Result<Message, RecvError> {
+        self.core.deliver(self.inbound).map(|(_, msg)| msg)
+    }
+
+    /// Replaces the options and sizes the receive queue to their `recv_queue`.
+    pub(crate) fn set_options(self, options: Options) {
+        self.inbound.set_capacity(options.recv_queue());
+        self.core.options = options;
+    }
+}
+
 /// Implements the sealed core accessor for a protocol whose [`Core`] is its `core` field.
+/// The parts in braces say what else it lends: `receiver: FIELD`, its socket-wide receive
+/// queue (see [`Receiver`]); `contexts`, its [`Contexts`](crate::Contexts) implementation.
 macro_rules! has_core {
-    ($protocol:ty) => {
+    ($protocol:ty $({ $($part:ident $(: $field:ident)?),* $(,)? })?) => {
         impl $crate::protocol::sealed::HasCore for $protocol {
             fn core(&self) -> &$crate::proto::Core {
                 &self.core
@@ -98,6 +128,20 @@ macro_rules! has_core {
             fn core_mut(&mut self) -> &mut $crate::proto::Core {
                 &mut self.core
             }
+            $($($crate::proto::common::has_core!(@lend $part $($field)?);)*)?
+        }
+    };
+    (@lend receiver $inbound:ident) => {
+        fn receiver(&mut self) -> Option<$crate::proto::common::Receiver<'_>> {
+            Some($crate::proto::common::Receiver {
+                core: &mut self.core,
+                inbound: &mut self.$inbound,
+            })
+        }
+    };
+    (@lend contexts) => {
+        fn contexts(&mut self) -> Option<&mut dyn $crate::context::Contexts> {
+            Some(self)
         }
     };
 }

@@ -4,7 +4,7 @@
 mod common;
 mod replier;
 
-pub(crate) use common::Core;
+pub(crate) use common::{Core, Receiver};
 
 pub mod bus;
 pub mod pair0;
@@ -81,6 +81,12 @@ macro_rules! any_protocol {
             fn core_mut(&mut self) -> &mut Core {
                 match self { $(Self::$variant(p) => p.core_mut(),)* }
             }
+            fn receiver(&mut self) -> Option<Receiver<'_>> {
+                match self { $(Self::$variant(p) => p.receiver(),)* }
+            }
+            fn contexts(&mut self) -> Option<&mut dyn Contexts> {
+                match self { $(Self::$variant(p) => p.contexts(),)* }
+            }
         }
 
         impl Protocol for AnyProtocol {
@@ -150,19 +156,6 @@ impl Contexts for AnyProtocol {
         match self.contexts() {
             Some(p) => p.recv_in(ctx, now),
             None => Err(RecvError::NoSuchContext),
-        }
-    }
-}
-
-impl AnyProtocol {
-    /// The context API of this socket, if its type has contexts.
-    fn contexts(&mut self) -> Option<&mut dyn Contexts> {
-        match self {
-            Self::Req(p) => Some(p),
-            Self::Rep(p) => Some(p),
-            Self::Surveyor(p) => Some(p),
-            Self::Respondent(p) => Some(p),
-            _ => None,
         }
     }
 }

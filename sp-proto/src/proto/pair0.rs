@@ -13,9 +13,8 @@ use bytes::Bytes;
 use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
-use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
+use crate::protocol::{Config, PipeRefused, Protocol, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
 use crate::time::Instant;
 
@@ -56,7 +55,7 @@ impl Pair0 {
     }
 }
 
-has_core!(Pair0);
+has_core!(Pair0 { receiver: inbound });
 
 impl Protocol for Pair0 {
     fn socket_type(&self) -> SocketType {
@@ -112,18 +111,5 @@ impl Protocol for Pair0 {
         msg.pipe = None;
         self.core.transmit(pipe, msg);
         Ok(())
-    }
-
-    fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
-    }
-
-    fn set_options(&mut self, options: Options) {
-        self.inbound.set_capacity(options.recv_queue());
-        self.core.options = options;
-    }
-
-    fn uses_clock(&self) -> bool {
-        false
     }
 }

@@ -12,7 +12,7 @@
 //! * **Receive.** A payload shorter than 4 bytes or a hop word above `0xff` is dropped as
 //!   [`DropReason::MalformedHeader`] and **the pipe is kept** (DESIGN.md: one bad message
 //!   should not cut a link; NNG closes the pipe here). A hop count above
-//!   [`Options::max_ttl`] (default 8) is dropped as [`DropReason::TtlExceeded`]; any value
+//!   [`Options::max_ttl`](crate::Options::max_ttl) (default 8) is dropped as [`DropReason::TtlExceeded`]; any value
 //!   from 0 up to the TTL is accepted, so both NNG's 1 and mangos' 0 start values work.
 //!   Raw receivers get the hop word **as received** in the header (NNG stores it unchanged;
 //!   the increment happens on the next send), cooked receivers get an empty header.
@@ -23,7 +23,7 @@
 //! [`PipeRefused::Busy`] and a new one may attach once the peer is gone. Sending never
 //! queues; with no writable peer `send` returns [`SendErrorKind::WouldBlock`].
 //!
-//! **Polyamorous mode** ([`Options::pair1_polyamorous`], cooked sockets only, fixed when the
+//! **Polyamorous mode** ([`Options::pair1_polyamorous`](crate::Options::pair1_polyamorous), cooked sockets only, fixed when the
 //! socket is created; NNG's deprecated `nng_pair1_open_poly`) accepts many pipes. Received
 //! messages carry [`Message::pipe`] so a reply can be addressed. A send with `msg.pipe` set
 //! goes to that pipe only; if it is gone or not writable the message is dropped (counted as
@@ -40,9 +40,8 @@ use bytes::Bytes;
 use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
-use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo, PriorityRing};
-use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
+use crate::protocol::{Config, PipeRefused, Protocol, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -109,7 +108,7 @@ impl Pair1 {
     }
 }
 
-has_core!(Pair1);
+has_core!(Pair1 { receiver: inbound });
 
 impl Protocol for Pair1 {
     fn socket_type(&self) -> SocketType {
@@ -122,15 +121,12 @@ impl Protocol for Pair1 {
         pipe: PipeId,
         info: PipeInfo,
     ) -> Result<(), PipeRefused> {
-        if self.pipes.contains(&pipe) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
+        PipeRefused::if_attached(self.pipes.contains(&pipe), pipe)?;
         if !self.polyamorous && !self.pipes.is_empty() {
             return Err(PipeRefused::Busy);
         }
+        self.writable.attach_writable(pipe, info.send_priority)?;
         self.pipes.insert(pipe);
-        self.writable.add(pipe, info.send_priority);
-        self.writable.activate(pipe);
         self.inbound.add_pipe(pipe, info.recv_priority);
         Ok(())
     }
@@ -202,18 +198,5 @@ impl Protocol for Pair1 {
         };
         self.core.transmit(pipe, out);
         Ok(())
-    }
-
-    fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
-    }
-
-    fn set_options(&mut self, options: Options) {
-        self.inbound.set_capacity(options.recv_queue());
-        self.core.options = options;
-    }
-
-    fn uses_clock(&self) -> bool {
-        false
     }
 }

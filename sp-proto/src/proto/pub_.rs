@@ -20,7 +20,7 @@ use bytes::Bytes;
 use super::common::{has_core, Core};
 use crate::message::Message;
 use crate::pipes::{FanOut, PipeId, PipeInfo};
-use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError};
+use crate::protocol::{Config, PipeRefused, Protocol, SendError};
 use crate::socket_type::SocketType;
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -61,10 +61,7 @@ impl Protocol for Pub {
         pipe: PipeId,
         info: PipeInfo,
     ) -> Result<(), PipeRefused> {
-        if !self.pipes.add(pipe, info) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
-        Ok(())
+        self.pipes.add(pipe, info)
     }
 
     fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
@@ -88,13 +85,5 @@ impl Protocol for Pub {
         }
         self.pipes.send(&msg, None, &mut self.core);
         Ok(())
-    }
-
-    fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        Err(RecvError::NotSupported)
-    }
-
-    fn uses_clock(&self) -> bool {
-        false
     }
 }

@@ -6,10 +6,8 @@ use bytes::Bytes;
 
 use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
-use crate::message::Message;
-use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
+use crate::protocol::{Config, PipeRefused, Protocol};
 use crate::socket_type::SocketType;
 use crate::time::Instant;
 
@@ -31,7 +29,7 @@ impl Pull {
     }
 }
 
-has_core!(Pull);
+has_core!(Pull { receiver: inbound });
 
 impl Protocol for Pull {
     fn socket_type(&self) -> SocketType {
@@ -57,21 +55,4 @@ impl Protocol for Pull {
     }
 
     fn handle_writable(&mut self, _now: Instant, _pipe: PipeId) {}
-
-    fn send(&mut self, _now: Instant, msg: Message) -> Result<(), SendError> {
-        Err(SendError::new(SendErrorKind::NotSupported, msg))
-    }
-
-    fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
-    }
-
-    fn set_options(&mut self, options: Options) {
-        self.inbound.set_capacity(options.recv_queue());
-        self.core.options = options;
-    }
-
-    fn uses_clock(&self) -> bool {
-        false
-    }
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::common::{has_core, Core};
 use crate::message::Message;
 use crate::pipes::{PipeId, PipeInfo, PriorityRing};
-use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
+use crate::protocol::{Config, PipeRefused, Protocol, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
 use crate::stats::DropReason;
 use crate::time::Instant;
@@ -48,12 +48,7 @@ impl Protocol for Push {
         pipe: PipeId,
         info: PipeInfo,
     ) -> Result<(), PipeRefused> {
-        if self.writable.contains(pipe) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
-        self.writable.add(pipe, info.send_priority);
-        self.writable.activate(pipe);
-        Ok(())
+        self.writable.attach_writable(pipe, info.send_priority)
     }
 
     fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
@@ -80,13 +75,5 @@ impl Protocol for Push {
         }
         self.core.transmit(pipe, msg);
         Ok(())
-    }
-
-    fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        Err(RecvError::NotSupported)
-    }
-
-    fn uses_clock(&self) -> bool {
-        false
     }
 }

@@ -11,7 +11,6 @@ use super::common::{has_core, Core};
 use crate::context::{ContextError, ContextId, ContextTable, Contexts};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
-use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
 use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
@@ -154,7 +153,10 @@ impl Contexts for Replier {
     }
 }
 
-has_core!(Replier);
+has_core!(Replier {
+    receiver: inbound,
+    contexts
+});
 
 impl Protocol for Replier {
     fn socket_type(&self) -> SocketType {
@@ -167,9 +169,7 @@ impl Protocol for Replier {
         pipe: PipeId,
         info: PipeInfo,
     ) -> Result<(), PipeRefused> {
-        if self.pipes.contains_key(&pipe) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
+        PipeRefused::if_attached(self.pipes.contains_key(&pipe), pipe)?;
         self.pipes.insert(
             pipe,
             PipeOut {
@@ -216,17 +216,10 @@ impl Protocol for Replier {
         }
     }
 
-    fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError> {
-        self.send_in(ContextId::DEFAULT, now, msg)
-    }
-
-    fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
-        self.recv_in(ContextId::DEFAULT, now)
-    }
-
-    fn set_options(&mut self, options: Options) {
-        self.inbound.set_capacity(options.recv_queue());
-        self.core.options = options;
+    /// REP and RESPONDENT have no timer, but answer `true` as they always have: leaving
+    /// their clock reads to the driver is a behaviour change of its own.
+    fn uses_clock(&self) -> bool {
+        true
     }
 }
 
@@ -241,6 +234,12 @@ macro_rules! protocol_via_replier {
             }
             fn core_mut(&mut self) -> &mut $crate::proto::Core {
                 $crate::protocol::sealed::HasCore::core_mut(&mut self.0)
+            }
+            fn receiver(&mut self) -> Option<$crate::proto::Receiver<'_>> {
+                $crate::protocol::sealed::HasCore::receiver(&mut self.0)
+            }
+            fn contexts(&mut self) -> Option<&mut dyn $crate::context::Contexts> {
+                Some(self)
             }
         }
 

@@ -10,10 +10,10 @@
 //! * **Contexts** ([`ContextId`]) let one socket run many requests at once (NNG's
 //!   `nng_ctx`). [`Protocol::send`]/[`Protocol::recv`] use [`ContextId::DEFAULT`].
 //! * **Holding.** A request that finds no writable pipe is accepted and held until one
-//!   becomes writable (nanomsg), unless [`Options::fail_no_peers`] is set and no pipe is
+//!   becomes writable (nanomsg), unless [`Options::fail_no_peers`](crate::Options::fail_no_peers) is set and no pipe is
 //!   attached at all, which fails with [`SendErrorKind::NoPeers`].
 //! * **Resending.** A request without a reply is sent again (same id) after
-//!   [`Options::resend_interval`], and at once when the pipe that carried it is removed.
+//!   [`Options::resend_interval`](crate::Options::resend_interval), and at once when the pipe that carried it is removed.
 //!   Each resend counts in [`ProtoStats::resends`](crate::ProtoStats::resends) and emits [`Event::RequestResent`].
 //! * **Cancelling.** A new send on a context with a request in progress cancels it
 //!   silently: the old request (or its reply, if it arrived but was not read yet) counts
@@ -40,7 +40,6 @@ use bytes::Bytes;
 use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
 use crate::message::Message;
-use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo, PriorityRing};
 use crate::protocol::{Config, Event, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
 use crate::rng::Rng;
@@ -304,7 +303,10 @@ impl Contexts for Req {
     }
 }
 
-has_core!(Req);
+has_core!(Req {
+    receiver: inbound,
+    contexts
+});
 
 impl Protocol for Req {
     fn socket_type(&self) -> SocketType {
@@ -317,11 +319,7 @@ impl Protocol for Req {
         pipe: PipeId,
         info: PipeInfo,
     ) -> Result<(), PipeRefused> {
-        if self.writable.contains(pipe) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
-        self.writable.add(pipe, info.send_priority);
-        self.writable.activate(pipe);
+        self.writable.attach_writable(pipe, info.send_priority)?;
         if self.core.raw {
             self.inbound.add_pipe(pipe, info.recv_priority);
         } else {
@@ -374,14 +372,6 @@ impl Protocol for Req {
         self.flush(now);
     }
 
-    fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError> {
-        self.send_in(ContextId::DEFAULT, now, msg)
-    }
-
-    fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
-        self.recv_in(ContextId::DEFAULT, now)
-    }
-
     fn poll_timeout(&self) -> Option<Instant> {
         self.contexts
             .values()
@@ -395,9 +385,9 @@ impl Protocol for Req {
             .min()
     }
 
-    fn set_options(&mut self, options: Options) {
-        self.inbound.set_capacity(options.recv_queue());
-        self.core.options = options;
+    /// REQ resends on a timer.
+    fn uses_clock(&self) -> bool {
+        true
     }
 }
 

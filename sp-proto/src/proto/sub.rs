@@ -2,7 +2,7 @@
 //! with one of its topics (wire-facts §8).
 //!
 //! Filtering is local: a SUB never sends anything (no subscription forwarding), so `send`
-//! is [`SendErrorKind::NotSupported`]. Topics live in a [`Subscriptions`] radix tree with
+//! is [`SendErrorKind::NotSupported`](crate::SendErrorKind::NotSupported). Topics live in a [`Subscriptions`] radix tree with
 //! set semantics (subscribing twice is a no-op; one unsubscribe removes the topic;
 //! unsubscribing an unknown topic is [`NotSubscribed`]); the empty topic matches every
 //! message. A new SUB has no topics and receives nothing.
@@ -23,10 +23,9 @@ use bytes::Bytes;
 
 use super::common::{has_core, Core};
 use crate::inbound::{Inbound, OnFull};
-use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{Config, PipeRefused, Protocol, RecvError, SendError, SendErrorKind};
+use crate::protocol::{Config, PipeRefused, Protocol};
 use crate::socket_type::SocketType;
 use crate::stats::DropReason;
 pub use crate::subscriptions::NotSubscribed;
@@ -92,7 +91,7 @@ impl Sub {
     }
 }
 
-has_core!(Sub);
+has_core!(Sub { receiver: inbound });
 
 impl Protocol for Sub {
     fn socket_type(&self) -> SocketType {
@@ -123,21 +122,9 @@ impl Protocol for Sub {
 
     fn handle_writable(&mut self, _now: Instant, _pipe: PipeId) {}
 
-    fn send(&mut self, _now: Instant, msg: Message) -> Result<(), SendError> {
-        Err(SendError::new(SendErrorKind::NotSupported, msg))
-    }
-
-    fn recv(&mut self, _now: Instant) -> Result<Message, RecvError> {
-        self.core.deliver(&mut self.inbound).map(|(_, msg)| msg)
-    }
-
     fn set_options(&mut self, options: Options) {
         self.inbound.set_capacity(options.recv_queue());
         self.inbound.set_on_full(overflow_policy(&options));
         self.core.options = options;
-    }
-
-    fn uses_clock(&self) -> bool {
-        false
     }
 }

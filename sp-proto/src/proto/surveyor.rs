@@ -305,7 +305,7 @@ fn new_context(pipes: &FanOut, options: &Options) -> Context {
     }
 }
 
-has_core!(Surveyor);
+has_core!(Surveyor { contexts });
 
 impl Protocol for Surveyor {
     fn socket_type(&self) -> SocketType {
@@ -318,9 +318,7 @@ impl Protocol for Surveyor {
         pipe: PipeId,
         info: PipeInfo,
     ) -> Result<(), PipeRefused> {
-        if !self.pipes.add(pipe, info) {
-            return Err(PipeRefused::Duplicate(pipe));
-        }
+        self.pipes.add(pipe, info)?;
         for c in self.contexts.values_mut() {
             c.responses.add_pipe(pipe, info.recv_priority);
         }
@@ -355,14 +353,6 @@ impl Protocol for Surveyor {
         }
     }
 
-    fn send(&mut self, now: Instant, msg: Message) -> Result<(), SendError> {
-        self.send_in(ContextId::DEFAULT, now, msg)
-    }
-
-    fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
-        self.recv_in(ContextId::DEFAULT, now)
-    }
-
     fn poll_timeout(&self) -> Option<Instant> {
         self.contexts
             .values()
@@ -378,5 +368,10 @@ impl Protocol for Surveyor {
             c.responses.set_capacity(options.recv_queue());
         }
         self.core.options = options;
+    }
+
+    /// SURVEYOR's surveys expire on a timer.
+    fn uses_clock(&self) -> bool {
+        true
     }
 }
