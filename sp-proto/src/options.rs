@@ -34,9 +34,12 @@ pub struct Options {
     resend_interval: Option<Duration>,
     survey_deadline: Duration,
     recv_queue: usize,
-    /// REQ: when true, `send` with no connected peer fails with
-    /// [`SendErrorKind::NoPeers`](crate::SendErrorKind::NoPeers) instead of holding the
-    /// request until a pipe appears.
+    /// Fail fast when nobody can answer: a cooked `send` (REQ, SURVEYOR, PUSH, PUB, BUS,
+    /// PAIR) while no pipe is attached fails with
+    /// [`SendErrorKind::NoPeers`](crate::SendErrorKind::NoPeers) instead of waiting for
+    /// a pipe (REQ holds the request, PUSH and PAIR say `WouldBlock`) or going nowhere
+    /// (SURVEYOR starts a survey nobody hears, PUB and BUS send to no one). Replies
+    /// (REP, RESPONDENT) and raw sockets are not affected. mangos: `OptionFailNoPeers`.
     pub fail_no_peers: bool,
     /// PAIR v1: polyamorous mode (many peers; sends go to the message's pipe, or any).
     pub pair1_polyamorous: bool,

@@ -148,7 +148,7 @@ pub enum SendErrorKind {
     NotSupported,
     /// Raw mode: the header is not valid for this protocol.
     BadHeader,
-    /// REQ with `fail_no_peers`: no peer is connected.
+    /// `fail_no_peers` is set and no pipe is attached.
     NoPeers,
     /// The context does not exist.
     NoSuchContext,

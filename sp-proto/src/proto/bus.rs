@@ -109,6 +109,7 @@ impl Protocol for Bus {
     }
 
     fn send(&mut self, _now: Instant, msg: Message) -> Result<(), SendError> {
+        let msg = self.core.refuse_without_peers(self.pipes.len(), msg)?;
         let Ok(excluded) = self.excluded_pipe(&msg) else {
             return Err(SendError::new(SendErrorKind::BadHeader, msg));
         };

@@ -18,7 +18,7 @@ use crate::inbound::Inbound;
 use crate::message::Message;
 use crate::options::Options;
 use crate::pipes::PipeId;
-use crate::protocol::{Config, Event, RecvError, Transmit};
+use crate::protocol::{Config, Event, RecvError, SendError, SendErrorKind, Transmit};
 use crate::stats::{DropReason, ProtoStats};
 
 /// The shared core of a protocol state machine (see the module docs).
@@ -62,6 +62,21 @@ impl Core {
     /// Counts a dropped message.
     pub(crate) fn dropped(&mut self, reason: DropReason) {
         self.stats.drop_one(reason);
+    }
+
+    /// Refuses a cooked send with [`SendErrorKind::NoPeers`] when `fail_no_peers` is set
+    /// and no pipe is attached (`attached` is the protocol's count); hands `msg` back
+    /// otherwise.
+    pub(crate) fn refuse_without_peers(
+        &self,
+        attached: usize,
+        msg: Message,
+    ) -> Result<Message, SendError> {
+        if self.options.fail_no_peers && !self.raw && attached == 0 {
+            Err(SendError::new(SendErrorKind::NoPeers, msg))
+        } else {
+            Ok(msg)
+        }
     }
 
     /// Counts a message handed to the user.

@@ -101,7 +101,10 @@ impl Protocol for Pair0 {
         }
     }
 
-    fn send(&mut self, _now: Instant, mut msg: Message) -> Result<(), SendError> {
+    fn send(&mut self, _now: Instant, msg: Message) -> Result<(), SendError> {
+        let mut msg = self
+            .core
+            .refuse_without_peers(usize::from(self.peer.is_some()), msg)?;
         let Some(peer) = self.peer.as_mut().filter(|p| p.writable) else {
             return Err(SendError::new(SendErrorKind::WouldBlock, msg));
         };

@@ -170,6 +170,7 @@ impl Protocol for Pair1 {
     }
 
     fn send(&mut self, _now: Instant, msg: Message) -> Result<(), SendError> {
+        let msg = self.core.refuse_without_peers(self.pipes.len(), msg)?;
         let Some(hops) = self.outgoing_hops(&msg) else {
             return Err(SendError::new(SendErrorKind::BadHeader, msg));
         };

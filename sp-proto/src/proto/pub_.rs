@@ -77,7 +77,8 @@ impl Protocol for Pub {
         self.pipes.set_writable(pipe);
     }
 
-    fn send(&mut self, _now: Instant, mut msg: Message) -> Result<(), SendError> {
+    fn send(&mut self, _now: Instant, msg: Message) -> Result<(), SendError> {
+        let mut msg = self.core.refuse_without_peers(self.pipes.len(), msg)?;
         msg.pipe = None;
         if !self.core.raw {
             // PUB/SUB has no protocol header; a cooked user's header is not sent.

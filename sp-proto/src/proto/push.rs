@@ -64,7 +64,8 @@ impl Protocol for Push {
         self.writable.activate(pipe);
     }
 
-    fn send(&mut self, _now: Instant, mut msg: Message) -> Result<(), SendError> {
+    fn send(&mut self, _now: Instant, msg: Message) -> Result<(), SendError> {
+        let mut msg = self.core.refuse_without_peers(self.writable.len(), msg)?;
         let Some(pipe) = self.writable.take() else {
             return Err(SendError::new(SendErrorKind::WouldBlock, msg));
         };

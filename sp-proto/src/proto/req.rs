@@ -256,9 +256,7 @@ impl Contexts for Req {
         if self.core.raw {
             return self.send_raw(msg);
         }
-        if self.core.options.fail_no_peers && self.writable.is_empty() {
-            return Err(SendError::new(SendErrorKind::NoPeers, msg));
-        }
+        let msg = self.core.refuse_without_peers(self.writable.len(), msg)?;
         let old = self
             .contexts
             .get_mut(ctx)

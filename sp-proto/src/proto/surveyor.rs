@@ -257,6 +257,7 @@ impl Contexts for Surveyor {
         if self.core.raw {
             return self.send_raw(msg);
         }
+        let msg = self.core.refuse_without_peers(self.pipes.len(), msg)?;
         self.expire_due(now);
         self.cancel_survey(ctx);
         let id = self.next_survey_id();
