@@ -11,12 +11,14 @@
 // The C ABI needs `#[no_mangle]` exports and raw-pointer access at the boundary, which the
 // workspace's `unsafe_code = "deny"` forbids. Every `unsafe` block sits at that boundary,
 // with a `// SAFETY:` comment: in the exported functions and the helpers that read C's
-// pointers (this file, `sendmsg.rs`, `symbol.rs`, `poll.rs`) and in `errno.rs` (the
-// thread's errno slot, libc's strerror). Everything else works on Rust copies.
+// pointers (this file, `sendmsg.rs`, `symbol.rs`, `poll.rs`), in `errno.rs` (the
+// thread's errno slot, libc's strerror) and in `fds.rs` (eventfd) and `poll.rs` (poll(2)).
+// Everything else works on Rust copies.
 #![allow(unsafe_code)]
 
 mod device;
 mod errno;
+mod fds;
 mod msg;
 pub mod msghdr;
 pub mod options;
@@ -106,13 +108,14 @@ pub extern "C" fn nn_socket(domain: c_int, protocol: c_int) -> c_int {
             };
             let opts = options::NnOptions::new(s);
             sock.set_options(opts.socket_options(sock.options()));
+            let fds = fds::Fds::new(sock.as_async());
             Entry {
                 sock,
                 domain,
                 protocol,
                 opts: Mutex::new(opts),
                 endpoints: Mutex::default(),
-                stash: Mutex::default(),
+                fds,
             }
         })
     })
@@ -124,6 +127,7 @@ pub extern "C" fn nn_socket(domain: c_int, protocol: c_int) -> c_int {
 pub extern "C" fn nn_close(s: c_int) -> c_int {
     ffi(-1, || {
         let e = table::remove(s)?;
+        e.fds.close();
         e.sock.close();
         Ok(0)
     })
@@ -209,13 +213,7 @@ fn length(n: usize) -> Result<c_int, c_int> {
 }
 
 fn send_on(e: &Entry, body: Bytes, flags: c_int) -> Result<(), c_int> {
-    let msg = Message::new(body);
-    let r = if flags & NN_DONTWAIT != 0 {
-        e.sock.as_async().try_send(msg)
-    } else {
-        e.sock.send(msg)
-    };
-    r.map_err(|err| errno_of(&err))
+    e.send(Message::new(body), flags & NN_DONTWAIT != 0)
 }
 
 /// Sends `len` bytes from `buf`; with `len == NN_MSG`, `buf` points to a message pointer
