@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the test suite needs: the real C peers of the conformance suite
-# (libnanomsg and NNG 1.x, linked by conformance/build.rs) and their command-line tools.
-REQUIRED_DEBS=(libnanomsg-dev libnng-dev nanomsg-utils nng-utils)
+# (libnanomsg and NNG 1.x, linked by conformance/build.rs) and their command-line tools;
+# valgrind for sp-capi's memory check (tests/memcheck.rs).
+REQUIRED_DEBS=(libnanomsg-dev libnng-dev nanomsg-utils nng-utils valgrind)
 missing=()
 for pkg in "${REQUIRED_DEBS[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -32,6 +33,8 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> cargo test"
+# sp-capi's memory checks (valgrind, ASan) fail instead of skipping when a tool is missing.
+export SP_CAPI_REQUIRE_TOOLS=1
 export PROPTEST_CASES="${PROPTEST_CASES:-256}"
 cargo test --workspace --locked
 
