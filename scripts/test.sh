@@ -32,6 +32,17 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "==> Python nanomsg binding in a venv (for sp-capi/tests/python_binding.rs)"
+# PyPI's nanomsg 1.0, built from its source against libnanomsg-dev's headers, in a venv
+# of its own under target/ (never the system Python); reused while it imports.
+PY_VENV="${CARGO_TARGET_DIR:-$PWD/target}/py-nanomsg"
+if ! "$PY_VENV/bin/python" -c "import nanomsg, _nanomsg_ctypes" >/dev/null 2>&1; then
+    rm -rf "$PY_VENV"
+    python3 -m venv "$PY_VENV"
+    "$PY_VENV/bin/pip" install -q --disable-pip-version-check nanomsg==1.0
+fi
+export SP_CAPI_PYTHON="$PY_VENV/bin/python"
+
 echo "==> cargo test"
 # sp-capi's memory checks (valgrind, ASan) fail instead of skipping when a tool is missing.
 export SP_CAPI_REQUIRE_TOOLS=1
