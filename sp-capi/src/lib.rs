@@ -16,6 +16,7 @@
 // Everything else works on Rust copies.
 #![allow(unsafe_code)]
 
+mod addr;
 mod device;
 mod errno;
 mod fds;
@@ -147,13 +148,16 @@ unsafe fn address<'a>(addr: *const c_char) -> Result<&'a str, c_int> {
     c.to_str().map_err(|_| libc::EINVAL)
 }
 
-fn add_endpoint(
-    s: c_int,
-    addr: &str,
-    f: impl FnOnce(&BlockingSocket, &str) -> Result<sp_net::Endpoint, sp_net::Error>,
-) -> Result<c_int, c_int> {
+fn add_endpoint(s: c_int, addr: &str, bind: bool) -> Result<c_int, c_int> {
     let e = table::get(s)?;
-    let ep = f(&e.sock, addr).map_err(|err| errno_of(&err))?;
+    let ipv4only = e.opts.lock().unwrap_or_else(|p| p.into_inner()).ipv4only();
+    let url = addr::endpoint_url(addr, ipv4only, bind)?;
+    let ep = if bind {
+        e.sock.listen(url)
+    } else {
+        e.sock.dial(url)
+    }
+    .map_err(|err| errno_of(&err))?;
     let id = e
         .endpoints
         .lock()
@@ -173,7 +177,7 @@ pub unsafe extern "C" fn nn_bind(s: c_int, addr: *const c_char) -> c_int {
     ffi(-1, || {
         // SAFETY: forwarded from this function's own contract.
         let a = unsafe { address(addr) }?;
-        add_endpoint(s, a, |sock, url| sock.listen(url))
+        add_endpoint(s, a, true)
     })
 }
 
@@ -187,7 +191,7 @@ pub unsafe extern "C" fn nn_connect(s: c_int, addr: *const c_char) -> c_int {
     ffi(-1, || {
         // SAFETY: forwarded from this function's own contract.
         let a = unsafe { address(addr) }?;
-        add_endpoint(s, a, |sock, url| sock.dial(url))
+        add_endpoint(s, a, false)
     })
 }
 

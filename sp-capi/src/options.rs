@@ -120,6 +120,11 @@ impl NnOptions {
         }
     }
 
+    /// Whether `NN_IPV4ONLY` is on (see `addr.rs`).
+    pub(crate) fn ipv4only(&self) -> bool {
+        self.ipv4only != 0
+    }
+
     /// The `NN_SNDPRIO` value.
     pub(crate) fn sndprio(&self) -> c_int {
         self.sndprio
