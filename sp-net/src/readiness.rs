@@ -18,8 +18,8 @@ use crate::error::Error;
 /// other error when it would fail at once with that error: [`Error::Closed`] on a closed
 /// socket, [`Error::NotSupported`] for a direction the socket type lacks,
 /// [`Error::WrongState`] and [`Error::SurveyExpired`] where the protocol says so, and
-/// [`Error::BadHeader`] for a raw send (the probe carries no header; a raw socket's
-/// sends are routed by the header its user supplies).
+/// [`Error::BadHeader`] on a raw socket whose sends are routed by the header its user
+/// supplies (raw REP, for one): the probe carries no header.
 #[derive(Debug)]
 pub struct Readiness {
     /// What a receive would do now.
