@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the test suite needs: the real C peers of the conformance suite
-# (libnanomsg and NNG 1.x, linked by conformance/build.rs) and their command-line tools.
-REQUIRED_DEBS=(libnanomsg-dev libnng-dev nanomsg-utils nng-utils)
+# (libnanomsg and NNG 1.x, linked by conformance/build.rs) and their command-line tools;
+# valgrind for sp-capi's memory check (tests/memcheck.rs).
+REQUIRED_DEBS=(libnanomsg-dev libnng-dev nanomsg-utils nng-utils valgrind)
 missing=()
 for pkg in "${REQUIRED_DEBS[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -31,7 +32,20 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "==> Python nanomsg binding in a venv (for sp-capi/tests/python_binding.rs)"
+# PyPI's nanomsg 1.0, built from its source against libnanomsg-dev's headers, in a venv
+# of its own under target/ (never the system Python); reused while it imports.
+PY_VENV="${CARGO_TARGET_DIR:-$PWD/target}/py-nanomsg"
+if ! "$PY_VENV/bin/python" -c "import nanomsg, _nanomsg_ctypes" >/dev/null 2>&1; then
+    rm -rf "$PY_VENV"
+    python3 -m venv "$PY_VENV"
+    "$PY_VENV/bin/pip" install -q --disable-pip-version-check nanomsg==1.0
+fi
+export SP_CAPI_PYTHON="$PY_VENV/bin/python"
+
 echo "==> cargo test"
+# sp-capi's memory checks (valgrind, ASan) fail instead of skipping when a tool is missing.
+export SP_CAPI_REQUIRE_TOOLS=1
 export PROPTEST_CASES="${PROPTEST_CASES:-256}"
 cargo test --workspace --locked
 

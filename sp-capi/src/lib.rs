@@ -11,12 +11,15 @@
 // The C ABI needs `#[no_mangle]` exports and raw-pointer access at the boundary, which the
 // workspace's `unsafe_code = "deny"` forbids. Every `unsafe` block sits at that boundary,
 // with a `// SAFETY:` comment: in the exported functions and the helpers that read C's
-// pointers (this file, `sendmsg.rs`, `symbol.rs`, `poll.rs`) and in `errno.rs` (the
-// thread's errno slot, libc's strerror). Everything else works on Rust copies.
+// pointers (this file, `sendmsg.rs`, `symbol.rs`, `poll.rs`), in `errno.rs` (the
+// thread's errno slot, libc's strerror) and in `fds.rs` (eventfd) and `poll.rs` (poll(2)).
+// Everything else works on Rust copies.
 #![allow(unsafe_code)]
 
+mod addr;
 mod device;
 mod errno;
+mod fds;
 mod msg;
 pub mod msghdr;
 pub mod options;
@@ -106,13 +109,14 @@ pub extern "C" fn nn_socket(domain: c_int, protocol: c_int) -> c_int {
             };
             let opts = options::NnOptions::new(s);
             sock.set_options(opts.socket_options(sock.options()));
+            let fds = fds::Fds::new(sock.as_async());
             Entry {
                 sock,
                 domain,
                 protocol,
                 opts: Mutex::new(opts),
                 endpoints: Mutex::default(),
-                stash: Mutex::default(),
+                fds,
             }
         })
     })
@@ -124,6 +128,7 @@ pub extern "C" fn nn_socket(domain: c_int, protocol: c_int) -> c_int {
 pub extern "C" fn nn_close(s: c_int) -> c_int {
     ffi(-1, || {
         let e = table::remove(s)?;
+        e.fds.close();
         e.sock.close();
         Ok(0)
     })
@@ -143,13 +148,16 @@ unsafe fn address<'a>(addr: *const c_char) -> Result<&'a str, c_int> {
     c.to_str().map_err(|_| libc::EINVAL)
 }
 
-fn add_endpoint(
-    s: c_int,
-    addr: &str,
-    f: impl FnOnce(&BlockingSocket, &str) -> Result<sp_net::Endpoint, sp_net::Error>,
-) -> Result<c_int, c_int> {
+fn add_endpoint(s: c_int, addr: &str, bind: bool) -> Result<c_int, c_int> {
     let e = table::get(s)?;
-    let ep = f(&e.sock, addr).map_err(|err| errno_of(&err))?;
+    let ipv4only = e.opts.lock().unwrap_or_else(|p| p.into_inner()).ipv4only();
+    let url = addr::endpoint_url(addr, ipv4only, bind)?;
+    let ep = if bind {
+        e.sock.listen(url)
+    } else {
+        e.sock.dial(url)
+    }
+    .map_err(|err| errno_of(&err))?;
     let id = e
         .endpoints
         .lock()
@@ -169,7 +177,7 @@ pub unsafe extern "C" fn nn_bind(s: c_int, addr: *const c_char) -> c_int {
     ffi(-1, || {
         // SAFETY: forwarded from this function's own contract.
         let a = unsafe { address(addr) }?;
-        add_endpoint(s, a, |sock, url| sock.listen(url))
+        add_endpoint(s, a, true)
     })
 }
 
@@ -183,7 +191,7 @@ pub unsafe extern "C" fn nn_connect(s: c_int, addr: *const c_char) -> c_int {
     ffi(-1, || {
         // SAFETY: forwarded from this function's own contract.
         let a = unsafe { address(addr) }?;
-        add_endpoint(s, a, |sock, url| sock.dial(url))
+        add_endpoint(s, a, false)
     })
 }
 
@@ -209,13 +217,7 @@ fn length(n: usize) -> Result<c_int, c_int> {
 }
 
 fn send_on(e: &Entry, body: Bytes, flags: c_int) -> Result<(), c_int> {
-    let msg = Message::new(body);
-    let r = if flags & NN_DONTWAIT != 0 {
-        e.sock.as_async().try_send(msg)
-    } else {
-        e.sock.send(msg)
-    };
-    r.map_err(|err| errno_of(&err))
+    e.send(Message::new(body), flags & NN_DONTWAIT != 0)
 }
 
 /// Sends `len` bytes from `buf`; with `len == NN_MSG`, `buf` points to a message pointer

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sp_net::{Priority, SocketOptions};
 
+use crate::fds::Way;
 use crate::table::Entry;
 
 /// Option level of the generic socket options.
@@ -28,9 +29,9 @@ pub const NN_RECONNECT_IVL_MAX: c_int = 7;
 pub const NN_SNDPRIO: c_int = 8;
 /// Receive priority of new endpoints, 1..=16.
 pub const NN_RCVPRIO: c_int = 9;
-/// File descriptor readable when a send is possible (not yet supported here).
+/// File descriptor readable while a send would not wait (read only).
 pub const NN_SNDFD: c_int = 10;
-/// File descriptor readable when a message is ready (not yet supported here).
+/// File descriptor readable while a receive would not wait (read only).
 pub const NN_RCVFD: c_int = 11;
 /// The domain given to `nn_socket` (read only).
 pub const NN_DOMAIN: c_int = 12;
@@ -117,6 +118,11 @@ impl NnOptions {
             tcp_nodelay: None,
             ws_msg_type: 2,
         }
+    }
+
+    /// Whether `NN_IPV4ONLY` is on (see `addr.rs`).
+    pub(crate) fn ipv4only(&self) -> bool {
+        self.ipv4only != 0
     }
 
     /// The `NN_SNDPRIO` value.
@@ -295,6 +301,8 @@ pub(crate) fn get(e: &Entry, level: c_int, option: c_int) -> Result<Value, c_int
         (NN_SOL_SOCKET, NN_IPV4ONLY) => o.ipv4only,
         (NN_SOL_SOCKET, NN_RCVMAXSIZE) => o.rcvmaxsize,
         (NN_SOL_SOCKET, NN_MAXTTL) => o.maxttl,
+        (NN_SOL_SOCKET, NN_SNDFD) => e.fds.fd(e.sock.as_async(), Way::Send)?,
+        (NN_SOL_SOCKET, NN_RCVFD) => e.fds.fd(e.sock.as_async(), Way::Recv)?,
         (NN_SOL_SOCKET, NN_DOMAIN) => e.domain,
         (NN_SOL_SOCKET, NN_PROTOCOL) => e.protocol,
         (NN_TCP, NN_TCP_NODELAY) => o.tcp_nodelay.unwrap_or(0),

@@ -1,16 +1,9 @@
-//! `nn_poll` over sp-net's sockets.
-//!
-//! sp-net has no readiness query yet, so readiness is found by trying: `NN_POLLIN` is a
-//! non-blocking receive whose message is stashed for the next `nn_recv`; `NN_POLLOUT` is
-//! "the socket type can send, and it never blocks (PUB, BUS, SURVEYOR) or has a
-//! connected peer". Rounds repeat with a sleep growing from 1 ms to 10 ms until something
-//! is ready or the timeout passes.
+//! `nn_poll`: `poll(2)` on the sockets' `NN_RCVFD`/`NN_SNDFD` descriptors (see
+//! `fds.rs`), as nanomsg does it. Polling takes nothing from a socket.
 
 use std::ffi::c_int;
-use std::time::{Duration, Instant};
 
-use sp_net::SocketType;
-
+use crate::fds::Way;
 use crate::{ffi, table};
 
 /// `NN_POLLIN`.
@@ -18,52 +11,54 @@ pub const NN_POLLIN: i16 = 1;
 /// `NN_POLLOUT`.
 pub const NN_POLLOUT: i16 = 2;
 
-fn writable(e: &table::Entry) -> bool {
-    let sock = e.sock.as_async();
-    let ty = sock.socket_type();
-    ty.can_send()
-        && (matches!(ty, SocketType::Pub | SocketType::Bus | SocketType::Surveyor)
-            || sock.pipe_count() > 0)
-}
+/// A `poll(2)` set and, for each of its entries, the index of the `nn_pollfd` it
+/// belongs to and the `NN_POLL*` bit it reports.
+type PollSet = (Vec<libc::pollfd>, Vec<(usize, i16)>);
 
-/// One round over `fds`: sets each `revents`, returns how many are ready.
-fn round(fds: &mut [NnPollfd]) -> Result<c_int, c_int> {
-    let mut ready = 0;
-    for p in fds.iter_mut() {
-        let e = table::get(p.fd)?;
-        p.revents = 0;
-        if p.events & NN_POLLIN != 0 && e.readable()? {
-            p.revents |= NN_POLLIN;
-        }
-        if p.events & NN_POLLOUT != 0 && writable(&e) {
-            p.revents |= NN_POLLOUT;
-        }
-        if p.revents != 0 {
-            ready += 1;
+/// The `poll(2)` set for `fds`: one entry per way asked, with the index of its
+/// `nn_pollfd` and the `NN_POLL*` bit it reports. `ENOPROTOOPT` for a way the socket
+/// type lacks, `EBADF`/`ETERM` for a bad socket, as nanomsg.
+fn pollset(fds: &[NnPollfd]) -> Result<PollSet, c_int> {
+    let mut sys = Vec::with_capacity(fds.len() * 2);
+    let mut map = Vec::with_capacity(fds.len() * 2);
+    for (i, p) in fds.iter().enumerate() {
+        let ways = [(NN_POLLIN, Way::Recv), (NN_POLLOUT, Way::Send)];
+        for (bit, way) in ways {
+            if p.events & bit == 0 {
+                continue;
+            }
+            let e = table::get(p.fd)?;
+            sys.push(libc::pollfd {
+                fd: e.fds.fd(e.sock.as_async(), way)?,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            map.push((i, bit));
         }
     }
-    Ok(ready)
+    Ok((sys, map))
 }
 
-/// Polls until something is ready or `timeout_ms` (-1: forever) passes.
+/// Waits in `poll(2)` until a descriptor is readable or `timeout_ms` (-1: forever)
+/// passes; sets each `revents` and returns how many are non-zero.
 pub(crate) fn poll(fds: &mut [NnPollfd], timeout_ms: c_int) -> Result<c_int, c_int> {
-    let deadline = u64::try_from(timeout_ms)
-        .ok()
-        .map(|ms| Instant::now() + Duration::from_millis(ms));
-    let mut nap = Duration::from_millis(1);
-    loop {
-        let ready = round(fds)?;
-        if ready > 0 {
-            return Ok(ready);
-        }
-        let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
-            return Ok(0);
-        }
-        let sleep = deadline.map_or(nap, |d| nap.min(d - now));
-        std::thread::sleep(sleep);
-        nap = (nap * 2).min(Duration::from_millis(10));
+    let (mut sys, map) = pollset(fds)?;
+    let n = libc::nfds_t::try_from(sys.len()).map_err(|_| libc::EINVAL)?;
+    // SAFETY: `sys` is a live, exclusively borrowed array of `n` pollfds for the call.
+    let rc = unsafe { libc::poll(sys.as_mut_ptr(), n, timeout_ms) };
+    if rc < 0 {
+        return Err(crate::errno::get_errno());
     }
+    for p in fds.iter_mut() {
+        p.revents = 0;
+    }
+    for (s, &(i, bit)) in sys.iter().zip(&map) {
+        if s.revents & libc::POLLIN != 0 {
+            fds[i].revents |= bit;
+        }
+    }
+    let ready = fds.iter().filter(|p| p.revents != 0).count();
+    c_int::try_from(ready).map_err(|_| libc::EINVAL)
 }
 
 /// `struct nn_pollfd`.
@@ -79,9 +74,10 @@ pub struct NnPollfd {
 }
 
 /// Waits up to `timeout` ms (-1: forever) until one of the sockets can receive
-/// (`NN_POLLIN`) or send (`NN_POLLOUT`); returns how many entries have `revents` set,
-/// 0 on timeout, or -1 with `EBADF`, `ETERM`, `EFAULT`. See docs/c-api.md for how
-/// readiness is found here (by polling, with a short sleep between rounds).
+/// (`NN_POLLIN`) or send (`NN_POLLOUT`) without waiting; returns how many entries have
+/// `revents` set, 0 on timeout, or -1 with `EBADF`, `ETERM`, `ENOPROTOOPT` (a way the
+/// socket type lacks), `EINTR` (a signal), `EFAULT`. It blocks in `poll(2)` on the
+/// sockets' `NN_RCVFD`/`NN_SNDFD` descriptors.
 ///
 /// # Safety
 /// `fds` is null or points to `nfds` readable and writable `nn_pollfd`s.

@@ -7,7 +7,6 @@ use std::ffi::{c_int, c_void};
 use bytes::Bytes;
 use sp_net::Message;
 
-use crate::errno::errno_of;
 use crate::msghdr::{self, NnIovec, NnMsghdr};
 use crate::{ffi, length, msg, table, AF_SP_RAW, NN_DONTWAIT, NN_MSG};
 
@@ -102,12 +101,7 @@ pub unsafe extern "C" fn nn_sendmsg(s: c_int, msghdr: *const NnMsghdr, flags: c_
         }
         let n = length(body.len())?;
         let m = Message::with_header(header, body);
-        let r = if flags & NN_DONTWAIT != 0 {
-            e.sock.as_async().try_send(m)
-        } else {
-            e.sock.send(m)
-        };
-        r.map_err(|err| errno_of(&err))?;
+        e.send(m, flags & NN_DONTWAIT != 0)?;
         for m in owned {
             drop(msg::take(m));
         }

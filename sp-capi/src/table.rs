@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sp_net::{BlockingSocket, Endpoint, Message};
 
+use crate::fds::Fds;
 use crate::options::NnOptions;
 
 /// Most sockets open at once (nanomsg's `NN_MAX_SOCKETS`).
@@ -22,39 +23,31 @@ pub(crate) struct Entry {
     pub(crate) opts: Mutex<NnOptions>,
     /// Endpoints by the ids `nn_bind`/`nn_connect` returned.
     pub(crate) endpoints: Mutex<Endpoints>,
-    /// A message `nn_poll` took to see that the socket is readable; the next receive
-    /// returns it first.
-    pub(crate) stash: Mutex<Option<Message>>,
+    /// `NN_SNDFD`/`NN_RCVFD`, made on first request.
+    pub(crate) fds: Arc<Fds>,
 }
 
 impl Entry {
-    /// Receives (the stashed message first), without waiting if `dontwait`.
+    /// Receives, without waiting if `dontwait`; then brings the descriptors up to date.
     pub(crate) fn recv(&self, dontwait: bool) -> Result<Message, c_int> {
-        if let Some(m) = self.stash.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            return Ok(m);
-        }
         let r = if dontwait {
             self.sock.as_async().try_recv()
         } else {
             self.sock.recv()
         };
+        self.fds.refresh();
         r.map_err(|e| crate::errno::errno_of(&e))
     }
 
-    /// Whether a receive would return a message now (stashing one to find out).
-    pub(crate) fn readable(&self) -> Result<bool, c_int> {
-        let mut stash = self.stash.lock().unwrap_or_else(|p| p.into_inner());
-        if stash.is_some() {
-            return Ok(true);
-        }
-        match self.sock.as_async().try_recv() {
-            Ok(m) => {
-                *stash = Some(m);
-                Ok(true)
-            }
-            Err(sp_net::Error::Closed) => Err(crate::errno::errno_of(&sp_net::Error::Closed)),
-            Err(_) => Ok(false),
-        }
+    /// Sends, without waiting if `dontwait`; then brings the descriptors up to date.
+    pub(crate) fn send(&self, msg: Message, dontwait: bool) -> Result<(), c_int> {
+        let r = if dontwait {
+            self.sock.as_async().try_send(msg)
+        } else {
+            self.sock.send(msg)
+        };
+        self.fds.refresh();
+        r.map_err(|e| crate::errno::errno_of(&e))
     }
 }
 
@@ -145,5 +138,7 @@ pub(crate) fn terminate() {
     let all: Vec<Arc<Entry>> = table().iter().flatten().cloned().collect();
     for e in all {
         e.sock.close();
+        // Both descriptors readable now (every call fails at once), as in nanomsg.
+        e.fds.refresh();
     }
 }

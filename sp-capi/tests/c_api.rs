@@ -4,56 +4,24 @@
 //! must resolve `libnanomsg.so.5` to our file) and against the system's libnanomsg
 //! 1.1.5 (so the programs themselves are checked against the real library's behaviour).
 //!
-//! `cargo test -p sp-capi` builds the crate's cdylib before it runs this test, into
-//! `target/<profile>/deps/` beside the test binary; it does not copy it up to
-//! `target/<profile>/` (only `cargo build` does), so a copy there may be stale. The test
-//! uses the one in `deps/`.
+//! The test uses the cdylib `cargo test` built into `target/<profile>/deps/` (see
+//! `common/mod.rs`).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
+
+use common::{compile, lib_dir, src_dir};
 
 const PROGRAMS: &[&str] = &[
     "reqrep", "pushpull", "pubsub", "survey", "zerocopy", "errors", "close", "symbols", "msghdr",
-    "term",
+    "device", "poll", "pollfd", "threads", "limits", "ipv4only", "term",
 ];
 
-/// `target/<profile>/deps/`, where `cargo test` puts the cdylib it builds for this test.
-fn deps_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().expect("deps dir").to_path_buf()
-}
-
-/// A directory holding `libnanomsg.so.5` (the soname programs ask for) and
-/// `libnanomsg.so` (for `-lnanomsg`), both links to our library.
-fn lib_dir(tag: &str) -> PathBuf {
-    let ours = deps_dir().join("libnanomsg.so");
-    assert!(
-        ours.exists(),
-        "{} is missing: run `cargo test -p sp-capi` (it builds the cdylib)",
-        ours.display()
-    );
-    let dir = std::env::temp_dir().join(format!("sp-capi-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    for name in ["libnanomsg.so.5", "libnanomsg.so"] {
-        let link = dir.join(name);
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(&ours, &link).expect("symlink to our library");
-    }
-    dir
-}
-
-fn compile(src: &Path, out: &Path, lib: &Path) {
-    let status = Command::new("cc")
-        .args(["-Wall", "-Wextra", "-Werror", "-O1", "-o"])
-        .arg(out)
-        .arg(src)
-        .arg("-L")
-        .arg(lib)
-        .args(["-lnanomsg", "-lpthread", "-ldl"])
-        .status()
-        .expect("cc (a C compiler) must be installed");
-    assert!(status.success(), "compiling {} failed", src.display());
-}
+/// Programs whose whole output (symbol table, control-message layout, statistics) must
+/// be the same on both libraries.
+const SAME_OUTPUT: &[&str] = &["symbols", "msghdr", "pushpull"];
 
 fn run(bin: &Path, lib: Option<&Path>) -> String {
     let mut cmd = Command::new(bin);
@@ -77,11 +45,11 @@ fn run(bin: &Path, lib: Option<&Path>) -> String {
 #[test]
 fn c_programs_pass_on_our_library_and_on_libnanomsg() {
     let lib = lib_dir("c");
-    let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c");
+    let src_dir = src_dir();
     let system = Path::new("/usr/lib/x86_64-linux-gnu/libnanomsg.so.5").exists();
     for name in PROGRAMS {
         let bin = lib.join(name);
-        compile(&src_dir.join(format!("{name}.c")), &bin, &lib);
+        compile(&src_dir.join(format!("{name}.c")), &bin, &lib, &[]);
 
         // `ldd` must resolve the soname to our file.
         let ldd = Command::new("ldd")
@@ -99,17 +67,24 @@ fn c_programs_pass_on_our_library_and_on_libnanomsg() {
             "{name}: libnanomsg.so.5 resolved elsewhere: {line}"
         );
 
-        let out = run(&bin, Some(&lib));
+        let ours = run(&bin, Some(&lib));
         assert!(
-            out.contains(&format!("{name} ok (impl=sp-rs)")),
-            "{name}: {out}"
+            ours.contains(&format!("{name} ok (impl=sp-rs)")),
+            "{name}: {ours}"
         );
         if system {
-            let out = run(&bin, None);
+            let real = run(&bin, None);
             assert!(
-                out.contains(&format!("{name} ok (impl=libnanomsg)")),
-                "{name}: {out}"
+                real.contains(&format!("{name} ok (impl=libnanomsg)")),
+                "{name}: {real}"
             );
+            if SAME_OUTPUT.contains(name) {
+                assert_eq!(
+                    ours.replace("impl=sp-rs", "impl=libnanomsg"),
+                    real,
+                    "{name}: output differs between our library (left) and libnanomsg"
+                );
+            }
         }
     }
     let _ = std::fs::remove_dir_all(&lib);

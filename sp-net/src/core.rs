@@ -230,7 +230,8 @@ impl Shared {
         let r = op(st.input(), now, msg);
         let mut w = st.drain(now);
         drop(st);
-        w.users |= r.is_ok();
+        // A send that did not block may have changed the state (readiness watchers).
+        w.users |= !matches!(&r, Err(e) if e.kind == SendErrorKind::WouldBlock);
         self.wake(w);
         match r {
             Ok(()) => Ok(None),
@@ -274,7 +275,9 @@ impl Shared {
         let r = op(st.input(), now);
         let mut w = st.drain(now);
         drop(st);
-        w.users |= r.is_ok();
+        // A receive that did not block may have changed the state (a survey's expiry is
+        // reported once): readiness watchers look again.
+        w.users |= !matches!(r, Err(RecvError::WouldBlock));
         self.wake(w);
         match r {
             Ok(m) => Ok(Some(m)),

@@ -28,6 +28,7 @@ mod future;
 #[doc(hidden)]
 pub mod fuzzing;
 mod pipe;
+pub mod readiness;
 mod signal;
 pub mod socket;
 pub mod stats;
@@ -40,6 +41,7 @@ pub mod url;
 pub use blocking::BlockingSocket;
 pub use context::{Context, Survey};
 pub use error::Error;
+pub use readiness::{ChangeWatch, Readiness, ReadinessProbe};
 pub use socket::{Endpoint, Socket, SocketOptions};
 pub use sp_proto::{Message, PipeId, Priority, SocketType};
 pub use stats::Statistics;

@@ -11,6 +11,7 @@ use crate::core::{Shared, SharedRef};
 pub use crate::endpoint::Endpoint;
 use crate::endpoint::{self, EndpointConfig, Env};
 use crate::error::Error;
+use crate::readiness::{ChangeWatch, Readiness, ReadinessProbe};
 use crate::stats::Statistics;
 use crate::transport::tls::TlsConfig;
 use crate::transport::{Network, StreamOptions, TokioNetwork};
@@ -522,6 +523,25 @@ impl Socket {
     /// Number of attached pipes.
     pub fn pipe_count(&self) -> usize {
         self.inner.shared.lock().pipes.len()
+    }
+
+    /// What a receive and a send would do if called now (see [`Readiness`]).
+    pub fn readiness(&self) -> Readiness {
+        crate::readiness::readiness(&self.inner.shared)
+    }
+
+    /// A handle that reads this socket's readiness without keeping it open.
+    pub fn readiness_probe(&self) -> ReadinessProbe {
+        ReadinessProbe::new(self.inner.shared.clone())
+    }
+
+    /// Calls `f` on the socket's runtime at once and again after every change that can
+    /// change the socket's [`Readiness`] (several changes during one call of `f` give one
+    /// more call), and once more after the socket closes; then stops. Dropping the
+    /// returned guard stops it sooner. `f` must not block: it runs on a runtime worker.
+    /// The watch does not keep the socket open.
+    pub fn on_change(&self, f: impl FnMut() + Send + 'static) -> ChangeWatch {
+        crate::readiness::watch(self.inner.shared.clone(), &self.inner.runtime, f)
     }
 
     /// Closes the socket: operations pending or started later fail with [`Error::Closed`],

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <nanomsg/nn.h>
 
@@ -25,6 +26,13 @@ static __attribute__ ((unused)) int is_sprs (void) { return dlsym (RTLD_DEFAULT,
 
 static __attribute__ ((unused)) void report (const char *name) {
     printf ("%s ok (impl=%s)\n", name, is_sprs () ? "sp-rs" : "libnanomsg");
+}
+
+/* Wall-clock seconds. */
+static __attribute__ ((unused)) double now (void) {
+    struct timeval tv;
+    gettimeofday (&tv, NULL);
+    return tv.tv_sec + tv.tv_usec / 1e6;
 }
 
 static __attribute__ ((unused)) void set_int (int s, int level, int opt, int v) {

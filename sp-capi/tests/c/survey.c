@@ -1,12 +1,5 @@
 #include "common.h"
-#include <sys/time.h>
 #include <nanomsg/survey.h>
-
-static double now (void) {
-    struct timeval tv;
-    gettimeofday (&tv, NULL);
-    return tv.tv_sec + tv.tv_usec / 1e6;
-}
 
 int main (void) {
     char addr[64];

@@ -1,4 +1,5 @@
 #include "common.h"
+#include <poll.h>
 #include <pthread.h>
 #include <nanomsg/pair.h>
 
@@ -17,11 +18,21 @@ int main (void) {
     sock = nn_socket (AF_SP, NN_PAIR);
     CHECK (sock >= 0);
     CHECK (nn_bind (sock, "inproc://capi-term") >= 0);
+    int rcvfd = -1;
+    size_t sz = sizeof rcvfd;
+    CHECK (nn_getsockopt (sock, NN_SOL_SOCKET, NN_RCVFD, &rcvfd, &sz) == 0);
+    struct pollfd pfd = { rcvfd, POLLIN, 0 };
+    CHECK (poll (&pfd, 1, 0) == 0);
     pthread_t t;
     CHECK (pthread_create (&t, NULL, blocked_recv, NULL) == 0);
     usleep (200 * 1000);
     nn_term ();
     CHECK (pthread_join (t, NULL) == 0);
+    /* A program waiting on the receive descriptor wakes: ours keeps it open and makes
+       it readable (nn_recv then fails at once); libnanomsg 1.1.5 closed the socket
+       and with it the descriptor (POLLNVAL). */
+    CHECK (poll (&pfd, 1, 0) == 1);
+    CHECK (pfd.revents & (is_sprs () ? POLLIN : POLLNVAL));
     char buf[16];
     if (is_sprs ()) {
         /* As nanomsg's nn_term(3) documents: ETERM for blocked and later calls. */
