@@ -65,5 +65,8 @@ echo "==> loom model checks of the socket core"
 RUSTFLAGS="--cfg sp_net_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
     cargo test -p sp-net --lib --profile loom --locked loom
 
+echo "==> cargo package (the publishable crates package cleanly; scripts/test.sh skips the slow verify build)"
+cargo package -q -p perf-kit -p sp-proto -p sp-net -p sim --allow-dirty --no-verify --offline
+
 echo "==> cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet

@@ -51,6 +51,10 @@ pub use url::{IntoUrl, Url};
 /// cannot rot.
 #[cfg(doctest)]
 pub mod guide {
+    /// `docs/use-from-your-crate.md`.
+    #[doc = include_str!("../../docs/use-from-your-crate.md")]
+    pub struct UseFromYourCrate;
+
     /// The repository's `README.md`.
     #[doc = include_str!("../../README.md")]
     pub struct Readme;
