@@ -99,7 +99,7 @@ fn layer_restricted_entries_are_listed_as_skipped() {
     let l1 = sim::scenario::run(&f, 1).expect("runs");
     assert!(l1.passed() && l2.passed(), "{l1}\n{l2}");
     assert_eq!(l1.skipped.len(), 2, "{:?}", l1.skipped);
-    assert_eq!(l2.skipped.len(), 6, "{:?}", l2.skipped);
+    assert_eq!(l2.skipped.len(), 8, "{:?}", l2.skipped);
     assert!(l2.skipped.iter().any(|s| s.contains("(partition)")));
     assert!(l2.to_string().contains("--layer turmoil"));
 }

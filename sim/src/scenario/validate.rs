@@ -309,7 +309,9 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
             Action::Subscribe { socket, .. }
             | Action::Unsubscribe { socket, .. }
             | Action::Recv { socket, .. } => c.socket_name(p, "socket", socket),
-            Action::Partition { a, b, .. } | Action::Repair { a, b, .. } => {
+            Action::Partition { a, b, .. }
+            | Action::Repair { a, b, .. }
+            | Action::Reset { a, b } => {
                 c.host_pattern(p.clone(), "a", a);
                 c.host_pattern(p, "b", b);
             }

@@ -5,7 +5,8 @@ use super::UnsupportedItem;
 use crate::def::LinkDef;
 use crate::scenario::{on_layer, Action, Expect, Layer, Scenario};
 
-const ONEWAY: &str = "one-way partitions have no faithful model on turmoil's TCP";
+const ONEWAY: &str = "one-way partitions have no faithful model on turmoil's TCP (it holds \
+     segments only in both directions, and dropping them would stall the stream for good)";
 
 const ONEWAY_LINK: &str = "one-way link settings have no model (turmoil links are symmetric)";
 
