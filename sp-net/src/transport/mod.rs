@@ -124,6 +124,14 @@ pub struct StreamOptions {
     pub nodelay: bool,
     /// TCP keepalive: `None` (the default, as nanomsg and NNG) leaves it off.
     pub keepalive: Option<TcpKeepalive>,
+    /// `TCP_USER_TIMEOUT` (Linux and Android): the longest that sent data may stay
+    /// unacknowledged before the kernel resets the connection. Keepalive probes are only
+    /// sent while nothing is outstanding, so a pipe that keeps *sending* into a silent
+    /// network is closed by this timeout, not by keepalive (without it, after about 15
+    /// minutes of retransmissions). `None` (the default) keeps the OS's behaviour. Rounded
+    /// up to whole milliseconds, at least 1 ms; elsewhere than Linux and Android, setting
+    /// it makes every connection fail with `ErrorKind::Unsupported`.
+    pub user_timeout: Option<std::time::Duration>,
 }
 
 impl Default for StreamOptions {
@@ -131,6 +139,7 @@ impl Default for StreamOptions {
         Self {
             nodelay: true,
             keepalive: None,
+            user_timeout: None,
         }
     }
 }

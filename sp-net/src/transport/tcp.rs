@@ -66,10 +66,29 @@ pub(crate) fn set_keepalive(stream: &TcpStream, k: &TcpKeepalive) -> io::Result<
     sock.set_tcp_keepalive(&params)
 }
 
+/// Sets `TCP_USER_TIMEOUT` (whole milliseconds, at least 1).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn set_user_timeout(stream: &TcpStream, timeout: Duration) -> io::Result<()> {
+    let ms = timeout.as_millis() + u128::from(timeout.subsec_nanos() % 1_000_000 > 0);
+    let ms = Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX).max(1));
+    socket2::SockRef::from(stream).set_tcp_user_timeout(Some(ms))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn set_user_timeout(_: &TcpStream, _: Duration) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "TCP_USER_TIMEOUT exists only on Linux and Android",
+    ))
+}
+
 fn into_conn(stream: TcpStream, options: StreamOptions) -> io::Result<Conn> {
     stream.set_nodelay(options.nodelay)?;
     if let Some(k) = &options.keepalive {
         set_keepalive(&stream, k)?;
+    }
+    if let Some(t) = options.user_timeout {
+        set_user_timeout(&stream, t)?;
     }
     let peer = stream
         .peer_addr()
@@ -216,6 +235,7 @@ mod tests {
                 interval: Some(Duration::from_millis(1500)),
                 count: Some(4),
             }),
+            user_timeout: Some(Duration::from_micros(2_500_500)),
         };
         let url: Url = "tcp://127.0.0.1:0".parse().unwrap();
         let Url::Tcp { addr, .. } = &url else {
@@ -237,6 +257,11 @@ mod tests {
                 Duration::from_secs(2)
             );
             assert_eq!(sock.tcp_keepalive_retries().unwrap(), 4);
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            assert_eq!(
+                sock.tcp_user_timeout().unwrap(),
+                Some(Duration::from_millis(2501))
+            );
         }
         // Off by default.
         let (dialed, accepted) = tokio::join!(
@@ -246,6 +271,11 @@ mod tests {
         let conn = dialed.unwrap();
         let stream = conn.io.as_any().downcast_ref::<TcpStream>().unwrap();
         assert!(!socket2::SockRef::from(stream).keepalive().unwrap());
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        assert_eq!(
+            socket2::SockRef::from(stream).tcp_user_timeout().unwrap(),
+            None
+        );
         drop(accepted);
     }
 
