@@ -15,7 +15,7 @@ name = "a"
 [[host.socket]]
 name = "push"
 type = "push"
-dial = [{ addr = "b:1", reconnect_min_ms = 50, reconnect_max_ms = 50 }]
+dial = [{ addr = "b:1", reconnect_min_ms = 50, reconnect_max_ms = 50 TIMERS }]
 [[host]]
 name = "b"
 [[host.socket]]
@@ -25,7 +25,12 @@ listen = [{ addr = "b:1" }]
 "#;
 
 fn net() -> Sim {
-    let sc = Scenario::from_toml(PUSH_PULL).expect("parses");
+    net_with("")
+}
+
+/// The network with the dialer's TCP timers set to `timers` (`, key = value ...`).
+fn net_with(timers: &str) -> Sim {
+    let sc = Scenario::from_toml(&PUSH_PULL.replace(" TIMERS", timers)).expect("parses");
     let mut sim = sc.build(5).expect("builds");
     sim.run_for(Duration::from_millis(100)).expect("runs");
     assert_eq!(sim.pipe_count("a.push"), 1);
@@ -111,4 +116,63 @@ fn a_dial_into_a_black_hole_waits_for_the_repair() {
         1,
         "the SYN's retransmission connects"
     );
+}
+
+const KEEPALIVE: &str = ", keepalive_idle_ms = 1000, keepalive_interval_ms = 100, keepalive_count = 3";
+
+fn disconnects(sim: &Sim, reason: &str) -> usize {
+    sim.trace_text()
+        .lines()
+        .filter(|l| l.contains("a.push disconnect") && l.ends_with(&format!("({reason})")))
+        .count()
+}
+
+#[test]
+fn keepalive_resets_an_idle_connection_after_idle_plus_interval_times_count() {
+    let mut sim = net_with(KEEPALIVE);
+    // Answered probes keep a reachable idle connection up.
+    sim.run_for(Duration::from_secs(10)).expect("runs");
+    assert_eq!(sim.pipe_count("a.push"), 1);
+    assert_eq!(disconnects(&sim, "keepalive"), 0);
+    let cut = sim.now();
+    sim.partition("a", "b", false);
+    // The last probe answered came at most `idle` before the cut; the end resets at
+    // most idle + 3 * interval after it.
+    sim.run_for(Duration::from_millis(2300)).expect("runs");
+    assert_eq!(disconnects(&sim, "keepalive"), 1, "{}", sim.trace_text());
+    let line = sim
+        .trace_text()
+        .lines()
+        .find(|l| l.contains("(keepalive)"))
+        .expect("traced")
+        .to_owned();
+    let at: f64 = line.trim().split("ms").next().unwrap().parse().unwrap();
+    let after = at - (cut - sp_proto::Instant::ZERO).as_secs_f64() * 1000.0;
+    assert!((300.0..=1300.0).contains(&after), "reset {after} ms after the cut");
+    assert_eq!(sim.pipe_count("a.push"), 0);
+    assert_eq!(sim.pipe_count("b.pull"), 1, "b's end is not told across the hole");
+    sim.repair("a", "b", false);
+    sim.run_for(Duration::from_secs(5)).expect("runs");
+    assert_eq!(sim.pipe_count("a.push"), 1, "redialled after the repair");
+    assert_eq!(sim.pipe_count("b.pull"), 1, "the old pipe closed, the new one up");
+}
+
+#[test]
+fn keepalive_does_not_probe_while_data_is_outstanding_but_the_user_timeout_resets() {
+    for (timers, reset) in [
+        (KEEPALIVE.to_owned(), false),
+        (format!("{KEEPALIVE}, tcp_user_timeout_ms = 400"), true),
+    ] {
+        let mut sim = net_with(&timers);
+        sim.partition("a", "b", false);
+        for _ in 0..30 {
+            sim.send("a.push", "job").expect("sends");
+            sim.run_for(Duration::from_millis(100)).expect("runs");
+        }
+        assert_eq!(disconnects(&sim, "keepalive"), 0, "{timers}");
+        assert_eq!(disconnects(&sim, "user_timeout"), usize::from(reset), "{timers}");
+        if !reset {
+            assert_eq!(sim.pipe_count("a.push"), 1, "only a timer ends it");
+        }
+    }
 }

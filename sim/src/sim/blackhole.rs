@@ -64,16 +64,31 @@ impl Sim {
         };
         let (from, to) = dir_hosts(conn, d);
         let blocked = self.is_blocked(from, to);
+        let back_open = !self.is_blocked(to, from);
         let now = self.now;
         let conn = self.conns.get_mut(&c).expect("checked above");
         let dir = &mut conn.dirs[d];
         if !blocked && dir.parked.is_empty() {
+            self.heard(c, d, back_open);
             return Some(ev);
         }
-        if dir.parked.is_empty() {
+        if dir.aborted {
+            // The sender reset the connection: its frames still on the way are lost in
+            // the black hole, and nobody retransmits them.
+            if let Ev::Frame { counted: true, .. } = ev {
+                dir.inflight = dir.inflight.saturating_sub(1);
+                self.net_drop(from, "partition");
+                return None;
+            }
+        }
+        let first = dir.parked.is_empty();
+        if first {
             dir.parked_since = now;
         }
         dir.parked.push_back(ev);
+        if first {
+            self.start_user_timeout(c, d);
+        }
         None
     }
 
@@ -121,6 +136,7 @@ impl Sim {
         if !conn.dirs[d].parked.is_empty() {
             self.schedule(self.now, Ev::Release { c, dir: d });
         }
+        self.heard(c, d, !self.is_blocked(to, from));
         self.dispatch(ev);
     }
 

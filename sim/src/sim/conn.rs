@@ -58,6 +58,7 @@ impl Sim {
                     None,
                 ],
                 dirs: [Dir::default(), Dir::default()],
+                live: Default::default(),
                 target: th,
                 addr,
             },
@@ -183,6 +184,7 @@ impl Sim {
             }
         }
         self.rec.log(&full).connects.push(now);
+        self.start_keepalive(c, to);
         self.note(
             me.host,
             Some(me.sock),

@@ -21,6 +21,7 @@ mod blackhole;
 mod conn;
 mod drain;
 mod host;
+mod keepalive;
 mod net;
 
 pub(crate) use self::net::NET_DROP_REASONS;
@@ -119,11 +120,15 @@ struct Dir {
     parked: VecDeque<Ev>,
     /// When the first of `parked` was held.
     parked_since: Instant,
+    /// The sender reset the connection: nothing it sent will be retransmitted.
+    aborted: bool,
 }
 
 struct Conn {
     ends: [Option<End>; 2],
     dirs: [Dir; 2],
+    /// Each end's view of its peer's liveness (keepalive).
+    live: [keepalive::Liveness; 2],
     target: usize,
     addr: String,
 }
@@ -169,6 +174,10 @@ enum Ev {
     Release {
         c: ConnId,
         dir: usize,
+    },
+    Liveness {
+        c: ConnId,
+        end: usize,
     },
     Reply {
         h: usize,
@@ -553,6 +562,7 @@ impl Sim {
             Ev::Depart { c, dir } => self.try_credit(c, dir),
             Ev::Fin { c, to } => self.close_end(c, to, "peer_closed"),
             Ev::Release { c, dir } => self.on_release(c, dir),
+            Ev::Liveness { c, end } => self.on_liveness(c, end),
             Ev::Reply { h, s, inc, body } => {
                 let host = &self.hosts[h];
                 if host.up && host.inc == inc {

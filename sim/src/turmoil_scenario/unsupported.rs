@@ -21,6 +21,8 @@ pub const MAX_HOSTS: usize = 64;
 
 const NO_JITTER: &str = "sp-net dialers always jitter their reconnect delays";
 
+const TCP_TIMERS: &str = "turmoil's TCP has no keepalive and no user timeout";
+
 const NET_DROPS: &str = "turmoil counts no network drops";
 
 const FROM_HOST: &str = "the sending host of a message is not recorded on layer 2";
@@ -65,6 +67,14 @@ pub fn unsupported(sc: &Scenario) -> Vec<UnsupportedItem> {
                     item(
                         format!("host {} socket {} dial {}", h.name, s.name, e.addr),
                         NO_JITTER,
+                    );
+                }
+            }
+            for e in s.listen.iter().chain(&s.dial) {
+                if e.tcp_timers() != crate::def::TcpTimers::default() {
+                    item(
+                        format!("host {} socket {} endpoint {}", h.name, s.name, e.addr),
+                        TCP_TIMERS,
                     );
                 }
             }
