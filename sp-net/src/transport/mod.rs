@@ -170,8 +170,9 @@ pub struct TcpKeepalive {
 /// [`SocketStats::pipes_closed_for_silence`](crate::stats::SocketStats::pipes_closed_for_silence).
 /// A silent peer is so noticed `interval + timeout` after the last frame received from
 /// it. The Ping carries no payload; a peer that answers it as RFC 6455 requires (NNG and
-/// this library do) keeps its pipe while idle. libnanomsg 1.1.5 sends no Pong: do not
-/// set this toward it (docs/options.md, "Dead-peer detection").
+/// this library do) keeps its pipe while idle. libnanomsg 1.1.5 sends no Pong (and hands
+/// the Ping to its application as an empty message): do not set this toward it
+/// (docs/options.md, "Dead-peer detection").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WsPing {
     /// Silence before a Ping is sent.
