@@ -3,7 +3,7 @@
 //!
 //! A sender with two receivers at send priorities 1 and 2 (as in `crate::priority`), the
 //! priority-1 link through a [`Proxy`] that black-holes it (nothing relayed, nothing
-//! closed: no FIN, no RST) for [`HOLE`]. Three parts per library:
+//! closed: no FIN, no RST) for 600 ms. Three parts per library:
 //!
 //! 1. our PUSH to two of their PULLs over tcp, with TCP keepalive and user timeout set:
 //!    neither can see this black hole (below), so PUSH stays on priority 1 (its writes

@@ -118,7 +118,8 @@ fn a_dial_into_a_black_hole_waits_for_the_repair() {
     );
 }
 
-const KEEPALIVE: &str = ", keepalive_idle_ms = 1000, keepalive_interval_ms = 100, keepalive_count = 3";
+const KEEPALIVE: &str =
+    ", keepalive_idle_ms = 1000, keepalive_interval_ms = 100, keepalive_count = 3";
 
 fn disconnects(sim: &Sim, reason: &str) -> usize {
     sim.trace_text()
@@ -148,13 +149,24 @@ fn keepalive_resets_an_idle_connection_after_idle_plus_interval_times_count() {
         .to_owned();
     let at: f64 = line.trim().split("ms").next().unwrap().parse().unwrap();
     let after = at - (cut - sp_proto::Instant::ZERO).as_secs_f64() * 1000.0;
-    assert!((300.0..=1300.0).contains(&after), "reset {after} ms after the cut");
+    assert!(
+        (300.0..=1300.0).contains(&after),
+        "reset {after} ms after the cut"
+    );
     assert_eq!(sim.pipe_count("a.push"), 0);
-    assert_eq!(sim.pipe_count("b.pull"), 1, "b's end is not told across the hole");
+    assert_eq!(
+        sim.pipe_count("b.pull"),
+        1,
+        "b's end is not told across the hole"
+    );
     sim.repair("a", "b", false);
     sim.run_for(Duration::from_secs(5)).expect("runs");
     assert_eq!(sim.pipe_count("a.push"), 1, "redialled after the repair");
-    assert_eq!(sim.pipe_count("b.pull"), 1, "the old pipe closed, the new one up");
+    assert_eq!(
+        sim.pipe_count("b.pull"),
+        1,
+        "the old pipe closed, the new one up"
+    );
 }
 
 #[test]
@@ -170,7 +182,11 @@ fn keepalive_does_not_probe_while_data_is_outstanding_but_the_user_timeout_reset
             sim.run_for(Duration::from_millis(100)).expect("runs");
         }
         assert_eq!(disconnects(&sim, "keepalive"), 0, "{timers}");
-        assert_eq!(disconnects(&sim, "user_timeout"), usize::from(reset), "{timers}");
+        assert_eq!(
+            disconnects(&sim, "user_timeout"),
+            usize::from(reset),
+            "{timers}"
+        );
         if !reset {
             assert_eq!(sim.pipe_count("a.push"), 1, "only a timer ends it");
         }
