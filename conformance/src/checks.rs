@@ -47,11 +47,13 @@ pub enum Check {
     Oversize,
     /// Hostile bytes towards their listeners and ours: see [`crate::hostile::check`].
     HostileInput,
+    /// Priority failover under a black-hole partition: see [`crate::blackhole`].
+    BlackHoleFailover,
 }
 
 impl Check {
     /// Every check.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::SurveyDeadlineTheirSurveyor,
         Self::SurveyDeadlineOurSurveyor,
         Self::ReqResendOurReq,
@@ -63,6 +65,7 @@ impl Check {
         Self::Devices,
         Self::Oversize,
         Self::HostileInput,
+        Self::BlackHoleFailover,
     ];
 
     /// Whether the check measures time (deadlines, resend gaps), so it must not run
@@ -75,6 +78,7 @@ impl Check {
                 | Self::ReqResendOurReq
                 | Self::ReqResendTheirReq
                 | Self::ReqResendOnPipeLoss
+                | Self::BlackHoleFailover
         )
     }
 
@@ -104,6 +108,9 @@ impl Check {
             Self::HostileInput => {
                 "hostile bytes (wire-facts E4, E7, E8, E9) towards their listener and ours"
             }
+            Self::BlackHoleFailover => {
+                "PUSH priority failover under a black hole (no FIN, no RST): who recovers, with which option"
+            }
         }
     }
 
@@ -123,6 +130,7 @@ impl Check {
             Self::Devices => crate::devices::check(lib, exes).await,
             Self::Oversize => crate::hostile::oversize(lib, exes).await,
             Self::HostileInput => crate::hostile::check(lib, exes).await,
+            Self::BlackHoleFailover => crate::blackhole::check(lib, exes).await,
         }
     }
 }

@@ -13,9 +13,11 @@
 //! [`matrix`] defines the interoperability matrix (protocol pair × which side is ours ×
 //! who listens × transport × C library) and the exchange each cell checks; [`checks`]
 //! holds behaviour checks (survey deadlines, REQ resends, wrong peer types); [`report`]
-//! renders a run as `docs/conformance.md`; [`proxy`] cuts and heals loopback links for
-//! the replays of the simulator's partition scenarios (`tests/replay.rs`).
+//! renders a run as `docs/conformance.md`; [`proxy`] cuts, black-holes and heals loopback
+//! links for the replays of the simulator's partition scenarios (`tests/replay.rs`) and
+//! for [`blackhole`], the failover check under a black hole.
 
+pub mod blackhole;
 pub mod checks;
 pub mod devices;
 pub mod harness;

@@ -1,7 +1,10 @@
 //! Replays of the simulator's survey-deadline, priority-failover and partition scenarios
 //! (`sim/scenarios/`) over real loopback sockets, with libnanomsg and NNG peers in some
-//! roles and partitions made by a cutting proxy (`conformance::proxy`). Each checks the
-//! same outcome the simulation expects; none asserts a timing.
+//! roles and partitions made by a cutting proxy (`conformance::proxy`): both sides see a
+//! reset. Each checks the same outcome the simulation expects; none asserts a timing.
+//! The same failover under a black hole (the proxy keeps both sockets open) is a
+//! behaviour check of the matrix, `conformance::blackhole`, so that its findings land in
+//! the report.
 
 use std::time::Duration;
 

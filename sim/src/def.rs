@@ -198,9 +198,54 @@ pub struct EndpointDef {
     /// same schedule, to show what jitter prevents).
     #[serde(default)]
     pub reconnect_jitter: Option<bool>,
+    /// TCP keepalive on this endpoint's connections: idle time before the first probe,
+    /// in milliseconds. Keepalive is on when any `keepalive_*` field is set; the others
+    /// default to Linux's (7 200 000 ms idle, 75 000 ms interval, 9 probes).
+    #[serde(default)]
+    pub keepalive_idle_ms: Option<f64>,
+    /// TCP keepalive: time between probes in milliseconds.
+    #[serde(default)]
+    pub keepalive_interval_ms: Option<f64>,
+    /// TCP keepalive: unanswered probes before the connection is reset (at least 1).
+    #[serde(default)]
+    pub keepalive_count: Option<u32>,
+    /// `TCP_USER_TIMEOUT` in milliseconds: the connection is reset when data it sent stays
+    /// unacknowledged that long.
+    #[serde(default)]
+    pub tcp_user_timeout_ms: Option<f64>,
+}
+
+/// Linux's keepalive defaults (`tcp_keepalive_time`, `_intvl`, `_probes`).
+const LINUX_KEEPALIVE: (f64, f64, u32) = (7_200_000.0, 75_000.0, 9);
+
+/// An endpoint's TCP timers: keepalive (idle, interval, count) and user timeout.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TcpTimers {
+    /// Keepalive idle time, probe interval and probe count, when keepalive is on.
+    pub keepalive: Option<(Duration, Duration, u32)>,
+    /// `TCP_USER_TIMEOUT`, when set.
+    pub user_timeout: Option<Duration>,
 }
 
 impl EndpointDef {
+    /// The TCP timers this endpoint's connections run.
+    pub fn tcp_timers(&self) -> TcpTimers {
+        let on = self.keepalive_idle_ms.is_some()
+            || self.keepalive_interval_ms.is_some()
+            || self.keepalive_count.is_some();
+        let (idle, interval, count) = LINUX_KEEPALIVE;
+        TcpTimers {
+            keepalive: on.then(|| {
+                (
+                    ms(self.keepalive_idle_ms.unwrap_or(idle)),
+                    ms(self.keepalive_interval_ms.unwrap_or(interval)),
+                    self.keepalive_count.unwrap_or(count).max(1),
+                )
+            }),
+            user_timeout: self.tcp_user_timeout_ms.map(ms),
+        }
+    }
+
     /// An endpoint at `addr` with default priorities and backoff.
     pub fn new(addr: impl Into<String>) -> Self {
         Self {
@@ -210,6 +255,10 @@ impl EndpointDef {
             reconnect_min_ms: None,
             reconnect_max_ms: None,
             reconnect_jitter: None,
+            keepalive_idle_ms: None,
+            keepalive_interval_ms: None,
+            keepalive_count: None,
+            tcp_user_timeout_ms: None,
         }
     }
 

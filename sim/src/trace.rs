@@ -47,7 +47,7 @@ pub enum What {
     ConnectFailed {
         /// The address dialled.
         addr: String,
-        /// Why (`refused`, `unreachable`, `bad_peer`, `busy`).
+        /// Why (`refused`, `bad_peer`, `busy`).
         reason: &'static str,
     },
     /// A dialer waits before its next attempt.
@@ -119,6 +119,13 @@ pub enum What {
         b: String,
         /// Only `a -> b` is repaired.
         oneway: bool,
+    },
+    /// Every connection between two host patterns was reset.
+    Reset {
+        /// One side.
+        a: String,
+        /// The other side.
+        b: String,
     },
     /// The host crashed: every socket and pipe gone, state lost.
     Crash,
@@ -204,6 +211,7 @@ impl fmt::Display for What {
             Self::Repair { a, b, oneway } => {
                 write!(f, "repair {a} {} {b}", if *oneway { "->" } else { "<->" })
             }
+            Self::Reset { a, b } => write!(f, "reset {a} <-> {b}"),
             Self::Crash => f.write_str("crash"),
             Self::Restart => f.write_str("restart"),
             Self::ListenerDown { addr } => write!(f, "listener_down {addr}"),

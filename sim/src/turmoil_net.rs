@@ -15,12 +15,14 @@
 //!   partitions).
 //! * turmoil does not retransmit TCP segments. A segment dropped by a partition leaves
 //!   the connection stalled forever (later segments wait for the lost one), where a real
-//!   stack would retransmit or, after its retransmission timeout, reset. [`Fabric`]
-//!   models the second outcome: [`Fabric::partition`] cuts the link in turmoil *and*
-//!   resets every connection crossing it (reads fail with `ConnectionReset`, writes with
-//!   `BrokenPipe`), so dialers reconnect once the link is repaired. To model a short
-//!   outage that TCP rides out, use turmoil's `hold`/`release` instead (segments are kept
-//!   and delivered late). One-way partitions have no faithful model and are not offered.
+//!   stack would retransmit it after the repair or, after its retransmissions time out
+//!   (about 15 minutes on Linux), reset. The first outcome, a silent partition that TCP
+//!   rides out, is turmoil's `hold`/`release` (segments are kept and delivered late, at
+//!   the release): the scenario layer's `partition` uses it. The second is
+//!   [`Fabric::reset_between`] (reads fail with `ConnectionReset`, writes with
+//!   `BrokenPipe`), the scenario layer's `reset`; [`Fabric::partition`] cuts the link in
+//!   turmoil *and* resets the connections crossing it, for tests of what sp-net does
+//!   once a pipe is gone. One-way partitions have no faithful model and are not offered.
 //! * Listeners bind only the wildcard (`tcp://*:port`, `tcp://0.0.0.0:port`,
 //!   `tcp://[::]:port`) or a loopback address of the network's IP version; anything else
 //!   fails with `AddrNotAvailable` (turmoil would panic on a family mismatch).

@@ -12,7 +12,7 @@ use sim::Folder;
 /// Scenarios that must pass on layer 2 with the expectations they have on layer 1.
 const REQUIRED: [&str; 4] = [
     "survey-deadline",
-    "priority-failover",
+    "priority-blackhole-stall",
     "reqrep-partition-heal",
     "pair-crash-restart",
 ];
@@ -54,6 +54,7 @@ fn every_scenario_runs_on_layer_2_or_is_declared_unsupported() {
     let want: BTreeMap<&str, Vec<&str>> = [
         ("link-faults", vec!["one-way link", "loss", "network drops"]),
         ("reconnect-storm", vec!["more hosts"]),
+        ("priority-failover", vec!["no keepalive"]),
         (
             "survey-partition",
             vec!["one-way partitions", "network drops"],
@@ -81,7 +82,8 @@ fn every_scenario_runs_on_layer_2_or_is_declared_unsupported() {
 
 #[test]
 fn same_seed_same_outcome_on_layer_2() {
-    let f = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/priority_failover.toml");
+    let f =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/priority_blackhole_stall.toml");
     let a = turmoil_scenario::run(&f, 11).expect("runs");
     let b = turmoil_scenario::run(&f, 11).expect("runs");
     assert!(a.passed(), "{a}");
@@ -99,7 +101,7 @@ fn layer_restricted_entries_are_listed_as_skipped() {
     let l1 = sim::scenario::run(&f, 1).expect("runs");
     assert!(l1.passed() && l2.passed(), "{l1}\n{l2}");
     assert_eq!(l1.skipped.len(), 2, "{:?}", l1.skipped);
-    assert_eq!(l2.skipped.len(), 6, "{:?}", l2.skipped);
+    assert_eq!(l2.skipped.len(), 8, "{:?}", l2.skipped);
     assert!(l2.skipped.iter().any(|s| s.contains("(partition)")));
     assert!(l2.to_string().contains("--layer turmoil"));
 }

@@ -32,6 +32,8 @@ pub(crate) enum PipeEnd {
     Io(#[from] std::io::Error),
     #[error("connection closed by peer")]
     Eof,
+    #[error("peer silent past the WebSocket ping timeout")]
+    Silent,
 }
 
 /// The receiving side of an established connection.
@@ -104,6 +106,16 @@ pub(crate) async fn run(shared: SharedRef, conn: Established, info: PipeInfo) ->
         PipeEnd::Frame(_) | PipeEnd::Ws(_) => {
             shared.count(Count::FrameError);
             tracing::warn!(pipe = %id, peer, error = %end, "closing connection");
+        }
+        // The pong timeout passed, or the kernel gave up on the connection (keepalive
+        // probes or retransmissions unanswered: ETIMEDOUT).
+        PipeEnd::Silent => {
+            shared.count(Count::ClosedForSilence);
+            tracing::info!(pipe = %id, peer, error = %end, "closing connection");
+        }
+        PipeEnd::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            shared.count(Count::ClosedForSilence);
+            tracing::info!(pipe = %id, peer, error = %end, "connection timed out");
         }
         other => tracing::debug!(pipe = %id, peer, end = %other, "pipe ended"),
     }

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::readiness::{ChangeWatch, Readiness, ReadinessProbe};
 use crate::stats::Statistics;
 use crate::transport::tls::TlsConfig;
-use crate::transport::{Network, StreamOptions, TokioNetwork};
+use crate::transport::{Network, StreamOptions, TokioNetwork, WsPing};
 use crate::url::IntoUrl;
 
 /// Socket options with nanomsg-compatible meanings. Endpoint-related values (priorities,
@@ -42,9 +42,13 @@ pub struct SocketOptions {
     pub send_queue: usize,
     /// How long `close` waits for queued messages to be written (default 1 s).
     pub linger: Duration,
-    /// TCP settings (TCP_NODELAY on, keepalive off) for TCP-based connections of
-    /// endpoints created afterwards.
+    /// TCP settings (TCP_NODELAY on, keepalive off) for TCP-based connections (tcp,
+    /// tls+tcp, ws, wss) of endpoints created afterwards; set
+    /// [`StreamOptions::keepalive`] to notice a dead or silent peer.
     pub tcp: StreamOptions,
+    /// WebSocket heartbeat of `ws://`/`wss://` pipes of endpoints created afterwards
+    /// (default `None`: no pings sent).
+    pub ws_ping: Option<WsPing>,
     /// Connections one listener keeps open at once (default 1024). A connection accepted
     /// beyond it is closed at once and counted in
     /// [`SocketStats::connections_refused`](crate::stats::SocketStats::connections_refused).
@@ -68,6 +72,7 @@ impl Default for SocketOptions {
             send_queue: 128,
             linger: Duration::from_secs(1),
             tcp: StreamOptions::default(),
+            ws_ping: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
@@ -327,6 +332,7 @@ impl Socket {
             max_recv: o.max_recv_size,
             handshake_timeout: o.handshake_timeout,
             tcp: o.tcp,
+            ws_ping: o.ws_ping,
             max_connections: o.max_connections,
             reconnect_min: o.reconnect_min,
             reconnect_max: o.reconnect_max,

@@ -25,6 +25,11 @@ pub struct SocketStats {
     /// [`SocketOptions::max_connections`](crate::SocketOptions::max_connections) open
     /// (also counted in `accepts`).
     pub connections_refused: u64,
+    /// Pipes closed because their peer fell silent: no answer within the WebSocket ping
+    /// timeout ([`SocketOptions::ws_ping`](crate::SocketOptions::ws_ping)), or the
+    /// kernel timed the connection out (TCP keepalive probes or retransmissions
+    /// unanswered, `ETIMEDOUT`).
+    pub pipes_closed_for_silence: u64,
 }
 
 /// One connection event of an endpoint or pipe, counted in [`SocketStats`].
@@ -44,6 +49,8 @@ pub(crate) enum Count {
     FrameError,
     /// The protocol refused a pipe ([`SocketStats::pipes_refused`]).
     PipeRefused,
+    /// A pipe closed for its peer's silence ([`SocketStats::pipes_closed_for_silence`]).
+    ClosedForSilence,
 }
 
 impl SocketStats {
@@ -57,6 +64,7 @@ impl SocketStats {
             Count::HandshakeFailure => &mut self.handshake_failures,
             Count::FrameError => &mut self.frame_errors,
             Count::PipeRefused => &mut self.pipes_refused,
+            Count::ClosedForSilence => &mut self.pipes_closed_for_silence,
         };
         *n += 1;
     }

@@ -258,7 +258,8 @@ async fn dial_from_a_chosen_local_address_with_keepalive() {
         let ep = pull.listen("tcp://127.0.0.1:0").await.unwrap();
         let port = ep.url().port().unwrap();
         let push = Socket::new(SocketType::Push);
-        let tcp = sp_net::transport::StreamOptions { nodelay: true, keepalive: true };
+        let keepalive = Some(sp_net::transport::TcpKeepalive::default());
+        let tcp = sp_net::transport::StreamOptions { keepalive, ..Default::default() };
         push.set_options(SocketOptions { tcp, ..SocketOptions::default() });
         // nanomsg's `iface;host:port` form: connect from 127.0.0.2.
         push.dial(&format!("tcp://127.0.0.2;127.0.0.1:{port}")).await.unwrap();

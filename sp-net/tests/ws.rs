@@ -629,3 +629,121 @@ async fn keys_come_from_the_os_not_the_seed() {
     .await
     .unwrap();
 }
+
+// ---------------------------------------------------------------------------------------
+// Dead-peer detection: the WebSocket heartbeat (`SocketOptions::ws_ping`).
+
+const PING: sp_net::transport::WsPing = sp_net::transport::WsPing {
+    interval: Duration::from_millis(100),
+    timeout: Duration::from_millis(200),
+};
+
+fn sha1(data: &[u8]) -> [u8; 20] {
+    let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
+    d.as_ref().try_into().unwrap()
+}
+
+/// A raw server that accepts one `ws://` dial from a REQ socket and completes the
+/// upgrade; returns the upgraded stream.
+async fn raw_upgraded_server(raw: &TcpListener) -> TcpStream {
+    let (mut s, _) = raw.accept().await.unwrap();
+    let head = read_head(&mut s).await;
+    let key = head
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .expect("a key");
+    let accept = sp_proto::wire::ws_http::accept_key(key, sha1);
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: rep.sp.nanomsg.org\r\n\r\n"
+    );
+    s.write_all(response.as_bytes()).await.unwrap();
+    s
+}
+
+/// Reads one client frame and checks that it is an empty masked Ping.
+async fn expect_client_ping(s: &mut TcpStream) {
+    let mut f = [0u8; 6];
+    s.read_exact(&mut f).await.unwrap();
+    assert_eq!(f[..2], [0x89, 0x80], "a final, masked, empty Ping: {f:x?}");
+}
+
+/// A REQ with the heartbeat on, dialed to a raw server that completed the upgrade.
+async fn pinging_req_on_raw_server() -> (Socket, TcpStream) {
+    let raw = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = raw.local_addr().unwrap().port();
+    let req = Socket::new(SocketType::Req);
+    req.set_options(pinging());
+    req.dial(&format!("ws://127.0.0.1:{port}/")).await.unwrap();
+    let s = raw_upgraded_server(&raw).await;
+    req.wait_for_pipes(1).await.unwrap();
+    (req, s)
+}
+
+fn pinging() -> SocketOptions {
+    SocketOptions {
+        ws_ping: Some(PING),
+        reconnect_min: Duration::from_secs(30),
+        reconnect_max: Duration::from_secs(30),
+        ..SocketOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn ws_ping_closes_the_pipe_of_a_server_that_stops_answering() {
+    tokio::time::timeout(LIMIT, async {
+        let (req, mut s) = pinging_req_on_raw_server().await;
+        // The peer completed the upgrade and now says nothing, answers nothing, and
+        // keeps its socket open: a black hole as far as the dialer can tell.
+        let silent_since = tokio::time::Instant::now();
+        expect_client_ping(&mut s).await;
+        req.wait_for_pipes_at_most(0).await.unwrap();
+        let waited = silent_since.elapsed();
+        assert!(
+            waited >= PING.interval + PING.timeout - Duration::from_millis(20),
+            "closed after {waited:?}"
+        );
+        assert_eq!(req.stats().socket.pipes_closed_for_silence, 1);
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest).await;
+        assert!(rest.is_empty(), "nothing after the ping: {rest:x?}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn ws_ping_keeps_the_pipe_of_a_server_that_answers() {
+    tokio::time::timeout(LIMIT, async {
+        let (req, mut s) = pinging_req_on_raw_server().await;
+        // Five pings in a row, each answered by a Pong: each comes one interval after
+        // the answer to the one before, and the pipe stays.
+        for _ in 0..5 {
+            expect_client_ping(&mut s).await;
+            s.write_all(&[0x8a, 0x00]).await.unwrap();
+        }
+        assert_eq!(req.pipe_count(), 1);
+        assert_eq!(req.stats().socket.pipes_closed_for_silence, 0);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn ws_ping_closes_the_pipe_of_a_client_that_stops_answering() {
+    tokio::time::timeout(LIMIT, async {
+        let rep = Socket::new(SocketType::Rep);
+        rep.set_options(pinging());
+        let ep = rep.listen("ws://127.0.0.1:0/").await.unwrap();
+        let port = ep.url().port().unwrap();
+        let req = request("/", port, "Upgrade", Some("rep.sp.nanomsg.org"));
+        let (head, mut s) = upgrade(port, &req).await;
+        assert_eq!(status_line(&head), "HTTP/1.1 101 Switching Protocols");
+        rep.wait_for_pipes(1).await.unwrap();
+        let (fin, opcode, payload) = read_frame(&mut s).await;
+        assert!(fin && opcode == 0x9 && payload.is_empty(), "an empty Ping");
+        rep.wait_for_pipes_at_most(0).await.unwrap();
+        assert_eq!(rep.stats().socket.pipes_closed_for_silence, 1);
+    })
+    .await
+    .unwrap();
+}

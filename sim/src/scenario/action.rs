@@ -58,7 +58,8 @@ pub enum Action {
         #[serde(default)]
         max: Option<usize>,
     },
-    /// Cut the network between host patterns.
+    /// Cut the network between host patterns: a black hole (packets are held, the
+    /// connections stay open, nothing is reset).
     Partition {
         /// One side (a host, `*`, or a prefix ending in `*`).
         a: String,
@@ -77,6 +78,14 @@ pub enum Action {
         /// Only `a -> b`.
         #[serde(default)]
         oneway: bool,
+    },
+    /// Reset every connection between host patterns (both ends see it reset); the
+    /// network stays up.
+    Reset {
+        /// One side.
+        a: String,
+        /// The other side.
+        b: String,
     },
     /// A host crashes (state lost).
     Crash {
@@ -114,6 +123,7 @@ impl Action {
             Self::Recv { .. } => "recv",
             Self::Partition { .. } => "partition",
             Self::Repair { .. } => "repair",
+            Self::Reset { .. } => "reset",
             Self::Crash { .. } => "crash",
             Self::Restart { .. } => "restart",
             Self::RestartListener { .. } => "restart_listener",

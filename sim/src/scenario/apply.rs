@@ -31,6 +31,8 @@ pub(crate) trait Driver {
     fn recv(&mut self, socket: &str, max: usize) -> Result<(), Self::Error>;
     /// Cuts (`cut`) or repairs the network between two host patterns.
     fn partition(&mut self, a: &str, b: &str, oneway: bool, cut: bool) -> Result<(), Self::Error>;
+    /// Resets every connection between two host patterns.
+    fn reset(&mut self, a: &str, b: &str) -> Result<(), Self::Error>;
     /// A host crashes (`up` false) or restarts from its definition.
     fn crash(&mut self, host: &str, up: bool) -> Result<(), Self::Error>;
     /// A listener closes and binds again after `down`.
@@ -57,6 +59,7 @@ pub(crate) fn apply<D: Driver>(d: &mut D, t: &Timed<'_>) -> Result<(), D::Error>
         Action::Recv { socket, max } => d.recv(socket, max.unwrap_or(usize::MAX)),
         Action::Partition { a, b, oneway } => d.partition(a, b, *oneway, true),
         Action::Repair { a, b, oneway } => d.partition(a, b, *oneway, false),
+        Action::Reset { a, b } => d.reset(a, b),
         Action::Crash { host } => d.crash(host, false),
         Action::Restart { host } => d.crash(host, true),
         Action::RestartListener {
@@ -121,6 +124,11 @@ impl Driver for Sim {
         } else {
             self.repair(a, b, oneway);
         }
+        Ok(())
+    }
+
+    fn reset(&mut self, a: &str, b: &str) -> Result<(), SimError> {
+        Self::reset(self, a, b);
         Ok(())
     }
 

@@ -21,7 +21,7 @@
 //! [[step]]                         # the timeline
 //! at_ms = 100
 //! do = "send"                      # send request survey subscribe unsubscribe recv
-//! socket = "client.push"           # partition repair crash restart restart_listener wait
+//! socket = "client.push"           # partition repair reset crash restart restart_listener wait
 //! body = "job-{i}"
 //! count = 10
 //! every_ms = 50

@@ -222,7 +222,19 @@ impl Checker {
             self.fail(p, format!("`addr` {:?}: no host {:?}", e.addr, e.host()));
         }
         self.duration(path.clone(), "reconnect_min_ms", e.reconnect_min_ms);
-        self.duration(path, "reconnect_max_ms", e.reconnect_max_ms);
+        self.duration(path.clone(), "reconnect_max_ms", e.reconnect_max_ms);
+        self.duration(path.clone(), "keepalive_idle_ms", e.keepalive_idle_ms);
+        self.duration(
+            path.clone(),
+            "keepalive_interval_ms",
+            e.keepalive_interval_ms,
+        );
+        self.duration(path.clone(), "tcp_user_timeout_ms", e.tcp_user_timeout_ms);
+        if e.keepalive_count == Some(0) {
+            let mut p = path;
+            p.push(Key("keepalive_count"));
+            self.fail(p, "`keepalive_count` is 0: at least one probe".to_owned());
+        }
     }
 }
 
@@ -309,7 +321,9 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
             Action::Subscribe { socket, .. }
             | Action::Unsubscribe { socket, .. }
             | Action::Recv { socket, .. } => c.socket_name(p, "socket", socket),
-            Action::Partition { a, b, .. } | Action::Repair { a, b, .. } => {
+            Action::Partition { a, b, .. }
+            | Action::Repair { a, b, .. }
+            | Action::Reset { a, b } => {
                 c.host_pattern(p.clone(), "a", a);
                 c.host_pattern(p, "b", b);
             }

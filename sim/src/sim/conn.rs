@@ -58,6 +58,7 @@ impl Sim {
                     None,
                 ],
                 dirs: [Dir::default(), Dir::default()],
+                live: Default::default(),
                 target: th,
                 addr,
             },
@@ -75,17 +76,8 @@ impl Sim {
         };
         let th = conn.target;
         let addr = conn.addr.clone();
+        // A SYN into a black hole waits in `blackhole.rs`, and so does the answer.
         let back = self.delay(th, dialer.host);
-        if self.is_blocked(dialer.host, th) || self.is_blocked(th, dialer.host) {
-            self.schedule(
-                self.now + back,
-                Ev::Refused {
-                    c,
-                    reason: "unreachable",
-                },
-            );
-            return;
-        }
         let listener = self.bound.get(&addr).copied();
         let Some((lh, ls, lep)) = listener.filter(|&(lh, ..)| self.hosts[lh].up) else {
             self.schedule(
@@ -118,6 +110,7 @@ impl Sim {
         let Some(conn) = self.conns.remove(&c) else {
             return;
         };
+        self.discard_parked(&conn);
         let Some(e) = conn.ends[0] else {
             return;
         };
@@ -191,6 +184,7 @@ impl Sim {
             }
         }
         self.rec.log(&full).connects.push(now);
+        self.start_keepalive(c, to);
         self.note(
             me.host,
             Some(me.sock),
@@ -256,7 +250,9 @@ impl Sim {
         let peer = conn.ends[1 - end];
         let both_closed = conn.ends.iter().all(|x| x.is_none_or(|x| x.closed));
         if both_closed {
-            self.conns.remove(&c);
+            if let Some(conn) = self.conns.remove(&c) {
+                self.discard_parked(&conn);
+            }
         }
         self.gone.entry(c).or_insert("conn_closed");
         let peer_name = peer.map(|p| self.end_name(&p));

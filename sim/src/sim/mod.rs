@@ -17,9 +17,11 @@ use crate::record::{Recorder, Sent, SocketLog};
 use crate::trace::{TraceEvent, What};
 use crate::SimError;
 
+mod blackhole;
 mod conn;
 mod drain;
 mod host;
+mod keepalive;
 mod net;
 
 pub(crate) use self::net::NET_DROP_REASONS;
@@ -114,11 +116,19 @@ struct Dir {
     busy_until: Instant,
     last_arrival: Instant,
     backlog: VecDeque<(Bytes, bool)>,
+    /// Events held by a black-hole partition, in order (see `blackhole.rs`).
+    parked: VecDeque<Ev>,
+    /// When the first of `parked` was held.
+    parked_since: Instant,
+    /// The sender reset the connection: nothing it sent will be retransmitted.
+    aborted: bool,
 }
 
 struct Conn {
     ends: [Option<End>; 2],
     dirs: [Dir; 2],
+    /// Each end's view of its peer's liveness (keepalive).
+    live: [keepalive::Liveness; 2],
     target: usize,
     addr: String,
 }
@@ -160,6 +170,14 @@ enum Ev {
     Fin {
         c: ConnId,
         to: usize,
+    },
+    Release {
+        c: ConnId,
+        dir: usize,
+    },
+    Liveness {
+        c: ConnId,
+        end: usize,
     },
     Reply {
         h: usize,
@@ -523,6 +541,12 @@ impl Sim {
     }
 
     fn handle(&mut self, ev: Ev) {
+        if let Some(ev) = self.park(ev) {
+            self.dispatch(ev);
+        }
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
         match ev {
             Ev::Timer { h, s, inc } => self.on_timer(h, s, inc),
             Ev::Dial { h, s, inc, ep } => self.on_dial(h, s, inc, ep),
@@ -537,6 +561,8 @@ impl Sim {
             } => self.on_frame(c, to, bytes, counted),
             Ev::Depart { c, dir } => self.try_credit(c, dir),
             Ev::Fin { c, to } => self.close_end(c, to, "peer_closed"),
+            Ev::Release { c, dir } => self.on_release(c, dir),
+            Ev::Liveness { c, end } => self.on_liveness(c, end),
             Ev::Reply { h, s, inc, body } => {
                 let host = &self.hosts[h];
                 if host.up && host.inc == inc {

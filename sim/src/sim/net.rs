@@ -32,18 +32,24 @@ impl Net {
 }
 
 /// Every reason the network drops a frame for, as `net_drops` checks name them.
-pub(crate) const NET_DROP_REASONS: [&str; 5] =
-    ["loss", "partition", "conn_closed", "host_down", "bad_frame"];
+pub(crate) const NET_DROP_REASONS: [&str; 6] = [
+    "loss",
+    "partition",
+    "reset",
+    "conn_closed",
+    "host_down",
+    "bad_frame",
+];
 
 impl Sim {
     /// Cuts the network between hosts matching `a` and hosts matching `b` (exact names,
-    /// `*`, or prefixes ending in `*`). Two-way: connections between them break at once
-    /// (both ends see the pipe go) and new ones are refused. One-way (`a -> b` only):
-    /// frames from `a` to `b` vanish silently, connections stay up (half-open), and
-    /// dials between them fail.
+    /// `*`, or prefixes ending in `*`), both ways or (`oneway`) only `a -> b`. A black
+    /// hole: nothing is reset, connections stay open, and whatever crosses a cut
+    /// direction (frames, SYNs, FINs) is held as TCP would keep retransmitting it, then
+    /// delivered in order after the [`repair`](Self::repair). Only a timer (a REQ resend,
+    /// a keepalive) or the peer's own traffic after the repair ends such a connection.
     pub fn partition(&mut self, a: &str, b: &str, oneway: bool) {
-        let pairs = self.pairs(a, b);
-        for &(x, y) in &pairs {
+        for (x, y) in self.pairs(a, b) {
             self.net.blocked.insert((x, y));
             if !oneway {
                 self.net.blocked.insert((y, x));
@@ -54,28 +60,11 @@ impl Sim {
             b: b.to_owned(),
             oneway,
         });
-        if !oneway {
-            let cut: Vec<ConnId> = self
-                .conns
-                .iter()
-                .filter(|(_, c)| {
-                    let hs: Vec<usize> = c.ends.iter().flatten().map(|e| e.host).collect();
-                    hs.len() == 2
-                        && self.net.blocked.contains(&(hs[0], hs[1]))
-                        && self.net.blocked.contains(&(hs[1], hs[0]))
-                })
-                .map(|(&id, _)| id)
-                .collect();
-            for c in cut {
-                self.gone.insert(c, "partition");
-                self.close_end(c, 0, "partition");
-                self.close_end(c, 1, "partition");
-            }
-        }
         self.settle();
     }
 
-    /// Undoes [`partition`](Self::partition) for the same patterns.
+    /// Undoes [`partition`](Self::partition) for the same patterns: what was held is
+    /// delivered at each sender's next retransmission.
     pub fn repair(&mut self, a: &str, b: &str, oneway: bool) {
         for (x, y) in self.pairs(a, b) {
             self.net.blocked.remove(&(x, y));
@@ -88,6 +77,35 @@ impl Sim {
             b: b.to_owned(),
             oneway,
         });
+        self.plan_releases();
+        self.settle();
+    }
+
+    /// Resets every connection between hosts matching `a` and hosts matching `b`: both
+    /// ends see it go at once (reason `reset`). The network stays up, so dialers
+    /// reconnect after their backoff.
+    pub fn reset(&mut self, a: &str, b: &str) {
+        let pairs: std::collections::BTreeSet<(usize, usize)> =
+            self.pairs(a, b).into_iter().collect();
+        let cut: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                let hs: Vec<usize> = c.ends.iter().flatten().map(|e| e.host).collect();
+                hs.len() == 2
+                    && (pairs.contains(&(hs[0], hs[1])) || pairs.contains(&(hs[1], hs[0])))
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        self.note_net(What::Reset {
+            a: a.to_owned(),
+            b: b.to_owned(),
+        });
+        for c in cut {
+            self.gone.insert(c, "reset");
+            self.close_end(c, 0, "reset");
+            self.close_end(c, 1, "reset");
+        }
         self.settle();
     }
 
@@ -207,16 +225,10 @@ impl Sim {
         if let Some(cn) = self.conns.get_mut(&c) {
             cn.dirs[from].owed = true;
         }
-        let lost = if self.is_blocked(fh, th) {
-            Some("partition")
-        } else if self.roll(fh, th, link.loss) {
-            Some("loss")
-        } else {
-            None
-        };
         let now = self.now;
-        if let Some(reason) = lost {
-            self.net_drop(fh, reason);
+        // A frame into a black hole is not lost: it is held on arrival (`blackhole.rs`).
+        if !self.is_blocked(fh, th) && self.roll(fh, th, link.loss) {
+            self.net_drop(fh, "loss");
             self.try_credit(c, from);
             return;
         }

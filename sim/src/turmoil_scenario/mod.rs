@@ -13,9 +13,13 @@
 //!
 //! # What maps, and what is refused
 //!
-//! Two-way partitions cut the turmoil link and reset the connections crossing it
-//! ([`Fabric`](crate::turmoil_net::Fabric)); crashes and restarts are turmoil's `crash`
-//! and `bounce`; link latency and jitter become turmoil's per-link latency range. Anything without a faithful model is
+//! Two-way partitions are black holes: turmoil's `hold` keeps every segment between the
+//! two hosts and `release` (the repair) delivers them in order, so connections stay up as
+//! over real TCP (turmoil's TCP does not retransmit: dropping the segments instead would
+//! stall the streams for good). It delivers at the repair itself, where a real stack (and
+//! layer 1) waits for its next retransmission timeout. `reset` resets the connections
+//! between two hosts ([`Fabric`](crate::turmoil_net::Fabric)); crashes and restarts are
+//! turmoil's `crash` and `bounce`; link latency and jitter become turmoil's per-link latency range. Anything without a faithful model is
 //! refused before the run with [`TurmoilError::Unsupported`], naming each step,
 //! expectation or link setting and why, never skipped silently:
 //! one-way partitions and one-way link settings, loss / duplication / reordering / rate /

@@ -299,11 +299,10 @@ impl Driver for Run<'_> {
         let at = self.now();
         for (x, y) in self.pairs(a, b) {
             if cut {
-                self.sim.partition(x.as_str(), y.as_str());
-                // Reset the connections crossing the cut; each end that was a pipe shows
-                // as its socket's disconnect.
-                self.fabric
-                    .reset_between(self.sim.lookup(x.as_str()), self.sim.lookup(y.as_str()));
+                // A black hole: turmoil holds every segment between the two hosts (its
+                // TCP does not retransmit, so dropping them would stall the streams
+                // for good) and delivers them in order on `release`.
+                self.sim.hold(x.as_str(), y.as_str());
                 let what = What::Partition {
                     a: x,
                     b: y,
@@ -311,7 +310,7 @@ impl Driver for Run<'_> {
                 };
                 self.shared.note(at, "net", None, what);
             } else {
-                self.sim.repair(x.as_str(), y.as_str());
+                self.sim.release(x.as_str(), y.as_str());
                 let what = What::Repair {
                     a: x,
                     b: y,
@@ -319,6 +318,18 @@ impl Driver for Run<'_> {
                 };
                 self.shared.note(at, "net", None, what);
             }
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self, a: &str, b: &str) -> Result<(), TurmoilError> {
+        let at = self.now();
+        for (x, y) in self.pairs(a, b) {
+            // Each end that was a pipe shows as its socket's disconnect.
+            self.fabric
+                .reset_between(self.sim.lookup(x.as_str()), self.sim.lookup(y.as_str()));
+            self.shared
+                .note(at, "net", None, What::Reset { a: x, b: y });
         }
         Ok(())
     }

@@ -5,7 +5,8 @@ use super::UnsupportedItem;
 use crate::def::LinkDef;
 use crate::scenario::{on_layer, Action, Expect, Layer, Scenario};
 
-const ONEWAY: &str = "one-way partitions have no faithful model on turmoil's TCP";
+const ONEWAY: &str = "one-way partitions have no faithful model on turmoil's TCP (it holds \
+     segments only in both directions, and dropping them would stall the stream for good)";
 
 const ONEWAY_LINK: &str = "one-way link settings have no model (turmoil links are symmetric)";
 
@@ -19,6 +20,8 @@ const TOO_MANY_HOSTS: &str = "more hosts than layer 2 runs in reasonable time (t
 pub const MAX_HOSTS: usize = 64;
 
 const NO_JITTER: &str = "sp-net dialers always jitter their reconnect delays";
+
+const TCP_TIMERS: &str = "turmoil's TCP has no keepalive and no user timeout";
 
 const NET_DROPS: &str = "turmoil counts no network drops";
 
@@ -64,6 +67,14 @@ pub fn unsupported(sc: &Scenario) -> Vec<UnsupportedItem> {
                     item(
                         format!("host {} socket {} dial {}", h.name, s.name, e.addr),
                         NO_JITTER,
+                    );
+                }
+            }
+            for e in s.listen.iter().chain(&s.dial) {
+                if e.tcp_timers() != crate::def::TcpTimers::default() {
+                    item(
+                        format!("host {} socket {} endpoint {}", h.name, s.name, e.addr),
+                        TCP_TIMERS,
                     );
                 }
             }

@@ -27,7 +27,7 @@ use crate::future::BoxFuture;
 use crate::pipe::{Established, PipeEnd};
 use crate::stats::{Count, PipeEvent};
 use crate::transport::tls::{TlsConfig, TlsError};
-use crate::transport::{Network, StreamOptions};
+use crate::transport::{Network, StreamOptions, WsPing};
 use crate::url::Url;
 
 /// A handle to a listening or dialing endpoint. Dropping the handle leaves the endpoint
@@ -68,6 +68,8 @@ pub(crate) struct EndpointConfig {
     pub(crate) handshake_timeout: Duration,
     /// TCP settings of TCP-based connections.
     pub(crate) tcp: StreamOptions,
+    /// WebSocket heartbeat of ws/wss pipes.
+    pub(crate) ws_ping: Option<WsPing>,
     /// Connections a listener keeps open at once.
     pub(crate) max_connections: usize,
     /// First reconnect delay of a dialer.

@@ -394,6 +394,8 @@ fn ws_settings(env: &Env<'_>) -> WsSettings {
         ours: env.ours,
         max_recv: env.cfg.max_recv,
         handshake_timeout: env.cfg.handshake_timeout,
+        tcp: env.cfg.tcp,
+        ping: env.cfg.ws_ping,
     }
 }
 
@@ -429,7 +431,14 @@ impl Connector for WsConnector {
         Box::pin(async move {
             let settings = self.settings;
             let timeout = settings.handshake_timeout;
-            let conn = ws::connect(&*self.network, &self.url, self.tls.as_ref(), timeout).await?;
+            let conn = ws::connect(
+                &*self.network,
+                &self.url,
+                self.tls.as_ref(),
+                timeout,
+                settings.tcp,
+            )
+            .await?;
             let url = self.url.clone();
             Ok(Box::pin(async move {
                 ws::upgrade(conn, &url, settings)

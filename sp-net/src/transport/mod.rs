@@ -21,6 +21,7 @@ pub mod tcp;
 pub mod tls;
 pub(crate) mod ws;
 mod ws_keys;
+mod ws_pipe;
 
 pub use crate::future::BoxFuture;
 
@@ -116,22 +117,68 @@ pub trait Listener: Send {
     fn local_url(&self) -> Url;
 }
 
-/// TCP settings a socket asks for on its connections.
+/// TCP settings a socket asks for on its connections (tcp, tls+tcp, ws and wss).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StreamOptions {
     /// TCP_NODELAY (default on, as NNG and mangos; nanomsg defaults to off).
     pub nodelay: bool,
-    /// SO_KEEPALIVE with the OS's timings (default off, as nanomsg and NNG).
-    pub keepalive: bool,
+    /// TCP keepalive: `None` (the default, as nanomsg and NNG) leaves it off.
+    pub keepalive: Option<TcpKeepalive>,
+    /// `TCP_USER_TIMEOUT` (Linux and Android): the longest that sent data may stay
+    /// unacknowledged before the kernel resets the connection. Keepalive probes are only
+    /// sent while nothing is outstanding, so a pipe that keeps *sending* into a silent
+    /// network is closed by this timeout, not by keepalive (without it, after about 15
+    /// minutes of retransmissions). `None` (the default) keeps the OS's behaviour. Rounded
+    /// up to whole milliseconds, at least 1 ms; elsewhere than Linux and Android, setting
+    /// it makes every connection fail with `ErrorKind::Unsupported`.
+    pub user_timeout: Option<std::time::Duration>,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
         Self {
             nodelay: true,
-            keepalive: false,
+            keepalive: None,
+            user_timeout: None,
         }
     }
+}
+
+/// TCP keepalive (`SO_KEEPALIVE`) and its timings: after `idle` without traffic the
+/// kernel sends a probe every `interval`; after `count` unanswered probes it resets the
+/// connection, and the pipe ends (counted in
+/// [`SocketStats::pipes_closed_for_silence`](crate::stats::SocketStats::pipes_closed_for_silence)).
+/// A dead or silent peer is so noticed after about `idle + interval * count`. A field
+/// left `None` keeps the operating system's value (on Linux `net.ipv4.tcp_keepalive_time`
+/// 7200 s, `tcp_keepalive_intvl` 75 s, `tcp_keepalive_probes` 9). The kernel counts in
+/// whole seconds: durations are rounded up to the next second, and at least 1 s; a
+/// `count` of 0 is raised to 1. `interval` and `count` are applied on Linux, Android,
+/// macOS, iOS, FreeBSD and NetBSD; elsewhere the OS's values stay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpKeepalive {
+    /// Time without traffic before the first probe (`TCP_KEEPIDLE`).
+    pub idle: Option<std::time::Duration>,
+    /// Time between probes (`TCP_KEEPINTVL`).
+    pub interval: Option<std::time::Duration>,
+    /// Unanswered probes before the connection is reset (`TCP_KEEPCNT`).
+    pub count: Option<u32>,
+}
+
+/// A WebSocket heartbeat for `ws://` and `wss://` pipes: when nothing has been received
+/// for `interval`, a Ping frame is sent; when nothing (the Pong or any other frame) has
+/// been received `timeout` after that, the pipe closes, counted in
+/// [`SocketStats::pipes_closed_for_silence`](crate::stats::SocketStats::pipes_closed_for_silence).
+/// A silent peer is so noticed `interval + timeout` after the last frame received from
+/// it. The Ping carries no payload; a peer that answers it as RFC 6455 requires (NNG and
+/// this library do) keeps its pipe while idle. libnanomsg 1.1.5 sends no Pong (and hands
+/// the Ping to its application as an empty message): do not set this toward it
+/// (docs/options.md, "Dead-peer detection").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WsPing {
+    /// Silence before a Ping is sent.
+    pub interval: std::time::Duration,
+    /// Time allowed for the peer to answer (with anything) before the pipe closes.
+    pub timeout: std::time::Duration,
 }
 
 /// Opens stream connections and listeners for the URLs it supports.

@@ -14,8 +14,8 @@
 //!   register their path with it, and the port is released when the last one goes. A path
 //!   matches exactly (the query is ignored): a listener at `ws://host:port` serves only
 //!   `/`, unlike nanomsg, which serves every path. `ws://` and `wss://` cannot share a
-//!   port; the TLS settings and handshake timeout of the first listener on a port apply to
-//!   every connection accepted on it (the path is only known after both).
+//!   port; the TLS and TCP settings and the handshake timeout of the first listener on a
+//!   port apply to every connection accepted on it (the path is only known after both).
 //! - **Data.** One SP message is one binary WebSocket message, fragmented at
 //!   [`DEFAULT_SEND_FRAGMENT`](sp_proto::wire::ws::DEFAULT_SEND_FRAGMENT); dialers mask
 //!   every frame with a fresh key from the OS CSPRNG (`ws_keys.rs`), and draw their
@@ -23,33 +23,32 @@
 //!   reassembled, pings answered, and a text message (close 1003), a message over the
 //!   socket's maximum receive size (1009) or a protocol error (1002) ends the connection
 //!   with that close code; the connection then lingers briefly, discarding input, so the
-//!   close frame is not lost to a TCP reset.
+//!   close frame is not lost to a TCP reset. The pipe itself is `ws_pipe.rs`, with the
+//!   optional heartbeat ([`WsPing`]) that closes the pipe of a peer gone silent.
 
 use std::collections::HashMap;
-use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
 use super::ws_keys::KeySource;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use sp_proto::wire::ws::dialer_offer;
-use sp_proto::wire::ws_frame::{
-    WsDecoder, WsEncoder, WsEvent, WsFrameError, WsRole, CLOSE_NORMAL, MAX_CONTROL_PAYLOAD,
-};
+use sp_proto::wire::ws_frame::WsRole;
 use sp_proto::wire::ws_http::{
     self, ClientUpgradeError, HttpError, Refusal, Reject, ResponseError, ServerUpgrade,
 };
 use sp_proto::wire::MaxRecvSize;
-use sp_proto::{Message, SocketType};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use sp_proto::SocketType;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::tls::TlsConfig;
-use super::{BoxFuture, BoxRead, BoxWrite, Conn, Io, Network};
-use crate::pipe::{Established, MsgRead, MsgWrite, PipeEnd};
+use super::ws_pipe::pipe_halves;
+use super::{Conn, Io, Network, StreamOptions, WsPing};
+use crate::pipe::Established;
 use crate::stats::Count;
 use crate::url::{Family, HostPort, Url};
 
@@ -67,15 +66,12 @@ pub(crate) struct WsSettings {
     pub(crate) max_recv: MaxRecvSize,
     /// Time allowed for the TCP/TLS and HTTP upgrade handshakes.
     pub(crate) handshake_timeout: Duration,
+    /// TCP settings of the connections (a listener's apply to its whole port: the first
+    /// listener on a port binds it).
+    pub(crate) tcp: StreamOptions,
+    /// The heartbeat of each pipe, if any.
+    pub(crate) ping: Option<WsPing>,
 }
-
-/// How long a connection closed for a peer's error keeps draining input after sending its
-/// close frame.
-const CLOSE_LINGER: Duration = Duration::from_secs(2);
-/// Most bytes discarded while lingering.
-const CLOSE_DRAIN_MAX: usize = 16 * 1024 * 1024;
-/// Encoded bytes gathered before a write.
-const FLUSH_AT: usize = 64 * 1024;
 
 /// Why a WebSocket upgrade failed.
 #[derive(Debug, thiserror::Error)]
@@ -127,10 +123,10 @@ fn tcp_url(addr: &HostPort) -> Url {
 // Listening: one TCP listener per address, shared by every path.
 
 /// A connection that completed the upgrade, handed to the listener of its path.
-struct Upgraded {
-    io: Box<dyn Io>,
-    leftover: BytesMut,
-    peer: String,
+pub(super) struct Upgraded {
+    pub(super) io: Box<dyn Io>,
+    pub(super) leftover: BytesMut,
+    pub(super) peer: String,
 }
 
 /// A listener registered for one path.
@@ -221,6 +217,7 @@ async fn find_or_bind(
     addr: &HostPort,
     tls: Option<TlsConfig>,
     handshake_timeout: Duration,
+    tcp: StreamOptions,
 ) -> io::Result<Arc<Hub>> {
     let mut key = HubKey {
         net: network.namespace(),
@@ -240,7 +237,7 @@ async fn find_or_bind(
             return Ok(hub);
         }
     }
-    let listener = network.bind(&tcp_url(addr)).await?;
+    let listener = network.bind_with(&tcp_url(addr), tcp).await?;
     let port = listener.local_url().port().unwrap_or(addr.port);
     key.port = port;
     let state = Arc::new(HubState {
@@ -267,6 +264,7 @@ pub(crate) struct WsListener {
     url: Url,
     rx: mpsc::UnboundedReceiver<Upgraded>,
     max_recv: MaxRecvSize,
+    ping: Option<WsPing>,
     _guard: RouteGuard,
 }
 
@@ -280,7 +278,7 @@ impl WsListener {
     /// stops accepting.
     pub(crate) async fn accept(&mut self) -> Option<Established> {
         let up = self.rx.recv().await?;
-        Some(pipe_halves(WsRole::Server, up, self.max_recv))
+        Some(pipe_halves(WsRole::Server, up, self.max_recv, self.ping))
     }
 }
 
@@ -296,6 +294,8 @@ pub(crate) async fn listen(
         ours,
         max_recv,
         handshake_timeout,
+        tcp,
+        ping,
     } = settings;
     check_url(url)?;
     let Url::Ws { addr, path, .. } = url else {
@@ -305,7 +305,7 @@ pub(crate) async fn listen(
         ));
     };
     let path = ws_http::target_path(path).unwrap_or_else(|| "/".to_owned());
-    let hub = find_or_bind(network, addr, tls, handshake_timeout).await?;
+    let hub = find_or_bind(network, addr, tls, handshake_timeout, tcp).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     {
@@ -330,6 +330,7 @@ pub(crate) async fn listen(
         url: url.with_port(hub.port),
         rx,
         max_recv,
+        ping,
         _guard: RouteGuard { hub, path, id },
     })
 }
@@ -455,12 +456,13 @@ async fn upgrade_server(state: &HubState, conn: Conn) -> Result<(), WsHandshakeE
 // Dialing.
 
 /// Opens the TCP (and for `wss://` the TLS) connection of a `ws://` dialer's attempt,
-/// within `timeout`.
+/// with the TCP settings `tcp`, within `timeout`.
 pub(crate) async fn connect(
     network: &dyn Network,
     url: &Url,
     tls: Option<&TlsConfig>,
     timeout: Duration,
+    tcp: StreamOptions,
 ) -> io::Result<Conn> {
     let Url::Ws { addr, .. } = url else {
         return Err(io::Error::new(
@@ -469,7 +471,7 @@ pub(crate) async fn connect(
         ));
     };
     let connected = async {
-        let conn = network.connect(&tcp_url(addr)).await?;
+        let conn = network.connect_with(&tcp_url(addr), tcp).await?;
         match tls {
             Some(tls) => tls.connect(conn, &addr.host).await,
             None => Ok(conn),
@@ -494,7 +496,12 @@ pub(crate) async fn upgrade(
     )
     .await
     .unwrap_or(Err(WsHandshakeError::TimedOut))?;
-    Ok(pipe_halves(WsRole::Client, up, settings.max_recv))
+    Ok(pipe_halves(
+        WsRole::Client,
+        up,
+        settings.max_recv,
+        settings.ping,
+    ))
 }
 
 fn host_header(addr: &HostPort) -> String {
@@ -534,246 +541,6 @@ async fn upgrade_client(
         leftover: buf,
         peer,
     })
-}
-
-// ---------------------------------------------------------------------------------------
-// The pipe: frames in, frames out.
-
-/// The write side, shared by the writer (messages) and the reader (pongs, close replies).
-/// Frames are appended whole to `out` and written from it, so a write cancelled halfway
-/// leaves the rest queued rather than a torn frame.
-struct Sink {
-    w: BoxWrite,
-    out: BytesMut,
-    enc: WsEncoder,
-    /// Masking keys (used by a client only).
-    keys: KeySource,
-    closed: bool,
-}
-
-impl Sink {
-    fn push_message(&mut self, m: &Message) {
-        let Self { out, enc, keys, .. } = self;
-        enc.encode_message(&m.header, &m.body, || keys.mask_key(), out);
-    }
-
-    fn push_pong(&mut self, payload: &[u8]) {
-        let Self { out, enc, keys, .. } = self;
-        // A ping's payload is at most 125 bytes, so this cannot fail.
-        let _ = enc.encode_pong(payload, || keys.mask_key(), out);
-    }
-
-    /// Queues our Close frame (once).
-    fn push_close(&mut self, code: u16, reason: &str) {
-        if self.closed {
-            return;
-        }
-        self.closed = true;
-        let mut cut = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
-        while !reason.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let Self { out, enc, keys, .. } = self;
-        let _ = enc.encode_close(code, &reason[..cut], || keys.mask_key(), out);
-    }
-
-    async fn flush(&mut self) -> io::Result<()> {
-        if self.keys.failed() {
-            // Frames masked while the OS supplied no randomness are never sent.
-            self.out.clear();
-            return Err(io::Error::other(
-                "no OS randomness for WebSocket masking keys",
-            ));
-        }
-        while !self.out.is_empty() {
-            if self.w.write_buf(&mut self.out).await? == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-        }
-        self.w.flush().await
-    }
-}
-
-type SharedSink = Arc<tokio::sync::Mutex<Sink>>;
-
-/// Control frames the reader still owes the peer (kept across a cancelled read).
-enum Owed {
-    Pong(Bytes),
-    Close(u16),
-}
-
-struct WsReader {
-    r: Option<BoxRead>,
-    buf: BytesMut,
-    dec: WsDecoder,
-    sink: SharedSink,
-    owed: Option<Owed>,
-    unflushed: bool,
-}
-
-impl WsReader {
-    /// Sends what is owed; `true` when that was our Close reply (the pipe ends).
-    async fn pay(&mut self) -> Result<bool, PipeEnd> {
-        if self.owed.is_none() && !self.unflushed {
-            return Ok(false);
-        }
-        let mut s = self.sink.lock().await;
-        let closing = match self.owed.take() {
-            Some(Owed::Pong(p)) => {
-                s.push_pong(&p);
-                false
-            }
-            Some(Owed::Close(code)) => {
-                s.push_close(code, "");
-                true
-            }
-            None => false,
-        };
-        self.unflushed = true;
-        s.flush().await?;
-        self.unflushed = false;
-        if closing {
-            let _ = s.w.shutdown().await;
-        }
-        Ok(closing)
-    }
-
-    /// Ends the connection for a peer's error: close frame with the error's code, then
-    /// drain input for a while in the background.
-    fn fail(&mut self, e: &WsFrameError) {
-        let Some(mut r) = self.r.take() else { return };
-        let sink = self.sink.clone();
-        let code = e.close_code();
-        let reason = e.to_string();
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(CLOSE_LINGER, async move {
-                {
-                    let mut s = sink.lock().await;
-                    s.push_close(code, &reason);
-                    if s.flush().await.is_err() {
-                        return;
-                    }
-                    let _ = s.w.shutdown().await;
-                }
-                let mut scratch = vec![0u8; 16 * 1024];
-                let mut drained = 0;
-                while drained < CLOSE_DRAIN_MAX {
-                    match r.read(&mut scratch).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => drained += n,
-                    }
-                }
-            })
-            .await;
-        });
-    }
-
-    async fn read_some(&mut self, out: &mut Vec<Bytes>) -> Result<(), PipeEnd> {
-        if self.pay().await? {
-            return Err(PipeEnd::Eof);
-        }
-        loop {
-            loop {
-                match self.dec.decode(&mut self.buf) {
-                    Ok(Some(WsEvent::Message(m))) => out.push(m),
-                    Ok(Some(WsEvent::Ping(p))) => {
-                        self.owed = Some(Owed::Pong(p));
-                        self.pay().await?;
-                    }
-                    Ok(Some(WsEvent::Close { code, .. })) => {
-                        self.owed = Some(Owed::Close(code.unwrap_or(CLOSE_NORMAL)));
-                        self.pay().await?;
-                        return Err(PipeEnd::Eof);
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        self.fail(&e);
-                        return Err(PipeEnd::Ws(e));
-                    }
-                }
-            }
-            if !out.is_empty() {
-                return Ok(());
-            }
-            let Some(r) = self.r.as_mut() else {
-                return Err(PipeEnd::Eof);
-            };
-            if self.buf.capacity() - self.buf.len() < 4096 {
-                self.buf.reserve(64 * 1024);
-            }
-            if r.read_buf(&mut self.buf).await? == 0 {
-                return Err(PipeEnd::Eof);
-            }
-        }
-    }
-}
-
-impl MsgRead for WsReader {
-    fn read<'a>(&'a mut self, out: &'a mut Vec<Bytes>) -> BoxFuture<'a, Result<(), PipeEnd>> {
-        Box::pin(self.read_some(out))
-    }
-}
-
-struct WsWriter {
-    sink: SharedSink,
-}
-
-impl MsgWrite for WsWriter {
-    fn write<'a>(
-        &'a mut self,
-        batch: &'a mut VecDeque<Message>,
-    ) -> BoxFuture<'a, Result<(), PipeEnd>> {
-        Box::pin(async move {
-            let mut s = self.sink.lock().await;
-            if s.closed {
-                batch.clear();
-                return Err(PipeEnd::Eof);
-            }
-            for m in batch.drain(..) {
-                s.push_message(&m);
-                if s.out.len() >= FLUSH_AT {
-                    s.flush().await?;
-                }
-            }
-            s.flush().await?;
-            Ok(())
-        })
-    }
-
-    fn close(&mut self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let mut s = self.sink.lock().await;
-            s.push_close(CLOSE_NORMAL, "");
-            if s.flush().await.is_ok() {
-                let _ = s.w.shutdown().await;
-            }
-        })
-    }
-}
-
-/// An upgraded connection as a pipe's reader and writer.
-fn pipe_halves(role: WsRole, up: Upgraded, max_recv: MaxRecvSize) -> Established {
-    let (r, w) = tokio::io::split(up.io);
-    let sink = Arc::new(tokio::sync::Mutex::new(Sink {
-        w: Box::new(w) as Box<dyn AsyncWrite + Send + Unpin>,
-        out: BytesMut::with_capacity(FLUSH_AT),
-        enc: WsEncoder::new(role),
-        keys: KeySource::new(),
-        closed: false,
-    }));
-    let reader = WsReader {
-        r: Some(Box::new(r)),
-        buf: up.leftover,
-        dec: WsDecoder::new(role, max_recv),
-        sink: sink.clone(),
-        owed: None,
-        unflushed: false,
-    };
-    Established {
-        peer: up.peer,
-        reader: Box::new(reader),
-        writer: Box::new(WsWriter { sink }),
-    }
 }
 
 #[cfg(test)]
