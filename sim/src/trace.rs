@@ -120,6 +120,15 @@ pub enum What {
         /// Only `a -> b` is repaired.
         oneway: bool,
     },
+    /// A link override was added (new latency or fault rates from now on).
+    Link {
+        /// One side.
+        a: String,
+        /// The other side.
+        b: String,
+        /// Only `a -> b`.
+        oneway: bool,
+    },
     /// The host crashed: every socket and pipe gone, state lost.
     Crash,
     /// The host restarted with fresh sockets.
@@ -203,6 +212,9 @@ impl fmt::Display for What {
             }
             Self::Repair { a, b, oneway } => {
                 write!(f, "repair {a} {} {b}", if *oneway { "->" } else { "<->" })
+            }
+            Self::Link { a, b, oneway } => {
+                write!(f, "link {a} {} {b}", if *oneway { "->" } else { "<->" })
             }
             Self::Crash => f.write_str("crash"),
             Self::Restart => f.write_str("restart"),

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use sp_proto::{Instant, SocketType};
 
 use super::{Action, Layer, Scenario, Timed};
-use crate::def::ms;
+use crate::def::{ms, LinkOverride};
 use crate::{Sim, SimError};
 
 /// What a simulator layer does for a timeline: run to a time, and perform each kind of
@@ -40,6 +40,8 @@ pub(crate) trait Driver {
         addr: &str,
         down: Duration,
     ) -> Result<(), Self::Error>;
+    /// Adds a link override from now on.
+    fn set_link(&mut self, link: &LinkOverride) -> Result<(), Self::Error>;
     /// Whether a failed action may be ignored (the run goes on).
     fn tolerated(_e: &Self::Error) -> bool {
         false
@@ -64,6 +66,7 @@ pub(crate) fn apply<D: Driver>(d: &mut D, t: &Timed<'_>) -> Result<(), D::Error>
             addr,
             down_ms,
         } => d.restart_listener(socket, addr, ms(*down_ms)),
+        Action::Link(l) => d.set_link(l),
         Action::Wait {} => Ok(()),
     }
 }
@@ -139,6 +142,10 @@ impl Driver for Sim {
         down: Duration,
     ) -> Result<(), SimError> {
         Self::restart_listener(self, socket, addr, down)
+    }
+
+    fn set_link(&mut self, link: &LinkOverride) -> Result<(), SimError> {
+        self.add_link(link.clone())
     }
 
     fn tolerated(e: &SimError) -> bool {

@@ -21,8 +21,12 @@ mod conn;
 mod drain;
 mod host;
 mod net;
+#[cfg(feature = "testing")]
+mod planted;
 
 pub(crate) use self::net::NET_DROP_REASONS;
+#[cfg(feature = "testing")]
+pub use self::planted::PlantedBug;
 
 use self::net::Net;
 
@@ -199,6 +203,8 @@ pub struct Sim {
     rec: Recorder,
     frames: u64,
     events: u64,
+    #[cfg(feature = "testing")]
+    planted: Option<PlantedBug>,
 }
 
 impl Sim {
@@ -220,6 +226,8 @@ impl Sim {
             rec: Recorder::default(),
             frames: 0,
             events: 0,
+            #[cfg(feature = "testing")]
+            planted: None,
         }
     }
 

@@ -20,6 +20,9 @@ pub const MAX_HOSTS: usize = 64;
 
 const NO_JITTER: &str = "sp-net dialers always jitter their reconnect delays";
 
+const LINK_CHANGE: &str = "link settings cannot change during a run on layer 2 (turmoil \
+     links keep the latency they start with)";
+
 const NET_DROPS: &str = "turmoil counts no network drops";
 
 const FROM_HOST: &str = "the sending host of a message is not recorded on layer 2";
@@ -79,6 +82,7 @@ pub fn unsupported(sc: &Scenario) -> Vec<UnsupportedItem> {
             Action::Partition { oneway: true, .. } | Action::Repair { oneway: true, .. } => {
                 item(what(", oneway"), ONEWAY);
             }
+            Action::Link(_) => item(what(""), LINK_CHANGE),
             _ => {}
         }
     }

@@ -1,0 +1,304 @@
+//! The swarm's safety oracles: rules every run must keep, judged over its events in the
+//! order they happened, stopping at the first violation (with its virtual time and the
+//! event). The rules are those of `sp-model`'s properties (`sp-model/src/props.rs`),
+//! restated over the simulator's events: the model checker's predicates judge its own
+//! model states, not a trace, so they cannot be called here.
+//!
+//! They read identities from the message bodies the swarm generates: every body is
+//! `tag~sender~step~i` (`tag` is the topic for PUB, `m` or `probe` otherwise), and
+//! REP and RESPONDENT answer `request@host`.
+//!
+//! * **REQ** delivers only the reply to its request in progress, at most once
+//!   (`REQ_CURRENT_REPLY`).
+//! * **SURVEYOR** delivers only responses to its survey in progress, within the deadline
+//!   (`SURVEY_CURRENT`).
+//! * **SUB** delivers only messages a current subscription prefixes (`SUB_FILTER_ORDER`).
+//! * **BUS** never delivers a socket's own message back to it (`BUS_NO_ECHO`).
+//! * **PULL and PAIR** never deliver a message twice, unless the scenario turns link
+//!   duplication on (a fault TCP never makes).
+//! * **PUSH and PAIR** lose nothing between peers that stayed connected: when neither
+//!   the sender nor any of its peers saw a pipe close, crashed, or was partitioned, and
+//!   no link lost frames, every message the sender's protocol accepted is delivered by
+//!   the end of the run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use bytes::Bytes;
+use sp_proto::Instant;
+
+use super::super::scenario::{Action, CheckResult, Scenario};
+use crate::def::{host_matches, SocketDef};
+use crate::trace::{body_text, time_text, TraceEvent, What};
+
+/// What the oracles keep per socket.
+#[derive(Default)]
+struct SockState {
+    /// REQ: the request in progress, and whether its reply was delivered.
+    request: Option<(Bytes, bool)>,
+    /// SURVEYOR: the survey in progress and when it started.
+    survey: Option<(Bytes, Instant)>,
+    /// SUB: the current subscriptions.
+    topics: BTreeSet<Bytes>,
+}
+
+/// Judges `trace` (a run of `sc`): ok, or the first violation.
+pub fn check(sc: &Scenario, trace: &[TraceEvent]) -> CheckResult {
+    let verdict = Oracles::new(sc).judge(trace);
+    CheckResult {
+        what: "safety oracles".into(),
+        ok: verdict.is_ok(),
+        detail: verdict.unwrap_or_else(|e| e),
+    }
+}
+
+struct Oracles {
+    defs: BTreeMap<String, SocketDef>,
+    state: BTreeMap<String, SockState>,
+    /// Deliveries at PULL and PAIR sockets, by body.
+    delivered: BTreeMap<Bytes, u32>,
+    duplication: bool,
+    lossy: bool,
+}
+
+fn reset(def: &SocketDef) -> SockState {
+    SockState {
+        topics: def
+            .subscribe
+            .iter()
+            .map(|t| Bytes::from(t.clone()))
+            .collect(),
+        ..SockState::default()
+    }
+}
+
+/// The part of a reply body before its last `@` (the request it answers).
+fn request_of(body: &[u8]) -> &[u8] {
+    match body.iter().rposition(|&c| c == b'@') {
+        Some(i) => &body[..i],
+        None => body,
+    }
+}
+
+/// The sender field of a generated body (`tag~sender~...`).
+fn sender_of(body: &[u8]) -> Option<&[u8]> {
+    body.split(|&c| c == b'~').nth(1)
+}
+
+impl Oracles {
+    fn new(sc: &Scenario) -> Self {
+        let mut defs = BTreeMap::new();
+        for h in sc.hosts.iter().flat_map(|h| h.expand()) {
+            for s in h.sockets {
+                defs.insert(format!("{}.{}", h.name, s.name), s);
+            }
+        }
+        let state = defs.iter().map(|(k, d)| (k.clone(), reset(d))).collect();
+        let links = std::iter::once(sc.links.default.clone())
+            .chain(sc.links.pairs.iter().map(|o| o.apply(&sc.links.default)));
+        let (mut duplication, mut lossy) = (false, false);
+        for l in links {
+            duplication |= l.duplicate > 0.0;
+            lossy |= l.loss > 0.0;
+        }
+        for st in &sc.steps {
+            match &st.action {
+                Action::Link(o) => {
+                    duplication |= o.duplicate.is_some_and(|p| p > 0.0);
+                    lossy |= o.loss.is_some_and(|p| p > 0.0);
+                }
+                Action::Partition { oneway: true, .. } => lossy = true,
+                _ => {}
+            }
+        }
+        Self {
+            defs,
+            state,
+            delivered: BTreeMap::new(),
+            duplication,
+            lossy,
+        }
+    }
+
+    fn judge(mut self, trace: &[TraceEvent]) -> Result<String, String> {
+        let mut recvs = 0u64;
+        for e in trace {
+            let full = e.socket.as_ref().map(|s| format!("{}.{s}", e.node));
+            let why = match (&e.what, full) {
+                (What::Restart | What::Crash, None) => {
+                    for (k, d) in &self.defs {
+                        if k.split_once('.').map(|x| x.0) == Some(e.node.as_str()) {
+                            self.state.insert(k.clone(), reset(d));
+                        }
+                    }
+                    None
+                }
+                (What::Send { body }, Some(s)) => {
+                    self.sent(&s, body, e.at);
+                    None
+                }
+                (What::Subscribe { topic, on }, Some(s)) => {
+                    if let Some(st) = self.state.get_mut(&s) {
+                        if *on {
+                            st.topics.insert(topic.clone());
+                        } else {
+                            st.topics.remove(topic);
+                        }
+                    }
+                    None
+                }
+                (What::Recv { body, .. }, Some(s)) => {
+                    recvs += 1;
+                    self.received(&s, body, e.at)
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                return Err(format!("at {}: `{e}`: {why}", time_text(e.at)));
+            }
+        }
+        self.nothing_lost(trace)?;
+        Ok(format!("{} events, {recvs} deliveries judged", trace.len()))
+    }
+
+    fn kind(&self, s: &str) -> &str {
+        self.defs.get(s).map_or("", |d| d.kind.as_str())
+    }
+
+    fn sent(&mut self, s: &str, body: &Bytes, at: Instant) {
+        let kind = self.kind(s).to_owned();
+        if let Some(st) = self.state.get_mut(s) {
+            match kind.as_str() {
+                "req" => st.request = Some((body.clone(), false)),
+                "surveyor" => st.survey = Some((body.clone(), at)),
+                _ => {}
+            }
+        }
+    }
+
+    /// The first rule a delivery of `body` at socket `s` breaks, if any.
+    fn received(&mut self, s: &str, body: &Bytes, at: Instant) -> Option<String> {
+        let kind = self.kind(s).to_owned();
+        let deadline = self
+            .defs
+            .get(s)
+            .and_then(|d| d.options.to_options().ok())
+            .map_or(Duration::ZERO, |o| o.survey_deadline());
+        let st = self.state.get_mut(s)?;
+        match kind.as_str() {
+            "req" => match &mut st.request {
+                Some((req, answered)) if req[..] == *request_of(body) => {
+                    if *answered {
+                        Some("REQ delivered a second reply to one request".into())
+                    } else {
+                        *answered = true;
+                        None
+                    }
+                }
+                Some((req, _)) => Some(format!(
+                    "REQ delivered a reply to another request than the one in progress ({})",
+                    body_text(req)
+                )),
+                None => Some("REQ delivered a reply with no request in progress".into()),
+            },
+            "surveyor" => match &st.survey {
+                Some((sv, started)) if sv[..] == *request_of(body) => (at > *started + deadline)
+                    .then(|| {
+                        format!(
+                            "SURVEYOR delivered a response after the deadline ({} after {})",
+                            time_text(Instant::ZERO + deadline),
+                            time_text(*started)
+                        )
+                    }),
+                _ => Some("SURVEYOR delivered a response to an older survey".into()),
+            },
+            "sub" => (!st.topics.iter().any(|t| body.starts_with(t)))
+                .then(|| "SUB delivered a message no subscription matches".into()),
+            "bus" => (sender_of(body) == Some(s.as_bytes()))
+                .then(|| "BUS echoed a socket's own message back to it".into()),
+            "pull" | "pair" | "pair1" => {
+                let n = self.delivered.entry(body.clone()).or_default();
+                *n += 1;
+                (*n > 1 && !self.duplication).then(|| "delivered twice".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// The sockets socket `s` connects with: those listening where it dials, and those
+    /// dialing where it listens.
+    fn peers(&self, s: &str) -> Vec<String> {
+        let Some(d) = self.defs.get(s) else {
+            return vec![];
+        };
+        self.defs
+            .iter()
+            .filter(|(k, o)| {
+                *k != s
+                    && (d
+                        .dial
+                        .iter()
+                        .any(|e| o.listen.iter().any(|l| l.addr == e.addr))
+                        || o.dial
+                            .iter()
+                            .any(|e| d.listen.iter().any(|l| l.addr == e.addr)))
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Every message a PUSH or PAIR sender whose peers stayed connected sent arrived.
+    fn nothing_lost(&self, trace: &[TraceEvent]) -> Result<(), String> {
+        if self.lossy {
+            return Ok(());
+        }
+        for (s, d) in &self.defs {
+            if !matches!(d.kind.as_str(), "push" | "pair" | "pair1") {
+                continue;
+            }
+            let mut group = self.peers(s);
+            if group.is_empty() {
+                continue;
+            }
+            group.push(s.clone());
+            let hosts: Vec<&str> = group
+                .iter()
+                .filter_map(|g| g.split_once('.'))
+                .map(|x| x.0)
+                .collect();
+            let broken = trace.iter().any(|e| match &e.what {
+                What::Disconnect { .. } | What::Crash => hosts.contains(&e.node.as_str()),
+                What::Partition { a, b, .. } => hosts
+                    .iter()
+                    .any(|h| host_matches(a, h) || host_matches(b, h)),
+                What::ListenerDown { .. } => hosts.contains(&e.node.as_str()),
+                _ => false,
+            });
+            if broken {
+                continue;
+            }
+            for e in trace {
+                let What::Send { body } = &e.what else {
+                    continue;
+                };
+                if e.socket
+                    .as_ref()
+                    .map(|x| format!("{}.{x}", e.node))
+                    .as_deref()
+                    != Some(s)
+                {
+                    continue;
+                }
+                if !self.delivered.contains_key(body) {
+                    return Err(format!(
+                        "at {}: `{e}`: lost between peers that stayed connected \
+                         ({s} and {})",
+                        time_text(e.at),
+                        group[..group.len() - 1].join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
