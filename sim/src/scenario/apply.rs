@@ -42,6 +42,10 @@ pub(crate) trait Driver {
     ) -> Result<(), Self::Error>;
     /// Adds a link override from now on.
     fn set_link(&mut self, link: &LinkOverride) -> Result<(), Self::Error>;
+    /// Whether the safety oracles watching the run saw a rule broken (the run stops).
+    fn violated(&self) -> bool {
+        false
+    }
     /// Whether a failed action may be ignored (the run goes on).
     fn tolerated(_e: &Self::Error) -> bool {
         false
@@ -75,6 +79,9 @@ pub(crate) fn apply<D: Driver>(d: &mut D, t: &Timed<'_>) -> Result<(), D::Error>
 pub(crate) fn play<D: Driver>(d: &mut D, sc: &Scenario, layer: Layer) -> Result<(), D::Error> {
     for t in sc.timeline(Some(layer)) {
         d.advance(t.at)?;
+        if d.violated() {
+            return Ok(()); // the oracles' first violation ends the run
+        }
         match apply(d, &t) {
             Ok(()) => {}
             Err(e) if D::tolerated(&e) => {}
@@ -146,6 +153,10 @@ impl Driver for Sim {
 
     fn set_link(&mut self, link: &LinkOverride) -> Result<(), SimError> {
         self.add_link(link.clone())
+    }
+
+    fn violated(&self) -> bool {
+        Self::violated(self)
     }
 
     fn tolerated(e: &SimError) -> bool {

@@ -272,6 +272,9 @@ impl Scenario {
     /// Builds the network (hosts started, nothing run yet).
     pub fn build(&self, seed: u64) -> Result<Sim, ScenarioError> {
         let mut sim = Sim::new(seed);
+        if self.oracles {
+            sim.watch(crate::swarm::oracle::Watch::new(self));
+        }
         sim.set_links(self.links.clone())
             .map_err(|e| self.err(seed, e))?;
         for h in &self.hosts {
@@ -340,7 +343,7 @@ impl Scenario {
 
     /// Checks the expectations against a finished run.
     pub fn report(&self, sim: &Sim, seed: u64) -> Report {
-        let checks = self.check_with_oracles(sim, sim.trace(), Layer::Proto);
+        let checks = self.check_with_oracles(sim, sim.oracle_verdict(), Layer::Proto);
         Report {
             scenario: self.name.clone(),
             file: None,
@@ -360,18 +363,15 @@ impl Scenario {
         }
     }
 
-    /// The expectations' results and, when `oracles` is on, the safety oracles' verdict
-    /// over the run's events.
+    /// The expectations' results and, when the oracles watched the run, their verdict.
     pub(crate) fn check_with_oracles(
         &self,
         run: &impl Outcome,
-        trace: &[crate::TraceEvent],
+        verdict: Option<CheckResult>,
         layer: Layer,
     ) -> Vec<CheckResult> {
         let mut v = self.check(run, layer);
-        if self.oracles {
-            v.push(crate::swarm::oracle::check(self, trace));
-        }
+        v.extend(verdict);
         v
     }
 

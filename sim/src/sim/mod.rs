@@ -241,6 +241,21 @@ impl Sim {
         Ok(())
     }
 
+    /// Lets the swarm's safety oracles judge every event of this run as it happens.
+    pub(crate) fn watch(&mut self, w: crate::swarm::oracle::Watch) {
+        self.rec.watch = Some(w);
+    }
+
+    /// The oracles' verdict, when they watch this run.
+    pub(crate) fn oracle_verdict(&self) -> Option<crate::scenario::CheckResult> {
+        self.rec.oracle_verdict()
+    }
+
+    /// Whether the oracles watching this run saw a rule broken.
+    pub(crate) fn violated(&self) -> bool {
+        self.rec.violated()
+    }
+
     /// Turns trace recording on or off (logs and counters are kept either way).
     pub fn set_tracing(&mut self, on: bool) {
         self.rec.tracing = on;

@@ -32,7 +32,7 @@ use crate::def::{host_matches, SocketDef};
 use crate::trace::{body_text, time_text, TraceEvent, What};
 
 /// What the oracles keep per socket.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct SockState {
     /// REQ: the request in progress, and whether its reply was delivered.
     request: Option<(Bytes, bool)>,
@@ -42,16 +42,76 @@ struct SockState {
     topics: BTreeSet<Bytes>,
 }
 
-/// Judges `trace` (a run of `sc`): ok, or the first violation.
+/// Judges `trace` (a run of `sc`) after the fact: ok, or the first violation. A run of
+/// a scenario with `oracles = true` is judged the same way while it goes, by a [`Watch`]
+/// its recorder feeds.
 pub fn check(sc: &Scenario, trace: &[TraceEvent]) -> CheckResult {
-    let verdict = Oracles::new(sc).judge(trace);
-    CheckResult {
-        what: "safety oracles".into(),
-        ok: verdict.is_ok(),
-        detail: verdict.unwrap_or_else(|e| e),
+    let mut w = Watch::new(sc);
+    for e in trace {
+        w.feed(e);
+    }
+    w.verdict(trace)
+}
+
+/// The oracles watching a run: every event is judged as it is recorded, and the first
+/// violation is kept (the driver stops the run at its next timeline step).
+#[derive(Debug)]
+pub(crate) struct Watch {
+    oracles: Oracles,
+    violation: Option<String>,
+    events: u64,
+    recvs: u64,
+}
+
+impl Watch {
+    /// Watches a run of `sc`.
+    pub(crate) fn new(sc: &Scenario) -> Self {
+        Self {
+            oracles: Oracles::new(sc),
+            violation: None,
+            events: 0,
+            recvs: 0,
+        }
+    }
+
+    /// Judges one event (nothing more after the first violation).
+    pub(crate) fn feed(&mut self, e: &TraceEvent) {
+        if self.violation.is_some() {
+            return;
+        }
+        self.events += 1;
+        if matches!(e.what, What::Recv { .. }) {
+            self.recvs += 1;
+        }
+        if let Some(why) = self.oracles.judge(e) {
+            self.violation = Some(format!("at {}: `{e}`: {why}", time_text(e.at)));
+        }
+    }
+
+    /// Whether a rule was broken.
+    pub(crate) fn violated(&self) -> bool {
+        self.violation.is_some()
+    }
+
+    /// The verdict at the end of the run, with the end-of-run rule (nothing lost between
+    /// peers that stayed connected) judged over the whole `trace`.
+    pub(crate) fn verdict(&self, trace: &[TraceEvent]) -> CheckResult {
+        let v = match &self.violation {
+            Some(v) => Err(v.clone()),
+            None => self
+                .oracles
+                .nothing_lost(trace)
+                .map(|()| format!("{} events, {} deliveries judged", self.events, self.recvs)),
+        };
+        CheckResult {
+            what: "safety oracles".into(),
+            ok: v.is_ok(),
+            detail: v.unwrap_or_else(|e| e),
+        }
     }
 }
 
+#[derive(Debug)]
 struct Oracles {
     defs: BTreeMap<String, SocketDef>,
     state: BTreeMap<String, SockState>,
@@ -120,45 +180,35 @@ impl Oracles {
         }
     }
 
-    fn judge(mut self, trace: &[TraceEvent]) -> Result<String, String> {
-        let mut recvs = 0u64;
-        for e in trace {
-            let full = e.socket.as_ref().map(|s| format!("{}.{s}", e.node));
-            let why = match (&e.what, full) {
-                (What::Restart | What::Crash, None) => {
-                    for (k, d) in &self.defs {
-                        if k.split_once('.').map(|x| x.0) == Some(e.node.as_str()) {
-                            self.state.insert(k.clone(), reset(d));
-                        }
+    /// The rule event `e` breaks, if any (and what it changes in the state).
+    fn judge(&mut self, e: &TraceEvent) -> Option<String> {
+        let full = e.socket.as_ref().map(|s| format!("{}.{s}", e.node));
+        match (&e.what, full) {
+            (What::Restart | What::Crash, None) => {
+                for (k, d) in &self.defs {
+                    if k.split_once('.').map(|x| x.0) == Some(e.node.as_str()) {
+                        self.state.insert(k.clone(), reset(d));
                     }
-                    None
                 }
-                (What::Send { body }, Some(s)) => {
-                    self.sent(&s, body, e.at);
-                    None
-                }
-                (What::Subscribe { topic, on }, Some(s)) => {
-                    if let Some(st) = self.state.get_mut(&s) {
-                        if *on {
-                            st.topics.insert(topic.clone());
-                        } else {
-                            st.topics.remove(topic);
-                        }
-                    }
-                    None
-                }
-                (What::Recv { body, .. }, Some(s)) => {
-                    recvs += 1;
-                    self.received(&s, body, e.at)
-                }
-                _ => None,
-            };
-            if let Some(why) = why {
-                return Err(format!("at {}: `{e}`: {why}", time_text(e.at)));
+                None
             }
+            (What::Send { body }, Some(s)) => {
+                self.sent(&s, body, e.at);
+                None
+            }
+            (What::Subscribe { topic, on }, Some(s)) => {
+                if let Some(st) = self.state.get_mut(&s) {
+                    if *on {
+                        st.topics.insert(topic.clone());
+                    } else {
+                        st.topics.remove(topic);
+                    }
+                }
+                None
+            }
+            (What::Recv { body, .. }, Some(s)) => self.received(&s, body, e.at),
+            _ => None,
         }
-        self.nothing_lost(trace)?;
-        Ok(format!("{} events, {recvs} deliveries judged", trace.len()))
     }
 
     fn kind(&self, s: &str) -> &str {

@@ -72,6 +72,9 @@ impl<'a> Run<'a> {
             fabric: Fabric::new(),
             steps: 0,
         };
+        if sc.oracles {
+            run.shared.lock().rec.watch = Some(crate::swarm::oracle::Watch::new(sc));
+        }
         let mut names = BTreeSet::new();
         for h in &hosts {
             if !names.insert(h.name.clone()) {
@@ -190,7 +193,8 @@ impl<'a> Run<'a> {
         let sc = self.sc;
         play(&mut self, sc, Layer::Turmoil)?;
         let outcome = self.outcome();
-        let checks = sc.check_with_oracles(&outcome, &self.shared.lock().rec.trace, Layer::Turmoil);
+        let verdict = self.shared.lock().rec.oracle_verdict();
+        let checks = sc.check_with_oracles(&outcome, verdict, Layer::Turmoil);
         let trace = crate::trace::render(&self.shared.lock().rec.trace);
         Ok(Report {
             scenario: sc.name.clone(),
@@ -288,6 +292,10 @@ impl Driver for Run<'_> {
         let (h, s) = self.socket(socket, None)?;
         self.post(&h, Cmd::Recv { socket: s, max });
         Ok(())
+    }
+
+    fn violated(&self) -> bool {
+        self.shared.lock().rec.violated()
     }
 
     fn set_link(&mut self, _link: &LinkOverride) -> Result<(), TurmoilError> {
