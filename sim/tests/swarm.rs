@@ -7,7 +7,7 @@ use sim::swarm::{self, PlantedBug};
 
 /// The seeds CI runs on each layer (well under a minute together in a debug build).
 const PROTO_SEEDS: std::ops::Range<u64> = 1..201;
-const TURMOIL_SEEDS: std::ops::Range<u64> = 1..6;
+const TURMOIL_SEEDS: std::ops::Range<u64> = 1..21;
 
 #[test]
 fn generated_scenarios_round_trip_through_toml() {

@@ -43,7 +43,7 @@ struct SockState {
 }
 
 /// Judges `trace` (a run of `sc`) after the fact: ok, or the first violation. A run of
-/// a scenario with `oracles = true` is judged the same way while it goes, by a [`Watch`]
+/// a scenario with `oracles = true` is judged the same way while it goes, by a watch
 /// its recorder feeds.
 pub fn check(sc: &Scenario, trace: &[TraceEvent]) -> CheckResult {
     let mut w = Watch::new(sc);
