@@ -240,3 +240,38 @@ fn the_oracles_watch_a_run_and_stop_it_at_the_first_violation() {
         "the run stopped at the next step"
     );
 }
+
+#[test]
+fn every_message_handed_to_a_receiver_is_delivered_or_counted_dropped() {
+    let frame = |ms: u64| {
+        ev(
+            ms,
+            "sub.s",
+            What::Deliver {
+                from: "p.s".into(),
+                len: 12,
+            },
+        )
+    };
+    let dropped = |ms: u64, reason: &str| {
+        let reason = format!("proto:{reason}");
+        ev(ms, "sub.s", What::Drop { reason, count: 1 })
+    };
+    let ok = [
+        frame(1),
+        recv(1, "sub.s", "a~p.s~0~0"),
+        frame(2),
+        dropped(2, "unsubscribed"),
+    ];
+    judge(&ok, false).unwrap();
+    let e = judge(&ok[..3], false).unwrap_err();
+    assert!(
+        e.contains("sub.s: 2 messages handed") && e.contains("1 unaccounted"),
+        "{e}"
+    );
+    // A drop of a message the socket was sending does not account for one that arrived.
+    let e = judge(&[frame(1), dropped(1, "cancelled")], false).unwrap_err();
+    assert!(e.contains("unaccounted"), "{e}");
+    // A crash takes its queued messages with it.
+    judge(&[frame(1), ev(2, "sub", What::Crash)], false).unwrap();
+}

@@ -50,6 +50,8 @@ impl Sim {
         }
         let sock = &mut self.hosts[h].sockets[s];
         sock.proto = AnyProtocol::new(SocketType::Req, config);
+        // The fresh protocol counts its drops from zero (those counted so far are kept).
+        sock.drops_seen = Default::default();
         for (pipe, info) in infos {
             let _ = sock.proto.handle_pipe_added(now, pipe, info);
         }

@@ -20,6 +20,10 @@
 //!   the sender nor any of its peers saw a pipe close, crashed, or was partitioned, and
 //!   no link lost frames, every message the sender's protocol accepted is delivered by
 //!   the end of the run.
+//! * **Every drop is counted**: a PULL, SUB, REQ or SURVEYOR whose host never crashed and
+//!   whose application receives at once delivered or counted dropped (with a
+//!   receive-side reason) every message handed to its protocol (layer 1, whose trace
+//!   has the frames).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -28,7 +32,7 @@ use bytes::Bytes;
 use sp_proto::Instant;
 
 use super::super::scenario::{Action, CheckResult, Scenario};
-use crate::def::{host_matches, SocketDef};
+use crate::def::{host_matches, RecvMode, SocketDef};
 use crate::trace::{body_text, time_text, TraceEvent, What};
 
 /// What the oracles keep per socket.
@@ -101,6 +105,7 @@ impl Watch {
             None => self
                 .oracles
                 .nothing_lost(trace)
+                .and_then(|()| self.oracles.drops_counted())
                 .map(|()| format!("{} events, {} deliveries judged", self.events, self.recvs)),
         };
         CheckResult {
@@ -117,6 +122,11 @@ struct Oracles {
     state: BTreeMap<String, SockState>,
     /// Deliveries at PULL and PAIR sockets, by body.
     delivered: BTreeMap<Bytes, u32>,
+    /// Per socket: frames handed to the protocol, messages delivered, receive drops
+    /// counted (layer 1 traces frames; layer 2 does not).
+    accounts: BTreeMap<String, [u64; 3]>,
+    /// Hosts that crashed (their queued messages went with them, uncounted).
+    crashed: BTreeSet<String>,
     duplication: bool,
     lossy: bool,
 }
@@ -130,6 +140,14 @@ fn reset(def: &SocketDef) -> SockState {
             .collect(),
         ..SockState::default()
     }
+}
+
+/// Whether a protocol drop (`proto:reason` in the trace) is of a message that arrived,
+/// rather than of one the socket was sending (cancelled, or skipped by fan-out).
+fn receive_drop(reason: &str) -> bool {
+    reason
+        .strip_prefix("proto:")
+        .is_some_and(|r| !matches!(r, "cancelled" | "pipe_busy" | "pipe_gone"))
 }
 
 /// The part of a reply body before its last `@` (the request it answers).
@@ -175,6 +193,8 @@ impl Oracles {
             defs,
             state,
             delivered: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            crashed: BTreeSet::new(),
             duplication,
             lossy,
         }
@@ -183,8 +203,24 @@ impl Oracles {
     /// The rule event `e` breaks, if any (and what it changes in the state).
     fn judge(&mut self, e: &TraceEvent) -> Option<String> {
         let full = e.socket.as_ref().map(|s| format!("{}.{s}", e.node));
+        if let Some(s) = &full {
+            let count = |i: usize, n: u64, a: &mut BTreeMap<String, [u64; 3]>| {
+                a.entry(s.clone()).or_default()[i] += n;
+            };
+            match &e.what {
+                What::Deliver { .. } => count(0, 1, &mut self.accounts),
+                What::Recv { .. } => count(1, 1, &mut self.accounts),
+                What::Drop { reason, count: n } if receive_drop(reason) => {
+                    count(2, *n, &mut self.accounts);
+                }
+                _ => {}
+            }
+        }
         match (&e.what, full) {
             (What::Restart | What::Crash, None) => {
+                if matches!(e.what, What::Crash) {
+                    self.crashed.insert(e.node.clone());
+                }
                 for (k, d) in &self.defs {
                     if k.split_once('.').map(|x| x.0) == Some(e.node.as_str()) {
                         self.state.insert(k.clone(), reset(d));
@@ -295,6 +331,30 @@ impl Oracles {
             })
             .map(|(k, _)| k.clone())
             .collect()
+    }
+
+    /// Every message handed to a receive-only socket (PULL, SUB) or a REQ or SURVEYOR
+    /// was delivered or counted dropped with a receive-side reason, when its host never
+    /// crashed and its application receives at once (layer 1, which traces frames).
+    fn drops_counted(&self) -> Result<(), String> {
+        if self.accounts.values().all(|a| a[0] == 0) {
+            return Ok(()); // no frames traced (layer 2)
+        }
+        for (s, [frames, recvs, drops]) in &self.accounts {
+            let Some(d) = self.defs.get(s) else { continue };
+            let host = s.split_once('.').map_or("", |x| x.0);
+            let judged = matches!(d.kind.as_str(), "pull" | "sub" | "req" | "surveyor")
+                && d.recv == RecvMode::Auto
+                && !self.crashed.contains(host);
+            if judged && *frames != recvs + drops {
+                return Err(format!(
+                    "{s}: {frames} messages handed to the protocol, {recvs} delivered, \
+                     {drops} counted dropped: {} unaccounted for",
+                    frames.abs_diff(recvs + drops)
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Every message a PUSH or PAIR sender whose peers stayed connected sent arrived.
