@@ -129,3 +129,24 @@ fn a_planted_bug_is_found_and_shrunk() {
     assert!(sc.run(small.seed).unwrap().passed(), "{text}");
     println!("{text}");
 }
+
+#[test]
+fn shrinking_keeps_only_what_the_failure_needs() {
+    let plan = swarm::generate(7, Layer::Proto);
+    assert!(plan.hosts.len() > 10 && plan.steps.len() > 10);
+    let target = plan.hosts[3].name.clone();
+    // A "failure" that needs one host and one of its sends, and nothing else.
+    let needs = |p: &swarm::Plan| {
+        p.hosts.iter().any(|h| h.name == target)
+            && p.steps.iter().any(|s| match &s.action {
+                sim::scenario::Action::Send(a) => a.socket.starts_with(&target),
+                _ => false,
+            })
+    };
+    assert!(needs(&plan), "seed 7's host 3 sends");
+    let s = swarm::shrink(&plan, 10_000, needs);
+    assert_eq!(s.plan.hosts.len(), 1, "{:?}", s.plan.hosts);
+    assert_eq!(s.plan.steps.len(), 1, "{:?}", s.plan.steps);
+    // The budget bounds the work.
+    assert_eq!(swarm::shrink(&plan, 5, needs).runs, 5);
+}

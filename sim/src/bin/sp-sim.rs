@@ -223,7 +223,7 @@ fn swarm_main(
             Ok(r) => {
                 passed += 1;
                 println!(
-                    "seed {seed} ok ({} hosts, end={})",
+                    "seed {seed} ok ({} hosts, end={}ms)",
                     plan.hosts.len(),
                     r.end.as_nanos() / 1_000_000
                 );

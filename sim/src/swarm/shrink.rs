@@ -1,6 +1,7 @@
 //! Shrinking a failing plan: greedy, bounded delta debugging. It tries, largest cuts
 //! first, to remove a whole protocol group, one host (with the steps and dial endpoints
-//! that name it), one step, or to cut a repeated send down to one; it keeps every cut
+//! that name it), a chunk of steps (halves, quarters, ...), one step, or to cut a
+//! repeated send down to one; it keeps every cut
 //! after which the plan still fails, and stops when no cut helps or the run budget is
 //! spent. The liveness phase and its expectations are derived again from what is left.
 
@@ -62,6 +63,18 @@ fn candidates(plan: &Plan) -> Vec<Plan> {
     }
     for i in 0..plan.hosts.len() {
         v.push(without_host(plan, i));
+    }
+    // Steps in chunks first (halves, quarters, ...), as delta debugging does, then one
+    // by one.
+    let n = plan.steps.len();
+    let mut size = n / 2;
+    while size > 1 {
+        for start in (0..n).step_by(size) {
+            let mut p = plan.clone();
+            p.steps.drain(start..(start + size).min(n));
+            v.push(p);
+        }
+        size /= 2;
     }
     for k in 0..plan.steps.len() {
         let mut p = plan.clone();
