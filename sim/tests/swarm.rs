@@ -150,3 +150,25 @@ fn shrinking_keeps_only_what_the_failure_needs() {
     // The budget bounds the work.
     assert_eq!(swarm::shrink(&plan, 5, needs).runs, 5);
 }
+
+#[test]
+fn shipped_scenarios_round_trip_through_toml() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let sc = Scenario::load(&path).unwrap();
+        let text = sc.to_toml().unwrap();
+        let back = Scenario::from_toml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back.to_toml().unwrap(), text, "{}", path.display());
+        let seed = sc.test_seeds()[0];
+        let (a, b) = (sc.run(seed).unwrap(), back.run(seed).unwrap());
+        assert_eq!(a.trace, b.trace, "{}", path.display());
+        assert_eq!(a.checks, b.checks, "{}", path.display());
+        n += 1;
+    }
+    assert!(n >= 14, "{n} scenarios");
+}

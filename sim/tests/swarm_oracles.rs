@@ -275,3 +275,76 @@ fn every_message_handed_to_a_receiver_is_delivered_or_counted_dropped() {
     // A crash takes its queued messages with it.
     judge(&[frame(1), ev(2, "sub", What::Crash)], false).unwrap();
 }
+
+#[test]
+fn push_never_passes_over_an_attached_higher_priority_pull() {
+    let sc = Scenario::from_toml(
+        r#"
+        oracles = true
+        [[host]]
+        name = "near"
+        [[host.socket]]
+        name = "s"
+        type = "pull"
+        listen = [{ addr = "near:1" }]
+        [[host]]
+        name = "far"
+        [[host.socket]]
+        name = "s"
+        type = "pull"
+        listen = [{ addr = "far:1" }]
+        [[host]]
+        name = "push"
+        [[host.socket]]
+        name = "s"
+        type = "push"
+        dial = [{ addr = "near:1", send_priority = 1 }, { addr = "far:1", send_priority = 2 }]
+    "#,
+    )
+    .unwrap();
+    let pipe = sp_proto::PipeId::new(1).unwrap();
+    let attach = |ms, peer: &str| {
+        ev(
+            ms,
+            "push.s",
+            What::Connect {
+                peer: peer.into(),
+                pipe,
+            },
+        )
+    };
+    let gone = What::Disconnect {
+        peer: "near.s".into(),
+        pipe,
+        reason: "partition",
+    };
+    let judge = |t: &[TraceEvent]| {
+        let r = check(&sc, t);
+        if r.ok {
+            Ok(())
+        } else {
+            Err(r.detail)
+        }
+    };
+    let base = [
+        attach(1, "far.s"),
+        attach(2, "near.s"),
+        send(3, "push.s", "m~push.s~0~0"),
+    ];
+    let mut good = base.to_vec();
+    good.push(recv(4, "near.s", "m~push.s~0~0"));
+    judge(&good).unwrap();
+    let mut inverted = base.to_vec();
+    inverted.push(recv(4, "far.s", "m~push.s~0~0"));
+    let e = judge(&inverted).unwrap_err();
+    assert!(
+        e.contains("priority inversion") && e.contains("near.s"),
+        "{e}"
+    );
+    // Once the near pipe is gone, the far one is the best there is.
+    let mut failover = base[..2].to_vec();
+    failover.push(ev(3, "push.s", gone));
+    failover.push(send(4, "push.s", "m~push.s~0~0"));
+    failover.push(recv(5, "far.s", "m~push.s~0~0"));
+    judge(&failover).unwrap();
+}

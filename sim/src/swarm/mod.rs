@@ -12,6 +12,7 @@
 mod generate;
 mod liveness;
 pub mod oracle;
+mod priority;
 mod shrink;
 
 use std::fmt;

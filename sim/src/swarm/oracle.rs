@@ -13,6 +13,8 @@
 //! * **SURVEYOR** delivers only responses to its survey in progress, within the deadline
 //!   (`SURVEY_CURRENT`).
 //! * **SUB** delivers only messages a current subscription prefixes (`SUB_FILTER_ORDER`).
+//! * **PUSH** never passes over an attached higher-priority pipe to a PULL that receives
+//!   at once (`PUSH_PRIORITY`; see `priority.rs` for when it is judged).
 //! * **BUS** never delivers a socket's own message back to it (`BUS_NO_ECHO`).
 //! * **PULL and PAIR** never deliver a message twice, unless the scenario turns link
 //!   duplication on (a fault TCP never makes).
@@ -32,6 +34,7 @@ use bytes::Bytes;
 use sp_proto::Instant;
 
 use super::super::scenario::{Action, CheckResult, Scenario};
+use super::priority::Priorities;
 use crate::def::{host_matches, RecvMode, SocketDef};
 use crate::trace::{body_text, time_text, TraceEvent, What};
 
@@ -127,6 +130,8 @@ struct Oracles {
     accounts: BTreeMap<String, [u64; 3]>,
     /// Hosts that crashed (their queued messages went with them, uncounted).
     crashed: BTreeSet<String>,
+    /// PUSH pipe priorities and attachments.
+    priorities: Priorities,
     duplication: bool,
     lossy: bool,
 }
@@ -189,12 +194,14 @@ impl Oracles {
                 _ => {}
             }
         }
+        let priorities = Priorities::new(&defs);
         Self {
             defs,
             state,
             delivered: BTreeMap::new(),
             accounts: BTreeMap::new(),
             crashed: BTreeSet::new(),
+            priorities,
             duplication,
             lossy,
         }
@@ -217,10 +224,19 @@ impl Oracles {
             }
         }
         match (&e.what, full) {
+            (What::Connect { peer, .. }, Some(s)) => {
+                self.priorities.pipe(&s, peer, true);
+                None
+            }
+            (What::Disconnect { peer, .. }, Some(s)) => {
+                self.priorities.pipe(&s, peer, false);
+                None
+            }
             (What::Restart | What::Crash, None) => {
                 if matches!(e.what, What::Crash) {
                     self.crashed.insert(e.node.clone());
                 }
+                self.priorities.host_reset(&e.node);
                 for (k, d) in &self.defs {
                     if k.split_once('.').map(|x| x.0) == Some(e.node.as_str()) {
                         self.state.insert(k.clone(), reset(d));
@@ -257,6 +273,7 @@ impl Oracles {
             match kind.as_str() {
                 "req" => st.request = Some((body.clone(), false)),
                 "surveyor" => st.survey = Some((body.clone(), at)),
+                "push" => self.priorities.sent(s, body),
                 _ => {}
             }
         }
@@ -305,7 +322,11 @@ impl Oracles {
             "pull" | "pair" | "pair1" => {
                 let n = self.delivered.entry(body.clone()).or_default();
                 *n += 1;
-                (*n > 1 && !self.duplication).then(|| "delivered twice".into())
+                if *n > 1 && !self.duplication {
+                    return Some("delivered twice".into());
+                }
+                let from = std::str::from_utf8(sender_of(body)?).ok()?;
+                self.priorities.received(s, from, body)
             }
             _ => None,
         }
