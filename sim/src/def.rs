@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sp_proto::{Config, Options, PipeInfo, Priority, SocketType};
 
 use crate::SimError;
@@ -18,7 +18,7 @@ pub(crate) fn ms(v: f64) -> Duration {
 }
 
 /// One host: a name and the sockets its process opens at start (and at every restart).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostDef {
     /// The host name. With `count`, hosts are named `name-0000`, `name-0001`, ...
@@ -33,7 +33,7 @@ pub struct HostDef {
 }
 
 /// What a socket does with messages that arrive.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecvMode {
     /// Receive every message as soon as it is ready (an application always in `recv`).
@@ -44,7 +44,7 @@ pub enum RecvMode {
 }
 
 /// An automatic answer from a REP or RESPONDENT socket.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyDef {
     /// The answer's body; `{body}` is the request's body, `{host}` this host's name.
@@ -70,7 +70,7 @@ fn default_reply_body() -> String {
 }
 
 /// Option values for a socket (absent fields keep the protocol defaults).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptionsDef {
     /// SURVEYOR deadline in milliseconds.
@@ -117,7 +117,7 @@ impl OptionsDef {
 }
 
 /// One socket of a host.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SocketDef {
     /// Name, unique within the host; the socket is addressed as `host.name`.
@@ -127,13 +127,13 @@ pub struct SocketDef {
     #[serde(rename = "type")]
     pub kind: String,
     /// Raw mode.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub raw: bool,
     /// Options.
     #[serde(default)]
     pub options: OptionsDef,
     /// Topics a SUB socket subscribes to when it opens.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subscribe: Vec<String>,
     /// When the application receives.
     #[serde(default)]
@@ -142,10 +142,10 @@ pub struct SocketDef {
     #[serde(default)]
     pub reply: Option<ReplyDef>,
     /// Addresses this socket listens on.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listen: Vec<EndpointDef>,
     /// Addresses this socket dials.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dial: Vec<EndpointDef>,
 }
 
@@ -177,7 +177,7 @@ impl SocketDef {
 }
 
 /// A listen or dial endpoint.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointDef {
     /// `host:port`. The part before the colon names the host that listens there.
@@ -282,7 +282,7 @@ impl EndpointDef {
 }
 
 /// Behaviour of one direction of the network between two hosts (netem-style).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkDef {
     /// One-way delay in milliseconds.
@@ -357,7 +357,7 @@ impl LinkDef {
 }
 
 /// A per-pair override of the default link: fields given replace the default's.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkOverride {
     /// One host (or a prefix ending in `*`).
@@ -405,14 +405,14 @@ impl LinkOverride {
 }
 
 /// The network: a default link and per-pair overrides (later overrides win).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinksDef {
     /// The link between any two hosts not overridden.
     #[serde(default)]
     pub default: LinkDef,
     /// Overrides.
-    #[serde(default, rename = "pair")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", rename = "pair")]
     pub pairs: Vec<LinkOverride>,
 }
 

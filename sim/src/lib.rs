@@ -62,6 +62,7 @@ mod folder;
 mod record;
 pub mod scenario;
 mod sim;
+pub mod swarm;
 pub mod trace;
 pub mod turmoil_net;
 pub mod turmoil_scenario;

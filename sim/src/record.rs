@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use sp_proto::{DropReason, Instant};
 
+use crate::swarm::oracle::Watch;
 use crate::trace::{TraceEvent, What};
 
 /// A message the application received.
@@ -73,6 +74,9 @@ pub(crate) struct Recorder {
     pub(crate) trace: Vec<TraceEvent>,
     /// Whether trace events are kept (logs and sends are kept either way).
     pub(crate) tracing: bool,
+    /// The swarm's safety oracles, judging every event as it is recorded (scenarios with
+    /// `oracles = true`).
+    pub(crate) watch: Option<Watch>,
 }
 
 impl Default for Recorder {
@@ -82,6 +86,7 @@ impl Default for Recorder {
             sent: Vec::new(),
             trace: Vec::new(),
             tracing: true,
+            watch: None,
         }
     }
 }
@@ -97,14 +102,31 @@ impl Recorder {
 
     /// A trace event on host `node`, about its socket `socket` if given.
     pub(crate) fn note(&mut self, at: Instant, node: &str, socket: Option<&str>, what: What) {
-        if self.tracing {
-            self.trace.push(TraceEvent {
-                at,
-                node: node.to_owned(),
-                socket: socket.map(str::to_owned),
-                what,
-            });
+        if !self.tracing && self.watch.is_none() {
+            return;
         }
+        let e = TraceEvent {
+            at,
+            node: node.to_owned(),
+            socket: socket.map(str::to_owned),
+            what,
+        };
+        if let Some(w) = &mut self.watch {
+            w.feed(&e);
+        }
+        if self.tracing {
+            self.trace.push(e);
+        }
+    }
+
+    /// The oracles' verdict, when they watch this run.
+    pub(crate) fn oracle_verdict(&self) -> Option<crate::scenario::CheckResult> {
+        self.watch.as_ref().map(|w| w.verdict(&self.trace))
+    }
+
+    /// Whether the oracles saw a rule broken.
+    pub(crate) fn violated(&self) -> bool {
+        self.watch.as_ref().is_some_and(Watch::violated)
     }
 
     /// A trace event about socket `full` (`host.socket`).

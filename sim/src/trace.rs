@@ -127,6 +127,15 @@ pub enum What {
         /// The other side.
         b: String,
     },
+    /// A link override was added (new latency or fault rates from now on).
+    Link {
+        /// One side.
+        a: String,
+        /// The other side.
+        b: String,
+        /// Only `a -> b`.
+        oneway: bool,
+    },
     /// The host crashed: every socket and pipe gone, state lost.
     Crash,
     /// The host restarted with fresh sockets.
@@ -212,6 +221,9 @@ impl fmt::Display for What {
                 write!(f, "repair {a} {} {b}", if *oneway { "->" } else { "<->" })
             }
             Self::Reset { a, b } => write!(f, "reset {a} <-> {b}"),
+            Self::Link { a, b, oneway } => {
+                write!(f, "link {a} {} {b}", if *oneway { "->" } else { "<->" })
+            }
             Self::Crash => f.write_str("crash"),
             Self::Restart => f.write_str("restart"),
             Self::ListenerDown { addr } => write!(f, "listener_down {addr}"),

@@ -126,3 +126,28 @@ fn usage_errors_exit_2() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
     }
 }
+
+#[test]
+fn swarm_runs_seeds_and_stops_at_its_time_limit() {
+    let o = sp_sim(&["swarm", "--help"]);
+    for flag in ["--seeds", "--layer", "--minutes", "--shrink-out", "--trace"] {
+        assert!(text(&o.stdout).contains(flag), "{flag}");
+    }
+    let o = sp_sim(&["swarm", "--seeds", "5..8"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("seed 5 ok") && out.contains("seed 7 ok"),
+        "{out}"
+    );
+    assert!(out.contains("swarm (proto): 3 passed, 0 failed"), "{out}");
+    let o = sp_sim(&["swarm", "--seeds", "5..8", "--minutes", "0"]);
+    assert!(text(&o.stdout).contains("time limit reached before seed 5"));
+    let o = sp_sim(&["swarm", "--seeds", "8..5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("empty seed range"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -5,6 +5,10 @@
 //!                                          one run; the report, and the trace if asked
 //! sp-sim sweep FILE --seeds A..B [--layer proto|turmoil]
 //!                                          runs seeds A (inclusive) to B (exclusive)
+//! sp-sim swarm --seeds A..B [--layer proto|turmoil] [--minutes N] [--shrink-out DIR]
+//!                                          generated scenarios with oracles and a
+//!                                          liveness phase; a failure prints its replay
+//!                                          line, and is shrunk into DIR if given
 //! sp-sim --help, sp-sim run --help, sp-sim sweep --help
 //! ```
 //!
@@ -22,6 +26,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sim::scenario::{self, Layer, Report, Scenario};
+use sim::swarm;
 use sim::turmoil_scenario::{self, TurmoilError};
 
 /// Runs deterministic network simulation scenarios (TOML files) on either simulator
@@ -53,6 +58,28 @@ enum Command {
         /// The seeds, as A..B.
         #[arg(long, value_name = "A..B", value_parser = parse_range)]
         seeds: SeedRange,
+    },
+    /// Generates a scenario per seed (topology, workload, faults), runs it with the
+    /// safety oracles and the liveness phase, and prints every failure with the line
+    /// that replays it.
+    Swarm {
+        /// The seeds, as A..B.
+        #[arg(long, value_name = "A..B", value_parser = parse_range)]
+        seeds: SeedRange,
+        /// The simulator layer: proto (the pure simulator) or turmoil (sp-net over
+        /// turmoil, with the faults turmoil models).
+        #[arg(long, default_value = "proto", value_name = "proto|turmoil")]
+        layer: Layer,
+        /// Stop after this many minutes of wall time (the seeds not run are reported).
+        #[arg(long)]
+        minutes: Option<f64>,
+        /// Shrink each failing seed and write the smallest failing scenario there as
+        /// `swarm-SEED-LAYER.toml` (replayable with `sp-sim run`).
+        #[arg(long, value_name = "DIR")]
+        shrink_out: Option<PathBuf>,
+        /// Print the trace of each failing seed.
+        #[arg(long)]
+        trace: bool,
     },
 }
 
@@ -115,6 +142,13 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> Result<bool, Fatal> {
     match cli.command {
+        Command::Swarm {
+            seeds,
+            layer,
+            minutes,
+            shrink_out,
+            trace,
+        } => swarm_main(seeds, layer, minutes, shrink_out.as_deref(), trace),
         Command::Run {
             common,
             seed,
@@ -165,4 +199,72 @@ fn real_main(cli: Cli) -> Result<bool, Fatal> {
             Ok(failed.is_empty())
         }
     }
+}
+
+/// `sp-sim swarm`: runs the seeds, prints one line per seed and, for each failure, its
+/// reasons and replay line; shrinks failures into `shrink_out` when given.
+fn swarm_main(
+    seeds: SeedRange,
+    layer: Layer,
+    minutes: Option<f64>,
+    shrink_out: Option<&Path>,
+    trace: bool,
+) -> Result<bool, Fatal> {
+    let started = std::time::Instant::now();
+    let limit = minutes.map(|m| std::time::Duration::from_secs_f64(m.max(0.0) * 60.0));
+    let (mut passed, mut failed) = (0u64, 0u64);
+    for seed in seeds.start..seeds.end {
+        if limit.is_some_and(|l| started.elapsed() >= l) {
+            println!("time limit reached before seed {seed}");
+            break;
+        }
+        let plan = swarm::generate(seed, layer);
+        match swarm::run_plan(&plan) {
+            Ok(r) => {
+                passed += 1;
+                println!(
+                    "seed {seed} ok ({} hosts, end={}ms)",
+                    plan.hosts.len(),
+                    r.end.as_nanos() / 1_000_000
+                );
+            }
+            Err(f) => {
+                failed += 1;
+                println!("{f}");
+                if trace {
+                    if let Ok(r) = swarm::run_plan_report(&plan) {
+                        print!("{}", r.trace);
+                    }
+                }
+                if let Some(dir) = shrink_out {
+                    let path = write_shrunk(&plan, &f, dir)?;
+                    println!("  shrunk: sp-sim run {}", path.display());
+                }
+            }
+        }
+        let _ = std::io::stdout().flush();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "swarm ({layer}): {passed} passed, {failed} failed in {secs:.1}s ({:.0} seeds/min)",
+        (passed + failed) as f64 * 60.0 / secs.max(1e-9)
+    );
+    Ok(failed == 0)
+}
+
+/// Shrinks a failing plan (keeping the kind of failure) and writes it.
+fn write_shrunk(plan: &swarm::Plan, f: &swarm::Failure, dir: &Path) -> Result<PathBuf, Fatal> {
+    let kind = f.kind();
+    let s = swarm::shrink(plan, 400, |p| {
+        swarm::run_plan(p).is_err_and(|g| g.kind() == kind)
+    });
+    let text = s
+        .plan
+        .scenario()
+        .to_toml()
+        .map_err(|e| Fatal(e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|e| Fatal(format!("{}: {e}", dir.display())))?;
+    let path = dir.join(format!("swarm-{}-{}.toml", plan.seed, plan.layer));
+    std::fs::write(&path, text).map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
+    Ok(path)
 }

@@ -1,10 +1,12 @@
 //! The timeline's actions, as written in scenario files.
 
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use crate::def::LinkOverride;
 
 /// What `send`, `request` and `survey` steps say: a body, sent once or repeatedly.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendAction {
     /// `host.socket`.
@@ -27,7 +29,7 @@ impl SendAction {
 }
 
 /// A timeline action.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// The application sends.
@@ -107,6 +109,10 @@ pub enum Action {
         #[serde(default)]
         down_ms: f64,
     },
+    /// Changes the link between two host patterns from now on: an override added at run
+    /// time (later overrides win), for latency spikes, clogging (a long latency that
+    /// holds frames in stream order without dropping them) and changing fault rates.
+    Link(LinkOverride),
     /// Nothing: only lets time pass (marks a point in the timeline).
     Wait {},
 }
@@ -127,6 +133,7 @@ impl Action {
             Self::Crash { .. } => "crash",
             Self::Restart { .. } => "restart",
             Self::RestartListener { .. } => "restart_listener",
+            Self::Link(_) => "link",
             Self::Wait {} => "wait",
         }
     }

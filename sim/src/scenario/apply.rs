@@ -7,7 +7,7 @@ use bytes::Bytes;
 use sp_proto::{Instant, SocketType};
 
 use super::{Action, Layer, Scenario, Timed};
-use crate::def::ms;
+use crate::def::{ms, LinkOverride};
 use crate::{Sim, SimError};
 
 /// What a simulator layer does for a timeline: run to a time, and perform each kind of
@@ -42,6 +42,12 @@ pub(crate) trait Driver {
         addr: &str,
         down: Duration,
     ) -> Result<(), Self::Error>;
+    /// Adds a link override from now on.
+    fn set_link(&mut self, link: &LinkOverride) -> Result<(), Self::Error>;
+    /// Whether the safety oracles watching the run saw a rule broken (the run stops).
+    fn violated(&self) -> bool {
+        false
+    }
     /// Whether a failed action may be ignored (the run goes on).
     fn tolerated(_e: &Self::Error) -> bool {
         false
@@ -67,6 +73,7 @@ pub(crate) fn apply<D: Driver>(d: &mut D, t: &Timed<'_>) -> Result<(), D::Error>
             addr,
             down_ms,
         } => d.restart_listener(socket, addr, ms(*down_ms)),
+        Action::Link(l) => d.set_link(l),
         Action::Wait {} => Ok(()),
     }
 }
@@ -75,6 +82,9 @@ pub(crate) fn apply<D: Driver>(d: &mut D, t: &Timed<'_>) -> Result<(), D::Error>
 pub(crate) fn play<D: Driver>(d: &mut D, sc: &Scenario, layer: Layer) -> Result<(), D::Error> {
     for t in sc.timeline(Some(layer)) {
         d.advance(t.at)?;
+        if d.violated() {
+            return Ok(()); // the oracles' first violation ends the run
+        }
         match apply(d, &t) {
             Ok(()) => {}
             Err(e) if D::tolerated(&e) => {}
@@ -147,6 +157,14 @@ impl Driver for Sim {
         down: Duration,
     ) -> Result<(), SimError> {
         Self::restart_listener(self, socket, addr, down)
+    }
+
+    fn set_link(&mut self, link: &LinkOverride) -> Result<(), SimError> {
+        self.add_link(link.clone())
+    }
+
+    fn violated(&self) -> bool {
+        Self::violated(self)
     }
 
     fn tolerated(e: &SimError) -> bool {

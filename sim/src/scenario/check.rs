@@ -141,6 +141,7 @@ fn received(run: &impl Outcome, c: &ReceivedCheck) -> Result<String, String> {
     };
     let mut details = Vec::new();
     let mut errs = Vec::new();
+    let mut total = 0;
     for name in &socks {
         let Some(log) = run.log(name) else { continue };
         let got: Vec<&Bytes> = log
@@ -179,10 +180,18 @@ fn received(run: &impl Outcome, c: &ReceivedCheck) -> Result<String, String> {
                 errs.push(format!("{name} received {}", abbreviate(&v)));
             }
         }
-        if let Err(m) = b.check(n) {
-            errs.push(format!("{name}: {m}"));
+        total += n;
+        if !c.total {
+            if let Err(m) = b.check(n) {
+                errs.push(format!("{name}: {m}"));
+            }
         }
         details.push(format!("{name}={n}"));
+    }
+    if c.total {
+        if let Err(m) = b.check(total) {
+            errs.push(format!("{} in total: {m}", c.socket));
+        }
     }
     if considered.as_ref().is_some_and(BTreeSet::is_empty) && c.all {
         errs.push("no sent message matches the filter".into());

@@ -8,7 +8,7 @@
 //! The `label` and `layers` keys every check may carry belong to
 //! [`ExpectDef`](super::ExpectDef).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Bounds on a number: the `count` (exact), `min` and `max` keys of a counting check.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -53,7 +53,7 @@ macro_rules! bounded {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, Deserialize)]
+        #[derive(Clone, Debug, Deserialize, Serialize)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             $($(#[$fmeta])* pub $field: $ty,)*
@@ -111,17 +111,53 @@ bounded! {
         #[serde(default)]
         pub after_ms: Option<f64>,
         /// Every considered message was received.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         pub all: bool,
         /// No considered message was received.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         pub none: bool,
+        /// The bounds apply to the total over the matching sockets (default: to each).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pub total: bool,
+    }
+}
+
+impl ReceivedCheck {
+    /// A check at `socket` with no filter and no bounds.
+    pub fn at(socket: impl Into<String>) -> Self {
+        Self {
+            socket: socket.into(),
+            sent_by: None,
+            sent_between: None,
+            body: None,
+            from_host: None,
+            by_ms: None,
+            after_ms: None,
+            all: false,
+            none: false,
+            total: false,
+            count: None,
+            min: None,
+            max: None,
+        }
+    }
+}
+
+impl PipesCheck {
+    /// At least `min` pipes at each socket matching `socket`.
+    pub fn at_least(socket: impl Into<String>, min: u64) -> Self {
+        Self {
+            socket: socket.into(),
+            count: None,
+            min: Some(min),
+            max: None,
+        }
     }
 }
 
 /// Every message `sender` sent (and the protocol accepted) was received exactly once by
 /// one of `receivers`, counting duplicates across all of them.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExactlyOnceCheck {
     /// Sending socket pattern.
@@ -131,7 +167,7 @@ pub struct ExactlyOnceCheck {
 }
 
 /// The responses a SURVEYOR's application received for one survey, as a set.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SurveyCheck {
     /// The surveyor.
@@ -204,7 +240,7 @@ bounded! {
 }
 
 /// An expectation, checked after the run: `check = "<name>"` picks the variant.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(tag = "check", rename_all = "snake_case")]
 pub enum Expect {
     /// See [`ReceivedCheck`].

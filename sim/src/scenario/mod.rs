@@ -49,7 +49,7 @@ mod validate;
 use std::fmt;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sp_proto::Instant;
 
 pub use self::action::{Action, SendAction};
@@ -65,7 +65,7 @@ use crate::def::{ms, HostDef, LinksDef};
 use crate::Sim;
 
 /// A scenario as read from its file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// A short name (defaults to the file stem).
@@ -80,6 +80,10 @@ pub struct Scenario {
     /// Seeds `cargo test` runs this scenario with (default `[1, 2, 3]`).
     #[serde(default)]
     pub seeds: Option<Vec<u64>>,
+    /// Whether the swarm's safety oracles judge the run's events as well
+    /// ([`swarm::oracle`](crate::swarm::oracle)); their verdict is one more check.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oracles: bool,
     /// The network.
     #[serde(default)]
     pub links: LinksDef,
@@ -95,7 +99,7 @@ pub struct Scenario {
 }
 
 /// The two simulator layers a scenario can run on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layer {
     /// The pure deterministic simulator over the `sp-proto` state machines ([`Sim`]).
@@ -139,7 +143,7 @@ pub(crate) fn on_layer(layers: Option<&[Layer]>, layer: Layer) -> bool {
 
 /// An expectation as written in a file: the check, and optionally the layers it applies
 /// on (`layers = ["proto"]`; absent: every layer).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ExpectDef {
     /// Only on these layers (absent: every layer).
     #[serde(default)]
@@ -170,7 +174,7 @@ impl ExpectDef {
 }
 
 /// One timeline entry.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Step {
     /// When, in virtual milliseconds.
     pub at_ms: f64,
@@ -232,6 +236,12 @@ impl Scenario {
         Ok(sc)
     }
 
+    /// The scenario as TOML text in the file format ([`from_toml`](Self::from_toml)
+    /// reads it back).
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+
     /// Reads and parses a scenario file; the name defaults to the file stem.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
         let err = |message: String| ScenarioError {
@@ -262,6 +272,9 @@ impl Scenario {
     /// Builds the network (hosts started, nothing run yet).
     pub fn build(&self, seed: u64) -> Result<Sim, ScenarioError> {
         let mut sim = Sim::new(seed);
+        if self.oracles {
+            sim.watch(crate::swarm::oracle::Watch::new(self));
+        }
         sim.set_links(self.links.clone())
             .map_err(|e| self.err(seed, e))?;
         for h in &self.hosts {
@@ -330,7 +343,7 @@ impl Scenario {
 
     /// Checks the expectations against a finished run.
     pub fn report(&self, sim: &Sim, seed: u64) -> Report {
-        let checks = self.check(sim, Layer::Proto);
+        let checks = self.check_with_oracles(sim, sim.oracle_verdict(), Layer::Proto);
         Report {
             scenario: self.name.clone(),
             file: None,
@@ -348,6 +361,18 @@ impl Scenario {
             layer: Layer::Proto,
             skipped: self.skipped_on(Layer::Proto),
         }
+    }
+
+    /// The expectations' results and, when the oracles watched the run, their verdict.
+    pub(crate) fn check_with_oracles(
+        &self,
+        run: &impl Outcome,
+        verdict: Option<CheckResult>,
+        layer: Layer,
+    ) -> Vec<CheckResult> {
+        let mut v = self.check(run, layer);
+        v.extend(verdict);
+        v
     }
 
     /// Checks the expectations that apply on `layer` against what a run observed.

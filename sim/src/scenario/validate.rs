@@ -13,7 +13,7 @@ use sp_proto::DropReason;
 
 use super::check::STAT_FIELDS;
 use super::{Action, Expect, Scenario, ScenarioError};
-use crate::def::{host_matches, EndpointDef, HostDef};
+use crate::def::{host_matches, EndpointDef, HostDef, LinkOverride};
 use crate::sim::NET_DROP_REASONS;
 
 /// Where in a scenario file something is: the line (1-based) and its text.
@@ -323,7 +323,8 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
             | Action::Recv { socket, .. } => c.socket_name(p, "socket", socket),
             Action::Partition { a, b, .. }
             | Action::Repair { a, b, .. }
-            | Action::Reset { a, b } => {
+            | Action::Reset { a, b }
+            | Action::Link(LinkOverride { a, b, .. }) => {
                 c.host_pattern(p.clone(), "a", a);
                 c.host_pattern(p, "b", b);
             }

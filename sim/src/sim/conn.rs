@@ -265,12 +265,20 @@ impl Sim {
         }
         let now = self.now;
         if let Some(pipe) = e.pipe {
+            // Several pipes of one socket may close at once (a listener restart, a
+            // partition): the outputs the previous removal left are drained first, as
+            // the protocol takes no input before.
+            if !self.hosts[e.host].sockets[e.sock].proto.is_drained() {
+                self.drain(e.host, e.sock);
+            }
             let sock = &mut self.hosts[e.host].sockets[e.sock];
             sock.pipes.remove(&pipe);
             sock.paused.remove(&pipe);
             sock.alloc.release(pipe);
             sock.input().handle_pipe_removed(now, pipe);
             self.dirty.insert((e.host, e.sock));
+            #[cfg(feature = "testing")]
+            self.planted_after_pipe_loss(e.host, e.sock);
             self.note(
                 e.host,
                 Some(e.sock),

@@ -254,7 +254,10 @@ impl Sim {
         if let Some(reply) = sock.def.replier(ty) {
             let body = reply.answer(&m.body);
             let delay = ms(reply.delay_ms);
-            if delay.is_zero() {
+            // An answer at once is sent at once only when the receive left no outputs
+            // (a resumed pipe, say): the protocol takes no input before those are
+            // drained, so otherwise it goes out at the same instant, after the drain.
+            if delay.is_zero() && sock.proto.is_drained() {
                 self.app_send(h, s, body);
             } else {
                 let inc = self.hosts[h].inc;

@@ -23,8 +23,12 @@ mod drain;
 mod host;
 mod keepalive;
 mod net;
+#[cfg(feature = "testing")]
+mod planted;
 
 pub(crate) use self::net::NET_DROP_REASONS;
+#[cfg(feature = "testing")]
+pub use self::planted::PlantedBug;
 
 use self::net::Net;
 
@@ -217,6 +221,8 @@ pub struct Sim {
     rec: Recorder,
     frames: u64,
     events: u64,
+    #[cfg(feature = "testing")]
+    planted: Option<PlantedBug>,
 }
 
 impl Sim {
@@ -238,6 +244,8 @@ impl Sim {
             rec: Recorder::default(),
             frames: 0,
             events: 0,
+            #[cfg(feature = "testing")]
+            planted: None,
         }
     }
 
@@ -249,6 +257,21 @@ impl Sim {
         }
         self.net.set_links(links);
         Ok(())
+    }
+
+    /// Lets the swarm's safety oracles judge every event of this run as it happens.
+    pub(crate) fn watch(&mut self, w: crate::swarm::oracle::Watch) {
+        self.rec.watch = Some(w);
+    }
+
+    /// The oracles' verdict, when they watch this run.
+    pub(crate) fn oracle_verdict(&self) -> Option<crate::scenario::CheckResult> {
+        self.rec.oracle_verdict()
+    }
+
+    /// Whether the oracles watching this run saw a rule broken.
+    pub(crate) fn violated(&self) -> bool {
+        self.rec.violated()
     }
 
     /// Turns trace recording on or off (logs and counters are kept either way).

@@ -8,8 +8,9 @@ use bytes::Bytes;
 use sp_proto::rng::Rng;
 
 use super::{ConnId, Ev, Sim};
-use crate::def::{host_matches, ms, LinkDef, LinksDef};
+use crate::def::{host_matches, ms, LinkDef, LinkOverride, LinksDef};
 use crate::trace::What;
+use crate::SimError;
 
 /// The network's own state: the link settings (default and per pair) and their
 /// resolution per direction, each direction's random stream, the directions a partition
@@ -107,6 +108,22 @@ impl Sim {
             self.close_end(c, 1, "reset");
         }
         self.settle();
+    }
+
+    /// Adds a link override (see [`LinksDef`]) for frames sent from now on: a latency
+    /// spike, a clogged link (a long latency holds frames without dropping them; the
+    /// connection keeps their order) or new fault rates.
+    pub fn add_link(&mut self, link: LinkOverride) -> Result<(), SimError> {
+        link.apply(&self.net.links.default).validate()?;
+        self.note_net(What::Link {
+            a: link.a.clone(),
+            b: link.b.clone(),
+            oneway: link.oneway,
+        });
+        self.net.links.pairs.push(link);
+        self.net.cache.clear();
+        self.settle();
+        Ok(())
     }
 
     pub(super) fn pairs(&self, a: &str, b: &str) -> Vec<(usize, usize)> {

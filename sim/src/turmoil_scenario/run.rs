@@ -12,7 +12,7 @@ use sp_proto::{Instant, ProtoStats, SocketType};
 
 use super::host::{host_main, port, Cmd, Mailbox, SharedRef};
 use super::TurmoilError;
-use crate::def::{host_matches, ms, HostDef};
+use crate::def::{host_matches, ms, HostDef, LinkOverride};
 use crate::scenario::{play, Driver, Layer, Outcome, Report, Scenario, ScenarioError};
 use crate::trace::What;
 use crate::turmoil_net::Fabric;
@@ -72,6 +72,9 @@ impl<'a> Run<'a> {
             fabric: Fabric::new(),
             steps: 0,
         };
+        if sc.oracles {
+            run.shared.lock().rec.watch = Some(crate::swarm::oracle::Watch::new(sc));
+        }
         let mut names = BTreeSet::new();
         for h in &hosts {
             if !names.insert(h.name.clone()) {
@@ -190,7 +193,8 @@ impl<'a> Run<'a> {
         let sc = self.sc;
         play(&mut self, sc, Layer::Turmoil)?;
         let outcome = self.outcome();
-        let checks = sc.check(&outcome, Layer::Turmoil);
+        let verdict = self.shared.lock().rec.oracle_verdict();
+        let checks = sc.check_with_oracles(&outcome, verdict, Layer::Turmoil);
         let trace = crate::trace::render(&self.shared.lock().rec.trace);
         Ok(Report {
             scenario: sc.name.clone(),
@@ -288,6 +292,15 @@ impl Driver for Run<'_> {
         let (h, s) = self.socket(socket, None)?;
         self.post(&h, Cmd::Recv { socket: s, max });
         Ok(())
+    }
+
+    fn violated(&self) -> bool {
+        self.shared.lock().rec.violated()
+    }
+
+    fn set_link(&mut self, _link: &LinkOverride) -> Result<(), TurmoilError> {
+        // Refused before the run by `unsupported`.
+        Err(self.err("action link is unsupported on layer 2"))
     }
 
     fn partition(&mut self, a: &str, b: &str, oneway: bool, cut: bool) -> Result<(), TurmoilError> {

@@ -23,6 +23,9 @@ const NO_JITTER: &str = "sp-net dialers always jitter their reconnect delays";
 
 const TCP_TIMERS: &str = "turmoil's TCP has no keepalive and no user timeout";
 
+const LINK_CHANGE: &str = "link settings cannot change during a run on layer 2 (turmoil \
+     links keep the latency they start with)";
+
 const NET_DROPS: &str = "turmoil counts no network drops";
 
 const FROM_HOST: &str = "the sending host of a message is not recorded on layer 2";
@@ -90,6 +93,7 @@ pub fn unsupported(sc: &Scenario) -> Vec<UnsupportedItem> {
             Action::Partition { oneway: true, .. } | Action::Repair { oneway: true, .. } => {
                 item(what(", oneway"), ONEWAY);
             }
+            Action::Link(_) => item(what(""), LINK_CHANGE),
             _ => {}
         }
     }

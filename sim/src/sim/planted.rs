@@ -1,0 +1,60 @@
+//! Bugs planted in the simulated sockets (feature `testing` only), so tests can show that
+//! the swarm finds and shrinks a real defect. Never built into the simulator otherwise.
+
+use sp_proto::{AnyProtocol, Protocol, SocketType};
+
+use super::{EpRef, Sim};
+
+/// A defect the simulator can plant in its sockets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// A cooked REQ forgets its request in progress when one of its pipes is lost: it
+    /// neither resends it at once nor when its resend timer fires (the wrapper replaces
+    /// the protocol with a fresh one, re-attaching the pipes that remain).
+    ReqForgetsOnPipeLoss,
+}
+
+impl Sim {
+    /// Plants `bug` (or none) in every socket from now on.
+    pub fn plant(&mut self, bug: Option<PlantedBug>) {
+        self.planted = bug;
+    }
+
+    /// Called after socket `s` of host `h` lost a pipe.
+    pub(super) fn planted_after_pipe_loss(&mut self, h: usize, s: usize) {
+        if self.planted != Some(PlantedBug::ReqForgetsOnPipeLoss) {
+            return;
+        }
+        let seed = self.rng.next_u64();
+        let now = self.now;
+        let sock = &self.hosts[h].sockets[s];
+        if sock.proto.socket_type() != SocketType::Req || sock.def.raw {
+            return;
+        }
+        let Ok(config) = sock.def.config(seed) else {
+            return;
+        };
+        let mut infos = Vec::new();
+        for (&pipe, &(conn, end)) in &sock.pipes {
+            let ep = self
+                .conns
+                .get(&conn)
+                .and_then(|c| c.ends[end])
+                .map(|e| e.ep);
+            let info = match ep {
+                Some(EpRef::Listen(i)) => sock.listeners[i].info,
+                Some(EpRef::Dial(i)) => sock.dialers[i].info,
+                None => continue,
+            };
+            infos.push((pipe, info));
+        }
+        let sock = &mut self.hosts[h].sockets[s];
+        sock.proto = AnyProtocol::new(SocketType::Req, config);
+        // The fresh protocol counts its drops from zero (those counted so far are kept).
+        sock.drops_seen = Default::default();
+        for (pipe, info) in infos {
+            let _ = sock.proto.handle_pipe_added(now, pipe, info);
+        }
+        self.dirty.insert((h, s));
+    }
+}

@@ -1,0 +1,422 @@
+//! The generator: a seed becomes a [`Plan`] (hosts grouped by protocol, a workload and a
+//! fault schedule) using the seeded [`Rng`] only, so the same seed gives the same plan.
+
+use sp_proto::rng::Rng;
+
+use super::{Plan, Role};
+use crate::def::{EndpointDef, HostDef, LinkDef, LinkOverride, LinksDef, RecvMode, ReplyDef};
+use crate::def::{OptionsDef, SocketDef};
+use crate::scenario::{Action, Layer, SendAction, Step};
+
+/// The most hosts a plan has on each layer (layer 2 polls every host each 1 ms tick).
+fn max_hosts(layer: Layer) -> u64 {
+    match layer {
+        Layer::Proto => 50,
+        Layer::Turmoil => 8,
+    }
+}
+
+/// The protocol of a group of hosts.
+#[derive(Clone, Copy)]
+enum Pattern {
+    Pipeline,
+    ReqRep,
+    Survey,
+    PubSub,
+    Bus,
+    Pair,
+}
+
+/// Seeded choices.
+struct Gen {
+    rng: Rng,
+}
+
+impl Gen {
+    fn below(&mut self, n: u64) -> u64 {
+        self.rng.below(n.max(1))
+    }
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+        v[self.below(v.len() as u64) as usize]
+    }
+    /// A probability in `lo..=hi` percent.
+    fn rate(&mut self, lo: u64, hi: u64) -> f64 {
+        self.range(lo, hi) as f64 / 100.0
+    }
+}
+
+/// A socket named `s` of `kind` on host `name`.
+fn host(name: String, kind: &str) -> HostDef {
+    HostDef {
+        name,
+        count: None,
+        sockets: vec![SocketDef {
+            name: "s".into(),
+            kind: kind.into(),
+            raw: false,
+            options: OptionsDef::default(),
+            subscribe: vec![],
+            recv: RecvMode::Auto,
+            reply: None,
+            listen: vec![],
+            dial: vec![],
+        }],
+    }
+}
+
+/// The roles of a group's two sides: (clients, servers) and their socket kinds.
+fn sides(p: Pattern) -> (&'static str, &'static str) {
+    match p {
+        Pattern::Pipeline => ("push", "pull"),
+        Pattern::ReqRep => ("req", "rep"),
+        Pattern::Survey => ("surveyor", "respondent"),
+        Pattern::PubSub => ("pub", "sub"),
+        Pattern::Bus => ("bus", "bus"),
+        Pattern::Pair => ("pair", "pair"),
+    }
+}
+
+/// Generates the plan of `seed` for `layer`.
+pub fn generate(seed: u64, layer: Layer) -> Plan {
+    let mut g = Gen {
+        rng: Rng::new(seed ^ 0x5357_4152_4d00_0000),
+    };
+    let total = g.range(2, max_hosts(layer)) as usize;
+    let base = LinkDef {
+        latency_ms: g.range(1, 10) as f64,
+        jitter_ms: g.below(4) as f64,
+        ..LinkDef::default()
+    };
+    let mut hosts: Vec<HostDef> = Vec::new();
+    let mut roles: Vec<Role> = Vec::new();
+    let mut group = 0;
+    while hosts.len() < total {
+        let left = total - hosts.len();
+        let mut p = g.pick(&[
+            Pattern::Pipeline,
+            Pattern::ReqRep,
+            Pattern::Survey,
+            Pattern::PubSub,
+            Pattern::Bus,
+            Pattern::Pair,
+        ]);
+        if matches!(p, Pattern::Pair) && left == 3 {
+            p = Pattern::Bus;
+        }
+        let mut size = match p {
+            Pattern::Pair => 2,
+            _ => g.range(2, left.min(6) as u64) as usize,
+        };
+        if left - size == 1 {
+            size += 1;
+        }
+        add_group(&mut g, p, group, size, &mut hosts, &mut roles);
+        group += 1;
+    }
+    let mut plan = Plan {
+        seed,
+        layer,
+        base,
+        hosts,
+        roles,
+        steps: Vec::new(),
+        heal_ms: g.range(1500, 4000) as f64,
+    };
+    workload(&mut g, &mut plan);
+    faults(&mut g, &mut plan);
+    plan.steps
+        .sort_by(|a, b| a.at_ms.partial_cmp(&b.at_ms).expect("finite times"));
+    plan
+}
+
+/// Adds a group of `size` hosts speaking protocol `p`: clients and servers, one side
+/// listening and the other dialing every listener of the other side (BUS: a full mesh).
+fn add_group(
+    g: &mut Gen,
+    p: Pattern,
+    group: usize,
+    size: usize,
+    hosts: &mut Vec<HostDef>,
+    roles: &mut Vec<Role>,
+) {
+    let (ck, sk) = sides(p);
+    let clients = match p {
+        Pattern::Pipeline | Pattern::ReqRep => g.range(1, (size as u64 - 1).min(3)) as usize,
+        Pattern::Survey | Pattern::PubSub | Pattern::Pair => 1,
+        Pattern::Bus => size,
+    };
+    let first = hosts.len();
+    let pair1 = g.chance(50);
+    for i in 0..size {
+        let (kind, j) = if i < clients || ck == sk {
+            (if i < clients { ck } else { sk }, i)
+        } else {
+            (sk, i - clients)
+        };
+        let mut h = host(format!("g{group}-{kind}{j}"), kind);
+        let s = &mut h.sockets[0];
+        if kind == "pair" && pair1 {
+            s.kind = "pair1".into();
+        }
+        options(g, s, clients == 1);
+        hosts.push(h);
+        roles.push(Role {
+            group,
+            client: i < clients,
+        });
+    }
+    let clients_listen = g.chance(50);
+    let members: Vec<usize> = (first..first + size).collect();
+    for &a in &members {
+        for &b in &members {
+            let dials = match p {
+                Pattern::Bus => a > b,
+                _ => roles[a].client != roles[b].client && roles[b].client == clients_listen,
+            };
+            if dials {
+                let addr = format!("{}:1", hosts[b].name);
+                if !hosts[b].sockets[0].listen.iter().any(|e| e.addr == addr) {
+                    hosts[b].sockets[0]
+                        .listen
+                        .push(EndpointDef::new(addr.clone()));
+                }
+                let mut e = EndpointDef::new(addr);
+                if g.chance(50) {
+                    e.send_priority = Some(g.range(1, 3) as u8);
+                }
+                let min = g.pick(&[10u64, 50, 100]);
+                e.reconnect_min_ms = Some(min as f64);
+                e.reconnect_max_ms = Some((min * g.range(2, 10)) as f64);
+                hosts[a].sockets[0].dial.push(e);
+            }
+        }
+    }
+}
+
+/// Random options for a socket by its kind: resend intervals, survey deadlines, TTL,
+/// queue lengths, slow consumers, automatic replies and initial subscriptions. A REP
+/// with a single client (`one_client`) may be slow.
+fn options(g: &mut Gen, s: &mut SocketDef, one_client: bool) {
+    if g.chance(30) {
+        s.options.ttl = Some(g.range(1, 8) as u32);
+    }
+    match s.kind.as_str() {
+        "req" => s.options.resend_interval_ms = Some(g.pick(&[100.0, 250.0, 500.0, 1000.0])),
+        "surveyor" => s.options.survey_deadline_ms = Some(g.pick(&[100.0, 200.0, 500.0])),
+        "rep" | "respondent" => {
+            s.reply = Some(ReplyDef {
+                body: "{body}@{host}".into(),
+                // Some servers are slow, so requests are in progress when faults hit.
+                delay_ms: if s.kind == "rep" && one_client && g.chance(30) {
+                    // Below the shortest resend interval, and for one client only: a
+                    // server slower than its clients' resends faces a retry storm, which
+                    // is overload, not a bug.
+                    g.range(30, 90)
+                } else {
+                    g.below(20)
+                } as f64,
+            });
+        }
+        "sub" => {
+            for t in ["a", "b"] {
+                if g.chance(50) {
+                    s.subscribe.push(t.into());
+                }
+            }
+        }
+        "pull" if g.chance(25) => s.recv = RecvMode::Manual,
+        _ => {}
+    }
+    if matches!(s.kind.as_str(), "pull" | "sub" | "bus" | "rep") && g.chance(30) {
+        s.options.recv_queue = Some(g.range(1, 8) as usize);
+    }
+}
+
+/// The send action of a client socket of `kind`.
+fn send_action(kind: &str, s: SendAction) -> Action {
+    match kind {
+        "req" => Action::Request(s),
+        "surveyor" => Action::Survey(s),
+        _ => Action::Send(s),
+    }
+}
+
+/// Sends, requests, surveys, subscription changes and slow-consumer receives, all before
+/// the heal time.
+fn workload(g: &mut Gen, plan: &mut Plan) {
+    let end = plan.heal_ms - 100.0;
+    let mut steps = Vec::new();
+    for h in &plan.hosts {
+        let s = &h.sockets[0];
+        let full = format!("{}.s", h.name);
+        let sends = matches!(s.kind.as_str(), "push" | "req" | "surveyor" | "pub" | "bus")
+            || s.kind.starts_with("pair");
+        if sends {
+            for k in 0..g.range(1, 3) {
+                let topic = if s.kind == "pub" {
+                    g.pick(&["a", "b", "c"])
+                } else {
+                    "m"
+                };
+                let at = g.range(50, end as u64) as f64;
+                let every = g.range(20, 200) as f64;
+                // Every repetition before the heal time.
+                let fits = ((end - at) / every) as u64 + 1;
+                let act = SendAction {
+                    socket: full.clone(),
+                    body: format!("{topic}~{full}~{k}~{{i}}"),
+                    count: Some(g.range(1, 10).min(fits) as usize),
+                    every_ms: Some(every),
+                };
+                steps.push(step(at, send_action(&s.kind, act)));
+            }
+        }
+        if s.kind == "sub" {
+            for _ in 0..g.below(3) {
+                let topic = g.pick(&["a", "b", "c"]).to_owned();
+                let socket = full.clone();
+                let act = if g.chance(50) {
+                    Action::Subscribe { socket, topic }
+                } else {
+                    Action::Unsubscribe { socket, topic }
+                };
+                steps.push(step(g.range(50, end as u64) as f64, act));
+            }
+        }
+        if s.recv == RecvMode::Manual {
+            let mut t = 100.0;
+            while t < plan.heal_ms {
+                let act = Action::Recv {
+                    socket: full.clone(),
+                    max: Some(1),
+                };
+                steps.push(step(t, act));
+                t += 100.0;
+            }
+        }
+    }
+    plan.steps.extend(steps);
+}
+
+fn step(at_ms: f64, action: Action) -> Step {
+    Step {
+        at_ms,
+        layers: None,
+        action,
+    }
+}
+
+/// The fault schedule: partitions (one-way on layer 1 only), crashes with restarts,
+/// listener restarts, and on layer 1 link faults (loss, duplication, reordering, latency
+/// spikes, clogging). Every fault ends before the heal time or is healed then.
+fn faults(g: &mut Gen, plan: &mut Plan) {
+    let n = plan.hosts.len() as u64;
+    let heal = plan.heal_ms;
+    let proto = plan.layer == Layer::Proto;
+    let mut down_until = vec![0.0f64; plan.hosts.len()];
+    let mut out = Vec::new();
+    for _ in 0..g.range(0, 10) {
+        let at = g.range(100, heal as u64 - 200) as f64;
+        let until = at + g.range(50, 1500) as f64;
+        let x = g.below(n) as usize;
+        let a = plan.hosts[x].name.clone();
+        let b = if g.chance(25) {
+            "*".to_owned()
+        } else {
+            plan.hosts[g.below(n) as usize].name.clone()
+        };
+        let kind = g.below(if proto { 6 } else { 3 });
+        let mut push = |at: f64, action| out.push(step(at, action));
+        match kind {
+            0 if a != b => {
+                let oneway = proto && g.chance(30);
+                push(
+                    at,
+                    Action::Partition {
+                        a: a.clone(),
+                        b: b.clone(),
+                        oneway,
+                    },
+                );
+                if until < heal {
+                    push(until, Action::Repair { a, b, oneway });
+                }
+            }
+            1 if down_until[x] < at => {
+                push(at, Action::Crash { host: a.clone() });
+                down_until[x] = if until < heal { until } else { f64::INFINITY };
+                if until < heal {
+                    push(until, Action::Restart { host: a });
+                }
+            }
+            2 => {
+                let s = &plan.hosts[x].sockets[0];
+                if let Some(e) = s.listen.first() {
+                    let down = g.range(10, 500) as f64;
+                    if at + down < heal {
+                        push(
+                            at,
+                            Action::RestartListener {
+                                socket: format!("{a}.s"),
+                                addr: e.addr.clone(),
+                                down_ms: down,
+                            },
+                        );
+                    }
+                }
+            }
+            _ if proto && a != b => {
+                let mut o = LinkOverride {
+                    a: a.clone(),
+                    b: b.clone(),
+                    ..LinkOverride::default()
+                };
+                match g.below(5) {
+                    0 => o.loss = Some(g.rate(5, 30)),
+                    1 => o.duplicate = Some(g.rate(5, 30)),
+                    2 => o.reorder = Some(g.rate(10, 50)),
+                    3 => o.latency_ms = Some(g.range(50, 300) as f64),
+                    // Clogging: frames held (in order) for long, not dropped.
+                    _ => o.latency_ms = Some(g.range(500, 1500) as f64),
+                }
+                push(at, Action::Link(o));
+                if until < heal {
+                    push(until, Action::Link(reset_link(&plan.base, a, b)));
+                }
+            }
+            _ => {}
+        }
+    }
+    plan.steps.extend(out);
+}
+
+/// A link override that puts the direction(s) between `a` and `b` back to `base`.
+pub(super) fn reset_link(base: &LinkDef, a: String, b: String) -> LinkOverride {
+    LinkOverride {
+        a,
+        b,
+        oneway: false,
+        latency_ms: Some(base.latency_ms),
+        jitter_ms: Some(base.jitter_ms),
+        loss: Some(0.0),
+        duplicate: Some(0.0),
+        reorder: Some(0.0),
+        rate_bytes_per_s: Some(0),
+        capacity_frames: Some(base.capacity_frames),
+    }
+}
+
+/// The links of a plan: its base link everywhere, no overrides at the start.
+pub(super) fn links(base: &LinkDef) -> LinksDef {
+    LinksDef {
+        default: base.clone(),
+        pairs: vec![],
+    }
+}

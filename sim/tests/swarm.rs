@@ -1,0 +1,174 @@
+//! Swarm testing: generated scenarios serialise to files that load and replay the same
+//! run, runs are deterministic on both layers, a fixed seed range passes on both layers
+//! (the CI run), and a planted bug is found in a fixed seed range and shrunk.
+
+use sim::scenario::{Layer, Scenario};
+use sim::swarm::{self, PlantedBug};
+
+/// The seeds CI runs on each layer (well under a minute together in a debug build).
+const PROTO_SEEDS: std::ops::Range<u64> = 1..201;
+const TURMOIL_SEEDS: std::ops::Range<u64> = 1..21;
+
+#[test]
+fn generated_scenarios_round_trip_through_toml() {
+    for seed in 1..16 {
+        for layer in [Layer::Proto, Layer::Turmoil] {
+            let plan = swarm::generate(seed, layer);
+            let sc = plan.scenario();
+            let text = sc.to_toml().unwrap();
+            let back = Scenario::from_toml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(back.to_toml().unwrap(), text, "seed {seed}");
+            if layer == Layer::Proto {
+                let a = swarm::run_plan_report(&plan).unwrap();
+                let b = back.run(seed).unwrap();
+                assert_eq!(
+                    a.trace, b.trace,
+                    "seed {seed}: the file replays the same run"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn plans_stay_within_their_bounds() {
+    for seed in 1..200 {
+        let plan = swarm::generate(seed, Layer::Proto);
+        assert!((2..=50).contains(&plan.hosts.len()), "seed {seed}");
+        let t = swarm::generate(seed, Layer::Turmoil);
+        assert!(
+            sim::turmoil_scenario::unsupported(&t.scenario()).is_empty(),
+            "seed {seed}: layer 2 plans use only what layer 2 models"
+        );
+    }
+    // Every kind of fault appears somewhere in the range.
+    let text: String = (1..50)
+        .map(|s| {
+            swarm::generate(s, Layer::Proto)
+                .scenario()
+                .to_toml()
+                .unwrap()
+        })
+        .collect();
+    for needle in [
+        "do = \"partition\"",
+        "oneway = true",
+        "do = \"crash\"",
+        "do = \"restart_listener\"",
+        "loss = 0.",
+        "duplicate = 0.",
+        "reorder = 0.",
+        "recv = \"manual\"",
+        "do = \"unsubscribe\"",
+    ] {
+        assert!(text.contains(needle), "no {needle} in seeds 1..50");
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace_on_both_layers() {
+    for (seed, layer) in [(3, Layer::Proto), (17, Layer::Proto), (2, Layer::Turmoil)] {
+        let plan = swarm::generate(seed, layer);
+        let a = swarm::run_plan_report(&plan).unwrap();
+        let b = swarm::run_plan_report(&swarm::generate(seed, layer)).unwrap();
+        assert!(a.trace.len() > 1000, "seed {seed} on {layer}: a real run");
+        assert_eq!(a.trace, b.trace, "seed {seed} on {layer}");
+    }
+}
+
+/// Every seed of `seeds` passes on `layer`; the failures, each with its replay line.
+fn range_passes(layer: Layer, seeds: std::ops::Range<u64>) {
+    let failures: Vec<String> = seeds
+        .filter_map(|s| swarm::run_seed(s, layer).err())
+        .map(|f| f.to_string())
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_fixed_seed_range_passes_on_layer_1() {
+    range_passes(Layer::Proto, PROTO_SEEDS);
+}
+
+#[test]
+fn a_fixed_seed_range_passes_on_layer_2() {
+    range_passes(Layer::Turmoil, TURMOIL_SEEDS);
+}
+
+#[test]
+fn a_planted_bug_is_found_and_shrunk() {
+    let bug = Some(PlantedBug::ReqForgetsOnPipeLoss);
+    let plan = (1..100)
+        .map(|seed| swarm::generate(seed, Layer::Proto))
+        .find(|p| swarm::run_plan_with(p, bug).is_err())
+        .expect("the swarm finds the planted bug in seeds 1..100");
+    assert!(
+        swarm::run_plan(&plan).is_ok(),
+        "seed {} fails without the bug",
+        plan.seed
+    );
+    let shrunk = swarm::shrink(&plan, 400, |p| {
+        swarm::run_plan_with(p, bug).is_err() && swarm::run_plan(p).is_ok()
+    });
+    let small = shrunk.plan;
+    assert!(
+        small.hosts.len() <= 3 && small.steps.len() <= 4,
+        "shrunk to {} hosts and {} steps (from {} and {}) in {} runs",
+        small.hosts.len(),
+        small.steps.len(),
+        plan.hosts.len(),
+        plan.steps.len(),
+        shrunk.runs
+    );
+    // The shrunk scenario, written and read back, still fails with the bug and only then.
+    let text = small.scenario().to_toml().unwrap();
+    let sc = Scenario::from_toml(&text).unwrap();
+    let f = swarm::run_scenario_with(&sc, Layer::Proto, small.seed, bug).unwrap_err();
+    assert!(f.reasons[0].starts_with("no liveness:"), "{f}");
+    assert!(f.reasons[0].contains("waits for the reply"), "{f}");
+    assert!(sc.run(small.seed).unwrap().passed(), "{text}");
+    println!("{text}");
+}
+
+#[test]
+fn shrinking_keeps_only_what_the_failure_needs() {
+    let plan = swarm::generate(7, Layer::Proto);
+    assert!(plan.hosts.len() > 10 && plan.steps.len() > 10);
+    let target = plan.hosts[3].name.clone();
+    // A "failure" that needs one host and one of its sends, and nothing else.
+    let needs = |p: &swarm::Plan| {
+        p.hosts.iter().any(|h| h.name == target)
+            && p.steps.iter().any(|s| match &s.action {
+                sim::scenario::Action::Send(a) => a.socket.starts_with(&target),
+                _ => false,
+            })
+    };
+    assert!(needs(&plan), "seed 7's host 3 sends");
+    let s = swarm::shrink(&plan, 10_000, needs);
+    assert_eq!(s.plan.hosts.len(), 1, "{:?}", s.plan.hosts);
+    assert_eq!(s.plan.steps.len(), 1, "{:?}", s.plan.steps);
+    // The budget bounds the work.
+    assert_eq!(swarm::shrink(&plan, 5, needs).runs, 5);
+}
+
+#[test]
+fn shipped_scenarios_round_trip_through_toml() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let sc = Scenario::load(&path).unwrap();
+        let text = sc.to_toml().unwrap();
+        let back = Scenario::from_toml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back.to_toml().unwrap(), text, "{}", path.display());
+        let seed = sc.test_seeds()[0];
+        let (a, b) = (sc.run(seed).unwrap(), back.run(seed).unwrap());
+        assert_eq!(a.trace, b.trace, "{}", path.display());
+        assert_eq!(a.checks, b.checks, "{}", path.display());
+        n += 1;
+    }
+    assert!(n >= 14, "{n} scenarios");
+}
