@@ -27,4 +27,5 @@ pub mod perf;
 pub mod priority;
 pub mod proxy;
 pub mod report;
+pub mod survey;
 pub mod tls;
