@@ -100,7 +100,7 @@ impl Check {
             Self::ReqResendOnPipeLoss => {
                 "REQ resend at once when the REP holding the request dies (our REQ, their REPs)"
             }
-            Self::WrongPeerRefused => "wrong peer type refused (PUSH↔REP both ways, PAIR0↔PAIR1)",
+            Self::WrongPeerRefused => "wrong peer type refused (PUSH↔REP both ways, PAIR0↔PAIR1) over tcp, ipc and ws",
             Self::PriorityPush => {
                 "PUSH priority failover (prio 1 and 2; 1 killed, then back), ours vs theirs"
             }
@@ -130,7 +130,7 @@ impl Check {
             Self::ReqResendOurReq => none(resend_our_req(lib, exes).await),
             Self::ReqResendTheirReq => none(resend_their_req(lib, exes).await),
             Self::ReqResendOnPipeLoss => none(resend_on_pipe_loss(lib, exes).await),
-            Self::WrongPeerRefused => none(wrong_peer(lib, exes).await),
+            Self::WrongPeerRefused => wrong_peer(lib, exes).await,
             Self::PriorityPush => crate::priority::check(lib, false, exes).await,
             Self::PriorityReq => crate::priority::check(lib, true, exes).await,
             Self::Devices => crate::devices::check(lib, exes).await,
@@ -345,21 +345,28 @@ async fn resend_their_req(lib: Lib, exes: &PeerExes) -> Result<(), String> {
     result
 }
 
-/// Connects our `ours` socket to a C socket of type `theirs` (ours listening if
-/// `ours_listens`) and checks that the connection is refused.
+/// Connects our `ours` socket to a C socket of type `theirs` over `transport` (ours
+/// listening if `ours_listens`) and checks that the connection is refused.
 async fn refused(
     lib: Lib,
     exes: &PeerExes,
-    ours_type: SocketType,
-    theirs: SocketType,
+    transport: &crate::matrix::Transport,
+    (ours_type, theirs): (SocketType, SocketType),
     ours_listens: bool,
 ) -> Result<(), String> {
-    let what = format!("our {ours_type} vs their {theirs}");
+    let what = format!("our {ours_type} vs their {theirs} over {}", transport.name);
+    let url = crate::matrix::fresh_url(transport, lib);
     let ours = Socket::new(ours_type);
+    // libnanomsg's ws listener answers a wrong subprotocol with a `400` whose header block
+    // never ends, and keeps the connection open: our handshake timeout ends it.
+    ours.set_options(SocketOptions {
+        handshake_timeout: Duration::from_secs(1),
+        ..ours.options()
+    });
     let mut c = c_peer(lib, theirs, exes).await?;
     let result = async {
         if ours_listens {
-            let ep = ours.listen(tcp()).await.map_err(|e| e.to_string())?;
+            let ep = ours.listen(url.as_str()).await.map_err(|e| e.to_string())?;
             let url = ep.url().to_string();
             drop(ep);
             c.call(&format!("dial {url}"))
@@ -367,7 +374,7 @@ async fn refused(
                 .map_err(peer_err("dial"))?;
         } else {
             let url = c
-                .call(&format!("listen {}", tcp()))
+                .call(&format!("listen {url}"))
                 .await
                 .map_err(peer_err("listen"))?;
             drop(ours.dial(&url).await.map_err(|e| e.to_string())?);
@@ -403,12 +410,20 @@ async fn refused(
     result
 }
 
-async fn wrong_peer(lib: Lib, exes: &PeerExes) -> Result<(), String> {
-    refused(lib, exes, SocketType::Push, SocketType::Rep, false).await?;
-    refused(lib, exes, SocketType::Rep, SocketType::Push, true).await?;
-    if lib == Lib::Nng {
-        refused(lib, exes, SocketType::Pair0, SocketType::Pair1, true).await?;
-        refused(lib, exes, SocketType::Pair1, SocketType::Pair0, false).await?;
+async fn wrong_peer(lib: Lib, exes: &PeerExes) -> Result<String, String> {
+    use SocketType::{Pair0, Pair1, Push, Rep};
+    let mut over = Vec::new();
+    for t in crate::matrix::TRANSPORTS {
+        if !["tcp", "ipc", "ws"].contains(&t.name) || !t.libs.contains(&lib) {
+            continue;
+        }
+        refused(lib, exes, t, (Push, Rep), false).await?;
+        refused(lib, exes, t, (Rep, Push), true).await?;
+        if lib == Lib::Nng {
+            refused(lib, exes, t, (Pair0, Pair1), true).await?;
+            refused(lib, exes, t, (Pair1, Pair0), false).await?;
+        }
+        over.push(t.name);
     }
-    Ok(())
+    Ok(format!("refused over {}", over.join(", ")))
 }

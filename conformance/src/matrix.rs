@@ -262,6 +262,11 @@ pub fn all_cells() -> Vec<Cell> {
 
 static UNIQUE: AtomicU64 = AtomicU64::new(0);
 
+/// A fresh address on `transport` to listen on, for a test with `lib` on the other side.
+pub fn fresh_url(transport: &Transport, lib: Lib) -> String {
+    (transport.url)(UNIQUE.fetch_add(1, Ordering::Relaxed), lib)
+}
+
 /// A deterministic body of `size` bytes, different for each `(tag, i)`, starting with
 /// `prefix` (cut to `size`).
 pub fn body(tag: u8, i: usize, size: usize, prefix: &[u8]) -> Vec<u8> {
