@@ -44,6 +44,9 @@ pub enum Check {
     PriorityReq,
     /// Devices in mixed chains, backtraces and the hop limit: see [`crate::devices`].
     Devices,
+    /// NNG's REQ, REP and SURVEYOR contexts against ours, many in flight: see
+    /// [`crate::contexts`] (NNG only: libnanomsg has no contexts).
+    Contexts,
     /// A C peer over our receive limit: see [`crate::hostile::oversize`].
     Oversize,
     /// Hostile bytes towards their listeners and ours: see [`crate::hostile::check`].
@@ -52,7 +55,7 @@ pub enum Check {
 
 impl Check {
     /// Every check.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::SurveyDeadlineTheirSurveyor,
         Self::SurveyDeadlineOurSurveyor,
         Self::SurveyDefaultDeadline,
@@ -63,6 +66,7 @@ impl Check {
         Self::PriorityPush,
         Self::PriorityReq,
         Self::Devices,
+        Self::Contexts,
         Self::Oversize,
         Self::HostileInput,
     ];
@@ -79,6 +83,11 @@ impl Check {
                 | Self::ReqResendTheirReq
                 | Self::ReqResendOnPipeLoss
         )
+    }
+
+    /// Whether the check applies to `lib` (contexts are NNG's).
+    pub const fn applies(self, lib: Lib) -> bool {
+        !matches!((self, lib), (Self::Contexts, Lib::Nanomsg))
     }
 
     /// A short description for the report.
@@ -108,6 +117,7 @@ impl Check {
                 "REQ priority failover (prio 1 and 2; 1 killed, then back), ours vs theirs"
             }
             Self::Devices => "devices: mixed chains, backtrace per hop, hop limit 8",
+            Self::Contexts => "contexts: REQ, REP, SURVEYOR, 16 in flight each side",
             Self::Oversize => "a C PUSH over our 1 MiB limit loses only its own connection",
             Self::HostileInput => {
                 "hostile bytes (wire-facts E4, E7, E8, E9) towards their listener and ours"
@@ -134,6 +144,7 @@ impl Check {
             Self::PriorityPush => crate::priority::check(lib, false, exes).await,
             Self::PriorityReq => crate::priority::check(lib, true, exes).await,
             Self::Devices => crate::devices::check(lib, exes).await,
+            Self::Contexts => crate::contexts::check(lib, exes).await,
             Self::Oversize => crate::hostile::oversize(lib, exes).await,
             Self::HostileInput => crate::hostile::check(lib, exes).await,
         }

@@ -17,6 +17,7 @@
 //! the replays of the simulator's partition scenarios (`tests/replay.rs`).
 
 pub mod checks;
+pub mod contexts;
 pub mod devices;
 pub mod harness;
 pub mod hex;
