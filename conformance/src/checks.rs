@@ -47,6 +47,9 @@ pub enum Check {
     /// NNG's REQ, REP and SURVEYOR contexts against ours, many in flight: see
     /// [`crate::contexts`] (NNG only: libnanomsg has no contexts).
     Contexts,
+    /// Several peers at once (PUB fan-out, a mixed BUS mesh, a mixed SURVEYOR): see
+    /// [`crate::several`].
+    SeveralPeers,
     /// A C peer over our receive limit: see [`crate::hostile::oversize`].
     Oversize,
     /// Hostile bytes towards their listeners and ours: see [`crate::hostile::check`].
@@ -55,7 +58,7 @@ pub enum Check {
 
 impl Check {
     /// Every check.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::SurveyDeadlineTheirSurveyor,
         Self::SurveyDeadlineOurSurveyor,
         Self::SurveyDefaultDeadline,
@@ -67,6 +70,7 @@ impl Check {
         Self::PriorityReq,
         Self::Devices,
         Self::Contexts,
+        Self::SeveralPeers,
         Self::Oversize,
         Self::HostileInput,
     ];
@@ -118,6 +122,9 @@ impl Check {
             }
             Self::Devices => "devices: mixed chains, backtrace per hop, hop limit 8",
             Self::Contexts => "contexts: REQ, REP, SURVEYOR, 16 in flight each side",
+            Self::SeveralPeers => {
+                "several peers at once: PUB fan-out, BUS mesh of three, SURVEYOR with C and Rust respondents"
+            }
             Self::Oversize => "a C PUSH over our 1 MiB limit loses only its own connection",
             Self::HostileInput => {
                 "hostile bytes (wire-facts E4, E7, E8, E9) towards their listener and ours"
@@ -145,6 +152,7 @@ impl Check {
             Self::PriorityReq => crate::priority::check(lib, true, exes).await,
             Self::Devices => crate::devices::check(lib, exes).await,
             Self::Contexts => crate::contexts::check(lib, exes).await,
+            Self::SeveralPeers => crate::several::check(lib, exes).await,
             Self::Oversize => crate::hostile::oversize(lib, exes).await,
             Self::HostileInput => crate::hostile::check(lib, exes).await,
         }

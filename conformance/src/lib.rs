@@ -28,5 +28,6 @@ pub mod perf;
 pub mod priority;
 pub mod proxy;
 pub mod report;
+pub mod several;
 pub mod survey;
 pub mod tls;
