@@ -50,6 +50,8 @@ pub enum Check {
     /// Several peers at once (PUB fan-out, a mixed BUS mesh, a mixed SURVEYOR): see
     /// [`crate::several`].
     SeveralPeers,
+    /// Bad WebSocket upgrades and a text frame: see [`crate::ws_hostile`].
+    WsHostile,
     /// A C peer over our receive limit: see [`crate::hostile::oversize`].
     Oversize,
     /// Hostile bytes towards their listeners and ours: see [`crate::hostile::check`].
@@ -58,7 +60,7 @@ pub enum Check {
 
 impl Check {
     /// Every check.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::SurveyDeadlineTheirSurveyor,
         Self::SurveyDeadlineOurSurveyor,
         Self::SurveyDefaultDeadline,
@@ -71,6 +73,7 @@ impl Check {
         Self::Devices,
         Self::Contexts,
         Self::SeveralPeers,
+        Self::WsHostile,
         Self::Oversize,
         Self::HostileInput,
     ];
@@ -125,6 +128,9 @@ impl Check {
             Self::SeveralPeers => {
                 "several peers at once: PUB fan-out, BUS mesh of three, SURVEYOR with C and Rust respondents"
             }
+            Self::WsHostile => {
+                "ws listeners: upgrade without a key, unserved path, text frame; theirs and ours"
+            }
             Self::Oversize => "a C PUSH over our 1 MiB limit loses only its own connection",
             Self::HostileInput => {
                 "hostile bytes (wire-facts E4, E7, E8, E9) towards their listener and ours"
@@ -153,6 +159,7 @@ impl Check {
             Self::Devices => crate::devices::check(lib, exes).await,
             Self::Contexts => crate::contexts::check(lib, exes).await,
             Self::SeveralPeers => crate::several::check(lib, exes).await,
+            Self::WsHostile => crate::ws_hostile::check(lib, exes).await,
             Self::Oversize => crate::hostile::oversize(lib, exes).await,
             Self::HostileInput => crate::hostile::check(lib, exes).await,
         }

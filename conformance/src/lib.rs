@@ -31,3 +31,4 @@ pub mod report;
 pub mod several;
 pub mod survey;
 pub mod tls;
+pub mod ws_hostile;
