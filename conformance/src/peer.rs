@@ -14,7 +14,7 @@
 //! | `device` | `ok` | runs the library's device (`nn_device`, `nng_device`) between the raw sockets of slots 0 and 1 on a thread of its own, until the process ends |
 //! | `listen <url>` | `ok <url>` | binds; a TCP port 0 is replaced by a free port, and the URL actually bound is returned |
 //! | `dial <url>` | `ok` | connects in the background (reconnecting as the library does) |
-//! | `opt <name> <value>` | `ok` | `recv-timeout`, `send-timeout`, `survey-deadline`, `resend-ivl`, `reconnect-ivl` (ms); `recv-max-size` (bytes, -1 = unlimited); `subscribe`, `unsubscribe` (hex topic, `-` = empty); `sndprio` (1..16, endpoints created afterwards; nanomsg only); `tls-cert-key-file`, `tls-ca-file` (a PEM path used by later `tls+tcp://` listeners and dialers; NNG only) |
+//! | `opt <name> <value>` | `ok` | `recv-timeout`, `send-timeout`, `survey-deadline`, `resend-ivl`, `reconnect-ivl` (ms); `recv-max-size` (bytes, -1 = unlimited); `subscribe`, `unsubscribe` (hex topic, `-` = empty); `sndprio` (1..16, endpoints created afterwards; nanomsg only); `tls-cert-key-file`, `tls-ca-file` (a PEM path used by later `tls+tcp://` and `wss://` listeners and dialers; NNG only) |
 //! | `send <hex>` | `ok` | sends one message (`-` = empty body) |
 //! | `recv` | `msg <hex>` | receives one message |
 //! | `close` | `ok` | closes the socket of the selected slot (all sockets at exit) |

@@ -167,7 +167,7 @@ pub fn render(
         let _ = writeln!(
             out,
             "PAIR1 has no nanomsg row: libnanomsg only speaks PAIR v0. libnanomsg has no \
-             TLS transport, so it has no tls+tcp columns. Over ws, libnanomsg listens \
+             TLS transport, so it has no tls+tcp or wss columns. Over ws, libnanomsg listens \
              without a path (its `nn_bind` refuses one and serves every path); NNG cells \
              use a path of their own in the ws columns and none in the ws-nopath columns, \
              where NNG 1.5.2 dials with an empty request target (`GET  HTTP/1.1`).\n"

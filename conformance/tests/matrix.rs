@@ -138,8 +138,8 @@ async fn matrix() {
                 .push("contexts: checked against NNG only; libnanomsg has no contexts.".to_owned());
             if !nng_tls {
                 notes.push(
-                    "tls+tcp: not supported by the Debian build of NNG (nng_tls_config_alloc \
-                     fails), so its cells are left out."
+                    "tls+tcp and wss: not supported by the Debian build of NNG (nng_tls_config_alloc \
+                     fails), so their cells are left out."
                         .to_owned(),
                 );
             }

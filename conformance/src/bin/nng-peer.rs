@@ -154,7 +154,7 @@ mod backend {
         fn listen(&mut self, url: &str) -> Result<(), PeerError> {
             let s = self.socket()?;
             let c_url = c_string(url)?;
-            if url.starts_with("tls+") {
+            if url.starts_with("tls+") || url.starts_with("wss:") {
                 let options = self.tls_options(true)?;
                 return nng::start_listener(s, &c_url, &borrowed(&options)).map_err(peer_error);
             }
@@ -166,7 +166,7 @@ mod backend {
             let c_url = c_string(url)?;
             // NONBLOCK: connect in the background, like nanomsg's nn_connect, and keep
             // retrying.
-            if url.starts_with("tls+") {
+            if url.starts_with("tls+") || url.starts_with("wss:") {
                 let options = self.tls_options(false)?;
                 return nng::start_dialer(s, &c_url, &borrowed(&options), nng::NNG_FLAG_NONBLOCK)
                     .map_err(peer_error);
