@@ -44,6 +44,8 @@ pub enum Check {
     PriorityReq,
     /// Devices in mixed chains, backtraces and the hop limit: see [`crate::devices`].
     Devices,
+    /// SURVEY and PUB/SUB through a C device: see [`crate::device_patterns`].
+    DevicePatterns,
     /// NNG's REQ, REP and SURVEYOR contexts against ours, many in flight: see
     /// [`crate::contexts`] (NNG only: libnanomsg has no contexts).
     Contexts,
@@ -60,7 +62,7 @@ pub enum Check {
 
 impl Check {
     /// Every check.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::SurveyDeadlineTheirSurveyor,
         Self::SurveyDeadlineOurSurveyor,
         Self::SurveyDefaultDeadline,
@@ -71,6 +73,7 @@ impl Check {
         Self::PriorityPush,
         Self::PriorityReq,
         Self::Devices,
+        Self::DevicePatterns,
         Self::Contexts,
         Self::SeveralPeers,
         Self::WsHostile,
@@ -124,6 +127,9 @@ impl Check {
                 "REQ priority failover (prio 1 and 2; 1 killed, then back), ours vs theirs"
             }
             Self::Devices => "devices: mixed chains, backtrace per hop, hop limit 8",
+            Self::DevicePatterns => {
+                "devices beyond REQ/REP: SURVEY and PUB/SUB through a C device, mixed ends"
+            }
             Self::Contexts => "contexts: REQ, REP, SURVEYOR, 16 in flight each side",
             Self::SeveralPeers => {
                 "several peers at once: PUB fan-out, BUS mesh of three, SURVEYOR with C and Rust respondents"
@@ -157,6 +163,7 @@ impl Check {
             Self::PriorityPush => crate::priority::check(lib, false, exes).await,
             Self::PriorityReq => crate::priority::check(lib, true, exes).await,
             Self::Devices => crate::devices::check(lib, exes).await,
+            Self::DevicePatterns => crate::device_patterns::check(lib, exes).await,
             Self::Contexts => crate::contexts::check(lib, exes).await,
             Self::SeveralPeers => crate::several::check(lib, exes).await,
             Self::WsHostile => crate::ws_hostile::check(lib, exes).await,

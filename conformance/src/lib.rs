@@ -18,6 +18,7 @@
 
 pub mod checks;
 pub mod contexts;
+pub mod device_patterns;
 pub mod devices;
 pub mod harness;
 pub mod hex;
