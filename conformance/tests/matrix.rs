@@ -136,6 +136,11 @@ async fn matrix() {
                 .unwrap_or_else(|e| panic!("{e}"));
             notes
                 .push("contexts: checked against NNG only; libnanomsg has no contexts.".to_owned());
+            notes.push(
+                "Not checked yet: PAIR v1 polyamorous mode against NNG, a BUS reflector and \
+                 PAIR v1 hop counts across mixed device chains, and a newer NNG (pynng)."
+                    .to_owned(),
+            );
             if !nng_tls {
                 notes.push(
                     "tls+tcp and wss: not supported by the Debian build of NNG (nng_tls_config_alloc \
