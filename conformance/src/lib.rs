@@ -19,6 +19,8 @@
 
 pub mod blackhole;
 pub mod checks;
+pub mod contexts;
+pub mod device_patterns;
 pub mod devices;
 pub mod harness;
 pub mod hex;
@@ -29,4 +31,7 @@ pub mod perf;
 pub mod priority;
 pub mod proxy;
 pub mod report;
+pub mod several;
+pub mod survey;
 pub mod tls;
+pub mod ws_hostile;

@@ -58,10 +58,14 @@ fn tls_url(_: u64, _: Lib) -> String {
     "tls+tcp://127.0.0.1:0".to_owned()
 }
 
+fn wss_url(n: u64, _: Lib) -> String {
+    format!("wss://127.0.0.1:0/sp-conformance-{n}")
+}
+
 /// Every transport of the matrix. A new row here adds its cells everywhere.
 ///
 /// `ws-nopath` is `ws` with a path-less URL against NNG (with libnanomsg, `ws` is already
-/// path-less). `tls+tcp` runs against NNG only: libnanomsg has no TLS transport. Debian's NNG 1.5.2
+/// path-less). `tls+tcp` and `wss` run against NNG only: libnanomsg has no TLS transport. Debian's NNG 1.5.2
 /// is built with TLS (mbedTLS), which [`crate::tls::peer_has_tls`] checks before the
 /// cells count.
 pub const TRANSPORTS: &[Transport] = &[
@@ -92,6 +96,12 @@ pub const TRANSPORTS: &[Transport] = &[
     Transport {
         name: "tls+tcp",
         url: tls_url,
+        libs: &[Lib::Nng],
+        tls: true,
+    },
+    Transport {
+        name: "wss",
+        url: wss_url,
         libs: &[Lib::Nng],
         tls: true,
     },
@@ -261,6 +271,11 @@ pub fn all_cells() -> Vec<Cell> {
 }
 
 static UNIQUE: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh address on `transport` to listen on, for a test with `lib` on the other side.
+pub fn fresh_url(transport: &Transport, lib: Lib) -> String {
+    (transport.url)(UNIQUE.fetch_add(1, Ordering::Relaxed), lib)
+}
 
 /// A deterministic body of `size` bytes, different for each `(tag, i)`, starting with
 /// `prefix` (cut to `size`).

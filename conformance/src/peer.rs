@@ -14,10 +14,13 @@
 //! | `device` | `ok` | runs the library's device (`nn_device`, `nng_device`) between the raw sockets of slots 0 and 1 on a thread of its own, until the process ends |
 //! | `listen <url>` | `ok <url>` | binds; a TCP port 0 is replaced by a free port, and the URL actually bound is returned |
 //! | `dial <url>` | `ok` | connects in the background (reconnecting as the library does) |
-//! | `opt <name> <value>` | `ok` | `recv-timeout`, `send-timeout`, `survey-deadline`, `resend-ivl`, `reconnect-ivl` (ms); `recv-max-size` (bytes, -1 = unlimited); `subscribe`, `unsubscribe` (hex topic, `-` = empty); `sndprio` (1..16, endpoints created afterwards; nanomsg only); `tls-cert-key-file`, `tls-ca-file` (a PEM path used by later `tls+tcp://` listeners and dialers; NNG only) |
+//! | `opt <name> <value>` | `ok` | `recv-timeout`, `send-timeout`, `survey-deadline`, `resend-ivl`, `reconnect-ivl` (ms); `recv-max-size` (bytes, -1 = unlimited); `subscribe`, `unsubscribe` (hex topic, `-` = empty); `sndprio` (1..16, endpoints created afterwards; nanomsg only); `tls-cert-key-file`, `tls-ca-file` (a PEM path used by later `tls+tcp://` and `wss://` listeners and dialers; NNG only) |
 //! | `send <hex>` | `ok` | sends one message (`-` = empty body) |
 //! | `recv` | `msg <hex>` | receives one message |
 //! | `close` | `ok` | closes the socket of the selected slot (all sockets at exit) |
+//! | `ctx-open <n>` | `ok` | opens `n` contexts (numbered from 0) on the selected socket, replacing any earlier ones (NNG only) |
+//! | `ctx-send <i> <hex>` | `ok` | sends one message on context `i`, waiting up to 10 s |
+//! | `ctx-recv <i>` | `msg <hex>` | receives one message on context `i`, waiting up to 10 s |
 //! | `quit` | (none) | exits |
 //!
 //! Any command can answer `err <NAME> <text>`, where NAME is the portable error name
@@ -100,6 +103,18 @@ pub trait Backend {
     fn recv(&mut self) -> Result<Vec<u8>, PeerError>;
     /// Closes the socket of the selected slot.
     fn close(&mut self) -> Result<(), PeerError>;
+    /// Opens `n` contexts on the selected socket (NNG's `nng_ctx`), numbered from 0.
+    fn ctx_open(&mut self, _n: usize) -> Result<(), PeerError> {
+        Err(PeerError::new("ENOTSUP", "this library has no contexts"))
+    }
+    /// Sends on context `i`.
+    fn ctx_send(&mut self, _i: usize, _body: &[u8]) -> Result<(), PeerError> {
+        Err(PeerError::new("ENOTSUP", "this library has no contexts"))
+    }
+    /// Receives on context `i`.
+    fn ctx_recv(&mut self, _i: usize) -> Result<Vec<u8>, PeerError> {
+        Err(PeerError::new("ENOTSUP", "this library has no contexts"))
+    }
     /// Whether the library was built with TLS.
     fn has_tls(&self) -> bool {
         false
@@ -318,6 +333,23 @@ pub fn execute(backend: &mut dyn Backend, line: &str) -> Option<Result<String, P
         },
         "recv" => backend.recv().map(|b| format!("msg {}", hex::encode(&b))),
         "close" => backend.close().map(|()| "ok".to_owned()),
+        "ctx-open" => match arg.parse() {
+            Ok(n) => backend.ctx_open(n).map(|()| "ok".to_owned()),
+            Err(_) => Err(usage("ctx-open needs a count")),
+        },
+        "ctx-send" => match arg
+            .split_once(' ')
+            .and_then(|(i, h)| Some((i.parse().ok()?, hex::decode(h)?)))
+        {
+            Some((i, body)) => backend.ctx_send(i, &body).map(|()| "ok".to_owned()),
+            None => Err(usage("ctx-send needs a context number and a hex body")),
+        },
+        "ctx-recv" => match arg.parse() {
+            Ok(i) => backend
+                .ctx_recv(i)
+                .map(|b| format!("msg {}", hex::encode(&b))),
+            Err(_) => Err(usage("ctx-recv needs a context number")),
+        },
         other => Err(usage(format!("unknown command {other:?}"))),
     };
     Some(result)

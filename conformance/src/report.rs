@@ -80,11 +80,18 @@ pub fn render(
         crate::matrix::MAX_RECV
     );
     let _ = writeln!(out, "## Peers (as they report themselves)\n");
-    let _ = writeln!(out, "| Library | Version | Loaded from |\n|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| Library | Release | Version reported | Debian package | Loaded from |\n|---|---|---|---|---|"
+    );
     for (lib, info) in peers {
+        let (release, package) = match debian_package(&info.file) {
+            Some((name, version)) => (release_of(&version).to_owned(), format!("{name} {version}")),
+            None => ("?".to_owned(), "not from a Debian package".to_owned()),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | `{}` |",
+            "| {} | {release} | {} | {package} | `{}` |",
             lib.name(),
             info.version,
             info.file
@@ -93,7 +100,9 @@ pub fn render(
     let _ = writeln!(
         out,
         "\nnanomsg reports its ABI version (`NN_VERSION_CURRENT.REVISION.AGE` from \
-         `nn_symbol`); NNG reports `nng_version()`.\n"
+         `nn_symbol`); NNG reports `nng_version()`. The package and release are looked up \
+         when the report is written: `dpkg -S` names the package that owns the loaded file, \
+         `dpkg-query` gives its version, and the release is that version's upstream part.\n"
     );
     let _ = writeln!(out, "## Matrix: {passed} of {} cells pass\n", cells.len());
     let mut failures = Vec::new();
@@ -158,7 +167,7 @@ pub fn render(
         let _ = writeln!(
             out,
             "PAIR1 has no nanomsg row: libnanomsg only speaks PAIR v0. libnanomsg has no \
-             TLS transport, so it has no tls+tcp columns. Over ws, libnanomsg listens \
+             TLS transport, so it has no tls+tcp or wss columns. Over ws, libnanomsg listens \
              without a path (its `nn_bind` refuses one and serves every path); NNG cells \
              use a path of their own in the ws columns and none in the ws-nopath columns, \
              where NNG 1.5.2 dials with an empty request target (`GET  HTTP/1.1`).\n"
@@ -201,6 +210,30 @@ const fn lib_lacks_pair1() -> bool {
     !Pattern::Pair1.supported_by(Lib::Nanomsg)
 }
 
+/// The Debian package that owns `file` and its version (`dpkg -S`, `dpkg-query`), if
+/// `file` came from a package.
+pub fn debian_package(file: &str) -> Option<(String, String)> {
+    let run = |cmd: &str, args: &[&str]| {
+        let out = std::process::Command::new(cmd).args(args).output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let owner = run("dpkg", &["-S", file])?;
+    let package = owner.split(": ").next()?.to_owned();
+    let version = run("dpkg-query", &["-W", "-f=${Version}", &package])?;
+    Some((package, version))
+}
+
+/// The upstream release in a Debian version: `1.1.5+dfsg-1.1+b1` gives `1.1.5`.
+pub fn release_of(debian_version: &str) -> &str {
+    let no_epoch = debian_version
+        .split_once(':')
+        .map_or(debian_version, |(_, v)| v);
+    let end = no_epoch.find(['+', '-', '~']).unwrap_or(no_epoch.len());
+    &no_epoch[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +243,13 @@ mod tests {
         let d = today();
         assert_eq!(d.len(), 10);
         assert!(d.starts_with("20"), "{d}");
+    }
+
+    #[test]
+    fn release_is_the_upstream_part() {
+        assert_eq!(release_of("1.1.5+dfsg-1.1+b1"), "1.1.5");
+        assert_eq!(release_of("1.5.2-2"), "1.5.2");
+        assert_eq!(release_of("1:2.0~rc1-3"), "2.0");
+        assert_eq!(release_of("7"), "7");
     }
 }

@@ -64,6 +64,8 @@ mod backend {
     #[derive(Default)]
     pub(crate) struct Nng {
         slots: Slots<Handle>,
+        /// The contexts of `ctx-open`, on the socket selected then.
+        contexts: Vec<Handle>,
         cert_key_file: Option<String>,
         ca_file: Option<String>,
     }
@@ -91,6 +93,13 @@ mod backend {
             v.into_iter()
                 .map(|(name, value)| Ok((c_string(name)?, c_string(value)?)))
                 .collect()
+        }
+
+        fn context(&self, i: usize) -> Result<Handle, PeerError> {
+            self.contexts
+                .get(i)
+                .copied()
+                .ok_or_else(|| PeerError::new("EBADF", format!("no context {i}: ctx-open first")))
         }
 
         fn set_ms(&self, name: &str, ms: i32) -> Result<(), PeerError> {
@@ -145,7 +154,7 @@ mod backend {
         fn listen(&mut self, url: &str) -> Result<(), PeerError> {
             let s = self.socket()?;
             let c_url = c_string(url)?;
-            if url.starts_with("tls+") {
+            if url.starts_with("tls+") || url.starts_with("wss:") {
                 let options = self.tls_options(true)?;
                 return nng::start_listener(s, &c_url, &borrowed(&options)).map_err(peer_error);
             }
@@ -157,7 +166,7 @@ mod backend {
             let c_url = c_string(url)?;
             // NONBLOCK: connect in the background, like nanomsg's nn_connect, and keep
             // retrying.
-            if url.starts_with("tls+") {
+            if url.starts_with("tls+") || url.starts_with("wss:") {
                 let options = self.tls_options(false)?;
                 return nng::start_dialer(s, &c_url, &borrowed(&options), nng::NNG_FLAG_NONBLOCK)
                     .map_err(peer_error);
@@ -191,6 +200,27 @@ mod backend {
                     Ok(())
                 }
             }
+        }
+
+        fn ctx_open(&mut self, n: usize) -> Result<(), PeerError> {
+            for c in self.contexts.drain(..) {
+                let _ = nng::ctx_close(c);
+            }
+            let s = self.socket()?;
+            for _ in 0..n {
+                self.contexts.push(nng::ctx_open(s).map_err(peer_error)?);
+            }
+            Ok(())
+        }
+
+        fn ctx_send(&mut self, i: usize, body: &[u8]) -> Result<(), PeerError> {
+            let c = self.context(i)?;
+            nng::ctx_send(c, body, conformance::peer::DEFAULT_TIMEOUT_MS).map_err(peer_error)
+        }
+
+        fn ctx_recv(&mut self, i: usize) -> Result<Vec<u8>, PeerError> {
+            let c = self.context(i)?;
+            nng::ctx_recv(c, conformance::peer::DEFAULT_TIMEOUT_MS).map_err(peer_error)
         }
 
         fn send(&mut self, body: &[u8]) -> Result<(), PeerError> {

@@ -67,6 +67,21 @@ extern "C" {
     fn nng_dialer_create(d: *mut Handle, s: Handle, url: *const c_char) -> c_int;
     fn nng_dialer_set_string(d: Handle, name: *const c_char, v: *const c_char) -> c_int;
     fn nng_dialer_start(d: Handle, flags: c_int) -> c_int;
+    fn nng_ctx_open(c: *mut Handle, s: Handle) -> c_int;
+    fn nng_ctx_close(c: Handle) -> c_int;
+    fn nng_ctx_send(c: Handle, aio: *mut c_void);
+    fn nng_ctx_recv(c: Handle, aio: *mut c_void);
+    fn nng_aio_alloc(aio: *mut *mut c_void, cb: *const c_void, arg: *mut c_void) -> c_int;
+    fn nng_aio_free(aio: *mut c_void);
+    fn nng_aio_wait(aio: *mut c_void);
+    fn nng_aio_result(aio: *mut c_void) -> c_int;
+    fn nng_aio_set_timeout(aio: *mut c_void, ms: i32);
+    fn nng_aio_set_msg(aio: *mut c_void, msg: *mut c_void);
+    fn nng_aio_get_msg(aio: *mut c_void) -> *mut c_void;
+    fn nng_msg_alloc(msg: *mut *mut c_void, size: usize) -> c_int;
+    fn nng_msg_body(msg: *mut c_void) -> *mut c_void;
+    fn nng_msg_len(msg: *const c_void) -> usize;
+    fn nng_msg_free(msg: *mut c_void);
 }
 
 /// Receive into a buffer NNG allocates.
@@ -283,4 +298,89 @@ pub(crate) fn has_tls() -> bool {
         unsafe { nng_tls_config_free(cfg) };
     }
     rc == 0
+}
+
+/// `nng_ctx_open` on socket `s`.
+pub(crate) fn ctx_open(s: Handle) -> Result<Handle, Errno> {
+    let mut c = Handle { id: 0 };
+    // SAFETY: writes one handle.
+    check(unsafe { nng_ctx_open(&mut c, s) })?;
+    Ok(c)
+}
+
+/// `nng_ctx_close`.
+pub(crate) fn ctx_close(c: Handle) -> Result<(), Errno> {
+    // SAFETY: a plain id.
+    check(unsafe { nng_ctx_close(c) })
+}
+
+/// An `nng_aio` without a callback, freed on drop (after any operation has completed:
+/// every use waits for it).
+struct Aio(*mut c_void);
+
+impl Aio {
+    fn new(timeout_ms: i32) -> Result<Self, Errno> {
+        let mut aio: *mut c_void = std::ptr::null_mut();
+        // SAFETY: writes one pointer; no callback.
+        check(unsafe { nng_aio_alloc(&mut aio, std::ptr::null(), std::ptr::null_mut()) })?;
+        // SAFETY: `aio` was just allocated.
+        unsafe { nng_aio_set_timeout(aio, timeout_ms) };
+        Ok(Self(aio))
+    }
+}
+
+impl Drop for Aio {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `new`, no operation pending (each one was waited for).
+        unsafe { nng_aio_free(self.0) };
+    }
+}
+
+/// `nng_ctx_send` of a copy of `body`, waiting up to `timeout_ms` for it to complete.
+pub(crate) fn ctx_send(c: Handle, body: &[u8], timeout_ms: i32) -> Result<(), Errno> {
+    let aio = Aio::new(timeout_ms)?;
+    let mut msg: *mut c_void = std::ptr::null_mut();
+    // SAFETY: writes one pointer to a message with a body of `body.len()` bytes.
+    check(unsafe { nng_msg_alloc(&mut msg, body.len()) })?;
+    // SAFETY: the body has exactly `body.len()` writable bytes; the message goes to the
+    // aio, which owns it once the send succeeds; on failure it is handed back and freed.
+    unsafe {
+        std::ptr::copy_nonoverlapping(body.as_ptr(), nng_msg_body(msg).cast(), body.len());
+        nng_aio_set_msg(aio.0, msg);
+        nng_ctx_send(c, aio.0);
+        nng_aio_wait(aio.0);
+    }
+    // SAFETY: the operation has completed.
+    let rc = unsafe { nng_aio_result(aio.0) };
+    if rc != 0 {
+        // SAFETY: a failed send leaves the message with the caller.
+        unsafe { nng_msg_free(nng_aio_get_msg(aio.0)) };
+    }
+    check(rc)
+}
+
+/// `nng_ctx_recv`, waiting up to `timeout_ms`; returns a copy of the body.
+pub(crate) fn ctx_recv(c: Handle, timeout_ms: i32) -> Result<Vec<u8>, Errno> {
+    let aio = Aio::new(timeout_ms)?;
+    // SAFETY: the aio is live; we wait for the operation before reading its result.
+    unsafe {
+        nng_ctx_recv(c, aio.0);
+        nng_aio_wait(aio.0);
+    }
+    // SAFETY: the operation has completed.
+    check(unsafe { nng_aio_result(aio.0) })?;
+    // SAFETY: a successful receive leaves one message in the aio, which we own now.
+    let msg = unsafe { nng_aio_get_msg(aio.0) };
+    // SAFETY: the body holds `nng_msg_len` initialised bytes; the message is freed once.
+    let body = unsafe {
+        let len = nng_msg_len(msg);
+        let body = if len == 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(nng_msg_body(msg).cast::<u8>(), len).to_vec()
+        };
+        nng_msg_free(msg);
+        body
+    };
+    Ok(body)
 }

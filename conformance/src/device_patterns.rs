@@ -1,0 +1,175 @@
+//! Devices beyond REQ/REP: a C library's raw device forwarding surveys and publications
+//! between our sockets and the other C library.
+//!
+//! - SURVEY: our SURVEYOR → the device (raw RESPONDENT | raw SURVEYOR) → a RESPONDENT of
+//!   the other library and one of ours: both answers come back through the device.
+//! - PUB/SUB: our PUB → the device (raw SUB | raw PUB) → a SUB of the other library and
+//!   one of ours: every publication reaches both, in order.
+
+use std::time::Duration;
+
+use sp_net::SocketType;
+
+use crate::checks::{peer_err, tcp};
+use crate::harness::{Lib, Peer, PeerExes, Side};
+
+fn other(lib: Lib) -> Lib {
+    match lib {
+        Lib::Nanomsg => Lib::Nng,
+        Lib::Nng => Lib::Nanomsg,
+    }
+}
+
+/// A C device: raw `front` in slot 0 dialing `upstream`, raw `back` in slot 1 listening
+/// (the URL returned). libnanomsg's raw SUB still filters, so its front subscribes to
+/// everything; NNG's raw SUB has no subscriptions (setting one fails) and passes all.
+async fn c_device(
+    lib: Lib,
+    (front, back): (&str, &str),
+    upstream: &str,
+    exes: &PeerExes,
+) -> Result<(Peer, String), String> {
+    let mut p = Peer::start(lib, exes).await?;
+    p.call(&format!("open-raw {front}"))
+        .await
+        .map_err(peer_err("open-raw"))?;
+    if front == "sub" && lib == Lib::Nanomsg {
+        p.opt("subscribe", "-")
+            .await
+            .map_err(peer_err("subscribe"))?;
+    }
+    p.call(&format!("dial {upstream}"))
+        .await
+        .map_err(peer_err("dial"))?;
+    p.call("select 1").await.map_err(peer_err("select"))?;
+    p.call(&format!("open-raw {back}"))
+        .await
+        .map_err(peer_err("open-raw"))?;
+    let url = p
+        .call(&format!("listen {}", tcp()))
+        .await
+        .map_err(peer_err("listen"))?;
+    p.call("device").await.map_err(peer_err("device"))?;
+    Ok((p, url))
+}
+
+/// The two far ends: one of the other library, one ours.
+async fn ends(lib: Lib, t: SocketType, url: &str, exes: &PeerExes) -> Result<[Side; 2], String> {
+    let mut ends = [Side::c(other(lib), t, exes).await?, Side::ours(t)];
+    for e in ends.iter_mut() {
+        if t == SocketType::Sub {
+            e.subscribe(b"").await?;
+        }
+        e.dial(url).await?;
+    }
+    Ok(ends)
+}
+
+/// Sends probes from `from` until both `ends` have heard one (publications and surveys
+/// are lost while a pipe on the way is not attached), then drains them.
+async fn until_heard(from: &mut Side, ends: &mut [Side; 2]) -> Result<(), String> {
+    let mut heard = [false, false];
+    for n in 0..40u8 {
+        from.send(&[b'p', n]).await?;
+        for (i, e) in ends.iter_mut().enumerate() {
+            while e.recv_within(Duration::from_millis(150)).await?.is_some() {
+                heard[i] = true;
+            }
+        }
+        if heard == [true, true] {
+            return Ok(());
+        }
+    }
+    Err(format!("the probes never reached both ends: {heard:?}"))
+}
+
+async fn survey_through(lib: Lib, exes: &PeerExes) -> Result<(), String> {
+    let mut surveyor = Side::ours(SocketType::Surveyor);
+    surveyor.set_survey_deadline(3000).await?;
+    let url = surveyor.listen(tcp()).await?;
+    let (device, back) = c_device(lib, ("respondent", "surveyor"), &url, exes).await?;
+    let result = async {
+        let mut ends = ends(lib, SocketType::Respondent, &back, exes).await?;
+        let r = async {
+            until_heard(&mut surveyor, &mut ends).await?;
+            surveyor.send(b"who").await?;
+            for e in ends.iter_mut() {
+                if e.recv().await? != b"who" {
+                    return Err(format!("{} missed the survey", e.who()));
+                }
+                let name = e.who();
+                e.send(name.as_bytes()).await?;
+            }
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                got.push(String::from_utf8_lossy(&surveyor.recv().await?).into_owned());
+            }
+            got.sort();
+            let mut want: Vec<String> = ends.iter().map(|e| e.who().to_owned()).collect();
+            want.sort();
+            if got != want {
+                return Err(format!("answers {got:?}, want {want:?}"));
+            }
+            Ok(())
+        }
+        .await;
+        for e in ends {
+            e.close().await;
+        }
+        r
+    }
+    .await;
+    device.quit().await;
+    surveyor.close().await;
+    result
+}
+
+async fn publish_through(lib: Lib, exes: &PeerExes) -> Result<(), String> {
+    let mut publisher = Side::ours(SocketType::Pub);
+    let url = publisher.listen(tcp()).await?;
+    let (device, back) = c_device(lib, ("sub", "pub"), &url, exes).await?;
+    let result = async {
+        let mut ends = ends(lib, SocketType::Sub, &back, exes).await?;
+        let r = async {
+            until_heard(&mut publisher, &mut ends).await?;
+            // One at a time: PUB drops what a busy pipe cannot take.
+            for n in 0..5 {
+                publisher.send(format!("m-{n}").as_bytes()).await?;
+                for e in ends.iter_mut() {
+                    let got = e.recv().await?;
+                    if got != format!("m-{n}").as_bytes() {
+                        return Err(format!("{} got {got:?} as message {n}", e.who()));
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        for e in ends {
+            e.close().await;
+        }
+        r
+    }
+    .await;
+    device.quit().await;
+    publisher.close().await;
+    result
+}
+
+/// The check, with `lib`'s device in the middle.
+pub async fn check(lib: Lib, exes: &PeerExes) -> Result<String, String> {
+    survey_through(lib, exes)
+        .await
+        .map_err(|e| format!("SURVEY: {e}"))?;
+    publish_through(lib, exes)
+        .await
+        .map_err(|e| format!("PUB/SUB: {e}"))?;
+    Ok(format!(
+        "our SURVEYOR → {} device → {} and our RESPONDENTs, both answers back; our PUB → {} \
+         device → {} and our SUBs, 5 in order",
+        lib.name(),
+        other(lib).name(),
+        lib.name(),
+        other(lib).name()
+    ))
+}
