@@ -61,7 +61,9 @@ pub(crate) fn machine() -> String {
 
 pub(crate) fn render(
     res: &Results,
+    service: &str,
     memory: &str,
+    dir: &std::path::Path,
     reps: usize,
     scale: f64,
     took: Duration,
@@ -90,8 +92,8 @@ pub(crate) fn render(
          write per message, the receiver reading 256 KiB at a time. Memory: heap and \
          resident bytes per idle connection, socket and subscription (`mem_conn`, \
          `mem_sub`; see its section, which `perf-bench --only memory` regenerates alone). \
-         Installed versions: {}.\n",
-        installed()
+         Libraries loaded: {}.\n",
+        installed(dir)
     );
     md.push_str(&render_targets(res));
     for (kind, title, unit) in [
@@ -170,6 +172,7 @@ pub(crate) fn render(
         }
         let _ = writeln!(md);
     }
+    md.push_str(service);
     md.push_str(memory);
     md
 }
@@ -405,10 +408,10 @@ pub(crate) fn render_memory(outs: &MemOutputs, conns: usize) -> String {
     md
 }
 
-/// `doc` with its `## Memory` section (up to the next `## ` heading) replaced by
+/// `doc` with its section under `heading` (up to the next `## ` heading) replaced by
 /// `section`, or with `section` appended.
-pub(crate) fn splice_memory(doc: &str, section: &str) -> String {
-    let Some(start) = doc.find("## Memory") else {
+pub(crate) fn splice_section(doc: &str, heading: &str, section: &str) -> String {
+    let Some(start) = doc.find(heading) else {
         let sep = if doc.is_empty() || doc.ends_with("\n\n") {
             ""
         } else if doc.ends_with('\n') {
@@ -418,21 +421,32 @@ pub(crate) fn splice_memory(doc: &str, section: &str) -> String {
         };
         return format!("{doc}{sep}{section}");
     };
-    let after = start + "## Memory".len();
+    let after = start + heading.len();
     let end = doc[after..]
         .find("\n## ")
         .map_or(doc.len(), |i| after + i + 1);
     format!("{}{section}{}", &doc[..start], &doc[end..])
 }
 
-pub(crate) fn installed() -> String {
-    let v = |p: &str| {
-        let out = sh("dpkg-query", &["-W", "-f", "${Version}", p]);
-        if out.is_empty() {
-            format!("{p} ?")
+/// The C libraries: what each tool reports it loaded (`<tool> version`), with the
+/// Debian package's version where `dpkg-query` knows it.
+pub(crate) fn installed(dir: &std::path::Path) -> String {
+    let v = |imp: &str, p: &str| {
+        let tool = crate::run::binary(dir, imp);
+        let loaded = sh(&tool.to_string_lossy(), &["version"]);
+        let loaded = loaded
+            .strip_prefix("library: ")
+            .unwrap_or("version unknown");
+        let deb = sh("dpkg-query", &["-W", "-f", "${Version}", p]);
+        if deb.is_empty() {
+            loaded.to_owned()
         } else {
-            format!("{p} {out}")
+            format!("{loaded}, package {p} {deb}")
         }
     };
-    format!("{}, {}", v("libnanomsg-dev"), v("libnng-dev"))
+    format!(
+        "{}; {}",
+        v("nanomsg", "libnanomsg-dev"),
+        v("nng", "libnng-dev")
+    )
 }
