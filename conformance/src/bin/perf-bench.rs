@@ -139,7 +139,8 @@ fn main() -> ExitCode {
         None => {}
     }
     let start = Instant::now();
-    let mut samples: BTreeMap<(Kind, &'static str, usize, &'static str), Vec<f64>> =
+    // Per placement (all CPUs first, then the `--pin` list), the repetitions of a cell.
+    let mut samples: BTreeMap<(usize, Kind, &'static str, usize, &'static str), Vec<f64>> =
         BTreeMap::new();
     let mut seq = 0usize;
     // Repetitions outermost, so slow phases of the machine spread over every cell.
@@ -147,31 +148,35 @@ fn main() -> ExitCode {
         for kind in [Kind::Lat, Kind::Thr] {
             for t in TRANSPORTS {
                 for s in SIZES {
-                    for i in IMPLS {
-                        if t == "inproc" && i == "raw" {
-                            continue;
-                        }
-                        seq += 1;
-                        let n = count(kind, i, s, scale);
-                        let r = run_cell(&dir, i, t, kind, s, n, seq);
-                        eprintln!(
-                            "rep {rep} {kind:?} {t} {} {i}: {}",
-                            size_name(s),
-                            r.map_or("failed".into(), |v| format!("{v:.1}"))
-                        );
-                        let e = samples.entry((kind, t, s, i)).or_default();
-                        if let Some(v) = r {
-                            e.push(v);
+                    for (p, at) in placements.iter().enumerate() {
+                        for i in IMPLS {
+                            if t == "inproc" && i == "raw" {
+                                continue;
+                            }
+                            seq += 1;
+                            let n = count(kind, i, s, scale);
+                            let r = run_cell(&dir, i, t, kind, (s, n), seq, at.list());
+                            eprintln!(
+                                "rep {rep} {kind:?} {t} {} {i} {}: {}",
+                                size_name(s),
+                                at.label(),
+                                r.map_or("failed".into(), |v| format!("{v:.1}"))
+                            );
+                            let e = samples.entry((p, kind, t, s, i)).or_default();
+                            e.extend(r);
                         }
                     }
                 }
             }
         }
     }
-    let res: Results = samples
-        .into_iter()
-        .map(|(k, mut v)| (k, median(&mut v)))
+    let mut res: Vec<(String, Results)> = placements
+        .iter()
+        .map(|at| (at.label(), Results::new()))
         .collect();
+    for ((p, kind, t, s, i), mut v) in samples {
+        res[p].1.insert((kind, t, s, i), median(&mut v));
+    }
     let services = run_services();
     let memory = render_memory(&run_memory(&dir, conns), conns);
     let md = render(&res, &services, &memory, &dir, reps, scale, start.elapsed());

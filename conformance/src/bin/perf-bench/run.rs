@@ -131,11 +131,12 @@ pub(crate) fn run_cell(
     imp: &str,
     tr: &str,
     kind: Kind,
-    size: usize,
-    n: usize,
+    (size, n): (usize, usize),
     seq: usize,
+    cpus: Option<&str>,
 ) -> Option<f64> {
     let bin = binary(dir, imp);
+    let spawn = |bin: &Path, args: &[String]| spawn_pinned(bin, args, cpus);
     let mut pre: Vec<String> = Vec::new();
     if kind == Kind::Thr {
         pre.push("--pipeline".into());
