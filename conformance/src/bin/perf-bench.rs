@@ -18,8 +18,8 @@
 //! just the memory tools (about a minute, without the timings) and `--only service`
 //! just the service workloads; each replaces its own section of the existing `--out`
 //! file (appending it if missing), leaving the rest of the file as it was. `--pin CPUS`
-//! runs every service cell a second time under `taskset -c CPUS`, reported as its own
-//! labelled columns beside the unpinned ones. `--smoke` runs the service workloads at
+//! runs every timing and service cell a second time under `taskset -c CPUS`, reported
+//! in labelled tables and columns beside the unpinned ones (memory is not repeated). `--smoke` runs the service workloads at
 //! tiny peer counts and counts, to check that they work (the test suite does this with
 //! the debug build). `--ours PATH` runs that build of `sp-perf` instead of the one
 //! beside `perf-bench`.
