@@ -19,9 +19,9 @@
 //! just the service workloads; each replaces its own section of the existing `--out`
 //! file (appending it if missing), leaving the rest of the file as it was. `--pin CPUS`
 //! runs every timing and service cell a second time under `taskset -c CPUS`, reported
-//! in labelled tables and columns beside the unpinned ones (memory is not repeated). `--smoke` runs the service workloads at
-//! tiny peer counts and counts, to check that they work (the test suite does this with
-//! the debug build). `--ours PATH` runs that build of `sp-perf` instead of the one
+//! in labelled tables and columns beside the unpinned ones (memory is not repeated).
+//! `--smoke` runs the service workloads at tiny peer counts and counts, to check that
+//! they work (the test suite does this with the debug build). `--ours PATH` runs that build of `sp-perf` instead of the one
 //! beside `perf-bench`.
 
 #[path = "perf-bench/render.rs"]
