@@ -99,12 +99,13 @@ fn main() -> ExitCode {
         // Repetitions outermost, libraries innermost: the libraries interleave.
         for rep in 0..reps {
             for (k, cell) in service_cells.iter().enumerate() {
-                for at in &placements {
+                for (p, at) in placements.iter().enumerate() {
                     for (j, imp) in service::LIBS.into_iter().enumerate() {
                         if service::sits_out(cell, imp) {
                             continue;
                         }
-                        let seq = (rep * service_cells.len() + k) * 8 + j;
+                        // A fresh port for every run: a C library's listener may linger.
+                        let seq = ((rep * service_cells.len() + k) * 2 + p) * 4 + j;
                         let r = service::run_cell(&dir, cell, imp, at, seq);
                         eprintln!(
                             "rep {rep} {cell:?} {} {imp}: {}",
