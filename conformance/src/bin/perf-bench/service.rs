@@ -56,9 +56,16 @@ pub(crate) fn cells(scale: f64, smoke: bool) -> Vec<Cell> {
     v
 }
 
-/// Whether `imp` sits `cell` out: NNG 1.5's SUB subscribes in quadratic time.
+/// Sockets one libnanomsg process may hold (`NN_MAX_SOCKETS`, fixed when the library
+/// is built; 512 in Debian's 1.1.5).
+pub(crate) const NN_MAX_SOCKETS: usize = 512;
+
+/// Whether `imp` sits `cell` out: NNG 1.5's SUB subscribes in quadratic time, and a
+/// libnanomsg process cannot open a socket per peer past [`NN_MAX_SOCKETS`] (the
+/// workloads run in one process).
 pub(crate) fn sits_out(cell: &Cell, imp: &str) -> bool {
-    imp == "nng" && cell.topics > crate::run::NNG_SUB_MAX
+    (imp == "nng" && cell.topics > crate::run::NNG_SUB_MAX)
+        || (imp == "nanomsg" && cell.peers + 1 > NN_MAX_SOCKETS)
 }
 
 /// Where a cell runs: every CPU, or pinned to a `taskset -c` list.
@@ -219,8 +226,11 @@ pub(crate) fn render(
          REP); worker threads are the libraries' own (neither version has a runtime \
          knob). PUB drops what a subscriber cannot take, so `delivered` is the fraction \
          that arrived; deliveries/s counts only those. NNG sits the {}-topic cell out \
-         (its SUB subscribes in quadratic time). Columns: {}.\n",
+         (its SUB subscribes in quadratic time), and libnanomsg the cells of more than \
+         {} peers (it opens at most {NN_MAX_SOCKETS} sockets per process, and each \
+         workload runs in one). Columns: {}.\n",
         grouped(BIG_TOPICS),
+        NN_MAX_SOCKETS - 1,
         placements
             .iter()
             .map(|p| format!("{} ({} CPUs)", p.label(), p.cpus()))
