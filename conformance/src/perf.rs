@@ -8,8 +8,11 @@
 //! is the kernel baseline: the same tools over plain TCP or Unix sockets (ping-pong of
 //! `size` bytes; one write per message, the receiver reading 256 KiB at a time).
 //!
-//! The memory tools `mem_conn` and `mem_sub` ([`mem`], shared with `sp-perf`) run over
-//! any [`PerfSocket`] too, through [`tool_main`].
+//! The memory tools `mem_conn` and `mem_sub` ([`mem`], shared with `sp-perf`) and the
+//! service workloads ([`service`], `reqrep`, `fanout`, `survey`, `fanin`) run over any
+//! [`PerfSocket`] too, through [`tool_main`].
+
+pub mod service;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -27,8 +30,18 @@ pub enum PerfKind {
     Push,
     /// PULL, the receiver of `--pipeline` throughput runs.
     Pull,
-    /// SUB, of `mem_sub`.
+    /// SUB, of `mem_sub` and `fanout`.
     Sub,
+    /// REQ, the clients of `reqrep`.
+    Req,
+    /// Raw REP, the server of `reqrep` (see [`PerfSocket::reflect`]).
+    RawRep,
+    /// PUB, of `fanout`.
+    Pub,
+    /// SURVEYOR, of `survey`.
+    Surveyor,
+    /// RESPONDENT, of `survey`.
+    Respondent,
 }
 
 /// A blocking SP socket of some library.
@@ -49,8 +62,16 @@ pub trait PerfSocket: Sized + Send + 'static {
     fn set_timeout(&mut self, limit: Duration) -> Result<(), String>;
     /// Subscribes a SUB socket to `topic`.
     fn subscribe(&mut self, topic: &[u8]) -> Result<(), String>;
+    /// Sets a SURVEYOR's survey deadline.
+    fn set_survey_deadline(&mut self, limit: Duration) -> Result<(), String>;
+    /// Sends every message this raw socket receives back where it came from, until the
+    /// process ends: libnanomsg's loopback device, NNG's raw receive/send loop (its
+    /// device reflects only sockets that are their own peer).
+    fn reflect(&mut self) -> Result<(), String>;
     /// Closes the socket.
     fn close(self);
+    /// The library actually loaded: its version as it reports it, and its file.
+    fn library() -> String;
 }
 
 /// Prints the latency report (one-way latency = round trip / 2), as nanomsg's tools do.
@@ -251,11 +272,16 @@ fn mem_sub<S: PerfSocket>(count: usize) -> Result<(), String> {
 /// The `main` of a perf tool binary over socket type `S`.
 pub fn tool_main<S: PerfSocket>() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
-    let run = match mem::parse_tool(&argv) {
-        Some(Ok(mem::MemTool::Conn { url, count })) => Ok(mem_conn::<S>(&url, count)),
-        Some(Ok(mem::MemTool::Sub { count })) => Ok(mem_sub::<S>(count)),
-        Some(Err(e)) => Err(e),
-        None => parse_args(&argv).map(|a| run_tool::<S>(&a)),
+    if argv.get(1).map(String::as_str) == Some("version") {
+        println!("library: {}", S::library());
+        return ExitCode::SUCCESS;
+    }
+    let run = match (perf_kit::service::parse(&argv), mem::parse_tool(&argv)) {
+        (Some(workload), _) => workload.map(|a| service::run::<S>(&a)),
+        (None, Some(Ok(mem::MemTool::Conn { url, count }))) => Ok(mem_conn::<S>(&url, count)),
+        (None, Some(Ok(mem::MemTool::Sub { count }))) => Ok(mem_sub::<S>(count)),
+        (None, Some(Err(e))) => Err(e),
+        (None, None) => parse_args(&argv).map(|a| run_tool::<S>(&a)),
     };
     let outcome = match run {
         Ok(outcome) => outcome,

@@ -8,8 +8,13 @@
 //! - [`args`]: nanomsg's six perf tools' command line (`local_lat` ... `inproc_thr`).
 //! - [`mem`]: the memory tools `mem_conn` and `mem_sub`: their command line, heap and
 //!   RSS snapshots, subscription topics, report lines, and reading a report back.
+//! - [`service`]: the service workloads (`reqrep`, `fanout`, `survey`, `fanin`): their
+//!   command line, message layout, waits and report lines.
+//! - [`hist`]: the log-bucketed latency histogram behind their quantiles.
 //!
 //! The crate depends on nothing but std.
 
 pub mod args;
+pub mod hist;
 pub mod mem;
+pub mod service;

@@ -80,26 +80,14 @@ mod backend {
     impl Backend for Nanomsg {
         fn describe(&self) -> Result<String, PeerError> {
             // The library's ABI version, from its own symbol table.
-            let mut version = [None; 3];
-            let mut i = 0;
-            while let Some((name, value)) = nn::symbol(i) {
-                i += 1;
-                let slot = match name.as_str() {
-                    "NN_VERSION_CURRENT" => 0,
-                    "NN_VERSION_REVISION" => 1,
-                    "NN_VERSION_AGE" => 2,
-                    _ => continue,
-                };
-                version[slot] = Some(value);
-            }
-            let [Some(cur), Some(rev), Some(age)] = version else {
+            let Some(abi) = nn::abi_version() else {
                 return Err(PeerError::new(
                     "ENOTNANOMSG",
                     "nn_symbol does not list NN_VERSION_*: this is not libnanomsg",
                 ));
             };
             let file = nn::library_file();
-            Ok(format!("nanomsg abi-{cur}.{rev}.{age} {file}"))
+            Ok(format!("nanomsg abi-{abi} {file}"))
         }
 
         fn open(&mut self, socket_type: SocketType, raw: bool) -> Result<(), PeerError> {

@@ -55,8 +55,18 @@ mod socket {
                 PerfKind::Push => nn::NN_PUSH,
                 PerfKind::Pull => nn::NN_PULL,
                 PerfKind::Sub => nn::NN_SUB,
+                PerfKind::Req => nn::NN_REQ,
+                PerfKind::RawRep => nn::NN_REP,
+                PerfKind::Pub => nn::NN_PUB,
+                PerfKind::Surveyor => nn::NN_SURVEYOR,
+                PerfKind::Respondent => nn::NN_RESPONDENT,
             };
-            check("nn_socket", nn::socket(nn::AF_SP, proto)).map(Self)
+            let domain = if kind == PerfKind::RawRep {
+                nn::AF_SP_RAW
+            } else {
+                nn::AF_SP
+            };
+            check("nn_socket", nn::socket(domain, proto)).map(Self)
         }
 
         fn set_nodelay(&mut self) -> Result<(), String> {
@@ -71,6 +81,23 @@ mod socket {
 
         fn subscribe(&mut self, topic: &[u8]) -> Result<(), String> {
             self.set(nn::NN_SUB, nn::NN_SUB_SUBSCRIBE, topic)
+        }
+
+        fn set_survey_deadline(&mut self, limit: Duration) -> Result<(), String> {
+            let ms = c_int::try_from(limit.as_millis()).unwrap_or(c_int::MAX);
+            self.set(nn::NN_SURVEYOR, nn::NN_SURVEYOR_DEADLINE, &ms.to_ne_bytes())
+        }
+
+        fn reflect(&mut self) -> Result<(), String> {
+            // nn_device with -1 as the second socket is nanomsg's loopback device.
+            check("nn_device", nn::device(self.0, -1))
+        }
+
+        fn library() -> String {
+            match nn::abi_version() {
+                Some(abi) => format!("libnanomsg ABI {abi} ({})", nn::library_file()),
+                None => format!("not libnanomsg ({})", nn::library_file()),
+            }
         }
 
         fn bind(&mut self, url: &str) -> Result<(), String> {

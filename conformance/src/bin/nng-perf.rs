@@ -47,8 +47,13 @@ mod socket {
                 PerfKind::Push => SocketType::Push,
                 PerfKind::Pull => SocketType::Pull,
                 PerfKind::Sub => SocketType::Sub,
+                PerfKind::Req => SocketType::Req,
+                PerfKind::RawRep => SocketType::Rep,
+                PerfKind::Pub => SocketType::Pub,
+                PerfKind::Surveyor => SocketType::Surveyor,
+                PerfKind::Respondent => SocketType::Respondent,
             };
-            check("open", nng::open(socket_type, false)).map(Self)
+            check("open", nng::open(socket_type, kind == PerfKind::RawRep)).map(Self)
         }
 
         fn set_nodelay(&mut self) -> Result<(), String> {
@@ -71,6 +76,22 @@ mod socket {
                 "nng_socket_set",
                 nng::set_bytes(self.0, c"sub:subscribe", topic),
             )
+        }
+
+        fn set_survey_deadline(&mut self, limit: Duration) -> Result<(), String> {
+            let ms = i32::try_from(limit.as_millis()).unwrap_or(i32::MAX);
+            check(
+                "nng_socket_set_ms",
+                nng::set_ms(self.0, c"surveyor:survey-time", ms),
+            )
+        }
+
+        fn reflect(&mut self) -> Result<(), String> {
+            check("nng_device", nng::reflect(self.0))
+        }
+
+        fn library() -> String {
+            format!("NNG {} ({})", nng::version(), nng::library_file())
         }
 
         fn bind(&mut self, url: &str) -> Result<(), String> {

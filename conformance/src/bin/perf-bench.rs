@@ -1,32 +1,42 @@
 //! `perf-bench`: runs `sp-perf` (ours), `nanomsg-perf`, `nng-perf` and `raw-perf` side by
 //! side over tcp, ipc and inproc at 64 B, 1 KiB, 64 KiB and 1 MiB, latency (PAIR
 //! ping-pong) and throughput (PUSH/PULL, `--pipeline`), each cell a few times, then the
-//! memory tools of `sp-perf`, `nanomsg-perf` and `nng-perf` (heap and resident bytes per
-//! idle connection over tcp and ipc, per unconnected socket, per subscription), and
-//! writes the medians and ratios to `docs/performance.md` (and standard output).
+//! service workloads (`reqrep`, `fanout`, `survey`, `fanin` of `perf_kit::service`) for
+//! ours, libnanomsg and NNG, then the memory tools of `sp-perf`, `nanomsg-perf` and
+//! `nng-perf` (heap and resident bytes per idle connection over tcp and ipc, per
+//! unconnected socket, per subscription), and writes the medians and ratios to
+//! `docs/performance.md` (and standard output).
 //!
 //! ```text
 //! cargo build --release -p sp-net -p conformance
-//! target/release/perf-bench [--reps N] [--scale F] [--out PATH] [--only memory]
+//! target/release/perf-bench [--reps N] [--scale F] [--out PATH] [--pin CPUS]
+//!                           [--only memory|service] [--smoke]
 //! ```
 //!
 //! Not part of the test suite: timings on shared machines are noisy, so nothing here
 //! asserts. `--scale` multiplies every message/round-trip count. `--only memory` runs
-//! just the memory tools (about a minute, without the timings) and replaces the
-//! `## Memory` section of the existing `--out` file (appending it if missing), leaving
-//! the rest of the file as it was.
+//! just the memory tools (about a minute, without the timings) and `--only service`
+//! just the service workloads; each replaces its own section of the existing `--out`
+//! file (appending it if missing), leaving the rest of the file as it was. `--pin CPUS`
+//! runs every timing and service cell a second time under `taskset -c CPUS`, reported
+//! in labelled tables and columns beside the unpinned ones (memory is not repeated).
+//! `--smoke` runs the service workloads at tiny peer counts and counts, to check that
+//! they work (the test suite does this with the debug build). `--ours PATH` runs that build of `sp-perf` instead of the one
+//! beside `perf-bench`.
 
 #[path = "perf-bench/render.rs"]
 mod render;
 #[path = "perf-bench/run.rs"]
 mod run;
+#[path = "perf-bench/service.rs"]
+mod service;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crate::render::{render, render_memory, size_name, splice_memory};
+use crate::render::{render, render_memory, size_name, splice_section};
 use crate::run::{
     binary, count, median, mem_conns, run_cell, run_memory, Kind, Results, IMPLS, SIZES, TRANSPORTS,
 };
@@ -36,17 +46,30 @@ fn main() -> ExitCode {
     let mut reps = 3usize;
     let mut scale = 1.0f64;
     let mut out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/performance.md");
-    let mut memory_only = false;
+    let mut only: Option<String> = None;
+    let mut pin: Option<String> = None;
+    let mut smoke = false;
     let mut it = argv.iter().skip(1);
     while let Some(a) = it.next() {
+        if a == "--smoke" {
+            smoke = true;
+            continue;
+        }
         let v = it.next();
         match (a.as_str(), v) {
             ("--reps", Some(v)) => reps = v.parse().unwrap_or(reps).max(1),
             ("--scale", Some(v)) => scale = v.parse().unwrap_or(scale),
             ("--out", Some(v)) => out = PathBuf::from(v),
-            ("--only", Some(v)) if v == "memory" => memory_only = true,
+            ("--only", Some(v)) if v == "memory" || v == "service" => only = Some(v.clone()),
+            ("--pin", Some(v)) => pin = Some(v.clone()),
+            ("--ours", Some(v)) => {
+                let _ = crate::run::OURS.set(PathBuf::from(v));
+            }
             _ => {
-                eprintln!("usage: perf-bench [--reps N] [--scale F] [--out PATH] [--only memory]");
+                eprintln!(
+                    "usage: perf-bench [--reps N] [--scale F] [--out PATH] [--pin CPUS] \
+                     [--only memory|service] [--smoke] [--ours PATH]"
+                );
                 return ExitCode::from(1);
             }
         }
@@ -68,14 +91,57 @@ fn main() -> ExitCode {
         }
     }
     let conns = mem_conns();
-    if memory_only {
-        let section = render_memory(&run_memory(&dir, conns), conns);
-        print!("{section}");
-        let doc = std::fs::read_to_string(&out).unwrap_or_default();
-        return write_doc(&out, &splice_memory(&doc, &section));
+    let mut placements = vec![service::Placement::All];
+    placements.extend(pin.map(service::Placement::Pinned));
+    let service_cells = service::cells(scale, smoke);
+    let run_services = || {
+        let mut outs = service::Outputs::new();
+        // Repetitions outermost, libraries innermost: the libraries interleave.
+        for rep in 0..reps {
+            for (k, cell) in service_cells.iter().enumerate() {
+                for (p, at) in placements.iter().enumerate() {
+                    for (j, imp) in service::LIBS.into_iter().enumerate() {
+                        if service::sits_out(cell, imp) {
+                            continue;
+                        }
+                        // A fresh port for every run: a C library's listener may linger.
+                        let seq = ((rep * service_cells.len() + k) * 2 + p) * 4 + j;
+                        let r = service::run_cell(&dir, cell, imp, at, seq);
+                        eprintln!(
+                            "rep {rep} {cell:?} {} {imp}: {}",
+                            at.label(),
+                            r.as_deref()
+                                .map_or("failed".into(), |o| o.replace('\n', "; "))
+                        );
+                        let e = outs.entry((*cell, imp, at.clone())).or_default();
+                        e.extend(r);
+                    }
+                }
+            }
+        }
+        service::render(&outs, &service_cells, &placements, reps)
+    };
+    match only.as_deref() {
+        Some("memory") => {
+            let section = render_memory(&run_memory(&dir, conns), conns);
+            print!("{section}");
+            let doc = std::fs::read_to_string(&out).unwrap_or_default();
+            return write_doc(&out, &splice_section(&doc, "## Memory", &section));
+        }
+        Some(_) => {
+            let section = run_services();
+            print!("{section}");
+            let doc = std::fs::read_to_string(&out).unwrap_or_default();
+            return write_doc(
+                &out,
+                &splice_section(&doc, "## Service workloads", &section),
+            );
+        }
+        None => {}
     }
     let start = Instant::now();
-    let mut samples: BTreeMap<(Kind, &'static str, usize, &'static str), Vec<f64>> =
+    // Per placement (all CPUs first, then the `--pin` list), the repetitions of a cell.
+    let mut samples: BTreeMap<(usize, Kind, &'static str, usize, &'static str), Vec<f64>> =
         BTreeMap::new();
     let mut seq = 0usize;
     // Repetitions outermost, so slow phases of the machine spread over every cell.
@@ -83,33 +149,38 @@ fn main() -> ExitCode {
         for kind in [Kind::Lat, Kind::Thr] {
             for t in TRANSPORTS {
                 for s in SIZES {
-                    for i in IMPLS {
-                        if t == "inproc" && i == "raw" {
-                            continue;
-                        }
-                        seq += 1;
-                        let n = count(kind, i, s, scale);
-                        let r = run_cell(&dir, i, t, kind, s, n, seq);
-                        eprintln!(
-                            "rep {rep} {kind:?} {t} {} {i}: {}",
-                            size_name(s),
-                            r.map_or("failed".into(), |v| format!("{v:.1}"))
-                        );
-                        let e = samples.entry((kind, t, s, i)).or_default();
-                        if let Some(v) = r {
-                            e.push(v);
+                    for (p, at) in placements.iter().enumerate() {
+                        for i in IMPLS {
+                            if t == "inproc" && i == "raw" {
+                                continue;
+                            }
+                            seq += 1;
+                            let n = count(kind, i, s, scale);
+                            let r = run_cell(&dir, i, t, kind, (s, n), seq, at.list());
+                            eprintln!(
+                                "rep {rep} {kind:?} {t} {} {i} {}: {}",
+                                size_name(s),
+                                at.label(),
+                                r.map_or("failed".into(), |v| format!("{v:.1}"))
+                            );
+                            let e = samples.entry((p, kind, t, s, i)).or_default();
+                            e.extend(r);
                         }
                     }
                 }
             }
         }
     }
-    let res: Results = samples
-        .into_iter()
-        .map(|(k, mut v)| (k, median(&mut v)))
+    let mut res: Vec<(String, Results)> = placements
+        .iter()
+        .map(|at| (at.label(), Results::new()))
         .collect();
+    for ((p, kind, t, s, i), mut v) in samples {
+        res[p].1.insert((kind, t, s, i), median(&mut v));
+    }
+    let services = run_services();
     let memory = render_memory(&run_memory(&dir, conns), conns);
-    let md = render(&res, &memory, reps, scale, start.elapsed());
+    let md = render(&res, &services, &memory, &dir, reps, scale, start.elapsed());
     print!("{md}");
     write_doc(&out, &md)
 }

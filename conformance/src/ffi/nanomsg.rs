@@ -44,10 +44,13 @@ pub(crate) const AF_SP_RAW: c_int = 2;
 /// Protocol numbers (the SP wire ids).
 pub(crate) const NN_PAIR: c_int = 16;
 pub(crate) const NN_SUB: c_int = 33;
+pub(crate) const NN_PUB: c_int = 32;
 pub(crate) const NN_REQ: c_int = 48;
+pub(crate) const NN_REP: c_int = 49;
 pub(crate) const NN_PUSH: c_int = 80;
 pub(crate) const NN_PULL: c_int = 81;
 pub(crate) const NN_SURVEYOR: c_int = 98;
+pub(crate) const NN_RESPONDENT: c_int = 99;
 /// Option levels and options.
 pub(crate) const NN_SOL_SOCKET: c_int = 0;
 pub(crate) const NN_SNDTIMEO: c_int = 4;
@@ -172,6 +175,27 @@ pub(crate) fn symbol(i: c_int) -> Option<(String, c_int)> {
         .to_string_lossy()
         .into_owned();
     Some((name, value))
+}
+
+/// The loaded library's ABI version (`current.revision.age`), from its own symbol
+/// table; `None` when `nn_symbol` does not list it (then this is not libnanomsg).
+pub(crate) fn abi_version() -> Option<String> {
+    let mut version = [None; 3];
+    let mut i = 0;
+    while let Some((name, value)) = symbol(i) {
+        i += 1;
+        let slot = match name.as_str() {
+            "NN_VERSION_CURRENT" => 0,
+            "NN_VERSION_REVISION" => 1,
+            "NN_VERSION_AGE" => 2,
+            _ => continue,
+        };
+        version[slot] = Some(value);
+    }
+    let [Some(cur), Some(rev), Some(age)] = version else {
+        return None;
+    };
+    Some(format!("{cur}.{rev}.{age}"))
 }
 
 /// The shared object `nn_socket` was loaded from.

@@ -32,6 +32,9 @@ extern "C" {
     fn nng_send(s: Handle, data: *mut c_void, size: usize, flags: c_int) -> c_int;
     fn nng_recv(s: Handle, data: *mut c_void, size: *mut usize, flags: c_int) -> c_int;
     fn nng_free(ptr: *mut c_void, size: usize);
+    fn nng_recvmsg(s: Handle, msg: *mut *mut c_void, flags: c_int) -> c_int;
+    fn nng_sendmsg(s: Handle, msg: *mut c_void, flags: c_int) -> c_int;
+    fn nng_msg_free(msg: *mut c_void);
     fn nng_socket_set(s: Handle, name: *const c_char, v: *const c_void, sz: usize) -> c_int;
     fn nng_socket_set_bool(s: Handle, name: *const c_char, v: bool) -> c_int;
     fn nng_socket_set_ms(s: Handle, name: *const c_char, ms: i32) -> c_int;
@@ -286,6 +289,25 @@ pub(crate) fn recv_alloc(s: Handle) -> Result<Vec<u8>, Errno> {
 pub(crate) fn device(a: Handle, b: Handle) -> Result<(), Errno> {
     // SAFETY: the handles are plain ids.
     check(unsafe { nng_device(a, b) })
+}
+
+/// Sends every message received on the raw socket `s` straight back, header and all,
+/// until a call fails. (`nng_device` reflects only sockets that are their own peer,
+/// such as PAIR and BUS; for REP it answers EINVAL.)
+pub(crate) fn reflect(s: Handle) -> Result<(), Errno> {
+    loop {
+        let mut msg: *mut c_void = std::ptr::null_mut();
+        // SAFETY: nng_recvmsg stores a message it allocated in `msg`.
+        check(unsafe { nng_recvmsg(s, &mut msg, 0) })?;
+        // SAFETY: on success nng_sendmsg takes the message over; on failure it stays
+        // ours and is freed once.
+        let rc = unsafe { nng_sendmsg(s, msg, 0) };
+        if rc != 0 {
+            // SAFETY: `msg` is still ours (see above).
+            unsafe { nng_msg_free(msg) };
+            return Err(rc);
+        }
+    }
 }
 
 /// Whether this libnng was built with TLS (a TLS configuration can be allocated).

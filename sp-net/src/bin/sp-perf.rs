@@ -11,19 +11,33 @@
 //! sp-perf inproc_thr <msg-size> <msg-count>
 //! sp-perf mem_conn   <url> <count>
 //! sp-perf mem_sub    <count>
+//! sp-perf reqrep <url> <clients> <msg-size> <requests-per-client>
+//! sp-perf fanout <url> <subscribers> <msg-size> <messages> [<topics>]
+//! sp-perf survey <url> <respondents> <msg-size> <rounds>
+//! sp-perf fanin  <url> <pushers> <msg-size> <messages-per-pusher>
+//! sp-perf [--threads N] ...
 //! ```
 //!
 //! The tool name may also come from the program name (a link called `local_lat`).
 //! Latency tools ping-pong over PAIR and report the one-way latency (round-trip / 2);
 //! throughput tools send over PAIR, the sender first sending an empty start message that
 //! starts the receiver's clock. Extensions, all optional: `--pipeline` before the
-//! arguments uses PUSH (sender) and PULL (receiver) for the throughput tools; the
-//! environment variable `SP_PERF_THREADS` picks the tokio runtime (`0`: current-thread;
-//! `N`: multi-thread with N workers, the user loop staying on the main thread). The
-//! default is current-thread, except for TCP/IPC throughput with messages of 16 KiB and
-//! more: one worker then (the user's thread plus an I/O thread, as nanomsg's worker
-//! thread), which overlaps copying with the socket; for small messages the hand-off
-//! between threads costs more than it saves on 2 cores.
+//! arguments uses PUSH (sender) and PULL (receiver) for the throughput tools;
+//! `--threads N` first on the command line (or the environment variable
+//! `SP_PERF_THREADS`, which the option overrides) picks the tokio runtime: `0` is the
+//! current-thread runtime, `N` the multi-thread runtime with exactly N workers (the
+//! user loop of the six nanomsg tools staying on the main thread). Nothing depends on
+//! the machine's core count: without the option the default is current-thread, except
+//! for TCP/IPC throughput with messages of 16 KiB and more: one worker then (the user's
+//! thread plus an I/O thread, as nanomsg's worker thread), which overlaps copying with
+//! the socket; for small messages the hand-off between threads costs more than it
+//! saves on 2 cores. tokio's own defaults for idle workers (parking after a short
+//! spin, work stealing) are kept: tokio 1.x exposes no knob for them on a stable build.
+//!
+//! The service workloads (`perf_kit::service`, shared with the C libraries' tools) run
+//! every client, subscriber, respondent and pusher as a task with its own socket, in
+//! one process; the default runtime is current-thread there too, and `perf-bench`
+//! passes `--threads` explicitly.
 //!
 //! The memory tools (`perf_kit::mem`, shared with the C libraries' tools) measure heap
 //! and resident bytes: `mem_conn` per idle connection (a PULL listener and `count` PUSH
@@ -40,6 +54,10 @@ use sp_net::{Message, Socket, SocketType};
 // back): every perf tool parses and reports the same way.
 use perf_kit::args::{parse_args, ToolArgs as Args};
 use perf_kit::mem;
+use perf_kit::service::{self as svc, ServiceArgs};
+
+#[path = "sp-perf/service.rs"]
+mod service;
 
 fn check(what: &str, r: Result<(), sp_net::Error>) -> Result<(), String> {
     r.map_err(|e| format!("{what}: {e}"))
@@ -258,6 +276,7 @@ async fn mem_sub(count: usize) -> Result<(), String> {
 enum Job {
     Perf(Args),
     Mem(mem::MemTool),
+    Service(ServiceArgs),
 }
 
 async fn run_job(job: Job) -> Result<(), String> {
@@ -265,21 +284,37 @@ async fn run_job(job: Job) -> Result<(), String> {
         Job::Perf(a) => run(a).await,
         Job::Mem(mem::MemTool::Conn { url, count }) => mem_conn(&url, count).await,
         Job::Mem(mem::MemTool::Sub { count }) => mem_sub(count).await,
+        Job::Service(a) => service::run(a).await,
     }
 }
 
 /// Message size from which the throughput tools default to an I/O worker thread.
 const LARGE_MESSAGE: usize = 16 * 1024;
 
+/// Takes `--threads N` off the front of `argv`: `Ok(None)` when it is absent.
+fn take_threads(argv: &mut Vec<String>) -> Result<Option<usize>, String> {
+    if argv.get(1).map(String::as_str) != Some("--threads") {
+        return Ok(None);
+    }
+    let n = argv
+        .get(2)
+        .and_then(|v| v.parse().ok())
+        .ok_or("--threads needs a number of worker threads (0: current-thread)")?;
+    argv.drain(1..3);
+    Ok(Some(n))
+}
+
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().collect();
-    let parsed = match mem::parse_tool(&argv) {
-        Some(m) => m.map(Job::Mem),
-        None => parse_args(&argv).map(Job::Perf),
+    let mut argv: Vec<String> = std::env::args().collect();
+    let threads = take_threads(&mut argv);
+    let parsed = match (svc::parse(&argv), mem::parse_tool(&argv)) {
+        (Some(w), _) => w.map(Job::Service),
+        (None, Some(m)) => m.map(Job::Mem),
+        (None, None) => parse_args(&argv).map(Job::Perf),
     };
-    let job = match parsed {
-        Ok(j) => j,
-        Err(e) => {
+    let (job, threads) = match (parsed, threads) {
+        (Ok(j), Ok(t)) => (j, t),
+        (Err(e), _) | (_, Err(e)) => {
             println!("{e}");
             return ExitCode::from(1);
         }
@@ -290,10 +325,12 @@ fn main() -> ExitCode {
     // worker; 64 KiB 10 k against 22 k).
     let io_worker = matches!(&job, Job::Perf(a)
         if a.tool.ends_with("_thr") && !a.tool.starts_with("inproc") && a.size >= LARGE_MESSAGE);
-    let threads = std::env::var("SP_PERF_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(usize::from(io_worker));
+    let threads = threads.unwrap_or_else(|| {
+        std::env::var("SP_PERF_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(usize::from(io_worker))
+    });
     let rt = if threads == 0 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -59,14 +59,17 @@ pub(crate) fn machine() -> String {
     format!("{nproc} CPUs ({model}), Linux {kernel}")
 }
 
+/// The whole report; `runs` holds the timing medians per placement (all CPUs first,
+/// then the `--pin` list), each with its label.
 pub(crate) fn render(
-    res: &Results,
+    runs: &[(String, Results)],
+    service: &str,
     memory: &str,
+    dir: &std::path::Path,
     reps: usize,
     scale: f64,
     took: Duration,
 ) -> String {
-    let get = |k, t, s, i| res.get(&(k, t, s, i)).copied().flatten();
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -87,18 +90,38 @@ pub(crate) fn render(
          `raw-perf` (plain sockets; TCP_NODELAY on); all speak nanomsg's perf-tool \
          command line. Latency: PAIR ping-pong, round-trip time. Throughput: PUSH/PULL, \
          the receiver's rate from the empty start message to the last message; raw: one \
-         write per message, the receiver reading 256 KiB at a time. Memory: heap and \
+         write per message, the receiver reading 256 KiB at a time. `sp-perf` runs on its \
+         documented runtime: current-thread, one I/O worker for TCP/IPC throughput from \
+         16 KiB, whatever the core count. With `--pin`, every timing cell runs a second \
+         time under `taskset -c`, in its own labelled tables and targets column. Memory: heap and \
          resident bytes per idle connection, socket and subscription (`mem_conn`, \
          `mem_sub`; see its section, which `perf-bench --only memory` regenerates alone). \
-         Installed versions: {}.\n",
-        installed()
+         Libraries loaded: {}.\n",
+        installed(dir)
     );
-    md.push_str(&render_targets(res));
+    md.push_str(&render_targets(runs));
+    for (p, (label, res)) in runs.iter().enumerate() {
+        md.push_str(&render_timings(
+            res,
+            if p == 0 { None } else { Some(label) },
+        ));
+    }
+    md.push_str(service);
+    md.push_str(memory);
+    md
+}
+
+/// The latency and throughput tables of one placement (`pinned`: its label, for the
+/// headings of every placement but the first).
+fn render_timings(res: &Results, pinned: Option<&str>) -> String {
+    let get = |k, t, s, i| res.get(&(k, t, s, i)).copied().flatten();
+    let mut md = String::new();
+    let suffix = pinned.map_or(String::new(), |l| format!(", {l}"));
     for (kind, title, unit) in [
         (Kind::Lat, "Latency", "round-trip µs, lower is better"),
         (Kind::Thr, "Throughput", "messages/s, higher is better"),
     ] {
-        let _ = writeln!(md, "## {title} ({unit})\n");
+        let _ = writeln!(md, "## {title}{suffix} ({unit})\n");
         let mut head = String::from("| size |");
         let mut rule = String::from("|---|");
         for t in TRANSPORTS {
@@ -124,7 +147,7 @@ pub(crate) fn render(
             let _ = writeln!(md, "{row}");
         }
         let _ = writeln!(md);
-        let _ = writeln!(md, "### {title} ratios\n");
+        let _ = writeln!(md, "### {title} ratios{suffix}\n");
         let (note, cols): (&str, Vec<(&str, &str, &str)>) = match kind {
             Kind::Lat => (
                 "library RTT / raw socket RTT (1.00 = as fast as the kernel); ours / nanomsg",
@@ -170,7 +193,6 @@ pub(crate) fn render(
         }
         let _ = writeln!(md);
     }
-    md.push_str(memory);
     md
 }
 
@@ -211,10 +233,46 @@ pub(crate) fn times(v: f64) -> String {
 
 /// The issue's timing targets as measured in this run (memory targets are checked in
 /// the memory section, which `--only memory` regenerates on its own).
-pub(crate) fn render_targets(res: &Results) -> String {
+pub(crate) fn render_targets(runs: &[(String, Results)]) -> String {
+    let mut md = String::from("## Targets\n\n");
+    md.push_str(
+        "The performance issue's timing targets, checked against the medians of this run. \
+         The subscription-matching target is measured by `cargo bench -p sp-proto --bench \
+         subscriptions`, the memory targets in the Memory section below; the profiles \
+         behind the figures, and the reasons for any target missed, are in \
+         [performance-profile.md](performance-profile.md).\n\n",
+    );
+    let mut head = String::from("| target | goal |");
+    let mut rule = String::from("|---|---|");
+    for (label, _) in runs {
+        let _ = write!(head, " {label} | met |");
+        rule.push_str("---|---|");
+    }
+    let _ = writeln!(md, "{head}\n{rule}");
+    let per_run: Vec<Vec<Target>> = runs.iter().map(|(_, res)| targets(res)).collect();
+    for (k, first) in per_run[0].iter().enumerate() {
+        let mut row = format!("| {} | {} |", first.what, first.goal);
+        for ts in &per_run {
+            let t = &ts[k];
+            match t.value {
+                Some(v) => {
+                    let met = if (t.met)(v) { "yes" } else { "**no**" };
+                    let _ = write!(row, " {} | {met} |", (t.shown)(v));
+                }
+                None => row.push_str(" – | not measured |"),
+            }
+        }
+        let _ = writeln!(md, "{row}");
+    }
+    md.push('\n');
+    md
+}
+
+/// The issue's timing targets, measured in `res`.
+fn targets(res: &Results) -> Vec<Target> {
     let get = |k, t, s, i| res.get(&(k, t, s, i)).copied().flatten();
     let per = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
-    let targets = [
+    vec![
         Target {
             what: "TCP round trip, 64 B: ours / raw socket",
             goal: "≤ 1.5×",
@@ -262,25 +320,7 @@ pub(crate) fn render_targets(res: &Results) -> String {
             shown: |v| format!("{} msg/s", num(Some(v))),
             met: |v| v >= 5e6,
         },
-    ];
-    let mut md = String::from("## Targets\n\n");
-    md.push_str(
-        "The performance issue's timing targets, checked against the medians of this run. \
-         The subscription-matching target is measured by `cargo bench -p sp-proto --bench \
-         subscriptions`, the memory targets in the Memory section below; the profiles \
-         behind the figures, and the reasons for any target missed, are in \
-         [performance-profile.md](performance-profile.md).\n\n",
-    );
-    md.push_str("| target | goal | this run | met |\n|---|---|---|---|\n");
-    for t in targets {
-        md.push_str(&target_row(
-            t.what,
-            t.goal,
-            t.value.map(|v| ((t.shown)(v), (t.met)(v))),
-        ));
-    }
-    md.push('\n');
-    md
+    ]
 }
 
 /// A row of a targets table: the figure as shown and whether it meets the goal.
@@ -405,10 +445,10 @@ pub(crate) fn render_memory(outs: &MemOutputs, conns: usize) -> String {
     md
 }
 
-/// `doc` with its `## Memory` section (up to the next `## ` heading) replaced by
+/// `doc` with its section under `heading` (up to the next `## ` heading) replaced by
 /// `section`, or with `section` appended.
-pub(crate) fn splice_memory(doc: &str, section: &str) -> String {
-    let Some(start) = doc.find("## Memory") else {
+pub(crate) fn splice_section(doc: &str, heading: &str, section: &str) -> String {
+    let Some(start) = doc.find(heading) else {
         let sep = if doc.is_empty() || doc.ends_with("\n\n") {
             ""
         } else if doc.ends_with('\n') {
@@ -418,21 +458,32 @@ pub(crate) fn splice_memory(doc: &str, section: &str) -> String {
         };
         return format!("{doc}{sep}{section}");
     };
-    let after = start + "## Memory".len();
+    let after = start + heading.len();
     let end = doc[after..]
         .find("\n## ")
         .map_or(doc.len(), |i| after + i + 1);
     format!("{}{section}{}", &doc[..start], &doc[end..])
 }
 
-pub(crate) fn installed() -> String {
-    let v = |p: &str| {
-        let out = sh("dpkg-query", &["-W", "-f", "${Version}", p]);
-        if out.is_empty() {
-            format!("{p} ?")
+/// The C libraries: what each tool reports it loaded (`<tool> version`), with the
+/// Debian package's version where `dpkg-query` knows it.
+pub(crate) fn installed(dir: &std::path::Path) -> String {
+    let v = |imp: &str, p: &str| {
+        let tool = crate::run::binary(dir, imp);
+        let loaded = sh(&tool.to_string_lossy(), &["version"]);
+        let loaded = loaded
+            .strip_prefix("library: ")
+            .unwrap_or("version unknown");
+        let deb = sh("dpkg-query", &["-W", "-f", "${Version}", p]);
+        if deb.is_empty() {
+            loaded.to_owned()
         } else {
-            format!("{p} {out}")
+            format!("{loaded}, package {p} {deb}")
         }
     };
-    format!("{}, {}", v("libnanomsg-dev"), v("libnng-dev"))
+    format!(
+        "{}; {}",
+        v("nanomsg", "libnanomsg-dev"),
+        v("nng", "libnng-dev")
+    )
 }

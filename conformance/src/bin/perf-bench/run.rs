@@ -36,7 +36,15 @@ pub(crate) enum Kind {
     Thr,
 }
 
+/// Our tool when `--ours PATH` names one.
+pub(crate) static OURS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// The tool of `imp` in `dir`; ours is `sp-perf` unless `--ours` named another build
+/// (the smoke test passes this package's `conformance-sp-perf`, the same source).
 pub(crate) fn binary(dir: &Path, imp: &str) -> PathBuf {
+    if let Some(ours) = OURS.get().filter(|_| imp == "ours") {
+        return ours.clone();
+    }
     dir.join(match imp {
         "ours" => "sp-perf",
         "nanomsg" => "nanomsg-perf",
@@ -82,8 +90,24 @@ pub(crate) fn wait_limited(child: &mut Child, limit: Duration) -> Option<String>
 }
 
 pub(crate) fn spawn(bin: &Path, args: &[String]) -> std::io::Result<Child> {
-    Command::new(bin)
-        .args(args)
+    spawn_pinned(bin, args, None)
+}
+
+/// Starts `bin` with `args`, under `taskset -c <cpus>` when `cpus` is given.
+pub(crate) fn spawn_pinned(
+    bin: &Path,
+    args: &[String],
+    cpus: Option<&str>,
+) -> std::io::Result<Child> {
+    let mut cmd = match cpus {
+        Some(list) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", list]).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    cmd.args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -107,11 +131,12 @@ pub(crate) fn run_cell(
     imp: &str,
     tr: &str,
     kind: Kind,
-    size: usize,
-    n: usize,
+    (size, n): (usize, usize),
     seq: usize,
+    cpus: Option<&str>,
 ) -> Option<f64> {
     let bin = binary(dir, imp);
+    let spawn = |bin: &Path, args: &[String]| spawn_pinned(bin, args, cpus);
     let mut pre: Vec<String> = Vec::new();
     if kind == Kind::Thr {
         pre.push("--pipeline".into());

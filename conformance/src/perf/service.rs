@@ -1,0 +1,337 @@
+//! The service workloads of [`perf_kit::service`] over any [`PerfSocket`]: one thread
+//! per client, subscriber, respondent or pusher (blocking sockets, as a C program using
+//! these libraries would write it), the serving socket on the main thread or, for
+//! `reqrep`, reflected by the library's own device on a raw REP socket (the libraries'
+//! fastest REP server: no user thread in the loop).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use perf_kit::hist::Histogram;
+use perf_kit::mem::topic;
+use perf_kit::service::{self as svc, mark, ServiceArgs, SubscriberTally, Workload};
+
+use super::{PerfKind, PerfSocket};
+
+/// Stack of each peer thread: the workloads run up to a thousand of them.
+const STACK: usize = 256 << 10;
+
+fn spawn<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, String> {
+    std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(f)
+        .map_err(|e| format!("cannot start a thread: {e}"))
+}
+
+fn join<T>(handles: Vec<JoinHandle<Result<T, String>>>) -> Result<Vec<T>, String> {
+    handles
+        .into_iter()
+        .map(|h| h.join().map_err(|_| "a peer thread panicked".to_owned())?)
+        .collect()
+}
+
+/// A peer's socket of `kind`, connected to `url`, waits bounded by `limit`.
+fn peer<S: PerfSocket>(kind: PerfKind, url: &str, limit: std::time::Duration) -> Result<S, String> {
+    let mut s = S::open(kind)?;
+    s.set_timeout(limit)?;
+    s.connect(url)?;
+    Ok(s)
+}
+
+/// Runs the workload `a` names.
+pub fn run<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
+    match a.workload {
+        Workload::ReqRep => reqrep::<S>(a),
+        Workload::Fanout => fanout::<S>(a),
+        Workload::Survey => survey::<S>(a),
+        Workload::Fanin => fanin::<S>(a),
+    }
+}
+
+fn reqrep<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
+    let mut server = S::open(PerfKind::RawRep)?;
+    server.bind(&a.url)?;
+    // The device runs until the process ends.
+    spawn(move || {
+        if let Err(e) = server.reflect() {
+            eprintln!("reqrep server: {e}");
+        }
+    })?;
+    let start_line = Arc::new(Barrier::new(a.peers + 1));
+    let clients = (0..a.peers)
+        .map(|_| {
+            let (url, size, count, start_line) =
+                (a.url.clone(), a.size, a.count, start_line.clone());
+            spawn(move || {
+                let msg = svc::message(b"", size, mark::DATA);
+                let mut buf = vec![0u8; msg.len() + 1];
+                // One untimed request: the connection is up and the server answers.
+                let ready = peer::<S>(PerfKind::Req, &url, svc::WAIT).and_then(|mut s| {
+                    s.send(&msg)?;
+                    s.recv(&mut buf)?;
+                    Ok(s)
+                });
+                start_line.wait();
+                let mut s = ready?;
+                let mut latency = Histogram::new();
+                for _ in 0..count {
+                    let t = Instant::now();
+                    s.send(&msg)?;
+                    let n = s.recv(&mut buf)?;
+                    super::expect(n, msg.len())?;
+                    latency.record(svc::nanos(t.elapsed()));
+                }
+                let end = Instant::now();
+                s.close();
+                Ok((latency, end))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    start_line.wait();
+    let start = Instant::now();
+    let mut latency = Histogram::new();
+    let mut end = start;
+    for (h, e) in join(clients)? {
+        latency.merge(&h);
+        end = end.max(e);
+    }
+    svc::report_reqrep(a, &latency, (end - start).as_secs_f64());
+    Ok(())
+}
+
+/// Sends `warm` every [`svc::WARM_EVERY`] until `ready` counts `peers` (or a peer
+/// `failed`, or [`svc::WAIT`] passed).
+fn warm_up<S: PerfSocket>(
+    s: &mut S,
+    warm: &[u8],
+    ready: &AtomicUsize,
+    peers: usize,
+    failed: &AtomicBool,
+) -> Result<(), String> {
+    let since = Instant::now();
+    while ready.load(Ordering::Acquire) < peers {
+        if failed.load(Ordering::Acquire) || since.elapsed() > svc::WAIT {
+            return Err(format!(
+                "{} of {peers} peers ready after {:?}",
+                ready.load(Ordering::Acquire),
+                since.elapsed()
+            ));
+        }
+        s.send(warm)?;
+        std::thread::sleep(svc::WARM_EVERY);
+    }
+    Ok(())
+}
+
+/// Flags `failed` when `r` is an error.
+fn flag<T>(r: Result<T, String>, failed: &AtomicBool) -> Result<T, String> {
+    if r.is_err() {
+        failed.store(true, Ordering::Release);
+    }
+    r
+}
+
+fn fanout<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
+    let prefixes = svc::fanout_prefixes(a.topics);
+    let mut publisher = S::open(PerfKind::Pub)?;
+    publisher.bind(&a.url)?;
+    let ready = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicBool::new(false));
+    let subscribers = (0..a.peers)
+        .map(|_| {
+            let (url, size, topics) = (a.url.clone(), a.size, a.topics);
+            let (ready, failed) = (ready.clone(), failed.clone());
+            spawn(move || flag(subscriber::<S>(&url, size, topics, &ready), &failed))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let warm = svc::message(&prefixes[0], a.size, mark::WARM);
+    warm_up(&mut publisher, &warm, &ready, a.peers, &failed)?;
+    let data: Vec<Vec<u8>> = prefixes
+        .iter()
+        .map(|p| svc::message(p, a.size, mark::DATA))
+        .collect();
+    let start = Instant::now();
+    for m in data.iter().cycle().take(a.count) {
+        publisher.send(m)?;
+    }
+    let last_send = Instant::now();
+    let end = svc::message(&prefixes[0], a.size, mark::END);
+    for _ in 0..svc::END_REPEAT.0 {
+        std::thread::sleep(svc::END_REPEAT.1);
+        publisher.send(&end)?;
+    }
+    let tallies = join(subscribers)?;
+    svc::report_fanout(a, start, last_send, &tallies);
+    publisher.close();
+    Ok(())
+}
+
+fn subscriber<S: PerfSocket>(
+    url: &str,
+    size: usize,
+    topics: usize,
+    ready: &AtomicUsize,
+) -> Result<SubscriberTally, String> {
+    let mut s = S::open(PerfKind::Sub)?;
+    s.set_timeout(svc::IDLE_END)?;
+    if topics == 0 {
+        s.subscribe(b"")?;
+    } else {
+        for i in 0..topics {
+            s.subscribe(&topic(i as u32))?;
+        }
+    }
+    s.connect(url)?;
+    let since = Instant::now();
+    let mut buf = vec![0u8; size + 32];
+    let mut tally = SubscriberTally::default();
+    let mut warm = false;
+    loop {
+        match s.recv(&mut buf) {
+            Ok(n) => match svc::mark_of(&buf[..n.min(buf.len())]) {
+                mark::WARM if !warm => {
+                    warm = true;
+                    ready.fetch_add(1, Ordering::AcqRel);
+                }
+                mark::DATA => {
+                    tally.delivered += 1;
+                    tally.last = Some(Instant::now());
+                }
+                mark::END => break,
+                _ => {}
+            },
+            // Data then silence: the end marks were dropped.
+            Err(_) if tally.delivered > 0 => break,
+            Err(e) if since.elapsed() > svc::WAIT => return Err(e),
+            Err(_) => {}
+        }
+    }
+    s.close();
+    Ok(tally)
+}
+
+fn survey<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
+    let mut surveyor = S::open(PerfKind::Surveyor)?;
+    surveyor.set_survey_deadline(svc::WAIT)?;
+    surveyor.set_timeout(svc::WAIT)?;
+    surveyor.bind(&a.url)?;
+    let ready = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let respondents = (0..a.peers)
+        .map(|_| {
+            let (url, size) = (a.url.clone(), a.size);
+            let (ready, failed, done) = (ready.clone(), failed.clone(), done.clone());
+            spawn(move || flag(respondent::<S>(&url, size, &ready, &done), &failed))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let warm = svc::message(b"", a.size, mark::WARM);
+    warm_up(&mut surveyor, &warm, &ready, a.peers, &failed)?;
+    let question = svc::message(b"", a.size, mark::DATA);
+    let mut buf = vec![0u8; question.len() + 1];
+    let mut rounds = Histogram::new();
+    for _ in 0..a.count {
+        let t = Instant::now();
+        surveyor.send(&question)?;
+        for _ in 0..a.peers {
+            let n = surveyor.recv(&mut buf)?;
+            super::expect(n, question.len())?;
+        }
+        rounds.record(svc::nanos(t.elapsed()));
+    }
+    done.store(true, Ordering::Release);
+    surveyor.send(&svc::message(b"", a.size, mark::END))?;
+    join(respondents)?;
+    svc::report_survey(a, &rounds);
+    surveyor.close();
+    Ok(())
+}
+
+fn respondent<S: PerfSocket>(
+    url: &str,
+    size: usize,
+    ready: &AtomicUsize,
+    done: &AtomicBool,
+) -> Result<(), String> {
+    let mut s = peer::<S>(PerfKind::Respondent, url, svc::IDLE_END)?;
+    let since = Instant::now();
+    let mut buf = vec![0u8; size + 2];
+    let mut warm = false;
+    loop {
+        match s.recv(&mut buf) {
+            Ok(n) => match svc::mark_of(&buf[..n.min(buf.len())]) {
+                mark::WARM if !warm => {
+                    warm = true;
+                    ready.fetch_add(1, Ordering::AcqRel);
+                }
+                mark::DATA => s.send(&buf[..n])?,
+                mark::END => break,
+                _ => {}
+            },
+            Err(_) if done.load(Ordering::Acquire) => break,
+            Err(e) if since.elapsed() > svc::WAIT => return Err(e),
+            Err(_) => {}
+        }
+    }
+    s.close();
+    Ok(())
+}
+
+fn fanin<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
+    let mut pull = S::open(PerfKind::Pull)?;
+    pull.set_timeout(svc::WAIT)?;
+    pull.bind(&a.url)?;
+    // Every pusher's warm-up message is in before `go`; the senders stay open until
+    // `done` (the libraries do not promise to flush on close).
+    let go = Arc::new(Barrier::new(a.peers + 1));
+    let done = Arc::new(Barrier::new(a.peers + 1));
+    let pushers = (0..a.peers)
+        .map(|_| {
+            let (url, size, count) = (a.url.clone(), a.size, a.count);
+            let (go, done) = (go.clone(), done.clone());
+            spawn(move || {
+                let warm = svc::message(b"", size, mark::WARM);
+                let ready = peer::<S>(PerfKind::Push, &url, svc::WAIT).and_then(|mut s| {
+                    s.send(&warm)?;
+                    Ok(s)
+                });
+                go.wait();
+                let sent = ready.and_then(|mut s| {
+                    let data = svc::message(b"", size, mark::DATA);
+                    for _ in 0..count {
+                        s.send(&data)?;
+                    }
+                    Ok(s)
+                });
+                done.wait();
+                sent.map(S::close)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let msg_len = svc::message(b"", a.size, mark::DATA).len();
+    let mut buf = vec![0u8; msg_len + 1];
+    let mut receive = |n: usize, want: u8| -> Result<(), String> {
+        for _ in 0..n {
+            let got = pull.recv(&mut buf)?;
+            if svc::mark_of(&buf[..got.min(buf.len())]) != want {
+                return Err(format!("expected mark {:?}", want as char));
+            }
+        }
+        Ok(())
+    };
+    let warmed = receive(a.peers, mark::WARM);
+    go.wait();
+    let start = Instant::now();
+    let received = warmed.and_then(|()| receive(a.peers * a.count, mark::DATA));
+    let secs = start.elapsed().as_secs_f64();
+    done.wait();
+    join(pushers)?;
+    received?;
+    svc::report_fanin(a, secs);
+    pull.close();
+    Ok(())
+}
