@@ -84,7 +84,6 @@ extern "C" {
     fn nng_msg_alloc(msg: *mut *mut c_void, size: usize) -> c_int;
     fn nng_msg_body(msg: *mut c_void) -> *mut c_void;
     fn nng_msg_len(msg: *const c_void) -> usize;
-    fn nng_msg_free(msg: *mut c_void);
 }
 
 /// Receive into a buffer NNG allocates.
