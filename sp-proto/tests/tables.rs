@@ -1292,6 +1292,35 @@ fn spec_documents_carry_the_generated_tables() {
     }
 }
 
+/// The index in `spec/tables/README.md` gives each table's row count; it is checked
+/// here, so it cannot go stale when rows are added.
+#[test]
+fn the_index_row_counts_are_the_tables() {
+    let index = std::fs::read_to_string(PathBuf::from(TABLES).join("README.md")).expect("index");
+    let mut listed = 0;
+    for line in index.lines() {
+        let Some(rest) = line.strip_prefix("| [") else {
+            continue;
+        };
+        let Some((file, _)) = rest.split_once(".toml]") else {
+            continue;
+        };
+        let count: usize = line
+            .trim_end_matches(" |")
+            .rsplit("| ")
+            .next()
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or_else(|| panic!("spec/tables/README.md: no row count in {line:?}"));
+        assert_eq!(
+            count,
+            load(file).row.len(),
+            "spec/tables/README.md gives {file}.toml {count} rows"
+        );
+        listed += 1;
+    }
+    assert_eq!(listed, ROLES.len() + machines::MACHINES.len(), "every table is listed");
+}
+
 #[test]
 fn a_planted_bug_in_a_row_is_reported() {
     let table = load("req");
