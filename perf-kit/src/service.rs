@@ -145,6 +145,41 @@ pub fn mark_of(body: &[u8]) -> u8 {
     body.last().copied().unwrap_or(0)
 }
 
+/// What a received body is to a subscriber or respondent of a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// A measured message.
+    Data,
+    /// The end of the run.
+    End,
+    /// A warm-up message (counted once, as readiness) or anything else.
+    Other,
+}
+
+/// A peer's warm-up: it counts itself in `ready` at its first warm-up message.
+#[derive(Debug, Default)]
+pub struct Warmup {
+    warm: bool,
+}
+
+impl Warmup {
+    /// Classifies `body`, counting this peer ready at its first warm-up message.
+    pub fn classify(&mut self, body: &[u8], ready: &std::sync::atomic::AtomicUsize) -> Received {
+        match mark_of(body) {
+            mark::WARM => {
+                if !self.warm {
+                    self.warm = true;
+                    ready.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                }
+                Received::Other
+            }
+            mark::DATA => Received::Data,
+            mark::END => Received::End,
+            _ => Received::Other,
+        }
+    }
+}
+
 /// How long any wait of a workload may take before the run fails: connecting, warming
 /// up, one receive.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -323,5 +358,23 @@ mod tests {
         assert_eq!(figure(out, "throughput"), Some(1234.0));
         assert_eq!(figure(out, "latency p50"), Some(12.5));
         assert_eq!(figure(out, "latency p99"), None);
+    }
+}
+
+#[cfg(test)]
+mod warmup_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn a_peer_counts_itself_ready_once_and_classifies_the_rest() {
+        let ready = AtomicUsize::new(0);
+        let mut w = Warmup::default();
+        assert_eq!(w.classify(&[1, mark::WARM], &ready), Received::Other);
+        assert_eq!(w.classify(&[mark::WARM], &ready), Received::Other);
+        assert_eq!(ready.load(Ordering::Acquire), 1, "ready once");
+        assert_eq!(w.classify(&[mark::DATA], &ready), Received::Data);
+        assert_eq!(w.classify(&[mark::END], &ready), Received::End);
+        assert_eq!(w.classify(&[], &ready), Received::Other);
     }
 }

@@ -1318,7 +1318,11 @@ fn the_index_row_counts_are_the_tables() {
         );
         listed += 1;
     }
-    assert_eq!(listed, ROLES.len() + machines::MACHINES.len(), "every table is listed");
+    assert_eq!(
+        listed,
+        ROLES.len() + machines::MACHINES.len(),
+        "every table is listed"
+    );
 }
 
 #[test]

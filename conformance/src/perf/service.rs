@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use perf_kit::hist::Histogram;
 use perf_kit::mem::topic;
-use perf_kit::service::{self as svc, mark, ServiceArgs, SubscriberTally, Workload};
+use perf_kit::service::{self as svc, mark, Received, ServiceArgs, SubscriberTally, Workload};
 
 use super::{PerfKind, PerfSocket};
 
@@ -189,20 +189,16 @@ fn subscriber<S: PerfSocket>(
     let since = Instant::now();
     let mut buf = vec![0u8; size + 32];
     let mut tally = SubscriberTally::default();
-    let mut warm = false;
+    let mut warmup = svc::Warmup::default();
     loop {
         match s.recv(&mut buf) {
-            Ok(n) => match svc::mark_of(&buf[..n.min(buf.len())]) {
-                mark::WARM if !warm => {
-                    warm = true;
-                    ready.fetch_add(1, Ordering::AcqRel);
-                }
-                mark::DATA => {
+            Ok(n) => match warmup.classify(&buf[..n.min(buf.len())], ready) {
+                Received::Data => {
                     tally.delivered += 1;
                     tally.last = Some(Instant::now());
                 }
-                mark::END => break,
-                _ => {}
+                Received::End => break,
+                Received::Other => {}
             },
             // Data then silence: the end marks were dropped.
             Err(_) if tally.delivered > 0 => break,
@@ -260,17 +256,13 @@ fn respondent<S: PerfSocket>(
     let mut s = peer::<S>(PerfKind::Respondent, url, svc::IDLE_END)?;
     let since = Instant::now();
     let mut buf = vec![0u8; size + 2];
-    let mut warm = false;
+    let mut warmup = svc::Warmup::default();
     loop {
         match s.recv(&mut buf) {
-            Ok(n) => match svc::mark_of(&buf[..n.min(buf.len())]) {
-                mark::WARM if !warm => {
-                    warm = true;
-                    ready.fetch_add(1, Ordering::AcqRel);
-                }
-                mark::DATA => s.send(&buf[..n])?,
-                mark::END => break,
-                _ => {}
+            Ok(n) => match warmup.classify(&buf[..n.min(buf.len())], ready) {
+                Received::Data => s.send(&buf[..n])?,
+                Received::End => break,
+                Received::Other => {}
             },
             Err(_) if done.load(Ordering::Acquire) => break,
             Err(e) if since.elapsed() > svc::WAIT => return Err(e),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use perf_kit::hist::Histogram;
 use perf_kit::mem::topic;
-use perf_kit::service::{self as svc, mark, ServiceArgs, SubscriberTally, Workload};
+use perf_kit::service::{self as svc, mark, Received, ServiceArgs, SubscriberTally, Workload};
 use sp_net::{Error, Message, Socket, SocketType};
 use tokio::sync::Barrier;
 use tokio::task::JoinHandle;
@@ -198,20 +198,16 @@ async fn subscriber(
     s.dial(url).await.map_err(err("connect"))?;
     let since = Instant::now();
     let mut tally = SubscriberTally::default();
-    let mut warm = false;
+    let mut warmup = svc::Warmup::default();
     loop {
         match s.recv().await {
-            Ok(m) => match svc::mark_of(&m.body) {
-                mark::WARM if !warm => {
-                    warm = true;
-                    ready.fetch_add(1, Ordering::AcqRel);
-                }
-                mark::DATA => {
+            Ok(m) => match warmup.classify(&m.body, ready) {
+                Received::Data => {
                     tally.delivered += 1;
                     tally.last = Some(Instant::now());
                 }
-                mark::END => break,
-                _ => {}
+                Received::End => break,
+                Received::Other => {}
             },
             // Data then silence: the end marks were dropped.
             Err(_) if tally.delivered > 0 => break,
@@ -266,17 +262,13 @@ async fn survey(a: &ServiceArgs) -> Result<(), String> {
 async fn respondent(url: &str, ready: &AtomicUsize, done: &AtomicBool) -> Result<(), String> {
     let s = peer(SocketType::Respondent, url, svc::IDLE_END).await?;
     let since = Instant::now();
-    let mut warm = false;
+    let mut warmup = svc::Warmup::default();
     loop {
         match s.recv().await {
-            Ok(m) => match svc::mark_of(&m.body) {
-                mark::WARM if !warm => {
-                    warm = true;
-                    ready.fetch_add(1, Ordering::AcqRel);
-                }
-                mark::DATA => s.send(m).await.map_err(err("send"))?,
-                mark::END => break,
-                _ => {}
+            Ok(m) => match warmup.classify(&m.body, ready) {
+                Received::Data => s.send(m).await.map_err(err("send"))?,
+                Received::End => break,
+                Received::Other => {}
             },
             Err(_) if done.load(Ordering::Acquire) => break,
             Err(e) if since.elapsed() > svc::WAIT => return Err(format!("recv: {e}")),
