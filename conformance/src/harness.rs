@@ -48,13 +48,45 @@ impl Lib {
 }
 
 /// Where the two peer binaries are (integration tests get them from
-/// `env!("CARGO_BIN_EXE_nanomsg-peer")` and `env!("CARGO_BIN_EXE_nng-peer")`).
+/// `env!("CARGO_BIN_EXE_nanomsg-peer")` and `env!("CARGO_BIN_EXE_nng-peer")`), and our
+/// own `libnanomsg.so.5` for the cells that run `nanomsg-peer` on it.
 #[derive(Clone, Debug)]
 pub struct PeerExes {
     /// The `nanomsg-peer` binary.
     pub nanomsg: PathBuf,
     /// The `nng-peer` binary.
     pub nng: PathBuf,
+    /// A directory holding sp-capi's library as `libnanomsg.so.5` (see
+    /// [`capi_lib_dir`]), for [`Loader::OurCapi`]; `None` where no test needs it.
+    pub capi_dir: Option<PathBuf>,
+}
+
+/// Which `libnanomsg.so.5` a `nanomsg-peer` process loads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Loader {
+    /// Whatever the dynamic linker finds by itself: the real C library (Debian's, or one
+    /// of the user's own on `LD_LIBRARY_PATH`). It must not be sp-rs's.
+    System,
+    /// sp-rs's drop-in (the `sp-capi` crate): the process runs with `LD_LIBRARY_PATH`
+    /// set to this directory, which holds it as `libnanomsg.so.5`.
+    OurCapi(PathBuf),
+}
+
+/// A fresh directory serving sp-capi's `libnanomsg.so` (the file `lib`) under the soname
+/// programs ask for, `libnanomsg.so.5`, for [`Loader::OurCapi`].
+pub fn capi_lib_dir(lib: &Path, tag: &str) -> Result<PathBuf, String> {
+    if !lib.exists() {
+        return Err(format!(
+            "{} is missing: build sp-capi (`cargo build -p sp-capi`)",
+            lib.display()
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("sp-capi-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let link = dir.join("libnanomsg.so.5");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(lib, &link).map_err(|e| format!("{}: {e}", link.display()))?;
+    Ok(dir)
 }
 
 impl PeerExes {
@@ -76,6 +108,8 @@ pub struct PeerInfo {
     pub version: String,
     /// The shared object its functions were loaded from.
     pub file: String,
+    /// `nn_sp_rs_version`'s text when the library is sp-rs's drop-in (sp-capi).
+    pub sp_rs: Option<String>,
 }
 
 /// Why a peer command failed.
@@ -101,10 +135,48 @@ impl std::fmt::Display for CallError {
     }
 }
 
+/// Checks that a peer runs the library `loader` promised: `lib` naming itself, from
+/// `lib<name>.so`; sp-rs's drop-in, from the file in `loader`'s directory, for
+/// [`Loader::OurCapi`]; anything but sp-rs's for [`Loader::System`].
+pub fn check_loaded(lib: Lib, loader: &Loader, info: &PeerInfo) -> Result<(), String> {
+    let file_name = Path::new(&info.file)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let expected_file = format!("lib{}.so", lib.name());
+    if info.lib != lib.name() || !file_name.starts_with(&expected_file) {
+        return Err(format!(
+            "the {} peer is not running {expected_file}: it reports {info:?}",
+            lib.name()
+        ));
+    }
+    match loader {
+        Loader::System if info.sp_rs.is_some() => Err(format!(
+            "the {} peer runs sp-rs's drop-in, not the real library: {info:?}",
+            lib.name()
+        )),
+        Loader::System => Ok(()),
+        Loader::OurCapi(dir) => {
+            let ours = dir.join("libnanomsg.so.5");
+            let ours =
+                std::fs::canonicalize(&ours).map_err(|e| format!("{}: {e}", ours.display()))?;
+            if info.sp_rs.is_none() || Path::new(&info.file) != ours {
+                return Err(format!(
+                    "the peer on {} is not running sp-rs's libnanomsg ({}): it reports {info:?}",
+                    dir.display(),
+                    ours.display()
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
 /// A running peer process.
 #[derive(Debug)]
 pub struct Peer {
     lib: Lib,
+    on_capi: bool,
     child: Child,
     stdin: ChildStdin,
     stdout: tokio::io::Lines<BufReader<ChildStdout>>,
@@ -114,11 +186,26 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Starts the peer for `lib` and checks that it really runs that library: the
-    /// library must name itself, and its functions must come from `lib<name>.so`.
+    /// Starts the peer for `lib` on the real C library and checks that it really runs
+    /// that library: the library must name itself, its functions must come from
+    /// `lib<name>.so`, and it must not be sp-rs's drop-in.
     pub async fn start(lib: Lib, exes: &PeerExes) -> Result<Self, String> {
+        Self::start_on(lib, exes, &Loader::System).await
+    }
+
+    /// [`Peer::start`] with `loader` choosing the `libnanomsg.so.5` (only `nanomsg-peer`
+    /// can run on [`Loader::OurCapi`]). On our library the peer must report
+    /// `nn_sp_rs_version` and the very file of `loader`'s directory.
+    pub async fn start_on(lib: Lib, exes: &PeerExes, loader: &Loader) -> Result<Self, String> {
         let exe = exes.get(lib);
-        let mut child = tokio::process::Command::new(exe)
+        let mut command = tokio::process::Command::new(exe);
+        if let Loader::OurCapi(dir) = loader {
+            if lib != Lib::Nanomsg {
+                return Err(format!("{} cannot run on libnanomsg.so.5", lib.name()));
+            }
+            command.env("LD_LIBRARY_PATH", dir);
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -138,6 +225,7 @@ impl Peer {
         };
         let mut peer = Self {
             lib,
+            on_capi: matches!(loader, Loader::OurCapi(_)),
             child,
             stdin,
             stdout: BufReader::new(stdout).lines(),
@@ -146,6 +234,7 @@ impl Peer {
                 lib: String::new(),
                 version: String::new(),
                 file: String::new(),
+                sp_rs: None,
             },
         };
         let answer = match peer.call("version").await {
@@ -160,25 +249,28 @@ impl Peer {
                 ));
             }
         };
+        let sp_rs = peer
+            .call("sp-rs-version")
+            .await
+            .map_err(|e| format!("the {} peer: sp-rs-version: {e}", lib.name()))?;
         let mut parts = answer.splitn(3, ' ');
         peer.info = PeerInfo {
             lib: parts.next().unwrap_or_default().to_owned(),
             version: parts.next().unwrap_or_default().to_owned(),
             file: parts.next().unwrap_or_default().to_owned(),
+            sp_rs: (sp_rs != "-").then_some(sp_rs),
         };
-        let file_name = Path::new(&peer.info.file)
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let expected_file = format!("lib{}.so", lib.name());
-        if peer.info.lib != lib.name() || !file_name.starts_with(&expected_file) {
-            return Err(format!(
-                "the {} peer is not running {}: it reports {answer:?}",
-                lib.name(),
-                expected_file
-            ));
-        }
+        check_loaded(lib, loader, &peer.info)?;
         Ok(peer)
+    }
+
+    /// `sp-capi` for a peer on our library, else the library's name.
+    pub fn name(&self) -> &'static str {
+        if self.on_capi {
+            "sp-capi"
+        } else {
+            self.lib.name()
+        }
     }
 
     /// The library this peer runs.
@@ -299,12 +391,22 @@ impl Side {
         Self::Ours(s)
     }
 
-    /// A C socket of type `t` in a new peer process.
+    /// A C socket of type `t` in a new peer process on the real library.
     pub async fn c(lib: Lib, t: SocketType, exes: &PeerExes) -> Result<Self, String> {
-        let mut p = Peer::start(lib, exes).await?;
+        Self::c_on(lib, t, exes, &Loader::System).await
+    }
+
+    /// A C socket of type `t` in a new peer process on `loader`'s library.
+    pub async fn c_on(
+        lib: Lib,
+        t: SocketType,
+        exes: &PeerExes,
+        loader: &Loader,
+    ) -> Result<Self, String> {
+        let mut p = Peer::start_on(lib, exes, loader).await?;
         p.open(t)
             .await
-            .map_err(|e| format!("{} cannot open {t}: {e}", lib.name()))?;
+            .map_err(|e| format!("{} cannot open {t}: {e}", p.name()))?;
         Ok(Self::C(Box::new(p)))
     }
 
@@ -312,7 +414,7 @@ impl Side {
     pub fn who(&self) -> &'static str {
         match self {
             Self::Ours(_) => "ours",
-            Self::C(p) => p.lib().name(),
+            Self::C(p) => p.name(),
         }
     }
 
@@ -331,7 +433,7 @@ impl Side {
             Self::C(p) => p
                 .call(&format!("listen {url}"))
                 .await
-                .map_err(|e| format!("{}: listen {url}: {e}", p.lib().name())),
+                .map_err(|e| format!("{}: listen {url}: {e}", p.name())),
         }
     }
 
@@ -347,7 +449,7 @@ impl Side {
                 .call(&format!("dial {url}"))
                 .await
                 .map(drop)
-                .map_err(|e| format!("{}: dial {url}: {e}", p.lib().name())),
+                .map_err(|e| format!("{}: dial {url}: {e}", p.name())),
         }
     }
 
@@ -389,7 +491,7 @@ impl Side {
             Self::C(p) => p
                 .send(body)
                 .await
-                .map_err(|e| format!("{}: send {} bytes: {e}", p.lib().name(), body.len())),
+                .map_err(|e| format!("{}: send {} bytes: {e}", p.name(), body.len())),
         }
     }
 
@@ -409,7 +511,7 @@ impl Side {
                 match p.recv_timeout(ms).await {
                     Ok(b) => Ok(Some(b)),
                     Err(CallError::Peer { name, .. }) if name == "ETIMEDOUT" => Ok(None),
-                    Err(e) => Err(format!("{}: recv: {e}", p.lib().name())),
+                    Err(e) => Err(format!("{}: recv: {e}", p.name())),
                 }
             }
         }
@@ -440,5 +542,59 @@ impl Side {
             Self::Ours(s) => s.close().await,
             Self::C(p) => p.quit().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(file: &str, sp_rs: Option<&str>) -> PeerInfo {
+        PeerInfo {
+            lib: "nanomsg".to_owned(),
+            version: "abi-5.1.0".to_owned(),
+            file: file.to_owned(),
+            sp_rs: sp_rs.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_real_peer_on_our_library_is_refused() {
+        let real = info("/usr/lib/libnanomsg.so.5.1.0", None);
+        assert_eq!(check_loaded(Lib::Nanomsg, &Loader::System, &real), Ok(()));
+        let ours = info("/usr/lib/libnanomsg.so.5.1.0", Some("sp-rs sp-capi 0.1.0"));
+        let err = check_loaded(Lib::Nanomsg, &Loader::System, &ours).unwrap_err();
+        assert!(err.contains("runs sp-rs's drop-in"), "{err}");
+        let nng = PeerInfo {
+            lib: "nng".to_owned(),
+            ..real
+        };
+        assert!(check_loaded(Lib::Nanomsg, &Loader::System, &nng).is_err());
+    }
+
+    #[test]
+    fn a_capi_peer_must_load_the_file_it_was_given() {
+        let dir = std::env::temp_dir().join(format!("sp-harness-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("libnanomsg.so");
+        std::fs::write(&target, b"").unwrap();
+        let served = capi_lib_dir(&target, "harness-check").unwrap();
+        let file = std::fs::canonicalize(&target)
+            .unwrap()
+            .display()
+            .to_string();
+        let loader = Loader::OurCapi(served.clone());
+        let good = info(&file, Some("sp-rs sp-capi 0.1.0"));
+        assert_eq!(check_loaded(Lib::Nanomsg, &loader, &good), Ok(()));
+        // The right file without our symbol, or our symbol from another file: refused.
+        for bad in [
+            info(&file, None),
+            info("/usr/lib/libnanomsg.so.5.1.0", Some("sp-rs sp-capi 0.1.0")),
+        ] {
+            let err = check_loaded(Lib::Nanomsg, &loader, &bad).unwrap_err();
+            assert!(err.contains("is not running sp-rs's libnanomsg"), "{err}");
+        }
+        let _ = std::fs::remove_dir_all(served);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

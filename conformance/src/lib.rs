@@ -11,7 +11,8 @@
 //! [`harness::Peer`] is the test side of that conversation.
 //!
 //! [`matrix`] defines the interoperability matrix (protocol pair × which side is ours ×
-//! who listens × transport × C library) and the exchange each cell checks; [`checks`]
+//! who listens × transport × C library, with ours either our `sp-net` socket or a C
+//! program on our `libnanomsg.so.5`) and the exchange each cell checks; [`checks`]
 //! holds behaviour checks (survey deadlines, REQ resends, wrong peer types); [`report`]
 //! renders a run as `docs/conformance.md`; [`proxy`] cuts, black-holes and heals loopback
 //! links for the replays of the simulator's partition scenarios (`tests/replay.rs`) and

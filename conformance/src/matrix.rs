@@ -1,8 +1,10 @@
 //! The interoperability matrix: which cells exist and what each one checks.
 //!
-//! A cell is one protocol pair, with one side played by our `sp-net` socket and the
-//! other by a C library, one of them listening, over one transport. Adding a transport
-//! is one more entry in [`TRANSPORTS`].
+//! A cell is one protocol pair, with one side played by ours and the other by a C
+//! library, one of them listening, over one transport. Ours is either our `sp-net`
+//! socket or, in the C API cells, a C program on our `libnanomsg.so.5` (`nanomsg-peer`
+//! run on sp-capi, see [`OurSide`]). Adding a transport is one more entry in
+//! [`TRANSPORTS`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,7 +12,7 @@ use std::time::Duration;
 use sp_net::SocketType;
 use sp_proto::stats::DropReason;
 
-use crate::harness::{Lib, PeerExes, Side};
+use crate::harness::{Lib, Loader, PeerExes, Side};
 
 /// A transport the matrix runs over.
 #[derive(Debug)]
@@ -192,9 +194,50 @@ impl Pattern {
 /// The default largest message (nanomsg's and ours), header included.
 pub const MAX_RECV: usize = 1024 * 1024;
 
+/// What plays our side of a cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OurSide {
+    /// Our `sp-net` socket, in the test process.
+    SpNet,
+    /// A C program on our `libnanomsg.so.5`: `nanomsg-peer` (written against `nn_*`) run
+    /// with `LD_LIBRARY_PATH` on sp-capi, in a process of its own.
+    CApi,
+}
+
+impl OurSide {
+    /// Both.
+    pub const ALL: [Self; 2] = [Self::SpNet, Self::CApi];
+
+    /// The transports of the C API cells: the ones the issue asks for, kept few so that
+    /// the run stays short (sp-net's cells cover every transport).
+    const CAPI_TRANSPORTS: [&'static str; 2] = ["tcp", "ipc"];
+
+    /// How a cell's description names this side (`ours`, `sp-capi`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::SpNet => "ours",
+            Self::CApi => "sp-capi",
+        }
+    }
+
+    /// Whether this side meets `lib` over `t`.
+    pub fn runs_over(self, t: &Transport, lib: Lib) -> bool {
+        t.libs.contains(&lib) && (self == Self::SpNet || Self::CAPI_TRANSPORTS.contains(&t.name))
+    }
+
+    /// Whether this side and `lib` both have `pattern` (the C API side is a libnanomsg
+    /// program, so it has what libnanomsg has).
+    pub const fn has(self, pattern: Pattern, lib: Lib) -> bool {
+        pattern.supported_by(lib)
+            && (matches!(self, Self::SpNet) || pattern.supported_by(Lib::Nanomsg))
+    }
+}
+
 /// One cell of the matrix.
 #[derive(Clone, Copy, Debug)]
 pub struct Cell {
+    /// What plays our side.
+    pub ours: OurSide,
     /// The C library on the other side.
     pub lib: Lib,
     /// The protocol pair.
@@ -218,12 +261,14 @@ impl Cell {
         }
     }
 
-    /// A one-line description (`nng REQ/REP: ours=rep listens, tcp`).
+    /// A one-line description (`nng REQ/REP: ours=rep listens, tcp`; `sp-capi=rep` in
+    /// the C API cells).
     pub fn describe(&self) -> String {
         format!(
-            "{} {}: ours={} {}, {}",
+            "{} {}: {}={} {}, {}",
             self.lib.name(),
             self.pattern.name(),
+            self.ours.name(),
             self.our_type(),
             if self.ours_listens {
                 "listens"
@@ -235,13 +280,16 @@ impl Cell {
     }
 }
 
-/// Every cell: each pattern each C library has, our socket on each side, listening and
-/// dialing, over each transport the library speaks.
+/// Every cell: for each of our sides, each pattern both it and a C library have, ours
+/// on each side of the pattern, listening and dialing, over each transport both speak.
 pub fn all_cells() -> Vec<Cell> {
     let mut cells = Vec::new();
-    for lib in Lib::ALL {
+    for (ours, lib) in OurSide::ALL
+        .into_iter()
+        .flat_map(|o| Lib::ALL.map(|l| (o, l)))
+    {
         for pattern in Pattern::ALL {
-            if !pattern.supported_by(lib) {
+            if !ours.has(pattern, lib) {
                 continue;
             }
             let roles: &[bool] = if pattern.symmetric() {
@@ -251,11 +299,12 @@ pub fn all_cells() -> Vec<Cell> {
             };
             for &ours_first in roles {
                 for transport in TRANSPORTS {
-                    if !transport.libs.contains(&lib) {
+                    if !ours.runs_over(transport, lib) {
                         continue;
                     }
                     for ours_listens in [true, false] {
                         cells.push(Cell {
+                            ours,
                             lib,
                             pattern,
                             ours_first,
@@ -386,7 +435,21 @@ pub async fn run_cell(cell: &Cell, exes: &PeerExes) -> Result<(), String> {
     let (first, second) = cell.pattern.sides();
     let c_type = if cell.ours_first { second } else { first };
     let mut c = Side::c(cell.lib, c_type, exes).await?;
-    let mut ours = Side::ours(cell.our_type());
+    let mut ours = match cell.ours {
+        OurSide::SpNet => Side::ours(cell.our_type()),
+        OurSide::CApi => {
+            let dir = exes.capi_dir.clone().ok_or_else(|| {
+                "no directory with our libnanomsg.so.5 (PeerExes::capi_dir)".to_owned()
+            })?;
+            match Side::c_on(Lib::Nanomsg, cell.our_type(), exes, &Loader::OurCapi(dir)).await {
+                Ok(side) => side,
+                Err(e) => {
+                    c.close().await;
+                    return Err(e);
+                }
+            }
+        }
+    };
     let url = (cell.transport.url)(UNIQUE.fetch_add(1, Ordering::Relaxed), cell.lib);
     let result = async {
         if cell.transport.tls {

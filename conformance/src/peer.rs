@@ -7,6 +7,7 @@
 //! | Command | Answer | Meaning |
 //! |---|---|---|
 //! | `version` | `ok <lib> <version> <file>` | which library really runs, with the shared object it was loaded from |
+//! | `sp-rs-version` | `ok <text>` or `ok -` | the text of `nn_sp_rs_version` when the loaded library exports it (sp-rs's drop-in `libnanomsg.so.5`, sp-capi), `-` otherwise (the real library) |
 //! | `open <type>` | `ok` | opens a cooked socket in the selected slot: `pair0 pair1 req rep push pull pub sub surveyor respondent bus`; receive and send timeouts start at 10 s so nothing blocks forever |
 //! | `open-raw <type>` | `ok` | opens a raw socket (`AF_SP_RAW`, `nng_*_open_raw`) in the selected slot, with no timeouts (a device must not stop) |
 //! | `select <0\|1>` | `ok` | picks the slot the following commands act on |
@@ -114,6 +115,11 @@ pub trait Backend {
     /// Receives on context `i`.
     fn ctx_recv(&mut self, _i: usize) -> Result<Vec<u8>, PeerError> {
         Err(PeerError::new("ENOTSUP", "this library has no contexts"))
+    }
+    /// The text of `nn_sp_rs_version` when the loaded library is sp-rs's drop-in
+    /// `libnanomsg.so.5` (sp-capi); `None` for the real C libraries.
+    fn sp_rs_version(&self) -> Option<String> {
+        None
     }
     /// Whether the library was built with TLS.
     fn has_tls(&self) -> bool {
@@ -299,6 +305,10 @@ pub fn execute(backend: &mut dyn Backend, line: &str) -> Option<Result<String, P
     let result = match cmd {
         "quit" => return None,
         "version" => backend.describe().map(|d| format!("ok {d}")),
+        "sp-rs-version" => Ok(format!(
+            "ok {}",
+            backend.sp_rs_version().unwrap_or_else(|| "-".to_owned())
+        )),
         "open" => parse_type(arg).and_then(|t| {
             backend.open(t, false)?;
             backend.set_option(&PeerOption::RecvTimeout(DEFAULT_TIMEOUT_MS))?;

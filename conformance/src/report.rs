@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::harness::{Lib, PeerInfo};
-use crate::matrix::{Cell, Pattern, TRANSPORTS};
+use crate::matrix::{Cell, OurSide, Pattern, TRANSPORTS};
 
 /// The outcome of one cell.
 #[derive(Clone, Debug)]
@@ -79,22 +79,48 @@ pub fn render(
          sends are repeated until they arrive.\n",
         crate::matrix::MAX_RECV
     );
+    let _ = writeln!(
+        out,
+        "The C API tables run the same cells over tcp and ipc with our side played by a C \
+         program on our `libnanomsg.so.5` (sp-capi): `nanomsg-peer`, unchanged, started \
+         with `LD_LIBRARY_PATH` on our library. Before a cell counts, that peer must \
+         report `nn_sp_rs_version` (a symbol only our library exports) and must have \
+         loaded `nn_socket` from our file, and every peer on the real libnanomsg must not \
+         export that symbol.\n"
+    );
     let _ = writeln!(out, "## Peers (as they report themselves)\n");
     let _ = writeln!(
         out,
         "| Library | Release | Version reported | Debian package | Loaded from |\n|---|---|---|---|---|"
     );
     for (lib, info) in peers {
-        let (release, package) = match debian_package(&info.file) {
-            Some((name, version)) => (release_of(&version).to_owned(), format!("{name} {version}")),
-            None => ("?".to_owned(), "not from a Debian package".to_owned()),
+        let (name, release, package, file) = match (&info.sp_rs, debian_package(&info.file)) {
+            // Our library, built in the workspace: its path from `target/` on.
+            (Some(ours), _) => (
+                "sp-capi (our libnanomsg.so.5)".to_owned(),
+                ours.clone(),
+                "built by cargo in this workspace".to_owned(),
+                info.file
+                    .find("/target/")
+                    .map_or(&info.file[..], |i| &info.file[i + 1..]),
+            ),
+            (None, Some((name, version))) => (
+                lib.name().to_owned(),
+                release_of(&version).to_owned(),
+                format!("{name} {version}"),
+                &info.file[..],
+            ),
+            (None, None) => (
+                lib.name().to_owned(),
+                "?".to_owned(),
+                "not from a Debian package".to_owned(),
+                &info.file[..],
+            ),
         };
         let _ = writeln!(
             out,
-            "| {} | {release} | {} | {package} | `{}` |",
-            lib.name(),
+            "| {name} | {release} | {} | {package} | `{file}` |",
             info.version,
-            info.file
         );
     }
     let _ = writeln!(
@@ -107,11 +133,28 @@ pub fn render(
     let _ = writeln!(out, "## Matrix: {passed} of {} cells pass\n", cells.len());
     let mut failures = Vec::new();
     let mut retries: Vec<(String, String)> = Vec::new();
-    for lib in Lib::ALL {
-        let _ = writeln!(out, "### {}\n", lib.name());
+    for (ours, lib) in OurSide::ALL
+        .into_iter()
+        .flat_map(|o| Lib::ALL.map(|l| (o, l)))
+    {
+        if ours == OurSide::CApi {
+            if !cells
+                .iter()
+                .any(|c| c.cell.ours == ours && c.cell.lib == lib)
+            {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "### C API: a C program on our libnanomsg against {}\n",
+                lib.name()
+            );
+        } else {
+            let _ = writeln!(out, "### {}\n", lib.name());
+        }
         let mut header = "| Protocol | Our side |".to_owned();
         let mut rule = "|---|---|".to_owned();
-        for t in TRANSPORTS.iter().filter(|t| t.libs.contains(&lib)) {
+        for t in TRANSPORTS.iter().filter(|t| ours.runs_over(t, lib)) {
             for how in ["we listen", "we dial"] {
                 let _ = write!(header, " {} {how} |", t.name);
                 rule.push_str("---|");
@@ -123,14 +166,15 @@ pub fn render(
                 let row: Vec<&CellResult> = cells
                     .iter()
                     .filter(|c| {
-                        c.cell.lib == lib
+                        c.cell.ours == ours
+                            && c.cell.lib == lib
                             && c.cell.pattern == pattern
                             && c.cell.ours_first == ours_first
                     })
                     .collect();
                 let Some(first) = row.first() else { continue };
                 let mut line = format!("| {} | {} |", pattern.name(), first.cell.our_type());
-                for t in TRANSPORTS.iter().filter(|t| t.libs.contains(&lib)) {
+                for t in TRANSPORTS.iter().filter(|t| ours.runs_over(t, lib)) {
                     for listens in [true, false] {
                         let cell = row.iter().find(|c| {
                             c.cell.transport.name == t.name && c.cell.ours_listens == listens

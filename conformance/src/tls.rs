@@ -63,7 +63,7 @@ pub async fn configure(side: &mut Side) -> Result<(), String> {
             for opt in ["tls-cert-key-file", "tls-ca-file"] {
                 p.opt(opt, &path)
                     .await
-                    .map_err(|e| format!("{}: {opt}: {e}", p.lib().name()))?;
+                    .map_err(|e| format!("{}: {opt}: {e}", p.name()))?;
             }
             Ok(())
         }
@@ -76,6 +76,6 @@ pub async fn configure(side: &mut Side) -> Result<(), String> {
 pub async fn peer_has_tls(p: &mut crate::harness::Peer) -> Result<bool, String> {
     match p.call("has-tls").await {
         Ok(a) => Ok(a == "yes"),
-        Err(e) => Err(format!("{}: has-tls: {e}", p.lib().name())),
+        Err(e) => Err(format!("{}: has-tls: {e}", p.name())),
     }
 }

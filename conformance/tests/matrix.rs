@@ -6,12 +6,13 @@
 //! `SP_CONFORMANCE_ONLY=<text>` runs only the cells whose description contains the text.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use conformance::checks::Check;
-use conformance::harness::{Lib, Peer, PeerExes};
-use conformance::matrix::{all_cells, run_cell};
+use conformance::harness::{capi_lib_dir, Lib, Loader, Peer, PeerExes};
+use conformance::matrix::{all_cells, run_cell, Cell, OurSide, Pattern, TRANSPORTS};
 use conformance::report::{debian_package, release_of, render, today, CellResult, CheckResult};
 
 /// The most one cell may take.
@@ -19,10 +20,23 @@ const CELL_LIMIT: Duration = Duration::from_secs(120);
 /// Cells run at once (each is one peer process and two sockets).
 const PARALLEL: usize = 8;
 
+/// Our `libnanomsg.so.5`, in a directory of its own: sp-capi's cdylib, which `cargo test`
+/// builds beside this test binary (sp-capi is a dev-dependency for that).
+fn capi_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        let lib = exe.with_file_name("libnanomsg.so");
+        capi_lib_dir(&lib, "matrix").unwrap_or_else(|e| panic!("{e}"))
+    })
+    .clone()
+}
+
 fn exes() -> PeerExes {
     PeerExes {
         nanomsg: env!("CARGO_BIN_EXE_nanomsg-peer").into(),
         nng: env!("CARGO_BIN_EXE_nng-peer").into(),
+        capi_dir: Some(capi_dir()),
     }
 }
 
@@ -82,10 +96,70 @@ async fn a_peer_that_cannot_run_fails_with_the_install_hint() {
         let exes = PeerExes {
             nanomsg: exe.into(),
             nng: exe.into(),
+            capi_dir: None,
         };
         let err = Peer::start(Lib::Nanomsg, &exes).await.unwrap_err();
         assert!(err.contains("apt-get install libnanomsg-dev"), "{err}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_capi_peer_runs_our_library() {
+    let exes = exes();
+    let peer = Peer::start_on(Lib::Nanomsg, &exes, &Loader::OurCapi(capi_dir()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ours = std::fs::canonicalize(capi_dir().join("libnanomsg.so.5")).expect("our library");
+    assert_eq!(
+        peer.info.file,
+        ours.display().to_string(),
+        "{:?}",
+        peer.info
+    );
+    assert!(
+        peer.info
+            .sp_rs
+            .as_deref()
+            .is_some_and(|v| v.starts_with("sp-rs ")),
+        "{:?}",
+        peer.info
+    );
+    assert_eq!(peer.name(), "sp-capi");
+    peer.quit().await;
+}
+
+/// Planted fault: a "C API" directory that serves the real libnanomsg under the soname.
+/// The peer starts and talks, but the check refuses it, so its cells fail instead of
+/// passing against the wrong library.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capi_cell_on_the_real_library_fails() {
+    let exes = exes();
+    let real = Peer::start(Lib::Nanomsg, &exes)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(real.info.sp_rs, None, "{:?}", real.info);
+    let wrong = capi_lib_dir(std::path::Path::new(&real.info.file), "planted-wrong-lib")
+        .unwrap_or_else(|e| panic!("{e}"));
+    real.quit().await;
+    let err = Peer::start_on(Lib::Nanomsg, &exes, &Loader::OurCapi(wrong.clone()))
+        .await
+        .unwrap_err();
+    assert!(err.contains("is not running sp-rs's libnanomsg"), "{err}");
+    let planted = PeerExes {
+        capi_dir: Some(wrong.clone()),
+        ..exes
+    };
+    let cell = Cell {
+        ours: OurSide::CApi,
+        lib: Lib::Nng,
+        pattern: Pattern::PushPull,
+        ours_first: true,
+        ours_listens: true,
+        transport: &TRANSPORTS[0],
+    };
+    let err = run_cell(&cell, &planted).await.unwrap_err();
+    assert!(err.contains("is not running sp-rs's libnanomsg"), "{err}");
+    let _ = std::fs::remove_dir_all(wrong);
 }
 
 #[test]
@@ -130,6 +204,13 @@ async fn matrix() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         peers.push((lib, p.info.clone()));
+        if lib == Lib::Nanomsg {
+            let capi = Peer::start_on(lib, &exes, &Loader::OurCapi(capi_dir()))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            peers.push((lib, capi.info.clone()));
+            capi.quit().await;
+        }
         if lib == Lib::Nng {
             nng_tls = conformance::tls::peer_has_tls(&mut p)
                 .await
@@ -180,7 +261,7 @@ async fn matrix() {
     assert!(
         !cells.is_empty() || !check_list.is_empty(),
         "SP_CONFORMANCE_ONLY={:?} matches no cell and no check (cells are described like \
-         \"nng REQ/REP: ours=rep listens, tcp\")",
+         \"nng REQ/REP: ours=rep listens, tcp\", or sp-capi=rep in the C API cells)",
         only.as_deref().unwrap_or_default()
     );
     let spawn_check = |gate: Arc<tokio::sync::Semaphore>,

@@ -22,6 +22,7 @@ fn exes() -> PeerExes {
     PeerExes {
         nanomsg: env!("CARGO_BIN_EXE_nanomsg-peer").into(),
         nng: env!("CARGO_BIN_EXE_nng-peer").into(),
+        capi_dir: None,
     }
 }
 

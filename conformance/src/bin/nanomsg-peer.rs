@@ -90,6 +90,10 @@ mod backend {
             Ok(format!("nanomsg abi-{abi} {file}"))
         }
 
+        fn sp_rs_version(&self) -> Option<String> {
+            nn::sp_rs_version()
+        }
+
         fn open(&mut self, socket_type: SocketType, raw: bool) -> Result<(), PeerError> {
             if socket_type == SocketType::Pair1 {
                 return Err(PeerError::new("ENOTSUP", "libnanomsg has no PAIR v1"));

@@ -1,10 +1,23 @@
-//! Which shared object a loaded function came from (libc's `dladdr`), for the peers to
-//! report the C library they really run against.
+//! Which shared object a loaded function came from (libc's `dladdr`), and whether a
+//! symbol is exported at all (`dlsym`), for the peers to report the C library they
+//! really run against.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 
 extern "C" {
     fn dladdr(addr: *const c_void, info: *mut DlInfo) -> c_int;
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+}
+
+/// glibc's `RTLD_DEFAULT`: look a symbol up in the process's global scope.
+const RTLD_DEFAULT: *mut c_void = std::ptr::null_mut();
+
+/// The address of `symbol` if some object loaded into the process exports it.
+#[allow(dead_code)] // nng's declarations include this file too
+pub(crate) fn lookup(symbol: &CStr) -> Option<*mut c_void> {
+    // SAFETY: dlsym only reads the NUL-terminated name.
+    let addr = unsafe { dlsym(RTLD_DEFAULT, symbol.as_ptr()) };
+    (!addr.is_null()).then_some(addr)
 }
 
 /// glibc's `Dl_info`.

@@ -198,6 +198,21 @@ pub(crate) fn abi_version() -> Option<String> {
     Some(format!("{cur}.{rev}.{age}"))
 }
 
+/// The implementation's name when the loaded `libnanomsg.so.5` is sp-rs's drop-in
+/// (`sp-capi`, the only one exporting `nn_sp_rs_version`), `None` for libnanomsg itself.
+pub(crate) fn sp_rs_version() -> Option<String> {
+    type Version = unsafe extern "C" fn() -> *const c_char;
+    let f = dl::lookup(c"nn_sp_rs_version")?;
+    // SAFETY: `nn_sp_rs_version` is sp-capi's `const char *(void)`.
+    let f: Version = unsafe { std::mem::transmute::<*mut c_void, Version>(f) };
+    // SAFETY: it returns a static NUL-terminated string.
+    Some(
+        unsafe { CStr::from_ptr(f()) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
 /// The shared object `nn_socket` was loaded from.
 pub(crate) fn library_file() -> String {
     dl::file_of(nn_socket as *const c_void)
