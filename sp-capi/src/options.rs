@@ -141,6 +141,7 @@ impl NnOptions {
         } else {
             ms(self.reconnect_ivl_max.max(self.reconnect_ivl))
         };
+        base.send_queue = queue_len(self.sndbuf);
         base.send_priority = prio(self.sndprio);
         base.recv_priority = prio(self.rcvprio);
         if let Some(v) = self.tcp_nodelay {
@@ -150,6 +151,13 @@ impl NnOptions {
             .unwrap_or_default();
         base
     }
+}
+
+/// The bytes of `NN_SNDBUF` or `NN_RCVBUF` as sp-net's queue length, which counts
+/// messages: one per KiB, at least one, so that nanomsg's default of 128 KiB gives
+/// sp-net's default of 128 messages.
+fn queue_len(bytes: c_int) -> usize {
+    (usize::try_from(bytes).unwrap_or(0) / 1024).max(1)
 }
 
 fn ms(v: c_int) -> Duration {
@@ -195,22 +203,34 @@ pub(crate) fn set(e: &Entry, level: c_int, option: c_int, val: &[u8]) -> Result<
             .with_protocol(|p| p.unsubscribe(val).map_err(|_| libc::EINVAL)),
         (NN_REQ, NN_REQ_RESEND_IVL) => {
             let v = int(val)?;
-            let mut po = e.sock.as_async().protocol_options();
-            po.set_resend_interval((v > 0).then(|| ms(v)));
-            e.sock.as_async().set_protocol_options(po);
+            update_protocol(e, |po| {
+                po.set_resend_interval((v > 0).then(|| ms(v)));
+                Ok(())
+            })?;
             lock(e).resend_ivl = v;
             Ok(())
         }
         (NN_SURVEYOR, NN_SURVEYOR_DEADLINE) => {
             let v = int(val)?;
-            let mut po = e.sock.as_async().protocol_options();
-            po.set_survey_deadline(ms(v)).map_err(|_| libc::EINVAL)?;
-            e.sock.as_async().set_protocol_options(po);
+            update_protocol(e, |po| {
+                po.set_survey_deadline(ms(v)).map_err(|_| libc::EINVAL)
+            })?;
             lock(e).deadline = v;
             Ok(())
         }
         _ => Err(libc::ENOPROTOOPT),
     }
+}
+
+/// Changes the socket's protocol options with `f`; nothing changes if `f` fails.
+fn update_protocol(
+    e: &Entry,
+    f: impl FnOnce(&mut sp_proto::Options) -> Result<(), c_int>,
+) -> Result<(), c_int> {
+    let mut po = e.sock.as_async().protocol_options();
+    f(&mut po)?;
+    e.sock.as_async().set_protocol_options(po);
+    Ok(())
 }
 
 fn lock(e: &Entry) -> std::sync::MutexGuard<'_, NnOptions> {
@@ -239,7 +259,12 @@ fn set_socket(e: &Entry, option: c_int, val: &[u8]) -> Result<(), c_int> {
         NN_LINGER => o.linger = v,
         NN_SNDBUF | NN_RCVBUF if v <= 0 => return Err(libc::EINVAL),
         NN_SNDBUF => o.sndbuf = v,
-        NN_RCVBUF => o.rcvbuf = v,
+        NN_RCVBUF => {
+            update_protocol(e, |po| {
+                po.set_recv_queue(queue_len(v)).map_err(|_| libc::EINVAL)
+            })?;
+            o.rcvbuf = v;
+        }
         NN_SNDTIMEO => o.sndtimeo = v,
         NN_RCVTIMEO => o.rcvtimeo = v,
         NN_RECONNECT_IVL | NN_RECONNECT_IVL_MAX if v < 0 => return Err(libc::EINVAL),
@@ -254,9 +279,7 @@ fn set_socket(e: &Entry, option: c_int, val: &[u8]) -> Result<(), c_int> {
         NN_RCVMAXSIZE => o.rcvmaxsize = v,
         NN_MAXTTL => {
             let ttl = u32::try_from(v).map_err(|_| libc::EINVAL)?;
-            let mut po = e.sock.as_async().protocol_options();
-            po.set_max_ttl(ttl).map_err(|_| libc::EINVAL)?;
-            e.sock.as_async().set_protocol_options(po);
+            update_protocol(e, |po| po.set_max_ttl(ttl).map_err(|_| libc::EINVAL))?;
             o.maxttl = v;
         }
         _ => return Err(libc::ENOPROTOOPT),
@@ -312,4 +335,20 @@ pub(crate) fn get(e: &Entry, level: c_int, option: c_int) -> Result<Value, c_int
         _ => return Err(libc::ENOPROTOOPT),
     };
     Ok(Value::Int(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffer_bytes_become_one_queued_message_per_kib() {
+        assert_eq!(queue_len(128 * 1024), 128);
+        assert_eq!(queue_len(4096), 4);
+        assert_eq!(queue_len(1), 1);
+        assert_eq!(
+            queue_len(c_int::MAX),
+            usize::try_from(c_int::MAX).unwrap() / 1024
+        );
+    }
 }

@@ -16,7 +16,7 @@ use common::{compile, lib_dir, src_dir};
 
 const PROGRAMS: &[&str] = &[
     "reqrep", "pushpull", "pubsub", "survey", "zerocopy", "errors", "close", "symbols", "msghdr",
-    "device", "poll", "pollfd", "threads", "limits", "ipv4only", "term",
+    "device", "poll", "pollfd", "threads", "limits", "ipv4only", "term", "buffers",
 ];
 
 /// Programs whose whole output (symbol table, control-message layout, statistics) must

@@ -26,7 +26,7 @@ const VALGRIND_PROGRAMS: &[&str] = &["zerocopy", "msghdr", "errors"];
 /// instrumented).
 const ASAN_PROGRAMS: &[&str] = &[
     "reqrep", "pushpull", "pubsub", "survey", "zerocopy", "errors", "close", "symbols", "msghdr",
-    "device", "poll", "pollfd", "threads", "limits", "ipv4only", "term",
+    "device", "poll", "pollfd", "threads", "limits", "ipv4only", "term", "buffers",
 ];
 
 /// memcheck's options: any invalid access, use of uninitialised memory, bad free or
