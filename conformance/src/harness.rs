@@ -75,17 +75,17 @@ pub enum Loader {
 /// A fresh directory serving sp-capi's `libnanomsg.so` (the file `lib`) under the soname
 /// programs ask for, `libnanomsg.so.5`, for [`Loader::OurCapi`].
 pub fn capi_lib_dir(lib: &Path, tag: &str) -> Result<PathBuf, String> {
-    if !lib.exists() {
-        return Err(format!(
-            "{} is missing: build sp-capi (`cargo build -p sp-capi`)",
+    let lib = std::fs::canonicalize(lib).map_err(|e| {
+        format!(
+            "{}: {e} (build our library with `cargo build -p sp-capi`)",
             lib.display()
-        ));
-    }
+        )
+    })?;
     let dir = std::env::temp_dir().join(format!("sp-capi-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let link = dir.join("libnanomsg.so.5");
     let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(lib, &link).map_err(|e| format!("{}: {e}", link.display()))?;
+    std::os::unix::fs::symlink(&lib, &link).map_err(|e| format!("{}: {e}", link.display()))?;
     Ok(dir)
 }
 

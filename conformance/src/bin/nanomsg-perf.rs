@@ -94,9 +94,12 @@ mod socket {
         }
 
         fn library() -> String {
-            match nn::abi_version() {
-                Some(abi) => format!("libnanomsg ABI {abi} ({})", nn::library_file()),
-                None => format!("not libnanomsg ({})", nn::library_file()),
+            match (nn::abi_version(), nn::sp_rs_version()) {
+                (Some(abi), Some(ours)) => {
+                    format!("{ours}, libnanomsg ABI {abi} ({})", nn::library_file())
+                }
+                (Some(abi), None) => format!("libnanomsg ABI {abi} ({})", nn::library_file()),
+                (None, _) => format!("not libnanomsg ({})", nn::library_file()),
             }
         }
 

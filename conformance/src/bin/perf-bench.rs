@@ -2,28 +2,36 @@
 //! side over tcp, ipc and inproc at 64 B, 1 KiB, 64 KiB and 1 MiB, latency (PAIR
 //! ping-pong) and throughput (PUSH/PULL, `--pipeline`), each cell a few times, then the
 //! service workloads (`reqrep`, `fanout`, `survey`, `fanin` of `perf_kit::service`) for
-//! ours, libnanomsg and NNG, then the memory tools of `sp-perf`, `nanomsg-perf` and
+//! ours, libnanomsg and NNG, then `nanomsg-perf` on the real libnanomsg and on our
+//! `libnanomsg.so.5` (sp-capi, by `LD_LIBRARY_PATH`; 64 B over TCP, round trip and
+//! throughput), then the memory tools of `sp-perf`, `nanomsg-perf` and
 //! `nng-perf` (heap and resident bytes per idle connection over tcp and ipc, per
 //! unconnected socket, per subscription), and writes the medians and ratios to
 //! `docs/performance.md` (and standard output).
 //!
 //! ```text
-//! cargo build --release -p sp-net -p conformance
+//! cargo build --release -p sp-net -p sp-capi -p conformance
 //! target/release/perf-bench [--reps N] [--scale F] [--out PATH] [--pin CPUS]
-//!                           [--only memory|service] [--smoke]
+//!                           [--only memory|service|capi] [--smoke] [--ours PATH]
+//!                           [--capi-lib PATH]
 //! ```
 //!
 //! Not part of the test suite: timings on shared machines are noisy, so nothing here
 //! asserts. `--scale` multiplies every message/round-trip count. `--only memory` runs
-//! just the memory tools (about a minute, without the timings) and `--only service`
-//! just the service workloads; each replaces its own section of the existing `--out`
+//! just the memory tools (about a minute, without the timings), `--only service`
+//! just the service workloads and `--only capi` just the C API rows; each replaces its
+//! own section of the existing `--out`
 //! file (appending it if missing), leaving the rest of the file as it was. `--pin CPUS`
 //! runs every timing and service cell a second time under `taskset -c CPUS`, reported
 //! in labelled tables and columns beside the unpinned ones (memory is not repeated).
-//! `--smoke` runs the service workloads at tiny peer counts and counts, to check that
-//! they work (the test suite does this with the debug build). `--ours PATH` runs that build of `sp-perf` instead of the one
-//! beside `perf-bench`.
+//! `--smoke` runs the service workloads and the C API rows at tiny peer counts and
+//! counts, to check that they work (the test suite does this with the debug build).
+//! `--ours PATH` runs that build of `sp-perf` instead of the one beside `perf-bench`;
+//! `--capi-lib PATH` runs the C API rows on that build of our `libnanomsg.so` instead of
+//! the one beside `perf-bench` (which `cargo build -p sp-capi` puts there).
 
+#[path = "perf-bench/capi.rs"]
+mod capi;
 #[path = "perf-bench/render.rs"]
 mod render;
 #[path = "perf-bench/run.rs"]
@@ -49,6 +57,7 @@ fn main() -> ExitCode {
     let mut only: Option<String> = None;
     let mut pin: Option<String> = None;
     let mut smoke = false;
+    let mut capi_lib: Option<PathBuf> = None;
     let mut it = argv.iter().skip(1);
     while let Some(a) = it.next() {
         if a == "--smoke" {
@@ -60,15 +69,18 @@ fn main() -> ExitCode {
             ("--reps", Some(v)) => reps = v.parse().unwrap_or(reps).max(1),
             ("--scale", Some(v)) => scale = v.parse().unwrap_or(scale),
             ("--out", Some(v)) => out = PathBuf::from(v),
-            ("--only", Some(v)) if v == "memory" || v == "service" => only = Some(v.clone()),
+            ("--only", Some(v)) if ["memory", "service", "capi"].contains(&v.as_str()) => {
+                only = Some(v.clone());
+            }
             ("--pin", Some(v)) => pin = Some(v.clone()),
             ("--ours", Some(v)) => {
                 let _ = crate::run::OURS.set(PathBuf::from(v));
             }
+            ("--capi-lib", Some(v)) => capi_lib = Some(PathBuf::from(v)),
             _ => {
                 eprintln!(
                     "usage: perf-bench [--reps N] [--scale F] [--out PATH] [--pin CPUS] \
-                     [--only memory|service] [--smoke] [--ours PATH]"
+                     [--only memory|service|capi] [--smoke] [--ours PATH] [--capi-lib PATH]"
                 );
                 return ExitCode::from(1);
             }
@@ -84,9 +96,19 @@ fn main() -> ExitCode {
     for imp in IMPLS {
         if !binary(&dir, imp).exists() {
             eprintln!(
-                "perf-bench: {} is missing; build with `cargo build --release -p sp-net -p conformance`",
+                "perf-bench: {} is missing; build with `cargo build --release -p sp-net -p sp-capi -p conformance`",
                 binary(&dir, imp).display()
             );
+            return ExitCode::from(2);
+        }
+    }
+    let capi_lib = capi_lib.unwrap_or_else(|| dir.join("libnanomsg.so"));
+    match conformance::harness::capi_lib_dir(&capi_lib, "perf-bench") {
+        Ok(lib_dir) => {
+            let _ = crate::run::CAPI_DIR.set(lib_dir);
+        }
+        Err(e) => {
+            eprintln!("perf-bench: {e}");
             return ExitCode::from(2);
         }
     }
@@ -127,6 +149,15 @@ fn main() -> ExitCode {
             print!("{section}");
             let doc = std::fs::read_to_string(&out).unwrap_or_default();
             return write_doc(&out, &splice_section(&doc, "## Memory", &section));
+        }
+        Some("capi") => {
+            let section = capi::run(&dir, reps, scale, smoke);
+            print!("{section}");
+            let doc = std::fs::read_to_string(&out).unwrap_or_default();
+            return write_doc(
+                &out,
+                &splice_section(&doc, "## C API: nanomsg-perf", &section),
+            );
         }
         Some(_) => {
             let section = run_services();
@@ -179,8 +210,16 @@ fn main() -> ExitCode {
         res[p].1.insert((kind, t, s, i), median(&mut v));
     }
     let services = run_services();
+    let capi = capi::run(&dir, reps, scale, false);
     let memory = render_memory(&run_memory(&dir, conns), conns);
-    let md = render(&res, &services, &memory, &dir, reps, scale, start.elapsed());
+    let md = render(
+        &res,
+        &[&services, &capi, &memory],
+        &dir,
+        reps,
+        scale,
+        start.elapsed(),
+    );
     print!("{md}");
     write_doc(&out, &md)
 }

@@ -60,11 +60,11 @@ pub(crate) fn machine() -> String {
 }
 
 /// The whole report; `runs` holds the timing medians per placement (all CPUs first,
-/// then the `--pin` list), each with its label.
+/// then the `--pin` list), each with its label; `sections` follow the timing tables
+/// (service workloads, C API, memory).
 pub(crate) fn render(
     runs: &[(String, Results)],
-    service: &str,
-    memory: &str,
+    sections: &[&str],
     dir: &std::path::Path,
     reps: usize,
     scale: f64,
@@ -106,8 +106,9 @@ pub(crate) fn render(
             if p == 0 { None } else { Some(label) },
         ));
     }
-    md.push_str(service);
-    md.push_str(memory);
+    for section in sections {
+        md.push_str(section);
+    }
     md
 }
 

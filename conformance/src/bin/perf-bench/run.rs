@@ -39,15 +39,23 @@ pub(crate) enum Kind {
 /// Our tool when `--ours PATH` names one.
 pub(crate) static OURS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
+/// The `imp` of `nanomsg-perf` run on our `libnanomsg.so.5` (sp-capi).
+pub(crate) const CAPI: &str = "capi";
+
+/// A directory serving our `libnanomsg.so.5`, the `LD_LIBRARY_PATH` of [`CAPI`] runs
+/// (set by `main` before any runs).
+pub(crate) static CAPI_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
 /// The tool of `imp` in `dir`; ours is `sp-perf` unless `--ours` named another build
-/// (the smoke test passes this package's `conformance-sp-perf`, the same source).
+/// (the smoke test passes this package's `conformance-sp-perf`, the same source), and
+/// [`CAPI`] is `nanomsg-perf`.
 pub(crate) fn binary(dir: &Path, imp: &str) -> PathBuf {
     if let Some(ours) = OURS.get().filter(|_| imp == "ours") {
         return ours.clone();
     }
     dir.join(match imp {
         "ours" => "sp-perf",
-        "nanomsg" => "nanomsg-perf",
+        "nanomsg" | CAPI => "nanomsg-perf",
         "nng" => "nng-perf",
         _ => "raw-perf",
     })
@@ -89,16 +97,15 @@ pub(crate) fn wait_limited(child: &mut Child, limit: Duration) -> Option<String>
     }
 }
 
-pub(crate) fn spawn(bin: &Path, args: &[String]) -> std::io::Result<Child> {
-    spawn_pinned(bin, args, None)
-}
-
-/// Starts `bin` with `args`, under `taskset -c <cpus>` when `cpus` is given.
-pub(crate) fn spawn_pinned(
-    bin: &Path,
+/// Starts the tool of `imp` in `dir` with `args`, under `taskset -c <cpus>` when `cpus`
+/// is given; [`CAPI`] with `LD_LIBRARY_PATH` on our library.
+pub(crate) fn spawn_tool(
+    dir: &Path,
+    imp: &str,
     args: &[String],
     cpus: Option<&str>,
 ) -> std::io::Result<Child> {
+    let bin = binary(dir, imp);
     let mut cmd = match cpus {
         Some(list) => {
             let mut c = Command::new("taskset");
@@ -107,6 +114,12 @@ pub(crate) fn spawn_pinned(
         }
         None => Command::new(bin),
     };
+    if imp == CAPI {
+        let lib_dir = CAPI_DIR.get().ok_or_else(|| {
+            std::io::Error::other("no directory with our libnanomsg.so.5 was set")
+        })?;
+        cmd.env("LD_LIBRARY_PATH", lib_dir);
+    }
     cmd.args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -135,8 +148,7 @@ pub(crate) fn run_cell(
     seq: usize,
     cpus: Option<&str>,
 ) -> Option<f64> {
-    let bin = binary(dir, imp);
-    let spawn = |bin: &Path, args: &[String]| spawn_pinned(bin, args, cpus);
+    let spawn = |args: &[String]| spawn_tool(dir, imp, args, cpus);
     let mut pre: Vec<String> = Vec::new();
     if kind == Kind::Thr {
         pre.push("--pipeline".into());
@@ -153,7 +165,7 @@ pub(crate) fn run_cell(
         };
         let mut args = pre;
         args.extend([tool.to_owned(), size.to_string(), n.to_string()]);
-        let mut child = spawn(&bin, &args).ok()?;
+        let mut child = spawn(&args).ok()?;
         return figure(kind, &wait_limited(&mut child, RUN_LIMIT)?);
     }
     let addr = match tr {
@@ -174,9 +186,9 @@ pub(crate) fn run_cell(
         ]);
         a
     };
-    let mut l = spawn(&bin, &args(local)).ok()?;
+    let mut l = spawn(&args(local)).ok()?;
     std::thread::sleep(BIND_WAIT);
-    let Ok(mut r) = spawn(&bin, &args(remote)) else {
+    let Ok(mut r) = spawn(&args(remote)) else {
         let _ = l.kill();
         let _ = l.wait();
         return None;
@@ -270,7 +282,7 @@ pub(crate) fn run_memory(dir: &Path, conns: usize) -> MemOutputs {
             let out = if skip {
                 None
             } else {
-                spawn(&binary(dir, imp), &args)
+                spawn_tool(dir, imp, &args, None)
                     .ok()
                     .and_then(|mut c| wait_limited(&mut c, MEM_LIMIT))
             };

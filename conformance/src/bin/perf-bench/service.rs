@@ -9,7 +9,7 @@ use std::time::Duration;
 use perf_kit::service::{figure, Workload};
 
 use crate::render::{grouped, num, ratio};
-use crate::run::{binary, median, spawn_pinned, wait_limited};
+use crate::run::{median, spawn_tool, wait_limited};
 
 /// The libraries that run the service workloads (raw sockets have none).
 pub(crate) const LIBS: [&str; 3] = ["ours", "nanomsg", "nng"];
@@ -143,7 +143,7 @@ pub(crate) fn run_cell(
     if cell.workload == Workload::Fanout {
         args.push(cell.topics.to_string());
     }
-    let mut child = spawn_pinned(&binary(dir, imp), &args, at.list()).ok()?;
+    let mut child = spawn_tool(dir, imp, &args, at.list()).ok()?;
     wait_limited(&mut child, LIMIT)
 }
 
