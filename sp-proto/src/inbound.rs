@@ -85,7 +85,7 @@ impl Inbound {
 
     /// Registers a pipe not registered yet, with its receive priority; one already
     /// registered (and not removed) is refused as a duplicate. The pipe handling of a
-    /// socket that receives from every pipe alike (PULL, SUB).
+    /// socket that receives from every pipe alike (PULL, SUB: see `receive_only_pipes!`).
     pub(crate) fn add_new_pipe(
         &mut self,
         pipe: PipeId,

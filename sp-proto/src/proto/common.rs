@@ -161,3 +161,31 @@ macro_rules! has_core {
     };
 }
 pub(crate) use has_core;
+
+/// Implements, inside `impl Protocol for …`, the pipe inputs of a receive-only protocol
+/// (PULL, SUB): each pipe joins and leaves the fair-queued receive queue in the named
+/// field at its receive priority, refused when that queue already has it; as the
+/// protocol never sends, a pipe becoming writable changes nothing.
+macro_rules! receive_only_pipes {
+    ($inbound:ident) => {
+        fn handle_pipe_added(
+            &mut self,
+            _now: $crate::time::Instant,
+            pipe: $crate::pipes::PipeId,
+            info: $crate::pipes::PipeInfo,
+        ) -> Result<(), $crate::protocol::PipeRefused> {
+            self.$inbound.add_new_pipe(pipe, info.recv_priority)
+        }
+
+        fn handle_pipe_removed(
+            &mut self,
+            _now: $crate::time::Instant,
+            pipe: $crate::pipes::PipeId,
+        ) {
+            self.$inbound.remove_pipe(pipe);
+        }
+
+        fn handle_writable(&mut self, _now: $crate::time::Instant, _pipe: $crate::pipes::PipeId) {}
+    };
+}
+pub(crate) use receive_only_pipes;
