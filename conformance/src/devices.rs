@@ -10,29 +10,28 @@ use sp_net::device::device;
 use sp_net::{Socket, SocketType};
 use sp_proto::DropReason;
 
+use crate::check_kit::{peer_err, tcp};
 use crate::harness::{Lib, Peer, PeerExes, Side};
-
-fn tcp() -> &'static str {
-    "tcp://127.0.0.1:0"
-}
-
-fn err(what: &'static str) -> impl Fn(crate::harness::CallError) -> String {
-    move |e| format!("{what}: {e}")
-}
 
 /// A C device: raw REP in slot 0 listening (returned URL), raw REQ in slot 1 dialing
 /// `next`.
 async fn c_device(lib: Lib, next: &str, exes: &PeerExes) -> Result<(Peer, String), String> {
     let mut p = Peer::start(lib, exes).await?;
-    p.call("open-raw rep").await.map_err(err("open-raw rep"))?;
+    p.call("open-raw rep")
+        .await
+        .map_err(peer_err("open-raw rep"))?;
     let url = p
         .call(&format!("listen {}", tcp()))
         .await
-        .map_err(err("listen"))?;
-    p.call("select 1").await.map_err(err("select"))?;
-    p.call("open-raw req").await.map_err(err("open-raw req"))?;
-    p.call(&format!("dial {next}")).await.map_err(err("dial"))?;
-    p.call("device").await.map_err(err("device"))?;
+        .map_err(peer_err("listen"))?;
+    p.call("select 1").await.map_err(peer_err("select"))?;
+    p.call("open-raw req")
+        .await
+        .map_err(peer_err("open-raw req"))?;
+    p.call(&format!("dial {next}"))
+        .await
+        .map_err(peer_err("dial"))?;
+    p.call("device").await.map_err(peer_err("device"))?;
     Ok((p, url))
 }
 
@@ -179,6 +178,18 @@ async fn two_requesters(
 /// Our REQ through `hops` to our raw REP: the header must hold one word per hop (bit 31
 /// clear), then the request id (bit 31 set), after the raw REP's own pipe word. With
 /// `expect_drop`, nothing may arrive and our REP counts a TTL drop instead.
+/// Waits up to 10 s for our `req`'s reply and checks that it is `want`.
+async fn expect_reply(req: &Socket, want: &str) -> Result<(), String> {
+    let reply = tokio::time::timeout(Duration::from_secs(10), req.recv())
+        .await
+        .map_err(|_| "no reply".to_owned())?
+        .map_err(|e| e.to_string())?;
+    if reply.body != want {
+        return Err(format!("the reply came back as {:?}", reply.body));
+    }
+    Ok(())
+}
+
 async fn header_through(hops: &[Hop], exes: &PeerExes, expect_drop: bool) -> Result<(), String> {
     let rep = Socket::new_raw(SocketType::Rep);
     let ep = rep.listen(tcp()).await.map_err(|e| e.to_string())?;
@@ -227,14 +238,7 @@ async fn header_through(hops: &[Hop], exes: &PeerExes, expect_drop: bool) -> Res
             ));
         }
         rep.send(m).await.map_err(|e| e.to_string())?;
-        let reply = tokio::time::timeout(Duration::from_secs(10), req.recv())
-            .await
-            .map_err(|_| "no reply".to_owned())?
-            .map_err(|e| e.to_string())?;
-        if reply.body != "deep" {
-            return Err(format!("the echo came back as {:?}", reply.body));
-        }
-        Ok(())
+        expect_reply(&req, "deep").await
     }
     .await;
     req.close().await;
@@ -275,14 +279,7 @@ async fn ttl_at_c_rep(
         match (got, answers) {
             (Some(q), true) if q == b"ttl" => {
                 rep.send(b"ok").await?;
-                let r = tokio::time::timeout(Duration::from_secs(10), req.recv())
-                    .await
-                    .map_err(|_| "no reply".to_owned())?
-                    .map_err(|e| e.to_string())?;
-                if r.body != "ok" {
-                    return Err(format!("reply {:?}", r.body));
-                }
-                Ok(())
+                expect_reply(&req, "ok").await
             }
             (None, false) => Ok(()),
             (got, _) => Err(format!(

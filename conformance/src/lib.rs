@@ -18,6 +18,7 @@
 //! for [`blackhole`], the failover check under a black hole.
 
 pub mod blackhole;
+mod check_kit;
 pub mod checks;
 pub mod contexts;
 pub mod device_patterns;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sp_net::{Socket, SocketType};
 
-use crate::checks::tcp;
+use crate::check_kit::tcp;
 use crate::harness::{Lib, PeerExes, Side};
 
 /// Subscribers in the fan-out.
