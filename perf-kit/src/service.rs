@@ -31,6 +31,7 @@
 //!   message; once all arrived, every pusher sends its messages and the receiver's
 //!   rate is measured from the start signal to the last message.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::hist::Histogram;
@@ -164,12 +165,12 @@ pub struct Warmup {
 
 impl Warmup {
     /// Classifies `body`, counting this peer ready at its first warm-up message.
-    pub fn classify(&mut self, body: &[u8], ready: &std::sync::atomic::AtomicUsize) -> Received {
+    pub fn classify(&mut self, body: &[u8], ready: &AtomicUsize) -> Received {
         match mark_of(body) {
             mark::WARM => {
                 if !self.warm {
                     self.warm = true;
-                    ready.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    ready.fetch_add(1, Ordering::AcqRel);
                 }
                 Received::Other
             }
@@ -178,6 +179,51 @@ impl Warmup {
             _ => Received::Other,
         }
     }
+}
+
+/// One check of a warm-up loop, which repeats a warm-up message until `ready` counts
+/// `peers`: `Ok(true)` once they all are, `Ok(false)` to send again, and an error once
+/// a peer `failed` or [`WAIT`] has passed `since` the loop began.
+pub fn warmed_up(
+    ready: &AtomicUsize,
+    peers: usize,
+    failed: &AtomicBool,
+    since: Instant,
+) -> Result<bool, String> {
+    let count = ready.load(Ordering::Acquire);
+    if count >= peers {
+        return Ok(true);
+    }
+    if failed.load(Ordering::Acquire) || since.elapsed() > WAIT {
+        return Err(format!(
+            "{count} of {peers} peers ready after {:?}",
+            since.elapsed()
+        ));
+    }
+    Ok(false)
+}
+
+/// Flags `failed` when `r` is an error, so that a warm-up waiting for this peer stops.
+pub fn flag<T>(r: Result<T, String>, failed: &AtomicBool) -> Result<T, String> {
+    if r.is_err() {
+        failed.store(true, Ordering::Release);
+    }
+    r
+}
+
+/// Merges the `reqrep` clients' latency histograms and finds the last client's end
+/// (`start` when there is none).
+pub fn merge_clients(
+    start: Instant,
+    clients: impl IntoIterator<Item = (Histogram, Instant)>,
+) -> (Histogram, Instant) {
+    let mut latency = Histogram::new();
+    let mut end = start;
+    for (h, e) in clients {
+        latency.merge(&h);
+        end = end.max(e);
+    }
+    (latency, end)
 }
 
 /// How long any wait of a workload may take before the run fails: connecting, warming
@@ -309,6 +355,20 @@ mod tests {
 
     fn argv(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn warm_up_ends_when_all_are_ready_and_fails_when_a_peer_fails() {
+        let (ready, failed) = (AtomicUsize::new(1), AtomicBool::new(false));
+        let since = Instant::now();
+        assert_eq!(warmed_up(&ready, 2, &failed, since), Ok(false));
+        ready.store(2, Ordering::Release);
+        assert_eq!(warmed_up(&ready, 2, &failed, since), Ok(true));
+        ready.store(0, Ordering::Release);
+        assert!(flag(Err::<(), _>("gone".to_owned()), &failed).is_err());
+        let err = warmed_up(&ready, 2, &failed, since).unwrap_err();
+        assert!(err.starts_with("0 of 2 peers ready after"), "{err}");
+        assert_eq!(flag(Ok::<_, String>(7), &failed), Ok(7));
     }
 
     #[test]

@@ -93,12 +93,7 @@ fn reqrep<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
         .collect::<Result<Vec<_>, _>>()?;
     start_line.wait();
     let start = Instant::now();
-    let mut latency = Histogram::new();
-    let mut end = start;
-    for (h, e) in join(clients)? {
-        latency.merge(&h);
-        end = end.max(e);
-    }
+    let (latency, end) = svc::merge_clients(start, join(clients)?);
     svc::report_reqrep(a, &latency, (end - start).as_secs_f64());
     Ok(())
 }
@@ -113,26 +108,11 @@ fn warm_up<S: PerfSocket>(
     failed: &AtomicBool,
 ) -> Result<(), String> {
     let since = Instant::now();
-    while ready.load(Ordering::Acquire) < peers {
-        if failed.load(Ordering::Acquire) || since.elapsed() > svc::WAIT {
-            return Err(format!(
-                "{} of {peers} peers ready after {:?}",
-                ready.load(Ordering::Acquire),
-                since.elapsed()
-            ));
-        }
+    while !svc::warmed_up(ready, peers, failed, since)? {
         s.send(warm)?;
         std::thread::sleep(svc::WARM_EVERY);
     }
     Ok(())
-}
-
-/// Flags `failed` when `r` is an error.
-fn flag<T>(r: Result<T, String>, failed: &AtomicBool) -> Result<T, String> {
-    if r.is_err() {
-        failed.store(true, Ordering::Release);
-    }
-    r
 }
 
 fn fanout<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
@@ -145,7 +125,7 @@ fn fanout<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
         .map(|_| {
             let (url, size, topics) = (a.url.clone(), a.size, a.topics);
             let (ready, failed) = (ready.clone(), failed.clone());
-            spawn(move || flag(subscriber::<S>(&url, size, topics, &ready), &failed))
+            spawn(move || svc::flag(subscriber::<S>(&url, size, topics, &ready), &failed))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let warm = svc::message(&prefixes[0], a.size, mark::WARM);
@@ -222,7 +202,7 @@ fn survey<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
         .map(|_| {
             let (url, size) = (a.url.clone(), a.size);
             let (ready, failed, done) = (ready.clone(), failed.clone(), done.clone());
-            spawn(move || flag(respondent::<S>(&url, size, &ready, &done), &failed))
+            spawn(move || svc::flag(respondent::<S>(&url, size, &ready, &done), &failed))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let warm = svc::message(b"", a.size, mark::WARM);

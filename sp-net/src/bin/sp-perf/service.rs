@@ -105,12 +105,7 @@ async fn reqrep(a: &ServiceArgs) -> Result<(), String> {
         .collect();
     start_line.wait().await;
     let start = Instant::now();
-    let mut latency = Histogram::new();
-    let mut end = start;
-    for (h, e) in join(clients).await? {
-        latency.merge(&h);
-        end = end.max(e);
-    }
+    let (latency, end) = svc::merge_clients(start, join(clients).await?);
     svc::report_reqrep(a, &latency, (end - start).as_secs_f64());
     rep.close().await;
     Ok(())
@@ -126,26 +121,11 @@ async fn warm_up(
     failed: &AtomicBool,
 ) -> Result<(), String> {
     let since = Instant::now();
-    while ready.load(Ordering::Acquire) < peers {
-        if failed.load(Ordering::Acquire) || since.elapsed() > svc::WAIT {
-            return Err(format!(
-                "{} of {peers} peers ready after {:?}",
-                ready.load(Ordering::Acquire),
-                since.elapsed()
-            ));
-        }
+    while !svc::warmed_up(ready, peers, failed, since)? {
         s.send(warm.clone()).await.map_err(err("send"))?;
         tokio::time::sleep(svc::WARM_EVERY).await;
     }
     Ok(())
-}
-
-/// Flags `failed` when `r` is an error.
-fn flag<T>(r: Result<T, String>, failed: &AtomicBool) -> Result<T, String> {
-    if r.is_err() {
-        failed.store(true, Ordering::Release);
-    }
-    r
 }
 
 async fn fanout(a: &ServiceArgs) -> Result<(), String> {
@@ -157,7 +137,7 @@ async fn fanout(a: &ServiceArgs) -> Result<(), String> {
         .map(|_| {
             let (url, topics) = (a.url.clone(), a.topics);
             let (ready, failed) = (ready.clone(), failed.clone());
-            tokio::spawn(async move { flag(subscriber(&url, topics, &ready).await, &failed) })
+            tokio::spawn(async move { svc::flag(subscriber(&url, topics, &ready).await, &failed) })
         })
         .collect();
     let warm = Message::new(svc::message(&prefixes[0], a.size, mark::WARM));
@@ -232,7 +212,7 @@ async fn survey(a: &ServiceArgs) -> Result<(), String> {
         .map(|_| {
             let url = a.url.clone();
             let (ready, failed, done) = (ready.clone(), failed.clone(), done.clone());
-            tokio::spawn(async move { flag(respondent(&url, &ready, &done).await, &failed) })
+            tokio::spawn(async move { svc::flag(respondent(&url, &ready, &done).await, &failed) })
         })
         .collect();
     let warm = Message::new(svc::message(b"", a.size, mark::WARM));
