@@ -93,16 +93,23 @@ fn rep_host(sim: &mut turmoil::Sim<'_>, name: &'static str, fabric: &Arc<Fabric>
     });
 }
 
+/// A simulation seeded `seed` with a REP host `srv` (see [`rep_host`]) on a new fabric:
+/// the simulation, the fabric and the log of the requests `srv` serves.
+fn with_rep_server(seed: u64) -> (turmoil::Sim<'static>, Arc<Fabric>, Log) {
+    let mut sim = sim(seed);
+    let fabric = Fabric::new();
+    let served = Log::default();
+    rep_host(&mut sim, "srv", &fabric, &served);
+    (sim, fabric, served)
+}
+
 fn body(m: &sp_net::Message) -> String {
     String::from_utf8_lossy(&m.body).into_owned()
 }
 
 #[test]
 fn reqrep_partition_resets_and_request_is_answered_after_repair() -> turmoil::Result {
-    let mut sim = sim(SEED);
-    let fabric = Fabric::new();
-    let served = Log::default();
-    rep_host(&mut sim, "srv", &fabric, &served);
+    let (mut sim, fabric, served) = with_rep_server(SEED);
     let f = fabric.clone();
     sim.client("cli", async move {
         let req = socket(&f, SocketType::Req, 1);
@@ -138,10 +145,7 @@ fn reqrep_partition_resets_and_request_is_answered_after_repair() -> turmoil::Re
 
 #[test]
 fn reqrep_held_link_resends_and_takes_one_reply() -> turmoil::Result {
-    let mut sim = sim(SEED + 1);
-    let fabric = Fabric::new();
-    let served = Log::default();
-    rep_host(&mut sim, "srv", &fabric, &served);
+    let (mut sim, fabric, served) = with_rep_server(SEED + 1);
     let (f, log) = (fabric.clone(), served.clone());
     sim.client("cli", async move {
         let req = socket(&f, SocketType::Req, 2);
@@ -174,10 +178,7 @@ fn reqrep_held_link_resends_and_takes_one_reply() -> turmoil::Result {
 
 #[test]
 fn req_reconnects_after_server_crash_and_restart() -> turmoil::Result {
-    let mut sim = sim(SEED + 2);
-    let fabric = Fabric::new();
-    let served = Log::default();
-    rep_host(&mut sim, "srv", &fabric, &served);
+    let (mut sim, fabric, served) = with_rep_server(SEED + 2);
     let phase = Arc::new(AtomicUsize::new(0));
     let (f, p) = (fabric.clone(), phase.clone());
     sim.client("cli", async move {
