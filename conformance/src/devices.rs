@@ -178,6 +178,16 @@ async fn two_requesters(
 /// Our REQ through `hops` to our raw REP: the header must hold one word per hop (bit 31
 /// clear), then the request id (bit 31 set), after the raw REP's own pipe word. With
 /// `expect_drop`, nothing may arrive and our REP counts a TTL drop instead.
+/// Our REQ, resending every 300 ms: a request lost while a device on the way still
+/// connects is sent again.
+fn resending_req() -> Socket {
+    let req = Socket::new(SocketType::Req);
+    let mut o = req.protocol_options();
+    o.set_resend_interval(Some(Duration::from_millis(300)));
+    req.set_protocol_options(o);
+    req
+}
+
 /// Waits up to 10 s for our `req`'s reply and checks that it is `want`.
 async fn expect_reply(req: &Socket, want: &str) -> Result<(), String> {
     let reply = tokio::time::timeout(Duration::from_secs(10), req.recv())
@@ -196,10 +206,7 @@ async fn header_through(hops: &[Hop], exes: &PeerExes, expect_drop: bool) -> Res
     let end = ep.url().to_string();
     drop(ep);
     let chain = Chain::build(hops, &end, exes).await?;
-    let req = Socket::new(SocketType::Req);
-    let mut o = req.protocol_options();
-    o.set_resend_interval(Some(Duration::from_millis(300)));
-    req.set_protocol_options(o);
+    let req = resending_req();
     let result = async {
         drop(req.dial(&chain.entry).await.map_err(|e| e.to_string())?);
         req.send("deep").await.map_err(|e| e.to_string())?;
@@ -258,12 +265,8 @@ async fn ttl_at_c_rep(
     let mut rep = Side::c(lib, SocketType::Rep, exes).await?;
     let end = rep.listen(tcp()).await?;
     let chain = Chain::build(hops, &end, exes).await?;
-    // Resent every 300 ms: a request lost while a C device still connects is sent again,
-    // so a drop seen over 1.5 s is the hop limit.
-    let req = Socket::new(SocketType::Req);
-    let mut o = req.protocol_options();
-    o.set_resend_interval(Some(Duration::from_millis(300)));
-    req.set_protocol_options(o);
+    // A drop seen over 1.5 s is the hop limit, as a lost request is resent.
+    let req = resending_req();
     let result = async {
         drop(req.dial(&chain.entry).await.map_err(|e| e.to_string())?);
         // Wait for the whole chain: every socket of ours has its pipes.

@@ -270,6 +270,27 @@ pub struct SubscriberTally {
     pub last: Option<Instant>,
 }
 
+impl SubscriberTally {
+    /// Takes one receive of a `fanout` subscriber: its `body` (classified by `warmup`,
+    /// which counts the subscriber in `ready` at its first warm-up message), or `None`
+    /// for a receive that failed (timed out). True when the subscriber is done: at the
+    /// end mark, or at a failed receive after data (the end marks were dropped).
+    pub fn take(&mut self, warmup: &mut Warmup, body: Option<&[u8]>, ready: &AtomicUsize) -> bool {
+        match body {
+            Some(body) => match warmup.classify(body, ready) {
+                Received::Data => {
+                    self.delivered += 1;
+                    self.last = Some(Instant::now());
+                    false
+                }
+                Received::End => true,
+                Received::Other => false,
+            },
+            None => self.delivered > 0,
+        }
+    }
+}
+
 /// Nanoseconds in `d`, saturated.
 pub fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -369,6 +390,23 @@ mod tests {
         let err = warmed_up(&ready, 2, &failed, since).unwrap_err();
         assert!(err.starts_with("0 of 2 peers ready after"), "{err}");
         assert_eq!(flag(Ok::<_, String>(7), &failed), Ok(7));
+    }
+
+    #[test]
+    fn a_subscriber_is_done_at_the_end_mark_or_at_silence_after_data() {
+        let (ready, mut warmup) = (AtomicUsize::new(0), Warmup::default());
+        let mut tally = SubscriberTally::default();
+        assert!(!tally.take(&mut warmup, Some(&message(b"", 8, mark::WARM)), &ready));
+        assert!(!tally.take(&mut warmup, Some(&message(b"", 8, mark::WARM)), &ready));
+        assert_eq!(ready.load(Ordering::Acquire), 1, "ready counted once");
+        assert!(
+            !tally.take(&mut warmup, None, &ready),
+            "silence before data"
+        );
+        assert!(!tally.take(&mut warmup, Some(&message(b"", 8, mark::DATA)), &ready));
+        assert_eq!(tally.delivered, 1);
+        assert!(tally.take(&mut warmup, None, &ready), "silence after data");
+        assert!(tally.take(&mut warmup, Some(&message(b"", 8, mark::END)), &ready));
     }
 
     #[test]

@@ -103,6 +103,18 @@ fn with_rep_server(seed: u64) -> (turmoil::Sim<'static>, Arc<Fabric>, Log) {
     (sim, fabric, served)
 }
 
+/// Sets `req` to resend every 200 ms, connects it to `srv` and checks the first answer
+/// (`q-0`, from `srv`'s first incarnation).
+async fn resend_and_ask_first(req: &sp_net::Socket) -> turmoil::Result {
+    let mut o = req.protocol_options();
+    o.set_resend_interval(Some(Duration::from_millis(200)));
+    req.set_protocol_options(o);
+    req.dial("tcp://srv:5555").await?;
+    req.wait_for_pipes(1).await?;
+    assert_eq!(body(&req.request("q-0").await?), "srv#1:q-0");
+    Ok(())
+}
+
 fn body(m: &sp_net::Message) -> String {
     String::from_utf8_lossy(&m.body).into_owned()
 }
@@ -114,12 +126,7 @@ fn reqrep_partition_resets_and_request_is_answered_after_repair() -> turmoil::Re
     sim.client("cli", async move {
         let req = socket(&f, SocketType::Req, 1);
         fast_reconnect(&req);
-        let mut o = req.protocol_options();
-        o.set_resend_interval(Some(Duration::from_millis(200)));
-        req.set_protocol_options(o);
-        req.dial("tcp://srv:5555").await?;
-        req.wait_for_pipes(1).await?;
-        assert_eq!(body(&req.request("q-0").await?), "srv#1:q-0");
+        resend_and_ask_first(&req).await?;
 
         // A two-way partition: the connection is reset, the dialer is refused meanwhile.
         let reset = f.partition("srv", "cli");
@@ -149,12 +156,7 @@ fn reqrep_held_link_resends_and_takes_one_reply() -> turmoil::Result {
     let (f, log) = (fabric.clone(), served.clone());
     sim.client("cli", async move {
         let req = socket(&f, SocketType::Req, 2);
-        let mut o = req.protocol_options();
-        o.set_resend_interval(Some(Duration::from_millis(200)));
-        req.set_protocol_options(o);
-        req.dial("tcp://srv:5555").await?;
-        req.wait_for_pipes(1).await?;
-        assert_eq!(body(&req.request("q-0").await?), "srv#1:q-0");
+        resend_and_ask_first(&req).await?;
 
         // A short outage TCP rides out: segments are held, then delivered late.
         turmoil::hold("srv", "cli");

@@ -171,19 +171,15 @@ fn subscriber<S: PerfSocket>(
     let mut tally = SubscriberTally::default();
     let mut warmup = svc::Warmup::default();
     loop {
-        match s.recv(&mut buf) {
-            Ok(n) => match warmup.classify(&buf[..n.min(buf.len())], ready) {
-                Received::Data => {
-                    tally.delivered += 1;
-                    tally.last = Some(Instant::now());
-                }
-                Received::End => break,
-                Received::Other => {}
-            },
-            // Data then silence: the end marks were dropped.
-            Err(_) if tally.delivered > 0 => break,
-            Err(e) if since.elapsed() > svc::WAIT => return Err(e),
-            Err(_) => {}
+        let got = s.recv(&mut buf);
+        let body = got.as_ref().ok().map(|&n| &buf[..n.min(buf.len())]);
+        if tally.take(&mut warmup, body, ready) {
+            break;
+        }
+        if let Err(e) = got {
+            if since.elapsed() > svc::WAIT {
+                return Err(e);
+            }
         }
     }
     s.close();

@@ -180,19 +180,14 @@ async fn subscriber(
     let mut tally = SubscriberTally::default();
     let mut warmup = svc::Warmup::default();
     loop {
-        match s.recv().await {
-            Ok(m) => match warmup.classify(&m.body, ready) {
-                Received::Data => {
-                    tally.delivered += 1;
-                    tally.last = Some(Instant::now());
-                }
-                Received::End => break,
-                Received::Other => {}
-            },
-            // Data then silence: the end marks were dropped.
-            Err(_) if tally.delivered > 0 => break,
-            Err(e) if since.elapsed() > svc::WAIT => return Err(format!("recv: {e}")),
-            Err(_) => {}
+        let got = s.recv().await;
+        if tally.take(&mut warmup, got.as_ref().ok().map(|m| &m.body[..]), ready) {
+            break;
+        }
+        if let Err(e) = got {
+            if since.elapsed() > svc::WAIT {
+                return Err(format!("recv: {e}"));
+            }
         }
     }
     s.close().await;
