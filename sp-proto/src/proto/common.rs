@@ -189,3 +189,21 @@ macro_rules! receive_only_pipes {
     };
 }
 pub(crate) use receive_only_pipes;
+
+/// Implements, inside `impl Protocol for …`, the message input of a send-only protocol
+/// (PUB, PUSH): data from a peer is counted as arrived and dropped as
+/// [`DropReason::UnexpectedData`](crate::DropReason::UnexpectedData), where nanomsg aborts.
+macro_rules! send_only_discards_data {
+    () => {
+        fn handle_message(
+            &mut self,
+            _now: $crate::time::Instant,
+            _pipe: $crate::pipes::PipeId,
+            payload: bytes::Bytes,
+        ) {
+            self.core.arrived(payload.len());
+            self.core.dropped($crate::stats::DropReason::UnexpectedData);
+        }
+    };
+}
+pub(crate) use send_only_discards_data;
