@@ -62,6 +62,9 @@ pub trait PerfSocket: Sized + Send + 'static {
     fn set_timeout(&mut self, limit: Duration) -> Result<(), String>;
     /// Subscribes a SUB socket to `topic`.
     fn subscribe(&mut self, topic: &[u8]) -> Result<(), String>;
+    /// Sets how many messages a PUB socket queues per pipe before it drops
+    /// ([`perf_kit::service::PUB_PIPE_QUEUE`] says what each library does with it).
+    fn set_pipe_queue(&mut self, messages: usize) -> Result<(), String>;
     /// Sets a SURVEYOR's survey deadline.
     fn set_survey_deadline(&mut self, limit: Duration) -> Result<(), String>;
     /// Sends every message this raw socket receives back where it came from, until the

@@ -83,6 +83,12 @@ mod socket {
             self.set(nn::NN_SUB, nn::NN_SUB_SUBSCRIBE, topic)
         }
 
+        fn set_pipe_queue(&mut self, _messages: usize) -> Result<(), String> {
+            // No per-pipe message queue to size: PUB writes into the kernel's buffer
+            // (see `PUB_PIPE_QUEUE`).
+            Ok(())
+        }
+
         fn set_survey_deadline(&mut self, limit: Duration) -> Result<(), String> {
             let ms = c_int::try_from(limit.as_millis()).unwrap_or(c_int::MAX);
             self.set(nn::NN_SURVEYOR, nn::NN_SURVEYOR_DEADLINE, &ms.to_ne_bytes())

@@ -78,6 +78,14 @@ mod socket {
             )
         }
 
+        fn set_pipe_queue(&mut self, messages: usize) -> Result<(), String> {
+            let n = i32::try_from(messages).unwrap_or(i32::MAX);
+            check(
+                "nng_socket_set",
+                nng::set_bytes(self.0, c"send-buffer", &n.to_ne_bytes()),
+            )
+        }
+
         fn set_survey_deadline(&mut self, limit: Duration) -> Result<(), String> {
             let ms = i32::try_from(limit.as_millis()).unwrap_or(i32::MAX);
             check(

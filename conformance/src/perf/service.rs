@@ -138,6 +138,7 @@ fn flag<T>(r: Result<T, String>, failed: &AtomicBool) -> Result<T, String> {
 fn fanout<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
     let prefixes = svc::fanout_prefixes(a.topics);
     let mut publisher = S::open(PerfKind::Pub)?;
+    publisher.set_pipe_queue(svc::PUB_PIPE_QUEUE)?;
     publisher.bind(&a.url)?;
     let ready = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicBool::new(false));

@@ -225,10 +225,13 @@ pub(crate) fn render(
          (libnanomsg's loopback device, NNG's raw receive/send loop: its device refuses \
          REP); worker threads are the libraries' own (neither version has a runtime \
          knob). PUB drops what a subscriber cannot take, so `delivered` is the fraction \
-         that arrived; deliveries/s counts only those. NNG sits the {}-topic cell out \
+         that arrived; deliveries/s counts only those. Every publisher queues {} \
+         messages per pipe (ours `send_queue`, NNG `send-buffer`; libnanomsg has no \
+         per-pipe queue and writes into the kernel's buffer, `NN_SNDBUF` 128 KiB). NNG sits the {}-topic cell out \
          (its SUB subscribes in quadratic time), and libnanomsg the cells of more than \
          {} peers (it opens at most {NN_MAX_SOCKETS} sockets per process, and each \
          workload runs in one). Columns: {}.\n",
+        perf_kit::service::PUB_PIPE_QUEUE,
         grouped(BIG_TOPICS),
         NN_MAX_SOCKETS - 1,
         placements
