@@ -48,12 +48,12 @@ mod socket {
                 PerfKind::Pull => SocketType::Pull,
                 PerfKind::Sub => SocketType::Sub,
                 PerfKind::Req => SocketType::Req,
-                PerfKind::RawRep => SocketType::Rep,
+                PerfKind::RepServer => SocketType::Rep,
                 PerfKind::Pub => SocketType::Pub,
                 PerfKind::Surveyor => SocketType::Surveyor,
                 PerfKind::Respondent => SocketType::Respondent,
             };
-            check("open", nng::open(socket_type, kind == PerfKind::RawRep)).map(Self)
+            check("open", nng::open(socket_type, false)).map(Self)
         }
 
         fn set_nodelay(&mut self) -> Result<(), String> {
@@ -94,8 +94,23 @@ mod socket {
             )
         }
 
-        fn reflect(&mut self) -> Result<(), String> {
-            check("nng_device", nng::reflect(self.0))
+        fn serve_replies(&mut self, clients: usize) -> Result<(), String> {
+            let servers = (0..clients.max(1))
+                .map(|_| {
+                    let ctx = check("nng_ctx_open", nng::ctx_open(self.0))?;
+                    std::thread::Builder::new()
+                        .stack_size(64 << 10)
+                        .spawn(move || nng::ctx_echo(ctx))
+                        .map_err(|e| format!("cannot start a thread: {e}"))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            for s in servers {
+                let r = s
+                    .join()
+                    .map_err(|_| "a context thread panicked".to_owned())?;
+                check("nng_ctx_recv/send", r)?;
+            }
+            Ok(())
         }
 
         fn library() -> String {

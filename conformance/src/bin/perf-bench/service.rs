@@ -221,9 +221,9 @@ pub(crate) fn render(
          them). Ours: a REP socket with one context per client, and every peer a task \
          with its own socket, on a multi-thread runtime with one worker per CPU of the \
          column (`sp-perf --threads N`). libnanomsg and NNG: one thread per peer with \
-         its own blocking socket; the REP server is a raw REP socket sent straight back \
-         (libnanomsg's loopback device, NNG's raw receive/send loop: its device refuses \
-         REP); worker threads are the libraries' own (neither version has a runtime \
+         its own blocking socket; the REP server is libnanomsg's loopback device on a \
+         raw REP socket (no user thread in the loop), and for NNG one REP context per \
+         client, each on a thread that moves the request back as the reply; worker threads are the libraries' own (neither version has a runtime \
          knob). PUB drops what a subscriber cannot take, so `delivered` is the fraction \
          that arrived; deliveries/s counts only those. Every publisher queues {} \
          messages per pipe (ours `send_queue`, NNG `send-buffer`; libnanomsg has no \
