@@ -235,8 +235,10 @@ fn survey<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
     for _ in 0..a.count {
         let t = Instant::now();
         surveyor.send(&question)?;
-        for _ in 0..a.peers {
-            let n = surveyor.recv(&mut buf)?;
+        for k in 0..a.peers {
+            let n = surveyor
+                .recv(&mut buf)
+                .map_err(|e| format!("response {k}: {e}"))?;
             super::expect(n, question.len())?;
         }
         rounds.record(svc::nanos(t.elapsed()));
