@@ -233,6 +233,13 @@ pub const WAIT: Duration = Duration::from_secs(30);
 /// How often a warm-up message or survey is repeated until every peer has one.
 pub const WARM_EVERY: Duration = Duration::from_millis(10);
 
+/// The per-pipe queue, in messages, every library's publisher gets in `fanout`, so that
+/// what PUB drops depends on the library's speed rather than on its default queue
+/// depth (ours 128, NNG 16). libnanomsg has no per-pipe message queue: its PUB writes
+/// straight into the kernel's socket buffer (`NN_SNDBUF`, 128 KiB by default, some
+/// 2 000 messages of 64 B), which it keeps.
+pub const PUB_PIPE_QUEUE: usize = 1024;
+
 /// A subscriber that saw data and then nothing for this long is done (its end mark was
 /// dropped).
 pub const IDLE_END: Duration = Duration::from_secs(1);

@@ -290,20 +290,32 @@ pub(crate) fn device(a: Handle, b: Handle) -> Result<(), Errno> {
     check(unsafe { nng_device(a, b) })
 }
 
-/// Sends every message received on the raw socket `s` straight back, header and all,
-/// until a call fails. (`nng_device` reflects only sockets that are their own peer,
-/// such as PAIR and BUS; for REP it answers EINVAL.)
-pub(crate) fn reflect(s: Handle) -> Result<(), Errno> {
+/// Answers every request on the REP context `c` with the request itself, moving the
+/// message from the receive back into the send (no copy), until a call fails: NNG's
+/// own way to serve many requests at once (one context per request in progress).
+pub(crate) fn ctx_echo(c: Handle) -> Result<(), Errno> {
+    // NNG_DURATION_INFINITE: the server waits as long as the run lasts.
+    let aio = Aio::new(-1)?;
     loop {
-        let mut msg: *mut c_void = std::ptr::null_mut();
-        // SAFETY: nng_recvmsg stores a message it allocated in `msg`.
-        check(unsafe { nng_recvmsg(s, &mut msg, 0) })?;
-        // SAFETY: on success nng_sendmsg takes the message over; on failure it stays
-        // ours and is freed once.
-        let rc = unsafe { nng_sendmsg(s, msg, 0) };
+        // SAFETY: the aio is live and idle; we wait for the receive to complete.
+        unsafe {
+            nng_ctx_recv(c, aio.0);
+            nng_aio_wait(aio.0);
+        }
+        // SAFETY: the operation has completed.
+        check(unsafe { nng_aio_result(aio.0) })?;
+        // SAFETY: a successful receive left one message in the aio; it goes straight
+        // back into it for the send, and we wait for that to complete.
+        let rc = unsafe {
+            let msg = nng_aio_get_msg(aio.0);
+            nng_aio_set_msg(aio.0, msg);
+            nng_ctx_send(c, aio.0);
+            nng_aio_wait(aio.0);
+            nng_aio_result(aio.0)
+        };
         if rc != 0 {
-            // SAFETY: `msg` is still ours (see above).
-            unsafe { nng_msg_free(msg) };
+            // SAFETY: a failed send leaves the message with the caller; freed once.
+            unsafe { nng_msg_free(nng_aio_get_msg(aio.0)) };
             return Err(rc);
         }
     }

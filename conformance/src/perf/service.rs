@@ -1,8 +1,8 @@
 //! The service workloads of [`perf_kit::service`] over any [`PerfSocket`]: one thread
 //! per client, subscriber, respondent or pusher (blocking sockets, as a C program using
 //! these libraries would write it), the serving socket on the main thread or, for
-//! `reqrep`, reflected by the library's own device on a raw REP socket (the libraries'
-//! fastest REP server: no user thread in the loop).
+//! `reqrep`, served as each library serves best ([`PerfSocket::serve_replies`]:
+//! libnanomsg's device on a raw REP socket, NNG's REP contexts).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
@@ -53,11 +53,12 @@ pub fn run<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
 }
 
 fn reqrep<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
-    let mut server = S::open(PerfKind::RawRep)?;
+    let mut server = S::open(PerfKind::RepServer)?;
     server.bind(&a.url)?;
-    // The device runs until the process ends.
+    // The server runs until the process ends.
+    let clients = a.peers;
     spawn(move || {
-        if let Err(e) = server.reflect() {
+        if let Err(e) = server.serve_replies(clients) {
             eprintln!("reqrep server: {e}");
         }
     })?;
@@ -118,6 +119,7 @@ fn warm_up<S: PerfSocket>(
 fn fanout<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
     let prefixes = svc::fanout_prefixes(a.topics);
     let mut publisher = S::open(PerfKind::Pub)?;
+    publisher.set_pipe_queue(svc::PUB_PIPE_QUEUE)?;
     publisher.bind(&a.url)?;
     let ready = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicBool::new(false));
@@ -209,8 +211,10 @@ fn survey<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
     for _ in 0..a.count {
         let t = Instant::now();
         surveyor.send(&question)?;
-        for _ in 0..a.peers {
-            let n = surveyor.recv(&mut buf)?;
+        for k in 0..a.peers {
+            let n = surveyor
+                .recv(&mut buf)
+                .map_err(|e| format!("response {k}: {e}"))?;
             super::expect(n, question.len())?;
         }
         rounds.record(svc::nanos(t.elapsed()));

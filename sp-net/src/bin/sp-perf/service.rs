@@ -131,6 +131,9 @@ async fn warm_up(
 async fn fanout(a: &ServiceArgs) -> Result<(), String> {
     let prefixes = svc::fanout_prefixes(a.topics);
     let publisher = server(SocketType::Pub, &a.url).await?;
+    let mut o = publisher.options();
+    o.send_queue = svc::PUB_PIPE_QUEUE;
+    publisher.set_options(o);
     let ready = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicBool::new(false));
     let subscribers: Vec<_> = (0..a.peers)
