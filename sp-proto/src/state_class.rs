@@ -13,14 +13,16 @@ use crate::protocol::{Protocol, RecvError};
 use crate::time::Instant;
 
 /// The table that describes `p`, by role name (the file `spec/tables/<role>.toml`), or
-/// `None` for a mode no table covers (raw REQ/REP/RESPONDENT/BUS/SUB/PAIR, PAIR v1 with one
-/// peer).
+/// `None` for a mode no table covers (raw BUS/SUB/PAIR v1, PAIR v1 with one peer).
 pub fn table_role(p: &AnyProtocol) -> Option<&'static str> {
     let raw = p.is_raw();
     Some(match p {
-        AnyProtocol::Req(_) if !raw => "req",
-        AnyProtocol::Rep(_) if !raw => "rep",
-        AnyProtocol::Respondent(_) if !raw => "respondent",
+        AnyProtocol::Req(_) if raw => "req-raw",
+        AnyProtocol::Req(_) => "req",
+        AnyProtocol::Rep(_) if raw => "rep-raw",
+        AnyProtocol::Rep(_) => "rep",
+        AnyProtocol::Respondent(_) if raw => "respondent-raw",
+        AnyProtocol::Respondent(_) => "respondent",
         AnyProtocol::Surveyor(_) => "surveyor",
         // Raw PUSH, PULL, PUB and PAIR v0 differ only in keeping the user's header.
         AnyProtocol::Push(_) => "push",
@@ -48,6 +50,18 @@ fn would_recv(p: &AnyProtocol, now: Instant) -> Result<(), RecvError> {
 /// when no table covers it.
 pub fn state_class(p: &AnyProtocol, now: Instant) -> Option<&'static str> {
     table_role(p)?;
+    if p.is_raw()
+        && matches!(
+            p,
+            AnyProtocol::Req(_)
+                | AnyProtocol::Rep(_)
+                | AnyProtocol::Respondent(_)
+                | AnyProtocol::Surveyor(_)
+        )
+    {
+        // A raw REQ, REP, RESPONDENT or SURVEYOR keeps no request or survey state.
+        return Some("raw");
+    }
     Some(match p {
         // idle / held / sent / replied, for the default context.
         AnyProtocol::Req(r) => {
@@ -66,7 +80,6 @@ pub fn state_class(p: &AnyProtocol, now: Instant) -> Option<&'static str> {
         AnyProtocol::Rep(r) if r.is_pending(ContextId::DEFAULT) => "answering",
         AnyProtocol::Respondent(r) if r.is_pending(ContextId::DEFAULT) => "answering",
         AnyProtocol::Rep(_) | AnyProtocol::Respondent(_) => "idle",
-        AnyProtocol::Surveyor(_) if p.is_raw() => "raw",
         AnyProtocol::Surveyor(s) if s.current_survey(ContextId::DEFAULT).is_some() => "active",
         AnyProtocol::Surveyor(_) => match would_recv(p, now) {
             Err(RecvError::TimedOut) => "timed_out",
