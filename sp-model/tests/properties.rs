@@ -201,6 +201,22 @@ fn pair1_device_ignoring_its_ttl_is_caught() {
 }
 
 #[test]
+fn req_rep_device_loop_past_its_ttl_is_caught() {
+    expect_counterexample(
+        configs::req_rep_device_loop().with_bug("d1_rep", Bug::IgnoresTtl),
+        DEVICE_TTL,
+    );
+}
+
+#[test]
+fn survey_device_loop_past_its_ttl_is_caught() {
+    expect_counterexample(
+        configs::survey_device().with_bug("d1_resp", Bug::IgnoresTtl),
+        DEVICE_TTL,
+    );
+}
+
+#[test]
 fn a_drop_counted_nowhere_is_caught() {
     expect_counterexample(
         configs::pubsub().with_bug("sub2", Bug::SilentDrop),
