@@ -13,7 +13,7 @@ use crate::protocol::{Protocol, RecvError};
 use crate::time::Instant;
 
 /// The table that describes `p`, by role name (the file `spec/tables/<role>.toml`), or
-/// `None` for a mode no table covers (raw BUS/SUB/PAIR v1, PAIR v1 with one peer).
+/// `None` for a mode no table covers (PAIR v1 with one peer, raw PAIR v1).
 pub fn table_role(p: &AnyProtocol) -> Option<&'static str> {
     let raw = p.is_raw();
     Some(match p {
@@ -29,8 +29,10 @@ pub fn table_role(p: &AnyProtocol) -> Option<&'static str> {
         AnyProtocol::Pull(_) => "pull",
         AnyProtocol::Pub(_) => "pub",
         AnyProtocol::Pair0(_) => "pair0",
-        AnyProtocol::Sub(_) if !raw => "sub",
-        AnyProtocol::Bus(_) if !raw => "bus",
+        // Raw SUB differs only in not filtering, raw BUS only in its send: their rows are
+        // in the same tables, under the `raw-` guards.
+        AnyProtocol::Sub(_) => "sub",
+        AnyProtocol::Bus(_) => "bus",
         AnyProtocol::Pair1(_) if !raw && polyamorous(p.options()) => "pair1",
         _ => return None,
     })

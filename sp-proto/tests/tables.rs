@@ -1278,7 +1278,7 @@ fn pub_setup(state: &str, guard: &str) -> Result<World, String> {
 }
 
 fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
-    let config = with_options(false, |o| {
+    let config = with_options(guard.starts_with("raw-"), |o| {
         if guard.starts_with("full-") {
             o.set_recv_queue(1).expect("valid");
         }
@@ -1298,7 +1298,7 @@ fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
         _ => return Err(format!("sub: no setup for state `{state}`")),
     }
     w.pipe = named_pipe(guard, 2);
-    w.payload = if guard == "unsubscribed" {
+    w.payload = if guard.ends_with("unsubscribed") {
         Bytes::from_static(b"b-news")
     } else {
         Bytes::from_static(b"a-news")
@@ -1307,7 +1307,8 @@ fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
 }
 
 fn bus_setup(state: &str, guard: &str) -> Result<World, String> {
-    let mut w = World::new(Bus::new(queue_of(queue_limit(guard))));
+    let raw = guard.starts_with("raw-");
+    let mut w = World::new(Bus::new(queue_in_mode(raw, queue_limit(guard))));
     match state {
         "none" => {}
         "peers" | "queued" => {
@@ -1330,6 +1331,11 @@ fn bus_setup(state: &str, guard: &str) -> Result<World, String> {
     }
     w.pipe = named_pipe(guard, 3);
     w.payload = Bytes::from_static(b"data");
+    w.msg.header = match guard {
+        "raw-header-p1" => Bytes::from_static(&[0, 0, 0, 1]),
+        "raw-bad-header" => Bytes::from_static(&[0, 1]),
+        _ => Bytes::new(),
+    };
     Ok(w)
 }
 
