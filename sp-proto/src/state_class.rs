@@ -7,13 +7,12 @@
 //! `sent`, `queued`...), and its meaning is given next to the name in each table.
 
 use crate::context::ContextId;
-use crate::options::Options;
 use crate::proto::AnyProtocol;
 use crate::protocol::{Protocol, RecvError};
 use crate::time::Instant;
 
-/// The table that describes `p`, by role name (the file `spec/tables/<role>.toml`), or
-/// `None` for a mode no table covers (PAIR v1 with one peer, raw PAIR v1).
+/// The table that describes `p`, by role name (the file `spec/tables/<role>.toml`). Every
+/// socket type and mode has one; the `Option` leaves room for a mode added without a table.
 pub fn table_role(p: &AnyProtocol) -> Option<&'static str> {
     let raw = p.is_raw();
     Some(match p {
@@ -33,13 +32,9 @@ pub fn table_role(p: &AnyProtocol) -> Option<&'static str> {
         // in the same tables, under the `raw-` guards.
         AnyProtocol::Sub(_) => "sub",
         AnyProtocol::Bus(_) => "bus",
-        AnyProtocol::Pair1(_) if !raw && polyamorous(p.options()) => "pair1",
-        _ => return None,
+        AnyProtocol::Pair1(pair) if pair.is_polyamorous() => "pair1",
+        AnyProtocol::Pair1(_) => "pair1-mono",
     })
-}
-
-fn polyamorous(o: &Options) -> bool {
-    o.pair1_polyamorous
 }
 
 /// What `recv` would answer at `now`, found on a copy.
@@ -93,6 +88,13 @@ pub fn state_class(p: &AnyProtocol, now: Instant) -> Option<&'static str> {
             Ok(()) => "queued",
             Err(_) => "empty",
         },
+        AnyProtocol::Pair1(pair) if !pair.is_polyamorous() => {
+            match (pair.pipes().next(), pair.can_send()) {
+                (None, _) => "none",
+                (Some(_), true) => "writable",
+                (Some(_), false) => "busy",
+            }
+        }
         AnyProtocol::Pair1(pair) => {
             if would_recv(p, now).is_ok() {
                 "queued"

@@ -130,7 +130,7 @@ struct Row {
 }
 
 /// The roles with a table, in the order their files are checked.
-const ROLES: [&str; 14] = [
+const ROLES: [&str; 15] = [
     "req",
     "req-raw",
     "rep",
@@ -141,6 +141,7 @@ const ROLES: [&str; 14] = [
     "push",
     "pull",
     "pair1",
+    "pair1-mono",
     "pair0",
     "pub",
     "sub",
@@ -480,6 +481,10 @@ fn driver(role: &str) -> RoleDriver {
         },
         "pair1" => RoleDriver {
             setup: pair1_setup,
+            transmit_kind: "message",
+        },
+        "pair1-mono" => RoleDriver {
+            setup: pair1_mono_setup,
             transmit_kind: "message",
         },
         "pair0" => RoleDriver {
@@ -1229,28 +1234,63 @@ fn named_pipe(guard: &str, new_pipe: u32) -> PipeId {
 
 fn pair0_setup(state: &str, guard: &str) -> Result<World, String> {
     let config = queue_of(queue_limit(guard));
-    let mut w = World::new(Pair0::new(config));
+    one_peer_setup(World::new(Pair0::new(config)), state, guard, |body| {
+        Bytes::from_static(body.as_bytes())
+    })
+}
+
+/// PAIR v1 with one peer: PAIR v0's setups, with hop words on the wire; the `raw-`
+/// guards run on a raw socket.
+fn pair1_mono_setup(state: &str, guard: &str) -> Result<World, String> {
+    let config = queue_in_mode(guard.starts_with("raw-"), queue_limit(guard));
+    let mut w = World::new(Pair1::new(config));
+    // A raw set-up's own sends carry hop word 0; the row's send carries the guard's.
+    if guard.starts_with("raw-") {
+        w.msg.header = Bytes::from_static(&[0, 0, 0, 0]);
+    }
+    let mut w = one_peer_setup(w, state, guard, |body| hop(1, body))?;
+    w.payload = match guard {
+        "malformed" => hop(0x100, "bad"),
+        "ttl" => hop(9, "far"),
+        _ => w.payload,
+    };
+    if guard == "raw-bad-header" {
+        w.msg.header = Bytes::from_static(&[0, 0, 0, 0xff]);
+    }
+    Ok(w)
+}
+
+/// Takes `w`, a one-peer socket (PAIR v0, PAIR v1 not polyamorous), to `state`, sending
+/// `w.msg` to make its peer busy; `wire` makes a payload its peer would send.
+fn one_peer_setup(
+    mut w: World,
+    state: &str,
+    guard: &str,
+    wire: fn(&'static str) -> Bytes,
+) -> Result<World, String> {
     match state {
         "none" => {
             if guard == "queued" {
                 w.add(1);
-                w.deliver(1, Bytes::from_static(b"left"));
+                w.deliver(1, wire("left"));
                 w.remove(1);
             }
         }
         "writable" | "busy" => {
             w.add(1);
             if state == "busy" {
-                w.send("x");
+                let m = w.msg.clone();
+                w.p.send(w.now, m).expect("send");
+                w.settle();
             }
             if matches!(guard, "queued" | "paused") {
-                w.deliver(1, Bytes::from_static(b"queued"));
+                w.deliver(1, wire("queued"));
             }
         }
-        _ => return Err(format!("pair0: no setup for state `{state}`")),
+        _ => return Err(format!("one peer: no setup for state `{state}`")),
     }
     w.pipe = named_pipe(guard, 1);
-    w.payload = Bytes::from_static(b"data");
+    w.payload = wire("data");
     Ok(w)
 }
 
