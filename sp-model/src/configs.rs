@@ -252,6 +252,32 @@ pub fn pubsub() -> Spec {
     s
 }
 
+/// 1 PUB (3 publications on `a`, `b`, `ab`), 2 SUBs: `sub1` subscribed to `a` and `b`,
+/// whose user may unsubscribe `a` and subscribe it again at any moment, and `sub2` to
+/// `ab`. Faults: a broken link and one attach.
+pub fn pubsub_unsubscribe() -> Spec {
+    let mut sub1 = NodeSpec::new("sub1", SocketType::Sub, Role::Sink);
+    sub1.subscriptions = &[b"a", b"b"];
+    sub1.topic_flips = 2;
+    let mut sub2 = NodeSpec::new("sub2", SocketType::Sub, Role::Sink);
+    sub2.subscriptions = &[b"ab"];
+    let mut s = Spec::new(
+        "pub-sub (unsubscribe)",
+        vec![
+            NodeSpec::new("pub", SocketType::Pub, Role::Client { sends: 3 }),
+            sub1,
+            sub2,
+        ],
+        star(2),
+    );
+    s.faults = Faults {
+        detaches: 1,
+        attaches: 1,
+        ..Faults::default()
+    };
+    s
+}
+
 /// A raw BUS reflector between three cooked BUS nodes: two send one message each, all
 /// receive. Faults: one loss.
 pub fn bus() -> Spec {
@@ -437,6 +463,7 @@ pub fn all() -> Vec<Spec> {
         pipeline(),
         pipeline_fair(),
         pubsub(),
+        pubsub_unsubscribe(),
         bus(),
         pair(),
         pair1_devices(),

@@ -209,11 +209,11 @@ fn push_priority(m: &SpModel, st: &State) -> bool {
 }
 
 fn sub_filter_order(m: &SpModel, st: &State) -> bool {
-    nodes_of(m, st, SocketType::Sub).all(|(i, n)| {
-        let subs = m.spec.nodes[i].subscriptions;
+    nodes_of(m, st, SocketType::Sub).all(|(_, n)| {
         let mut last: Vec<(&[u8], u32)> = Vec::new();
         n.user.got.iter().all(|g| {
-            if !subs.iter().any(|s| g.body.starts_with(s)) {
+            // A subscription in force when it arrived matched it.
+            if !n.user.admissible.contains(&g.body) {
                 return false;
             }
             // "topic:publisher:k"

@@ -153,6 +153,14 @@ fn sub_ignoring_its_subscriptions_is_caught() {
 }
 
 #[test]
+fn sub_ignoring_an_unsubscribe_is_caught() {
+    expect_counterexample(
+        configs::pubsub_unsubscribe().with_bug("sub1", Bug::SubIgnoresUnsubscribe),
+        SUB_FILTER_ORDER,
+    );
+}
+
+#[test]
 fn bus_echo_is_caught() {
     expect_counterexample(
         configs::bus().with_bug("reflector", Bug::BusEchoes),
