@@ -149,7 +149,7 @@ impl Client {
     fn learn_peers(&mut self) {
         loop {
             match self.events.try_recv() {
-                Ok(PipeEvent::Added { pipe, peer }) => {
+                Ok(PipeEvent::Added { pipe, peer, .. }) => {
                     self.peers.insert(pipe, peer);
                 }
                 // Removals and failed handshakes (PipeEvent is non-exhaustive).
