@@ -13,8 +13,8 @@ use super::Conn;
 
 /// TLS settings of a socket: a server side for listeners, a client side for dialers.
 ///
-/// Clones share one identity (certificate chain and key): [`set_identity_pem`]
-/// (Self::set_identity_pem) on any clone, including one kept after
+/// Clones share one identity (certificate chain and key):
+/// [`set_identity_pem`](Self::set_identity_pem) on any clone, including one kept after
 /// [`Socket::set_tls`](crate::Socket::set_tls), changes what every listener and dialer
 /// using these settings presents in its next handshakes.
 #[derive(Clone)]
