@@ -32,6 +32,15 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "==> sp-proto without std (no_std with alloc)"
+cargo build -p sp-proto --no-default-features --locked
+cargo clippy -p sp-proto --no-default-features --features testing --locked -- -D warnings
+# A target without an operating system proves no dependency pulls std in; checked only
+# when its standard library is already installed (this script installs no toolchains).
+if rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf; then
+    cargo build -p sp-proto --no-default-features --locked --target thumbv7em-none-eabihf
+fi
+
 echo "==> Python nanomsg binding in a venv (for sp-capi/tests/python_binding.rs)"
 # PyPI's nanomsg 1.0, built from its source against libnanomsg-dev's headers, in a venv
 # of its own under target/ (never the system Python); reused while it imports.

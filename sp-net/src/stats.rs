@@ -2,6 +2,8 @@
 
 use sp_proto::{PipeId, ProtoStats};
 
+use crate::transport::tls::PeerCertificates;
+
 /// Counters of the driver (connections), kept beside the protocol's.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SocketStats {
@@ -120,6 +122,10 @@ pub enum PipeEvent {
         pipe: PipeId,
         /// The peer's address.
         peer: String,
+        /// The certificate chain the peer presented in the TLS handshake (tls+tcp and
+        /// wss; a client presents one only to a listener that asks, see
+        /// [`ClientAuth`](crate::transport::tls::ClientAuth)).
+        peer_certificates: Option<PeerCertificates>,
     },
     /// A pipe left the socket; its final counters.
     Removed {

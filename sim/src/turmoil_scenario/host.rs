@@ -189,7 +189,7 @@ async fn recv_loop(shared: SharedRef, l: Local, def: SocketDef) {
 async fn watch_pipes(shared: SharedRef, full: String, mut rx: broadcast::Receiver<PipeEvent>) {
     loop {
         match rx.recv().await {
-            Ok(PipeEvent::Added { pipe, peer }) => {
+            Ok(PipeEvent::Added { pipe, peer, .. }) => {
                 let at = now();
                 let mut sh = shared.lock();
                 sh.rec.log(&full).connects.push(at);

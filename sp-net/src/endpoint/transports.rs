@@ -56,10 +56,15 @@ impl StreamSetup {
                 error: e.to_string(),
             });
         }
-        let Conn { io, peer } = conn;
+        let Conn {
+            io,
+            peer,
+            peer_certificates,
+        } = conn;
         let (reader, writer) = crate::transport::split(io);
         Ok(Established {
             peer,
+            peer_certificates,
             reader: Box::new(StreamReader::new(reader, self.format, self.max_recv)),
             writer: Box::new(StreamWriter::new(writer, self.format)),
         })
@@ -288,6 +293,7 @@ fn inproc_pipe(
     }
     Ok(Established {
         peer: "inproc".to_owned(),
+        peer_certificates: None,
         reader: Box::new(InprocReader::new(from_peer, max_recv)),
         writer: Box::new(to_peer),
     })

@@ -45,7 +45,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::tls::TlsConfig;
+use super::tls::{PeerCertificates, TlsConfig};
 use super::ws_pipe::pipe_halves;
 use super::{Conn, Io, Network, StreamOptions, WsPing};
 use crate::pipe::Established;
@@ -127,6 +127,7 @@ pub(super) struct Upgraded {
     pub(super) io: Box<dyn Io>,
     pub(super) leftover: BytesMut,
     pub(super) peer: String,
+    pub(super) peer_certificates: Option<PeerCertificates>,
 }
 
 /// A listener registered for one path.
@@ -392,7 +393,11 @@ async fn refuse(io: &mut Box<dyn Io>, r: &Reject) -> Result<(), WsHandshakeError
 }
 
 async fn upgrade_server(state: &HubState, conn: Conn) -> Result<(), WsHandshakeError> {
-    let Conn { io, peer } = match &state.tls {
+    let Conn {
+        io,
+        peer,
+        peer_certificates,
+    } = match &state.tls {
         Some(tls) => tls.accept(conn).await?,
         None => conn,
     };
@@ -446,6 +451,7 @@ async fn upgrade_server(state: &HubState, conn: Conn) -> Result<(), WsHandshakeE
                 io,
                 leftover: buf,
                 peer,
+                peer_certificates,
             });
             Ok(())
         }
@@ -521,7 +527,11 @@ async fn upgrade_client(
     let Url::Ws { addr, path, .. } = url else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a ws:// URL").into());
     };
-    let Conn { mut io, peer } = conn;
+    let Conn {
+        mut io,
+        peer,
+        peer_certificates,
+    } = conn;
     let mut nonce = [0u8; 16];
     keys.fill(&mut nonce)?;
     let key = ws_http::base64_encode(&nonce);
@@ -540,6 +550,7 @@ async fn upgrade_client(
         io,
         leftover: buf,
         peer,
+        peer_certificates,
     })
 }
 

@@ -10,7 +10,7 @@
 //! that lends none cannot receive (PUB, PUSH) or overrides both (SURVEYOR, whose
 //! contexts queue their own responses).
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 use bytes::Bytes;
 
