@@ -83,6 +83,14 @@ pub enum What {
         /// Payload length (SP header and body).
         len: usize,
     },
+    /// A frame carrying a backtrace of more than one word arrived (the message crossed a
+    /// device): how many words it carries, so the oracles can check the TTL.
+    Hops {
+        /// The sending socket.
+        from: String,
+        /// Backtrace words (the request id included): the hops made so far.
+        hops: usize,
+    },
     /// The application received a message.
     Recv {
         /// The body.
@@ -202,6 +210,7 @@ impl fmt::Display for What {
                 write!(f, "send_failed {} ({kind})", body_text(body))
             }
             Self::Deliver { from, len } => write!(f, "frame from {from} len={len}"),
+            Self::Hops { from, hops } => write!(f, "frame from {from} hops={hops}"),
             Self::Recv { body, from } => match from {
                 Some(p) => write!(f, "recv {} from {p}", body_text(body)),
                 None => write!(f, "recv {}", body_text(body)),

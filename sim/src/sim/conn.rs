@@ -2,10 +2,10 @@
 //! being delivered to the protocol, and closing either end.
 
 use bytes::{Bytes, BytesMut};
+use sp_proto::wire::backtrace::Backtrace;
 use sp_proto::wire::frame::{FrameDecoder, FrameFormat, MaxRecvSize};
 use sp_proto::wire::handshake::Handshake;
-use sp_proto::PipeId;
-use sp_proto::Protocol;
+use sp_proto::{PipeId, Protocol, SocketType};
 
 use super::{Conn, ConnId, Dir, End, EpRef, Ev, Sim, HANDSHAKE_TIMEOUT};
 use crate::trace::What;
@@ -340,6 +340,15 @@ impl Sim {
         self.deliver(c, to, me, bytes, counted);
     }
 
+    /// The name of the socket at the other end of connection `c` from end `to`.
+    fn sender_name(&self, c: ConnId, to: usize) -> String {
+        self.conns
+            .get(&c)
+            .and_then(|cn| cn.ends[1 - to])
+            .map(|p| self.end_name(&p))
+            .unwrap_or_default()
+    }
+
     /// Decodes one frame with the real codec and hands it to the protocol.
     pub(super) fn deliver(&mut self, c: ConnId, to: usize, me: End, bytes: Bytes, counted: bool) {
         let pipe = me.pipe.expect("only attached ends receive");
@@ -351,12 +360,7 @@ impl Sim {
             return;
         };
         if self.rec.tracing {
-            let from = self
-                .conns
-                .get(&c)
-                .and_then(|cn| cn.ends[1 - to])
-                .map(|p| self.end_name(&p))
-                .unwrap_or_default();
+            let from = self.sender_name(c, to);
             self.note(
                 me.host,
                 Some(me.sock),
@@ -365,6 +369,10 @@ impl Sim {
                     len: payload.len(),
                 },
             );
+        }
+        if let Some(hops) = device_hops(me.ty, &payload) {
+            let from = self.sender_name(c, to);
+            self.note(me.host, Some(me.sock), What::Hops { from, hops });
         }
         self.frames += 1;
         let now = self.now;
@@ -400,4 +408,18 @@ impl Sim {
         }
         any
     }
+}
+
+/// The backtrace words of a frame arriving at a socket of type `ty` of a family that
+/// carries one (REQ/REP, SURVEYOR/RESPONDENT), when there is more than one: the message
+/// crossed a device. Stacks deeper than any TTL (255) are not counted.
+fn device_hops(ty: SocketType, payload: &Bytes) -> Option<usize> {
+    if !matches!(
+        ty,
+        SocketType::Req | SocketType::Rep | SocketType::Surveyor | SocketType::Respondent
+    ) {
+        return None;
+    }
+    let words = Backtrace::parse(payload, u8::MAX).ok()?.hops();
+    (words > 1).then_some(words)
 }

@@ -46,6 +46,7 @@ impl Sim {
         }
         self.bound.retain(|_, v| v.0 != h);
         self.hosts[h].sockets.clear();
+        self.hosts[h].device = None;
         self.hosts[h].inc += 1;
         self.settle();
         Ok(())
@@ -116,7 +117,11 @@ impl Sim {
             let seed = self.rng.next_u64();
             let mut srng = Rng::new(seed);
             let ty = sd.socket_type()?;
-            let mut proto = AnyProtocol::new(ty, sd.config(srng.next_u64())?);
+            #[allow(unused_mut)] // changed only by a planted bug
+            let mut config = sd.config(srng.next_u64())?;
+            #[cfg(feature = "testing")]
+            self.planted_config(&def, sd, &mut config);
+            let mut proto = AnyProtocol::new(ty, config);
             for t in &sd.subscribe {
                 // Only SUB sockets have subscriptions; other types ignore the list.
                 let _ = proto.subscribe(t.as_bytes());
@@ -173,6 +178,7 @@ impl Sim {
         }
         let host = &mut self.hosts[h];
         host.sockets = socks;
+        host.device = super::device::HostDevice::build(&def)?;
         host.up = true;
         for s in 0..self.hosts[h].sockets.len() {
             for ep in 0..self.hosts[h].sockets[s].listeners.len() {

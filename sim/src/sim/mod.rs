@@ -19,6 +19,7 @@ use crate::SimError;
 
 mod blackhole;
 mod conn;
+mod device;
 mod drain;
 mod host;
 mod keepalive;
@@ -100,6 +101,8 @@ struct Host {
     up: bool,
     inc: u64,
     sockets: Vec<Sock>,
+    /// The device between two of the sockets, rebuilt with them at every start.
+    device: Option<device::HostDevice>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -311,6 +314,7 @@ impl Sim {
                     }
                 }
             }
+            device::HostDevice::build(&h)?;
             let ix = self.hosts.len();
             self.host_ix.insert(h.name.clone(), ix);
             self.net.cache.clear();
@@ -319,6 +323,7 @@ impl Sim {
                 up: false,
                 inc: 0,
                 sockets: Vec::new(),
+                device: None,
             });
             self.start_host(ix)?;
         }

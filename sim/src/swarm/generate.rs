@@ -4,8 +4,8 @@
 use sp_proto::rng::Rng;
 
 use super::{Plan, Role};
+use crate::def::{DeviceDef, OptionsDef, SocketDef};
 use crate::def::{EndpointDef, HostDef, LinkDef, LinkOverride, LinksDef, RecvMode, ReplyDef};
-use crate::def::{OptionsDef, SocketDef};
 use crate::scenario::{Action, Layer, SendAction, Step};
 
 /// The most hosts a plan has on each layer (layer 2 polls every host each 1 ms tick).
@@ -68,6 +68,7 @@ fn host(name: String, kind: &str) -> HostDef {
             listen: vec![],
             dial: vec![],
         }],
+        device: None,
     }
 }
 
@@ -87,6 +88,9 @@ fn sides(p: Pattern) -> (&'static str, &'static str) {
 pub fn generate(seed: u64, layer: Layer) -> Plan {
     let mut g = Gen {
         rng: Rng::new(seed ^ 0x5357_4152_4d00_0000),
+    };
+    let mut dev = Gen {
+        rng: Rng::new(seed ^ 0x4445_5649_4345_0000),
     };
     let total = g.range(2, max_hosts(layer)) as usize;
     let base = LinkDef {
@@ -117,7 +121,19 @@ pub fn generate(seed: u64, layer: Layer) -> Plan {
         if left - size == 1 {
             size += 1;
         }
+        let first = hosts.len();
         add_group(&mut g, p, group, size, &mut hosts, &mut roles);
+        // Devices come from their own stream, so the rest of the plan stays as it was.
+        if matches!(p, Pattern::ReqRep) && layer == Layer::Proto && dev.chance(40) {
+            let looped = dev.chance(50);
+            let n = 1 + usize::from(looped);
+            // Not past the largest plan, and never leaving room for a single host (a
+            // group has at least two).
+            let room = total.saturating_sub(hosts.len());
+            if hosts.len() + n <= max_hosts(layer) as usize && room.checked_sub(n) != Some(1) {
+                add_devices(&mut dev, group, first, looped, &mut hosts, &mut roles);
+            }
+        }
         group += 1;
     }
     let mut plan = Plan {
@@ -131,6 +147,7 @@ pub fn generate(seed: u64, layer: Layer) -> Plan {
     };
     workload(&mut g, &mut plan);
     faults(&mut g, &mut plan);
+    loop_faults(&mut dev, &mut plan);
     plan.steps
         .sort_by(|a, b| a.at_ms.partial_cmp(&b.at_ms).expect("finite times"));
     plan
@@ -187,16 +204,121 @@ fn add_group(
                         .listen
                         .push(EndpointDef::new(addr.clone()));
                 }
-                let mut e = EndpointDef::new(addr);
-                if g.chance(50) {
-                    e.send_priority = Some(g.range(1, 3) as u8);
-                }
-                let min = g.pick(&[10u64, 50, 100]);
-                e.reconnect_min_ms = Some(min as f64);
-                e.reconnect_max_ms = Some((min * g.range(2, 10)) as f64);
-                hosts[a].sockets[0].dial.push(e);
+                hosts[a].sockets[0].dial.push(dial_endpoint(g, addr));
             }
         }
+    }
+}
+
+/// A dial endpoint to `addr` with a random send priority (1 to 3, or the default) and
+/// reconnect delays (minimum 10 to 100 ms, maximum 2 to 10 times that).
+fn dial_endpoint(g: &mut Gen, addr: String) -> EndpointDef {
+    let mut e = EndpointDef::new(addr);
+    if g.chance(50) {
+        e.send_priority = Some(g.range(1, 3) as u8);
+    }
+    let min = g.pick(&[10u64, 50, 100]);
+    e.reconnect_min_ms = Some(min as f64);
+    e.reconnect_max_ms = Some((min * g.range(2, 10)) as f64);
+    e
+}
+
+/// The lowest send priority: a device's pipe into a loop is used only when it has no
+/// other pipe.
+const LOOP_PRIORITY: u8 = 16;
+
+/// A device host: a raw REP `s` (the front, facing the REQs) and a raw REQ `b` (the
+/// back, facing the REPs), with a device between them, both with TTL `ttl`.
+fn device_host(name: String, ttl: u32) -> HostDef {
+    let mut h = host(name, "rep");
+    let mut back = h.sockets[0].clone();
+    back.name = "b".into();
+    back.kind = "req".into();
+    h.sockets.push(back);
+    for s in &mut h.sockets {
+        s.raw = true;
+        s.options.ttl = Some(ttl);
+    }
+    h.device = Some(DeviceDef {
+        a: "s".into(),
+        b: "b".into(),
+    });
+    h
+}
+
+/// Puts a raw device between the REQs and REPs of the group whose hosts start at
+/// `first` (the last group added): the REQs connect to its front, its back to the REPs,
+/// each edge dialed from the side that dialed before. With `looped`, a second device
+/// takes what the first sends it and sends it back: the first dials it at the lowest
+/// priority, so requests go round that loop, one backtrace word more per device, only
+/// while no REP is connected, until a device's TTL stops them. Every socket of the
+/// group gets one TTL (2 to 8: the direct path needs 2).
+fn add_devices(
+    g: &mut Gen,
+    group: usize,
+    first: usize,
+    looped: bool,
+    hosts: &mut Vec<HostDef>,
+    roles: &mut Vec<Role>,
+) {
+    let members: Vec<usize> = (first..hosts.len()).collect();
+    let servers_dial = members
+        .iter()
+        .any(|&i| !roles[i].client && !hosts[i].sockets[0].dial.is_empty());
+    let ttl = g.range(2, 8) as u32;
+    let d0 = format!("g{group}-dev0");
+    let d1 = format!("g{group}-dev1");
+    let mut dev = device_host(d0.clone(), ttl);
+    for &i in &members {
+        let own = format!("{}:1", hosts[i].name);
+        let client = roles[i].client;
+        let s = &mut hosts[i].sockets[0];
+        s.options.ttl = Some(ttl);
+        s.dial.clear();
+        s.listen.clear();
+        match (client, servers_dial) {
+            (true, false) => s.dial.push(dial_endpoint(g, format!("{d0}:1"))),
+            (false, true) => s.dial.push(dial_endpoint(g, format!("{d0}:2"))),
+            (true, true) => {
+                s.listen.push(EndpointDef::new(own.clone()));
+                dev.sockets[0].dial.push(dial_endpoint(g, own));
+            }
+            (false, false) => {
+                s.listen.push(EndpointDef::new(own.clone()));
+                dev.sockets[1].dial.push(dial_endpoint(g, own));
+            }
+        }
+    }
+    if !servers_dial || looped {
+        dev.sockets[0]
+            .listen
+            .push(EndpointDef::new(format!("{d0}:1")));
+    }
+    if servers_dial {
+        dev.sockets[1]
+            .listen
+            .push(EndpointDef::new(format!("{d0}:2")));
+    }
+    let mut extra = vec![];
+    if looped {
+        let mut e = dial_endpoint(g, format!("{d1}:1"));
+        e.send_priority = Some(LOOP_PRIORITY);
+        dev.sockets[1].dial.push(e);
+        let mut back = device_host(d1.clone(), ttl);
+        back.sockets[0]
+            .listen
+            .push(EndpointDef::new(format!("{d1}:1")));
+        back.sockets[1]
+            .dial
+            .push(dial_endpoint(g, format!("{d0}:1")));
+        extra.push(back);
+    }
+    for h in std::iter::once(dev).chain(extra) {
+        hosts.push(h);
+        roles.push(Role {
+            group,
+            client: false,
+        });
     }
 }
 
@@ -392,6 +514,36 @@ fn faults(g: &mut Gen, plan: &mut Plan) {
                 }
             }
             _ => {}
+        }
+    }
+    plan.steps.extend(out);
+}
+
+/// For every group with a device loop, a time when all its REPs are down at once (a
+/// crash, and a restart 200 to 600 ms later, before the heal), so its first device
+/// has no pipe but the one into the loop and the requests of that time go round it.
+fn loop_faults(g: &mut Gen, plan: &mut Plan) {
+    let heal = plan.heal_ms as u64;
+    let mut out = Vec::new();
+    for h in plan.hosts.iter().filter(|h| h.name.ends_with("-dev1")) {
+        let prefix = h.name.trim_end_matches("dev1");
+        let at = g.range(100, heal - 700) as f64;
+        let until = at + g.range(200, 600) as f64;
+        for rep in plan.hosts.iter().filter(|r| {
+            r.name.starts_with(prefix) && r.device.is_none() && r.sockets[0].kind == "rep"
+        }) {
+            out.push(step(
+                at,
+                Action::Crash {
+                    host: rep.name.clone(),
+                },
+            ));
+            out.push(step(
+                until,
+                Action::Restart {
+                    host: rep.name.clone(),
+                },
+            ));
         }
     }
     plan.steps.extend(out);

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use super::generate::reset_link;
 use super::Plan;
-use crate::def::RecvMode;
+use crate::def::{EndpointDef, RecvMode};
 use crate::scenario::{
     Action, Expect, ExpectDef, PipesCheck, ReceivedCheck, Scenario, SendAction, Step,
 };
@@ -86,10 +86,11 @@ impl Plan {
             let Some(reply) = &h.sockets[0].reply else {
                 continue;
             };
-            let peers: Vec<String> = self
-                .peers(i)
-                .iter()
-                .map(|&p| format!("{}.s", self.hosts[p].name))
+            // Every REQ of its group: a device in front carries all their requests.
+            let group = self.roles[i].group;
+            let peers: Vec<String> = (0..self.hosts.len())
+                .filter(|&p| self.roles[p].group == group && self.roles[p].client)
+                .map(|p| format!("{}.s", self.hosts[p].name))
                 .collect();
             let requests: usize = self
                 .steps
@@ -229,12 +230,15 @@ impl Plan {
                     t += 20.0;
                 }
             }
-            let pipes = s.dial.len() + self.dialers_of(i);
-            expects.push(ExpectDef {
-                layers: None,
-                label: label(format!("{full} waits for its {pipes} pipes to reconnect")),
-                check: Expect::Pipes(PipesCheck::at_least(full.clone(), pipes as u64)),
-            });
+            for s in &h.sockets {
+                let full = format!("{}.{}", h.name, s.name);
+                let pipes = s.dial.len() + self.dialers_of(&s.listen);
+                expects.push(ExpectDef {
+                    layers: None,
+                    label: label(format!("{full} waits for its {pipes} pipes to reconnect")),
+                    check: Expect::Pipes(PipesCheck::at_least(full, pipes as u64)),
+                });
+            }
         }
         steps.sort_by(|a, b| a.at_ms.partial_cmp(&b.at_ms).expect("finite times"));
         Scenario {
@@ -312,26 +316,26 @@ impl Plan {
             .collect()
     }
 
-    /// Whether one of hosts `i` and `j` dials the other.
+    /// Whether a socket of one of hosts `i` and `j` dials the other.
     fn connected(&self, i: usize, j: usize) -> bool {
         let dials = |x: usize, y: usize| {
             let prefix = format!("{}:", self.hosts[y].name);
-            self.hosts[x].sockets[0]
-                .dial
+            self.hosts[x]
+                .sockets
                 .iter()
+                .flat_map(|s| &s.dial)
                 .any(|e| e.addr.starts_with(&prefix))
         };
         dials(i, j) || dials(j, i)
     }
 
-    /// How many dial endpoints of other hosts point at host `i`.
-    fn dialers_of(&self, i: usize) -> usize {
-        let prefix = format!("{}:", self.hosts[i].name);
+    /// How many dial endpoints point at one of the addresses `listen`.
+    fn dialers_of(&self, listen: &[EndpointDef]) -> usize {
         self.hosts
             .iter()
             .flat_map(|h| &h.sockets)
             .flat_map(|s| &s.dial)
-            .filter(|e| e.addr.starts_with(&prefix))
+            .filter(|e| listen.iter().any(|l| l.addr == e.addr))
             .count()
     }
 }

@@ -26,6 +26,9 @@ const TCP_TIMERS: &str = "turmoil's TCP has no keepalive and no user timeout";
 const LINK_CHANGE: &str = "link settings cannot change during a run on layer 2 (turmoil \
      links keep the latency they start with)";
 
+const DEVICES: &str = "devices are not run on layer 2 yet (its hosts open their sockets \
+     without sp-net's device between them)";
+
 const NET_DROPS: &str = "turmoil counts no network drops";
 
 const FROM_HOST: &str = "the sending host of a message is not recorded on layer 2";
@@ -64,6 +67,9 @@ pub fn unsupported(sc: &Scenario) -> Vec<UnsupportedItem> {
         }
     }
     for h in &sc.hosts {
+        if h.device.is_some() {
+            item(format!("host {} device", h.name), DEVICES);
+        }
         for s in &h.sockets {
             for e in &s.dial {
                 if e.reconnect_jitter == Some(false) {
