@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use sp_proto::{Instant, SocketType};
 
-use super::{Action, Layer, Scenario, Timed};
+use super::{Action, HostileFrame, Layer, Scenario, Timed};
 use crate::def::{ms, LinkOverride};
 use crate::{Sim, SimError};
 
@@ -44,6 +44,8 @@ pub(crate) trait Driver {
     ) -> Result<(), Self::Error>;
     /// Adds a link override from now on.
     fn set_link(&mut self, link: &LinkOverride) -> Result<(), Self::Error>;
+    /// The host of `socket` writes a hostile `frame` onto the socket's pipes.
+    fn hostile(&mut self, socket: &str, frame: HostileFrame) -> Result<(), Self::Error>;
     /// Whether the safety oracles watching the run saw a rule broken (the run stops).
     fn violated(&self) -> bool {
         false
@@ -74,6 +76,7 @@ pub(crate) fn apply<D: Driver>(d: &mut D, t: &Timed<'_>) -> Result<(), D::Error>
             down_ms,
         } => d.restart_listener(socket, addr, ms(*down_ms)),
         Action::Link(l) => d.set_link(l),
+        Action::Hostile { socket, frame } => d.hostile(socket, *frame),
         Action::Wait {} => Ok(()),
     }
 }
@@ -161,6 +164,10 @@ impl Driver for Sim {
 
     fn set_link(&mut self, link: &LinkOverride) -> Result<(), SimError> {
         self.add_link(link.clone())
+    }
+
+    fn hostile(&mut self, socket: &str, frame: HostileFrame) -> Result<(), SimError> {
+        Self::hostile(self, socket, frame)
     }
 
     fn violated(&self) -> bool {

@@ -320,7 +320,8 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
             }
             Action::Subscribe { socket, .. }
             | Action::Unsubscribe { socket, .. }
-            | Action::Recv { socket, .. } => c.socket_name(p, "socket", socket),
+            | Action::Recv { socket, .. }
+            | Action::Hostile { socket, .. } => c.socket_name(p, "socket", socket),
             Action::Partition { a, b, .. }
             | Action::Repair { a, b, .. }
             | Action::Reset { a, b }

@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use sp_proto::wire::backtrace::Backtrace;
-use sp_proto::wire::frame::{FrameDecoder, FrameFormat, MaxRecvSize};
+use sp_proto::wire::frame::{FrameDecoder, FrameError, FrameFormat, MaxRecvSize};
 use sp_proto::wire::handshake::Handshake;
 use sp_proto::{PipeId, Protocol, SocketType};
 
@@ -353,11 +353,20 @@ impl Sim {
     pub(super) fn deliver(&mut self, c: ConnId, to: usize, me: End, bytes: Bytes, counted: bool) {
         let pipe = me.pipe.expect("only attached ends receive");
         let mut buf = BytesMut::from(&bytes[..]);
-        let mut dec = FrameDecoder::new(FrameFormat::Tcp, MaxRecvSize::Unlimited);
-        let Ok(Some(payload)) = dec.decode(&mut buf) else {
-            self.net_drop(me.host, "bad_frame");
-            self.close_conn(c, to, "bad_frame");
-            return;
+        // The default maximum receive size (1 MiB), as sp-net's sockets have.
+        let mut dec = FrameDecoder::new(FrameFormat::Tcp, MaxRecvSize::DEFAULT);
+        let payload = match dec.decode(&mut buf) {
+            Ok(Some(payload)) => payload,
+            Err(FrameError::Oversize { .. }) => {
+                self.net_drop(me.host, "oversize");
+                self.close_conn(c, to, "oversize");
+                return;
+            }
+            _ => {
+                self.net_drop(me.host, "bad_frame");
+                self.close_conn(c, to, "bad_frame");
+                return;
+            }
         };
         if self.rec.tracing {
             let from = self.sender_name(c, to);

@@ -22,6 +22,7 @@ mod conn;
 mod device;
 mod drain;
 mod host;
+mod hostile;
 mod keepalive;
 mod net;
 #[cfg(feature = "testing")]

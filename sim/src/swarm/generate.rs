@@ -6,7 +6,7 @@ use sp_proto::rng::Rng;
 use super::{Plan, Role};
 use crate::def::{DeviceDef, OptionsDef, SocketDef};
 use crate::def::{EndpointDef, HostDef, LinkDef, LinkOverride, LinksDef, RecvMode, ReplyDef};
-use crate::scenario::{Action, Layer, SendAction, Step};
+use crate::scenario::{Action, HostileFrame, Layer, SendAction, Step};
 
 /// The most hosts a plan has on each layer (layer 2 polls every host each 1 ms tick).
 fn max_hosts(layer: Layer) -> u64 {
@@ -145,6 +145,12 @@ pub fn generate(seed: u64, layer: Layer) -> Plan {
         steps: Vec::new(),
         heal_ms: g.range(1500, 4000) as f64,
     };
+    let mut hostile = Gen {
+        rng: Rng::new(seed ^ 0x484f_5354_494c_0000),
+    };
+    if layer == Layer::Proto && hostile.chance(25) {
+        add_hostile(&mut hostile, &mut plan);
+    }
     workload(&mut g, &mut plan);
     faults(&mut g, &mut plan);
     loop_faults(&mut dev, &mut plan);
@@ -517,6 +523,60 @@ fn faults(g: &mut Gen, plan: &mut Plan) {
         }
     }
     plan.steps.extend(out);
+}
+
+/// A hostile host (layer 1, from its own seeded stream): it joins the group of a
+/// listening REP, RESPONDENT, PULL or SUB as one more client of the peer type, and 1 to 3
+/// times before the heal writes a frame past its protocol: one announcing 4 GiB (the
+/// victim closes the connection, and the hostile host redials), or to a REP or
+/// RESPONDENT one too short for its header (dropped, `malformed_header`). Apart from
+/// that it behaves, so the liveness phase checks it and everyone else is served.
+fn add_hostile(g: &mut Gen, plan: &mut Plan) {
+    if plan.hosts.len() >= max_hosts(plan.layer) as usize {
+        return;
+    }
+    let victims: Vec<usize> = (0..plan.hosts.len())
+        .filter(|&i| {
+            let s = &plan.hosts[i].sockets[0];
+            plan.hosts[i].device.is_none()
+                && !s.listen.is_empty()
+                && matches!(s.kind.as_str(), "rep" | "respondent" | "pull" | "sub")
+        })
+        .collect();
+    if victims.is_empty() {
+        return;
+    }
+    let v = victims[g.below(victims.len() as u64) as usize];
+    let victim = &plan.hosts[v].sockets[0];
+    let kind = match victim.kind.as_str() {
+        "rep" => "req",
+        "respondent" => "surveyor",
+        "pull" => "push",
+        _ => "pub",
+    };
+    let header = matches!(victim.kind.as_str(), "rep" | "respondent");
+    let addr = victim.listen[0].addr.clone();
+    let group = plan.roles[v].group;
+    let mut h = host(format!("g{group}-hostile"), kind);
+    options(g, &mut h.sockets[0], false);
+    h.sockets[0].options.ttl = victim.options.ttl;
+    h.sockets[0].dial.push(dial_endpoint(g, addr));
+    let socket = format!("{}.s", h.name);
+    for _ in 0..g.range(1, 3) {
+        let frame = if header && g.chance(50) {
+            HostileFrame::Malformed
+        } else {
+            HostileFrame::Oversize
+        };
+        let at = g.range(100, plan.heal_ms as u64 - 200) as f64;
+        let socket = socket.clone();
+        plan.steps.push(step(at, Action::Hostile { socket, frame }));
+    }
+    plan.hosts.push(h);
+    plan.roles.push(Role {
+        group,
+        client: true,
+    });
 }
 
 /// For every group with a device loop, a time when all its REPs are down at once (a

@@ -25,7 +25,8 @@ fn names_host(action: &Action, host: &str) -> bool {
         Action::Subscribe { socket, .. }
         | Action::Unsubscribe { socket, .. }
         | Action::Recv { socket, .. }
-        | Action::RestartListener { socket, .. } => sock(socket),
+        | Action::RestartListener { socket, .. }
+        | Action::Hostile { socket, .. } => sock(socket),
         Action::Partition { a, b, .. } | Action::Repair { a, b, .. } | Action::Reset { a, b } => {
             a == host || b == host
         }

@@ -13,6 +13,7 @@ use sp_proto::{Instant, ProtoStats, SocketType};
 use super::host::{host_main, port, Cmd, Mailbox, SharedRef};
 use super::TurmoilError;
 use crate::def::{host_matches, ms, HostDef, LinkOverride};
+use crate::scenario::HostileFrame;
 use crate::scenario::{play, Driver, Layer, Outcome, Report, Scenario, ScenarioError};
 use crate::trace::What;
 use crate::turmoil_net::Fabric;
@@ -301,6 +302,11 @@ impl Driver for Run<'_> {
     fn set_link(&mut self, _link: &LinkOverride) -> Result<(), TurmoilError> {
         // Refused before the run by `unsupported`.
         Err(self.err("action link is unsupported on layer 2"))
+    }
+
+    fn hostile(&mut self, _socket: &str, _frame: HostileFrame) -> Result<(), TurmoilError> {
+        // Refused before the run by `unsupported`.
+        Err(self.err("action hostile is unsupported on layer 2"))
     }
 
     fn partition(&mut self, a: &str, b: &str, oneway: bool, cut: bool) -> Result<(), TurmoilError> {

@@ -29,6 +29,8 @@ const LINK_CHANGE: &str = "link settings cannot change during a run on layer 2 (
 const DEVICES: &str = "devices are not run on layer 2 yet (its hosts open their sockets \
      without sp-net's device between them)";
 
+const HOSTILE: &str = "layer 2 hosts write only through their sockets' protocols";
+
 const NET_DROPS: &str = "turmoil counts no network drops";
 
 const FROM_HOST: &str = "the sending host of a message is not recorded on layer 2";
@@ -100,6 +102,7 @@ pub fn unsupported(sc: &Scenario) -> Vec<UnsupportedItem> {
                 item(what(", oneway"), ONEWAY);
             }
             Action::Link(_) => item(what(""), LINK_CHANGE),
+            Action::Hostile { .. } => item(what(""), HOSTILE),
             _ => {}
         }
     }
