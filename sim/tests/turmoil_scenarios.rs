@@ -54,6 +54,10 @@ fn every_scenario_runs_on_layer_2_or_is_declared_unsupported() {
     let want: BTreeMap<&str, Vec<&str>> = [
         ("device-loop", vec!["devices"]),
         (
+            "half-open",
+            vec!["no keepalive", "without a FIN", "network drops"],
+        ),
+        (
             "hostile-frames",
             vec!["only through", "network drops", "sending host"],
         ),

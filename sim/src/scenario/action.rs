@@ -93,6 +93,11 @@ pub enum Action {
     Crash {
         /// The host.
         host: String,
+        /// A power loss (layer 1 only): no FIN leaves the host, so its peers keep their
+        /// connections half-open until they send to it after its restart (answered by a
+        /// reset) or their keepalive finds it gone.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        silent: bool,
     },
     /// A crashed host restarts from its definition.
     Restart {

@@ -33,8 +33,9 @@ pub(crate) trait Driver {
     fn partition(&mut self, a: &str, b: &str, oneway: bool, cut: bool) -> Result<(), Self::Error>;
     /// Resets every connection between two host patterns.
     fn reset(&mut self, a: &str, b: &str) -> Result<(), Self::Error>;
-    /// A host crashes (`up` false) or restarts from its definition.
-    fn crash(&mut self, host: &str, up: bool) -> Result<(), Self::Error>;
+    /// A host crashes (`up` false; `silent`: without a FIN to its peers) or restarts
+    /// from its definition.
+    fn crash(&mut self, host: &str, up: bool, silent: bool) -> Result<(), Self::Error>;
     /// A listener closes and binds again after `down`.
     fn restart_listener(
         &mut self,
@@ -68,8 +69,8 @@ pub(crate) fn apply<D: Driver>(d: &mut D, t: &Timed<'_>) -> Result<(), D::Error>
         Action::Partition { a, b, oneway } => d.partition(a, b, *oneway, true),
         Action::Repair { a, b, oneway } => d.partition(a, b, *oneway, false),
         Action::Reset { a, b } => d.reset(a, b),
-        Action::Crash { host } => d.crash(host, false),
-        Action::Restart { host } => d.crash(host, true),
+        Action::Crash { host, silent } => d.crash(host, false, *silent),
+        Action::Restart { host } => d.crash(host, true, false),
         Action::RestartListener {
             socket,
             addr,
@@ -145,9 +146,11 @@ impl Driver for Sim {
         Ok(())
     }
 
-    fn crash(&mut self, host: &str, up: bool) -> Result<(), SimError> {
+    fn crash(&mut self, host: &str, up: bool, silent: bool) -> Result<(), SimError> {
         if up {
             self.restart(host)
+        } else if silent {
+            self.power_off(host)
         } else {
             Self::crash(self, host)
         }

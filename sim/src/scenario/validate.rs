@@ -329,7 +329,7 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
                 c.host_pattern(p.clone(), "a", a);
                 c.host_pattern(p, "b", b);
             }
-            Action::Crash { host } | Action::Restart { host } => c.host_name(p, "host", host),
+            Action::Crash { host, .. } | Action::Restart { host } => c.host_name(p, "host", host),
             Action::RestartListener {
                 socket,
                 addr,

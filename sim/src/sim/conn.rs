@@ -310,6 +310,13 @@ impl Sim {
                     cn.dirs[1 - to].inflight = cn.dirs[1 - to].inflight.saturating_sub(1);
                 }
             }
+            if let Some(e) = target.filter(|e| self.answers_with_reset(e)) {
+                // The host restarted since: it answers with a reset (a half-open
+                // connection, left by a host that went down without a FIN).
+                self.net_drop(e.host, "reset");
+                self.reset_end(c, 1 - to, "peer_reset");
+                return;
+            }
             let h = target
                 .map(|e| e.host)
                 .or_else(|| self.conns.get(&c).map(|cn| cn.target));
@@ -338,6 +345,13 @@ impl Sim {
             return;
         }
         self.deliver(c, to, me, bytes, counted);
+    }
+
+    /// Whether a segment for end `e`, which is gone, reaches a host that restarted since
+    /// `e` was made, so that it answers with a reset.
+    pub(super) fn answers_with_reset(&self, e: &End) -> bool {
+        let host = &self.hosts[e.host];
+        host.up && host.inc != e.inc
     }
 
     /// The name of the socket at the other end of connection `c` from end `to`.

@@ -19,12 +19,27 @@ impl Sim {
     /// The host crashes: its sockets and their state are gone, listeners stop, peers see
     /// their pipes close after one link delay.
     pub fn crash(&mut self, host: &str) -> Result<(), SimError> {
+        self.go_down(host, false)
+    }
+
+    /// The host loses power: as [`crash`](Self::crash), but no FIN leaves it, so its
+    /// peers' connections stay half-open. A peer learns of it only when what it sends
+    /// reaches the host after its restart (a reset, `peer_reset`) or when its keepalive
+    /// gets no answer.
+    pub fn power_off(&mut self, host: &str) -> Result<(), SimError> {
+        self.go_down(host, true)
+    }
+
+    fn go_down(&mut self, host: &str, silent: bool) -> Result<(), SimError> {
         let &h = self
             .host_ix
             .get(host)
             .ok_or_else(|| SimError::NoSuchHost(host.to_owned()))?;
         if !self.hosts[h].up {
             return Ok(());
+        }
+        if silent {
+            self.note(h, None, What::Event("power_off"));
         }
         self.note(h, None, What::Crash);
         for s in 0..self.hosts[h].sockets.len() {
@@ -39,7 +54,9 @@ impl Sim {
                     .get(&c)
                     .and_then(|cn| cn.ends[end])
                     .is_some_and(|e| e.host == h && !e.closed);
-                if on_host {
+                if on_host && silent {
+                    self.close_end(c, end, "crash");
+                } else if on_host {
                     self.close_conn(c, end, "crash");
                 }
             }

@@ -154,6 +154,12 @@ pub fn generate(seed: u64, layer: Layer) -> Plan {
     workload(&mut g, &mut plan);
     faults(&mut g, &mut plan);
     loop_faults(&mut dev, &mut plan);
+    if layer == Layer::Proto {
+        let mut power = Gen {
+            rng: Rng::new(seed ^ 0x504f_5745_5200_0000),
+        };
+        silence_crashes(&mut power, &mut plan);
+    }
     plan.steps
         .sort_by(|a, b| a.at_ms.partial_cmp(&b.at_ms).expect("finite times"));
     plan
@@ -478,7 +484,13 @@ fn faults(g: &mut Gen, plan: &mut Plan) {
                 }
             }
             1 if down_until[x] < at => {
-                push(at, Action::Crash { host: a.clone() });
+                push(
+                    at,
+                    Action::Crash {
+                        host: a.clone(),
+                        silent: false,
+                    },
+                );
                 down_until[x] = if until < heal { until } else { f64::INFINITY };
                 if until < heal {
                     push(until, Action::Restart { host: a });
@@ -579,6 +591,43 @@ fn add_hostile(g: &mut Gen, plan: &mut Plan) {
     });
 }
 
+/// Turns about a third of the crashes into power losses (`silent`: no FIN, the peers'
+/// connections stay half-open), from their own seeded stream. Every endpoint of the
+/// crashed host's group then runs TCP keepalive (idle 100 to 500 ms, probes 50 to 200 ms
+/// apart, 1 to 3 of them), which is what lets a peer that sends nothing notice, and what
+/// the liveness phase's bound counts on.
+fn silence_crashes(g: &mut Gen, plan: &mut Plan) {
+    let mut groups = Vec::new();
+    for st in &mut plan.steps {
+        let Action::Crash { host, silent } = &mut st.action else {
+            continue;
+        };
+        if g.chance(30) {
+            *silent = true;
+            if let Some(i) = plan.hosts.iter().position(|h| h.name == *host) {
+                groups.push(plan.roles[i].group);
+            }
+        }
+    }
+    groups.sort_unstable();
+    groups.dedup();
+    for group in groups {
+        let idle = g.range(100, 500) as f64;
+        let interval = g.range(50, 200) as f64;
+        let count = g.range(1, 3) as u32;
+        let members = (0..plan.hosts.len()).filter(|&i| plan.roles[i].group == group);
+        for i in members.collect::<Vec<_>>() {
+            for s in &mut plan.hosts[i].sockets {
+                for e in s.listen.iter_mut().chain(s.dial.iter_mut()) {
+                    e.keepalive_idle_ms = Some(idle);
+                    e.keepalive_interval_ms = Some(interval);
+                    e.keepalive_count = Some(count);
+                }
+            }
+        }
+    }
+}
+
 /// For every group with a device loop, a time when all its REPs are down at once (a
 /// crash, and a restart 200 to 600 ms later, before the heal), so its first device
 /// has no pipe but the one into the loop and the requests of that time go round it.
@@ -596,6 +645,7 @@ fn loop_faults(g: &mut Gen, plan: &mut Plan) {
                 at,
                 Action::Crash {
                     host: rep.name.clone(),
+                    silent: false,
                 },
             ));
             out.push(step(

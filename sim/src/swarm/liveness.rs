@@ -21,7 +21,8 @@ pub struct Phase {
     /// When everything is healed.
     pub heal_ms: f64,
     /// When the probes are sent: heal + the largest reconnect maximum (or the largest
-    /// latency spike, if longer) + handshake time.
+    /// latency spike, or the black holes' retransmission, if longer) + the longest a
+    /// keepalive takes to give up on a half-open connection + handshake time.
     pub probe_ms: f64,
     /// When the run ends and liveness is judged: probe + the largest REQ resend interval
     /// or survey deadline + delivery time + the longest backlog of a slow REP.
@@ -34,10 +35,18 @@ impl Plan {
         let lat = self.base.latency_ms + self.base.jitter_ms;
         let mut reconnect: f64 = 0.0;
         let mut wait: f64 = 0.0;
+        // A half-open pipe (its peer lost power) goes when keepalive gives up on it.
+        let mut keepalive: f64 = 0.0;
         for h in &self.hosts {
             for s in &h.sockets {
                 for e in &s.dial {
                     reconnect = reconnect.max(e.reconnect_max_ms.unwrap_or(5000.0));
+                }
+                for e in s.listen.iter().chain(&s.dial) {
+                    if let Some((idle, interval, count)) = e.tcp_timers().keepalive {
+                        let gone = idle + interval * (count + 1);
+                        keepalive = keepalive.max(gone.as_secs_f64() * 1000.0);
+                    }
                 }
                 wait = wait
                     .max(s.options.resend_interval_ms.unwrap_or(0.0))
@@ -69,7 +78,8 @@ impl Plan {
         } else {
             0.0
         };
-        let probe_ms = self.heal_ms + reconnect.max(held).max(retransmit) + 10.0 * lat + 100.0;
+        let probe_ms =
+            self.heal_ms + reconnect.max(held).max(retransmit) + keepalive + 10.0 * lat + 100.0;
         Phase {
             heal_ms: self.heal_ms,
             probe_ms,
@@ -283,7 +293,7 @@ impl Plan {
                 continue;
             }
             match &self.steps[k].action {
-                Action::Crash { host } => {
+                Action::Crash { host, .. } => {
                     up.insert(host, false);
                     last.retain(|s: &String, _| s.split_once('.').map(|x| x.0) != Some(host));
                 }

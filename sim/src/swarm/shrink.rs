@@ -31,7 +31,7 @@ fn names_host(action: &Action, host: &str) -> bool {
             a == host || b == host
         }
         Action::Link(o) => o.a == host || o.b == host,
-        Action::Crash { host: h } | Action::Restart { host: h } => h == host,
+        Action::Crash { host: h, .. } | Action::Restart { host: h } => h == host,
         Action::Wait {} => false,
     }
 }

@@ -353,7 +353,11 @@ impl Driver for Run<'_> {
         Ok(())
     }
 
-    fn crash(&mut self, host: &str, up: bool) -> Result<(), TurmoilError> {
+    fn crash(&mut self, host: &str, up: bool, silent: bool) -> Result<(), TurmoilError> {
+        if silent {
+            // Refused before the run by `unsupported`.
+            return Err(self.err("a silent crash is unsupported on layer 2"));
+        }
         let Some(&was_up) = self.up.get(host) else {
             return Err(self.err(format!("no host {host:?}")));
         };

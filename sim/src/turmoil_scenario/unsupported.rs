@@ -31,6 +31,9 @@ const DEVICES: &str = "devices are not run on layer 2 yet (its hosts open their 
 
 const HOSTILE: &str = "layer 2 hosts write only through their sockets' protocols";
 
+const SILENT_CRASH: &str = "a host gone without a FIN needs keepalive or a reset from its \
+     restarted host to be noticed, and turmoil's TCP has neither";
+
 const NET_DROPS: &str = "turmoil counts no network drops";
 
 const FROM_HOST: &str = "the sending host of a message is not recorded on layer 2";
@@ -103,6 +106,7 @@ pub fn unsupported(sc: &Scenario) -> Vec<UnsupportedItem> {
             }
             Action::Link(_) => item(what(""), LINK_CHANGE),
             Action::Hostile { .. } => item(what(""), HOSTILE),
+            Action::Crash { silent: true, .. } => item(what(", silent"), SILENT_CRASH),
             _ => {}
         }
     }
