@@ -64,6 +64,11 @@ pub enum What {
         /// Why.
         reason: &'static str,
     },
+    /// The application closed a dialer: it dials no more.
+    DialerClosed {
+        /// The address it dialed.
+        addr: String,
+    },
     /// The application sent a message.
     Send {
         /// The body.
@@ -211,6 +216,7 @@ impl fmt::Display for What {
             }
             Self::Deliver { from, len } => write!(f, "frame from {from} len={len}"),
             Self::Hops { from, hops } => write!(f, "frame from {from} hops={hops}"),
+            Self::DialerClosed { addr } => write!(f, "dialer_closed {addr}"),
             Self::Recv { body, from } => match from {
                 Some(p) => write!(f, "recv {} from {p}", body_text(body)),
                 None => write!(f, "recv {}", body_text(body)),

@@ -118,6 +118,14 @@ pub enum Action {
     /// time (later overrides win), for latency spikes, clogging (a long latency that
     /// holds frames in stream order without dropping them) and changing fault rates.
     Link(LinkOverride),
+    /// The application closes the dialer of `socket` to `addr`: its connection closes
+    /// (the peer sees it go) and it does not dial again (until its host restarts).
+    CloseDialer {
+        /// `host.socket`.
+        socket: String,
+        /// The dialer's address.
+        addr: String,
+    },
     /// The host of `socket` turns hostile: it writes `frame` straight onto every pipe of
     /// the socket, past its protocol (layer 1 only). The receivers must refuse it, count
     /// why, and go on serving their other peers.
@@ -162,6 +170,7 @@ impl Action {
             Self::RestartListener { .. } => "restart_listener",
             Self::Link(_) => "link",
             Self::Hostile { .. } => "hostile",
+            Self::CloseDialer { .. } => "close_dialer",
             Self::Wait {} => "wait",
         }
     }

@@ -45,6 +45,8 @@ pub(crate) trait Driver {
     ) -> Result<(), Self::Error>;
     /// Adds a link override from now on.
     fn set_link(&mut self, link: &LinkOverride) -> Result<(), Self::Error>;
+    /// The application closes the dialer of `socket` to `addr`.
+    fn close_dialer(&mut self, socket: &str, addr: &str) -> Result<(), Self::Error>;
     /// The host of `socket` writes a hostile `frame` onto the socket's pipes.
     fn hostile(&mut self, socket: &str, frame: HostileFrame) -> Result<(), Self::Error>;
     /// Whether the safety oracles watching the run saw a rule broken (the run stops).
@@ -78,6 +80,7 @@ pub(crate) fn apply<D: Driver>(d: &mut D, t: &Timed<'_>) -> Result<(), D::Error>
         } => d.restart_listener(socket, addr, ms(*down_ms)),
         Action::Link(l) => d.set_link(l),
         Action::Hostile { socket, frame } => d.hostile(socket, *frame),
+        Action::CloseDialer { socket, addr } => d.close_dialer(socket, addr),
         Action::Wait {} => Ok(()),
     }
 }
@@ -167,6 +170,10 @@ impl Driver for Sim {
 
     fn set_link(&mut self, link: &LinkOverride) -> Result<(), SimError> {
         self.add_link(link.clone())
+    }
+
+    fn close_dialer(&mut self, socket: &str, addr: &str) -> Result<(), SimError> {
+        Self::close_dialer(self, socket, addr)
     }
 
     fn hostile(&mut self, socket: &str, frame: HostileFrame) -> Result<(), SimError> {

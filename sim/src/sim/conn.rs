@@ -17,7 +17,7 @@ impl Sim {
             return;
         }
         let d = &self.hosts[h].sockets[s].dialers[ep];
-        if d.conn.is_some() {
+        if d.conn.is_some() || d.closed {
             return;
         }
         let addr = d.addr.clone();
@@ -129,6 +129,9 @@ impl Sim {
     pub(super) fn schedule_redial(&mut self, h: usize, s: usize, ep: usize) {
         let inc = self.hosts[h].inc;
         let d = &mut self.hosts[h].sockets[s].dialers[ep];
+        if d.closed {
+            return;
+        }
         let delay = d.backoff.next_delay();
         let addr = d.addr.clone();
         self.note(h, Some(s), What::Backoff { addr, delay });

@@ -126,6 +126,40 @@ impl Sim {
         Ok(())
     }
 
+    /// The application closes the dialer of socket `name` to `addr`: its connection
+    /// closes (the peer sees it one link delay later) and it dials no more.
+    pub fn close_dialer(&mut self, name: &str, addr: &str) -> Result<(), SimError> {
+        let (h, s) = self.find_up(name)?;
+        let ep = self.hosts[h].sockets[s]
+            .dialers
+            .iter()
+            .position(|d| d.addr == addr)
+            .ok_or_else(|| SimError::Config(format!("{name} does not dial {addr}")))?;
+        let d = &mut self.hosts[h].sockets[s].dialers[ep];
+        if d.closed {
+            return Ok(());
+        }
+        d.closed = true;
+        let conn = d.conn;
+        let what = What::DialerClosed {
+            addr: addr.to_owned(),
+        };
+        self.note(h, Some(s), what);
+        if let Some(c) = conn {
+            let end = self.conns.get(&c).and_then(|cn| {
+                (0..2).find(|&i| {
+                    cn.ends[i]
+                        .is_some_and(|e| e.host == h && e.sock == s && e.ep == EpRef::Dial(ep))
+                })
+            });
+            if let Some(end) = end {
+                self.close_conn(c, end, "dialer_closed");
+            }
+        }
+        self.settle();
+        Ok(())
+    }
+
     pub(super) fn start_host(&mut self, h: usize) -> Result<(), SimError> {
         let def = self.hosts[h].def.clone();
         let inc = self.hosts[h].inc;
@@ -173,6 +207,7 @@ impl Sim {
                         info: e.pipe_info()?,
                         backoff,
                         conn: None,
+                        closed: false,
                     })
                 })
                 .collect::<Result<Vec<_>, SimError>>()?;

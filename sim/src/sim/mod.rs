@@ -60,6 +60,8 @@ struct Dialer {
     info: PipeInfo,
     backoff: Backoff,
     conn: Option<ConnId>,
+    /// The application closed it: it dials no more.
+    closed: bool,
 }
 
 struct Sock {

@@ -26,7 +26,8 @@ fn names_host(action: &Action, host: &str) -> bool {
         | Action::Unsubscribe { socket, .. }
         | Action::Recv { socket, .. }
         | Action::RestartListener { socket, .. }
-        | Action::Hostile { socket, .. } => sock(socket),
+        | Action::Hostile { socket, .. }
+        | Action::CloseDialer { socket, .. } => sock(socket),
         Action::Partition { a, b, .. } | Action::Repair { a, b, .. } | Action::Reset { a, b } => {
             a == host || b == host
         }

@@ -304,6 +304,16 @@ impl Driver for Run<'_> {
         Err(self.err("action link is unsupported on layer 2"))
     }
 
+    fn close_dialer(&mut self, socket: &str, addr: &str) -> Result<(), TurmoilError> {
+        let (h, s) = self.socket(socket, None)?;
+        let cmd = Cmd::CloseDialer {
+            socket: s,
+            addr: addr.to_owned(),
+        };
+        self.post(&h, cmd);
+        Ok(())
+    }
+
     fn hostile(&mut self, _socket: &str, _frame: HostileFrame) -> Result<(), TurmoilError> {
         // Refused before the run by `unsupported`.
         Err(self.err("action hostile is unsupported on layer 2"))
