@@ -152,6 +152,10 @@ pub fn generate(seed: u64, layer: Layer) -> Plan {
         add_hostile(&mut hostile, &mut plan);
     }
     workload(&mut g, &mut plan);
+    let mut closes = Gen {
+        rng: Rng::new(seed ^ 0x434c_4f53_4500_0000),
+    };
+    close_dialers(&mut closes, &mut plan);
     faults(&mut g, &mut plan);
     loop_faults(&mut dev, &mut plan);
     if layer == Layer::Proto {
@@ -624,6 +628,28 @@ fn silence_crashes(g: &mut Gen, plan: &mut Plan) {
                     e.keepalive_count = Some(count);
                 }
             }
+        }
+    }
+}
+
+/// Dialer closes in the workload (from their own seeded stream): a socket with two or
+/// more dialers closes one of them (not its first, so it keeps a peer) with a chance of
+/// 15 %, at a random time before the heal. The liveness phase then expects neither that
+/// connection nor the peer across it, unless the host restarts after the close (which
+/// reopens every dialer of its definition).
+fn close_dialers(g: &mut Gen, plan: &mut Plan) {
+    let end = plan.heal_ms as u64 - 200;
+    for h in &plan.hosts {
+        for s in &h.sockets {
+            if s.dial.len() < 2 || !g.chance(15) {
+                continue;
+            }
+            let e = &s.dial[g.range(1, s.dial.len() as u64 - 1) as usize];
+            let act = Action::CloseDialer {
+                socket: format!("{}.{}", h.name, s.name),
+                addr: e.addr.clone(),
+            };
+            plan.steps.push(step(g.range(100, end) as f64, act));
         }
     }
 }

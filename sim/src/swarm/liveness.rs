@@ -143,6 +143,8 @@ impl Plan {
             steps.push(at(b.heal_ms, Action::Link(l)));
         }
         let (down, last_request) = self.replay_timeline();
+        // Peers and pipes as they are after the heal: without the dialers closed for good.
+        let live = self.after_closes();
         for h in &down {
             steps.push(at(b.heal_ms, Action::Restart { host: h.clone() }));
         }
@@ -156,7 +158,7 @@ impl Plan {
                 count: None,
                 every_ms: None,
             };
-            let peers = self.peers(i);
+            let peers = live.peers(i);
             let label = |what: String| Some(format!("liveness: {what}"));
             match s.kind.as_str() {
                 "sub" => {
@@ -240,9 +242,9 @@ impl Plan {
                     t += 20.0;
                 }
             }
-            for s in &h.sockets {
+            for s in &live.hosts[i].sockets {
                 let full = format!("{}.{}", h.name, s.name);
-                let pipes = s.dial.len() + self.dialers_of(&s.listen);
+                let pipes = s.dial.len() + live.dialers_of(&s.listen);
                 expects.push(ExpectDef {
                     layers: None,
                     label: label(format!("{full} waits for its {pipes} pipes to reconnect")),
@@ -316,6 +318,33 @@ impl Plan {
             .map(|(h, _)| h.to_owned())
             .collect();
         (down, last)
+    }
+
+    /// The plan without the dial endpoints closed by a `close_dialer` step before the
+    /// heal whose host does not crash after it (a restart reopens them).
+    fn after_closes(&self) -> Self {
+        let mut live = self.clone();
+        for st in self.steps.iter().filter(|s| s.at_ms < self.heal_ms) {
+            let Action::CloseDialer { socket, addr } = &st.action else {
+                continue;
+            };
+            let Some((host, name)) = socket.split_once('.') else {
+                continue;
+            };
+            let reopened = self.steps.iter().any(|c| {
+                matches!(&c.action, Action::Crash { host: h, .. } if h == host)
+                    && c.at_ms >= st.at_ms
+            });
+            if reopened {
+                continue;
+            }
+            for h in live.hosts.iter_mut().filter(|h| h.name == host) {
+                for s in h.sockets.iter_mut().filter(|s| s.name == name) {
+                    s.dial.retain(|e| e.addr != *addr);
+                }
+            }
+        }
+        live
     }
 
     /// The hosts host `i` talks to: the other side of its group (every other member on
