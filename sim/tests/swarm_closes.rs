@@ -38,3 +38,17 @@ fn layer_1_plans_close_dialers() {
 fn layer_2_plans_close_dialers() {
     ci_range_closes_dialers(Layer::Turmoil, 1..21, 1);
 }
+
+/// Seeds where a dialer close came while its host was down (so it did nothing), which
+/// the liveness phase once took as closed: found by `scripts/swarm.sh`.
+#[test]
+fn a_close_on_a_crashed_host_leaves_the_dialer_expected() {
+    for seed in [1_000_374, 1_000_785, 1_005_017] {
+        let r = sim::swarm::run_seed(seed, Layer::Proto);
+        assert!(
+            r.is_ok(),
+            "{}",
+            r.err().map(|f| f.to_string()).unwrap_or_default()
+        );
+    }
+}

@@ -321,7 +321,8 @@ impl Plan {
     }
 
     /// The plan without the dial endpoints closed by a `close_dialer` step before the
-    /// heal whose host does not crash after it (a restart reopens them).
+    /// heal, while its host was up (a close on a crashed host does nothing), and whose
+    /// host does not crash after it (a restart reopens them).
     fn after_closes(&self) -> Self {
         let mut live = self.clone();
         for st in self.steps.iter().filter(|s| s.at_ms < self.heal_ms) {
@@ -331,11 +332,19 @@ impl Plan {
             let Some((host, name)) = socket.split_once('.') else {
                 continue;
             };
-            let reopened = self.steps.iter().any(|c| {
-                matches!(&c.action, Action::Crash { host: h, .. } if h == host)
-                    && c.at_ms >= st.at_ms
+            // The host's crashes and restarts, in time order (steps are sorted).
+            let mut ups = self.steps.iter().filter_map(|c| match &c.action {
+                Action::Crash { host: h, .. } if h == host => Some((c.at_ms, false)),
+                Action::Restart { host: h } if h == host => Some((c.at_ms, true)),
+                _ => None,
             });
-            if reopened {
+            let up_then = ups
+                .clone()
+                .take_while(|&(t, _)| t <= st.at_ms)
+                .last()
+                .is_none_or(|(_, up)| up);
+            let crashes_later = ups.any(|(t, up)| !up && t >= st.at_ms);
+            if !up_then || crashes_later {
                 continue;
             }
             for h in live.hosts.iter_mut().filter(|h| h.name == host) {
