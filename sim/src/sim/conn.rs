@@ -53,6 +53,7 @@ impl Sim {
                         ep: EpRef::Dial(ep),
                         pipe: None,
                         closed: false,
+                        silent: false,
                         ty,
                     }),
                     None,
@@ -100,6 +101,7 @@ impl Sim {
             ep: EpRef::Listen(lep),
             pipe: None,
             closed: false,
+            silent: false,
             ty,
         });
         conn.dirs[1].last_arrival = arrival;
@@ -350,11 +352,11 @@ impl Sim {
         self.deliver(c, to, me, bytes, counted);
     }
 
-    /// Whether a segment for end `e`, which is gone, reaches a host that restarted since
-    /// `e` was made, so that it answers with a reset.
+    /// Whether a segment for end `e`, gone in a power loss (no FIN told its peer),
+    /// reaches its host restarted since, so that it answers with a reset.
     pub(super) fn answers_with_reset(&self, e: &End) -> bool {
         let host = &self.hosts[e.host];
-        host.up && host.inc != e.inc
+        e.silent && host.up && host.inc != e.inc
     }
 
     /// The name of the socket at the other end of connection `c` from end `to`.

@@ -56,6 +56,9 @@ impl Sim {
                     .is_some_and(|e| e.host == h && !e.closed);
                 if on_host && silent {
                     self.close_end(c, end, "crash");
+                    if let Some(e) = self.conns.get_mut(&c).and_then(|cn| cn.ends[end].as_mut()) {
+                        e.silent = true;
+                    }
                 } else if on_host {
                     self.close_conn(c, end, "crash");
                 }

@@ -116,6 +116,8 @@ struct End {
     ep: EpRef,
     pipe: Option<PipeId>,
     closed: bool,
+    /// Closed by a power loss: no FIN left, so its peer's end is half-open.
+    silent: bool,
     ty: SocketType,
 }
 
