@@ -33,6 +33,13 @@ struct Gen {
 }
 
 impl Gen {
+    /// A stream of choices of its own for `seed`: `tag` tells the streams apart, so
+    /// that what one part of the plan draws does not shift the others.
+    fn stream(seed: u64, tag: u64) -> Self {
+        Self {
+            rng: Rng::new(seed ^ tag),
+        }
+    }
     fn below(&mut self, n: u64) -> u64 {
         self.rng.below(n.max(1))
     }
@@ -86,12 +93,8 @@ fn sides(p: Pattern) -> (&'static str, &'static str) {
 
 /// Generates the plan of `seed` for `layer`.
 pub fn generate(seed: u64, layer: Layer) -> Plan {
-    let mut g = Gen {
-        rng: Rng::new(seed ^ 0x5357_4152_4d00_0000),
-    };
-    let mut dev = Gen {
-        rng: Rng::new(seed ^ 0x4445_5649_4345_0000),
-    };
+    let mut g = Gen::stream(seed, 0x5357_4152_4d00_0000);
+    let mut dev = Gen::stream(seed, 0x4445_5649_4345_0000);
     let total = g.range(2, max_hosts(layer)) as usize;
     let base = LinkDef {
         latency_ms: g.range(1, 10) as f64,
@@ -145,23 +148,17 @@ pub fn generate(seed: u64, layer: Layer) -> Plan {
         steps: Vec::new(),
         heal_ms: g.range(1500, 4000) as f64,
     };
-    let mut hostile = Gen {
-        rng: Rng::new(seed ^ 0x484f_5354_494c_0000),
-    };
+    let mut hostile = Gen::stream(seed, 0x484f_5354_494c_0000);
     if layer == Layer::Proto && hostile.chance(25) {
         add_hostile(&mut hostile, &mut plan);
     }
     workload(&mut g, &mut plan);
-    let mut closes = Gen {
-        rng: Rng::new(seed ^ 0x434c_4f53_4500_0000),
-    };
+    let mut closes = Gen::stream(seed, 0x434c_4f53_4500_0000);
     close_dialers(&mut closes, &mut plan);
     faults(&mut g, &mut plan);
     loop_faults(&mut dev, &mut plan);
     if layer == Layer::Proto {
-        let mut power = Gen {
-            rng: Rng::new(seed ^ 0x504f_5745_5200_0000),
-        };
+        let mut power = Gen::stream(seed, 0x504f_5745_5200_0000);
         silence_crashes(&mut power, &mut plan);
     }
     plan.steps
