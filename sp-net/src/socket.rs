@@ -410,24 +410,13 @@ impl Socket {
     /// Sends a message, waiting (up to the send timeout) until the protocol accepts it.
     ///
     /// Dropping the future before it completes means the message was not sent.
-    ///
-    /// A send that completes at once still takes a unit of tokio's cooperative budget,
-    /// so a loop of sends gives way to the socket's own pipe tasks now and then, as
-    /// tokio's channels do; [`try_send`](Self::try_send) never yields.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         let mut op = |p: &mut AnyProtocol, now, m| p.send(now, m);
         // Most sends succeed at once: try before building the waiting machinery, whose
         // futures would otherwise be set up (and the message moved through them) every
         // time.
         match self.inner.shared.send_once(msg.into(), &mut op)? {
-            None => {
-                // A send that completes at once must still let the runtime run the
-                // pipes' writers now and then: a tight loop of sends on one thread
-                // would otherwise fill every pipe queue before any writer ran, and PUB,
-                // BUS and SURVEYOR would drop the rest (see `take_budget`).
-                take_budget().await;
-                Ok(())
-            }
+            None => Ok(()),
             Some(msg) => self.send_with(msg, op).await,
         }
     }
@@ -435,17 +424,12 @@ impl Socket {
     /// Receives a message, waiting up to the receive timeout.
     ///
     /// Cancellation-safe: dropping the future loses no message (messages stay queued in
-    /// the protocol until a `recv` takes them). Like [`send`](Self::send), it takes a unit
-    /// of tokio's cooperative budget when a message is ready at once.
+    /// the protocol until a `recv` takes them).
     pub async fn recv(&self) -> Result<Message, Error> {
         let mut op = |p: &mut AnyProtocol, now| p.recv(now);
         // As in `send`: the waiting machinery only when nothing is ready.
         match self.inner.shared.recv_once(&mut op)? {
-            Some(m) => {
-                // As in `send`: a receive loop over a full queue yields now and then.
-                take_budget().await;
-                Ok(m)
-            }
+            Some(m) => Ok(m),
             None => self.recv_with(op).await,
         }
     }
@@ -627,13 +611,4 @@ fn seed_from_entropy() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(std::process::id() as u64);
     h.finish()
-}
-
-/// Takes one unit of the task's cooperative budget (tokio's `coop`): ready at once
-/// while the task has budget left, otherwise it yields once so that other tasks on the
-/// same worker (the pipes' readers and writers) run. tokio's own channels and sockets
-/// do the same, so a loop over sends or receives that never has to wait still gives
-/// way after the budget (128 operations in tokio 1.x).
-async fn take_budget() {
-    tokio::task::coop::consume_budget().await;
 }
