@@ -42,11 +42,15 @@ pub enum Check {
     PriorityReq,
     /// Devices in mixed chains, backtraces and the hop limit: see [`crate::devices`].
     Devices,
-    /// SURVEY and PUB/SUB through a C device: see [`crate::device_patterns`].
+    /// SURVEY and PUB/SUB through a C device, BUS through a C reflector: see
+    /// [`crate::device_patterns`].
     DevicePatterns,
     /// NNG's REQ, REP and SURVEYOR contexts against ours, many in flight: see
     /// [`crate::contexts`] (NNG only: libnanomsg has no contexts).
     Contexts,
+    /// PAIR v1 polyamorous mode both ways and hop counts across a mixed device chain:
+    /// see [`crate::pair1`] (NNG only: libnanomsg has no PAIR v1).
+    Pair1,
     /// Several peers at once (PUB fan-out, a mixed BUS mesh, a mixed SURVEYOR): see
     /// [`crate::several`].
     SeveralPeers,
@@ -62,7 +66,7 @@ pub enum Check {
 
 impl Check {
     /// Every check.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::SurveyDeadlineTheirSurveyor,
         Self::SurveyDeadlineOurSurveyor,
         Self::SurveyDefaultDeadline,
@@ -75,6 +79,7 @@ impl Check {
         Self::Devices,
         Self::DevicePatterns,
         Self::Contexts,
+        Self::Pair1,
         Self::SeveralPeers,
         Self::WsHostile,
         Self::Oversize,
@@ -97,9 +102,9 @@ impl Check {
         )
     }
 
-    /// Whether the check applies to `lib` (contexts are NNG's).
+    /// Whether the check applies to `lib` (contexts and PAIR v1 are NNG's).
     pub const fn applies(self, lib: Lib) -> bool {
-        !matches!((self, lib), (Self::Contexts, Lib::Nanomsg))
+        !matches!((self, lib), (Self::Contexts | Self::Pair1, Lib::Nanomsg))
     }
 
     /// A short description for the report.
@@ -130,9 +135,12 @@ impl Check {
             }
             Self::Devices => "devices: mixed chains, backtrace per hop, hop limit 8",
             Self::DevicePatterns => {
-                "devices beyond REQ/REP: SURVEY and PUB/SUB through a C device, mixed ends"
+                "devices beyond REQ/REP: SURVEY and PUB/SUB through a C device, a C BUS reflector, mixed ends"
             }
             Self::Contexts => "contexts: REQ, REP, SURVEYOR, 16 in flight each side",
+            Self::Pair1 => {
+                "PAIR v1: polyamorous listeners (ours, theirs) with two peers; hop counts through a mixed device chain, TTL 8"
+            }
             Self::SeveralPeers => {
                 "several peers at once: PUB fan-out, BUS mesh of three, SURVEYOR with C and Rust respondents"
             }
@@ -170,6 +178,7 @@ impl Check {
             Self::Devices => crate::devices::check(lib, exes).await,
             Self::DevicePatterns => crate::device_patterns::check(lib, exes).await,
             Self::Contexts => crate::contexts::check(lib, exes).await,
+            Self::Pair1 => crate::pair1::check(exes).await,
             Self::SeveralPeers => crate::several::check(lib, exes).await,
             Self::WsHostile => crate::ws_hostile::check(lib, exes).await,
             Self::Oversize => crate::hostile::oversize(lib, exes).await,

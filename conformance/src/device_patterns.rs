@@ -5,6 +5,9 @@
 //!   the other library and one of ours: both answers come back through the device.
 //! - PUB/SUB: our PUB → the device (raw SUB | raw PUB) → a SUB of the other library and
 //!   one of ours: every publication reaches both, in order.
+//! - BUS: the library's reflector (one raw BUS socket, `reflect`) with two of our BUS
+//!   sockets and one of the other library dialing it: each node's message reaches the two
+//!   others exactly once and never comes back to its sender.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -181,6 +184,39 @@ async fn publish_to_both(publisher: &mut Side, ends: &mut [Side; 2]) -> Result<(
     Ok(())
 }
 
+async fn bus_reflected(lib: Lib, exes: &PeerExes) -> Result<(), String> {
+    let mut reflector = Peer::start(lib, exes).await?;
+    let mut nodes = [
+        Side::ours(SocketType::Bus),
+        Side::c(other(lib), SocketType::Bus, exes).await?,
+        Side::ours(SocketType::Bus),
+    ];
+    let result = async {
+        reflector
+            .call("open-raw bus")
+            .await
+            .map_err(peer_err("open-raw"))?;
+        let url = reflector
+            .call(&format!("listen {}", tcp()))
+            .await
+            .map_err(peer_err("listen"))?;
+        reflector
+            .call("reflect")
+            .await
+            .map_err(peer_err("reflect"))?;
+        for n in nodes.iter_mut() {
+            n.dial(&url).await?;
+        }
+        crate::several::each_hears_the_others_once(&mut nodes).await
+    }
+    .await;
+    for n in nodes {
+        n.close().await;
+    }
+    reflector.quit().await;
+    result
+}
+
 /// The check, with `lib`'s device in the middle.
 pub async fn check(lib: Lib, exes: &PeerExes) -> Result<String, String> {
     survey_through(lib, exes)
@@ -189,12 +225,14 @@ pub async fn check(lib: Lib, exes: &PeerExes) -> Result<String, String> {
     publish_through(lib, exes)
         .await
         .map_err(|e| format!("PUB/SUB: {e}"))?;
+    bus_reflected(lib, exes)
+        .await
+        .map_err(|e| format!("BUS reflector: {e}"))?;
     Ok(format!(
-        "our SURVEYOR → {} device → {} and our RESPONDENTs, both answers back; our PUB → {} \
-         device → {} and our SUBs, 5 in order",
-        lib.name(),
-        other(lib).name(),
-        lib.name(),
-        other(lib).name()
+        "our SURVEYOR → {l} device → {o} and our RESPONDENTs, both answers back; our PUB → {l} \
+         device → {o} and our SUBs, 5 in order; {l} BUS reflector with two of our BUS and \
+         one {o}: each message to the two others once, none back",
+        l = lib.name(),
+        o = other(lib).name(),
     ))
 }

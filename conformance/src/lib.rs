@@ -27,6 +27,7 @@ pub mod harness;
 pub mod hex;
 pub mod hostile;
 pub mod matrix;
+pub mod pair1;
 pub mod peer;
 pub mod perf;
 pub mod priority;

@@ -52,6 +52,8 @@ pub struct SocketOptions {
     /// Connections one listener keeps open at once (default 1024). A connection accepted
     /// beyond it is closed at once and counted in
     /// [`SocketStats::connections_refused`](crate::stats::SocketStats::connections_refused).
+    /// On `ws://`/`wss://` it counts upgraded connections, and the first listener's value
+    /// on a port also bounds the HTTP upgrades in flight on that port.
     pub max_connections: usize,
 }
 

@@ -41,6 +41,7 @@ extern "C" {
     fn nng_socket_set_size(s: Handle, name: *const c_char, size: usize) -> c_int;
     fn nng_pair0_open(s: *mut Handle) -> c_int;
     fn nng_pair1_open(s: *mut Handle) -> c_int;
+    fn nng_pair1_open_poly(s: *mut Handle) -> c_int;
     fn nng_req0_open(s: *mut Handle) -> c_int;
     fn nng_rep0_open(s: *mut Handle) -> c_int;
     fn nng_push0_open(s: *mut Handle) -> c_int;
@@ -157,6 +158,14 @@ pub(crate) fn open(socket_type: SocketType, raw: bool) -> Result<Handle, Errno> 
     let mut s = Handle { id: 0 };
     // SAFETY: the open functions write one handle.
     check(unsafe { open(&mut s) })?;
+    Ok(s)
+}
+
+/// Opens a cooked PAIR v1 socket in polyamorous mode (`nng_pair1_open_poly`).
+pub(crate) fn open_pair1_poly() -> Result<Handle, Errno> {
+    let mut s = Handle { id: 0 };
+    // SAFETY: writes one handle.
+    check(unsafe { nng_pair1_open_poly(&mut s) })?;
     Ok(s)
 }
 
@@ -288,6 +297,31 @@ pub(crate) fn recv_alloc(s: Handle) -> Result<Vec<u8>, Errno> {
 pub(crate) fn device(a: Handle, b: Handle) -> Result<(), Errno> {
     // SAFETY: the handles are plain ids.
     check(unsafe { nng_device(a, b) })
+}
+
+/// `nng_device` with `s` alone (the second socket left unset): a reflector, for sockets
+/// that are their own peer (PAIR, BUS).
+pub(crate) fn device_reflector(s: Handle) -> Result<(), Errno> {
+    device(s, Handle { id: 0 })
+}
+
+/// Sends every message received on the raw socket `s` straight back, header and all,
+/// until a call fails. (`nng_device` reflects only sockets that are their own peer,
+/// such as PAIR and BUS; for REP it answers EINVAL.)
+pub(crate) fn reflect(s: Handle) -> Result<(), Errno> {
+    loop {
+        let mut msg: *mut c_void = std::ptr::null_mut();
+        // SAFETY: nng_recvmsg stores a message it allocated in `msg`.
+        check(unsafe { nng_recvmsg(s, &mut msg, 0) })?;
+        // SAFETY: on success nng_sendmsg takes the message over; on failure it stays
+        // ours and is freed once.
+        let rc = unsafe { nng_sendmsg(s, msg, 0) };
+        if rc != 0 {
+            // SAFETY: `msg` is still ours (see above).
+            unsafe { nng_msg_free(msg) };
+            return Err(rc);
+        }
+    }
 }
 
 /// Answers every request on the REP context `c` with the request itself, moving the
