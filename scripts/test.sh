@@ -32,19 +32,39 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "==> Python nanomsg binding in a venv (for sp-capi/tests/python_binding.rs)"
-# PyPI's nanomsg 1.0, built from its source against libnanomsg-dev's headers, in a venv
-# of its own under target/ (never the system Python); reused while it imports.
-PY_VENV="${CARGO_TARGET_DIR:-$PWD/target}/py-nanomsg"
-if ! "$PY_VENV/bin/python" -c "import nanomsg, _nanomsg_ctypes" >/dev/null 2>&1; then
-    rm -rf "$PY_VENV"
-    python3 -m venv "$PY_VENV"
-    "$PY_VENV/bin/pip" install -q --disable-pip-version-check nanomsg==1.0
+echo "==> sp-proto without std (no_std with alloc)"
+cargo build -p sp-proto --no-default-features --locked
+cargo clippy -p sp-proto --no-default-features --features testing --locked -- -D warnings
+# A target without an operating system proves no dependency pulls std in; checked only
+# when its standard library is already installed (this script installs no toolchains).
+if rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf; then
+    cargo build -p sp-proto --no-default-features --locked --target thumbv7em-none-eabihf
 fi
-export SP_CAPI_PYTHON="$PY_VENV/bin/python"
+
+# A venv of its own under target/ (never the system Python) at target/$1 holding the
+# PyPI requirement $3; reused while `import $2` works in it.
+py_venv() {
+    local dir="${CARGO_TARGET_DIR:-$PWD/target}/$1"
+    if ! "$dir/bin/python" -c "import $2" >/dev/null 2>&1; then
+        rm -rf "$dir"
+        python3 -m venv "$dir"
+        "$dir/bin/pip" install -q --disable-pip-version-check "$3"
+    fi
+}
+
+echo "==> Python nanomsg binding in a venv (for sp-capi/tests/python_binding.rs)"
+# PyPI's nanomsg 1.0, built from its source against libnanomsg-dev's headers.
+py_venv py-nanomsg "nanomsg, _nanomsg_ctypes" nanomsg==1.0
+export SP_CAPI_PYTHON="${CARGO_TARGET_DIR:-$PWD/target}/py-nanomsg/bin/python"
+
+echo "==> pynng in a venv (a newer NNG for conformance/tests/pynng.rs)"
+# PyPI's pynng 0.9.0, whose wheel bundles NNG 1.11.0.
+py_venv py-pynng pynng pynng==0.9.0
+export SP_PYNNG_PYTHON="${CARGO_TARGET_DIR:-$PWD/target}/py-pynng/bin/python"
 
 echo "==> cargo test"
-# sp-capi's memory checks (valgrind, ASan) fail instead of skipping when a tool is missing.
+# sp-capi's memory checks (valgrind, ASan) and the pynng cells fail instead of skipping
+# when a tool is missing.
 export SP_CAPI_REQUIRE_TOOLS=1
 export PROPTEST_CASES="${PROPTEST_CASES:-256}"
 cargo test --workspace --locked

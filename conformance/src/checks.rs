@@ -5,10 +5,8 @@ use std::time::{Duration, Instant};
 
 use sp_net::{Socket, SocketOptions, SocketType};
 
-use crate::harness::{CallError, Lib, Peer, PeerExes};
-
-/// The survey deadline and REQ resend interval the checks use.
-pub(crate) const SHORT_MS: u32 = 300;
+use crate::check_kit::{c_peer, eventually, ours_recv, peer_err, tcp, SHORT_MS};
+use crate::harness::{CallError, Lib, PeerExes};
 
 /// A behaviour check, run against each library.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,11 +42,15 @@ pub enum Check {
     PriorityReq,
     /// Devices in mixed chains, backtraces and the hop limit: see [`crate::devices`].
     Devices,
-    /// SURVEY and PUB/SUB through a C device: see [`crate::device_patterns`].
+    /// SURVEY and PUB/SUB through a C device, BUS through a C reflector: see
+    /// [`crate::device_patterns`].
     DevicePatterns,
     /// NNG's REQ, REP and SURVEYOR contexts against ours, many in flight: see
     /// [`crate::contexts`] (NNG only: libnanomsg has no contexts).
     Contexts,
+    /// PAIR v1 polyamorous mode both ways and hop counts across a mixed device chain:
+    /// see [`crate::pair1`] (NNG only: libnanomsg has no PAIR v1).
+    Pair1,
     /// Several peers at once (PUB fan-out, a mixed BUS mesh, a mixed SURVEYOR): see
     /// [`crate::several`].
     SeveralPeers,
@@ -64,7 +66,7 @@ pub enum Check {
 
 impl Check {
     /// Every check.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::SurveyDeadlineTheirSurveyor,
         Self::SurveyDeadlineOurSurveyor,
         Self::SurveyDefaultDeadline,
@@ -77,6 +79,7 @@ impl Check {
         Self::Devices,
         Self::DevicePatterns,
         Self::Contexts,
+        Self::Pair1,
         Self::SeveralPeers,
         Self::WsHostile,
         Self::Oversize,
@@ -99,9 +102,9 @@ impl Check {
         )
     }
 
-    /// Whether the check applies to `lib` (contexts are NNG's).
+    /// Whether the check applies to `lib` (contexts and PAIR v1 are NNG's).
     pub const fn applies(self, lib: Lib) -> bool {
-        !matches!((self, lib), (Self::Contexts, Lib::Nanomsg))
+        !matches!((self, lib), (Self::Contexts | Self::Pair1, Lib::Nanomsg))
     }
 
     /// A short description for the report.
@@ -132,9 +135,12 @@ impl Check {
             }
             Self::Devices => "devices: mixed chains, backtrace per hop, hop limit 8",
             Self::DevicePatterns => {
-                "devices beyond REQ/REP: SURVEY and PUB/SUB through a C device, mixed ends"
+                "devices beyond REQ/REP: SURVEY and PUB/SUB through a C device, a C BUS reflector, mixed ends"
             }
             Self::Contexts => "contexts: REQ, REP, SURVEYOR, 16 in flight each side",
+            Self::Pair1 => {
+                "PAIR v1: polyamorous listeners (ours, theirs) with two peers; hop counts through a mixed device chain, TTL 8"
+            }
             Self::SeveralPeers => {
                 "several peers at once: PUB fan-out, BUS mesh of three, SURVEYOR with C and Rust respondents"
             }
@@ -172,6 +178,7 @@ impl Check {
             Self::Devices => crate::devices::check(lib, exes).await,
             Self::DevicePatterns => crate::device_patterns::check(lib, exes).await,
             Self::Contexts => crate::contexts::check(lib, exes).await,
+            Self::Pair1 => crate::pair1::check(exes).await,
             Self::SeveralPeers => crate::several::check(lib, exes).await,
             Self::WsHostile => crate::ws_hostile::check(lib, exes).await,
             Self::Oversize => crate::hostile::oversize(lib, exes).await,
@@ -179,40 +186,6 @@ impl Check {
             Self::BlackHoleFailover => crate::blackhole::check(lib, exes).await,
         }
     }
-}
-
-pub(crate) fn peer_err(what: &str) -> impl Fn(CallError) -> String + '_ {
-    move |e| format!("{what}: {e}")
-}
-
-pub(crate) fn tcp() -> &'static str {
-    "tcp://127.0.0.1:0"
-}
-
-pub(crate) async fn c_peer(lib: Lib, t: SocketType, exes: &PeerExes) -> Result<Peer, String> {
-    let mut p = Peer::start(lib, exes).await?;
-    p.open(t).await.map_err(peer_err("open"))?;
-    Ok(p)
-}
-
-pub(crate) async fn ours_recv(s: &Socket) -> Result<Vec<u8>, String> {
-    match tokio::time::timeout(crate::harness::RECV_LIMIT, s.recv()).await {
-        Ok(Ok(m)) => Ok(m.body.to_vec()),
-        Ok(Err(e)) => Err(format!("ours: recv: {e}")),
-        Err(_) => Err("ours: nothing received".to_owned()),
-    }
-}
-
-/// Polls `f` until it holds (for counters, which have no event to await).
-pub(crate) async fn eventually(what: &str, mut f: impl FnMut() -> bool) -> Result<(), String> {
-    let start = Instant::now();
-    while !f() {
-        if start.elapsed() > Duration::from_secs(5) {
-            return Err(format!("{what}: not within 5 s"));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(())
 }
 
 /// A resend received `since_send` after the request was sent must not have come before
@@ -224,6 +197,22 @@ fn not_early(since_send: Duration) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Asks `question` on our `req` in the background; the task fails unless the reply
+/// `answer` arrives within 10 s.
+fn ask_question(req: &Socket) -> tokio::task::JoinHandle<Result<(), String>> {
+    let req = req.clone();
+    tokio::spawn(async move {
+        let reply = tokio::time::timeout(Duration::from_secs(10), req.request("question"))
+            .await
+            .map_err(|_| "no reply within 10 s".to_owned())?
+            .map_err(|e| e.to_string())?;
+        if reply.body != "answer" {
+            return Err(format!("REQ got {reply:?}"));
+        }
+        Ok(())
+    })
 }
 
 async fn resend_our_req(lib: Lib, exes: &PeerExes) -> Result<(), String> {
@@ -239,12 +228,7 @@ async fn resend_our_req(lib: Lib, exes: &PeerExes) -> Result<(), String> {
             .map_err(peer_err("listen"))?;
         drop(req.dial(&url).await.map_err(|e| e.to_string())?);
         let sent = Instant::now();
-        let asking = {
-            let req = req.clone();
-            tokio::spawn(async move {
-                tokio::time::timeout(Duration::from_secs(10), req.request("question")).await
-            })
-        };
+        let asking = ask_question(&req);
         // The first copy is received and dropped (never answered); the resend comes.
         let first = rep.recv_timeout(5000).await.map_err(peer_err("recv"))?;
         let start = Instant::now();
@@ -261,14 +245,7 @@ async fn resend_our_req(lib: Lib, exes: &PeerExes) -> Result<(), String> {
             return Err(format!("the resend came after {gap:?}"));
         }
         rep.send(b"answer").await.map_err(peer_err("send"))?;
-        let reply = asking
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|_| "no reply within 10 s".to_owned())?
-            .map_err(|e| e.to_string())?;
-        if reply.body != "answer" {
-            return Err(format!("REQ got {reply:?}"));
-        }
+        asking.await.map_err(|e| e.to_string())??;
         if req.stats().protocol.resends == 0 {
             return Err("our REQ counted no resend".to_owned());
         }
@@ -298,12 +275,7 @@ async fn resend_on_pipe_loss(lib: Lib, exes: &PeerExes) -> Result<(), String> {
             drop(req.dial(&url).await.map_err(|e| e.to_string())?);
         }
         req.wait_for_pipes(2).await.map_err(|e| e.to_string())?;
-        let asking = {
-            let req = req.clone();
-            tokio::spawn(async move {
-                tokio::time::timeout(Duration::from_secs(10), req.request("question")).await
-            })
-        };
+        let asking = ask_question(&req);
         let got = first
             .recv_timeout(5000)
             .await
@@ -325,14 +297,7 @@ async fn resend_on_pipe_loss(lib: Lib, exes: &PeerExes) -> Result<(), String> {
             return Err(format!("the resend came after {gap:?}, not at once"));
         }
         second.send(b"answer").await.map_err(peer_err("send"))?;
-        let reply = asking
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|_| "no reply within 10 s".to_owned())?
-            .map_err(|e| e.to_string())?;
-        if reply.body != "answer" {
-            return Err(format!("REQ got {reply:?}"));
-        }
+        asking.await.map_err(|e| e.to_string())??;
         if req.stats().protocol.resends != 1 {
             return Err(format!(
                 "our REQ counted {} resends, expected 1",

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sp_net::{Context, Socket, SocketType};
 
-use crate::checks::{c_peer, peer_err, tcp};
+use crate::check_kit::{c_peer, peer_err, tcp};
 use crate::harness::{Lib, Peer, PeerExes, RECV_LIMIT};
 use crate::hex;
 

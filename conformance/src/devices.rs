@@ -10,36 +10,56 @@ use sp_net::device::device;
 use sp_net::{Socket, SocketType};
 use sp_proto::DropReason;
 
+use crate::check_kit::{peer_err, tcp};
 use crate::harness::{Lib, Peer, PeerExes, Side};
 
-fn tcp() -> &'static str {
-    "tcp://127.0.0.1:0"
+/// The raw sockets of a device in a chain: the one that listens for the hop before it,
+/// and the one that dials the hop after it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DeviceTypes {
+    /// Listens (REP in a REQ/REP chain).
+    pub(crate) listens: SocketType,
+    /// Dials on (REQ in a REQ/REP chain).
+    pub(crate) dials: SocketType,
 }
 
-fn err(what: &'static str) -> impl Fn(crate::harness::CallError) -> String {
-    move |e| format!("{what}: {e}")
-}
+/// The devices of a REQ/REP chain.
+const REQ_REP: DeviceTypes = DeviceTypes {
+    listens: SocketType::Rep,
+    dials: SocketType::Req,
+};
 
-/// A C device: raw REP in slot 0 listening (returned URL), raw REQ in slot 1 dialing
-/// `next`.
-async fn c_device(lib: Lib, next: &str, exes: &PeerExes) -> Result<(Peer, String), String> {
+/// A C device: the listening raw socket in slot 0 (returned URL), the dialing one in slot
+/// 1, dialing `next`.
+async fn c_device(
+    lib: Lib,
+    types: DeviceTypes,
+    next: &str,
+    exes: &PeerExes,
+) -> Result<(Peer, String), String> {
     let mut p = Peer::start(lib, exes).await?;
-    p.call("open-raw rep").await.map_err(err("open-raw rep"))?;
+    p.call(&format!("open-raw {}", types.listens.name()))
+        .await
+        .map_err(peer_err("open-raw"))?;
     let url = p
         .call(&format!("listen {}", tcp()))
         .await
-        .map_err(err("listen"))?;
-    p.call("select 1").await.map_err(err("select"))?;
-    p.call("open-raw req").await.map_err(err("open-raw req"))?;
-    p.call(&format!("dial {next}")).await.map_err(err("dial"))?;
-    p.call("device").await.map_err(err("device"))?;
+        .map_err(peer_err("listen"))?;
+    p.call("select 1").await.map_err(peer_err("select"))?;
+    p.call(&format!("open-raw {}", types.dials.name()))
+        .await
+        .map_err(peer_err("open-raw"))?;
+    p.call(&format!("dial {next}"))
+        .await
+        .map_err(peer_err("dial"))?;
+    p.call("device").await.map_err(peer_err("device"))?;
     Ok((p, url))
 }
 
-/// Our device: raw REP listening (returned URL) and raw REQ dialing `next`.
-async fn our_device(next: &str) -> Result<(Socket, Socket, String), String> {
-    let front = Socket::new_raw(SocketType::Rep);
-    let back = Socket::new_raw(SocketType::Req);
+/// Our device: the listening raw socket (returned URL) and the one dialing `next`.
+async fn our_device(types: DeviceTypes, next: &str) -> Result<(Socket, Socket, String), String> {
+    let front = Socket::new_raw(types.listens);
+    let back = Socket::new_raw(types.dials);
     let ep = front.listen(tcp()).await.map_err(|e| e.to_string())?;
     let url = ep.url().to_string();
     drop(ep);
@@ -57,16 +77,24 @@ pub enum Hop {
     Ours,
 }
 
-/// A chain under test: the devices (from the requester's side) and the end REP.
-struct Chain {
+/// A chain of devices under test, from the sender's side to the end.
+pub(crate) struct Chain {
     peers: Vec<Peer>,
-    sockets: Vec<Socket>,
-    /// Where the requester dials.
-    entry: String,
+    /// Our devices' sockets.
+    pub(crate) sockets: Vec<Socket>,
+    /// Where the sender dials.
+    pub(crate) entry: String,
 }
 
 impl Chain {
-    async fn build(hops: &[Hop], end_url: &str, exes: &PeerExes) -> Result<Self, String> {
+    /// Builds the `hops` (from the sender's side) of `types` towards `end_url`, from the
+    /// end back.
+    pub(crate) async fn build(
+        types: DeviceTypes,
+        hops: &[Hop],
+        end_url: &str,
+        exes: &PeerExes,
+    ) -> Result<Self, String> {
         let mut chain = Self {
             peers: Vec::new(),
             sockets: Vec::new(),
@@ -75,12 +103,12 @@ impl Chain {
         for hop in hops.iter().rev() {
             chain.entry = match hop {
                 Hop::C(lib) => {
-                    let (p, url) = c_device(*lib, &chain.entry, exes).await?;
+                    let (p, url) = c_device(*lib, types, &chain.entry, exes).await?;
                     chain.peers.push(p);
                     url
                 }
                 Hop::Ours => {
-                    let (f, b, url) = our_device(&chain.entry).await?;
+                    let (f, b, url) = our_device(types, &chain.entry).await?;
                     chain.sockets.extend([f, b]);
                     url
                 }
@@ -89,7 +117,8 @@ impl Chain {
         Ok(chain)
     }
 
-    async fn close(self) {
+    /// Ends the C devices and closes ours.
+    pub(crate) async fn close(self) {
         for p in self.peers {
             p.quit().await;
         }
@@ -114,7 +143,7 @@ async fn two_requesters(
     };
     let mut server = side(rep, SocketType::Rep).await?;
     let end = server.listen(tcp()).await?;
-    let chain = Chain::build(hops, &end, exes).await?;
+    let chain = Chain::build(REQ_REP, hops, &end, exes).await?;
     let mut clients = [
         side(req, SocketType::Req).await?,
         side(req, SocketType::Req).await?,
@@ -179,16 +208,35 @@ async fn two_requesters(
 /// Our REQ through `hops` to our raw REP: the header must hold one word per hop (bit 31
 /// clear), then the request id (bit 31 set), after the raw REP's own pipe word. With
 /// `expect_drop`, nothing may arrive and our REP counts a TTL drop instead.
+/// Our REQ, resending every 300 ms: a request lost while a device on the way still
+/// connects is sent again.
+fn resending_req() -> Socket {
+    let req = Socket::new(SocketType::Req);
+    let mut o = req.protocol_options();
+    o.set_resend_interval(Some(Duration::from_millis(300)));
+    req.set_protocol_options(o);
+    req
+}
+
+/// Waits up to 10 s for our `req`'s reply and checks that it is `want`.
+async fn expect_reply(req: &Socket, want: &str) -> Result<(), String> {
+    let reply = tokio::time::timeout(Duration::from_secs(10), req.recv())
+        .await
+        .map_err(|_| "no reply".to_owned())?
+        .map_err(|e| e.to_string())?;
+    if reply.body != want {
+        return Err(format!("the reply came back as {:?}", reply.body));
+    }
+    Ok(())
+}
+
 async fn header_through(hops: &[Hop], exes: &PeerExes, expect_drop: bool) -> Result<(), String> {
     let rep = Socket::new_raw(SocketType::Rep);
     let ep = rep.listen(tcp()).await.map_err(|e| e.to_string())?;
     let end = ep.url().to_string();
     drop(ep);
-    let chain = Chain::build(hops, &end, exes).await?;
-    let req = Socket::new(SocketType::Req);
-    let mut o = req.protocol_options();
-    o.set_resend_interval(Some(Duration::from_millis(300)));
-    req.set_protocol_options(o);
+    let chain = Chain::build(REQ_REP, hops, &end, exes).await?;
+    let req = resending_req();
     let result = async {
         drop(req.dial(&chain.entry).await.map_err(|e| e.to_string())?);
         req.send("deep").await.map_err(|e| e.to_string())?;
@@ -227,14 +275,7 @@ async fn header_through(hops: &[Hop], exes: &PeerExes, expect_drop: bool) -> Res
             ));
         }
         rep.send(m).await.map_err(|e| e.to_string())?;
-        let reply = tokio::time::timeout(Duration::from_secs(10), req.recv())
-            .await
-            .map_err(|_| "no reply".to_owned())?
-            .map_err(|e| e.to_string())?;
-        if reply.body != "deep" {
-            return Err(format!("the echo came back as {:?}", reply.body));
-        }
-        Ok(())
+        expect_reply(&req, "deep").await
     }
     .await;
     req.close().await;
@@ -253,13 +294,9 @@ async fn ttl_at_c_rep(
 ) -> Result<(), String> {
     let mut rep = Side::c(lib, SocketType::Rep, exes).await?;
     let end = rep.listen(tcp()).await?;
-    let chain = Chain::build(hops, &end, exes).await?;
-    // Resent every 300 ms: a request lost while a C device still connects is sent again,
-    // so a drop seen over 1.5 s is the hop limit.
-    let req = Socket::new(SocketType::Req);
-    let mut o = req.protocol_options();
-    o.set_resend_interval(Some(Duration::from_millis(300)));
-    req.set_protocol_options(o);
+    let chain = Chain::build(REQ_REP, hops, &end, exes).await?;
+    // A drop seen over 1.5 s is the hop limit, as a lost request is resent.
+    let req = resending_req();
     let result = async {
         drop(req.dial(&chain.entry).await.map_err(|e| e.to_string())?);
         // Wait for the whole chain: every socket of ours has its pipes.
@@ -275,14 +312,7 @@ async fn ttl_at_c_rep(
         match (got, answers) {
             (Some(q), true) if q == b"ttl" => {
                 rep.send(b"ok").await?;
-                let r = tokio::time::timeout(Duration::from_secs(10), req.recv())
-                    .await
-                    .map_err(|_| "no reply".to_owned())?
-                    .map_err(|e| e.to_string())?;
-                if r.body != "ok" {
-                    return Err(format!("reply {:?}", r.body));
-                }
-                Ok(())
+                expect_reply(&req, "ok").await
             }
             (None, false) => Ok(()),
             (got, _) => Err(format!(

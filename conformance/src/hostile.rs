@@ -11,11 +11,8 @@ use std::time::Duration;
 use sp_net::{Socket, SocketType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::check_kit::tcp;
 use crate::harness::{Lib, PeerExes, Side};
-
-fn tcp() -> &'static str {
-    "tcp://127.0.0.1:0"
-}
 
 /// A C peer over our receive limit: that pipe closes, the other keeps working.
 pub async fn oversize(lib: Lib, exes: &PeerExes) -> Result<String, String> {

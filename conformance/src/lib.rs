@@ -19,6 +19,7 @@
 //! for [`blackhole`], the failover check under a black hole.
 
 pub mod blackhole;
+mod check_kit;
 pub mod checks;
 pub mod contexts;
 pub mod device_patterns;
@@ -27,6 +28,7 @@ pub mod harness;
 pub mod hex;
 pub mod hostile;
 pub mod matrix;
+pub mod pair1;
 pub mod peer;
 pub mod perf;
 pub mod priority;

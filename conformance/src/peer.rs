@@ -9,10 +9,12 @@
 //! | `version` | `ok <lib> <version> <file>` | which library really runs, with the shared object it was loaded from |
 //! | `sp-rs-version` | `ok <text>` or `ok -` | the text of `nn_sp_rs_version` when the loaded library exports it (sp-rs's drop-in `libnanomsg.so.5`, sp-capi), `-` otherwise (the real library) |
 //! | `open <type>` | `ok` | opens a cooked socket in the selected slot: `pair0 pair1 req rep push pull pub sub surveyor respondent bus`; receive and send timeouts start at 10 s so nothing blocks forever |
+//! | `open-poly` | `ok` | opens a cooked PAIR v1 socket in polyamorous mode (`nng_pair1_open_poly`: NNG 1.5.2 refuses the `pair1:polyamorous` option) in the selected slot, with the timeouts of `open` (NNG only) |
 //! | `open-raw <type>` | `ok` | opens a raw socket (`AF_SP_RAW`, `nng_*_open_raw`) in the selected slot, with no timeouts (a device must not stop) |
 //! | `select <0\|1>` | `ok` | picks the slot the following commands act on |
 //! | `has-tls` | `ok yes` or `ok no` | whether the library was built with TLS |
 //! | `device` | `ok` | runs the library's device (`nn_device`, `nng_device`) between the raw sockets of slots 0 and 1 on a thread of its own, until the process ends |
+//! | `reflect` | `ok` | runs the library's device with one socket, the raw socket of slot 0 (`nn_device(s, -1)`, `nng_device(s, none)`), which sends what it receives back out (a BUS reflector), on a thread of its own |
 //! | `listen <url>` | `ok <url>` | binds; a TCP port 0 is replaced by a free port, and the URL actually bound is returned |
 //! | `dial <url>` | `ok` | connects in the background (reconnecting as the library does) |
 //! | `opt <name> <value>` | `ok` | `recv-timeout`, `send-timeout`, `survey-deadline`, `resend-ivl`, `reconnect-ivl` (ms); `recv-max-size` (bytes, -1 = unlimited); `subscribe`, `unsubscribe` (hex topic, `-` = empty); `sndprio` (1..16, endpoints created afterwards; nanomsg only); `tls-cert-key-file`, `tls-ca-file` (a PEM path used by later `tls+tcp://` and `wss://` listeners and dialers; NNG only) |
@@ -88,10 +90,20 @@ pub trait Backend {
     /// Opens a socket in the selected slot (closing any previous one there): cooked, or
     /// raw if `raw`.
     fn open(&mut self, socket_type: SocketType, raw: bool) -> Result<(), PeerError>;
+    /// Opens a cooked PAIR v1 socket in polyamorous mode in the selected slot.
+    fn open_poly(&mut self) -> Result<(), PeerError> {
+        Err(PeerError::new(
+            "ENOTSUP",
+            "this library has no PAIR v1 polyamorous mode",
+        ))
+    }
     /// Makes `slot` (0 or 1) the socket the other commands act on.
     fn select(&mut self, slot: usize) -> Result<(), PeerError>;
     /// Starts the library's device between the raw sockets of slots 0 and 1, on a thread.
     fn device(&mut self) -> Result<(), PeerError>;
+    /// Starts the library's device on the raw socket of slot 0 alone (a reflector), on a
+    /// thread.
+    fn reflect(&mut self) -> Result<(), PeerError>;
     /// Binds to `url` (never with port 0: [`serve`] picks the port).
     fn listen(&mut self, url: &str) -> Result<(), PeerError>;
     /// Connects to `url` without waiting for the connection.
@@ -193,6 +205,14 @@ impl<S: Copy> Slots<S> {
         Ok((a, b))
     }
 
+    /// The socket of slot 0 for a reflector, which from now on owns it.
+    pub fn reflector(&mut self) -> Result<S, PeerError> {
+        let s = self.sockets[0]
+            .ok_or_else(|| PeerError::new("EBADF", "a reflector needs a socket in slot 0"))?;
+        self.device = true;
+        Ok(s)
+    }
+
     /// [`Backend::close_all`]: closes slot 1 then slot 0 with `close`, unless a device
     /// thread may still use the sockets (they are then left to the process exit).
     pub fn close_all(&mut self, mut close: impl FnMut(S)) {
@@ -213,6 +233,13 @@ pub const DEFAULT_TIMEOUT_MS: i32 = 10_000;
 
 fn usage(text: impl Into<String>) -> PeerError {
     PeerError::new("USAGE", text)
+}
+
+/// The timeouts every cooked socket starts with, so nothing blocks forever.
+fn cooked_timeouts(backend: &mut dyn Backend) -> Result<String, PeerError> {
+    backend.set_option(&PeerOption::RecvTimeout(DEFAULT_TIMEOUT_MS))?;
+    backend.set_option(&PeerOption::SendTimeout(DEFAULT_TIMEOUT_MS))?;
+    Ok("ok".to_owned())
 }
 
 fn parse_type(name: &str) -> Result<SocketType, PeerError> {
@@ -311,10 +338,9 @@ pub fn execute(backend: &mut dyn Backend, line: &str) -> Option<Result<String, P
         )),
         "open" => parse_type(arg).and_then(|t| {
             backend.open(t, false)?;
-            backend.set_option(&PeerOption::RecvTimeout(DEFAULT_TIMEOUT_MS))?;
-            backend.set_option(&PeerOption::SendTimeout(DEFAULT_TIMEOUT_MS))?;
-            Ok("ok".to_owned())
+            cooked_timeouts(backend)
         }),
+        "open-poly" => backend.open_poly().and_then(|()| cooked_timeouts(backend)),
         "open-raw" => parse_type(arg).and_then(|t| {
             backend.open(t, true)?;
             backend.set_option(&PeerOption::RecvTimeout(-1))?;
@@ -329,6 +355,7 @@ pub fn execute(backend: &mut dyn Backend, line: &str) -> Option<Result<String, P
         .map(|()| "ok".to_owned()),
         "has-tls" => Ok(if backend.has_tls() { "ok yes" } else { "ok no" }.to_owned()),
         "device" => backend.device().map(|()| "ok".to_owned()),
+        "reflect" => backend.reflect().map(|()| "ok".to_owned()),
         "listen" => listen(backend, arg).map(|u| format!("ok {u}")),
         "dial" => backend.dial(arg).map(|()| "ok".to_owned()),
         "opt" => {

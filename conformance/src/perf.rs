@@ -34,8 +34,9 @@ pub enum PerfKind {
     Sub,
     /// REQ, the clients of `reqrep`.
     Req,
-    /// Raw REP, the server of `reqrep` (see [`PerfSocket::reflect`]).
-    RawRep,
+    /// The REP server of `reqrep`, as each library serves best (see
+    /// [`PerfSocket::serve_replies`]).
+    RepServer,
     /// PUB, of `fanout`.
     Pub,
     /// SURVEYOR, of `survey`.
@@ -62,12 +63,16 @@ pub trait PerfSocket: Sized + Send + 'static {
     fn set_timeout(&mut self, limit: Duration) -> Result<(), String>;
     /// Subscribes a SUB socket to `topic`.
     fn subscribe(&mut self, topic: &[u8]) -> Result<(), String>;
+    /// Sets how many messages a PUB socket queues per pipe before it drops
+    /// ([`perf_kit::service::PUB_PIPE_QUEUE`] says what each library does with it).
+    fn set_pipe_queue(&mut self, messages: usize) -> Result<(), String>;
     /// Sets a SURVEYOR's survey deadline.
     fn set_survey_deadline(&mut self, limit: Duration) -> Result<(), String>;
-    /// Sends every message this raw socket receives back where it came from, until the
-    /// process ends: libnanomsg's loopback device, NNG's raw receive/send loop (its
-    /// device reflects only sockets that are their own peer).
-    fn reflect(&mut self) -> Result<(), String>;
+    /// Answers every request of up to `clients` clients at once with its own body,
+    /// until the process ends: libnanomsg with its loopback device on a raw REP socket
+    /// (no user thread in the loop), NNG with one REP context per client, each on a
+    /// thread of its own (its device refuses REP).
+    fn serve_replies(&mut self, clients: usize) -> Result<(), String>;
     /// Closes the socket.
     fn close(self);
     /// The library actually loaded: its version as it reports it, and its file.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sp_net::{Socket, SocketType};
 
-use crate::checks::tcp;
+use crate::check_kit::tcp;
 use crate::harness::{Lib, PeerExes, Side};
 
 /// Subscribers in the fan-out.
@@ -98,7 +98,7 @@ async fn expect_set(side: &mut Side, who: &str, want: &[Vec<u8>]) -> Result<(), 
 /// After probes have crossed every link, each node sends once: each other node gets it
 /// exactly once, and nothing comes back to its sender (BUS does not forward).
 async fn bus_mesh(lib: Lib, exes: &PeerExes) -> Result<(), String> {
-    let mut nodes = vec![
+    let mut nodes = [
         Side::ours(SocketType::Bus),
         Side::c(lib, SocketType::Bus, exes).await?,
         Side::c(other(lib), SocketType::Bus, exes).await?,
@@ -110,56 +110,65 @@ async fn bus_mesh(lib: Lib, exes: &PeerExes) -> Result<(), String> {
         nodes[1].dial(&url0).await?;
         nodes[2].dial(&url0).await?;
         nodes[2].dial(&url1).await?;
-        // Probe every link until each node has heard from both others.
-        let mut heard = [[false; 3]; 3];
-        for n in 0..40u8 {
-            for (from, node) in (0u8..).zip(nodes.iter_mut()) {
-                node.send(&[b'p', from, n]).await?;
-            }
-            for (to, node) in nodes.iter_mut().enumerate() {
-                while let Some(m) = node.recv_within(Duration::from_millis(100)).await? {
-                    if let [b'p', from, _] = m[..] {
-                        heard[to][usize::from(from)] = true;
-                    }
-                }
-            }
-            if (0..3).all(|to| (0..3).all(|from| from == to || heard[to][from])) {
-                break;
-            }
-        }
-        if !(0..3).all(|to| (0..3).all(|from| from == to || heard[to][from])) {
-            return Err(format!("the mesh never formed: heard {heard:?}"));
-        }
-        // Drain probes still in flight, then each node says its name once.
-        for node in nodes.iter_mut() {
-            while node
-                .recv_within(Duration::from_millis(200))
-                .await?
-                .is_some()
-            {}
-        }
-        let names: Vec<Vec<u8>> = nodes.iter().map(|n| n.who().as_bytes().to_vec()).collect();
-        for (node, name) in nodes.iter_mut().zip(&names) {
-            node.send(name).await?;
-        }
-        for (i, node) in nodes.iter_mut().enumerate() {
-            let want: Vec<Vec<u8>> = names
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, n)| n.clone())
-                .collect();
-            let who = node.who();
-            expect_set(node, who, &want).await?;
-            if let Some(m) = node.recv_within(Duration::from_millis(200)).await? {
-                return Err(format!("{who} got {m:?} after the two others' messages"));
-            }
-        }
-        Ok(())
+        each_hears_the_others_once(&mut nodes).await
     }
     .await;
-    close_all(nodes).await;
+    close_all(Vec::from(nodes)).await;
     result
+}
+
+/// BUS nodes already linked (directly or through a reflector): probes until each has
+/// heard from every other, then each sends its name once; each other node gets it
+/// exactly once, and nothing comes back to its sender.
+pub(crate) async fn each_hears_the_others_once(nodes: &mut [Side; 3]) -> Result<(), String> {
+    let mut heard = [[false; 3]; 3];
+    for n in 0..40u8 {
+        for (from, node) in (0u8..).zip(nodes.iter_mut()) {
+            node.send(&[b'p', from, n]).await?;
+        }
+        for (to, node) in nodes.iter_mut().enumerate() {
+            while let Some(m) = node.recv_within(Duration::from_millis(100)).await? {
+                if let [b'p', from, _] = m[..] {
+                    heard[to][usize::from(from)] = true;
+                }
+            }
+        }
+        if (0..3).all(|to| (0..3).all(|from| from == to || heard[to][from])) {
+            break;
+        }
+    }
+    if !(0..3).all(|to| (0..3).all(|from| from == to || heard[to][from])) {
+        return Err(format!("the mesh never formed: heard {heard:?}"));
+    }
+    // Drain probes still in flight, then each node says its name once.
+    for node in nodes.iter_mut() {
+        while node
+            .recv_within(Duration::from_millis(200))
+            .await?
+            .is_some()
+        {}
+    }
+    let names: Vec<Vec<u8>> = (0..)
+        .zip(nodes.iter())
+        .map(|(i, n)| format!("{i}-{}", n.who()).into_bytes())
+        .collect();
+    for (node, name) in nodes.iter_mut().zip(&names) {
+        node.send(name).await?;
+    }
+    for (i, node) in nodes.iter_mut().enumerate() {
+        let want: Vec<Vec<u8>> = names
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, n)| n.clone())
+            .collect();
+        let who = node.who();
+        expect_set(node, who, &want).await?;
+        if let Some(m) = node.recv_within(Duration::from_millis(200)).await? {
+            return Err(format!("{who} got {m:?} after the two others' messages"));
+        }
+    }
+    Ok(())
 }
 
 /// Our SURVEYOR with respondents of `lib`, of the other library and ours: one survey,

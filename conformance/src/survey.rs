@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sp_net::{Socket, SocketType};
 use sp_proto::DropReason;
 
-use crate::checks::{c_peer, eventually, ours_recv, peer_err, tcp, SHORT_MS};
+use crate::check_kit::{c_peer, eventually, ours_recv, peer_err, tcp, SHORT_MS};
 use crate::harness::{CallError, Lib, Peer, PeerExes, Side};
 
 /// Respondent indices in a [`SurveyRig`]: one answers in time, one late.

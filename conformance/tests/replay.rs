@@ -74,12 +74,28 @@ async fn answer(side: &str, peer: &mut Side, q: &str) {
     peer.send(format!("{side}:{got}").as_bytes()).await.unwrap();
 }
 
+/// The replier's half of one exchange: `rep` receives the request `q` and answers
+/// `srv:q`, which `req` then receives.
+async fn serve_and_check_reply(rep: &mut Side, req: &mut Side, q: &str) {
+    assert_eq!(recv_str(rep).await, q);
+    let reply = format!("srv:{q}");
+    rep.send(reply.as_bytes()).await.unwrap();
+    assert_eq!(recv_str(req).await, reply);
+}
+
+/// Runs one replay, failing it if it takes longer than [`LIMIT`].
+async fn within_limit(replay: impl std::future::Future<Output = ()>) {
+    timeout(LIMIT, replay)
+        .await
+        .expect("replay within its limit");
+}
+
 /// survey_deadline.toml / the turmoil survey test: answers by the deadline are collected,
 /// a respondent behind a slow link (400 ms each way) misses a 500 ms deadline, and its
 /// late answer is not counted in the next round.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survey_deadline_over_a_slow_link() {
-    timeout(LIMIT, async {
+    within_limit(async {
         let mut boss = Side::ours(SocketType::Surveyor);
         let url = boss.listen("tcp://127.0.0.1:0").await.unwrap();
         let slow = Proxy::for_url(&url, Duration::from_millis(400))
@@ -129,8 +145,7 @@ async fn survey_deadline_over_a_slow_link() {
             s.close().await;
         }
     })
-    .await
-    .expect("replay within its limit");
+    .await;
 }
 
 /// priority_failover.toml / the turmoil PUSH test: PUSH sends only to the priority-1
@@ -138,7 +153,7 @@ async fn survey_deadline_over_a_slow_link() {
 /// nothing is lost or duplicated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_priority_failover_and_return() {
-    timeout(LIMIT, async {
+    within_limit(async {
         let mut p1 = c(Lib::Nng, SocketType::Pull).await;
         let mut p2 = c(Lib::Nanomsg, SocketType::Pull).await;
         let u1 = p1.listen("tcp://127.0.0.1:0").await.unwrap();
@@ -174,15 +189,14 @@ async fn push_priority_failover_and_return() {
         p1.close().await;
         p2.close().await;
     })
-    .await
-    .expect("replay within its limit");
+    .await;
 }
 
 /// reqrep_partition_heal.toml, two-way case, with our REQ and a libnanomsg REP: a request
 /// made during the split is answered once the link heals and the dialer reconnects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_req_is_answered_after_the_partition_heals() {
-    timeout(LIMIT, async {
+    within_limit(async {
         let mut rep = c(Lib::Nanomsg, SocketType::Rep).await;
         let url = rep.listen("tcp://127.0.0.1:0").await.unwrap();
         let link = Proxy::for_url(&url, Duration::ZERO).await.unwrap();
@@ -196,9 +210,7 @@ async fn our_req_is_answered_after_the_partition_heals() {
         req.wait_connected().await.unwrap();
 
         req.send(b"q-0").await.unwrap();
-        assert_eq!(recv_str(&mut rep).await, "q-0");
-        rep.send(b"srv:q-0").await.unwrap();
-        assert_eq!(recv_str(&mut req).await, "srv:q-0");
+        serve_and_check_reply(&mut rep, &mut req, "q-0").await;
 
         link.cut();
         r.wait_for_pipes_at_most(0).await.unwrap();
@@ -207,14 +219,11 @@ async fn our_req_is_answered_after_the_partition_heals() {
         expect_quiet(&mut req, "no reply across the split").await;
 
         link.heal();
-        assert_eq!(recv_str(&mut rep).await, "q-1");
-        rep.send(b"srv:q-1").await.unwrap();
-        assert_eq!(recv_str(&mut req).await, "srv:q-1");
+        serve_and_check_reply(&mut rep, &mut req, "q-1").await;
         req.close().await;
         rep.close().await;
     })
-    .await
-    .expect("replay within its limit");
+    .await;
 }
 
 /// The same partition with the roles swapped: an NNG REQ (300 ms resend interval) dials
@@ -222,7 +231,7 @@ async fn our_req_is_answered_after_the_partition_heals() {
 /// the send until a pipe takes it), reaches our REP after the heal, and is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nng_req_held_during_the_split_is_answered_after_the_heal() {
-    timeout(LIMIT, async {
+    within_limit(async {
         let mut rep = Side::ours(SocketType::Rep);
         let url = rep.listen("tcp://127.0.0.1:0").await.unwrap();
         let link = Proxy::for_url(&url, Duration::ZERO).await.unwrap();
@@ -235,9 +244,7 @@ async fn nng_req_held_during_the_split_is_answered_after_the_heal() {
         rep.wait_connected().await.unwrap();
 
         req.send(b"q-0").await.unwrap();
-        assert_eq!(recv_str(&mut rep).await, "q-0");
-        rep.send(b"srv:q-0").await.unwrap();
-        assert_eq!(recv_str(&mut req).await, "srv:q-0");
+        serve_and_check_reply(&mut rep, &mut req, "q-0").await;
 
         link.cut();
         ours(&rep).wait_for_pipes_at_most(0).await.unwrap();
@@ -248,12 +255,9 @@ async fn nng_req_held_during_the_split_is_answered_after_the_heal() {
             link.heal();
         });
         sent.unwrap();
-        assert_eq!(recv_str(&mut rep).await, "q-1");
-        rep.send(b"srv:q-1").await.unwrap();
-        assert_eq!(recv_str(&mut req).await, "srv:q-1");
+        serve_and_check_reply(&mut rep, &mut req, "q-1").await;
         req.close().await;
         rep.close().await;
     })
-    .await
-    .expect("replay within its limit");
+    .await;
 }

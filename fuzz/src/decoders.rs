@@ -94,13 +94,13 @@ pub fn handshake(data: &[u8]) {
     }
 }
 
-/// Decodes a whole stream fed in `chunks`: the payloads, then the final error if any.
-fn frame_run(
-    format: FrameFormat,
-    max: MaxRecvSize,
+/// Feeds `chunks` one at a time into one buffer, decoding all that each makes complete
+/// with `decode` and checking the buffer's capacity after every item and every chunk:
+/// the items, the error that stopped decoding if any, and what is left in the buffer.
+fn decode_chunks<T, E>(
     chunks: &[&[u8]],
-) -> (Vec<Bytes>, Option<sp_proto::wire::FrameError>) {
-    let mut dec = FrameDecoder::new(format, max);
+    mut decode: impl FnMut(&mut BytesMut) -> Result<Option<T>, E>,
+) -> (Vec<T>, Option<E>, BytesMut) {
     let mut buf = BytesMut::new();
     let mut out = Vec::new();
     let mut fed = 0;
@@ -108,19 +108,34 @@ fn frame_run(
         buf.extend_from_slice(chunk);
         fed += chunk.len();
         loop {
-            match dec.decode(&mut buf) {
-                Ok(Some(p)) => {
-                    if let MaxRecvSize::Limited(m) = max {
-                        assert!(p.len() as u64 <= m, "payload over the maximum");
-                    }
-                    out.push(p);
-                }
+            match decode(&mut buf) {
+                Ok(Some(item)) => out.push(item),
                 Ok(None) => break,
-                Err(e) => return (out, Some(e)),
+                Err(e) => return (out, Some(e), buf),
             }
             check_capacity(&buf, fed);
         }
         check_capacity(&buf, fed);
+    }
+    (out, None, buf)
+}
+
+/// Decodes a whole stream fed in `chunks`: the payloads, then the final error if any.
+fn frame_run(
+    format: FrameFormat,
+    max: MaxRecvSize,
+    chunks: &[&[u8]],
+) -> (Vec<Bytes>, Option<sp_proto::wire::FrameError>) {
+    let mut dec = FrameDecoder::new(format, max);
+    let (mut out, error, mut buf) = decode_chunks(chunks, |buf| {
+        let payload = dec.decode(buf)?;
+        if let (Some(p), MaxRecvSize::Limited(m)) = (&payload, max) {
+            assert!(p.len() as u64 <= m, "payload over the maximum");
+        }
+        Ok(payload)
+    });
+    if error.is_some() {
+        return (out, error);
     }
     match dec.decode_eof(&mut buf) {
         Ok(Some(p)) => {
@@ -159,37 +174,25 @@ type WsOutcome = (Vec<WsEvent>, Option<sp_proto::wire::ws_frame::WsFrameError>);
 
 fn ws_run(role: WsRole, max: MaxRecvSize, chunks: &[&[u8]]) -> WsOutcome {
     let mut dec = WsDecoder::new(role, max);
-    let mut buf = BytesMut::new();
-    let mut out = Vec::new();
-    let mut fed = 0;
-    for chunk in chunks {
-        buf.extend_from_slice(chunk);
-        fed += chunk.len();
-        loop {
-            match dec.decode(&mut buf) {
-                Ok(Some(ev)) => {
-                    match &ev {
-                        WsEvent::Message(m) => {
-                            if let MaxRecvSize::Limited(lim) = max {
-                                assert!(m.len() as u64 <= lim, "message over the maximum");
-                            }
-                        }
-                        WsEvent::Ping(p) => assert!(p.len() <= 125),
-                        WsEvent::Close { reason, .. } => {
-                            assert!(reason.len() <= 123);
-                            assert!(std::str::from_utf8(reason).is_ok());
-                            assert!(dec.is_closed());
-                        }
-                    }
-                    out.push(ev);
+    let (out, error, _) = decode_chunks(chunks, |buf| {
+        let event = dec.decode(buf)?;
+        match &event {
+            Some(WsEvent::Message(m)) => {
+                if let MaxRecvSize::Limited(lim) = max {
+                    assert!(m.len() as u64 <= lim, "message over the maximum");
                 }
-                Ok(None) => break,
-                Err(e) => return (out, Some(e)),
             }
+            Some(WsEvent::Ping(p)) => assert!(p.len() <= 125),
+            Some(WsEvent::Close { reason, .. }) => {
+                assert!(reason.len() <= 123);
+                assert!(std::str::from_utf8(reason).is_ok());
+                assert!(dec.is_closed());
+            }
+            _ => {}
         }
-        check_capacity(&buf, fed);
-    }
-    (out, None)
+        Ok(event)
+    });
+    (out, error)
 }
 
 fn ws_frame(role: WsRole, data: &[u8]) {

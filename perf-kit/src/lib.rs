@@ -9,7 +9,8 @@
 //! - [`mem`]: the memory tools `mem_conn` and `mem_sub`: their command line, heap and
 //!   RSS snapshots, subscription topics, report lines, and reading a report back.
 //! - [`service`]: the service workloads (`reqrep`, `fanout`, `survey`, `fanin`): their
-//!   command line, message layout, waits and report lines.
+//!   command line, message layout, waits (the warm-up check), the subscriber tally and
+//!   report lines.
 //! - [`hist`]: the log-bucketed latency histogram behind their quantiles.
 //!
 //! The crate depends on nothing but std.

@@ -31,6 +31,7 @@
 //!   message; once all arrived, every pusher sends its messages and the receiver's
 //!   rate is measured from the start signal to the last message.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::hist::Histogram;
@@ -164,12 +165,12 @@ pub struct Warmup {
 
 impl Warmup {
     /// Classifies `body`, counting this peer ready at its first warm-up message.
-    pub fn classify(&mut self, body: &[u8], ready: &std::sync::atomic::AtomicUsize) -> Received {
+    pub fn classify(&mut self, body: &[u8], ready: &AtomicUsize) -> Received {
         match mark_of(body) {
             mark::WARM => {
                 if !self.warm {
                     self.warm = true;
-                    ready.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    ready.fetch_add(1, Ordering::AcqRel);
                 }
                 Received::Other
             }
@@ -180,12 +181,64 @@ impl Warmup {
     }
 }
 
+/// One check of a warm-up loop, which repeats a warm-up message until `ready` counts
+/// `peers`: `Ok(true)` once they all are, `Ok(false)` to send again, and an error once
+/// a peer `failed` or [`WAIT`] has passed `since` the loop began.
+pub fn warmed_up(
+    ready: &AtomicUsize,
+    peers: usize,
+    failed: &AtomicBool,
+    since: Instant,
+) -> Result<bool, String> {
+    let count = ready.load(Ordering::Acquire);
+    if count >= peers {
+        return Ok(true);
+    }
+    if failed.load(Ordering::Acquire) || since.elapsed() > WAIT {
+        return Err(format!(
+            "{count} of {peers} peers ready after {:?}",
+            since.elapsed()
+        ));
+    }
+    Ok(false)
+}
+
+/// Flags `failed` when `r` is an error, so that a warm-up waiting for this peer stops.
+pub fn flag<T>(r: Result<T, String>, failed: &AtomicBool) -> Result<T, String> {
+    if r.is_err() {
+        failed.store(true, Ordering::Release);
+    }
+    r
+}
+
+/// Merges the `reqrep` clients' latency histograms and finds the last client's end
+/// (`start` when there is none).
+pub fn merge_clients(
+    start: Instant,
+    clients: impl IntoIterator<Item = (Histogram, Instant)>,
+) -> (Histogram, Instant) {
+    let mut latency = Histogram::new();
+    let mut end = start;
+    for (h, e) in clients {
+        latency.merge(&h);
+        end = end.max(e);
+    }
+    (latency, end)
+}
+
 /// How long any wait of a workload may take before the run fails: connecting, warming
 /// up, one receive.
 pub const WAIT: Duration = Duration::from_secs(30);
 
 /// How often a warm-up message or survey is repeated until every peer has one.
 pub const WARM_EVERY: Duration = Duration::from_millis(10);
+
+/// The per-pipe queue, in messages, every library's publisher gets in `fanout`, so that
+/// what PUB drops depends on the library's speed rather than on its default queue
+/// depth (ours 128, NNG 16). libnanomsg has no per-pipe message queue: its PUB writes
+/// straight into the kernel's socket buffer (`NN_SNDBUF`, 128 KiB by default, some
+/// 2 000 messages of 64 B), which it keeps.
+pub const PUB_PIPE_QUEUE: usize = 1024;
 
 /// A subscriber that saw data and then nothing for this long is done (its end mark was
 /// dropped).
@@ -222,6 +275,27 @@ pub struct SubscriberTally {
     pub delivered: u64,
     /// When the last one was.
     pub last: Option<Instant>,
+}
+
+impl SubscriberTally {
+    /// Takes one receive of a `fanout` subscriber: its `body` (classified by `warmup`,
+    /// which counts the subscriber in `ready` at its first warm-up message), or `None`
+    /// for a receive that failed (timed out). True when the subscriber is done: at the
+    /// end mark, or at a failed receive after data (the end marks were dropped).
+    pub fn take(&mut self, warmup: &mut Warmup, body: Option<&[u8]>, ready: &AtomicUsize) -> bool {
+        match body {
+            Some(body) => match warmup.classify(body, ready) {
+                Received::Data => {
+                    self.delivered += 1;
+                    self.last = Some(Instant::now());
+                    false
+                }
+                Received::End => true,
+                Received::Other => false,
+            },
+            None => self.delivered > 0,
+        }
+    }
 }
 
 /// Nanoseconds in `d`, saturated.
@@ -309,6 +383,37 @@ mod tests {
 
     fn argv(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn warm_up_ends_when_all_are_ready_and_fails_when_a_peer_fails() {
+        let (ready, failed) = (AtomicUsize::new(1), AtomicBool::new(false));
+        let since = Instant::now();
+        assert_eq!(warmed_up(&ready, 2, &failed, since), Ok(false));
+        ready.store(2, Ordering::Release);
+        assert_eq!(warmed_up(&ready, 2, &failed, since), Ok(true));
+        ready.store(0, Ordering::Release);
+        assert!(flag(Err::<(), _>("gone".to_owned()), &failed).is_err());
+        let err = warmed_up(&ready, 2, &failed, since).unwrap_err();
+        assert!(err.starts_with("0 of 2 peers ready after"), "{err}");
+        assert_eq!(flag(Ok::<_, String>(7), &failed), Ok(7));
+    }
+
+    #[test]
+    fn a_subscriber_is_done_at_the_end_mark_or_at_silence_after_data() {
+        let (ready, mut warmup) = (AtomicUsize::new(0), Warmup::default());
+        let mut tally = SubscriberTally::default();
+        assert!(!tally.take(&mut warmup, Some(&message(b"", 8, mark::WARM)), &ready));
+        assert!(!tally.take(&mut warmup, Some(&message(b"", 8, mark::WARM)), &ready));
+        assert_eq!(ready.load(Ordering::Acquire), 1, "ready counted once");
+        assert!(
+            !tally.take(&mut warmup, None, &ready),
+            "silence before data"
+        );
+        assert!(!tally.take(&mut warmup, Some(&message(b"", 8, mark::DATA)), &ready));
+        assert_eq!(tally.delivered, 1);
+        assert!(tally.take(&mut warmup, None, &ready), "silence after data");
+        assert!(tally.take(&mut warmup, Some(&message(b"", 8, mark::END)), &ready));
     }
 
     #[test]

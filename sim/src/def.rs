@@ -30,6 +30,21 @@ pub struct HostDef {
     /// The sockets, in the order they are opened.
     #[serde(default, rename = "socket")]
     pub sockets: Vec<SocketDef>,
+    /// A device the host's process runs between two of its raw sockets (layer 1 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceDef>,
+}
+
+/// A device (`nn_device`) between two raw sockets of one host: what one receives, the
+/// other sends, headers untouched, so requests and replies cross it with their
+/// backtraces (and the sockets' TTL bounds how many devices a message crosses).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceDef {
+    /// The name of one raw socket of the host.
+    pub a: String,
+    /// The name of the other, a peer type of `a` (a raw REP with a raw REQ, ...).
+    pub b: String,
 }
 
 /// What a socket does with messages that arrive.

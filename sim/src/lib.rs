@@ -46,8 +46,8 @@
 //! let mut push = sock("push", "push");
 //! push.dial.push(EndpointDef::new("b:1"));
 //! let mut sim = Sim::new(7);
-//! sim.add_host(&HostDef { name: "b".into(), count: None, sockets: vec![pull] }).unwrap();
-//! sim.add_host(&HostDef { name: "a".into(), count: None, sockets: vec![push] }).unwrap();
+//! sim.add_host(&HostDef { name: "b".into(), count: None, sockets: vec![pull], device: None }).unwrap();
+//! sim.add_host(&HostDef { name: "a".into(), count: None, sockets: vec![push], device: None }).unwrap();
 //! sim.run_for(std::time::Duration::from_millis(10)).unwrap();
 //! sim.send("a.push", "hello").unwrap();
 //! sim.run_for(std::time::Duration::from_millis(10)).unwrap();

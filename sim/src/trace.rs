@@ -64,6 +64,11 @@ pub enum What {
         /// Why.
         reason: &'static str,
     },
+    /// The application closed a dialer: it dials no more.
+    DialerClosed {
+        /// The address it dialed.
+        addr: String,
+    },
     /// The application sent a message.
     Send {
         /// The body.
@@ -82,6 +87,14 @@ pub enum What {
         from: String,
         /// Payload length (SP header and body).
         len: usize,
+    },
+    /// A frame carrying a backtrace of more than one word arrived (the message crossed a
+    /// device): how many words it carries, so the oracles can check the TTL.
+    Hops {
+        /// The sending socket.
+        from: String,
+        /// Backtrace words (the request id included): the hops made so far.
+        hops: usize,
     },
     /// The application received a message.
     Recv {
@@ -202,6 +215,8 @@ impl fmt::Display for What {
                 write!(f, "send_failed {} ({kind})", body_text(body))
             }
             Self::Deliver { from, len } => write!(f, "frame from {from} len={len}"),
+            Self::Hops { from, hops } => write!(f, "frame from {from} hops={hops}"),
+            Self::DialerClosed { addr } => write!(f, "dialer_closed {addr}"),
             Self::Recv { body, from } => match from {
                 Some(p) => write!(f, "recv {} from {p}", body_text(body)),
                 None => write!(f, "recv {}", body_text(body)),

@@ -201,13 +201,13 @@ fn wrap(fabric: &Fabric, stream: turmoil::net::TcpStream) -> io::Result<Conn> {
         wakers: Mutex::new([None, None]),
     });
     fabric.register(&state);
-    Ok(Conn {
-        io: Box::new(SimStream {
+    Ok(Conn::new(
+        Box::new(SimStream {
             inner: stream,
             state,
         }),
-        peer: peer.to_string(),
-    })
+        peer.to_string(),
+    ))
 }
 
 /// `sp-net`'s network seam over turmoil's simulated TCP (see the [module docs](self)).

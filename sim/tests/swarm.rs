@@ -98,10 +98,10 @@ fn a_fixed_seed_range_passes_on_layer_2() {
 #[test]
 fn a_planted_bug_is_found_and_shrunk() {
     let bug = Some(PlantedBug::ReqForgetsOnPipeLoss);
-    let plan = (1..100)
+    let plan = (1..200)
         .map(|seed| swarm::generate(seed, Layer::Proto))
         .find(|p| swarm::run_plan_with(p, bug).is_err())
-        .expect("the swarm finds the planted bug in seeds 1..100");
+        .expect("the swarm finds the planted bug in seeds 1..200");
     assert!(
         swarm::run_plan(&plan).is_ok(),
         "seed {} fails without the bug",

@@ -348,3 +348,15 @@ fn push_never_passes_over_an_attached_higher_priority_pull() {
     failover.push(recv(5, "far.s", "m~push.s~0~0"));
     judge(&failover).unwrap();
 }
+
+#[test]
+fn no_frame_crosses_more_devices_than_the_ttl_allows() {
+    // `c` has the default TTL, 8: a socket of its host may pass on at most 9 words.
+    let hops = |n: usize| {
+        let from = "c.s".to_owned();
+        vec![ev(1, "srv.s", What::Hops { from, hops: n })]
+    };
+    judge(&hops(9), false).unwrap();
+    let e = judge(&hops(10), false).unwrap_err();
+    assert!(e.contains("loop past TTL") && e.contains("TTL 8"), "{e}");
+}

@@ -52,6 +52,15 @@ fn every_scenario_runs_on_layer_2_or_is_declared_unsupported() {
     }
     // Exactly these are refused, for these reasons (matched by a phrase of each).
     let want: BTreeMap<&str, Vec<&str>> = [
+        ("device-loop", vec!["devices"]),
+        (
+            "half-open",
+            vec!["no keepalive", "without a FIN", "network drops"],
+        ),
+        (
+            "hostile-frames",
+            vec!["only through", "network drops", "sending host"],
+        ),
         ("link-faults", vec!["one-way link", "loss", "network drops"]),
         ("reconnect-storm", vec!["more hosts"]),
         ("priority-failover", vec!["no keepalive"]),

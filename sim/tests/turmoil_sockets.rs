@@ -93,26 +93,40 @@ fn rep_host(sim: &mut turmoil::Sim<'_>, name: &'static str, fabric: &Arc<Fabric>
     });
 }
 
+/// A simulation seeded `seed` with a REP host `srv` (see [`rep_host`]) on a new fabric:
+/// the simulation, the fabric and the log of the requests `srv` serves.
+fn with_rep_server(seed: u64) -> (turmoil::Sim<'static>, Arc<Fabric>, Log) {
+    let mut sim = sim(seed);
+    let fabric = Fabric::new();
+    let served = Log::default();
+    rep_host(&mut sim, "srv", &fabric, &served);
+    (sim, fabric, served)
+}
+
+/// Sets `req` to resend every 200 ms, connects it to `srv` and checks the first answer
+/// (`q-0`, from `srv`'s first incarnation).
+async fn resend_and_ask_first(req: &sp_net::Socket) -> turmoil::Result {
+    let mut o = req.protocol_options();
+    o.set_resend_interval(Some(Duration::from_millis(200)));
+    req.set_protocol_options(o);
+    req.dial("tcp://srv:5555").await?;
+    req.wait_for_pipes(1).await?;
+    assert_eq!(body(&req.request("q-0").await?), "srv#1:q-0");
+    Ok(())
+}
+
 fn body(m: &sp_net::Message) -> String {
     String::from_utf8_lossy(&m.body).into_owned()
 }
 
 #[test]
 fn reqrep_partition_resets_and_request_is_answered_after_repair() -> turmoil::Result {
-    let mut sim = sim(SEED);
-    let fabric = Fabric::new();
-    let served = Log::default();
-    rep_host(&mut sim, "srv", &fabric, &served);
+    let (mut sim, fabric, served) = with_rep_server(SEED);
     let f = fabric.clone();
     sim.client("cli", async move {
         let req = socket(&f, SocketType::Req, 1);
         fast_reconnect(&req);
-        let mut o = req.protocol_options();
-        o.set_resend_interval(Some(Duration::from_millis(200)));
-        req.set_protocol_options(o);
-        req.dial("tcp://srv:5555").await?;
-        req.wait_for_pipes(1).await?;
-        assert_eq!(body(&req.request("q-0").await?), "srv#1:q-0");
+        resend_and_ask_first(&req).await?;
 
         // A two-way partition: the connection is reset, the dialer is refused meanwhile.
         let reset = f.partition("srv", "cli");
@@ -138,19 +152,11 @@ fn reqrep_partition_resets_and_request_is_answered_after_repair() -> turmoil::Re
 
 #[test]
 fn reqrep_held_link_resends_and_takes_one_reply() -> turmoil::Result {
-    let mut sim = sim(SEED + 1);
-    let fabric = Fabric::new();
-    let served = Log::default();
-    rep_host(&mut sim, "srv", &fabric, &served);
+    let (mut sim, fabric, served) = with_rep_server(SEED + 1);
     let (f, log) = (fabric.clone(), served.clone());
     sim.client("cli", async move {
         let req = socket(&f, SocketType::Req, 2);
-        let mut o = req.protocol_options();
-        o.set_resend_interval(Some(Duration::from_millis(200)));
-        req.set_protocol_options(o);
-        req.dial("tcp://srv:5555").await?;
-        req.wait_for_pipes(1).await?;
-        assert_eq!(body(&req.request("q-0").await?), "srv#1:q-0");
+        resend_and_ask_first(&req).await?;
 
         // A short outage TCP rides out: segments are held, then delivered late.
         turmoil::hold("srv", "cli");
@@ -174,10 +180,7 @@ fn reqrep_held_link_resends_and_takes_one_reply() -> turmoil::Result {
 
 #[test]
 fn req_reconnects_after_server_crash_and_restart() -> turmoil::Result {
-    let mut sim = sim(SEED + 2);
-    let fabric = Fabric::new();
-    let served = Log::default();
-    rep_host(&mut sim, "srv", &fabric, &served);
+    let (mut sim, fabric, served) = with_rep_server(SEED + 2);
     let phase = Arc::new(AtomicUsize::new(0));
     let (f, p) = (fabric.clone(), phase.clone());
     sim.client("cli", async move {

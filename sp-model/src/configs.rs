@@ -252,6 +252,32 @@ pub fn pubsub() -> Spec {
     s
 }
 
+/// 1 PUB (3 publications on `a`, `b`, `ab`), 2 SUBs: `sub1` subscribed to `a` and `b`,
+/// whose user may unsubscribe `a` and subscribe it again at any moment, and `sub2` to
+/// `ab`. Faults: a broken link and one attach.
+pub fn pubsub_unsubscribe() -> Spec {
+    let mut sub1 = NodeSpec::new("sub1", SocketType::Sub, Role::Sink);
+    sub1.subscriptions = &[b"a", b"b"];
+    sub1.topic_flips = 2;
+    let mut sub2 = NodeSpec::new("sub2", SocketType::Sub, Role::Sink);
+    sub2.subscriptions = &[b"ab"];
+    let mut s = Spec::new(
+        "pub-sub (unsubscribe)",
+        vec![
+            NodeSpec::new("pub", SocketType::Pub, Role::Client { sends: 3 }),
+            sub1,
+            sub2,
+        ],
+        star(2),
+    );
+    s.faults = Faults {
+        detaches: 1,
+        attaches: 1,
+        ..Faults::default()
+    };
+    s
+}
+
 /// A raw BUS reflector between three cooked BUS nodes: two send one message each, all
 /// receive. Faults: one loss.
 pub fn bus() -> Spec {
@@ -302,11 +328,7 @@ pub fn pair() -> Spec {
 /// the second device must drop it (and so must `a` drop what `b` sends the other way).
 /// Each end sends two messages. Faults: a loss, a broken link and one attach.
 pub fn pair1_devices() -> Spec {
-    let raw = |name, to| {
-        let mut n = NodeSpec::new(name, SocketType::Pair1, Role::Forward { to });
-        n.raw = true;
-        n
-    };
+    let raw = |name, to| device_side(name, SocketType::Pair1, to);
     let mut s = Spec::new(
         "pair1 through 2 raw devices",
         vec![
@@ -333,6 +355,99 @@ pub fn pair1_devices() -> Spec {
     s
 }
 
+/// One side of a two-socket raw device: a raw node that hands what it receives to node
+/// `to`, the device's other socket.
+fn device_side(name: &'static str, socket_type: SocketType, to: u8) -> NodeSpec {
+    let mut n = NodeSpec::new(name, socket_type, Role::Forward { to });
+    n.raw = true;
+    n
+}
+
+/// REQ, a raw REP|raw REQ device, REP: the request crosses the device, which pushes its
+/// pipe's word onto the backtrace; the reply comes back by it, and the device pops the
+/// word to find the pipe. The REQ sends two requests. Faults: a loss.
+pub fn req_rep_device() -> Spec {
+    let mut s = Spec::new(
+        "req-rep through a raw device",
+        vec![
+            NodeSpec::new("req", SocketType::Req, Role::Client { sends: 2 }),
+            device_side("dev_rep", SocketType::Rep, 2),
+            device_side("dev_req", SocketType::Req, 1),
+            NodeSpec::new("rep", SocketType::Rep, Role::Server),
+        ],
+        vec![LinkSpec::new(0, 1), LinkSpec::new(2, 3)],
+    );
+    s.faults = Faults {
+        losses: 1,
+        ..Faults::default()
+    };
+    s.horizon = Duration::from_millis(250);
+    s
+}
+
+/// A TTL loop: REQ into device 1, whose raw REQ side feeds device 2, whose raw REQ side
+/// feeds device 1 again. No REP: the request goes round, one backtrace word more at each
+/// device, until a raw REP finds more than `max_ttl` (2) words and drops it. The REQ
+/// sends two requests (the second replaces the first) and resends within the horizon.
+/// Faults: a loss.
+pub fn req_rep_device_loop() -> Spec {
+    let mut s = Spec::new(
+        "req-rep device loop (TTL)",
+        vec![
+            NodeSpec::new("req", SocketType::Req, Role::Client { sends: 2 }),
+            device_side("d1_rep", SocketType::Rep, 2),
+            device_side("d1_req", SocketType::Req, 1),
+            device_side("d2_rep", SocketType::Rep, 4),
+            device_side("d2_req", SocketType::Req, 3),
+        ],
+        vec![
+            LinkSpec::new(0, 1),
+            LinkSpec::new(2, 3),
+            LinkSpec::new(4, 1),
+        ],
+    );
+    s.max_ttl = 2;
+    s.faults = Faults {
+        losses: 1,
+        ..Faults::default()
+    };
+    s.horizon = Duration::from_millis(250);
+    s
+}
+
+/// SURVEYOR through a raw RESPONDENT|raw SURVEYOR device to two RESPONDENTs, and a TTL
+/// loop: the device's raw SURVEYOR side also feeds a second device, whose raw SURVEYOR
+/// side feeds the first device's RESPONDENT side again, so each survey also goes round
+/// until a hop limit of 2 drops it. Two surveys (the second cancels the first). Faults: a
+/// loss.
+pub fn survey_device() -> Spec {
+    let mut s = Spec::new(
+        "surveyor through a raw device, with a loop",
+        vec![
+            NodeSpec::new("surveyor", SocketType::Surveyor, Role::Client { sends: 2 }),
+            device_side("d1_resp", SocketType::Respondent, 2),
+            device_side("d1_surv", SocketType::Surveyor, 1),
+            NodeSpec::new("resp1", SocketType::Respondent, Role::Server),
+            NodeSpec::new("resp2", SocketType::Respondent, Role::Server),
+            device_side("d2_resp", SocketType::Respondent, 6),
+            device_side("d2_surv", SocketType::Surveyor, 5),
+        ],
+        vec![
+            LinkSpec::new(0, 1),
+            LinkSpec::new(2, 3),
+            LinkSpec::new(2, 4),
+            LinkSpec::new(2, 5),
+            LinkSpec::new(6, 1),
+        ],
+    );
+    s.max_ttl = 2;
+    s.faults = Faults {
+        losses: 1,
+        ..Faults::default()
+    };
+    s
+}
+
 /// Every standard configuration.
 pub fn all() -> Vec<Spec> {
     vec![
@@ -348,8 +463,12 @@ pub fn all() -> Vec<Spec> {
         pipeline(),
         pipeline_fair(),
         pubsub(),
+        pubsub_unsubscribe(),
         bus(),
         pair(),
         pair1_devices(),
+        req_rep_device(),
+        req_rep_device_loop(),
+        survey_device(),
     ]
 }

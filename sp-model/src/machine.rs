@@ -54,6 +54,8 @@ pub enum Bug {
     BackoffNeverFires,
     /// Any node: its receive queue limit is raised to 64 whatever it was configured with.
     IgnoresQueueLimit,
+    /// SUB: unsubscribing is swallowed, so the topic stays in force.
+    SubIgnoresUnsubscribe,
     /// REQ or SURVEYOR with contexts: a reply (response) to one context's request
     /// (survey) is rewritten to carry the id of another context's, so it is delivered
     /// there.
@@ -188,6 +190,23 @@ impl Machine {
             Instant::ZERO
         } else {
             now
+        }
+    }
+
+    /// SUB: subscribes to `topic` (`on`) or unsubscribes from it; `false` if this is not
+    /// a SUB or the topic was not subscribed.
+    pub fn set_topic(&mut self, topic: &[u8], on: bool) -> bool {
+        let ignores = self.bug == Some(Bug::SubIgnoresUnsubscribe);
+        let AnyProtocol::Sub(s) = &mut self.proto else {
+            return false;
+        };
+        match on {
+            true => {
+                s.subscribe(topic);
+                true
+            }
+            false if ignores => true,
+            false => s.unsubscribe(topic).is_ok(),
         }
     }
 

@@ -75,6 +75,11 @@ pub enum Action {
         /// The user's context number (0 without contexts).
         ctx: u8,
     },
+    /// A SUB's user flips its first subscription: unsubscribes it, or subscribes it again.
+    FlipTopic {
+        /// The node.
+        node: u8,
+    },
     /// A server's user answers the request it received on one of its contexts.
     Reply {
         /// The node.
@@ -279,6 +284,12 @@ impl SpModel {
                 .wire_in
                 .push((link as u8, payload.clone()));
         }
+        if self.spec.nodes[receiver].socket_type == SocketType::Sub {
+            let in_force = self.topics_in_force(st, receiver);
+            if in_force.iter().any(|t| payload.starts_with(t)) {
+                st.nodes[receiver].user.admissible.push(payload.clone());
+            }
+        }
         let user = &mut st.nodes[receiver].user;
         user.handed_in = user.handed_in.saturating_add(1);
         st.nodes[receiver]
@@ -286,6 +297,28 @@ impl SpModel {
             .handle_message(st.now, pipe, payload);
         self.drain(st, receiver);
         self.unblock(st, link, dir);
+        Some(())
+    }
+
+    /// A SUB's subscriptions in force: its spec's, without the first while its user has
+    /// it unsubscribed.
+    fn topics_in_force(&self, st: &State, n: usize) -> Vec<&'static [u8]> {
+        let subs = self.spec.nodes[n].subscriptions;
+        let skip = usize::from(st.nodes[n].user.flips % 2 == 1);
+        subs.iter().skip(skip).copied().collect()
+    }
+
+    /// The SUB's user unsubscribes its first topic, or subscribes it again.
+    fn flip_topic(&self, st: &mut State, n: usize) -> Option<()> {
+        let spec = &self.spec.nodes[n];
+        let topic = spec.subscriptions.first()?;
+        let user = &st.nodes[n].user;
+        if user.flips >= spec.topic_flips {
+            return None;
+        }
+        let on = user.flips % 2 == 1;
+        st.nodes[n].machine.set_topic(topic, on).then_some(())?;
+        st.nodes[n].user.flips += 1;
         Some(())
     }
 
@@ -511,6 +544,7 @@ impl SpModel {
             Action::Send { node } => self.user_send(st, node.into()),
             Action::Recv { node, ctx } => self.user_recv(st, node.into(), ctx),
             Action::Reply { node, ctx } => self.user_reply(st, node.into(), ctx),
+            Action::FlipTopic { node } => self.flip_topic(st, node.into()),
         }
     }
 
@@ -531,6 +565,9 @@ impl SpModel {
             let node = i as u8;
             if matches!(n.role, Role::Client { .. }) {
                 out.push(Action::Send { node });
+            }
+            if n.topic_flips > 0 {
+                out.push(Action::FlipTopic { node });
             }
             for ctx in 0..n.context_slots() {
                 out.push(Action::Recv { node, ctx });
@@ -671,6 +708,14 @@ impl Model for SpModel {
             Action::Send { node: n } => format!("{} sends", node(n)),
             Action::Recv { node: n, ctx } => format!("{} receives{}", node(n), on(n, ctx)),
             Action::Reply { node: n, ctx } => format!("{} replies{}", node(n), on(n, ctx)),
+            Action::FlipTopic { node: n } => {
+                let topic = self.spec.nodes[usize::from(n)]
+                    .subscriptions
+                    .first()
+                    .map(|t| String::from_utf8_lossy(t).into_owned())
+                    .unwrap_or_default();
+                format!("{} flips its subscription to {topic:?}", node(n))
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use sp_proto::{AnyProtocol, Protocol, SocketType};
 use stateright::Property;
 
 use crate::model::SpModel;
-use crate::spec::{Role, Schedule, Spec};
+use crate::spec::{NodeSpec, Role, Schedule, Spec};
 use crate::state::{Got, State};
 
 /// REQ delivers only the reply to the request in progress, and at most one per request;
@@ -38,6 +38,10 @@ pub const PAIR_ONE_PEER: &str = "sp-pair 3: PAIR has at most one peer";
 /// A raw PAIR v1 device forwards only messages within its hop limit, adding one hop.
 pub const PAIR1_TTL: &str =
     "sp-pair 4: a PAIR v1 device forwards only within the TTL, adding one hop";
+/// A raw REQ/REP or SURVEYOR/RESPONDENT device forwards a request or survey only when its
+/// backtrace was within the hop limit, and adds exactly one word to it.
+pub const DEVICE_TTL: &str =
+    "sp-reqrep 4.3, sp-survey 4.3: a device forwards only within the TTL, adding one backtrace word";
 /// PULL's fair queue holds at most the receive queue length per pipe.
 pub const PULL_QUEUE_BOUNDED: &str =
     "sp-pipeline 4.1: PULL queues at most recv_queue messages per pipe";
@@ -82,12 +86,11 @@ pub fn all(spec: &Spec) -> Vec<Property<SpModel>> {
     if has(SocketType::Pair0) || has(SocketType::Pair1) {
         v.push(Property::always(PAIR_ONE_PEER, pair_one_peer));
     }
-    if spec
-        .nodes
-        .iter()
-        .any(|n| n.socket_type == SocketType::Pair1 && matches!(n.role, Role::Forward { .. }))
-    {
+    if spec.nodes.iter().any(pair1_device) {
         v.push(Property::always(PAIR1_TTL, pair1_ttl));
+    }
+    if spec.nodes.iter().any(backtrace_device_in) {
+        v.push(Property::always(DEVICE_TTL, device_ttl));
     }
     if has_role(|r| matches!(r, Role::Sink)) {
         v.push(Property::always(DROPS_COUNTED, drops_counted));
@@ -206,11 +209,11 @@ fn push_priority(m: &SpModel, st: &State) -> bool {
 }
 
 fn sub_filter_order(m: &SpModel, st: &State) -> bool {
-    nodes_of(m, st, SocketType::Sub).all(|(i, n)| {
-        let subs = m.spec.nodes[i].subscriptions;
+    nodes_of(m, st, SocketType::Sub).all(|(_, n)| {
         let mut last: Vec<(&[u8], u32)> = Vec::new();
         n.user.got.iter().all(|g| {
-            if !subs.iter().any(|s| g.body.starts_with(s)) {
+            // A subscription in force when it arrived matched it.
+            if !n.user.admissible.contains(&g.body) {
                 return false;
             }
             // "topic:publisher:k"
@@ -270,22 +273,59 @@ fn pair_one_peer(m: &SpModel, st: &State) -> bool {
 }
 
 /// A PAIR v1 payload's hop count and body.
-fn hops(payload: &[u8]) -> Option<(u32, &[u8])> {
+fn hops(payload: &[u8]) -> Option<(usize, &[u8])> {
     let word = payload.get(..4)?;
-    Some((u32::from_be_bytes(word.try_into().ok()?), &payload[4..]))
+    let count = u32::from_be_bytes(word.try_into().ok()?);
+    Some((usize::try_from(count).ok()?, &payload[4..]))
 }
 
 fn pair1_ttl(m: &SpModel, st: &State) -> bool {
-    let ttl = u32::from(m.spec.max_ttl);
+    forwards_within_ttl(m, st, pair1_device, hops)
+}
+
+/// Whether a node is one side of a raw PAIR v1 device.
+fn pair1_device(n: &NodeSpec) -> bool {
+    n.socket_type == SocketType::Pair1 && matches!(n.role, Role::Forward { .. })
+}
+
+/// Whether a node is the inward side of a backtrace device: a raw REP or RESPONDENT
+/// that hands what it receives to its device's other socket.
+fn backtrace_device_in(n: &NodeSpec) -> bool {
+    matches!(n.role, Role::Forward { .. })
+        && matches!(n.socket_type, SocketType::Rep | SocketType::Respondent)
+}
+
+/// The number of backtrace words at the front of `payload`, and the body after them.
+fn backtrace_words(payload: &[u8]) -> Option<(usize, &[u8])> {
+    let bt = backtrace(payload)?;
+    Some((bt.len() / 4, &payload[bt.len()..]))
+}
+
+fn device_ttl(m: &SpModel, st: &State) -> bool {
+    forwards_within_ttl(m, st, backtrace_device_in, backtrace_words)
+}
+
+/// Reads a forwarded payload's hop count (hop word or backtrace words) and its body.
+type HopReader = fn(&[u8]) -> Option<(usize, &[u8])>;
+
+/// The device rule shared by PAIR v1 and the backtrace devices: for every device side
+/// `f` that `inward` selects, everything the device's other socket sent came in at `f`
+/// (same body) with a hop count, as `hops` reads it, within `max_ttl`, and left with one
+/// hop more.
+fn forwards_within_ttl(
+    m: &SpModel,
+    st: &State,
+    inward: fn(&NodeSpec) -> bool,
+    hops: HopReader,
+) -> bool {
+    let ttl = usize::from(m.spec.max_ttl);
     m.spec.nodes.iter().enumerate().all(|(f, spec)| {
         let Role::Forward { to } = spec.role else {
             return true;
         };
-        if spec.socket_type != SocketType::Pair1 {
+        if !inward(spec) {
             return true;
         }
-        // Everything the device's other socket sent came in at `f` within the TTL, and
-        // left with one more hop.
         st.nodes[usize::from(to)]
             .user
             .wire_out

@@ -45,6 +45,9 @@ pub struct NodeSpec {
     pub role: Role,
     /// SUB only: its subscriptions.
     pub subscriptions: &'static [&'static [u8]],
+    /// SUB only: how many times its user may flip its first subscription (unsubscribe
+    /// it, subscribe it again, ...), at any moment.
+    pub topic_flips: u8,
     /// Contexts its user opens (REQ, REP, SURVEYOR, RESPONDENT); 0 uses only the default
     /// context. A client sends its `k`th message on context `k % contexts`; a server
     /// receives and answers on each.
@@ -62,6 +65,7 @@ impl NodeSpec {
             raw: false,
             role,
             subscriptions: &[],
+            topic_flips: 0,
             contexts: 0,
             bug: None,
         }

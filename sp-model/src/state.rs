@@ -68,6 +68,12 @@ pub struct User {
     /// Transmits that went to a lower-priority pipe while a higher-priority one could
     /// take the message.
     pub priority_inversions: u8,
+    /// SUB: how many times the user flipped its first subscription; odd while it is
+    /// unsubscribed.
+    pub flips: u8,
+    /// SUB: the payloads handed in that a subscription in force at that moment matched
+    /// (a SUB may deliver exactly these: topics changed later do not touch its queue).
+    pub admissible: Vec<Bytes>,
 }
 
 /// One link: a pipe between two nodes, with a FIFO per direction (direction 0 carries

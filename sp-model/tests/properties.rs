@@ -153,6 +153,14 @@ fn sub_ignoring_its_subscriptions_is_caught() {
 }
 
 #[test]
+fn sub_ignoring_an_unsubscribe_is_caught() {
+    expect_counterexample(
+        configs::pubsub_unsubscribe().with_bug("sub1", Bug::SubIgnoresUnsubscribe),
+        SUB_FILTER_ORDER,
+    );
+}
+
+#[test]
 fn bus_echo_is_caught() {
     expect_counterexample(
         configs::bus().with_bug("reflector", Bug::BusEchoes),
@@ -197,6 +205,22 @@ fn pair1_device_ignoring_its_ttl_is_caught() {
     expect_counterexample(
         configs::pair1_devices().with_bug("d2a", Bug::IgnoresTtl),
         PAIR1_TTL,
+    );
+}
+
+#[test]
+fn req_rep_device_loop_past_its_ttl_is_caught() {
+    expect_counterexample(
+        configs::req_rep_device_loop().with_bug("d1_rep", Bug::IgnoresTtl),
+        DEVICE_TTL,
+    );
+}
+
+#[test]
+fn survey_device_loop_past_its_ttl_is_caught() {
+    expect_counterexample(
+        configs::survey_device().with_bug("d1_resp", Bug::IgnoresTtl),
+        DEVICE_TTL,
     );
 }
 

@@ -172,7 +172,10 @@ async fn run_rounds(settings: &Settings, with_client: bool) -> Result<(), DemoEr
         settings.interval.as_millis(),
         daemon.dial_url()
     );
-    let mut client = with_client.then(|| Client::new(&settings.site, settings.deadline));
+    let mut client = match with_client {
+        true => Some(Client::new(&settings.site, settings.deadline)?),
+        false => None,
+    };
     let mut known = ServiceMap::new();
     let mut out = std::io::stdout();
     let mut number = 0;

@@ -27,6 +27,7 @@ use sp_proto::{
 use crate::error::Error;
 
 use crate::stats::{Count, PipeEvent, PipeStats, SocketStats};
+use crate::transport::tls::PeerCertificates;
 
 /// What a pipe task needs to find its slot and be woken.
 #[derive(Debug)]
@@ -45,6 +46,8 @@ pub(crate) struct PipeSlot {
     pub(crate) wake_reader: Arc<Notify>,
     /// Traffic counters of this pipe.
     pub(crate) stats: PipeStats,
+    /// The certificates the peer presented in a TLS handshake.
+    pub(crate) peer_certificates: Option<PeerCertificates>,
 }
 
 /// The mutable state of one socket.
@@ -328,6 +331,7 @@ impl Shared {
         &self,
         info: PipeInfo,
         peer: &str,
+        peer_certificates: Option<PeerCertificates>,
     ) -> Result<(PipeId, Arc<Notify>, Arc<Notify>), AttachError> {
         let now = self.now();
         let mut st = self.lock();
@@ -355,6 +359,7 @@ impl Shared {
                     peer: peer.to_owned(),
                     ..PipeStats::default()
                 },
+                peer_certificates: peer_certificates.clone(),
             }),
         );
         st.stats.pipes_added += 1;
@@ -366,6 +371,7 @@ impl Shared {
         self.send_pipe_event(PipeEvent::Added {
             pipe: id,
             peer: peer.to_owned(),
+            peer_certificates,
         });
         self.wake(w);
         Ok((id, wake_writer, wake_reader))

@@ -153,4 +153,7 @@ pub enum TlsError {
     /// rustls refused the configuration.
     #[error("TLS configuration refused: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The client certificate verifier could not be built from the CA certificates.
+    #[error("cannot verify client certificates: {0}")]
+    Verifier(String),
 }

@@ -14,6 +14,7 @@ use crate::core::{AttachError, ReadState, Shared, SharedRef};
 use crate::future::BoxFuture;
 use crate::stats::Count;
 use crate::sync::Notify;
+use crate::transport::tls::PeerCertificates;
 
 /// How a connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,8 @@ pub(crate) trait MsgWrite: Send {
 pub(crate) struct Established {
     /// The peer's address, for logs and pipe statistics.
     pub(crate) peer: String,
+    /// The certificates the peer presented in a TLS handshake (tls+tcp, wss).
+    pub(crate) peer_certificates: Option<PeerCertificates>,
     /// The receiving side.
     pub(crate) reader: Box<dyn MsgRead>,
     /// The sending side.
@@ -69,11 +72,12 @@ pub(crate) struct Established {
 pub(crate) async fn run(shared: SharedRef, conn: Established, info: PipeInfo) -> (PipeEnd, bool) {
     let Established {
         peer,
+        peer_certificates,
         reader,
         writer,
     } = conn;
     let peer = peer.as_str();
-    let (id, wake_writer, wake_reader) = match shared.attach_pipe(info, peer) {
+    let (id, wake_writer, wake_reader) = match shared.attach_pipe(info, peer, peer_certificates) {
         Ok(x) => x,
         Err(AttachError::Closed) => return (PipeEnd::SocketClosed, false),
         Err(AttachError::Refused(e)) => {

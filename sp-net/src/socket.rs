@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sp_proto::wire::MaxRecvSize;
-use sp_proto::{AnyProtocol, Config, Message, PipeInfo, Priority, Protocol, SocketType};
+use sp_proto::{AnyProtocol, Config, Message, PipeId, PipeInfo, Priority, Protocol, SocketType};
 use tokio::task::JoinHandle;
 
 use crate::core::{Shared, SharedRef};
@@ -13,7 +13,7 @@ use crate::endpoint::{self, EndpointConfig, Env};
 use crate::error::Error;
 use crate::readiness::{ChangeWatch, Readiness, ReadinessProbe};
 use crate::stats::Statistics;
-use crate::transport::tls::TlsConfig;
+use crate::transport::tls::{PeerCertificates, TlsConfig};
 use crate::transport::{Network, StreamOptions, TokioNetwork, WsPing};
 use crate::url::IntoUrl;
 
@@ -52,6 +52,8 @@ pub struct SocketOptions {
     /// Connections one listener keeps open at once (default 1024). A connection accepted
     /// beyond it is closed at once and counted in
     /// [`SocketStats::connections_refused`](crate::stats::SocketStats::connections_refused).
+    /// On `ws://`/`wss://` it counts upgraded connections, and the first listener's value
+    /// on a port also bounds the HTTP upgrades in flight on that port.
     pub max_connections: usize,
 }
 
@@ -524,6 +526,15 @@ impl Socket {
             .values()
             .map(|s| s.stats.clone())
             .collect()
+    }
+
+    /// The certificate chain the peer of `pipe` presented in its TLS handshake
+    /// (tls+tcp and wss), for authorizing a peer by its certificate: a received
+    /// [`Message::pipe`] names the pipe it came from. `None` for other transports, for a
+    /// client that presented none, and once the pipe is gone.
+    pub fn peer_certificates(&self, pipe: PipeId) -> Option<PeerCertificates> {
+        let st = self.inner.shared.lock();
+        st.pipes.get(&pipe)?.peer_certificates.clone()
     }
 
     /// Number of attached pipes.

@@ -2,6 +2,8 @@
 
 use sp_proto::{PipeId, ProtoStats};
 
+use crate::transport::tls::PeerCertificates;
+
 /// Counters of the driver (connections), kept beside the protocol's.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SocketStats {
@@ -15,15 +17,18 @@ pub struct SocketStats {
     pub connects: u64,
     /// Failed outgoing connection attempts.
     pub connect_failures: u64,
-    /// Handshakes refused (bad header, wrong peer type, timeout).
+    /// Handshakes refused or failed (bad header, wrong peer type, timeout, TLS, a
+    /// refused WebSocket upgrade; on a shared `ws://` port, one whose path is not known
+    /// counts on every socket listening on the port).
     pub handshake_failures: u64,
     /// Connections closed for a framing error (oversize, bad IPC type byte).
     pub frame_errors: u64,
     /// Pipes refused by the protocol (PAIR already has its peer).
     pub pipes_refused: u64,
     /// Incoming connections closed at once because their listener already had
-    /// [`SocketOptions::max_connections`](crate::SocketOptions::max_connections) open
-    /// (also counted in `accepts`).
+    /// [`SocketOptions::max_connections`](crate::SocketOptions::max_connections) open,
+    /// or their `ws://` port that many HTTP upgrades in flight (also counted in
+    /// `accepts`).
     pub connections_refused: u64,
     /// Pipes closed because their peer fell silent: no answer within the WebSocket ping
     /// timeout ([`SocketOptions::ws_ping`](crate::SocketOptions::ws_ping)), or the
@@ -120,6 +125,10 @@ pub enum PipeEvent {
         pipe: PipeId,
         /// The peer's address.
         peer: String,
+        /// The certificate chain the peer presented in the TLS handshake (tls+tcp and
+        /// wss; a client presents one only to a listener that asks, see
+        /// [`ClientAuth`](crate::transport::tls::ClientAuth)).
+        peer_certificates: Option<PeerCertificates>,
     },
     /// A pipe left the socket; its final counters.
     Removed {

@@ -1,14 +1,43 @@
 //! Typed sockets: one type per protocol, exposing only the operations that protocol
 //! supports, so misuse (receiving on a PUB, sending on a SUB, `request` on a REP) fails at
 //! compile time. Each wraps a [`Socket`], reachable with `as_socket`/`into_socket` for
-//! anything not covered here.
+//! anything not covered here. Each has a [`Builder`] (`Surveyor::builder()`) that sets
+//! every option its protocol reads in one chain.
+//!
+//! ```
+//! use std::time::Duration;
+//! use sp_net::typed::{Respondent, Surveyor};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), sp_net::Error> {
+//! let surveyor = Surveyor::builder()
+//!     .deadline(Duration::from_millis(200))
+//!     .recv_timeout(Duration::from_millis(50))
+//!     .build()?;
+//! let ep = surveyor.listen("inproc://typed-builder-doc").await?;
+//! let respondent = Respondent::builder().build()?;
+//! respondent.dial(ep.url()).await?;
+//! surveyor.wait_for_pipes(1).await?;
+//! let mut survey = surveyor.survey("who is there?").await?;
+//! let question = respondent.recv().await?;
+//! respondent.send(format!("me, asked {:?}", question.body)).await?;
+//! let answer = survey.next().await?.expect("one answer before the deadline");
+//! assert!(answer.body.starts_with(b"me"));
+//! // The deadline (not the 50 ms receive timeout) ends the survey.
+//! assert!(survey.next().await?.is_none());
+//! # Ok(()) }
+//! ```
 
-use sp_proto::{Message, SocketType};
+mod builder;
+pub use builder::{Builder, TypedSocket};
+
+use sp_proto::{Message, PipeId, SocketType};
 
 use crate::context::{Context, Survey};
 use crate::error::Error;
 use crate::socket::{Endpoint, Socket, SocketOptions};
-use crate::stats::{PipeEvent, Statistics};
+use crate::stats::{PipeEvent, PipeStats, Statistics};
+use crate::transport::tls::PeerCertificates;
 use crate::url::IntoUrl;
 
 macro_rules! typed_socket {
@@ -17,7 +46,21 @@ macro_rules! typed_socket {
         #[derive(Clone, Debug)]
         pub struct $name(Socket);
 
+        impl builder::sealed::Sealed for $name {}
+
+        impl TypedSocket for $name {
+            const SOCKET_TYPE: SocketType = $t;
+            fn from_socket(socket: Socket) -> Self {
+                Self(socket)
+            }
+        }
+
         impl $name {
+            /// A builder for this socket, with every option its protocol reads.
+            pub fn builder() -> Builder<Self> {
+                Builder::default()
+            }
+
             /// A new socket.
             ///
             /// # Panics
@@ -43,6 +86,22 @@ macro_rules! typed_socket {
                 self.0.wait_for_pipes(n).await
             }
 
+            /// Waits until at most `n` pipes are attached.
+            pub async fn wait_for_pipes_at_most(&self, n: usize) -> Result<(), Error> {
+                self.0.wait_for_pipes_at_most(n).await
+            }
+
+            /// The certificate chain the peer of `pipe` presented in its TLS handshake
+            /// (see [`Socket::peer_certificates`]).
+            pub fn peer_certificates(&self, pipe: PipeId) -> Option<PeerCertificates> {
+                self.0.peer_certificates(pipe)
+            }
+
+            /// Number of attached pipes.
+            pub fn pipe_count(&self) -> usize {
+                self.0.pipe_count()
+            }
+
             /// Current options.
             pub fn options(&self) -> SocketOptions {
                 self.0.options()
@@ -56,6 +115,11 @@ macro_rules! typed_socket {
             /// Statistics.
             pub fn stats(&self) -> Statistics {
                 self.0.stats()
+            }
+
+            /// Counters of every attached pipe (see [`Socket::pipe_stats`]).
+            pub fn pipe_stats(&self) -> Vec<PipeStats> {
+                self.0.pipe_stats()
             }
 
             /// Pipe events: added, removed, failed handshakes (see [`Socket::pipe_events`]).

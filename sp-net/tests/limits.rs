@@ -1,11 +1,13 @@
 //! Resource limits over real loopback sockets: a listener keeps at most
 //! `SocketOptions::max_connections` connections; more are closed at once (before any SP
-//! header is sent) and counted, and a freed slot is usable again.
+//! header is sent) and counted, and a freed slot is usable again. A `ws://` port runs at
+//! most as many HTTP upgrades at once, so connections that never finish their request
+//! cannot pile up.
 
 use std::time::Duration;
 
 use sp_net::{Socket, SocketOptions, SocketType};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -115,6 +117,51 @@ async fn refused_dialer_gets_in_when_a_slot_frees() {
         }
         second.send("through").await.unwrap();
         assert_eq!(pull.recv().await.unwrap().body, "through");
+    })
+    .await
+    .expect("timed out");
+}
+
+#[tokio::test]
+async fn ws_port_closes_connections_beyond_its_upgrades_in_flight() {
+    tokio::time::timeout(LIMIT, async {
+        let rep = Socket::new(SocketType::Rep);
+        rep.set_options(SocketOptions {
+            max_connections: 2,
+            ..SocketOptions::default()
+        });
+        let ep = rep.listen("ws://127.0.0.1:0/").await.unwrap();
+        let port = ep.url().port().unwrap();
+        let addr = format!("127.0.0.1:{port}");
+
+        // Two connections that start their request and stall hold both upgrade slots
+        // (the port accepts in connection order, so they are in before the third).
+        let request = format!(
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: rep.sp.nanomsg.org\r\n\r\n"
+        );
+        let (first_half, second_half) = request.split_at(20);
+        let mut stalled = TcpStream::connect(&addr).await.unwrap();
+        stalled.write_all(first_half.as_bytes()).await.unwrap();
+        let _stalled_too = TcpStream::connect(&addr).await.unwrap();
+
+        // A third is closed unread, without an answer, and counted.
+        assert_eq!(first_bytes(&addr).await, b"");
+        let s = rep.stats().socket;
+        assert_eq!((s.connections_refused, s.accepts), (1, 1), "{s:?}");
+
+        // The first stalled request completes: it becomes a pipe and frees its slot ...
+        stalled.write_all(second_half.as_bytes()).await.unwrap();
+        let mut answer = [0u8; 12];
+        stalled.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 101");
+        rep.wait_for_pipes(1).await.unwrap();
+
+        // ... which a real dialer then gets through.
+        let req = Socket::new(SocketType::Req);
+        req.dial(ep.url()).await.unwrap();
+        rep.wait_for_pipes(2).await.unwrap();
+        let s = rep.stats().socket;
+        assert_eq!((s.connections_refused, s.accepts), (1, 3), "{s:?}");
     })
     .await
     .expect("timed out");

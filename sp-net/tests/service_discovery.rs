@@ -148,7 +148,7 @@ async fn client_fails_over_to_priority_2_and_back() {
         assert_eq!(round.map.len(), 2);
         assert_eq!(round.map[&ny("near")], local.address());
 
-        let mut client = Client::new(LOCAL_SITE, SETTLE);
+        let mut client = Client::new(LOCAL_SITE, SETTLE).unwrap();
         client.update(&round.map).await.unwrap();
         assert_eq!(client.priority_of(&ny("near")), Some(1));
         assert_eq!(client.priority_of(&ldn("far")), Some(2));

@@ -556,36 +556,37 @@ fn fails(args: &[&str], code: i32, stderr: &str) {
 
 #[test]
 fn command_line_errors() {
-    fails(
-        &["--pull", "-l", "1", "--frobnicate"],
-        1,
-        &format!("{BIN}: Unknown option ``--frobnicate''\n"),
-    );
-    fails(
-        &["--pull", "-l", "1", "-z"],
-        1,
-        &format!("{BIN}: Unknown option ``-z''\n"),
-    );
-    fails(
-        &["--pull", "-l", "1", "extra"],
-        1,
-        &format!("{BIN}: Unexpected argument ``extra''\n"),
-    );
-    fails(
-        &["--push", "--pull", "-l", "1"],
-        1,
-        &format!("{BIN}: Option --pull conflicts with the following options:\n    --push \n"),
-    );
-    fails(
-        &["--pull", "--bind"],
-        1,
-        &format!("{BIN}: Option --bind requires an argument\n"),
-    );
-    fails(
-        &["--pull", "-l", "1", "--recv-timeout=abc"],
-        1,
-        &format!("{BIN}: Option --recv-timeout=abc requires float point argument\n"),
-    );
+    // Each bad command line and what spcat says after its name (exit code 1).
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--pull", "-l", "1", "--frobnicate"],
+            "Unknown option ``--frobnicate''\n",
+        ),
+        (&["--pull", "-l", "1", "-z"], "Unknown option ``-z''\n"),
+        (
+            &["--pull", "-l", "1", "extra"],
+            "Unexpected argument ``extra''\n",
+        ),
+        (
+            &["--push", "--pull", "-l", "1"],
+            "Option --pull conflicts with the following options:\n    --push \n",
+        ),
+        (
+            &["--pull", "--bind"],
+            "Option --bind requires an argument\n",
+        ),
+        (
+            &["--pull", "-l", "1", "--recv-timeout=abc"],
+            "Option --recv-timeout=abc requires float point argument\n",
+        ),
+        (
+            &["--push", "-l", "1"],
+            "Option --push requires at least one of the following options:\n    --data\n    -D\n    --file\n    -F\n",
+        ),
+    ];
+    for (argv, message) in cases {
+        fails(argv, 1, &format!("{BIN}: {message}"));
+    }
     let no_type = spcat(&["--bind", "tcp://127.0.0.1:0"]).finish();
     assert_eq!(no_type.status.code(), Some(1));
     assert!(
@@ -604,11 +605,6 @@ fn command_line_errors() {
         )),
         "{}",
         no_endpoint.stderr
-    );
-    fails(
-        &["--push", "-l", "1"],
-        1,
-        &format!("{BIN}: Option --push requires at least one of the following options:\n    --data\n    -D\n    --file\n    -F\n"),
     );
     fails(
         &["--push", "-l", "1", "-F", "/nonexistent/spcat"],

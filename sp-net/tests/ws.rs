@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use sp_net::stats::PipeEvent;
 use sp_net::{Error, Socket, SocketOptions, SocketType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -181,9 +182,11 @@ async fn upgrade_answers_e14_e15() {
             s.read_to_end(&mut body).await.unwrap();
             assert!(!body.is_empty(), "a reason in the body");
         }
-        // The 404s are not the socket's; the five other refusals after routing are.
+        // Every refusal is counted: the five after routing on the path's socket, the
+        // 404s and the unreadable requests on every socket of the port (here only one).
         let stats = rep.stats().socket;
-        assert_eq!(stats.handshake_failures, 5, "{stats:?}");
+        assert_eq!(stats.handshake_failures, 9, "{stats:?}");
+        assert_eq!(stats.accepts, 12, "{stats:?}");
         assert_eq!(rep.pipe_count(), 3);
     })
     .await
@@ -253,6 +256,12 @@ async fn handshake_timeout_applies_to_both_sides() {
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf).await;
         assert!(started.elapsed() >= Duration::from_millis(150));
+        // ... and counted, though its path was never known.
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        while rep.stats().socket.handshake_failures == 0 {
+            tick.tick().await;
+        }
+        assert_eq!(rep.stats().socket.accepts, 1);
         // Client: a server that accepts and never answers is given up on.
         let raw = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = raw.local_addr().unwrap().port();
@@ -260,7 +269,6 @@ async fn handshake_timeout_applies_to_both_sides() {
         req.set_options(quick);
         req.dial(&format!("ws://127.0.0.1:{port}/")).await.unwrap();
         let (_silent, _) = raw.accept().await.unwrap();
-        let mut tick = tokio::time::interval(Duration::from_millis(10));
         while req.stats().socket.handshake_failures == 0 {
             tick.tick().await;
         }
@@ -453,6 +461,72 @@ async fn path_routing_on_one_port() {
                 Err(_) => tick.tick().await,
             };
         };
+    })
+    .await
+    .unwrap();
+}
+
+/// The next `HandshakeFailed` reason among `events`.
+async fn next_failure(events: &mut tokio::sync::broadcast::Receiver<PipeEvent>) -> String {
+    loop {
+        if let PipeEvent::HandshakeFailed { reason, dialed, .. } = events.recv().await.unwrap() {
+            assert!(!dialed);
+            return reason;
+        }
+    }
+}
+
+#[tokio::test]
+async fn refusals_before_routing_count_once_on_each_socket_of_the_port() {
+    tokio::time::timeout(LIMIT, async {
+        // Socket `a` listens at two paths of the port, `b` at a third.
+        let a = Socket::new(SocketType::Rep);
+        let mut a_events = a.pipe_events();
+        let ep = a.listen("ws://127.0.0.1:0/a").await.unwrap();
+        let port = ep.url().port().unwrap();
+        let _ep_a2 = a
+            .listen(&format!("ws://127.0.0.1:{port}/a2"))
+            .await
+            .unwrap();
+        let b = Socket::new(SocketType::Pull);
+        let mut b_events = b.pipe_events();
+        let _ep_b = b.listen(&format!("ws://127.0.0.1:{port}/b")).await.unwrap();
+
+        // An unknown path and an unreadable request: no socket is named, so each socket
+        // of the port counts each once, with the reason.
+        let (head, _s) = upgrade(
+            port,
+            &request("/nobody", port, "Upgrade", Some("rep.sp.nanomsg.org")),
+        )
+        .await;
+        assert_eq!(status_line(&head), "HTTP/1.1 404 Not Found");
+        for events in [&mut a_events, &mut b_events] {
+            let reason = next_failure(events).await;
+            assert!(
+                reason.starts_with("WebSocket upgrade: refused with 404 Not Found")
+                    && reason.contains("/nobody"),
+                "{reason}"
+            );
+        }
+        let (head, _s) = upgrade(port, "GET /a HTTP/1.1\r\nbroken header\r\n\r\n").await;
+        assert_eq!(status_line(&head), "HTTP/1.1 400 Bad Request");
+        for events in [&mut a_events, &mut b_events] {
+            let reason = next_failure(events).await;
+            assert!(reason.contains("400 Bad Request"), "{reason}");
+        }
+        // A refusal at a known path counts on its socket only.
+        let (head, _s) = upgrade(
+            port,
+            &request("/b", port, "Upgrade", Some("rep.sp.nanomsg.org")),
+        )
+        .await;
+        assert_eq!(status_line(&head), "HTTP/1.1 400 Incompatible Socket Type");
+        let reason = next_failure(&mut b_events).await;
+        assert!(reason.contains("400 Incompatible Socket Type"), "{reason}");
+
+        let (sa, sb) = (a.stats().socket, b.stats().socket);
+        assert_eq!((sa.accepts, sa.handshake_failures), (2, 2), "{sa:?}");
+        assert_eq!((sb.accepts, sb.handshake_failures), (3, 3), "{sb:?}");
     })
     .await
     .unwrap();

@@ -7,7 +7,7 @@
 //! never resets and never randomises; NNG randomises over `[0, cur)`, which can retry at
 //! once. `max == min` gives a fixed interval; jitter can be switched off for tests.
 
-use std::time::Duration;
+use core::time::Duration;
 
 use crate::rng::Rng;
 use crate::time::Instant;

@@ -5,7 +5,7 @@
 //! [`AnyProtocol`](crate::AnyProtocol), which answers for the other types that they have
 //! no contexts; a driver therefore never needs to know which protocol it runs.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
 
 use crate::message::Message;
 use crate::protocol::{RecvError, SendError};

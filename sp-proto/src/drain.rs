@@ -32,7 +32,7 @@
 //! assert!(push.is_drained());
 //! ```
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 use crate::pipes::PipeId;
 use crate::protocol::{Event, Protocol, Transmit};

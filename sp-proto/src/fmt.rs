@@ -1,5 +1,8 @@
 //! Byte formatting for traces, snapshots and `Debug` output.
 
+use alloc::format;
+use alloc::string::String;
+
 /// Formats bytes as lowercase hex pairs separated by spaces.
 pub fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 3);
@@ -15,8 +18,8 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Debug-formats a byte string as text when printable, hex otherwise.
 pub(crate) struct BytesDisplay<'a>(pub(crate) &'a [u8]);
 
-impl std::fmt::Debug for BytesDisplay<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for BytesDisplay<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         if self.0.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
             write!(f, "{:?}", String::from_utf8_lossy(self.0))
         } else {

@@ -1,7 +1,7 @@
 //! The shared receive side: per-pipe queues served by fair queueing over receive
 //! priorities, with pause/resume flow control towards the driver.
 
-use std::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
 
 use crate::message::Message;
 use crate::pipes::{PipeId, Priority, PriorityRing};
@@ -85,7 +85,7 @@ impl Inbound {
 
     /// Registers a pipe not registered yet, with its receive priority; one already
     /// registered (and not removed) is refused as a duplicate. The pipe handling of a
-    /// socket that receives from every pipe alike (PULL, SUB).
+    /// socket that receives from every pipe alike (PULL, SUB: see `receive_only_pipes!`).
     pub(crate) fn add_new_pipe(
         &mut self,
         pipe: PipeId,
@@ -247,7 +247,7 @@ mod tests {
             ev.drain(..).collect::<Vec<_>>(),
             [Event::PausePipe(p(1)), Event::PausePipe(p(2))]
         );
-        let order: Vec<_> = std::iter::from_fn(|| q.pop(&mut ev))
+        let order: Vec<_> = core::iter::from_fn(|| q.pop(&mut ev))
             .map(|(_, m)| m.body)
             .collect();
         assert_eq!(order, ["a0", "b0", "a1", "b1", "low"]);
@@ -269,7 +269,7 @@ mod tests {
         q.add_pipe(p(1), Priority::DEFAULT);
         q.push(p(1), Message::from("new"), &mut stats, &mut ev);
         assert_eq!(q.len(), 2);
-        let got: Vec<_> = std::iter::from_fn(|| q.pop(&mut ev))
+        let got: Vec<_> = core::iter::from_fn(|| q.pop(&mut ev))
             .map(|(_, m)| m.body)
             .collect();
         assert_eq!(got, ["old", "new"]);

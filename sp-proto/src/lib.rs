@@ -27,7 +27,19 @@
 //! let t = push.poll_transmit().unwrap();
 //! assert_eq!((t.pipe, &t.msg.body[..]), (pipe, &b"job"[..]));
 //! ```
+//!
+//! ## `no_std`
+//!
+//! The crate is `#![no_std]` with `alloc` when built without its default `std` feature
+//! (`default-features = false`): everything above works the same, for an embedder's
+//! own I/O stack on a target without an operating system (a heap allocator is needed).
+//! `std` only switches on the `std` features of `bytes` and `thiserror`; the error
+//! types implement `core::error::Error` (the same trait as `std::error::Error`) either
+//! way.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+
+extern crate alloc;
 
 pub mod backoff;
 pub mod context;

@@ -3,6 +3,8 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::pipes::PipeId;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// One SP message.
 ///
@@ -58,8 +60,8 @@ impl Message {
     }
 }
 
-impl std::fmt::Debug for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Message {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let mut s = f.debug_struct("Message");
         if !self.header.is_empty() {
             s.field("header", &crate::fmt::hex(&self.header));

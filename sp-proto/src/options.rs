@@ -1,7 +1,7 @@
 //! Protocol options shared by every state machine, with nanomsg-compatible meanings,
 //! DESIGN.md's defaults, and validated setters.
 
-use std::time::Duration;
+use core::time::Duration;
 
 use crate::wire::backtrace::DEFAULT_MAX_TTL;
 

@@ -3,14 +3,15 @@
 //! (PULL, REP, SUB, ...), and the fan-out set of the senders that write every message to
 //! every pipe (PUB, BUS, SURVEYOR).
 
-use std::collections::{BTreeMap, VecDeque};
-use std::fmt;
+use alloc::collections::{BTreeMap, VecDeque};
+use core::fmt;
 
 use crate::message::Message;
 use crate::proto::Core;
 use crate::protocol::PipeRefused;
 use crate::rng::Rng;
 use crate::stats::DropReason;
+use alloc::vec::Vec;
 
 /// Identifies one pipe (one connection to one peer) within a socket.
 ///
@@ -56,7 +57,7 @@ impl fmt::Display for PipeId {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PipeIdAllocator {
     next: u32,
-    in_use: std::collections::BTreeSet<u32>,
+    in_use: alloc::collections::BTreeSet<u32>,
 }
 
 impl PipeIdAllocator {
@@ -437,7 +438,7 @@ pub(crate) mod tests {
         let ids: Vec<_> = (0..100).map(|_| a.allocate()).collect();
         let ids_b: Vec<_> = (0..100).map(|_| b.allocate()).collect();
         assert_eq!(ids, ids_b);
-        let set: std::collections::BTreeSet<_> = ids.iter().collect();
+        let set: alloc::collections::BTreeSet<_> = ids.iter().collect();
         assert_eq!(set.len(), 100);
         // Wrap-around skips 0 and live ids.
         let mut w = PipeIdAllocator {

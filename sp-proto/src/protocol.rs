@@ -164,8 +164,8 @@ pub struct SendError {
     pub msg: Message,
 }
 
-impl std::fmt::Debug for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for SendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "SendError({:?}, {:?})", self.kind, self.msg)
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! The wire id is `protocol * 16 + role`, sent big-endian in the connection header.
 
-use std::fmt;
+use core::fmt;
 
 /// One SP socket type (protocol and role).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -7,35 +7,34 @@
 //! `sent`, `queued`...), and its meaning is given next to the name in each table.
 
 use crate::context::ContextId;
-use crate::options::Options;
 use crate::proto::AnyProtocol;
 use crate::protocol::{Protocol, RecvError};
 use crate::time::Instant;
 
-/// The table that describes `p`, by role name (the file `spec/tables/<role>.toml`), or
-/// `None` for a mode no table covers (raw REQ/REP/RESPONDENT/BUS/SUB/PAIR, PAIR v1 with one
-/// peer).
+/// The table that describes `p`, by role name (the file `spec/tables/<role>.toml`). Every
+/// socket type and mode has one; the `Option` leaves room for a mode added without a table.
 pub fn table_role(p: &AnyProtocol) -> Option<&'static str> {
     let raw = p.is_raw();
     Some(match p {
-        AnyProtocol::Req(_) if !raw => "req",
-        AnyProtocol::Rep(_) if !raw => "rep",
-        AnyProtocol::Respondent(_) if !raw => "respondent",
+        AnyProtocol::Req(_) if raw => "req-raw",
+        AnyProtocol::Req(_) => "req",
+        AnyProtocol::Rep(_) if raw => "rep-raw",
+        AnyProtocol::Rep(_) => "rep",
+        AnyProtocol::Respondent(_) if raw => "respondent-raw",
+        AnyProtocol::Respondent(_) => "respondent",
         AnyProtocol::Surveyor(_) => "surveyor",
         // Raw PUSH, PULL, PUB and PAIR v0 differ only in keeping the user's header.
         AnyProtocol::Push(_) => "push",
         AnyProtocol::Pull(_) => "pull",
         AnyProtocol::Pub(_) => "pub",
         AnyProtocol::Pair0(_) => "pair0",
-        AnyProtocol::Sub(_) if !raw => "sub",
-        AnyProtocol::Bus(_) if !raw => "bus",
-        AnyProtocol::Pair1(_) if !raw && polyamorous(p.options()) => "pair1",
-        _ => return None,
+        // Raw SUB differs only in not filtering, raw BUS only in its send: their rows are
+        // in the same tables, under the `raw-` guards.
+        AnyProtocol::Sub(_) => "sub",
+        AnyProtocol::Bus(_) => "bus",
+        AnyProtocol::Pair1(pair) if pair.is_polyamorous() => "pair1",
+        AnyProtocol::Pair1(_) => "pair1-mono",
     })
-}
-
-fn polyamorous(o: &Options) -> bool {
-    o.pair1_polyamorous
 }
 
 /// What `recv` would answer at `now`, found on a copy.
@@ -48,6 +47,18 @@ fn would_recv(p: &AnyProtocol, now: Instant) -> Result<(), RecvError> {
 /// when no table covers it.
 pub fn state_class(p: &AnyProtocol, now: Instant) -> Option<&'static str> {
     table_role(p)?;
+    if p.is_raw()
+        && matches!(
+            p,
+            AnyProtocol::Req(_)
+                | AnyProtocol::Rep(_)
+                | AnyProtocol::Respondent(_)
+                | AnyProtocol::Surveyor(_)
+        )
+    {
+        // A raw REQ, REP, RESPONDENT or SURVEYOR keeps no request or survey state.
+        return Some("raw");
+    }
     Some(match p {
         // idle / held / sent / replied, for the default context.
         AnyProtocol::Req(r) => {
@@ -66,7 +77,6 @@ pub fn state_class(p: &AnyProtocol, now: Instant) -> Option<&'static str> {
         AnyProtocol::Rep(r) if r.is_pending(ContextId::DEFAULT) => "answering",
         AnyProtocol::Respondent(r) if r.is_pending(ContextId::DEFAULT) => "answering",
         AnyProtocol::Rep(_) | AnyProtocol::Respondent(_) => "idle",
-        AnyProtocol::Surveyor(_) if p.is_raw() => "raw",
         AnyProtocol::Surveyor(s) if s.current_survey(ContextId::DEFAULT).is_some() => "active",
         AnyProtocol::Surveyor(_) => match would_recv(p, now) {
             Err(RecvError::TimedOut) => "timed_out",
@@ -78,6 +88,13 @@ pub fn state_class(p: &AnyProtocol, now: Instant) -> Option<&'static str> {
             Ok(()) => "queued",
             Err(_) => "empty",
         },
+        AnyProtocol::Pair1(pair) if !pair.is_polyamorous() => {
+            match (pair.pipes().next(), pair.can_send()) {
+                (None, _) => "none",
+                (Some(_), true) => "writable",
+                (Some(_), false) => "busy",
+            }
+        }
         AnyProtocol::Pair1(pair) => {
             if would_recv(p, now).is_ok() {
                 "queued"

@@ -1,7 +1,7 @@
 //! Per-socket protocol statistics. Every message a state machine drops is counted here
 //! with its reason, so a user can always see why a message did not arrive.
 
-use std::fmt;
+use core::fmt;
 
 /// Why a protocol dropped a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -11,9 +11,9 @@
 //! see only the public API), and so may a user testing their own code against the real
 //! state machines; it is no part of the default API.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fmt::Write as _;
-use std::time::Duration;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use core::fmt::Write as _;
+use core::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
@@ -25,6 +25,8 @@ use crate::protocol::{Event, PipeRefused, Protocol, RecvError, SendError};
 use crate::rng::Rng;
 use crate::time::Instant;
 use crate::wire::frame::{encode_frame, FrameDecoder, FrameFormat, MaxRecvSize};
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// Index of a node in a [`TestNet`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -282,14 +284,14 @@ impl TestNet {
 
     /// Receives every message `n` has ready, as bodies.
     pub fn recv_all(&mut self, n: NodeId) -> Vec<Bytes> {
-        std::iter::from_fn(|| self.recv(n).ok())
+        core::iter::from_fn(|| self.recv(n).ok())
             .map(|m| m.body)
             .collect()
     }
 
     /// Events `n` emitted other than flow control, oldest first (and forgets them).
     pub fn take_events(&mut self, n: NodeId) -> Vec<Event> {
-        std::mem::take(&mut self.nodes[n.0].events)
+        core::mem::take(&mut self.nodes[n.0].events)
     }
 
     /// Every frame moved so far.

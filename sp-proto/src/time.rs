@@ -3,11 +3,11 @@
 //! sp-proto never reads a clock. Every input that depends on time carries an [`Instant`],
 //! a point on a monotonic timeline measured in nanoseconds from an epoch the driver picks
 //! (tokio's start instant in `sp-net`, zero in the simulator). Durations are plain
-//! [`std::time::Duration`] values.
+//! [`core::time::Duration`] values.
 
-use std::fmt;
-use std::ops::{Add, AddAssign, Sub};
-use std::time::Duration;
+use core::fmt;
+use core::ops::{Add, AddAssign, Sub};
+use core::time::Duration;
 
 /// A point in time, in nanoseconds since a driver-chosen epoch.
 ///

@@ -130,14 +130,18 @@ struct Row {
 }
 
 /// The roles with a table, in the order their files are checked.
-const ROLES: [&str; 11] = [
+const ROLES: [&str; 15] = [
     "req",
+    "req-raw",
     "rep",
+    "rep-raw",
     "surveyor",
     "respondent",
+    "respondent-raw",
     "push",
     "pull",
     "pair1",
+    "pair1-mono",
     "pair0",
     "pub",
     "sub",
@@ -451,12 +455,24 @@ fn driver(role: &str) -> RoleDriver {
             setup: req_setup,
             transmit_kind: "request",
         },
+        "req-raw" => RoleDriver {
+            setup: raw_req_setup,
+            transmit_kind: "request",
+        },
         "rep" => RoleDriver {
             setup: rep_setup,
             transmit_kind: "reply",
         },
+        "rep-raw" => RoleDriver {
+            setup: |state, guard| raw_replier_setup(|c| Rep::new(c).into(), state, guard),
+            transmit_kind: "reply",
+        },
         "respondent" => RoleDriver {
             setup: respondent_setup,
+            transmit_kind: "response",
+        },
+        "respondent-raw" => RoleDriver {
+            setup: |state, guard| raw_replier_setup(|c| Respondent::new(c).into(), state, guard),
             transmit_kind: "response",
         },
         "push" => RoleDriver {
@@ -465,6 +481,10 @@ fn driver(role: &str) -> RoleDriver {
         },
         "pair1" => RoleDriver {
             setup: pair1_setup,
+            transmit_kind: "message",
+        },
+        "pair1-mono" => RoleDriver {
+            setup: pair1_mono_setup,
             transmit_kind: "message",
         },
         "pair0" => RoleDriver {
@@ -602,15 +622,15 @@ fn observe(d: &RoleDriver, row: &Row) -> Result<Observed, String> {
 }
 
 /// The role's message kind when the transmit's header is the one the role must send
-/// (REQ: the current request id; SURVEYOR: the current survey id, raw: a backtrace;
-/// REP, RESPONDENT: a backtrace; PAIR v1: hop count 1; others: empty), else a kind that
+/// (REQ: the current request id, raw: a backtrace; SURVEYOR: the current survey id, raw:
+/// a backtrace; REP, RESPONDENT: a backtrace; PAIR v1: hop count 1; others: empty), else a kind that
 /// names the bad header, so that no row can match it.
 fn kind_of(d: &RoleDriver, p: &AnyProtocol, t: &Transmit) -> String {
     let h = &t.msg.header[..];
     let id_word = |id: Option<u32>| id.is_some_and(|id| h == id.to_be_bytes());
     let ok = match p {
+        AnyProtocol::Req(_) | AnyProtocol::Surveyor(_) if p.is_raw() => is_whole_backtrace(h),
         AnyProtocol::Req(r) => id_word(r.request_id(ContextId::DEFAULT)),
-        AnyProtocol::Surveyor(_) if p.is_raw() => is_whole_backtrace(h),
         AnyProtocol::Surveyor(s) => id_word(s.current_survey(ContextId::DEFAULT)),
         AnyProtocol::Rep(_) | AnyProtocol::Respondent(_) => is_whole_backtrace(h),
         AnyProtocol::Pair1(_) => h == [0, 0, 0, 1],
@@ -855,6 +875,97 @@ fn replier_setup(
 }
 
 // ---------------------------------------------------------------------------------------
+// Raw REQ, REP and RESPONDENT: a device's two sides.
+
+/// A header word with bit 31 set: the end of a backtrace.
+const ID_WORD: u32 = 0x8000_0007;
+
+fn words(ws: &[u32]) -> Bytes {
+    ws.iter()
+        .flat_map(|w| w.to_be_bytes())
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+fn raw_req_setup(state: &str, guard: &str) -> Result<World, String> {
+    if state != "raw" {
+        return Err(format!("req-raw: no setup for state `{state}`"));
+    }
+    let config = queue_in_mode(true, queue_limit(guard));
+    let mut w = World::new(Req::new(config));
+    if guard != "no-pipe" {
+        w.add(1);
+    }
+    let reply = request(7, "reply");
+    match guard {
+        "all-busy" => {
+            w.msg = Message::with_header(words(&[ID_WORD]), Bytes::from_static(b"old"));
+            w.p.send(w.now, w.msg.clone()).expect("raw send");
+            w.settle();
+        }
+        "queued" | "queued-paused" | "p1-removed-queued" => w.deliver(1, reply.clone()),
+        _ => {}
+    }
+    w.pipe = if guard == "new-pipe" { p(2) } else { p(1) };
+    let header = if guard == "bad-header" { 1 } else { ID_WORD };
+    w.msg = Message::with_header(words(&[header]), Bytes::from_static(b"new"));
+    w.payload = match guard {
+        "malformed" => Bytes::from_static(&[0, 0, 0, 1, b'x']),
+        "ttl" => too_deep(),
+        _ => reply,
+    };
+    Ok(w)
+}
+
+/// Raw REP and RESPONDENT share their engine and so their setups: a raw user answers
+/// with the header it received, whose first word names the pipe.
+fn raw_replier_setup(
+    new: fn(Config) -> AnyProtocol,
+    state: &str,
+    guard: &str,
+) -> Result<World, String> {
+    if state != "raw" {
+        return Err(format!("raw replier: no setup for state `{state}`"));
+    }
+    let config = queue_in_mode(true, queue_limit(guard));
+    let mut w = World::new(new(config));
+    w.add(1);
+    let on_p1 = words(&[1, ID_WORD]);
+    // Answers on p1 without write credit coming back: the first makes p1 busy, the
+    // next ones go to its backlog.
+    let answer = |w: &mut World, n: usize| {
+        for _ in 0..n {
+            let m = Message::with_header(on_p1.clone(), Bytes::from_static(b"old"));
+            w.p.send(w.now, m).expect("raw send");
+            w.settle();
+        }
+    };
+    match guard {
+        "pipe-busy" => answer(&mut w, 1),
+        "backlog-full" | "p1-removed-backlog" | "p1-writable-backlog" => answer(&mut w, 2),
+        "queued" | "queued-paused" => w.deliver(1, request(7, "a")),
+        _ => {}
+    }
+    w.pipe = match guard {
+        "new-pipe" => p(2),
+        "unknown-pipe" => p(9),
+        _ => p(1),
+    };
+    let header = match guard {
+        "pipe-gone" => words(&[9, ID_WORD]),
+        "bad-header" => words(&[ID_WORD]),
+        _ => on_p1,
+    };
+    w.msg = Message::with_header(header, Bytes::from_static(b"new"));
+    w.payload = match guard {
+        "malformed" => Bytes::from_static(&[0, 0, 0, 1, b'x']),
+        "ttl" => too_deep(),
+        _ => request(5, "e"),
+    };
+    Ok(w)
+}
+
+// ---------------------------------------------------------------------------------------
 // SURVEYOR.
 
 fn surveyor(p: &AnyProtocol) -> &Surveyor {
@@ -1084,11 +1195,15 @@ fn pair1_setup(state: &str, guard: &str) -> Result<World, String> {
 // ---------------------------------------------------------------------------------------
 // PAIR v0, PUB, SUB, BUS.
 
-/// A config with `recv_queue` 1 when `small`.
 /// A cooked config whose per-pipe receive queue holds `limit` messages (the default
 /// when `None`).
 fn queue_of(limit: Option<usize>) -> Config {
-    with_options(false, |o| {
+    queue_in_mode(false, limit)
+}
+
+/// [`queue_of`], raw or cooked.
+fn queue_in_mode(raw: bool, limit: Option<usize>) -> Config {
+    with_options(raw, |o| {
         if let Some(n) = limit {
             o.set_recv_queue(n).expect("valid");
         }
@@ -1119,28 +1234,63 @@ fn named_pipe(guard: &str, new_pipe: u32) -> PipeId {
 
 fn pair0_setup(state: &str, guard: &str) -> Result<World, String> {
     let config = queue_of(queue_limit(guard));
-    let mut w = World::new(Pair0::new(config));
+    one_peer_setup(World::new(Pair0::new(config)), state, guard, |body| {
+        Bytes::from_static(body.as_bytes())
+    })
+}
+
+/// PAIR v1 with one peer: PAIR v0's setups, with hop words on the wire; the `raw-`
+/// guards run on a raw socket.
+fn pair1_mono_setup(state: &str, guard: &str) -> Result<World, String> {
+    let config = queue_in_mode(guard.starts_with("raw-"), queue_limit(guard));
+    let mut w = World::new(Pair1::new(config));
+    // A raw set-up's own sends carry hop word 0; the row's send carries the guard's.
+    if guard.starts_with("raw-") {
+        w.msg.header = Bytes::from_static(&[0, 0, 0, 0]);
+    }
+    let mut w = one_peer_setup(w, state, guard, |body| hop(1, body))?;
+    w.payload = match guard {
+        "malformed" => hop(0x100, "bad"),
+        "ttl" => hop(9, "far"),
+        _ => w.payload,
+    };
+    if guard == "raw-bad-header" {
+        w.msg.header = Bytes::from_static(&[0, 0, 0, 0xff]);
+    }
+    Ok(w)
+}
+
+/// Takes `w`, a one-peer socket (PAIR v0, PAIR v1 not polyamorous), to `state`, sending
+/// `w.msg` to make its peer busy; `wire` makes a payload its peer would send.
+fn one_peer_setup(
+    mut w: World,
+    state: &str,
+    guard: &str,
+    wire: fn(&'static str) -> Bytes,
+) -> Result<World, String> {
     match state {
         "none" => {
             if guard == "queued" {
                 w.add(1);
-                w.deliver(1, Bytes::from_static(b"left"));
+                w.deliver(1, wire("left"));
                 w.remove(1);
             }
         }
         "writable" | "busy" => {
             w.add(1);
             if state == "busy" {
-                w.send("x");
+                let m = w.msg.clone();
+                w.p.send(w.now, m).expect("send");
+                w.settle();
             }
             if matches!(guard, "queued" | "paused") {
-                w.deliver(1, Bytes::from_static(b"queued"));
+                w.deliver(1, wire("queued"));
             }
         }
-        _ => return Err(format!("pair0: no setup for state `{state}`")),
+        _ => return Err(format!("one peer: no setup for state `{state}`")),
     }
     w.pipe = named_pipe(guard, 1);
-    w.payload = Bytes::from_static(b"data");
+    w.payload = wire("data");
     Ok(w)
 }
 
@@ -1168,7 +1318,7 @@ fn pub_setup(state: &str, guard: &str) -> Result<World, String> {
 }
 
 fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
-    let config = with_options(false, |o| {
+    let config = with_options(guard.starts_with("raw-"), |o| {
         if guard.starts_with("full-") {
             o.set_recv_queue(1).expect("valid");
         }
@@ -1188,7 +1338,7 @@ fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
         _ => return Err(format!("sub: no setup for state `{state}`")),
     }
     w.pipe = named_pipe(guard, 2);
-    w.payload = if guard == "unsubscribed" {
+    w.payload = if guard.ends_with("unsubscribed") {
         Bytes::from_static(b"b-news")
     } else {
         Bytes::from_static(b"a-news")
@@ -1197,7 +1347,8 @@ fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
 }
 
 fn bus_setup(state: &str, guard: &str) -> Result<World, String> {
-    let mut w = World::new(Bus::new(queue_of(queue_limit(guard))));
+    let raw = guard.starts_with("raw-");
+    let mut w = World::new(Bus::new(queue_in_mode(raw, queue_limit(guard))));
     match state {
         "none" => {}
         "peers" | "queued" => {
@@ -1220,6 +1371,11 @@ fn bus_setup(state: &str, guard: &str) -> Result<World, String> {
     }
     w.pipe = named_pipe(guard, 3);
     w.payload = Bytes::from_static(b"data");
+    w.msg.header = match guard {
+        "raw-header-p1" => Bytes::from_static(&[0, 0, 0, 1]),
+        "raw-bad-header" => Bytes::from_static(&[0, 1]),
+        _ => Bytes::new(),
+    };
     Ok(w)
 }
 

@@ -123,6 +123,17 @@ mod backend {
             Ok(())
         }
 
+        fn reflect(&mut self) -> Result<(), PeerError> {
+            let s = self.slots.reflector()?;
+            // As `device`, with -1 for the second socket.
+            std::thread::spawn(move || {
+                if let Err(e) = nn::device(s, -1) {
+                    eprintln!("nn_device ended: {:?}", peer_error(e));
+                }
+            });
+            Ok(())
+        }
+
         fn listen(&mut self, url: &str) -> Result<(), PeerError> {
             let s = self.socket()?;
             nn::bind(s, &c_string(url)?).map_err(peer_error)

@@ -56,12 +56,12 @@ mod socket {
                 PerfKind::Pull => nn::NN_PULL,
                 PerfKind::Sub => nn::NN_SUB,
                 PerfKind::Req => nn::NN_REQ,
-                PerfKind::RawRep => nn::NN_REP,
+                PerfKind::RepServer => nn::NN_REP,
                 PerfKind::Pub => nn::NN_PUB,
                 PerfKind::Surveyor => nn::NN_SURVEYOR,
                 PerfKind::Respondent => nn::NN_RESPONDENT,
             };
-            let domain = if kind == PerfKind::RawRep {
+            let domain = if kind == PerfKind::RepServer {
                 nn::AF_SP_RAW
             } else {
                 nn::AF_SP
@@ -83,12 +83,18 @@ mod socket {
             self.set(nn::NN_SUB, nn::NN_SUB_SUBSCRIBE, topic)
         }
 
+        fn set_pipe_queue(&mut self, _messages: usize) -> Result<(), String> {
+            // No per-pipe message queue to size: PUB writes into the kernel's buffer
+            // (see `PUB_PIPE_QUEUE`).
+            Ok(())
+        }
+
         fn set_survey_deadline(&mut self, limit: Duration) -> Result<(), String> {
             let ms = c_int::try_from(limit.as_millis()).unwrap_or(c_int::MAX);
             self.set(nn::NN_SURVEYOR, nn::NN_SURVEYOR_DEADLINE, &ms.to_ne_bytes())
         }
 
-        fn reflect(&mut self) -> Result<(), String> {
+        fn serve_replies(&mut self, _clients: usize) -> Result<(), String> {
             // nn_device with -1 as the second socket is nanomsg's loopback device.
             check("nn_device", nn::device(self.0, -1))
         }

@@ -131,6 +131,13 @@ mod backend {
             Ok(())
         }
 
+        fn open_poly(&mut self) -> Result<(), PeerError> {
+            self.close()?;
+            let s = nng::open_pair1_poly().map_err(peer_error)?;
+            self.slots.set(s);
+            Ok(())
+        }
+
         fn has_tls(&self) -> bool {
             nng::has_tls()
         }
@@ -145,6 +152,17 @@ mod backend {
             // the process exits.
             std::thread::spawn(move || {
                 if let Err(e) = nng::device(a, b) {
+                    eprintln!("nng_device ended: {:?}", Err::<(), _>(peer_error(e)));
+                }
+            });
+            Ok(())
+        }
+
+        fn reflect(&mut self) -> Result<(), PeerError> {
+            let s = self.slots.reflector()?;
+            // As `device`, with no second socket.
+            std::thread::spawn(move || {
+                if let Err(e) = nng::device_reflector(s) {
                     eprintln!("nng_device ended: {:?}", Err::<(), _>(peer_error(e)));
                 }
             });

@@ -48,12 +48,12 @@ mod socket {
                 PerfKind::Pull => SocketType::Pull,
                 PerfKind::Sub => SocketType::Sub,
                 PerfKind::Req => SocketType::Req,
-                PerfKind::RawRep => SocketType::Rep,
+                PerfKind::RepServer => SocketType::Rep,
                 PerfKind::Pub => SocketType::Pub,
                 PerfKind::Surveyor => SocketType::Surveyor,
                 PerfKind::Respondent => SocketType::Respondent,
             };
-            check("open", nng::open(socket_type, kind == PerfKind::RawRep)).map(Self)
+            check("open", nng::open(socket_type, false)).map(Self)
         }
 
         fn set_nodelay(&mut self) -> Result<(), String> {
@@ -78,6 +78,14 @@ mod socket {
             )
         }
 
+        fn set_pipe_queue(&mut self, messages: usize) -> Result<(), String> {
+            let n = i32::try_from(messages).unwrap_or(i32::MAX);
+            check(
+                "nng_socket_set",
+                nng::set_bytes(self.0, c"send-buffer", &n.to_ne_bytes()),
+            )
+        }
+
         fn set_survey_deadline(&mut self, limit: Duration) -> Result<(), String> {
             let ms = i32::try_from(limit.as_millis()).unwrap_or(i32::MAX);
             check(
@@ -86,8 +94,23 @@ mod socket {
             )
         }
 
-        fn reflect(&mut self) -> Result<(), String> {
-            check("nng_device", nng::reflect(self.0))
+        fn serve_replies(&mut self, clients: usize) -> Result<(), String> {
+            let servers = (0..clients.max(1))
+                .map(|_| {
+                    let ctx = check("nng_ctx_open", nng::ctx_open(self.0))?;
+                    std::thread::Builder::new()
+                        .stack_size(64 << 10)
+                        .spawn(move || nng::ctx_echo(ctx))
+                        .map_err(|e| format!("cannot start a thread: {e}"))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            for s in servers {
+                let r = s
+                    .join()
+                    .map_err(|_| "a context thread panicked".to_owned())?;
+                check("nng_ctx_recv/send", r)?;
+            }
+            Ok(())
         }
 
         fn library() -> String {

@@ -41,6 +41,7 @@ extern "C" {
     fn nng_socket_set_size(s: Handle, name: *const c_char, size: usize) -> c_int;
     fn nng_pair0_open(s: *mut Handle) -> c_int;
     fn nng_pair1_open(s: *mut Handle) -> c_int;
+    fn nng_pair1_open_poly(s: *mut Handle) -> c_int;
     fn nng_req0_open(s: *mut Handle) -> c_int;
     fn nng_rep0_open(s: *mut Handle) -> c_int;
     fn nng_push0_open(s: *mut Handle) -> c_int;
@@ -157,6 +158,14 @@ pub(crate) fn open(socket_type: SocketType, raw: bool) -> Result<Handle, Errno> 
     let mut s = Handle { id: 0 };
     // SAFETY: the open functions write one handle.
     check(unsafe { open(&mut s) })?;
+    Ok(s)
+}
+
+/// Opens a cooked PAIR v1 socket in polyamorous mode (`nng_pair1_open_poly`).
+pub(crate) fn open_pair1_poly() -> Result<Handle, Errno> {
+    let mut s = Handle { id: 0 };
+    // SAFETY: writes one handle.
+    check(unsafe { nng_pair1_open_poly(&mut s) })?;
     Ok(s)
 }
 
@@ -290,6 +299,12 @@ pub(crate) fn device(a: Handle, b: Handle) -> Result<(), Errno> {
     check(unsafe { nng_device(a, b) })
 }
 
+/// `nng_device` with `s` alone (the second socket left unset): a reflector, for sockets
+/// that are their own peer (PAIR, BUS).
+pub(crate) fn device_reflector(s: Handle) -> Result<(), Errno> {
+    device(s, Handle { id: 0 })
+}
+
 /// Sends every message received on the raw socket `s` straight back, header and all,
 /// until a call fails. (`nng_device` reflects only sockets that are their own peer,
 /// such as PAIR and BUS; for REP it answers EINVAL.)
@@ -304,6 +319,37 @@ pub(crate) fn reflect(s: Handle) -> Result<(), Errno> {
         if rc != 0 {
             // SAFETY: `msg` is still ours (see above).
             unsafe { nng_msg_free(msg) };
+            return Err(rc);
+        }
+    }
+}
+
+/// Answers every request on the REP context `c` with the request itself, moving the
+/// message from the receive back into the send (no copy), until a call fails: NNG's
+/// own way to serve many requests at once (one context per request in progress).
+pub(crate) fn ctx_echo(c: Handle) -> Result<(), Errno> {
+    // NNG_DURATION_INFINITE: the server waits as long as the run lasts.
+    let aio = Aio::new(-1)?;
+    loop {
+        // SAFETY: the aio is live and idle; we wait for the receive to complete.
+        unsafe {
+            nng_ctx_recv(c, aio.0);
+            nng_aio_wait(aio.0);
+        }
+        // SAFETY: the operation has completed.
+        check(unsafe { nng_aio_result(aio.0) })?;
+        // SAFETY: a successful receive left one message in the aio; it goes straight
+        // back into it for the send, and we wait for that to complete.
+        let rc = unsafe {
+            let msg = nng_aio_get_msg(aio.0);
+            nng_aio_set_msg(aio.0, msg);
+            nng_ctx_send(c, aio.0);
+            nng_aio_wait(aio.0);
+            nng_aio_result(aio.0)
+        };
+        if rc != 0 {
+            // SAFETY: a failed send leaves the message with the caller; freed once.
+            unsafe { nng_msg_free(nng_aio_get_msg(aio.0)) };
             return Err(rc);
         }
     }

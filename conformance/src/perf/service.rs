@@ -1,8 +1,8 @@
 //! The service workloads of [`perf_kit::service`] over any [`PerfSocket`]: one thread
 //! per client, subscriber, respondent or pusher (blocking sockets, as a C program using
 //! these libraries would write it), the serving socket on the main thread or, for
-//! `reqrep`, reflected by the library's own device on a raw REP socket (the libraries'
-//! fastest REP server: no user thread in the loop).
+//! `reqrep`, served as each library serves best ([`PerfSocket::serve_replies`]:
+//! libnanomsg's device on a raw REP socket, NNG's REP contexts).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
@@ -53,11 +53,12 @@ pub fn run<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
 }
 
 fn reqrep<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
-    let mut server = S::open(PerfKind::RawRep)?;
+    let mut server = S::open(PerfKind::RepServer)?;
     server.bind(&a.url)?;
-    // The device runs until the process ends.
+    // The server runs until the process ends.
+    let clients = a.peers;
     spawn(move || {
-        if let Err(e) = server.reflect() {
+        if let Err(e) = server.serve_replies(clients) {
             eprintln!("reqrep server: {e}");
         }
     })?;
@@ -93,12 +94,7 @@ fn reqrep<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
         .collect::<Result<Vec<_>, _>>()?;
     start_line.wait();
     let start = Instant::now();
-    let mut latency = Histogram::new();
-    let mut end = start;
-    for (h, e) in join(clients)? {
-        latency.merge(&h);
-        end = end.max(e);
-    }
+    let (latency, end) = svc::merge_clients(start, join(clients)?);
     svc::report_reqrep(a, &latency, (end - start).as_secs_f64());
     Ok(())
 }
@@ -113,31 +109,17 @@ fn warm_up<S: PerfSocket>(
     failed: &AtomicBool,
 ) -> Result<(), String> {
     let since = Instant::now();
-    while ready.load(Ordering::Acquire) < peers {
-        if failed.load(Ordering::Acquire) || since.elapsed() > svc::WAIT {
-            return Err(format!(
-                "{} of {peers} peers ready after {:?}",
-                ready.load(Ordering::Acquire),
-                since.elapsed()
-            ));
-        }
+    while !svc::warmed_up(ready, peers, failed, since)? {
         s.send(warm)?;
         std::thread::sleep(svc::WARM_EVERY);
     }
     Ok(())
 }
 
-/// Flags `failed` when `r` is an error.
-fn flag<T>(r: Result<T, String>, failed: &AtomicBool) -> Result<T, String> {
-    if r.is_err() {
-        failed.store(true, Ordering::Release);
-    }
-    r
-}
-
 fn fanout<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
     let prefixes = svc::fanout_prefixes(a.topics);
     let mut publisher = S::open(PerfKind::Pub)?;
+    publisher.set_pipe_queue(svc::PUB_PIPE_QUEUE)?;
     publisher.bind(&a.url)?;
     let ready = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicBool::new(false));
@@ -145,7 +127,7 @@ fn fanout<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
         .map(|_| {
             let (url, size, topics) = (a.url.clone(), a.size, a.topics);
             let (ready, failed) = (ready.clone(), failed.clone());
-            spawn(move || flag(subscriber::<S>(&url, size, topics, &ready), &failed))
+            spawn(move || svc::flag(subscriber::<S>(&url, size, topics, &ready), &failed))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let warm = svc::message(&prefixes[0], a.size, mark::WARM);
@@ -191,19 +173,15 @@ fn subscriber<S: PerfSocket>(
     let mut tally = SubscriberTally::default();
     let mut warmup = svc::Warmup::default();
     loop {
-        match s.recv(&mut buf) {
-            Ok(n) => match warmup.classify(&buf[..n.min(buf.len())], ready) {
-                Received::Data => {
-                    tally.delivered += 1;
-                    tally.last = Some(Instant::now());
-                }
-                Received::End => break,
-                Received::Other => {}
-            },
-            // Data then silence: the end marks were dropped.
-            Err(_) if tally.delivered > 0 => break,
-            Err(e) if since.elapsed() > svc::WAIT => return Err(e),
-            Err(_) => {}
+        let got = s.recv(&mut buf);
+        let body = got.as_ref().ok().map(|&n| &buf[..n.min(buf.len())]);
+        if tally.take(&mut warmup, body, ready) {
+            break;
+        }
+        if let Err(e) = got {
+            if since.elapsed() > svc::WAIT {
+                return Err(e);
+            }
         }
     }
     s.close();
@@ -222,7 +200,7 @@ fn survey<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
         .map(|_| {
             let (url, size) = (a.url.clone(), a.size);
             let (ready, failed, done) = (ready.clone(), failed.clone(), done.clone());
-            spawn(move || flag(respondent::<S>(&url, size, &ready, &done), &failed))
+            spawn(move || svc::flag(respondent::<S>(&url, size, &ready, &done), &failed))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let warm = svc::message(b"", a.size, mark::WARM);
@@ -233,8 +211,10 @@ fn survey<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
     for _ in 0..a.count {
         let t = Instant::now();
         surveyor.send(&question)?;
-        for _ in 0..a.peers {
-            let n = surveyor.recv(&mut buf)?;
+        for k in 0..a.peers {
+            let n = surveyor
+                .recv(&mut buf)
+                .map_err(|e| format!("response {k}: {e}"))?;
             super::expect(n, question.len())?;
         }
         rounds.record(svc::nanos(t.elapsed()));

@@ -93,6 +93,11 @@ pub enum Action {
     Crash {
         /// The host.
         host: String,
+        /// A power loss (layer 1 only): no FIN leaves the host, so its peers keep their
+        /// connections half-open until they send to it after its restart (answered by a
+        /// reset) or their keepalive finds it gone.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        silent: bool,
     },
     /// A crashed host restarts from its definition.
     Restart {
@@ -113,8 +118,38 @@ pub enum Action {
     /// time (later overrides win), for latency spikes, clogging (a long latency that
     /// holds frames in stream order without dropping them) and changing fault rates.
     Link(LinkOverride),
+    /// The application closes the dialer of `socket` to `addr`: its connection closes
+    /// (the peer sees it go) and it does not dial again (until its host restarts).
+    CloseDialer {
+        /// `host.socket`.
+        socket: String,
+        /// The dialer's address.
+        addr: String,
+    },
+    /// The host of `socket` turns hostile: it writes `frame` straight onto every pipe of
+    /// the socket, past its protocol (layer 1 only). The receivers must refuse it, count
+    /// why, and go on serving their other peers.
+    Hostile {
+        /// `host.socket`.
+        socket: String,
+        /// What it writes.
+        frame: HostileFrame,
+    },
     /// Nothing: only lets time pass (marks a point in the timeline).
     Wait {},
+}
+
+/// A frame a hostile host writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostileFrame {
+    /// A length prefix announcing 4 GiB, over any receiver's maximum receive size (the
+    /// receiver closes the connection before allocating: `net_drops` `oversize`).
+    Oversize,
+    /// A 2-byte message: too short for the SP header of REQ/REP, SURVEYOR/RESPONDENT
+    /// and PAIR v1 (the protocol drops it, `malformed_header`); an ordinary body to the
+    /// others.
+    Malformed,
 }
 
 impl Action {
@@ -134,6 +169,8 @@ impl Action {
             Self::Restart { .. } => "restart",
             Self::RestartListener { .. } => "restart_listener",
             Self::Link(_) => "link",
+            Self::Hostile { .. } => "hostile",
+            Self::CloseDialer { .. } => "close_dialer",
             Self::Wait {} => "wait",
         }
     }

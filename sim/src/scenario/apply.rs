@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use sp_proto::{Instant, SocketType};
 
-use super::{Action, Layer, Scenario, Timed};
+use super::{Action, HostileFrame, Layer, Scenario, Timed};
 use crate::def::{ms, LinkOverride};
 use crate::{Sim, SimError};
 
@@ -33,8 +33,9 @@ pub(crate) trait Driver {
     fn partition(&mut self, a: &str, b: &str, oneway: bool, cut: bool) -> Result<(), Self::Error>;
     /// Resets every connection between two host patterns.
     fn reset(&mut self, a: &str, b: &str) -> Result<(), Self::Error>;
-    /// A host crashes (`up` false) or restarts from its definition.
-    fn crash(&mut self, host: &str, up: bool) -> Result<(), Self::Error>;
+    /// A host crashes (`up` false; `silent`: without a FIN to its peers) or restarts
+    /// from its definition.
+    fn crash(&mut self, host: &str, up: bool, silent: bool) -> Result<(), Self::Error>;
     /// A listener closes and binds again after `down`.
     fn restart_listener(
         &mut self,
@@ -44,6 +45,10 @@ pub(crate) trait Driver {
     ) -> Result<(), Self::Error>;
     /// Adds a link override from now on.
     fn set_link(&mut self, link: &LinkOverride) -> Result<(), Self::Error>;
+    /// The application closes the dialer of `socket` to `addr`.
+    fn close_dialer(&mut self, socket: &str, addr: &str) -> Result<(), Self::Error>;
+    /// The host of `socket` writes a hostile `frame` onto the socket's pipes.
+    fn hostile(&mut self, socket: &str, frame: HostileFrame) -> Result<(), Self::Error>;
     /// Whether the safety oracles watching the run saw a rule broken (the run stops).
     fn violated(&self) -> bool {
         false
@@ -66,14 +71,16 @@ pub(crate) fn apply<D: Driver>(d: &mut D, t: &Timed<'_>) -> Result<(), D::Error>
         Action::Partition { a, b, oneway } => d.partition(a, b, *oneway, true),
         Action::Repair { a, b, oneway } => d.partition(a, b, *oneway, false),
         Action::Reset { a, b } => d.reset(a, b),
-        Action::Crash { host } => d.crash(host, false),
-        Action::Restart { host } => d.crash(host, true),
+        Action::Crash { host, silent } => d.crash(host, false, *silent),
+        Action::Restart { host } => d.crash(host, true, false),
         Action::RestartListener {
             socket,
             addr,
             down_ms,
         } => d.restart_listener(socket, addr, ms(*down_ms)),
         Action::Link(l) => d.set_link(l),
+        Action::Hostile { socket, frame } => d.hostile(socket, *frame),
+        Action::CloseDialer { socket, addr } => d.close_dialer(socket, addr),
         Action::Wait {} => Ok(()),
     }
 }
@@ -142,9 +149,11 @@ impl Driver for Sim {
         Ok(())
     }
 
-    fn crash(&mut self, host: &str, up: bool) -> Result<(), SimError> {
+    fn crash(&mut self, host: &str, up: bool, silent: bool) -> Result<(), SimError> {
         if up {
             self.restart(host)
+        } else if silent {
+            self.power_off(host)
         } else {
             Self::crash(self, host)
         }
@@ -161,6 +170,14 @@ impl Driver for Sim {
 
     fn set_link(&mut self, link: &LinkOverride) -> Result<(), SimError> {
         self.add_link(link.clone())
+    }
+
+    fn close_dialer(&mut self, socket: &str, addr: &str) -> Result<(), SimError> {
+        Self::close_dialer(self, socket, addr)
+    }
+
+    fn hostile(&mut self, socket: &str, frame: HostileFrame) -> Result<(), SimError> {
+        Self::hostile(self, socket, frame)
     }
 
     fn violated(&self) -> bool {

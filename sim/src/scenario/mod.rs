@@ -52,7 +52,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sp_proto::Instant;
 
-pub use self::action::{Action, SendAction};
+pub use self::action::{Action, HostileFrame, SendAction};
 pub(crate) use self::apply::{play, Driver};
 use self::check::check;
 pub(crate) use self::check::Outcome;

@@ -174,6 +174,22 @@ impl Checker {
         }
     }
 
+    /// The step at `path` names, as its `addr`, an address that `socket` listens on
+    /// (`listen`) or dials.
+    fn socket_endpoint(&mut self, mut path: Vec<Seg>, socket: &str, addr: &str, listen: bool) {
+        let found = self.hosts.iter().any(|h| {
+            h.sockets.iter().any(|s| {
+                let eps = if listen { &s.listen } else { &s.dial };
+                format!("{}.{}", h.name, s.name) == socket && eps.iter().any(|e| e.addr == addr)
+            })
+        });
+        if self.sockets.iter().any(|s| s == socket) && !found {
+            path.push(Key("addr"));
+            let verb = if listen { "listen on" } else { "dial" };
+            self.fail(path, format!("`addr`: {socket} does not {verb} {addr:?}"));
+        }
+    }
+
     fn socket_name(&mut self, path: Vec<Seg>, key: &'static str, name: &str) {
         if !self.sockets.iter().any(|s| s == name) {
             let mut p = path;
@@ -320,7 +336,8 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
             }
             Action::Subscribe { socket, .. }
             | Action::Unsubscribe { socket, .. }
-            | Action::Recv { socket, .. } => c.socket_name(p, "socket", socket),
+            | Action::Recv { socket, .. }
+            | Action::Hostile { socket, .. } => c.socket_name(p, "socket", socket),
             Action::Partition { a, b, .. }
             | Action::Repair { a, b, .. }
             | Action::Reset { a, b }
@@ -328,7 +345,11 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
                 c.host_pattern(p.clone(), "a", a);
                 c.host_pattern(p, "b", b);
             }
-            Action::Crash { host } | Action::Restart { host } => c.host_name(p, "host", host),
+            Action::Crash { host, .. } | Action::Restart { host } => c.host_name(p, "host", host),
+            Action::CloseDialer { socket, addr } => {
+                c.socket_name(p.clone(), "socket", socket);
+                c.socket_endpoint(p, socket, addr, false);
+            }
             Action::RestartListener {
                 socket,
                 addr,
@@ -336,17 +357,7 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
             } => {
                 c.socket_name(p.clone(), "socket", socket);
                 c.duration(p.clone(), "down_ms", Some(*down_ms));
-                let listens = c.hosts.iter().any(|h| {
-                    h.sockets.iter().any(|s| {
-                        format!("{}.{}", h.name, s.name) == *socket
-                            && s.listen.iter().any(|e| e.addr == *addr)
-                    })
-                });
-                if c.sockets.contains(socket) && !listens {
-                    let mut q = p;
-                    q.push(Key("addr"));
-                    c.fail(q, format!("`addr`: {socket} does not listen on {addr:?}"));
-                }
+                c.socket_endpoint(p, socket, addr, true);
             }
             Action::Wait {} => {}
         }

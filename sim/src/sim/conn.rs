@@ -2,10 +2,10 @@
 //! being delivered to the protocol, and closing either end.
 
 use bytes::{Bytes, BytesMut};
-use sp_proto::wire::frame::{FrameDecoder, FrameFormat, MaxRecvSize};
+use sp_proto::wire::backtrace::Backtrace;
+use sp_proto::wire::frame::{FrameDecoder, FrameError, FrameFormat, MaxRecvSize};
 use sp_proto::wire::handshake::Handshake;
-use sp_proto::PipeId;
-use sp_proto::Protocol;
+use sp_proto::{PipeId, Protocol, SocketType};
 
 use super::{Conn, ConnId, Dir, End, EpRef, Ev, Sim, HANDSHAKE_TIMEOUT};
 use crate::trace::What;
@@ -17,7 +17,7 @@ impl Sim {
             return;
         }
         let d = &self.hosts[h].sockets[s].dialers[ep];
-        if d.conn.is_some() {
+        if d.conn.is_some() || d.closed {
             return;
         }
         let addr = d.addr.clone();
@@ -53,6 +53,7 @@ impl Sim {
                         ep: EpRef::Dial(ep),
                         pipe: None,
                         closed: false,
+                        silent: false,
                         ty,
                     }),
                     None,
@@ -100,6 +101,7 @@ impl Sim {
             ep: EpRef::Listen(lep),
             pipe: None,
             closed: false,
+            silent: false,
             ty,
         });
         conn.dirs[1].last_arrival = arrival;
@@ -129,6 +131,9 @@ impl Sim {
     pub(super) fn schedule_redial(&mut self, h: usize, s: usize, ep: usize) {
         let inc = self.hosts[h].inc;
         let d = &mut self.hosts[h].sockets[s].dialers[ep];
+        if d.closed {
+            return;
+        }
         let delay = d.backoff.next_delay();
         let addr = d.addr.clone();
         self.note(h, Some(s), What::Backoff { addr, delay });
@@ -310,6 +315,13 @@ impl Sim {
                     cn.dirs[1 - to].inflight = cn.dirs[1 - to].inflight.saturating_sub(1);
                 }
             }
+            if let Some(e) = target.filter(|e| self.answers_with_reset(e)) {
+                // The host restarted since: it answers with a reset (a half-open
+                // connection, left by a host that went down without a FIN).
+                self.net_drop(e.host, "reset");
+                self.reset_end(c, 1 - to, "peer_reset");
+                return;
+            }
             let h = target
                 .map(|e| e.host)
                 .or_else(|| self.conns.get(&c).map(|cn| cn.target));
@@ -340,23 +352,43 @@ impl Sim {
         self.deliver(c, to, me, bytes, counted);
     }
 
+    /// Whether a segment for end `e`, gone in a power loss (no FIN told its peer),
+    /// reaches its host restarted since, so that it answers with a reset.
+    pub(super) fn answers_with_reset(&self, e: &End) -> bool {
+        let host = &self.hosts[e.host];
+        e.silent && host.up && host.inc != e.inc
+    }
+
+    /// The name of the socket at the other end of connection `c` from end `to`.
+    fn sender_name(&self, c: ConnId, to: usize) -> String {
+        self.conns
+            .get(&c)
+            .and_then(|cn| cn.ends[1 - to])
+            .map(|p| self.end_name(&p))
+            .unwrap_or_default()
+    }
+
     /// Decodes one frame with the real codec and hands it to the protocol.
     pub(super) fn deliver(&mut self, c: ConnId, to: usize, me: End, bytes: Bytes, counted: bool) {
         let pipe = me.pipe.expect("only attached ends receive");
         let mut buf = BytesMut::from(&bytes[..]);
-        let mut dec = FrameDecoder::new(FrameFormat::Tcp, MaxRecvSize::Unlimited);
-        let Ok(Some(payload)) = dec.decode(&mut buf) else {
-            self.net_drop(me.host, "bad_frame");
-            self.close_conn(c, to, "bad_frame");
-            return;
+        // The default maximum receive size (1 MiB), as sp-net's sockets have.
+        let mut dec = FrameDecoder::new(FrameFormat::Tcp, MaxRecvSize::DEFAULT);
+        let payload = match dec.decode(&mut buf) {
+            Ok(Some(payload)) => payload,
+            Err(FrameError::Oversize { .. }) => {
+                self.net_drop(me.host, "oversize");
+                self.close_conn(c, to, "oversize");
+                return;
+            }
+            _ => {
+                self.net_drop(me.host, "bad_frame");
+                self.close_conn(c, to, "bad_frame");
+                return;
+            }
         };
         if self.rec.tracing {
-            let from = self
-                .conns
-                .get(&c)
-                .and_then(|cn| cn.ends[1 - to])
-                .map(|p| self.end_name(&p))
-                .unwrap_or_default();
+            let from = self.sender_name(c, to);
             self.note(
                 me.host,
                 Some(me.sock),
@@ -365,6 +397,10 @@ impl Sim {
                     len: payload.len(),
                 },
             );
+        }
+        if let Some(hops) = device_hops(me.ty, &payload) {
+            let from = self.sender_name(c, to);
+            self.note(me.host, Some(me.sock), What::Hops { from, hops });
         }
         self.frames += 1;
         let now = self.now;
@@ -400,4 +436,18 @@ impl Sim {
         }
         any
     }
+}
+
+/// The backtrace words of a frame arriving at a socket of type `ty` of a family that
+/// carries one (REQ/REP, SURVEYOR/RESPONDENT), when there is more than one: the message
+/// crossed a device. Stacks deeper than any TTL (255) are not counted.
+fn device_hops(ty: SocketType, payload: &Bytes) -> Option<usize> {
+    if !matches!(
+        ty,
+        SocketType::Req | SocketType::Rep | SocketType::Surveyor | SocketType::Respondent
+    ) {
+        return None;
+    }
+    let words = Backtrace::parse(payload, u8::MAX).ok()?.hops();
+    (words > 1).then_some(words)
 }

@@ -63,7 +63,11 @@ impl Sim {
             if !sock.proto.is_drained() {
                 continue; // the messages just delivered left outputs: drain them first
             }
-            if sock.def.recv == RecvMode::Auto
+            let partner = self.hosts[h].device.as_ref().and_then(|d| d.partner(s));
+            if let Some(other) = partner {
+                // A device's socket: its process forwards instead of receiving.
+                progress |= self.pump_device(h, s, other);
+            } else if sock.def.recv == RecvMode::Auto
                 && sock.proto.socket_type().can_recv()
                 && !sock.reply_pending
             {

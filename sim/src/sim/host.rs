@@ -19,12 +19,27 @@ impl Sim {
     /// The host crashes: its sockets and their state are gone, listeners stop, peers see
     /// their pipes close after one link delay.
     pub fn crash(&mut self, host: &str) -> Result<(), SimError> {
+        self.go_down(host, false)
+    }
+
+    /// The host loses power: as [`crash`](Self::crash), but no FIN leaves it, so its
+    /// peers' connections stay half-open. A peer learns of it only when what it sends
+    /// reaches the host after its restart (a reset, `peer_reset`) or when its keepalive
+    /// gets no answer.
+    pub fn power_off(&mut self, host: &str) -> Result<(), SimError> {
+        self.go_down(host, true)
+    }
+
+    fn go_down(&mut self, host: &str, silent: bool) -> Result<(), SimError> {
         let &h = self
             .host_ix
             .get(host)
             .ok_or_else(|| SimError::NoSuchHost(host.to_owned()))?;
         if !self.hosts[h].up {
             return Ok(());
+        }
+        if silent {
+            self.note(h, None, What::Event("power_off"));
         }
         self.note(h, None, What::Crash);
         for s in 0..self.hosts[h].sockets.len() {
@@ -39,13 +54,19 @@ impl Sim {
                     .get(&c)
                     .and_then(|cn| cn.ends[end])
                     .is_some_and(|e| e.host == h && !e.closed);
-                if on_host {
+                if on_host && silent {
+                    self.close_end(c, end, "crash");
+                    if let Some(e) = self.conns.get_mut(&c).and_then(|cn| cn.ends[end].as_mut()) {
+                        e.silent = true;
+                    }
+                } else if on_host {
                     self.close_conn(c, end, "crash");
                 }
             }
         }
         self.bound.retain(|_, v| v.0 != h);
         self.hosts[h].sockets.clear();
+        self.hosts[h].device = None;
         self.hosts[h].inc += 1;
         self.settle();
         Ok(())
@@ -108,6 +129,40 @@ impl Sim {
         Ok(())
     }
 
+    /// The application closes the dialer of socket `name` to `addr`: its connection
+    /// closes (the peer sees it one link delay later) and it dials no more.
+    pub fn close_dialer(&mut self, name: &str, addr: &str) -> Result<(), SimError> {
+        let (h, s) = self.find_up(name)?;
+        let ep = self.hosts[h].sockets[s]
+            .dialers
+            .iter()
+            .position(|d| d.addr == addr)
+            .ok_or_else(|| SimError::Config(format!("{name} does not dial {addr}")))?;
+        let d = &mut self.hosts[h].sockets[s].dialers[ep];
+        if d.closed {
+            return Ok(());
+        }
+        d.closed = true;
+        let conn = d.conn;
+        let what = What::DialerClosed {
+            addr: addr.to_owned(),
+        };
+        self.note(h, Some(s), what);
+        if let Some(c) = conn {
+            let end = self.conns.get(&c).and_then(|cn| {
+                (0..2).find(|&i| {
+                    cn.ends[i]
+                        .is_some_and(|e| e.host == h && e.sock == s && e.ep == EpRef::Dial(ep))
+                })
+            });
+            if let Some(end) = end {
+                self.close_conn(c, end, "dialer_closed");
+            }
+        }
+        self.settle();
+        Ok(())
+    }
+
     pub(super) fn start_host(&mut self, h: usize) -> Result<(), SimError> {
         let def = self.hosts[h].def.clone();
         let inc = self.hosts[h].inc;
@@ -116,7 +171,11 @@ impl Sim {
             let seed = self.rng.next_u64();
             let mut srng = Rng::new(seed);
             let ty = sd.socket_type()?;
-            let mut proto = AnyProtocol::new(ty, sd.config(srng.next_u64())?);
+            #[allow(unused_mut)] // changed only by a planted bug
+            let mut config = sd.config(srng.next_u64())?;
+            #[cfg(feature = "testing")]
+            self.planted_config(&def, sd, &mut config);
+            let mut proto = AnyProtocol::new(ty, config);
             for t in &sd.subscribe {
                 // Only SUB sockets have subscriptions; other types ignore the list.
                 let _ = proto.subscribe(t.as_bytes());
@@ -151,6 +210,7 @@ impl Sim {
                         info: e.pipe_info()?,
                         backoff,
                         conn: None,
+                        closed: false,
                     })
                 })
                 .collect::<Result<Vec<_>, SimError>>()?;
@@ -173,6 +233,7 @@ impl Sim {
         }
         let host = &mut self.hosts[h];
         host.sockets = socks;
+        host.device = super::device::HostDevice::build(&def)?;
         host.up = true;
         for s in 0..self.hosts[h].sockets.len() {
             for ep in 0..self.hosts[h].sockets[s].listeners.len() {

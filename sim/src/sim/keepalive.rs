@@ -135,7 +135,7 @@ impl Sim {
 
     /// End `e` resets the connection: what it still held is lost, its pipe goes, and its
     /// peer is told (when the network lets the news through).
-    fn reset_end(&mut self, c: ConnId, e: usize, reason: &'static str) {
+    pub(super) fn reset_end(&mut self, c: ConnId, e: usize, reason: &'static str) {
         let Some(conn) = self.conns.get_mut(&c) else {
             return;
         };

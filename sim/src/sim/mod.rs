@@ -19,8 +19,10 @@ use crate::SimError;
 
 mod blackhole;
 mod conn;
+mod device;
 mod drain;
 mod host;
+mod hostile;
 mod keepalive;
 mod net;
 #[cfg(feature = "testing")]
@@ -58,6 +60,8 @@ struct Dialer {
     info: PipeInfo,
     backoff: Backoff,
     conn: Option<ConnId>,
+    /// The application closed it: it dials no more.
+    closed: bool,
 }
 
 struct Sock {
@@ -100,6 +104,8 @@ struct Host {
     up: bool,
     inc: u64,
     sockets: Vec<Sock>,
+    /// The device between two of the sockets, rebuilt with them at every start.
+    device: Option<device::HostDevice>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +116,8 @@ struct End {
     ep: EpRef,
     pipe: Option<PipeId>,
     closed: bool,
+    /// Closed by a power loss: no FIN left, so its peer's end is half-open.
+    silent: bool,
     ty: SocketType,
 }
 
@@ -311,6 +319,7 @@ impl Sim {
                     }
                 }
             }
+            device::HostDevice::build(&h)?;
             let ix = self.hosts.len();
             self.host_ix.insert(h.name.clone(), ix);
             self.net.cache.clear();
@@ -319,6 +328,7 @@ impl Sim {
                 up: false,
                 inc: 0,
                 sockets: Vec::new(),
+                device: None,
             });
             self.start_host(ix)?;
         }

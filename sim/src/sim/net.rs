@@ -33,13 +33,14 @@ impl Net {
 }
 
 /// Every reason the network drops a frame for, as `net_drops` checks name them.
-pub(crate) const NET_DROP_REASONS: [&str; 6] = [
+pub(crate) const NET_DROP_REASONS: [&str; 7] = [
     "loss",
     "partition",
     "reset",
     "conn_closed",
     "host_down",
     "bad_frame",
+    "oversize",
 ];
 
 impl Sim {

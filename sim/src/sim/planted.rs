@@ -1,9 +1,10 @@
 //! Bugs planted in the simulated sockets (feature `testing` only), so tests can show that
 //! the swarm finds and shrinks a real defect. Never built into the simulator otherwise.
 
-use sp_proto::{AnyProtocol, Protocol, SocketType};
+use sp_proto::{AnyProtocol, Config, Options, Protocol, SocketType};
 
 use super::{EpRef, Sim};
+use crate::def::{HostDef, SocketDef};
 
 /// A defect the simulator can plant in its sockets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,12 +13,30 @@ pub enum PlantedBug {
     /// neither resends it at once nor when its resend timer fires (the wrapper replaces
     /// the protocol with a fresh one, re-attaching the pipes that remain).
     ReqForgetsOnPipeLoss,
+    /// A device's sockets ignore the TTL they were given and use the largest (255), so a
+    /// loop of devices passes a message round far more often than its TTL allows.
+    DeviceIgnoresTtl,
 }
 
 impl Sim {
-    /// Plants `bug` (or none) in every socket from now on.
+    /// Plants `bug` (or none) in every socket from now on (the sockets already open
+    /// included).
     pub fn plant(&mut self, bug: Option<PlantedBug>) {
         self.planted = bug;
+        for h in 0..self.hosts.len() {
+            let def = self.hosts[h].def.clone();
+            for (sd, sock) in def.sockets.iter().zip(&mut self.hosts[h].sockets) {
+                let mut options = sock.proto.options().clone();
+                if planted_options(bug, &def, sd, &mut options) {
+                    sock.proto.set_options(options);
+                }
+            }
+        }
+    }
+
+    /// Called when a socket of `host` is configured: a planted bug may change its options.
+    pub(super) fn planted_config(&self, host: &HostDef, sock: &SocketDef, config: &mut Config) {
+        planted_options(self.planted, host, sock, &mut config.options);
     }
 
     /// Called after socket `s` of host `h` lost a pipe.
@@ -57,4 +76,22 @@ impl Sim {
         }
         self.dirty.insert((h, s));
     }
+}
+
+/// What `bug` changes in the options of socket `sock` of `host`; whether it changed them.
+fn planted_options(
+    bug: Option<PlantedBug>,
+    host: &HostDef,
+    sock: &SocketDef,
+    options: &mut Options,
+) -> bool {
+    if bug != Some(PlantedBug::DeviceIgnoresTtl) {
+        return false;
+    }
+    let on_device = host
+        .device
+        .as_ref()
+        .is_some_and(|d| d.a == sock.name || d.b == sock.name);
+    // Cannot fail: 255 is the largest TTL.
+    on_device && options.set_max_ttl(u32::from(u8::MAX)).is_ok()
 }

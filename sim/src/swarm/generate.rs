@@ -4,9 +4,9 @@
 use sp_proto::rng::Rng;
 
 use super::{Plan, Role};
+use crate::def::{DeviceDef, OptionsDef, SocketDef};
 use crate::def::{EndpointDef, HostDef, LinkDef, LinkOverride, LinksDef, RecvMode, ReplyDef};
-use crate::def::{OptionsDef, SocketDef};
-use crate::scenario::{Action, Layer, SendAction, Step};
+use crate::scenario::{Action, HostileFrame, Layer, SendAction, Step};
 
 /// The most hosts a plan has on each layer (layer 2 polls every host each 1 ms tick).
 fn max_hosts(layer: Layer) -> u64 {
@@ -33,6 +33,13 @@ struct Gen {
 }
 
 impl Gen {
+    /// A stream of choices of its own for `seed`: `tag` tells the streams apart, so
+    /// that what one part of the plan draws does not shift the others.
+    fn stream(seed: u64, tag: u64) -> Self {
+        Self {
+            rng: Rng::new(seed ^ tag),
+        }
+    }
     fn below(&mut self, n: u64) -> u64 {
         self.rng.below(n.max(1))
     }
@@ -68,6 +75,7 @@ fn host(name: String, kind: &str) -> HostDef {
             listen: vec![],
             dial: vec![],
         }],
+        device: None,
     }
 }
 
@@ -85,9 +93,8 @@ fn sides(p: Pattern) -> (&'static str, &'static str) {
 
 /// Generates the plan of `seed` for `layer`.
 pub fn generate(seed: u64, layer: Layer) -> Plan {
-    let mut g = Gen {
-        rng: Rng::new(seed ^ 0x5357_4152_4d00_0000),
-    };
+    let mut g = Gen::stream(seed, 0x5357_4152_4d00_0000);
+    let mut dev = Gen::stream(seed, 0x4445_5649_4345_0000);
     let total = g.range(2, max_hosts(layer)) as usize;
     let base = LinkDef {
         latency_ms: g.range(1, 10) as f64,
@@ -117,7 +124,19 @@ pub fn generate(seed: u64, layer: Layer) -> Plan {
         if left - size == 1 {
             size += 1;
         }
+        let first = hosts.len();
         add_group(&mut g, p, group, size, &mut hosts, &mut roles);
+        // Devices come from their own stream, so the rest of the plan stays as it was.
+        if matches!(p, Pattern::ReqRep) && layer == Layer::Proto && dev.chance(40) {
+            let looped = dev.chance(50);
+            let n = 1 + usize::from(looped);
+            // Not past the largest plan, and never leaving room for a single host (a
+            // group has at least two).
+            let room = total.saturating_sub(hosts.len());
+            if hosts.len() + n <= max_hosts(layer) as usize && room.checked_sub(n) != Some(1) {
+                add_devices(&mut dev, group, first, looped, &mut hosts, &mut roles);
+            }
+        }
         group += 1;
     }
     let mut plan = Plan {
@@ -129,8 +148,19 @@ pub fn generate(seed: u64, layer: Layer) -> Plan {
         steps: Vec::new(),
         heal_ms: g.range(1500, 4000) as f64,
     };
+    let mut hostile = Gen::stream(seed, 0x484f_5354_494c_0000);
+    if layer == Layer::Proto && hostile.chance(25) {
+        add_hostile(&mut hostile, &mut plan);
+    }
     workload(&mut g, &mut plan);
+    let mut closes = Gen::stream(seed, 0x434c_4f53_4500_0000);
+    close_dialers(&mut closes, &mut plan);
     faults(&mut g, &mut plan);
+    loop_faults(&mut dev, &mut plan);
+    if layer == Layer::Proto {
+        let mut power = Gen::stream(seed, 0x504f_5745_5200_0000);
+        silence_crashes(&mut power, &mut plan);
+    }
     plan.steps
         .sort_by(|a, b| a.at_ms.partial_cmp(&b.at_ms).expect("finite times"));
     plan
@@ -187,16 +217,121 @@ fn add_group(
                         .listen
                         .push(EndpointDef::new(addr.clone()));
                 }
-                let mut e = EndpointDef::new(addr);
-                if g.chance(50) {
-                    e.send_priority = Some(g.range(1, 3) as u8);
-                }
-                let min = g.pick(&[10u64, 50, 100]);
-                e.reconnect_min_ms = Some(min as f64);
-                e.reconnect_max_ms = Some((min * g.range(2, 10)) as f64);
-                hosts[a].sockets[0].dial.push(e);
+                hosts[a].sockets[0].dial.push(dial_endpoint(g, addr));
             }
         }
+    }
+}
+
+/// A dial endpoint to `addr` with a random send priority (1 to 3, or the default) and
+/// reconnect delays (minimum 10 to 100 ms, maximum 2 to 10 times that).
+fn dial_endpoint(g: &mut Gen, addr: String) -> EndpointDef {
+    let mut e = EndpointDef::new(addr);
+    if g.chance(50) {
+        e.send_priority = Some(g.range(1, 3) as u8);
+    }
+    let min = g.pick(&[10u64, 50, 100]);
+    e.reconnect_min_ms = Some(min as f64);
+    e.reconnect_max_ms = Some((min * g.range(2, 10)) as f64);
+    e
+}
+
+/// The lowest send priority: a device's pipe into a loop is used only when it has no
+/// other pipe.
+const LOOP_PRIORITY: u8 = 16;
+
+/// A device host: a raw REP `s` (the front, facing the REQs) and a raw REQ `b` (the
+/// back, facing the REPs), with a device between them, both with TTL `ttl`.
+fn device_host(name: String, ttl: u32) -> HostDef {
+    let mut h = host(name, "rep");
+    let mut back = h.sockets[0].clone();
+    back.name = "b".into();
+    back.kind = "req".into();
+    h.sockets.push(back);
+    for s in &mut h.sockets {
+        s.raw = true;
+        s.options.ttl = Some(ttl);
+    }
+    h.device = Some(DeviceDef {
+        a: "s".into(),
+        b: "b".into(),
+    });
+    h
+}
+
+/// Puts a raw device between the REQs and REPs of the group whose hosts start at
+/// `first` (the last group added): the REQs connect to its front, its back to the REPs,
+/// each edge dialed from the side that dialed before. With `looped`, a second device
+/// takes what the first sends it and sends it back: the first dials it at the lowest
+/// priority, so requests go round that loop, one backtrace word more per device, only
+/// while no REP is connected, until a device's TTL stops them. Every socket of the
+/// group gets one TTL (2 to 8: the direct path needs 2).
+fn add_devices(
+    g: &mut Gen,
+    group: usize,
+    first: usize,
+    looped: bool,
+    hosts: &mut Vec<HostDef>,
+    roles: &mut Vec<Role>,
+) {
+    let members: Vec<usize> = (first..hosts.len()).collect();
+    let servers_dial = members
+        .iter()
+        .any(|&i| !roles[i].client && !hosts[i].sockets[0].dial.is_empty());
+    let ttl = g.range(2, 8) as u32;
+    let d0 = format!("g{group}-dev0");
+    let d1 = format!("g{group}-dev1");
+    let mut dev = device_host(d0.clone(), ttl);
+    for &i in &members {
+        let own = format!("{}:1", hosts[i].name);
+        let client = roles[i].client;
+        let s = &mut hosts[i].sockets[0];
+        s.options.ttl = Some(ttl);
+        s.dial.clear();
+        s.listen.clear();
+        match (client, servers_dial) {
+            (true, false) => s.dial.push(dial_endpoint(g, format!("{d0}:1"))),
+            (false, true) => s.dial.push(dial_endpoint(g, format!("{d0}:2"))),
+            (true, true) => {
+                s.listen.push(EndpointDef::new(own.clone()));
+                dev.sockets[0].dial.push(dial_endpoint(g, own));
+            }
+            (false, false) => {
+                s.listen.push(EndpointDef::new(own.clone()));
+                dev.sockets[1].dial.push(dial_endpoint(g, own));
+            }
+        }
+    }
+    if !servers_dial || looped {
+        dev.sockets[0]
+            .listen
+            .push(EndpointDef::new(format!("{d0}:1")));
+    }
+    if servers_dial {
+        dev.sockets[1]
+            .listen
+            .push(EndpointDef::new(format!("{d0}:2")));
+    }
+    let mut extra = vec![];
+    if looped {
+        let mut e = dial_endpoint(g, format!("{d1}:1"));
+        e.send_priority = Some(LOOP_PRIORITY);
+        dev.sockets[1].dial.push(e);
+        let mut back = device_host(d1.clone(), ttl);
+        back.sockets[0]
+            .listen
+            .push(EndpointDef::new(format!("{d1}:1")));
+        back.sockets[1]
+            .dial
+            .push(dial_endpoint(g, format!("{d0}:1")));
+        extra.push(back);
+    }
+    for h in std::iter::once(dev).chain(extra) {
+        hosts.push(h);
+        roles.push(Role {
+            group,
+            client: false,
+        });
     }
 }
 
@@ -350,7 +485,13 @@ fn faults(g: &mut Gen, plan: &mut Plan) {
                 }
             }
             1 if down_until[x] < at => {
-                push(at, Action::Crash { host: a.clone() });
+                push(
+                    at,
+                    Action::Crash {
+                        host: a.clone(),
+                        silent: false,
+                    },
+                );
                 down_until[x] = if until < heal { until } else { f64::INFINITY };
                 if until < heal {
                     push(until, Action::Restart { host: a });
@@ -392,6 +533,150 @@ fn faults(g: &mut Gen, plan: &mut Plan) {
                 }
             }
             _ => {}
+        }
+    }
+    plan.steps.extend(out);
+}
+
+/// A hostile host (layer 1, from its own seeded stream): it joins the group of a
+/// listening REP, RESPONDENT, PULL or SUB as one more client of the peer type, and 1 to 3
+/// times before the heal writes a frame past its protocol: one announcing 4 GiB (the
+/// victim closes the connection, and the hostile host redials), or to a REP or
+/// RESPONDENT one too short for its header (dropped, `malformed_header`). Apart from
+/// that it behaves, so the liveness phase checks it and everyone else is served.
+fn add_hostile(g: &mut Gen, plan: &mut Plan) {
+    if plan.hosts.len() >= max_hosts(plan.layer) as usize {
+        return;
+    }
+    let victims: Vec<usize> = (0..plan.hosts.len())
+        .filter(|&i| {
+            let s = &plan.hosts[i].sockets[0];
+            plan.hosts[i].device.is_none()
+                && !s.listen.is_empty()
+                && matches!(s.kind.as_str(), "rep" | "respondent" | "pull" | "sub")
+        })
+        .collect();
+    if victims.is_empty() {
+        return;
+    }
+    let v = victims[g.below(victims.len() as u64) as usize];
+    let victim = &plan.hosts[v].sockets[0];
+    let kind = match victim.kind.as_str() {
+        "rep" => "req",
+        "respondent" => "surveyor",
+        "pull" => "push",
+        _ => "pub",
+    };
+    let header = matches!(victim.kind.as_str(), "rep" | "respondent");
+    let addr = victim.listen[0].addr.clone();
+    let group = plan.roles[v].group;
+    let mut h = host(format!("g{group}-hostile"), kind);
+    options(g, &mut h.sockets[0], false);
+    h.sockets[0].options.ttl = victim.options.ttl;
+    h.sockets[0].dial.push(dial_endpoint(g, addr));
+    let socket = format!("{}.s", h.name);
+    for _ in 0..g.range(1, 3) {
+        let frame = if header && g.chance(50) {
+            HostileFrame::Malformed
+        } else {
+            HostileFrame::Oversize
+        };
+        let at = g.range(100, plan.heal_ms as u64 - 200) as f64;
+        let socket = socket.clone();
+        plan.steps.push(step(at, Action::Hostile { socket, frame }));
+    }
+    plan.hosts.push(h);
+    plan.roles.push(Role {
+        group,
+        client: true,
+    });
+}
+
+/// Turns about a third of the crashes into power losses (`silent`: no FIN, the peers'
+/// connections stay half-open), from their own seeded stream. Every endpoint of the
+/// crashed host's group then runs TCP keepalive (idle 100 to 500 ms, probes 50 to 200 ms
+/// apart, 1 to 3 of them), which is what lets a peer that sends nothing notice, and what
+/// the liveness phase's bound counts on.
+fn silence_crashes(g: &mut Gen, plan: &mut Plan) {
+    let mut groups = Vec::new();
+    for st in &mut plan.steps {
+        let Action::Crash { host, silent } = &mut st.action else {
+            continue;
+        };
+        if g.chance(30) {
+            *silent = true;
+            if let Some(i) = plan.hosts.iter().position(|h| h.name == *host) {
+                groups.push(plan.roles[i].group);
+            }
+        }
+    }
+    groups.sort_unstable();
+    groups.dedup();
+    for group in groups {
+        let idle = g.range(100, 500) as f64;
+        let interval = g.range(50, 200) as f64;
+        let count = g.range(1, 3) as u32;
+        let members = (0..plan.hosts.len()).filter(|&i| plan.roles[i].group == group);
+        for i in members.collect::<Vec<_>>() {
+            for s in &mut plan.hosts[i].sockets {
+                for e in s.listen.iter_mut().chain(s.dial.iter_mut()) {
+                    e.keepalive_idle_ms = Some(idle);
+                    e.keepalive_interval_ms = Some(interval);
+                    e.keepalive_count = Some(count);
+                }
+            }
+        }
+    }
+}
+
+/// Dialer closes in the workload (from their own seeded stream): a socket with two or
+/// more dialers closes one of them (not its first, so it keeps a peer) with a chance of
+/// 15 %, at a random time before the heal. The liveness phase then expects neither that
+/// connection nor the peer across it, unless the host restarts after the close (which
+/// reopens every dialer of its definition).
+fn close_dialers(g: &mut Gen, plan: &mut Plan) {
+    let end = plan.heal_ms as u64 - 200;
+    for h in &plan.hosts {
+        for s in &h.sockets {
+            if s.dial.len() < 2 || !g.chance(15) {
+                continue;
+            }
+            let e = &s.dial[g.range(1, s.dial.len() as u64 - 1) as usize];
+            let act = Action::CloseDialer {
+                socket: format!("{}.{}", h.name, s.name),
+                addr: e.addr.clone(),
+            };
+            plan.steps.push(step(g.range(100, end) as f64, act));
+        }
+    }
+}
+
+/// For every group with a device loop, a time when all its REPs are down at once (a
+/// crash, and a restart 200 to 600 ms later, before the heal), so its first device
+/// has no pipe but the one into the loop and the requests of that time go round it.
+fn loop_faults(g: &mut Gen, plan: &mut Plan) {
+    let heal = plan.heal_ms as u64;
+    let mut out = Vec::new();
+    for h in plan.hosts.iter().filter(|h| h.name.ends_with("-dev1")) {
+        let prefix = h.name.trim_end_matches("dev1");
+        let at = g.range(100, heal - 700) as f64;
+        let until = at + g.range(200, 600) as f64;
+        for rep in plan.hosts.iter().filter(|r| {
+            r.name.starts_with(prefix) && r.device.is_none() && r.sockets[0].kind == "rep"
+        }) {
+            out.push(step(
+                at,
+                Action::Crash {
+                    host: rep.name.clone(),
+                    silent: false,
+                },
+            ));
+            out.push(step(
+                until,
+                Action::Restart {
+                    host: rep.name.clone(),
+                },
+            ));
         }
     }
     plan.steps.extend(out);

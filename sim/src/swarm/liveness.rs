@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use super::generate::reset_link;
 use super::Plan;
-use crate::def::RecvMode;
+use crate::def::{EndpointDef, RecvMode};
 use crate::scenario::{
     Action, Expect, ExpectDef, PipesCheck, ReceivedCheck, Scenario, SendAction, Step,
 };
@@ -21,7 +21,8 @@ pub struct Phase {
     /// When everything is healed.
     pub heal_ms: f64,
     /// When the probes are sent: heal + the largest reconnect maximum (or the largest
-    /// latency spike, if longer) + handshake time.
+    /// latency spike, or the black holes' retransmission, if longer) + the longest a
+    /// keepalive takes to give up on a half-open connection + handshake time.
     pub probe_ms: f64,
     /// When the run ends and liveness is judged: probe + the largest REQ resend interval
     /// or survey deadline + delivery time + the longest backlog of a slow REP.
@@ -34,10 +35,18 @@ impl Plan {
         let lat = self.base.latency_ms + self.base.jitter_ms;
         let mut reconnect: f64 = 0.0;
         let mut wait: f64 = 0.0;
+        // A half-open pipe (its peer lost power) goes when keepalive gives up on it.
+        let mut keepalive: f64 = 0.0;
         for h in &self.hosts {
             for s in &h.sockets {
                 for e in &s.dial {
                     reconnect = reconnect.max(e.reconnect_max_ms.unwrap_or(5000.0));
+                }
+                for e in s.listen.iter().chain(&s.dial) {
+                    if let Some((idle, interval, count)) = e.tcp_timers().keepalive {
+                        let gone = idle + interval * (count + 1);
+                        keepalive = keepalive.max(gone.as_secs_f64() * 1000.0);
+                    }
                 }
                 wait = wait
                     .max(s.options.resend_interval_ms.unwrap_or(0.0))
@@ -69,7 +78,8 @@ impl Plan {
         } else {
             0.0
         };
-        let probe_ms = self.heal_ms + reconnect.max(held).max(retransmit) + 10.0 * lat + 100.0;
+        let probe_ms =
+            self.heal_ms + reconnect.max(held).max(retransmit) + keepalive + 10.0 * lat + 100.0;
         Phase {
             heal_ms: self.heal_ms,
             probe_ms,
@@ -86,10 +96,11 @@ impl Plan {
             let Some(reply) = &h.sockets[0].reply else {
                 continue;
             };
-            let peers: Vec<String> = self
-                .peers(i)
-                .iter()
-                .map(|&p| format!("{}.s", self.hosts[p].name))
+            // Every REQ of its group: a device in front carries all their requests.
+            let group = self.roles[i].group;
+            let peers: Vec<String> = (0..self.hosts.len())
+                .filter(|&p| self.roles[p].group == group && self.roles[p].client)
+                .map(|p| format!("{}.s", self.hosts[p].name))
                 .collect();
             let requests: usize = self
                 .steps
@@ -132,6 +143,8 @@ impl Plan {
             steps.push(at(b.heal_ms, Action::Link(l)));
         }
         let (down, last_request) = self.replay_timeline();
+        // Peers and pipes as they are after the heal: without the dialers closed for good.
+        let live = self.after_closes();
         for h in &down {
             steps.push(at(b.heal_ms, Action::Restart { host: h.clone() }));
         }
@@ -145,7 +158,7 @@ impl Plan {
                 count: None,
                 every_ms: None,
             };
-            let peers = self.peers(i);
+            let peers = live.peers(i);
             let label = |what: String| Some(format!("liveness: {what}"));
             match s.kind.as_str() {
                 "sub" => {
@@ -229,12 +242,15 @@ impl Plan {
                     t += 20.0;
                 }
             }
-            let pipes = s.dial.len() + self.dialers_of(i);
-            expects.push(ExpectDef {
-                layers: None,
-                label: label(format!("{full} waits for its {pipes} pipes to reconnect")),
-                check: Expect::Pipes(PipesCheck::at_least(full.clone(), pipes as u64)),
-            });
+            for s in &live.hosts[i].sockets {
+                let full = format!("{}.{}", h.name, s.name);
+                let pipes = s.dial.len() + live.dialers_of(&s.listen);
+                expects.push(ExpectDef {
+                    layers: None,
+                    label: label(format!("{full} waits for its {pipes} pipes to reconnect")),
+                    check: Expect::Pipes(PipesCheck::at_least(full, pipes as u64)),
+                });
+            }
         }
         steps.sort_by(|a, b| a.at_ms.partial_cmp(&b.at_ms).expect("finite times"));
         Scenario {
@@ -279,7 +295,7 @@ impl Plan {
                 continue;
             }
             match &self.steps[k].action {
-                Action::Crash { host } => {
+                Action::Crash { host, .. } => {
                     up.insert(host, false);
                     last.retain(|s: &String, _| s.split_once('.').map(|x| x.0) != Some(host));
                 }
@@ -304,6 +320,42 @@ impl Plan {
         (down, last)
     }
 
+    /// The plan without the dial endpoints closed by a `close_dialer` step before the
+    /// heal, while its host was up (a close on a crashed host does nothing), and whose
+    /// host does not crash after it (a restart reopens them).
+    fn after_closes(&self) -> Self {
+        let mut live = self.clone();
+        for st in self.steps.iter().filter(|s| s.at_ms < self.heal_ms) {
+            let Action::CloseDialer { socket, addr } = &st.action else {
+                continue;
+            };
+            let Some((host, name)) = socket.split_once('.') else {
+                continue;
+            };
+            // The host's crashes and restarts, in time order (steps are sorted).
+            let mut ups = self.steps.iter().filter_map(|c| match &c.action {
+                Action::Crash { host: h, .. } if h == host => Some((c.at_ms, false)),
+                Action::Restart { host: h } if h == host => Some((c.at_ms, true)),
+                _ => None,
+            });
+            let up_then = ups
+                .clone()
+                .take_while(|&(t, _)| t <= st.at_ms)
+                .last()
+                .is_none_or(|(_, up)| up);
+            let crashes_later = ups.any(|(t, up)| !up && t >= st.at_ms);
+            if !up_then || crashes_later {
+                continue;
+            }
+            for h in live.hosts.iter_mut().filter(|h| h.name == host) {
+                for s in h.sockets.iter_mut().filter(|s| s.name == name) {
+                    s.dial.retain(|e| e.addr != *addr);
+                }
+            }
+        }
+        live
+    }
+
     /// The hosts host `i` talks to: the other side of its group (every other member on
     /// BUS), connected by a dial in either direction.
     pub(super) fn peers(&self, i: usize) -> Vec<usize> {
@@ -312,26 +364,26 @@ impl Plan {
             .collect()
     }
 
-    /// Whether one of hosts `i` and `j` dials the other.
+    /// Whether a socket of one of hosts `i` and `j` dials the other.
     fn connected(&self, i: usize, j: usize) -> bool {
         let dials = |x: usize, y: usize| {
             let prefix = format!("{}:", self.hosts[y].name);
-            self.hosts[x].sockets[0]
-                .dial
+            self.hosts[x]
+                .sockets
                 .iter()
+                .flat_map(|s| &s.dial)
                 .any(|e| e.addr.starts_with(&prefix))
         };
         dials(i, j) || dials(j, i)
     }
 
-    /// How many dial endpoints of other hosts point at host `i`.
-    fn dialers_of(&self, i: usize) -> usize {
-        let prefix = format!("{}:", self.hosts[i].name);
+    /// How many dial endpoints point at one of the addresses `listen`.
+    fn dialers_of(&self, listen: &[EndpointDef]) -> usize {
         self.hosts
             .iter()
             .flat_map(|h| &h.sockets)
             .flat_map(|s| &s.dial)
-            .filter(|e| e.addr.starts_with(&prefix))
+            .filter(|e| listen.iter().any(|l| l.addr == e.addr))
             .count()
     }
 }

@@ -22,7 +22,11 @@
 //!   the sender nor any of its peers saw a pipe close, crashed, or was partitioned, and
 //!   no link lost frames, every message the sender's protocol accepted is delivered by
 //!   the end of the run.
-//! * **Every drop is counted**: a PULL, SUB, REQ or SURVEYOR whose host never crashed and
+//! * **No loop past the TTL**: a frame that crossed devices carries at most one
+//!   backtrace word more than the largest TTL of its sender's host (the socket that
+//!   accepted it checked its TTL, the device added one hop; the next socket drops what
+//!   is over). Layer 1, whose trace has the frames.
+//! * **Every drop is counted**: a cooked PULL, SUB, REQ or SURVEYOR whose host never crashed and
 //!   whose application receives at once delivered or counted dropped (with a
 //!   receive-side reason) every message handed to its protocol (layer 1, whose trace
 //!   has the frames).
@@ -259,6 +263,7 @@ impl Oracles {
                 None
             }
             (What::Recv { body, .. }, Some(s)) => self.received(&s, body, e.at),
+            (What::Hops { from, hops }, Some(_)) => self.within_ttl(from, *hops),
             _ => None,
         }
     }
@@ -332,6 +337,30 @@ impl Oracles {
         }
     }
 
+    /// No loop past the TTL: a socket that accepted a message with at most its TTL in
+    /// backtrace words passes it on with one more, so a frame from a socket of host `H`
+    /// carries at most the largest TTL of `H`'s sockets plus one (a device's two sockets
+    /// share a host; the next socket drops what is over its own TTL).
+    fn within_ttl(&self, from: &str, hops: usize) -> Option<String> {
+        let host = from.split_once('.').map_or(from, |x| x.0);
+        let ttl = self
+            .defs
+            .iter()
+            .filter(|(k, _)| k.split_once('.').map(|x| x.0) == Some(host))
+            .map(|(_, d)| {
+                d.options
+                    .ttl
+                    .unwrap_or(u32::from(sp_proto::wire::backtrace::DEFAULT_MAX_TTL))
+            })
+            .max()?;
+        (hops as u64 > u64::from(ttl) + 1).then(|| {
+            format!(
+                "loop past TTL: {from} sent a message that had made {} hops (TTL {ttl})",
+                hops - 1
+            )
+        })
+    }
+
     /// The sockets socket `s` connects with: those listening where it dials, and those
     /// dialing where it listens.
     fn peers(&self, s: &str) -> Vec<String> {
@@ -364,7 +393,9 @@ impl Oracles {
         for (s, [frames, recvs, drops]) in &self.accounts {
             let Some(d) = self.defs.get(s) else { continue };
             let host = s.split_once('.').map_or("", |x| x.0);
+            // A raw socket's messages go to its device (or its application) unrecorded.
             let judged = matches!(d.kind.as_str(), "pull" | "sub" | "req" | "surveyor")
+                && !d.raw
                 && d.recv == RecvMode::Auto
                 && !self.crashed.contains(host);
             if judged && *frames != recvs + drops {

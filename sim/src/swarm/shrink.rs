@@ -25,12 +25,14 @@ fn names_host(action: &Action, host: &str) -> bool {
         Action::Subscribe { socket, .. }
         | Action::Unsubscribe { socket, .. }
         | Action::Recv { socket, .. }
-        | Action::RestartListener { socket, .. } => sock(socket),
+        | Action::RestartListener { socket, .. }
+        | Action::Hostile { socket, .. }
+        | Action::CloseDialer { socket, .. } => sock(socket),
         Action::Partition { a, b, .. } | Action::Repair { a, b, .. } | Action::Reset { a, b } => {
             a == host || b == host
         }
         Action::Link(o) => o.a == host || o.b == host,
-        Action::Crash { host: h } | Action::Restart { host: h } => h == host,
+        Action::Crash { host: h, .. } | Action::Restart { host: h } => h == host,
         Action::Wait {} => false,
     }
 }

@@ -67,6 +67,10 @@ pub(super) enum Cmd {
         addr: String,
         down: Duration,
     },
+    CloseDialer {
+        socket: String,
+        addr: String,
+    },
 }
 
 #[derive(Default)]
@@ -96,8 +100,8 @@ impl Mailbox {
     }
 }
 
-/// The listeners of one host incarnation, by local socket name and address, so that a
-/// listener restart can close one and bind it again.
+/// The listeners and dialers of one host incarnation, by local socket name and address,
+/// so that a listener restart can close one and bind it again, and a dialer be closed.
 type Listeners = Arc<Mutex<BTreeMap<(String, String), sp_net::Endpoint>>>;
 
 /// One socket of a running host incarnation.
@@ -189,7 +193,7 @@ async fn recv_loop(shared: SharedRef, l: Local, def: SocketDef) {
 async fn watch_pipes(shared: SharedRef, full: String, mut rx: broadcast::Receiver<PipeEvent>) {
     loop {
         match rx.recv().await {
-            Ok(PipeEvent::Added { pipe, peer }) => {
+            Ok(PipeEvent::Added { pipe, peer, .. }) => {
                 let at = now();
                 let mut sh = shared.lock();
                 sh.rec.log(&full).connects.push(at);
@@ -254,8 +258,13 @@ pub(super) async fn host_main(
         }
         for ep in &sd.dial {
             sock.set_options(endpoint_options(&base, ep)?);
-            sock.dial(&format!("tcp://{}:{}", ep.host(), port(ep)?))
+            let e = sock
+                .dial(&format!("tcp://{}:{}", ep.host(), port(ep)?))
                 .await?;
+            listeners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert((sd.name.clone(), ep.addr.clone()), e);
         }
         sock.set_options(base);
         for t in &sd.subscribe {
@@ -322,6 +331,18 @@ fn perform(
                     let Ok(m) = l.sock.try_recv() else { break };
                     record_recv(shared, &l.full, ty, &m.body);
                 }
+            }
+        }
+        Cmd::CloseDialer { socket, addr } => {
+            let key = (socket.clone(), addr.clone());
+            let dialer = listeners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            if let (Some(l), Some(d)) = (socks.get(&socket), dialer) {
+                // Closing the endpoint stops its redials and closes its connection.
+                d.close();
+                shared.note_socket(now(), &l.full, What::DialerClosed { addr });
             }
         }
         Cmd::RestartListener { socket, addr, down } => {

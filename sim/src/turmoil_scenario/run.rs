@@ -13,6 +13,7 @@ use sp_proto::{Instant, ProtoStats, SocketType};
 use super::host::{host_main, port, Cmd, Mailbox, SharedRef};
 use super::TurmoilError;
 use crate::def::{host_matches, ms, HostDef, LinkOverride};
+use crate::scenario::HostileFrame;
 use crate::scenario::{play, Driver, Layer, Outcome, Report, Scenario, ScenarioError};
 use crate::trace::What;
 use crate::turmoil_net::Fabric;
@@ -303,6 +304,21 @@ impl Driver for Run<'_> {
         Err(self.err("action link is unsupported on layer 2"))
     }
 
+    fn close_dialer(&mut self, socket: &str, addr: &str) -> Result<(), TurmoilError> {
+        let (h, s) = self.socket(socket, None)?;
+        let cmd = Cmd::CloseDialer {
+            socket: s,
+            addr: addr.to_owned(),
+        };
+        self.post(&h, cmd);
+        Ok(())
+    }
+
+    fn hostile(&mut self, _socket: &str, _frame: HostileFrame) -> Result<(), TurmoilError> {
+        // Refused before the run by `unsupported`.
+        Err(self.err("action hostile is unsupported on layer 2"))
+    }
+
     fn partition(&mut self, a: &str, b: &str, oneway: bool, cut: bool) -> Result<(), TurmoilError> {
         if oneway {
             // Refused before the run by `unsupported`.
@@ -347,7 +363,11 @@ impl Driver for Run<'_> {
         Ok(())
     }
 
-    fn crash(&mut self, host: &str, up: bool) -> Result<(), TurmoilError> {
+    fn crash(&mut self, host: &str, up: bool, silent: bool) -> Result<(), TurmoilError> {
+        if silent {
+            // Refused before the run by `unsupported`.
+            return Err(self.err("a silent crash is unsupported on layer 2"));
+        }
         let Some(&was_up) = self.up.get(host) else {
             return Err(self.err(format!("no host {host:?}")));
         };

@@ -26,6 +26,14 @@ const TCP_TIMERS: &str = "turmoil's TCP has no keepalive and no user timeout";
 const LINK_CHANGE: &str = "link settings cannot change during a run on layer 2 (turmoil \
      links keep the latency they start with)";
 
+const DEVICES: &str = "devices are not run on layer 2 yet (its hosts open their sockets \
+     without sp-net's device between them)";
+
+const HOSTILE: &str = "layer 2 hosts write only through their sockets' protocols";
+
+const SILENT_CRASH: &str = "a host gone without a FIN needs keepalive or a reset from its \
+     restarted host to be noticed, and turmoil's TCP has neither";
+
 const NET_DROPS: &str = "turmoil counts no network drops";
 
 const FROM_HOST: &str = "the sending host of a message is not recorded on layer 2";
@@ -64,6 +72,9 @@ pub fn unsupported(sc: &Scenario) -> Vec<UnsupportedItem> {
         }
     }
     for h in &sc.hosts {
+        if h.device.is_some() {
+            item(format!("host {} device", h.name), DEVICES);
+        }
         for s in &h.sockets {
             for e in &s.dial {
                 if e.reconnect_jitter == Some(false) {
@@ -94,6 +105,8 @@ pub fn unsupported(sc: &Scenario) -> Vec<UnsupportedItem> {
                 item(what(", oneway"), ONEWAY);
             }
             Action::Link(_) => item(what(""), LINK_CHANGE),
+            Action::Hostile { .. } => item(what(""), HOSTILE),
+            Action::Crash { silent: true, .. } => item(what(", silent"), SILENT_CRASH),
             _ => {}
         }
     }

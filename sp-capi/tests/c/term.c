@@ -1,21 +1,9 @@
-#include "common.h"
+#include "blocked_recv.h"
 #include <poll.h>
-#include <pthread.h>
 #include <nanomsg/pair.h>
 
-static int sock;
-static int result, result_errno;
-
-static void *blocked_recv (void *arg) {
-    (void) arg;
-    char buf[16];
-    result = nn_recv (sock, buf, sizeof buf, 0);
-    result_errno = nn_errno ();
-    return NULL;
-}
-
 int main (void) {
-    sock = nn_socket (AF_SP, NN_PAIR);
+    int sock = nn_socket (AF_SP, NN_PAIR);
     CHECK (sock >= 0);
     CHECK (nn_bind (sock, "inproc://capi-term") >= 0);
     int rcvfd = -1;
@@ -23,11 +11,9 @@ int main (void) {
     CHECK (nn_getsockopt (sock, NN_SOL_SOCKET, NN_RCVFD, &rcvfd, &sz) == 0);
     struct pollfd pfd = { rcvfd, POLLIN, 0 };
     CHECK (poll (&pfd, 1, 0) == 0);
-    pthread_t t;
-    CHECK (pthread_create (&t, NULL, blocked_recv, NULL) == 0);
-    usleep (200 * 1000);
+    pthread_t t = start_blocked_recv (sock);
     nn_term ();
-    CHECK (pthread_join (t, NULL) == 0);
+    join_blocked_recv (t);
     /* A program waiting on the receive descriptor wakes: ours keeps it open and makes
        it readable (nn_recv then fails at once); libnanomsg 1.1.5 closed the socket
        and with it the descriptor (POLLNVAL). */
@@ -36,7 +22,7 @@ int main (void) {
     char buf[16];
     if (is_sprs ()) {
         /* As nanomsg's nn_term(3) documents: ETERM for blocked and later calls. */
-        CHECK (result == -1 && result_errno == ETERM);
+        CHECK (blocked_result == -1 && blocked_errno == ETERM);
         FAILS_WITH (nn_recv (sock, buf, sizeof buf, 0), ETERM);
         FAILS_WITH (nn_send (sock, "x", 1, 0), ETERM);
         FAILS_WITH (nn_socket (AF_SP, NN_PAIR), ETERM);
@@ -44,7 +30,7 @@ int main (void) {
     } else {
         /* What libnanomsg 1.1.5 really does: nn_term closes every socket, so blocked
            and later calls on them fail with EBADF; only nn_socket says ETERM. */
-        CHECK (result == -1 && result_errno == EBADF);
+        CHECK (blocked_result == -1 && blocked_errno == EBADF);
         FAILS_WITH (nn_recv (sock, buf, sizeof buf, 0), EBADF);
         FAILS_WITH (nn_send (sock, "x", 1, 0), EBADF);
         FAILS_WITH (nn_socket (AF_SP, NN_PAIR), ETERM);

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sp_net::stats::PipeEvent;
-use sp_net::{Endpoint, PipeId, Priority, Socket, SocketType};
+use sp_net::typed::Req;
+use sp_net::{Endpoint, PipeId, Priority};
 use tokio::sync::broadcast::error::TryRecvError;
 
 use super::{
@@ -39,7 +40,7 @@ struct Provider {
 /// send priority 1 and the rest at 2, so requests go to local providers while any is
 /// connected and fail over to remote ones otherwise.
 pub(crate) struct Client {
-    req: Socket,
+    req: Req,
     site: String,
     providers: BTreeMap<String, Provider>,
     events: tokio::sync::broadcast::Receiver<PipeEvent>,
@@ -48,24 +49,23 @@ pub(crate) struct Client {
 
 impl Client {
     /// A client in `site`; requests time out after `request_timeout`.
-    pub(crate) fn new(site: &str, request_timeout: Duration) -> Self {
-        let req = Socket::new(SocketType::Req);
-        let mut o = req.options();
-        o.recv_timeout = Some(request_timeout);
-        o.send_timeout = Some(request_timeout);
-        // Reconnect quickly: a provider that comes back is used again at once.
-        o.reconnect_min = Duration::from_millis(50);
-        o.reconnect_max = Duration::from_millis(500);
-        req.set_options(o);
+    pub(crate) fn new(site: &str, request_timeout: Duration) -> Result<Self, DemoError> {
+        let req = Req::builder()
+            .recv_timeout(request_timeout)
+            .send_timeout(request_timeout)
+            // Reconnect quickly: a provider that comes back is used again at once.
+            .reconnect(Duration::from_millis(50), Duration::from_millis(500))
+            .build()
+            .map_err(sock("client socket"))?;
         // Subscribed before any dial, so every pipe's peer is known.
         let events = req.pipe_events();
-        Self {
+        Ok(Self {
             req,
             site: site.to_owned(),
             providers: BTreeMap::new(),
             events,
             peers: BTreeMap::new(),
-        }
+        })
     }
 
     /// The client's site.
@@ -149,7 +149,7 @@ impl Client {
     fn learn_peers(&mut self) {
         loop {
             match self.events.try_recv() {
-                Ok(PipeEvent::Added { pipe, peer }) => {
+                Ok(PipeEvent::Added { pipe, peer, .. }) => {
                     self.peers.insert(pipe, peer);
                 }
                 // Removals and failed handshakes (PipeEvent is non-exhaustive).

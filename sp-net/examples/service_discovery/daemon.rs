@@ -3,7 +3,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use sp_net::{Socket, SocketType};
+use sp_net::typed::Surveyor;
 
 use super::{parse_answer, sock, wait_socket, DemoError, ServiceMap, SURVEY_BODY};
 
@@ -33,7 +33,7 @@ pub(crate) struct Round {
 
 /// The discovery daemon: a SURVEYOR listening on the daemon port.
 pub(crate) struct Daemon {
-    surveyor: Socket,
+    surveyor: Surveyor,
     url: String,
     deadline: Duration,
 }
@@ -42,11 +42,10 @@ impl Daemon {
     /// Binds the daemon at `tcp://host:port` (port 0: any free port) with this survey
     /// deadline.
     pub(crate) async fn bind(host: &str, port: u16, deadline: Duration) -> Result<Self, DemoError> {
-        let surveyor = Socket::new(SocketType::Surveyor);
-        let mut o = surveyor.protocol_options();
-        o.set_survey_deadline(deadline)
-            .map_err(|e| DemoError::Socket("survey deadline", e.into()))?;
-        surveyor.set_protocol_options(o);
+        let surveyor = Surveyor::builder()
+            .deadline(deadline)
+            .build()
+            .map_err(sock("survey deadline"))?;
         let wanted = format!("tcp://{host}:{port}");
         let ep = match surveyor.listen(&wanted).await {
             Ok(ep) => ep,

@@ -47,7 +47,7 @@ pub(crate) async fn run_demo(
         services.insert(name.clone(), s);
     }
     daemon.wait_for_services(services.len(), limit).await?;
-    let mut client = Client::new(&settings.site, limit);
+    let mut client = Client::new(&settings.site, limit)?;
     writeln!(
         out,
         "client in {} (local providers at priority {LOCAL_PRIORITY}, others at {REMOTE_PRIORITY})",

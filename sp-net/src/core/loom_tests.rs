@@ -26,7 +26,9 @@ fn recv(shared: &Shared) -> Result<Message, Error> {
 fn loom_delivery_wakes_a_blocked_receiver() {
     loom::model(|| {
         let shared = socket(SocketType::Pull);
-        let (pipe, _, _) = shared.attach_pipe(PipeInfo::default(), "test").unwrap();
+        let (pipe, _, _) = shared
+            .attach_pipe(PipeInfo::default(), "test", None)
+            .unwrap();
         let s = shared.clone();
         let t = thread::spawn(move || s.deliver(pipe, &mut vec![Bytes::from_static(b"m")]));
         assert_eq!(recv(&shared).unwrap().body, "m");
@@ -40,7 +42,9 @@ fn loom_two_pipes_deliver_while_one_thread_receives() {
         let shared = socket(SocketType::Pull);
         let mut senders = Vec::new();
         for body in [&b"a"[..], &b"b"[..]] {
-            let (pipe, _, _) = shared.attach_pipe(PipeInfo::default(), "test").unwrap();
+            let (pipe, _, _) = shared
+                .attach_pipe(PipeInfo::default(), "test", None)
+                .unwrap();
             let s = shared.clone();
             senders.push(thread::spawn(move || {
                 s.deliver(pipe, &mut vec![Bytes::from_static(body)])
@@ -83,7 +87,9 @@ fn loom_close_wakes_a_blocked_sender() {
 fn loom_pipe_removal_racing_delivery_loses_nothing_silently() {
     loom::model(|| {
         let shared = socket(SocketType::Pull);
-        let (pipe, _, _) = shared.attach_pipe(PipeInfo::default(), "test").unwrap();
+        let (pipe, _, _) = shared
+            .attach_pipe(PipeInfo::default(), "test", None)
+            .unwrap();
         let s1 = shared.clone();
         let deliverer =
             thread::spawn(move || s1.deliver(pipe, &mut vec![Bytes::from_static(b"m")]));
@@ -110,7 +116,9 @@ fn loom_sender_blocked_on_a_full_pipe_wakes_when_the_writer_drains() {
         // Queue depth 1 per pipe: the second send waits until the writer takes the
         // first message and returns the pipe's writability.
         let shared = Shared::new(AnyProtocol::new(SocketType::Push, Config::cooked(1)), 1, 1);
-        let (pipe, _, _) = shared.attach_pipe(PipeInfo::default(), "test").unwrap();
+        let (pipe, _, _) = shared
+            .attach_pipe(PipeInfo::default(), "test", None)
+            .unwrap();
         block_on(shared.send_loop(Message::from("1"), |p, now, m| p.send(now, m))).unwrap();
         let s = shared.clone();
         let writer = thread::spawn(move || {
@@ -129,7 +137,9 @@ fn loom_a_send_wakes_an_idle_writer() {
         // The writer waits on its notifier with nothing queued; a user send queues a
         // message and must wake it, whichever runs first.
         let shared = socket(SocketType::Push);
-        let (pipe, wake_writer, _) = shared.attach_pipe(PipeInfo::default(), "test").unwrap();
+        let (pipe, wake_writer, _) = shared
+            .attach_pipe(PipeInfo::default(), "test", None)
+            .unwrap();
         let s = shared.clone();
         let writer = thread::spawn(move || {
             let mut batch = VecDeque::new();
@@ -145,7 +155,9 @@ fn loom_a_send_wakes_an_idle_writer() {
 fn loom_close_wakes_an_idle_writer() {
     loom::model(|| {
         let shared = socket(SocketType::Push);
-        let (pipe, wake_writer, _) = shared.attach_pipe(PipeInfo::default(), "test").unwrap();
+        let (pipe, wake_writer, _) = shared
+            .attach_pipe(PipeInfo::default(), "test", None)
+            .unwrap();
         let s = shared.clone();
         let closer = thread::spawn(move || s.shutdown());
         let mut batch = VecDeque::new();
@@ -167,7 +179,9 @@ fn loom_a_receive_resumes_a_paused_reader() {
         let mut config = Config::cooked(1);
         config.options.set_recv_queue(1).unwrap();
         let shared = Shared::new(AnyProtocol::new(SocketType::Pull, config), 1, 4);
-        let (pipe, _, wake_reader) = shared.attach_pipe(PipeInfo::default(), "test").unwrap();
+        let (pipe, _, wake_reader) = shared
+            .attach_pipe(PipeInfo::default(), "test", None)
+            .unwrap();
         let state = shared.deliver(pipe, &mut vec![Bytes::from_static(b"m")]);
         assert_eq!(state, ReadState::Paused);
         let s = shared.clone();

@@ -160,7 +160,8 @@ pub(crate) trait Acceptor: Send {
     fn accept(&mut self) -> BoxFuture<'_, Option<Setup>>;
     /// Whether the transport counts accepted connections (and failed set-ups) itself:
     /// a shared `ws://` port learns which socket a connection is for only from its
-    /// request, and counts there. The accept loop counts for every other transport.
+    /// request, and counts there (or, while it cannot know, on every socket listening on
+    /// the port). The accept loop counts for every other transport.
     fn counts_accepts(&self) -> bool {
         false
     }

@@ -8,13 +8,14 @@ use std::time::Duration;
 use sp_proto::wire::{FrameFormat, MaxRecvSize};
 use sp_proto::SocketType;
 
-use super::{Acceptor, Connector, Env, Error, Setup, SetupError, Transport};
+use super::{setup_failed, Acceptor, Connector, Env, Error, Setup, SetupError, Transport};
 use crate::future::BoxFuture;
 use crate::pipe::Established;
+use crate::stats::Count;
 use crate::stream::{self, StreamReader, StreamWriter};
 use crate::transport::inproc::{self, InprocListener, InprocReader, InprocWriter, QueueReceiver};
 use crate::transport::tls::TlsConfig;
-use crate::transport::ws::{self, WsListener, WsSettings};
+use crate::transport::ws::{self, PortEvent, PortSink, WsListener, WsSettings};
 use crate::transport::{Conn, Listener, Network, StreamOptions};
 use crate::url::Url;
 
@@ -56,10 +57,15 @@ impl StreamSetup {
                 error: e.to_string(),
             });
         }
-        let Conn { io, peer } = conn;
+        let Conn {
+            io,
+            peer,
+            peer_certificates,
+        } = conn;
         let (reader, writer) = crate::transport::split(io);
         Ok(Established {
             peer,
+            peer_certificates,
             reader: Box::new(StreamReader::new(reader, self.format, self.max_recv)),
             writer: Box::new(StreamWriter::new(writer, self.format)),
         })
@@ -288,6 +294,7 @@ fn inproc_pipe(
     }
     Ok(Established {
         peer: "inproc".to_owned(),
+        peer_certificates: None,
         reader: Box::new(InprocReader::new(from_peer, max_recv)),
         writer: Box::new(to_peer),
     })
@@ -361,15 +368,8 @@ impl Transport for Ws {
                 Url::Ws { tls: true, .. } => Some(env.listen_tls()?),
                 _ => None,
             };
-            let shared = env.shared.clone();
-            let listener = ws::listen(
-                env.network,
-                url,
-                tls,
-                ws_settings(&env),
-                Arc::new(move |c| shared.count(c)),
-            )
-            .await?;
+            let listener =
+                ws::listen(env.network, url, tls, ws_settings(&env), port_sink(&env)).await?;
             Ok(Box::new(WsAcceptor(listener)) as Box<dyn Acceptor>)
         })
     }
@@ -389,11 +389,33 @@ impl Transport for Ws {
     }
 }
 
+/// Counts what a `ws://` port reports in the socket's statistics: a failed upgrade as
+/// any failed set-up of a listener's connection.
+fn port_sink(env: &Env<'_>) -> PortSink {
+    let shared = env.shared.clone();
+    PortSink {
+        socket: Arc::as_ptr(env.shared) as usize,
+        report: Arc::new(move |event| match event {
+            PortEvent::Accepted => shared.count(Count::Accept),
+            PortEvent::Refused => shared.count(Count::Refused),
+            PortEvent::Failed { peer, error } => {
+                let e = SetupError {
+                    peer: peer.to_owned(),
+                    step: "WebSocket upgrade",
+                    error: error.to_owned(),
+                };
+                setup_failed(&shared, &e, None);
+            }
+        }),
+    }
+}
+
 fn ws_settings(env: &Env<'_>) -> WsSettings {
     WsSettings {
         ours: env.ours,
         max_recv: env.cfg.max_recv,
         handshake_timeout: env.cfg.handshake_timeout,
+        max_upgrades: env.cfg.max_connections,
         tcp: env.cfg.tcp,
         ping: env.cfg.ws_ping,
     }

@@ -10,10 +10,7 @@ use super::{BoxFuture, Conn, Listener};
 use crate::url::Url;
 
 fn into_conn(stream: UnixStream, peer: String) -> Conn {
-    Conn {
-        io: Box::new(stream),
-        peer,
-    }
+    Conn::new(Box::new(stream), peer)
 }
 
 /// Connects to the socket file at `path`.

@@ -101,6 +101,20 @@ pub struct Conn {
     pub io: Box<dyn Io>,
     /// The peer's address, for logs.
     pub peer: String,
+    /// The certificates the peer presented in a TLS handshake on this connection (set by
+    /// the TLS layer; `None` for plain streams).
+    pub peer_certificates: Option<tls::PeerCertificates>,
+}
+
+impl Conn {
+    /// A plain (not yet TLS) connection to `peer`.
+    pub fn new(io: Box<dyn Io>, peer: impl Into<String>) -> Self {
+        Self {
+            io,
+            peer: peer.into(),
+            peer_certificates: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Conn {

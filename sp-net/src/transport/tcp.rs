@@ -94,10 +94,7 @@ fn into_conn(stream: TcpStream, options: StreamOptions) -> io::Result<Conn> {
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    Ok(Conn {
-        io: Box::new(stream),
-        peer,
-    })
+    Ok(Conn::new(Box::new(stream), peer))
 }
 
 /// nanomsg's `tcp://iface;host:port` local part: an address literal to bind the dialing

@@ -14,8 +14,15 @@
 //!   register their path with it, and the port is released when the last one goes. A path
 //!   matches exactly (the query is ignored): a listener at `ws://host:port` serves only
 //!   `/`, unlike nanomsg, which serves every path. `ws://` and `wss://` cannot share a
-//!   port; the TLS and TCP settings and the handshake timeout of the first listener on a
-//!   port apply to every connection accepted on it (the path is only known after both).
+//!   port; the TLS and TCP settings, the handshake timeout and the connection limit of the
+//!   first listener on a port apply to every connection accepted on it (the path is only
+//!   known after the upgrade request is read).
+//! - **Upgrades in flight.** A port runs at most `max_connections` (of its first
+//!   listener) upgrades at once, each within the handshake timeout; a connection beyond
+//!   that is closed at once, unread. Every connection is reported to the socket of its
+//!   path ([`PortEvent`]); one whose path is not known (refused at the limit, unreadable
+//!   request, unknown path, timed out before its request was complete) to every socket
+//!   listening on the port.
 //! - **Data.** One SP message is one binary WebSocket message, fragmented at
 //!   [`DEFAULT_SEND_FRAGMENT`](sp_proto::wire::ws::DEFAULT_SEND_FRAGMENT); dialers mask
 //!   every frame with a fresh key from the OS CSPRNG (`ws_keys.rs`), and draw their
@@ -37,7 +44,7 @@ use bytes::BytesMut;
 use sp_proto::wire::ws::dialer_offer;
 use sp_proto::wire::ws_frame::WsRole;
 use sp_proto::wire::ws_http::{
-    self, ClientUpgradeError, HttpError, Refusal, Reject, ResponseError, ServerUpgrade,
+    self, ClientUpgradeError, HttpError, Reject, ResponseError, ServerUpgrade,
 };
 use sp_proto::wire::MaxRecvSize;
 use sp_proto::SocketType;
@@ -45,17 +52,39 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::tls::TlsConfig;
+use super::tls::{PeerCertificates, TlsConfig};
 use super::ws_pipe::pipe_halves;
 use super::{Conn, Io, Network, StreamOptions, WsPing};
 use crate::pipe::Established;
-use crate::stats::Count;
 use crate::url::{Family, HostPort, Url};
 
-/// Counts a listener's connection events in its socket's statistics. The shared port's
-/// accept loop counts an accepted connection (and a failed upgrade) on the socket whose
-/// path it asked for, which only the HTTP request names.
-pub(crate) type Counter = Arc<dyn Fn(Count) + Send + Sync>;
+/// What a `ws://` port reports about a connection to the socket listening at its path,
+/// which only the HTTP request names; before that, to every socket listening on the port.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PortEvent<'a> {
+    /// The connection was accepted.
+    Accepted,
+    /// The connection was accepted and closed at once, unread: the port already had as
+    /// many upgrades in flight as its limit.
+    Refused,
+    /// The connection's upgrade failed or was refused, and the connection closed.
+    Failed {
+        /// The peer's address.
+        peer: &'a str,
+        /// Why.
+        error: &'a str,
+    },
+}
+
+/// One socket's listener on a port: where the port reports its connections.
+#[derive(Clone)]
+pub(crate) struct PortSink {
+    /// The socket (a port reports a connection of unknown path once to each socket,
+    /// however many of its listeners share the port).
+    pub(crate) socket: usize,
+    /// Counts (and logs) an event in the socket's statistics.
+    pub(crate) report: Arc<dyn Fn(PortEvent<'_>) + Send + Sync>,
+}
 
 /// What a `ws://` endpoint's connections are set up with, from its socket.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +95,8 @@ pub(crate) struct WsSettings {
     pub(crate) max_recv: MaxRecvSize,
     /// Time allowed for the TCP/TLS and HTTP upgrade handshakes.
     pub(crate) handshake_timeout: Duration,
+    /// Upgrades a listener's port runs at once (a listener's apply to its whole port).
+    pub(crate) max_upgrades: usize,
     /// TCP settings of the connections (a listener's apply to its whole port: the first
     /// listener on a port binds it).
     pub(crate) tcp: StreamOptions,
@@ -88,6 +119,9 @@ pub(crate) enum WsHandshakeError {
     /// The handshake took longer than the handshake timeout.
     #[error("WebSocket handshake timed out")]
     TimedOut,
+    /// A listener refused the peer's request with this answer.
+    #[error("refused with {} {}: {}", .0.status, .0.reason, .0.detail)]
+    Refused(Reject),
 }
 
 impl From<ClientUpgradeError> for WsHandshakeError {
@@ -127,13 +161,20 @@ pub(super) struct Upgraded {
     pub(super) io: Box<dyn Io>,
     pub(super) leftover: BytesMut,
     pub(super) peer: String,
+    pub(super) peer_certificates: Option<PeerCertificates>,
 }
 
 /// A listener registered for one path.
 struct Route {
     id: u64,
     ours: SocketType,
-    count: Counter,
+    sink: PortSink,
+    tx: mpsc::UnboundedSender<Upgraded>,
+}
+
+/// The listener a connection's request was routed to.
+struct Routed {
+    sink: PortSink,
     tx: mpsc::UnboundedSender<Upgraded>,
 }
 
@@ -142,11 +183,28 @@ struct HubState {
     routes: Mutex<HashMap<String, Route>>,
     tls: Option<TlsConfig>,
     handshake_timeout: Duration,
+    max_upgrades: usize,
 }
 
 impl HubState {
     fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
         self.routes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reports `events` of a connection whose path is not known, once to each socket
+    /// listening on the port.
+    fn report_to_port(&self, events: &[PortEvent<'_>]) {
+        let mut sinks: Vec<PortSink> = Vec::new();
+        for route in self.routes().values() {
+            if !sinks.iter().any(|s| s.socket == route.sink.socket) {
+                sinks.push(route.sink.clone());
+            }
+        }
+        for sink in sinks {
+            for &event in events {
+                (sink.report)(event);
+            }
+        }
     }
 }
 
@@ -216,8 +274,7 @@ async fn find_or_bind(
     network: &Arc<dyn Network>,
     addr: &HostPort,
     tls: Option<TlsConfig>,
-    handshake_timeout: Duration,
-    tcp: StreamOptions,
+    settings: &WsSettings,
 ) -> io::Result<Arc<Hub>> {
     let mut key = HubKey {
         net: network.namespace(),
@@ -237,13 +294,14 @@ async fn find_or_bind(
             return Ok(hub);
         }
     }
-    let listener = network.bind_with(&tcp_url(addr), tcp).await?;
+    let listener = network.bind_with(&tcp_url(addr), settings.tcp).await?;
     let port = listener.local_url().port().unwrap_or(addr.port);
     key.port = port;
     let state = Arc::new(HubState {
         routes: Mutex::new(HashMap::new()),
         tls,
-        handshake_timeout,
+        handshake_timeout: settings.handshake_timeout,
+        max_upgrades: settings.max_upgrades,
     });
     let accept = tokio::spawn(accept_loop(listener, state.clone())).abort_handle();
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -282,21 +340,14 @@ impl WsListener {
     }
 }
 
-/// Starts a `ws://`/`wss://` listener, counting its connection events with `count`.
+/// Starts a `ws://`/`wss://` listener, reporting its connection events to `sink`.
 pub(crate) async fn listen(
     network: &Arc<dyn Network>,
     url: &Url,
     tls: Option<TlsConfig>,
     settings: WsSettings,
-    count: Counter,
+    sink: PortSink,
 ) -> io::Result<WsListener> {
-    let WsSettings {
-        ours,
-        max_recv,
-        handshake_timeout,
-        tcp,
-        ping,
-    } = settings;
     check_url(url)?;
     let Url::Ws { addr, path, .. } = url else {
         return Err(io::Error::new(
@@ -305,7 +356,7 @@ pub(crate) async fn listen(
         ));
     };
     let path = ws_http::target_path(path).unwrap_or_else(|| "/".to_owned());
-    let hub = find_or_bind(network, addr, tls, handshake_timeout, tcp).await?;
+    let hub = find_or_bind(network, addr, tls, &settings).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     {
@@ -320,8 +371,8 @@ pub(crate) async fn listen(
             path.clone(),
             Route {
                 id,
-                ours,
-                count,
+                ours: settings.ours,
+                sink,
                 tx,
             },
         );
@@ -329,8 +380,8 @@ pub(crate) async fn listen(
     Ok(WsListener {
         url: url.with_port(hub.port),
         rx,
-        max_recv,
-        ping,
+        max_recv: settings.max_recv,
+        ping: settings.ping,
         _guard: RouteGuard { hub, path, id },
     })
 }
@@ -341,6 +392,13 @@ async fn accept_loop(mut listener: Box<dyn super::Listener>, state: Arc<HubState
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => {
+                    while conns.try_join_next().is_some() {}
+                    if conns.len() >= state.max_upgrades {
+                        tracing::warn!(peer = conn.peer, "WebSocket port at its limit of upgrades in flight; closing a new connection");
+                        drop(conn);
+                        state.report_to_port(&[PortEvent::Accepted, PortEvent::Refused]);
+                        continue;
+                    }
                     conns.spawn(serve(state.clone(), conn));
                 }
                 Err(e) => {
@@ -353,14 +411,26 @@ async fn accept_loop(mut listener: Box<dyn super::Listener>, state: Arc<HubState
     }
 }
 
-/// Runs the server side of the upgrade on one accepted connection, within the timeout.
+/// Runs the server side of the upgrade on one accepted connection, within the timeout,
+/// and reports a failure to the socket of its path, if known, else to the port's.
 async fn serve(state: Arc<HubState>, conn: Conn) {
     let peer = conn.peer.clone();
-    let outcome = tokio::time::timeout(state.handshake_timeout, upgrade_server(&state, conn))
-        .await
-        .unwrap_or(Err(WsHandshakeError::TimedOut));
-    if let Err(e) = outcome {
-        tracing::debug!(peer, error = %e, "WebSocket upgrade failed");
+    let mut routed = None;
+    let outcome = tokio::time::timeout(
+        state.handshake_timeout,
+        upgrade_server(&state, conn, &mut routed),
+    )
+    .await
+    .unwrap_or(Err(WsHandshakeError::TimedOut));
+    let Err(e) = outcome else { return };
+    let error = e.to_string();
+    let failed = PortEvent::Failed {
+        peer: &peer,
+        error: &error,
+    };
+    match routed {
+        Some(Routed { sink, .. }) => (sink.report)(failed),
+        None => state.report_to_port(&[PortEvent::Accepted, failed]),
     }
 }
 
@@ -391,51 +461,49 @@ async fn refuse(io: &mut Box<dyn Io>, r: &Reject) -> Result<(), WsHandshakeError
     Ok(())
 }
 
-async fn upgrade_server(state: &HubState, conn: Conn) -> Result<(), WsHandshakeError> {
-    let Conn { io, peer } = match &state.tls {
+/// The server side of the upgrade; the listener the request names goes into `routed`
+/// (and is told the connection was accepted) as soon as it is known.
+async fn upgrade_server(
+    state: &HubState,
+    conn: Conn,
+    routed: &mut Option<Routed>,
+) -> Result<(), WsHandshakeError> {
+    let Conn {
+        io,
+        peer,
+        peer_certificates,
+    } = match &state.tls {
         Some(tls) => tls.accept(conn).await?,
         None => conn,
     };
     let mut io = io;
     let mut buf = BytesMut::with_capacity(2048);
-    let mut found = None;
     let decision = loop {
         let route = |path: &str| {
-            let r = state
-                .routes()
-                .get(path)
-                .filter(|r| !r.tx.is_closed())
-                .map(|r| (r.ours, r.count.clone(), r.tx.clone()))?;
-            let ours = r.0;
-            found = Some(r);
-            Some(ours)
+            let routes = state.routes();
+            let r = routes.get(path).filter(|r| !r.tx.is_closed())?;
+            *routed = Some(Routed {
+                sink: r.sink.clone(),
+                tx: r.tx.clone(),
+            });
+            Some(r.ours)
         };
         match ws_http::server_upgrade(&buf, route, sha1) {
             ServerUpgrade::Incomplete => read_more(&mut io, &mut buf).await?,
             decision => break decision,
         }
     };
-    if let Some((_, count, _)) = &found {
-        count(Count::Accept);
+    if let Some(r) = routed {
+        (r.sink.report)(PortEvent::Accepted);
     }
     match decision {
         ServerUpgrade::Incomplete => unreachable!("the loop reads until a decision"),
-        ServerUpgrade::Refuse { reject, why } => {
+        ServerUpgrade::Refuse { reject, .. } => {
             refuse(&mut io, &reject).await?;
-            match why {
-                Refusal::Unreadable(e) => Err(e.into()),
-                Refusal::NotFound(_) => Ok(()),
-                Refusal::Refused => {
-                    if let Some((_, count, _)) = &found {
-                        count(Count::HandshakeFailure);
-                    }
-                    tracing::warn!(peer, status = reject.status, why = %reject.detail, "WebSocket upgrade refused");
-                    Ok(())
-                }
-            }
+            Err(WsHandshakeError::Refused(reject))
         }
         ServerUpgrade::Accept { head_len, response } => {
-            let Some((_, _, tx)) = found else {
+            let Some(Routed { tx, .. }) = routed else {
                 unreachable!("an accepted upgrade has a route");
             };
             let _ = buf.split_to(head_len);
@@ -446,6 +514,7 @@ async fn upgrade_server(state: &HubState, conn: Conn) -> Result<(), WsHandshakeE
                 io,
                 leftover: buf,
                 peer,
+                peer_certificates,
             });
             Ok(())
         }
@@ -521,7 +590,11 @@ async fn upgrade_client(
     let Url::Ws { addr, path, .. } = url else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a ws:// URL").into());
     };
-    let Conn { mut io, peer } = conn;
+    let Conn {
+        mut io,
+        peer,
+        peer_certificates,
+    } = conn;
     let mut nonce = [0u8; 16];
     keys.fill(&mut nonce)?;
     let key = ws_http::base64_encode(&nonce);
@@ -540,6 +613,7 @@ async fn upgrade_client(
         io,
         leftover: buf,
         peer,
+        peer_certificates,
     })
 }
 

@@ -340,6 +340,7 @@ pub(super) fn pipe_halves(
     };
     Established {
         peer: up.peer,
+        peer_certificates: up.peer_certificates,
         reader: Box::new(reader),
         writer: Box::new(WsWriter { sink }),
     }

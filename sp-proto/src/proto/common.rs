@@ -10,7 +10,7 @@
 //! that lends none cannot receive (PUB, PUSH) or overrides both (SURVEYOR, whose
 //! contexts queue their own responses).
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 use bytes::Bytes;
 
@@ -161,3 +161,49 @@ macro_rules! has_core {
     };
 }
 pub(crate) use has_core;
+
+/// Implements, inside `impl Protocol for …`, the pipe inputs of a receive-only protocol
+/// (PULL, SUB): each pipe joins and leaves the fair-queued receive queue in the named
+/// field at its receive priority, refused when that queue already has it; as the
+/// protocol never sends, a pipe becoming writable changes nothing.
+macro_rules! receive_only_pipes {
+    ($inbound:ident) => {
+        fn handle_pipe_added(
+            &mut self,
+            _now: $crate::time::Instant,
+            pipe: $crate::pipes::PipeId,
+            info: $crate::pipes::PipeInfo,
+        ) -> Result<(), $crate::protocol::PipeRefused> {
+            self.$inbound.add_new_pipe(pipe, info.recv_priority)
+        }
+
+        fn handle_pipe_removed(
+            &mut self,
+            _now: $crate::time::Instant,
+            pipe: $crate::pipes::PipeId,
+        ) {
+            self.$inbound.remove_pipe(pipe);
+        }
+
+        fn handle_writable(&mut self, _now: $crate::time::Instant, _pipe: $crate::pipes::PipeId) {}
+    };
+}
+pub(crate) use receive_only_pipes;
+
+/// Implements, inside `impl Protocol for …`, the message input of a send-only protocol
+/// (PUB, PUSH): data from a peer is counted as arrived and dropped as
+/// [`DropReason::UnexpectedData`](crate::DropReason::UnexpectedData), where nanomsg aborts.
+macro_rules! send_only_discards_data {
+    () => {
+        fn handle_message(
+            &mut self,
+            _now: $crate::time::Instant,
+            _pipe: $crate::pipes::PipeId,
+            payload: bytes::Bytes,
+        ) {
+            self.core.arrived(payload.len());
+            self.core.dropped($crate::stats::DropReason::UnexpectedData);
+        }
+    };
+}
+pub(crate) use send_only_discards_data;

@@ -33,7 +33,7 @@
 //! `WouldBlock` if none is writable. A raw socket ignores the option (NNG has no raw
 //! polyamorous mode).
 
-use std::collections::BTreeSet;
+use alloc::collections::BTreeSet;
 
 use bytes::Bytes;
 

@@ -4,7 +4,7 @@
 //! Fan-out clones the [`Message`], which shares the body buffer (a reference count, no
 //! copy). Delivery is best-effort, as in nanomsg: a pipe that cannot take the message now
 //! (its previous write is still pending) is skipped and the skip is counted as
-//! [`DropReason::PipeBusy`]; `send` itself never blocks and never fails. NNG's per-pipe
+//! [`DropReason::PipeBusy`](crate::DropReason::PipeBusy); `send` itself never blocks and never fails. NNG's per-pipe
 //! drop-oldest queue, if wanted, belongs to the driver's output buffer.
 //!
 //! With no pipe attached a published message reaches nobody and is simply gone: no drop
@@ -12,17 +12,16 @@
 //! a connection exists are lost). [`ProtoStats::msgs_out`](crate::ProtoStats::msgs_out) counts one per pipe written.
 //!
 //! Data arriving from a peer (a SUB never sends, so this is a misbehaving peer) is
-//! discarded and counted as [`DropReason::UnexpectedData`]; nanomsg aborts here and NNG
+//! discarded and counted as [`DropReason::UnexpectedData`](crate::DropReason::UnexpectedData); nanomsg aborts here and NNG
 //! closes the pipe. Raw PUB behaves exactly like cooked PUB.
 
 use bytes::Bytes;
 
-use super::common::{has_core, Core};
+use super::common::{has_core, send_only_discards_data, Core};
 use crate::message::Message;
 use crate::pipes::{FanOut, PipeId, PipeInfo};
 use crate::protocol::{Config, PipeRefused, Protocol, SendError};
 use crate::socket_type::SocketType;
-use crate::stats::DropReason;
 use crate::time::Instant;
 
 /// The PUB state machine (raw differs only in passing a user-supplied header through).
@@ -68,10 +67,7 @@ impl Protocol for Pub {
         self.pipes.remove(pipe);
     }
 
-    fn handle_message(&mut self, _now: Instant, _pipe: PipeId, payload: Bytes) {
-        self.core.arrived(payload.len());
-        self.core.dropped(DropReason::UnexpectedData);
-    }
+    send_only_discards_data!();
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
         self.pipes.set_writable(pipe);

@@ -4,10 +4,10 @@
 
 use bytes::Bytes;
 
-use super::common::{has_core, Core};
+use super::common::{has_core, receive_only_pipes, Core};
 use crate::inbound::{Inbound, OnFull};
-use crate::pipes::{PipeId, PipeInfo};
-use crate::protocol::{Config, PipeRefused, Protocol};
+use crate::pipes::PipeId;
+use crate::protocol::{Config, Protocol};
 use crate::socket_type::SocketType;
 use crate::time::Instant;
 
@@ -36,23 +36,10 @@ impl Protocol for Pull {
         SocketType::Pull
     }
 
-    fn handle_pipe_added(
-        &mut self,
-        _now: Instant,
-        pipe: PipeId,
-        info: PipeInfo,
-    ) -> Result<(), PipeRefused> {
-        self.inbound.add_new_pipe(pipe, info.recv_priority)
-    }
-
-    fn handle_pipe_removed(&mut self, _now: Instant, pipe: PipeId) {
-        self.inbound.remove_pipe(pipe);
-    }
+    receive_only_pipes!(inbound);
 
     fn handle_message(&mut self, _now: Instant, pipe: PipeId, payload: Bytes) {
         self.core.arrived(payload.len());
         self.core.receive_body(&mut self.inbound, pipe, payload);
     }
-
-    fn handle_writable(&mut self, _now: Instant, _pipe: PipeId) {}
 }

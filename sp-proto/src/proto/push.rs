@@ -4,12 +4,11 @@
 
 use bytes::Bytes;
 
-use super::common::{has_core, Core};
+use super::common::{has_core, send_only_discards_data, Core};
 use crate::message::Message;
 use crate::pipes::{PipeId, PipeInfo, PriorityRing};
 use crate::protocol::{Config, PipeRefused, Protocol, SendError, SendErrorKind};
 use crate::socket_type::SocketType;
-use crate::stats::DropReason;
 use crate::time::Instant;
 
 /// The PUSH state machine. Raw differs from cooked only in passing a user-supplied header
@@ -55,10 +54,7 @@ impl Protocol for Push {
         self.writable.remove(pipe);
     }
 
-    fn handle_message(&mut self, _now: Instant, _pipe: PipeId, payload: Bytes) {
-        self.core.arrived(payload.len());
-        self.core.dropped(DropReason::UnexpectedData);
-    }
+    send_only_discards_data!();
 
     fn handle_writable(&mut self, _now: Instant, pipe: PipeId) {
         self.writable.activate(pipe);

@@ -3,7 +3,7 @@
 //! an answer for a pipe that cannot take it now ([`OnBusy`]); their module docs state
 //! the behaviour.
 
-use std::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
@@ -131,7 +131,7 @@ impl Contexts for Replier {
         *slot = None;
         let (pipe, mut msg) = self.core.deliver(&mut self.inbound)?;
         if !self.core.raw {
-            let header = std::mem::take(&mut msg.header);
+            let header = core::mem::take(&mut msg.header);
             *slot = Some(Pending { pipe, header });
         }
         Ok(msg)

@@ -33,7 +33,7 @@
 //! including the id word (at most `max_ttl` words), the rest is body. Malformed ones are
 //! dropped and counted. Contexts all behave like the socket itself.
 
-use std::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
@@ -260,7 +260,7 @@ impl Contexts for Req {
         let old = self
             .contexts
             .get_mut(ctx)
-            .map(std::mem::take)
+            .map(core::mem::take)
             .unwrap_or_default();
         self.cancel(old);
         let id = self.allocate_id();
@@ -290,7 +290,7 @@ impl Contexts for Req {
         match state {
             CtxState::Idle => Err(RecvError::WrongState),
             CtxState::Pending(_) => Err(RecvError::WouldBlock),
-            CtxState::Replied(_) => match std::mem::take(state) {
+            CtxState::Replied(_) => match core::mem::take(state) {
                 CtxState::Replied(msg) => {
                     self.core.delivered();
                     Ok(msg)

@@ -43,7 +43,7 @@
 //! Nobody resends surveys and nobody checks the depth of outgoing surveys, whatever the
 //! draft RFC says (wire-facts C3, C4); neither do we.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
 
 use bytes::Bytes;
 

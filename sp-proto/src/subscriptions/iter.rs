@@ -2,6 +2,8 @@
 
 use super::records::Rec;
 use super::Subscriptions;
+use alloc::vec;
+use alloc::vec::Vec;
 
 impl Subscriptions {
     /// The subscribed topics in ascending byte order.

@@ -73,6 +73,8 @@
 //! and an 8-byte label compare, did not help. What does help is locality: compaction
 //! puts each subtree's records next to each other, and popular topics (Zipf) stay cached.
 
+use alloc::vec::Vec;
+
 mod iter;
 mod matching;
 mod records;
@@ -82,7 +84,7 @@ mod tree;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
+use core::fmt;
 
 pub use self::iter::Iter;
 use self::records::Rec;
@@ -140,7 +142,7 @@ impl Subscriptions {
     /// If the set would grow beyond 4 GiB.
     pub fn subscribe(&mut self, topic: &[u8]) -> bool {
         let added = match *topic {
-            [] => !std::mem::replace(&mut self.empty, true),
+            [] => !core::mem::replace(&mut self.empty, true),
             [b] => {
                 let had = self.short_has(b);
                 self.short[usize::from(b >> 6)] |= 1 << (b & 63);
@@ -162,7 +164,7 @@ impl Subscriptions {
     pub fn unsubscribe(&mut self, topic: &[u8]) -> Result<(), NotSubscribed> {
         match *topic {
             [] => {
-                if !std::mem::replace(&mut self.empty, false) {
+                if !core::mem::replace(&mut self.empty, false) {
                     return Err(NotSubscribed);
                 }
             }
@@ -227,7 +229,7 @@ impl Subscriptions {
     /// top index (allocator overhead not included: the set makes at most three heap
     /// blocks).
     pub fn approx_memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.buf.capacity() + self.top.heap_bytes()
+        core::mem::size_of::<Self>() + self.buf.capacity() + self.top.heap_bytes()
     }
 
     /// Number of tree nodes (records): at most `2 * len()`.
@@ -264,8 +266,8 @@ impl PartialEq for Subscriptions {
 impl Eq for Subscriptions {}
 
 /// Hashes the topics, like [`PartialEq`], not the memory layout.
-impl std::hash::Hash for Subscriptions {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+impl core::hash::Hash for Subscriptions {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
         self.len.hash(state);
         for topic in self.iter() {
             topic.hash(state);

@@ -1,10 +1,11 @@
 //! The records (tree nodes) of a [`Subscriptions`] in its byte buffer: their layout
 //! (see the `subscriptions` module docs), parsing, appending and compaction.
 
-use std::ops::Range;
+use core::ops::Range;
 
 use super::top::NONE;
 use super::Subscriptions;
+use alloc::vec::Vec;
 
 /// Record header bit: the path ending here is a subscribed topic.
 pub(super) const TERMINAL: u8 = 1;

@@ -3,6 +3,9 @@
 
 #[cfg(doc)]
 use super::Subscriptions;
+use alloc::boxed::Box;
+use alloc::vec;
+use alloc::vec::Vec;
 
 /// An absent subtree in the dense top index.
 pub(super) const NONE: u32 = u32::MAX;

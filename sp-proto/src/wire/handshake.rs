@@ -3,7 +3,7 @@
 
 use crate::socket_type::SocketType;
 use crate::time::Instant;
-use std::time::Duration;
+use core::time::Duration;
 
 /// Length of the connection header.
 pub const HEADER_LEN: usize = 8;

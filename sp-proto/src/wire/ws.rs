@@ -11,6 +11,9 @@
 //!   message; fragmented messages must be reassembled; text messages are refused.
 
 use crate::socket_type::SocketType;
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
 
 /// Suffix of every SP WebSocket subprotocol token.
 pub const SUBPROTOCOL_SUFFIX: &str = ".sp.nanomsg.org";

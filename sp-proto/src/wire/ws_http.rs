@@ -14,6 +14,11 @@
 
 use crate::socket_type::SocketType;
 use crate::wire::ws::{client_check, server_accept, WsSubprotocolError};
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::string::ToString;
+use alloc::vec::Vec;
 
 /// SHA-1 of a byte string, supplied by the caller (see the module docs).
 pub type Sha1 = fn(&[u8]) -> [u8; 20];
@@ -99,7 +104,7 @@ fn is_token_char(c: u8) -> bool {
 
 /// Parses a complete head (as delimited by [`find_head_end`]).
 fn parse_head(head: &[u8]) -> Result<Head, HttpError> {
-    let text = std::str::from_utf8(head).map_err(|_| HttpError::BadBytes)?;
+    let text = core::str::from_utf8(head).map_err(|_| HttpError::BadBytes)?;
     let text = text.strip_suffix("\r\n\r\n").unwrap_or(text);
     let mut lines = text.split("\r\n");
     let start_line = lines.next().unwrap_or_default();

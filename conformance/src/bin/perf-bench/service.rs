@@ -60,11 +60,19 @@ pub(crate) fn cells(scale: f64, smoke: bool) -> Vec<Cell> {
 /// is built; 512 in Debian's 1.1.5).
 pub(crate) const NN_MAX_SOCKETS: usize = 512;
 
-/// Whether `imp` sits `cell` out: NNG 1.5's SUB subscribes in quadratic time, and a
-/// libnanomsg process cannot open a socket per peer past [`NN_MAX_SOCKETS`] (the
-/// workloads run in one process).
+/// Responses an NNG 1.5.2 surveyor keeps before its user receives them. The queue is
+/// fixed (128, not the `recv-buffer` option: `survey.c`), and a response that finds it
+/// full is discarded, so a round of more respondents answering at once never completes
+/// (1 000 respondents: 369 to 382 responses arrived, then nothing).
+pub(crate) const NNG_SURVEY_QUEUE: usize = 128;
+
+/// Whether `imp` sits `cell` out: NNG 1.5's SUB subscribes in quadratic time and its
+/// surveyor discards responses past [`NNG_SURVEY_QUEUE`], and a libnanomsg process
+/// cannot open a socket per peer past [`NN_MAX_SOCKETS`] (the workloads run in one
+/// process).
 pub(crate) fn sits_out(cell: &Cell, imp: &str) -> bool {
     (imp == "nng" && cell.topics > crate::run::NNG_SUB_MAX)
+        || (imp == "nng" && cell.workload == Workload::Survey && cell.peers > NNG_SURVEY_QUEUE)
         || (imp == "nanomsg" && cell.peers + 1 > NN_MAX_SOCKETS)
 }
 
@@ -221,15 +229,21 @@ pub(crate) fn render(
          them). Ours: a REP socket with one context per client, and every peer a task \
          with its own socket, on a multi-thread runtime with one worker per CPU of the \
          column (`sp-perf --threads N`). libnanomsg and NNG: one thread per peer with \
-         its own blocking socket; the REP server is a raw REP socket sent straight back \
-         (libnanomsg's loopback device, NNG's raw receive/send loop: its device refuses \
-         REP); worker threads are the libraries' own (neither version has a runtime \
+         its own blocking socket; the REP server is libnanomsg's loopback device on a \
+         raw REP socket (no user thread in the loop), and for NNG one REP context per \
+         client, each on a thread that moves the request back as the reply; worker threads are the libraries' own (neither version has a runtime \
          knob). PUB drops what a subscriber cannot take, so `delivered` is the fraction \
-         that arrived; deliveries/s counts only those. NNG sits the {}-topic cell out \
-         (its SUB subscribes in quadratic time), and libnanomsg the cells of more than \
+         that arrived; deliveries/s counts only those. Every publisher queues {} \
+         messages per pipe (ours `send_queue`, NNG `send-buffer`; libnanomsg has no \
+         per-pipe queue and writes into the kernel's buffer, `NN_SNDBUF` 128 KiB). NNG sits the {}-topic cell out \
+         (its SUB subscribes in quadratic time) and the surveys of more than {} \
+         respondents (its surveyor discards responses that find its fixed queue full), \
+         and libnanomsg the cells of more than \
          {} peers (it opens at most {NN_MAX_SOCKETS} sockets per process, and each \
          workload runs in one). Columns: {}.\n",
+        perf_kit::service::PUB_PIPE_QUEUE,
         grouped(BIG_TOPICS),
+        NNG_SURVEY_QUEUE,
         NN_MAX_SOCKETS - 1,
         placements
             .iter()

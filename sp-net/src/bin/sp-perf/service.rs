@@ -105,12 +105,7 @@ async fn reqrep(a: &ServiceArgs) -> Result<(), String> {
         .collect();
     start_line.wait().await;
     let start = Instant::now();
-    let mut latency = Histogram::new();
-    let mut end = start;
-    for (h, e) in join(clients).await? {
-        latency.merge(&h);
-        end = end.max(e);
-    }
+    let (latency, end) = svc::merge_clients(start, join(clients).await?);
     svc::report_reqrep(a, &latency, (end - start).as_secs_f64());
     rep.close().await;
     Ok(())
@@ -126,38 +121,26 @@ async fn warm_up(
     failed: &AtomicBool,
 ) -> Result<(), String> {
     let since = Instant::now();
-    while ready.load(Ordering::Acquire) < peers {
-        if failed.load(Ordering::Acquire) || since.elapsed() > svc::WAIT {
-            return Err(format!(
-                "{} of {peers} peers ready after {:?}",
-                ready.load(Ordering::Acquire),
-                since.elapsed()
-            ));
-        }
+    while !svc::warmed_up(ready, peers, failed, since)? {
         s.send(warm.clone()).await.map_err(err("send"))?;
         tokio::time::sleep(svc::WARM_EVERY).await;
     }
     Ok(())
 }
 
-/// Flags `failed` when `r` is an error.
-fn flag<T>(r: Result<T, String>, failed: &AtomicBool) -> Result<T, String> {
-    if r.is_err() {
-        failed.store(true, Ordering::Release);
-    }
-    r
-}
-
 async fn fanout(a: &ServiceArgs) -> Result<(), String> {
     let prefixes = svc::fanout_prefixes(a.topics);
     let publisher = server(SocketType::Pub, &a.url).await?;
+    let mut o = publisher.options();
+    o.send_queue = svc::PUB_PIPE_QUEUE;
+    publisher.set_options(o);
     let ready = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicBool::new(false));
     let subscribers: Vec<_> = (0..a.peers)
         .map(|_| {
             let (url, topics) = (a.url.clone(), a.topics);
             let (ready, failed) = (ready.clone(), failed.clone());
-            tokio::spawn(async move { flag(subscriber(&url, topics, &ready).await, &failed) })
+            tokio::spawn(async move { svc::flag(subscriber(&url, topics, &ready).await, &failed) })
         })
         .collect();
     let warm = Message::new(svc::message(&prefixes[0], a.size, mark::WARM));
@@ -200,19 +183,14 @@ async fn subscriber(
     let mut tally = SubscriberTally::default();
     let mut warmup = svc::Warmup::default();
     loop {
-        match s.recv().await {
-            Ok(m) => match warmup.classify(&m.body, ready) {
-                Received::Data => {
-                    tally.delivered += 1;
-                    tally.last = Some(Instant::now());
-                }
-                Received::End => break,
-                Received::Other => {}
-            },
-            // Data then silence: the end marks were dropped.
-            Err(_) if tally.delivered > 0 => break,
-            Err(e) if since.elapsed() > svc::WAIT => return Err(format!("recv: {e}")),
-            Err(_) => {}
+        let got = s.recv().await;
+        if tally.take(&mut warmup, got.as_ref().ok().map(|m| &m.body[..]), ready) {
+            break;
+        }
+        if let Err(e) = got {
+            if since.elapsed() > svc::WAIT {
+                return Err(format!("recv: {e}"));
+            }
         }
     }
     s.close().await;
@@ -232,7 +210,7 @@ async fn survey(a: &ServiceArgs) -> Result<(), String> {
         .map(|_| {
             let url = a.url.clone();
             let (ready, failed, done) = (ready.clone(), failed.clone(), done.clone());
-            tokio::spawn(async move { flag(respondent(&url, &ready, &done).await, &failed) })
+            tokio::spawn(async move { svc::flag(respondent(&url, &ready, &done).await, &failed) })
         })
         .collect();
     let warm = Message::new(svc::message(b"", a.size, mark::WARM));

@@ -708,51 +708,24 @@ mod tests {
 
     #[test]
     fn errors_match_nanocat() {
-        assert_eq!(
-            err(&["--pull", "-l1", "--frobnicate"]),
-            "nanocat: Unknown option ``--frobnicate''"
-        );
-        assert_eq!(
-            err(&["--pull", "-l1", "-z"]),
-            "nanocat: Unknown option ``-z''"
-        );
-        assert_eq!(
-            err(&["--pull", "-l1", "stray"]),
-            "nanocat: Unexpected argument ``stray''"
-        );
-        assert_eq!(
-            err(&["--push", "--pull", "-l1"]),
-            "nanocat: Option --pull conflicts with the following options:\n    --push "
-        );
-        assert_eq!(
-            err(&["--pull", "-l1", "--data", "a"]),
-            "nanocat: Option --data requires at least one of the following options:\n    --push\n    --pub\n    --req\n    --rep\n    --surveyor\n    --respondent\n    --bus\n    --pair\n    --push0\n    --pub0\n    --req0\n    --rep0\n    --surveyor0\n    --respondent0\n    --bus0\n    --pair0\n    --pair1"
-        );
-        assert_eq!(
-            err(&["--push", "-l1"]),
-            "nanocat: Option --push requires at least one of the following options:\n    --data\n    -D\n    --file\n    -F"
-        );
-        assert_eq!(
-            err(&["--req", "-l1", "-D", "a", "--file=/nonexistent"]),
-            "nanocat: Option --file=/nonexistent conflicts with the following options:\n    -D (--data) "
-        );
-        // The same option twice: nanocat lists the option itself.
-        assert_eq!(
-            err(&["--req", "-l1", "-D", "a", "--data=b"]),
-            "nanocat: Option --data=b conflicts with the following options:\n    --data=b "
-        );
-        assert_eq!(
-            err(&["--pull", "-l1", "--recv-timeout", "soon"]),
-            "nanocat: Option --recv-timeout requires float point argument"
-        );
-        assert_eq!(
-            err(&["--pull", "-l1", "-d"]),
-            "nanocat: Option -d (--delay) requires an argument"
-        );
-        assert_eq!(
-            err(&["--pull", "-l1", "--ascii=yes"]),
-            "nanocat: Option --ascii=yes does not accept argument"
-        );
+        // Each bad command line and nanocat's message for it.
+        let cases: &[(&[&str], &str)] = &[
+            (&["--pull", "-l1", "--frobnicate"], "nanocat: Unknown option ``--frobnicate''"),
+            (&["--pull", "-l1", "-z"], "nanocat: Unknown option ``-z''"),
+            (&["--pull", "-l1", "stray"], "nanocat: Unexpected argument ``stray''"),
+            (&["--push", "--pull", "-l1"], "nanocat: Option --pull conflicts with the following options:\n    --push "),
+            (&["--pull", "-l1", "--data", "a"], "nanocat: Option --data requires at least one of the following options:\n    --push\n    --pub\n    --req\n    --rep\n    --surveyor\n    --respondent\n    --bus\n    --pair\n    --push0\n    --pub0\n    --req0\n    --rep0\n    --surveyor0\n    --respondent0\n    --bus0\n    --pair0\n    --pair1"),
+            (&["--push", "-l1"], "nanocat: Option --push requires at least one of the following options:\n    --data\n    -D\n    --file\n    -F"),
+            (&["--req", "-l1", "-D", "a", "--file=/nonexistent"], "nanocat: Option --file=/nonexistent conflicts with the following options:\n    -D (--data) "),
+            // The same option twice: nanocat lists the option itself.
+            (&["--req", "-l1", "-D", "a", "--data=b"], "nanocat: Option --data=b conflicts with the following options:\n    --data=b "),
+            (&["--pull", "-l1", "--recv-timeout", "soon"], "nanocat: Option --recv-timeout requires float point argument"),
+            (&["--pull", "-l1", "-d"], "nanocat: Option -d (--delay) requires an argument"),
+            (&["--pull", "-l1", "--ascii=yes"], "nanocat: Option --ascii=yes does not accept argument"),
+        ];
+        for (argv, want) in cases {
+            assert_eq!(err(argv), *want, "{argv:?}");
+        }
         let none = err(&["--pull"]);
         assert!(none.starts_with("nanocat: At least one of the following required:\n    --bind\n    --connect\n    --listen\n"), "{none}");
         assert!(none.ends_with("    --connect-local\n    -l"), "{none}");

@@ -324,7 +324,7 @@ fn parse_close(payload: Bytes) -> Result<WsEvent, WsFrameError> {
                 return Err(WsFrameError::InvalidCloseCode(code));
             }
             let reason = payload.slice(2..);
-            if std::str::from_utf8(&reason).is_err() {
+            if core::str::from_utf8(&reason).is_err() {
                 return Err(WsFrameError::InvalidCloseReason);
             }
             Ok(WsEvent::Close {
