@@ -102,14 +102,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let capi_lib = capi_lib.unwrap_or_else(|| dir.join("libnanomsg.so"));
-    match conformance::harness::capi_lib_dir(&capi_lib, "perf-bench") {
-        Ok(lib_dir) => {
-            let _ = crate::run::CAPI_DIR.set(lib_dir);
-        }
-        Err(e) => {
-            eprintln!("perf-bench: {e}");
-            return ExitCode::from(2);
+    // Our library is needed only where the C API rows run (everything, or `--only capi`).
+    if matches!(only.as_deref(), None | Some("capi")) {
+        let capi_lib = capi_lib.unwrap_or_else(|| dir.join("libnanomsg.so"));
+        match conformance::harness::capi_lib_dir(&capi_lib, "perf-bench") {
+            Ok(lib_dir) => {
+                let _ = crate::run::CAPI_DIR.set(lib_dir);
+            }
+            Err(e) => {
+                eprintln!("perf-bench: {e}");
+                return ExitCode::from(2);
+            }
         }
     }
     let conns = mem_conns();
