@@ -13,6 +13,9 @@ use crate::hex;
 /// Contexts in flight on each side.
 pub const IN_FLIGHT: usize = 16;
 
+/// At most this many probes before NNG's SURVEYOR is heard (300 ms apart).
+const PROBES: u8 = 20;
+
 async fn ctx_send(p: &mut Peer, i: usize, body: &[u8]) -> Result<(), String> {
     p.call(&format!("ctx-send {i} {}", hex::encode(body)))
         .await
@@ -36,15 +39,29 @@ async fn ours_ctx_recv(c: &Context) -> Result<Vec<u8>, String> {
     }
 }
 
-/// Our contexts receive [`IN_FLIGHT`] messages (one each), then answer each with
-/// `answer:<what it got>`, last first.
-async fn ours_answer_all(s: &Socket) -> Result<(), String> {
-    let mut got = Vec::new();
-    for _ in 0..IN_FLIGHT {
-        let c = s.open_context().map_err(|e| e.to_string())?;
-        let body = ours_ctx_recv(&c).await?;
-        got.push((c, body));
+/// Whether `body` is one of the probes [`theirs_ask`] sends until our RESPONDENT hears
+/// NNG's SURVEYOR: `p` and the probe's number.
+fn is_probe(body: &[u8]) -> bool {
+    matches!(body, [b'p', _])
+}
+
+/// A new context of ours receives one message, skipping the probes still on their way
+/// when the first was heard (NNG has moved on from those surveys; they stay unanswered).
+async fn ours_take_one(s: &Socket) -> Result<(Context, Vec<u8>), String> {
+    let c = s.open_context().map_err(|e| e.to_string())?;
+    let mut body = ours_ctx_recv(&c).await?;
+    // Bounded: at most the probes sent, each received once.
+    for _ in 0..PROBES {
+        if !is_probe(&body) {
+            break;
+        }
+        body = ours_ctx_recv(&c).await?;
     }
+    Ok((c, body))
+}
+
+/// Our contexts answer what each got with `answer:<what it got>`, last first.
+async fn ours_answer_all(got: Vec<(Context, Vec<u8>)>) -> Result<(), String> {
     for (c, body) in got.into_iter().rev() {
         let mut answer = b"answer:".to_vec();
         answer.extend_from_slice(&body);
@@ -81,7 +98,7 @@ async fn theirs_ask(lib: Lib, exes: &PeerExes, theirs: SocketType) -> Result<(),
         if theirs == SocketType::Surveyor {
             // A survey is lost while NNG has not attached the pipe: probe until heard.
             let mut heard = false;
-            for n in 0..20u8 {
+            for n in 0..PROBES {
                 ctx_send(&mut c, 0, &[b'p', n]).await?;
                 if let Ok(Ok(_)) =
                     tokio::time::timeout(Duration::from_millis(300), ours.recv()).await
@@ -94,10 +111,16 @@ async fn theirs_ask(lib: Lib, exes: &PeerExes, theirs: SocketType) -> Result<(),
                 return Err("our respondent never heard a survey".to_owned());
             }
         }
+        // One ask at a time, each received by a new context of ours before the next, but
+        // all unanswered until the last: NNG 1.5.2's SURVEYOR queues at most 8 surveys per
+        // pipe (a fixed depth in survey.c) and discards the rest, so 16 sent at once lost
+        // up to 7 whenever its pipe writer lagged (6 of 20 runs on a loaded machine).
+        let mut got = Vec::new();
         for i in 0..IN_FLIGHT {
             ctx_send(&mut c, i, format!("ask-{i}").as_bytes()).await?;
+            got.push(ours_take_one(&ours).await?);
         }
-        ours_answer_all(&ours).await?;
+        ours_answer_all(got).await?;
         for i in 0..IN_FLIGHT {
             let got = ctx_recv(&mut c, i).await?;
             let want = format!("answer:ask-{i}");

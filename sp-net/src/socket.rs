@@ -412,7 +412,14 @@ impl Socket {
     /// Sends a message, waiting (up to the send timeout) until the protocol accepts it.
     ///
     /// Dropping the future before it completes means the message was not sent.
+    ///
+    /// Every call first takes a unit of tokio's cooperative budget, so a loop of sends
+    /// that never has to wait still gives way to the socket's own pipe tasks now and then,
+    /// as tokio's channels do; [`try_send`](Self::try_send) never yields.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        // Before the send, not after: a future dropped while it gives way has sent
+        // nothing (see `take_budget`).
+        take_budget().await;
         let mut op = |p: &mut AnyProtocol, now, m| p.send(now, m);
         // Most sends succeed at once: try before building the waiting machinery, whose
         // futures would otherwise be set up (and the message moved through them) every
@@ -426,8 +433,12 @@ impl Socket {
     /// Receives a message, waiting up to the receive timeout.
     ///
     /// Cancellation-safe: dropping the future loses no message (messages stay queued in
-    /// the protocol until a `recv` takes them).
+    /// the protocol until a `recv` takes them). Like [`send`](Self::send), it first takes
+    /// a unit of tokio's cooperative budget.
     pub async fn recv(&self) -> Result<Message, Error> {
+        // Before taking a message, never after: a future dropped while it gives way (by a
+        // timeout or a `select!`) must not have taken one.
+        take_budget().await;
         let mut op = |p: &mut AnyProtocol, now| p.recv(now);
         // As in `send`: the waiting machinery only when nothing is ready.
         match self.inner.shared.recv_once(&mut op)? {
@@ -613,4 +624,13 @@ fn seed_from_entropy() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(std::process::id() as u64);
     h.finish()
+}
+
+/// Takes one unit of the task's cooperative budget (tokio's `coop`): ready at once
+/// while the task has budget left, otherwise it yields once so that other tasks on the
+/// same worker (the pipes' readers and writers) run. tokio's own channels and sockets
+/// do the same, so a loop over sends or receives that never has to wait still gives
+/// way after the budget (128 operations in tokio 1.x).
+async fn take_budget() {
+    tokio::task::coop::consume_budget().await;
 }
