@@ -12,12 +12,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{compile, lib_dir, src_dir};
-
-const PROGRAMS: &[&str] = &[
-    "reqrep", "pushpull", "pubsub", "survey", "zerocopy", "errors", "close", "symbols", "msghdr",
-    "device", "poll", "pollfd", "threads", "limits", "ipv4only", "term", "buffers",
-];
+use common::{compile, lib_dir, src_dir, PROGRAMS};
 
 /// Programs whose whole output (symbol table, control-message layout, statistics) must
 /// be the same on both libraries.

@@ -6,6 +6,30 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The C programs in `tests/c/` (`<name>.c`), each run on both libraries by `c_api.rs`
+/// and under AddressSanitizer by `memcheck.rs`.
+pub(crate) const PROGRAMS: &[&str] = &[
+    "reqrep",
+    "pushpull",
+    "pubsub",
+    "survey",
+    "zerocopy",
+    "errors",
+    "close",
+    "symbols",
+    "msghdr",
+    "device",
+    "poll",
+    "pollfd",
+    "threads",
+    "limits",
+    "ipv4only",
+    "term",
+    "buffers",
+    "addresses",
+    "signals",
+];
+
 /// `target/<profile>/deps/`, where `cargo test` puts the cdylib it builds for the tests.
 ///
 /// `cargo test -p sp-capi` builds the crate's cdylib before it runs the tests, into
