@@ -40,6 +40,14 @@ pub(crate) fn deps_dir() -> PathBuf {
     exe.parent().expect("deps dir").to_path_buf()
 }
 
+/// A TCP port for this test process with `span` free ports above it, below Linux's
+/// ephemeral ports (32768 on: a connection's local port there, or its TIME_WAIT, would
+/// make the bind fail with `EADDRINUSE` while other programs make many connections).
+pub(crate) fn base_port(span: u16) -> u16 {
+    let room = u32::from(12_000 - span);
+    20_000 + u16::try_from(std::process::id() % room).expect("below 12 000")
+}
+
 /// The C sources: `sp-capi/tests/c/`.
 pub(crate) fn src_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c")
