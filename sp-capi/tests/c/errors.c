@@ -78,10 +78,23 @@ int main (void) {
     FAILS_WITH (nn_setsockopt (s, NN_REQ, NN_REQ_RESEND_IVL, &v, sizeof v), ENOPROTOOPT);
     FAILS_WITH (nn_setsockopt (s, NN_SOL_SOCKET, NN_SNDTIMEO, &v, 2), EINVAL);
     FAILS_WITH (nn_setsockopt (s, NN_SOL_SOCKET, NN_RCVTIMEO, &v, 8), EINVAL);
-    v = 0;
-    FAILS_WITH (nn_setsockopt (s, NN_SOL_SOCKET, NN_SNDPRIO, &v, sizeof v), EINVAL);
-    v = 17;
-    FAILS_WITH (nn_setsockopt (s, NN_SOL_SOCKET, NN_RCVPRIO, &v, sizeof v), EINVAL);
+    /* Each option's range: the values just outside are EINVAL, its edges are taken. */
+    struct { int opt, bad, edge; } ranges[] = {
+        { NN_SNDPRIO, 0, 1 }, { NN_SNDPRIO, 17, 16 }, { NN_RCVPRIO, 0, 1 },
+        { NN_RCVPRIO, 17, 16 }, { NN_SNDBUF, 0, 1 }, { NN_RCVBUF, 0, 1 },
+        { NN_RECONNECT_IVL, -1, 0 }, { NN_RECONNECT_IVL_MAX, -1, 0 }, { NN_MAXTTL, 0, 1 },
+        { NN_MAXTTL, 256, 255 }, { NN_RCVMAXSIZE, -2, -1 }, { NN_IPV4ONLY, 2, 0 },
+        { NN_IPV4ONLY, -1, 1 },
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        v = ranges[i].bad;
+        FAILS_WITH (nn_setsockopt (s, NN_SOL_SOCKET, ranges[i].opt, &v, sizeof v), EINVAL);
+        set_int (s, NN_SOL_SOCKET, ranges[i].opt, ranges[i].edge);
+    }
+    /* Negative timeouts (and linger) mean "forever": any is taken. */
+    set_int (s, NN_SOL_SOCKET, NN_SNDTIMEO, -5);
+    set_int (s, NN_SOL_SOCKET, NN_RCVTIMEO, -5);
+    set_int (s, NN_SOL_SOCKET, NN_LINGER, -5);
     FAILS_WITH (nn_setsockopt (s, NN_SOL_SOCKET, NN_SOCKET_NAME,
         "0123456789012345678901234567890123456789012345678901234567890123456789", 70), EINVAL);
 
