@@ -80,6 +80,15 @@ int main (void) {
     CHECK (memcmp (tiny, "unused!", 8) == 0);
 
     FAILS_WITH (nn_recvmsg (rep, NULL, 0), EINVAL);
+    FAILS_WITH (nn_sendmsg (rep, NULL, 0), EINVAL);
+    /* A null buffer with a length is EFAULT; a negative buffer count EMSGSIZE. */
+    struct nn_iovec null_iov = { NULL, 5 };
+    memset (&hdr, 0, sizeof hdr);
+    hdr.msg_iov = &null_iov;
+    hdr.msg_iovlen = 1;
+    FAILS_WITH (nn_sendmsg (req, &hdr, NN_DONTWAIT), EFAULT);
+    hdr.msg_iovlen = -1;
+    FAILS_WITH (nn_sendmsg (req, &hdr, NN_DONTWAIT), EMSGSIZE);
     CHECK (nn_close (req) == 0);
     CHECK (nn_close (rep) == 0);
     report ("msghdr");
