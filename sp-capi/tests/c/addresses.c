@@ -62,6 +62,15 @@ int main (void) {
     FAILS_WITH (nn_bind (s, big), ENAMETOOLONG);
     big[127] = 0;
     CHECK (nn_bind (s, big) > 0);
+    if (is_sprs ()) {
+        /* An ipc:// path too long for a Unix socket (108 bytes with its NUL) but under
+           128 bytes: ENAMETOOLONG here; libnanomsg 1.1.5 aborts on an assertion. */
+        char path[121];
+        memset (path, 'p', sizeof path - 1);
+        memcpy (path, "ipc:///tmp/", 11);
+        path[sizeof path - 1] = 0;
+        FAILS_WITH (nn_bind (s, path), ENAMETOOLONG);
+    }
 
     CHECK (nn_close (s) == 0);
     report ("addresses");
