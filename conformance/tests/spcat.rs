@@ -443,3 +443,102 @@ fn spcat_and_nngcat_meet_on_path_less_ws_urls() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Debian's `nanocat` binary, unchanged, on our `libnanomsg.so.5` (sp-capi, through
+/// `LD_LIBRARY_PATH`), talking to spcat and to nngcat, serving and asking, for REQ/REP
+/// and SURVEYOR/RESPONDENT: each side must print exactly what it prints when the same
+/// nanocat runs on the real libnanomsg in its place.
+#[test]
+fn nanocat_on_our_libnanomsg_talks_to_spcat_and_nngcat() {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = conformance::harness::capi_lib_dir(&exe.with_file_name("libnanomsg.so"), "nanocat")
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The loader must resolve nanocat's libnanomsg.so.5 to ours with this search path.
+    let ldd = Command::new("ldd")
+        .arg("/usr/bin/nanocat")
+        .env("LD_LIBRARY_PATH", &dir)
+        .output()
+        .expect("ldd (nanomsg-utils installed?)");
+    let ldd = String::from_utf8_lossy(&ldd.stdout).into_owned();
+    let line = ldd
+        .lines()
+        .find(|l| l.contains("libnanomsg.so.5"))
+        .unwrap_or_else(|| panic!("nanocat does not need libnanomsg.so.5:\n{ldd}"));
+    assert!(
+        line.contains(dir.to_str().expect("utf-8 temp dir")),
+        "libnanomsg.so.5 resolved elsewhere: {line}"
+    );
+    let wrapper = dir.join("nanocat-on-sp-capi");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nLD_LIBRARY_PATH='{}' exec /usr/bin/nanocat \"$@\"\n",
+            dir.display()
+        ),
+    )
+    .expect("write the nanocat wrapper");
+    let mut perms = std::fs::metadata(&wrapper).expect("wrapper").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&wrapper, perms).expect("chmod the wrapper");
+    let ours = wrapper.to_str().expect("utf-8 temp dir").to_owned();
+
+    let mut cases = Vec::new();
+    for other in [SPCAT, "nngcat"] {
+        for roles in ROLES {
+            for nanocat_serves in [true, false] {
+                cases.push((other, roles, nanocat_serves));
+            }
+        }
+    }
+    let handles: Vec<_> = cases
+        .into_iter()
+        .enumerate()
+        .map(|(i, (other, roles, nanocat_serves))| {
+            let ours = ours.clone();
+            std::thread::spawn(move || {
+                let run = |nanocat: &str, tag: &str| {
+                    let addr = Addr::ipc(&format!("nanocat-{i}{tag}"));
+                    if nanocat_serves {
+                        exchange(nanocat, other, roles, "--hex", &addr)
+                    } else {
+                        exchange(other, nanocat, roles, "--hex", &addr)
+                    }
+                };
+                let on_ours = run(&ours, "a")?;
+                let on_real = run("nanocat", "b")?;
+                Ok::<_, String>((other, roles, nanocat_serves, on_ours, on_real))
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for h in handles {
+        match h.join().expect("case thread panicked") {
+            Err(e) => failures.push(e),
+            Ok((other, roles, nanocat_serves, on_ours, on_real)) => {
+                let other = if other == SPCAT { "spcat" } else { other };
+                let (server, client) = if nanocat_serves {
+                    ("nanocat", other)
+                } else {
+                    (other, "nanocat")
+                };
+                if on_ours.0.is_empty() || on_ours.1.is_empty() || on_ours != on_real {
+                    failures.push(format!(
+                        "{server} {} / {client} {}: on our library server {:?} client {:?}, \
+                         on libnanomsg server {:?} client {:?}",
+                        roles.server,
+                        roles.client,
+                        show(&on_ours.0),
+                        show(&on_ours.1),
+                        show(&on_real.0),
+                        show(&on_real.1)
+                    ));
+                }
+                checked += 1;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(checked, 8, "every case ran");
+}

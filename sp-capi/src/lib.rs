@@ -134,17 +134,24 @@ pub extern "C" fn nn_close(s: c_int) -> c_int {
     })
 }
 
-/// The address C passed, as UTF-8 (`EFAULT` for null, `EINVAL` otherwise).
+/// nanomsg's longest address, with its NUL (`NN_SOCKADDR_MAX`).
+const SOCKADDR_MAX: usize = 128;
+
+/// The address C passed, as UTF-8: `EINVAL` for null (as nanomsg) or bad UTF-8,
+/// `ENAMETOOLONG` from `NN_SOCKADDR_MAX` bytes on.
 ///
 /// # Safety
 /// `addr` is null or points to a NUL-terminated string that stays valid for the call.
 unsafe fn address<'a>(addr: *const c_char) -> Result<&'a str, c_int> {
     if addr.is_null() {
-        return Err(libc::EFAULT);
+        return Err(libc::EINVAL);
     }
     // SAFETY: non-null, and the caller (nn_bind/nn_connect's contract) guarantees a
     // NUL-terminated string that outlives this call.
     let c = unsafe { CStr::from_ptr(addr) };
+    if c.to_bytes().len() >= SOCKADDR_MAX {
+        return Err(libc::ENAMETOOLONG);
+    }
     c.to_str().map_err(|_| libc::EINVAL)
 }
 
@@ -168,7 +175,7 @@ fn add_endpoint(s: c_int, addr: &str, bind: bool) -> Result<c_int, c_int> {
 
 /// Binds socket `s` to `addr` (`tcp://`, `ipc://`, `inproc://`, `ws://`...). Returns the
 /// endpoint id for `nn_shutdown`, or -1 with errno (`EADDRINUSE`, `EINVAL`,
-/// `EPROTONOSUPPORT`, `ENAMETOOLONG`, `EBADF`, `ETERM`, `EFAULT`).
+/// `EPROTONOSUPPORT`, `ENAMETOOLONG`, `ENODEV`, `EBADF`, `ETERM`).
 ///
 /// # Safety
 /// `addr` is null or a NUL-terminated string valid for the duration of the call.
@@ -343,18 +350,19 @@ pub unsafe extern "C" fn nn_getsockopt(
         if optvallen.is_null() {
             return Err(libc::EFAULT);
         }
-        // SAFETY: non-null, and the caller guarantees a valid `size_t *`.
-        let room = unsafe { optvallen.read_unaligned() };
-        if optval.is_null() && room != 0 {
+        // A null value is EFAULT whatever the length, as in nanomsg.
+        if optval.is_null() {
             return Err(libc::EFAULT);
         }
+        // SAFETY: non-null, and the caller guarantees a valid `size_t *`.
+        let room = unsafe { optvallen.read_unaligned() };
         let bytes = match options::get(&e, level, option)? {
             options::Value::Int(v) => v.to_ne_bytes().to_vec(),
             options::Value::Str(v) => v,
         };
         let k = room.min(bytes.len());
         if k != 0 {
-            // SAFETY: `optval` is non-null (room != 0) with `room >= k` writable bytes.
+            // SAFETY: `optval` is non-null with `room >= k` writable bytes.
             unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), optval.cast::<u8>(), k) };
         }
         // SAFETY: as above, a valid `size_t *`.

@@ -35,8 +35,11 @@ pub extern "C" fn nn_get_statistic(s: c_int, stat: c_int) -> u64 {
         Ok(match stat {
             stat::ESTABLISHED_CONNECTIONS => sock.connects,
             stat::ACCEPTED_CONNECTIONS => sock.accepts,
-            stat::DROPPED_CONNECTIONS => sock.handshake_failures + sock.frame_errors,
-            stat::BROKEN_CONNECTIONS => sock.pipes_removed,
+            // nanomsg counts as broken every connection that fails once made, its
+            // handshake included; its "dropped" are connections cut by the socket's own
+            // shutdown, which sp-net does not tell apart (counted as broken here).
+            stat::BROKEN_CONNECTIONS => sock.pipes_removed + sock.handshake_failures,
+            stat::DROPPED_CONNECTIONS => 0,
             stat::CONNECT_ERRORS => sock.connect_failures,
             stat::BIND_ERRORS | stat::ACCEPT_ERRORS | stat::INPROGRESS_CONNECTIONS => 0,
             stat::CURRENT_EP_ERRORS => 0,

@@ -54,15 +54,17 @@ impl Entry {
 /// The endpoints of one socket.
 #[derive(Default)]
 pub(crate) struct Endpoints {
-    next: c_int,
+    /// The last id handed out (0 before the first).
+    last: c_int,
     live: Vec<(c_int, Endpoint)>,
 }
 
 impl Endpoints {
-    /// Keeps `ep` and returns its id.
+    /// Keeps `ep` and returns its id: 1 for a socket's first endpoint, then counting up,
+    /// as nanomsg numbers them.
     pub(crate) fn add(&mut self, ep: Endpoint) -> c_int {
-        let id = self.next;
-        self.next = self.next.wrapping_add(1).max(0);
+        self.last = self.last.wrapping_add(1).max(1);
+        let id = self.last;
         self.live.push((id, ep));
         id
     }

@@ -12,12 +12,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{compile, lib_dir, src_dir};
-
-const PROGRAMS: &[&str] = &[
-    "reqrep", "pushpull", "pubsub", "survey", "zerocopy", "errors", "close", "symbols", "msghdr",
-    "device", "poll", "pollfd", "threads", "limits", "ipv4only", "term", "buffers",
-];
+use common::{base_port, compile, lib_dir, src_dir, PROGRAMS};
 
 /// Programs whose whole output (symbol table, control-message layout, statistics) must
 /// be the same on both libraries.
@@ -100,7 +95,7 @@ fn real_nanocat_runs_on_our_library() {
         return;
     }
     let lib = lib_dir("nanocat");
-    let port = 20_000 + (std::process::id() % 30_000) as u16;
+    let port = base_port(2);
     let addr = format!("tcp://127.0.0.1:{port}");
     let mut rep = Command::new("nanocat")
         .args(["--rep", "--bind", &addr, "--data", "pong", "-A"])

@@ -14,7 +14,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{compile, lib_dir, skip_without, src_dir};
+use common::{compile, lib_dir, skip_without, src_dir, PROGRAMS};
 
 /// The programs run under valgrind: those whose calls hand the library C's pointers
 /// and lengths (`NN_MSG` messages, scatter/gather and control data, null and bad
@@ -24,10 +24,7 @@ const VALGRIND_PROGRAMS: &[&str] = &["zerocopy", "msghdr", "errors"];
 
 /// Every C program of `c_api.rs`, run with ASan (fast: our library is not
 /// instrumented).
-const ASAN_PROGRAMS: &[&str] = &[
-    "reqrep", "pushpull", "pubsub", "survey", "zerocopy", "errors", "close", "symbols", "msghdr",
-    "device", "poll", "pollfd", "threads", "limits", "ipv4only", "term", "buffers",
-];
+const ASAN_PROGRAMS: &[&str] = PROGRAMS;
 
 /// memcheck's options: any invalid access, use of uninitialised memory, bad free or
 /// definitely lost block fails the run. "Possibly lost" blocks (reachable only through a

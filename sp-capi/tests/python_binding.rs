@@ -13,7 +13,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use common::{deps_dir, lib_dir, skip_without};
+use common::{base_port, deps_dir, lib_dir, skip_without};
 
 const WRAPPERS: &[&str] = &["cpy", "ctypes"];
 
@@ -31,7 +31,7 @@ fn python_nanomsg_binding_runs_on_our_library_and_on_libnanomsg() {
     };
     let lib = lib_dir("python");
     let ours = std::fs::canonicalize(deps_dir().join("libnanomsg.so")).expect("our library");
-    let base = 20_000 + (std::process::id() % 25_000) as u16;
+    let base = base_port(100);
     // Every (backend, library) run at once, each on ports of its own.
     let mut runs = Vec::new();
     for (i, wrapper) in WRAPPERS.iter().enumerate() {

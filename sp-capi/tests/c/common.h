@@ -39,9 +39,16 @@ static __attribute__ ((unused)) void set_int (int s, int level, int opt, int v) 
     CHECK (nn_setsockopt (s, level, opt, &v, sizeof v) == 0);
 }
 
+/* A TCP port unique to this process and `k`, below Linux's ephemeral ports (32768 on):
+   a connection's local port there, or its TIME_WAIT, would make the bind fail with
+   EADDRINUSE while other programs (a benchmark) make many connections. */
+static __attribute__ ((unused)) int tcp_port (int k) {
+    return 20000 + (getpid () * 7 + k) % 12000;
+}
+
 /* A tcp address on a port unique to this process. */
 static __attribute__ ((unused)) void tcp_addr (char *buf, size_t n, int k) {
-    snprintf (buf, n, "tcp://127.0.0.1:%d", 20000 + (getpid () * 7 + k) % 30000);
+    snprintf (buf, n, "tcp://127.0.0.1:%d", tcp_port (k));
 }
 
 static __attribute__ ((unused)) void expect_str (int s, const char *want) {

@@ -1,18 +1,28 @@
 #include "common.h"
 #include <pthread.h>
 #include <nanomsg/reqrep.h>
+#include <nanomsg/bus.h>
 
 /* nn_device between a raw REP (facing clients) and a raw REQ (facing workers): requests
    from a cooked REQ reach a cooked REP worker through it and the replies come back;
-   nn_term ends the device. */
+   and a loopback device (nn_device (s, -1)) on a raw BUS passes one client's messages
+   to the others. nn_term ends both devices. */
 
 static int front, back, worker;
 static int device_rc, device_errno;
+static int hub, loop_rc, loop_errno;
 
 static void *run_device (void *arg) {
     (void) arg;
     device_rc = nn_device (front, back);
     device_errno = nn_errno ();
+    return NULL;
+}
+
+static void *run_loopback (void *arg) {
+    (void) arg;
+    loop_rc = nn_device (hub, -1);
+    loop_errno = nn_errno ();
     return NULL;
 }
 
@@ -60,8 +70,33 @@ int main (void) {
         expect_str (client, want);
     }
     CHECK (pthread_join (w, NULL) == 0);
+
+    /* Loopback: a raw BUS hub; a message from one BUS client reaches the other. */
+    hub = nn_socket (AF_SP_RAW, NN_BUS);
+    int bus1 = nn_socket (AF_SP, NN_BUS);
+    int bus2 = nn_socket (AF_SP, NN_BUS);
+    CHECK (hub >= 0 && bus1 >= 0 && bus2 >= 0);
+    FAILS_WITH (nn_device (client, -1), EINVAL);
+    CHECK (nn_bind (hub, "inproc://capi-hub") >= 0);
+    CHECK (nn_connect (bus1, "inproc://capi-hub") >= 0);
+    CHECK (nn_connect (bus2, "inproc://capi-hub") >= 0);
+    pthread_t l;
+    CHECK (pthread_create (&l, NULL, run_loopback, NULL) == 0);
+    set_int (bus2, NN_SOL_SOCKET, NN_RCVTIMEO, 100);
+    char got[16];
+    int n = -1;
+    /* BUS drops a message while the connections are being made: try again, up to 5 s. */
+    for (int i = 0; i < 50 && n < 0; i++) {
+        CHECK (nn_send (bus1, "hub", 3, 0) == 3);
+        n = nn_recv (bus2, got, sizeof got, 0);
+        CHECK (n == 3 || nn_errno () == ETIMEDOUT);
+    }
+    CHECK (n == 3 && memcmp (got, "hub", 3) == 0);
+
     nn_term ();
     CHECK (pthread_join (d, NULL) == 0);
+    CHECK (pthread_join (l, NULL) == 0);
+    CHECK (loop_rc == -1 && loop_errno == (is_sprs () ? ETERM : EBADF));
     /* As with every call after nn_term: ETERM here (nanomsg's manual), EBADF from
        libnanomsg 1.1.5 (its nn_term closes the sockets). */
     CHECK (device_rc == -1 && device_errno == (is_sprs () ? ETERM : EBADF));

@@ -4,7 +4,7 @@
 /* NN_IPV4ONLY: IPv6 literals refused while it is 1 (the default), allowed at 0, and a
    wildcard listener at 0 takes both IPv4 and IPv6 connections. */
 
-static int port (int k) { return 20000 + (getpid () * 7 + 100 + k) % 30000; }
+static int port (int k) { return tcp_port (100 + k); }
 
 /* A REQ with NN_IPV4ONLY at `ipv4only` asks `rep` through `connect_to`. */
 static void round_trip (int rep, const char *connect_to, int ipv4only) {

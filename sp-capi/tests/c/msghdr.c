@@ -2,8 +2,8 @@
 #include <nanomsg/reqrep.h>
 
 /* nn_sendmsg/nn_recvmsg on a raw REP answering a cooked REQ: scatter/gather buffers, the
-   SP_HDR control message (printed, so the Rust test can compare ours with libnanomsg's
-   layout), and NN_MSG for both the body and the control data. */
+   SP_HDR control message (walked with NN_CMSG_FIRSTHDR/NN_CMSG_NXTHDR and printed, so
+   the Rust test can compare ours with libnanomsg's layout), and NN_MSG for both the body and the control data. */
 
 static void print_cmsg (struct nn_msghdr *hdr) {
     struct nn_cmsghdr *c = NN_CMSG_FIRSTHDR (hdr);
@@ -12,6 +12,14 @@ static void print_cmsg (struct nn_msghdr *hdr) {
     unsigned char *h = NN_CMSG_DATA (c) + sizeof (size_t);
     printf ("cmsg len %zu level %d type %d hdr %zu top-bit %d\n", c->cmsg_len,
         c->cmsg_level, c->cmsg_type, sz, (h[sz - 4] & 0x80) != 0);
+    /* SP_HDR is the only control message: the walk (nn_cmsg_nxthdr_) ends after it when
+       the control data ends there (an NN_MSG chunk does; a larger buffer of the
+       caller's would be walked on, by both libraries, as nanomsg does not shorten
+       msg_controllen). */
+    struct nn_msghdr exact = *hdr;
+    if (exact.msg_controllen != NN_MSG)
+        exact.msg_controllen = NN_CMSG_SPACE (c->cmsg_len - NN_CMSG_LEN (0));
+    CHECK (NN_CMSG_NXTHDR (&exact, c) == NULL);
 }
 
 int main (void) {
@@ -72,6 +80,15 @@ int main (void) {
     CHECK (memcmp (tiny, "unused!", 8) == 0);
 
     FAILS_WITH (nn_recvmsg (rep, NULL, 0), EINVAL);
+    FAILS_WITH (nn_sendmsg (rep, NULL, 0), EINVAL);
+    /* A null buffer with a length is EFAULT; a negative buffer count EMSGSIZE. */
+    struct nn_iovec null_iov = { NULL, 5 };
+    memset (&hdr, 0, sizeof hdr);
+    hdr.msg_iov = &null_iov;
+    hdr.msg_iovlen = 1;
+    FAILS_WITH (nn_sendmsg (req, &hdr, NN_DONTWAIT), EFAULT);
+    hdr.msg_iovlen = -1;
+    FAILS_WITH (nn_sendmsg (req, &hdr, NN_DONTWAIT), EMSGSIZE);
     CHECK (nn_close (req) == 0);
     CHECK (nn_close (rep) == 0);
     report ("msghdr");

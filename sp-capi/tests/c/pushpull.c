@@ -1,5 +1,6 @@
 #include "common.h"
 #include <nanomsg/pipeline.h>
+#include <nanomsg/reqrep.h>
 
 int main (void) {
     char addr[64];
@@ -38,6 +39,27 @@ int main (void) {
     errno = 0;
     uint64_t bad = nn_get_statistic (push, 9999);
     printf ("unknown statistic: %llu errno %d\n", (unsigned long long) bad, nn_errno ());
+    printf ("current connections %llu/%llu\n",
+        (unsigned long long) nn_get_statistic (push, NN_STAT_CURRENT_CONNECTIONS),
+        (unsigned long long) nn_get_statistic (pull, NN_STAT_CURRENT_CONNECTIONS));
+    /* A peer of the wrong type (a REQ dialing the PULL): each refused handshake counts
+       as a broken connection on both sides, none as dropped. Waits (at most 5 s) for
+       the first. */
+    int req = nn_socket (AF_SP, NN_REQ);
+    char wrong[64];
+    tcp_addr (wrong, sizeof wrong, 2);
+    CHECK (nn_bind (pull, wrong) >= 0);
+    CHECK (nn_connect (req, wrong) >= 0);
+    for (int i = 0; i < 500 && (nn_get_statistic (req, NN_STAT_BROKEN_CONNECTIONS) == 0
+            || nn_get_statistic (pull, NN_STAT_BROKEN_CONNECTIONS) == 0); i++)
+        usleep (10 * 1000);
+    printf ("wrong peer: broken %d/%d dropped %llu/%llu current %llu\n",
+        nn_get_statistic (req, NN_STAT_BROKEN_CONNECTIONS) > 0,
+        nn_get_statistic (pull, NN_STAT_BROKEN_CONNECTIONS) > 0,
+        (unsigned long long) nn_get_statistic (req, NN_STAT_DROPPED_CONNECTIONS),
+        (unsigned long long) nn_get_statistic (pull, NN_STAT_DROPPED_CONNECTIONS),
+        (unsigned long long) nn_get_statistic (req, NN_STAT_CURRENT_CONNECTIONS));
+    CHECK (nn_close (req) == 0);
     /* Wrong direction. */
     FAILS_WITH (nn_send (pull, "x", 1, 0), ENOTSUP);
     FAILS_WITH (nn_recv (push, buf, sizeof buf, 0), ENOTSUP);

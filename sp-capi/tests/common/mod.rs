@@ -6,6 +6,30 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The C programs in `tests/c/` (`<name>.c`), each run on both libraries by `c_api.rs`
+/// and under AddressSanitizer by `memcheck.rs`.
+pub(crate) const PROGRAMS: &[&str] = &[
+    "reqrep",
+    "pushpull",
+    "pubsub",
+    "survey",
+    "zerocopy",
+    "errors",
+    "close",
+    "symbols",
+    "msghdr",
+    "device",
+    "poll",
+    "pollfd",
+    "threads",
+    "limits",
+    "ipv4only",
+    "term",
+    "buffers",
+    "addresses",
+    "signals",
+];
+
 /// `target/<profile>/deps/`, where `cargo test` puts the cdylib it builds for the tests.
 ///
 /// `cargo test -p sp-capi` builds the crate's cdylib before it runs the tests, into
@@ -14,6 +38,14 @@ use std::process::Command;
 pub(crate) fn deps_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     exe.parent().expect("deps dir").to_path_buf()
+}
+
+/// A TCP port for this test process with `span` free ports above it, below Linux's
+/// ephemeral ports (32768 on: a connection's local port there, or its TIME_WAIT, would
+/// make the bind fail with `EADDRINUSE` while other programs make many connections).
+pub(crate) fn base_port(span: u16) -> u16 {
+    let room = u32::from(12_000 - span);
+    20_000 + u16::try_from(std::process::id() % room).expect("below 12 000")
 }
 
 /// The C sources: `sp-capi/tests/c/`.
