@@ -56,7 +56,7 @@ pub(crate) fn run(dir: &Path, reps: usize, scale: f64, smoke: bool) -> String {
                 } else {
                     count(kind, "nanomsg", SIZE, scale)
                 };
-                // Ports of their own (15000 on from 21000), fresh for every run.
+                // Run numbers of their own (15000 on), so fresh ports for every run.
                 let seq = 15_000 + (rep * 2 + k) * 2 + j;
                 let r = run_cell(dir, imp, "tcp", kind, (SIZE, n), seq, None);
                 eprintln!(

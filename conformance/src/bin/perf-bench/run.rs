@@ -36,6 +36,24 @@ pub(crate) enum Kind {
     Thr,
 }
 
+/// A range of listening ports: the first and how many.
+pub(crate) type Ports = (usize, usize);
+
+/// The timing and C API cells' ports.
+const CELL_PORTS: Ports = (21_000, 7_000);
+
+/// The service cells' ports.
+pub(crate) const SERVICE_PORTS: Ports = (28_000, 4_000);
+
+/// The loopback TCP URL of run `seq` in `ports`. Every range stays below Linux's default
+/// ephemeral range (32768-60999): a port in it can still be the local end of an earlier
+/// run's client connection, and a listen there failed with "Address in use" (NNG's in 3
+/// of the first 133 service runs of one perf-bench, when the service cells listened at
+/// 41000 and up).
+pub(crate) fn tcp_url((first, span): Ports, seq: usize) -> String {
+    format!("tcp://127.0.0.1:{}", first + seq % span)
+}
+
 /// Our tool when `--ours PATH` names one.
 pub(crate) static OURS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
@@ -169,7 +187,7 @@ pub(crate) fn run_cell(
         return figure(kind, &wait_limited(&mut child, RUN_LIMIT)?);
     }
     let addr = match tr {
-        "tcp" => format!("tcp://127.0.0.1:{}", 21000 + (seq % 20000)),
+        "tcp" => tcp_url(CELL_PORTS, seq),
         _ => format!(
             "ipc://{}/sp-perf-{}-{seq}.ipc",
             std::env::temp_dir().display(),

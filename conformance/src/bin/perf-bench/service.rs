@@ -9,7 +9,7 @@ use std::time::Duration;
 use perf_kit::service::{figure, Workload};
 
 use crate::render::{grouped, num, ratio};
-use crate::run::{median, spawn_tool, wait_limited};
+use crate::run::{median, spawn_tool, tcp_url, wait_limited, SERVICE_PORTS};
 
 /// The libraries that run the service workloads (raw sockets have none).
 pub(crate) const LIBS: [&str; 3] = ["ours", "nanomsg", "nng"];
@@ -143,11 +143,7 @@ pub(crate) fn run_cell(
     }
     args.extend([
         cell.workload.name().to_owned(),
-        // Below Linux's default ephemeral range (32768-60999): a port in it can still be
-        // held as the local end of an earlier run's client connection in TIME_WAIT, and
-        // NNG's listen then failed with "Address in use" (3 of the first 133 service
-        // runs of one perf-bench).
-        format!("tcp://127.0.0.1:{}", 20000 + seq % 12000),
+        tcp_url(SERVICE_PORTS, seq),
         cell.peers.to_string(),
         SIZE.to_string(),
         cell.count.to_string(),
