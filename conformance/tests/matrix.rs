@@ -40,6 +40,27 @@ fn exes() -> PeerExes {
     }
 }
 
+/// The planted check of the vector replay: a header vector with one byte changed (REQ's
+/// type byte made REP's) fails against the real peers, which send the true bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_vector_fails_its_replay_against_the_real_peers() {
+    use conformance::vector_replay::{header, hex_field};
+    use sp_net::SocketType;
+    let exes = exes();
+    let rep = hex_field("00 53 50 00 00 31 00 00").unwrap();
+    let changed = rep.clone();
+    for lib in Lib::ALL {
+        let e = header(lib, "planted", SocketType::Req, &changed, &rep, &exes)
+            .await
+            .unwrap_err();
+        assert!(e.contains("the vector says"), "{}: {e}", lib.name());
+        let req = hex_field("00 53 50 00 00 30 00 00").unwrap();
+        header(lib, "handshake.req", SocketType::Req, &req, &rep, &exes)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", lib.name()));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peers_are_the_real_libraries() {
     let exes = exes();

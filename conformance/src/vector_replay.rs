@@ -1,0 +1,351 @@
+//! The test vectors of `spec/vectors/` that a C peer can observe, replayed against the
+//! real libraries from a raw socket (as `spec/vectors/README.md` says):
+//!
+//! - `handshake.json`, kind `header`: a C listener of the vector's socket type sends
+//!   exactly the vector's 8 bytes, and keeps a connection that sends its peer's vector.
+//! - kind `header-error`: the vector's bytes, sent to a C listener of type `local` (and,
+//!   for `truncated`, followed by the end of the stream), make it close the connection;
+//!   libnanomsg keeps one whose reserved bytes are not zero (it does not check them:
+//!   `TCP-R3` in spec/sp-overview.md §13.3).
+//! - kind `header-timeout`: the vector's partial header makes the C listener close the
+//!   connection after its own handshake deadline, which is not ours (nanomsg 1 s, NNG
+//!   10 s: spec/sp-tcp.md §8); the check records how long it took.
+//! - `framing.json`, kind `frame` of a sender that may speak first (`tcp.req-hello`,
+//!   `ipc.req-hello`, `tcp.push-job`, ...: the id names the sender): after the sender's
+//!   header, the vector's bytes reach a C listener of the sender's peer type, which
+//!   delivers exactly the vector's body. Frames of a REP or RESPONDENT (an answer needs a
+//!   request the C side made), of no named sender, and frame errors (the C libraries'
+//!   receive limits are not ours) are not replayed.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sp_net::SocketType;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::check_kit::{closes_within, connect, tcp, RawConn};
+use crate::harness::{Lib, PeerExes, Side};
+
+/// How long a connection that must stay open is watched.
+const KEPT: Duration = Duration::from_millis(300);
+/// How long a connection that must close may take (beyond a handshake deadline).
+const CLOSE_LIMIT: Duration = Duration::from_secs(3);
+
+/// One vector file's vectors.
+fn vectors(file: &str) -> Result<Vec<Value>, String> {
+    let path = format!("{}/../spec/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    let doc: Value = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+    doc["vectors"]
+        .as_array()
+        .cloned()
+        .ok_or_else(|| format!("{path}: no vectors"))
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> Result<&'a str, String> {
+    v[name]
+        .as_str()
+        .ok_or_else(|| format!("{}: no field {name}", v["id"]))
+}
+
+/// The bytes of a hex field (`"00 53 50 00"`).
+pub fn hex_field(text: &str) -> Result<Vec<u8>, String> {
+    text.split_whitespace()
+        .map(|w| u8::from_str_radix(w, 16).map_err(|_| format!("bad hex byte {w:?}")))
+        .collect()
+}
+
+/// The socket type of a vector's name for it (`req`, `pair1`, ...).
+fn socket_type(name: &str) -> Result<SocketType, String> {
+    SocketType::ALL
+        .into_iter()
+        .find(|t| t.name() == name)
+        .ok_or_else(|| format!("unknown socket type {name:?}"))
+}
+
+/// Whether `lib` has socket type `t` (libnanomsg has no PAIR v1).
+const fn has(lib: Lib, t: SocketType) -> bool {
+    !matches!((lib, t), (Lib::Nanomsg, SocketType::Pair1))
+}
+
+/// A C listener of type `t` of `lib` on `url`, with the address it bound.
+async fn c_listener(
+    lib: Lib,
+    t: SocketType,
+    url: &str,
+    exes: &PeerExes,
+) -> Result<(Side, String), String> {
+    let mut side = Side::c(lib, t, exes).await?;
+    match side.listen(url).await {
+        Ok(bound) => Ok((side, bound)),
+        Err(e) => {
+            side.close().await;
+            Err(e)
+        }
+    }
+}
+
+/// The first 8 bytes the other end sends (its SP header).
+async fn read_header(conn: &mut Box<dyn RawConn>) -> Result<[u8; 8], String> {
+    let mut h = [0u8; 8];
+    match tokio::time::timeout(CLOSE_LIMIT, conn.read_exact(&mut h)).await {
+        Ok(Ok(_)) => Ok(h),
+        Ok(Err(e)) => Err(format!("reading its header: {e}")),
+        Err(_) => Err("no header within 3 s".to_owned()),
+    }
+}
+
+/// Compares what a peer sent with a vector's bytes.
+pub fn same_bytes(id: &str, want: &[u8], got: &[u8]) -> Result<(), String> {
+    if want == got {
+        return Ok(());
+    }
+    Err(format!(
+        "{id}: sent {got:02x?}, the vector says {want:02x?}"
+    ))
+}
+
+/// A `header` vector against `lib`: its C listener of `socket` sends `wire`, and keeps a
+/// connection that sends `peer_wire`.
+pub async fn header(
+    lib: Lib,
+    id: &str,
+    socket: SocketType,
+    wire: &[u8],
+    peer_wire: &[u8],
+    exes: &PeerExes,
+) -> Result<(), String> {
+    let (side, url) = c_listener(lib, socket, tcp(), exes).await?;
+    let result = async {
+        let mut conn = connect(&url).await?;
+        same_bytes(id, wire, &read_header(&mut conn).await?)?;
+        conn.write_all(peer_wire).await.map_err(|e| e.to_string())?;
+        if closes_within(&mut conn, KEPT).await.is_some() {
+            return Err(format!("{id}: closed the connection of its peer's header"));
+        }
+        Ok(())
+    }
+    .await;
+    side.close().await;
+    result
+}
+
+/// Whether `lib` must close a connection whose header fails with `error`.
+pub fn must_close(lib: Lib, error: &str) -> bool {
+    !(lib == Lib::Nanomsg && error == "non-zero-reserved")
+}
+
+/// A `header-error` vector against `lib`: sends `wire` (then, for `truncated`, the end of
+/// the stream) to its C listener of type `local`; whether it closed.
+async fn header_error(
+    lib: Lib,
+    local: SocketType,
+    wire: &[u8],
+    end: bool,
+    limit: Duration,
+    exes: &PeerExes,
+) -> Result<Option<Duration>, String> {
+    let (side, url) = c_listener(lib, local, tcp(), exes).await?;
+    let result = async {
+        let mut conn = connect(&url).await?;
+        conn.write_all(wire).await.map_err(|e| e.to_string())?;
+        if end {
+            let _ = conn.shutdown().await;
+        }
+        Ok(closes_within(&mut conn, limit).await)
+    }
+    .await;
+    side.close().await;
+    result
+}
+
+/// Numbers the IPC paths of frame replays.
+static NEXT_IPC: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A `frame` vector with what its replay needs.
+struct Frame<'a> {
+    id: &'a str,
+    /// The socket type sending it.
+    sender: SocketType,
+    /// Over IPC (else TCP).
+    ipc: bool,
+    /// The sender's header (its `handshake.json` vector).
+    hello: Vec<u8>,
+    wire: Vec<u8>,
+    body: Vec<u8>,
+}
+
+/// A `frame` vector sent, after its sender's header, to `lib`'s C listener of the
+/// sender's peer type: delivered as exactly its body.
+async fn frame(lib: Lib, f: &Frame<'_>, exes: &PeerExes) -> Result<(), String> {
+    let (id, sender) = (f.id, f.sender);
+    let url = if f.ipc {
+        format!(
+            "ipc://{}/sp-conformance-vector-{}-{}-{}.ipc",
+            std::env::temp_dir().display(),
+            std::process::id(),
+            lib.name(),
+            NEXT_IPC.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        )
+    } else {
+        tcp().to_owned()
+    };
+    let (mut side, bound) = c_listener(lib, sender.peer(), &url, exes).await?;
+    let result = async {
+        if sender == SocketType::Pub {
+            side.subscribe(b"").await?;
+        }
+        let mut conn = connect(&bound).await?;
+        let mut bytes = f.hello.clone();
+        bytes.extend_from_slice(&f.wire);
+        conn.write_all(&bytes).await.map_err(|e| e.to_string())?;
+        let got = side.recv_within(CLOSE_LIMIT).await?;
+        let got = got.ok_or_else(|| format!("{id}: nothing delivered"))?;
+        same_bytes(id, &f.body, &got)
+    }
+    .await;
+    side.close().await;
+    if let Some(path) = url.strip_prefix("ipc://") {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+/// The sender a frame vector's id names, if it may speak first (`tcp.req-hello` → REQ);
+/// `None` for a REP or RESPONDENT answer and for ids that name no socket type.
+fn first_speaker(id: &str) -> Option<SocketType> {
+    let name = id.split_once('.')?.1.split('-').next()?;
+    let t = socket_type(name).ok()?;
+    (!matches!(t, SocketType::Rep | SocketType::Respondent)).then_some(t)
+}
+
+/// Every replayable vector against `lib`; the detail counts what was replayed and says
+/// what the C peer did where it differs from us.
+pub async fn check(lib: Lib, exes: &PeerExes) -> Result<String, String> {
+    let mut notes = Vec::new();
+    let handshakes = vectors("handshake.json")?;
+    let wire_of = |t: SocketType| -> Result<Vec<u8>, String> {
+        let v = handshakes
+            .iter()
+            .find(|v| v["kind"] == "header" && v["socket"] == t.name())
+            .ok_or_else(|| format!("no header vector for {t}"))?;
+        hex_field(field(v, "wire")?)
+    };
+    let (mut headers, mut errors) = (0, 0);
+    for v in &handshakes {
+        let id = field(v, "id")?;
+        match field(v, "kind")? {
+            "header" => {
+                let t = socket_type(field(v, "socket")?)?;
+                if !has(lib, t) {
+                    continue;
+                }
+                let wire = hex_field(field(v, "wire")?)?;
+                header(lib, id, t, &wire, &wire_of(t.peer())?, exes).await?;
+                headers += 1;
+            }
+            "header-error" => {
+                let local = socket_type(field(v, "local")?)?;
+                if !has(lib, local) {
+                    continue;
+                }
+                let error = field(v, "error")?;
+                let wire = hex_field(field(v, "wire")?)?;
+                let end = error == "truncated";
+                let closed = header_error(lib, local, &wire, end, CLOSE_LIMIT, exes).await?;
+                match (closed.is_some(), must_close(lib, error)) {
+                    (true, true) => {}
+                    (false, false) => notes.push(format!(
+                        "{id}: kept open (libnanomsg does not check the reserved bytes, TCP-R3)"
+                    )),
+                    (got, _) => {
+                        return Err(format!(
+                            "{id}: the connection was {}",
+                            if got { "closed" } else { "kept open" }
+                        ))
+                    }
+                }
+                errors += 1;
+            }
+            "header-timeout" => {
+                let local = socket_type(field(v, "local")?)?;
+                let wire = hex_field(field(v, "wire")?)?;
+                let ours = v["timeout_ms"].as_u64().unwrap_or(0);
+                let limit = Duration::from_secs(10) + CLOSE_LIMIT;
+                let closed = header_error(lib, local, &wire, false, limit, exes).await?;
+                let took = closed.ok_or_else(|| format!("{id}: not closed within {limit:?}"))?;
+                notes.push(format!(
+                    "{id}: closed after {} ms (ours: {ours} ms)",
+                    took.as_millis()
+                ));
+                errors += 1;
+            }
+            other => return Err(format!("{id}: unknown kind {other}")),
+        }
+    }
+    let mut frames = 0;
+    for v in vectors("framing.json")? {
+        let id = field(&v, "id")?;
+        if v["kind"] != "frame" {
+            continue;
+        }
+        let Some(sender) = first_speaker(id) else {
+            continue;
+        };
+        if !has(lib, sender) {
+            continue;
+        }
+        let f = Frame {
+            id,
+            sender,
+            ipc: field(&v, "format")? == "ipc",
+            hello: wire_of(sender)?,
+            wire: hex_field(field(&v, "wire")?)?,
+            body: hex_field(field(&v, "body")?)?,
+        };
+        frame(lib, &f, exes).await?;
+        frames += 1;
+    }
+    notes.insert(
+        0,
+        format!(
+            "{headers} headers sent as the vectors say and accepted from their peers; \
+             {errors} header errors replayed, each closed unless noted; {frames} frames \
+             delivered as their bodies"
+        ),
+    );
+    Ok(notes.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_byte_is_reported() {
+        let want = hex_field("00 53 50 00 00 30 00 00").unwrap();
+        assert!(same_bytes("handshake.req", &want, &want).is_ok());
+        let mut got = want.clone();
+        got[5] = 0x31;
+        let e = same_bytes("handshake.req", &want, &got).unwrap_err();
+        assert!(e.contains("handshake.req") && e.contains("31"), "{e}");
+    }
+
+    #[test]
+    fn senders_are_read_from_ids() {
+        assert_eq!(first_speaker("tcp.req-hello"), Some(SocketType::Req));
+        assert_eq!(first_speaker("ipc.req-hello"), Some(SocketType::Req));
+        assert_eq!(first_speaker("tcp.pair1-hi"), Some(SocketType::Pair1));
+        assert_eq!(first_speaker("tcp.rep-world"), None);
+        assert_eq!(first_speaker("tcp.respondent-answer"), None);
+        assert_eq!(first_speaker("tcp.empty"), None);
+        assert_eq!(first_speaker("tcp.err-oversize"), None);
+    }
+
+    #[test]
+    fn only_nanomsg_keeps_non_zero_reserved_bytes() {
+        assert!(!must_close(Lib::Nanomsg, "non-zero-reserved"));
+        assert!(must_close(Lib::Nng, "non-zero-reserved"));
+        assert!(must_close(Lib::Nanomsg, "bad-version"));
+    }
+}
