@@ -16,6 +16,12 @@
 //!   delivers exactly the vector's body. Frames of a REP or RESPONDENT (an answer needs a
 //!   request the C side made), of no named sender, and frame errors (the C libraries'
 //!   receive limits are not ours) are not replayed.
+//! - `backtrace.json` kinds `parse` and `parse-error` (a REQ's payload to a REP, or a
+//!   SURVEYOR's to a RESPONDENT) and `pair1.json` kinds `hop` and `hop-error` (to a PAIR
+//!   v1, NNG only), all with the C libraries' default TTL of 8: a payload the vector
+//!   delivers is delivered as its body; one it drops is not delivered, and a valid
+//!   message after it on the same connection is, unless the C side closed the
+//!   connection (NNG closes it on a malformed header: reported).
 
 use std::time::Duration;
 
@@ -28,6 +34,8 @@ use crate::harness::{Lib, PeerExes, Side};
 
 /// How long a connection that must stay open is watched.
 const KEPT: Duration = Duration::from_millis(300);
+/// How long a message that must be dropped is waited for (and the valid one after it).
+const DROP_WAIT: Duration = Duration::from_secs(1);
 /// How long a connection that must close may take (beyond a handshake deadline).
 const CLOSE_LIMIT: Duration = Duration::from_secs(3);
 
@@ -53,6 +61,15 @@ pub fn hex_field(text: &str) -> Result<Vec<u8>, String> {
     text.split_whitespace()
         .map(|w| u8::from_str_radix(w, 16).map_err(|_| format!("bad hex byte {w:?}")))
         .collect()
+}
+
+/// The bytes of `t`'s `header` vector among `handshakes` (`handshake.json`).
+fn header_wire(handshakes: &[Value], t: SocketType) -> Result<Vec<u8>, String> {
+    let v = handshakes
+        .iter()
+        .find(|v| v["kind"] == "header" && v["socket"] == t.name())
+        .ok_or_else(|| format!("no header vector for {t}"))?;
+    hex_field(field(v, "wire")?)
 }
 
 /// The socket type of a vector's name for it (`req`, `pair1`, ...).
@@ -172,12 +189,39 @@ struct Frame<'a> {
     /// The sender's header (its `handshake.json` vector).
     hello: Vec<u8>,
     wire: Vec<u8>,
-    body: Vec<u8>,
+    expect: Expect,
 }
 
-/// A `frame` vector sent, after its sender's header, to `lib`'s C listener of the
-/// sender's peer type: delivered as exactly its body.
-async fn frame(lib: Lib, f: &Frame<'_>, exes: &PeerExes) -> Result<(), String> {
+/// What a replayed frame must do at the C listener.
+enum Expect {
+    /// Be delivered as exactly these bytes.
+    Body(Vec<u8>),
+    /// Be dropped: nothing delivered. A valid message sent next on the same connection
+    /// is then delivered, unless the C side closed the connection (which is reported).
+    Dropped,
+}
+
+/// A valid message of `sender`'s after a dropped one, as TCP frame bytes: a one-word
+/// header (a request or survey id, or a PAIR v1 hop count of 1) and the body `ok`.
+fn follow_up(sender: SocketType) -> Vec<u8> {
+    let word: [u8; 4] = match sender {
+        SocketType::Pair1 => [0, 0, 0, 1],
+        _ => [0x80, 0, 0, 1],
+    };
+    tcp_frame(&[&word[..], b"ok"].concat())
+}
+
+/// `payload` in TCP framing: its 64-bit big-endian length, then itself.
+fn tcp_frame(payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u64).to_be_bytes().to_vec();
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A frame sent, after its sender's header, to `lib`'s C listener of the sender's peer
+/// type, and what happened as `f.expect` says; `Ok` carries a note when the C side closed
+/// the connection of a dropped message.
+async fn frame(lib: Lib, f: &Frame<'_>, exes: &PeerExes) -> Result<Option<String>, String> {
     let (id, sender) = (f.id, f.sender);
     let url = if f.ipc {
         format!(
@@ -199,9 +243,27 @@ async fn frame(lib: Lib, f: &Frame<'_>, exes: &PeerExes) -> Result<(), String> {
         let mut bytes = f.hello.clone();
         bytes.extend_from_slice(&f.wire);
         conn.write_all(&bytes).await.map_err(|e| e.to_string())?;
-        let got = side.recv_within(CLOSE_LIMIT).await?;
-        let got = got.ok_or_else(|| format!("{id}: nothing delivered"))?;
-        same_bytes(id, &f.body, &got)
+        match &f.expect {
+            Expect::Body(body) => {
+                let got = side.recv_within(CLOSE_LIMIT).await?;
+                let got = got.ok_or_else(|| format!("{id}: nothing delivered"))?;
+                same_bytes(id, body, &got).map(|()| None)
+            }
+            Expect::Dropped => {
+                if let Some(got) = side.recv_within(DROP_WAIT).await? {
+                    return Err(format!("{id}: delivered {got:02x?}, must be dropped"));
+                }
+                let _ = conn.write_all(&follow_up(sender)).await;
+                match side.recv_within(DROP_WAIT).await? {
+                    Some(got) if got == b"ok" => Ok(None),
+                    Some(got) => Err(format!("{id}: then delivered {got:02x?}, want \"ok\"")),
+                    None if closes_within(&mut conn, KEPT).await.is_some() => {
+                        Ok(Some(format!("{id}: dropped, and the connection closed")))
+                    }
+                    None => Err(format!("{id}: the connection stalled after the drop")),
+                }
+            }
+        }
     }
     .await;
     side.close().await;
@@ -209,6 +271,30 @@ async fn frame(lib: Lib, f: &Frame<'_>, exes: &PeerExes) -> Result<(), String> {
         let _ = std::fs::remove_file(path);
     }
     result
+}
+
+/// A message payload (protocol header and body) sent by `sender` over TCP to `lib`'s C
+/// listener of the peer type: delivered as exactly `body`, or, for `None`, dropped (a
+/// valid message after it still delivered, or the connection closed, which the `Ok`
+/// note reports).
+pub async fn replay_payload(
+    lib: Lib,
+    id: &str,
+    sender: SocketType,
+    payload: &[u8],
+    body: Option<Vec<u8>>,
+    exes: &PeerExes,
+) -> Result<Option<String>, String> {
+    let hello = header_wire(&vectors("handshake.json")?, sender)?;
+    let f = Frame {
+        id,
+        sender,
+        ipc: false,
+        hello,
+        wire: tcp_frame(payload),
+        expect: body.map_or(Expect::Dropped, Expect::Body),
+    };
+    frame(lib, &f, exes).await
 }
 
 /// The sender a frame vector's id names, if it may speak first (`tcp.req-hello` → REQ);
@@ -224,13 +310,7 @@ fn first_speaker(id: &str) -> Option<SocketType> {
 pub async fn check(lib: Lib, exes: &PeerExes) -> Result<String, String> {
     let mut notes = Vec::new();
     let handshakes = vectors("handshake.json")?;
-    let wire_of = |t: SocketType| -> Result<Vec<u8>, String> {
-        let v = handshakes
-            .iter()
-            .find(|v| v["kind"] == "header" && v["socket"] == t.name())
-            .ok_or_else(|| format!("no header vector for {t}"))?;
-        hex_field(field(v, "wire")?)
-    };
+    let wire_of = |t: SocketType| header_wire(&handshakes, t);
     let (mut headers, mut errors) = (0, 0);
     for v in &handshakes {
         let id = field(v, "id")?;
@@ -301,17 +381,51 @@ pub async fn check(lib: Lib, exes: &PeerExes) -> Result<String, String> {
             ipc: field(&v, "format")? == "ipc",
             hello: wire_of(sender)?,
             wire: hex_field(field(&v, "wire")?)?,
-            body: hex_field(field(&v, "body")?)?,
+            expect: Expect::Body(hex_field(field(&v, "body")?)?),
         };
         frame(lib, &f, exes).await?;
         frames += 1;
+    }
+    // Payloads of backtrace.json (to a REP, or a RESPONDENT for a survey's) and
+    // pair1.json (to a PAIR v1: NNG only), framed for TCP; the vectors' TTL is the C
+    // libraries' default, 8.
+    let mut payloads = 0;
+    for (file, kinds) in [
+        ("backtrace.json", ["parse", "parse-error"]),
+        ("pair1.json", ["hop", "hop-error"]),
+    ] {
+        for v in vectors(file)? {
+            let id = field(&v, "id")?;
+            let kind = field(&v, "kind")?;
+            if !kinds.contains(&kind) {
+                continue;
+            }
+            let sender = match file {
+                "pair1.json" => SocketType::Pair1,
+                _ if id.contains("survey") => SocketType::Surveyor,
+                _ => SocketType::Req,
+            };
+            if !has(lib, sender) || v["max_ttl"].as_u64().is_some_and(|t| t != 8) {
+                continue;
+            }
+            let deliver = kind == "parse" || v["verdict"] == "deliver";
+            let body = if deliver {
+                Some(hex_field(field(&v, "body")?)?)
+            } else {
+                None
+            };
+            let payload = hex_field(field(&v, "payload")?)?;
+            notes.extend(replay_payload(lib, id, sender, &payload, body, exes).await?);
+            payloads += 1;
+        }
     }
     notes.insert(
         0,
         format!(
             "{headers} headers sent as the vectors say and accepted from their peers; \
              {errors} header errors replayed, each closed unless noted; {frames} frames \
-             delivered as their bodies"
+             delivered as their bodies; {payloads} backtrace and PAIR v1 payloads \
+             delivered or dropped as their vectors say"
         ),
     );
     Ok(notes.join("; "))

@@ -41,10 +41,11 @@ fn exes() -> PeerExes {
 }
 
 /// The planted check of the vector replay: a header vector with one byte changed (REQ's
-/// type byte made REP's) fails against the real peers, which send the true bytes.
+/// type byte made REP's) fails against the real peers, which send the true bytes, and so
+/// does a backtrace over the TTL claimed to be delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_vector_fails_its_replay_against_the_real_peers() {
-    use conformance::vector_replay::{header, hex_field};
+    use conformance::vector_replay::{header, hex_field, replay_payload};
     use sp_net::SocketType;
     let exes = exes();
     let rep = hex_field("00 53 50 00 00 31 00 00").unwrap();
@@ -56,6 +57,26 @@ async fn a_changed_vector_fails_its_replay_against_the_real_peers() {
         assert!(e.contains("the vector says"), "{}: {e}", lib.name());
         let req = hex_field("00 53 50 00 00 30 00 00").unwrap();
         header(lib, "handshake.req", SocketType::Req, &req, &rep, &exes)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", lib.name()));
+        // A backtrace over the TTL (backtrace.ttl-9-rejected) claimed to be delivered.
+        let words: Vec<u8> = (0x63u32..=0x6a)
+            .chain([0x8000_0337])
+            .flat_map(u32::to_be_bytes)
+            .chain([b'x'])
+            .collect();
+        let e = replay_payload(
+            lib,
+            "planted",
+            SocketType::Req,
+            &words,
+            Some(b"x".to_vec()),
+            &exes,
+        )
+        .await
+        .unwrap_err();
+        assert!(e.contains("nothing delivered"), "{}: {e}", lib.name());
+        replay_payload(lib, "ttl-9", SocketType::Req, &words, None, &exes)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", lib.name()));
     }
