@@ -30,8 +30,8 @@ impl Drop for Last {
 #[derive(Clone, Debug)]
 pub(crate) struct Hold(#[allow(dead_code)] Arc<Last>);
 
-/// Resolves once every [`Hold`] of an endpoint has been dropped: its listening socket is
-/// closed (an IPC socket file it created removed) and its connections are dropped.
+/// Resolves once an endpoint has let go of its resources: its listening socket is closed
+/// (an IPC socket file it created removed) and its connections are dropped.
 /// Returned by [`Endpoint::close`](crate::Endpoint::close); awaiting it is optional.
 #[derive(Clone, Debug)]
 pub struct Released(watch::Receiver<bool>);
