@@ -159,7 +159,7 @@ impl Check {
                 "PUSH priority failover under a black hole (no FIN, no RST): who recovers, with which option"
             }
             Self::VectorReplay => {
-                "spec/vectors replayed: connection headers, header errors, frames, backtraces and PAIR v1 hop counts (handshake, framing, backtrace and pair1 .json)"
+                "spec/vectors replayed: connection headers, header errors, frames, backtraces, PAIR v1 hop counts and SUB topics (handshake, framing, backtrace, pair1 and pubsub .json)"
             }
         }
     }

@@ -22,6 +22,10 @@
 //!   delivers is delivered as its body; one it drops is not delivered, and a valid
 //!   message after it on the same connection is, unless the C side closed the
 //!   connection (NNG closes it on a malformed header: reported).
+//! - `pubsub.json` kind `subscription`, cooked: a C SUB with the vector's topics delivers
+//!   or drops a PUB's payload as the vector says (after a drop it subscribes to `ok`, and
+//!   a message `ok` must then arrive). Raw SUBs are not replayed: a raw SUB MAY filter
+//!   (spec/sp-pubsub.md §5.3), and libnanomsg's does.
 
 use std::time::Duration;
 
@@ -188,6 +192,8 @@ struct Frame<'a> {
     ipc: bool,
     /// The sender's header (its `handshake.json` vector).
     hello: Vec<u8>,
+    /// The C listener's subscriptions (when it is a SUB).
+    topics: Vec<Vec<u8>>,
     wire: Vec<u8>,
     expect: Expect,
 }
@@ -202,13 +208,15 @@ enum Expect {
 }
 
 /// A valid message of `sender`'s after a dropped one, as TCP frame bytes: a one-word
-/// header (a request or survey id, or a PAIR v1 hop count of 1) and the body `ok`.
+/// header (a request or survey id, or a PAIR v1 hop count of 1; none from a PUB, whose
+/// SUB then subscribes to it) and the body `ok`.
 fn follow_up(sender: SocketType) -> Vec<u8> {
-    let word: [u8; 4] = match sender {
-        SocketType::Pair1 => [0, 0, 0, 1],
-        _ => [0x80, 0, 0, 1],
+    let word: &[u8] = match sender {
+        SocketType::Pub => &[],
+        SocketType::Pair1 => &[0, 0, 0, 1],
+        _ => &[0x80, 0, 0, 1],
     };
-    tcp_frame(&[&word[..], b"ok"].concat())
+    tcp_frame(&[word, b"ok"].concat())
 }
 
 /// `payload` in TCP framing: its 64-bit big-endian length, then itself.
@@ -236,8 +244,10 @@ async fn frame(lib: Lib, f: &Frame<'_>, exes: &PeerExes) -> Result<Option<String
     };
     let (mut side, bound) = c_listener(lib, sender.peer(), &url, exes).await?;
     let result = async {
-        if sender == SocketType::Pub {
-            side.subscribe(b"").await?;
+        for topic in &f.topics {
+            side.subscribe(topic)
+                .await
+                .map_err(|e| format!("{id}: subscribe: {e}"))?;
         }
         let mut conn = connect(&bound).await?;
         let mut bytes = f.hello.clone();
@@ -252,6 +262,9 @@ async fn frame(lib: Lib, f: &Frame<'_>, exes: &PeerExes) -> Result<Option<String
             Expect::Dropped => {
                 if let Some(got) = side.recv_within(DROP_WAIT).await? {
                     return Err(format!("{id}: delivered {got:02x?}, must be dropped"));
+                }
+                if sender == SocketType::Pub {
+                    side.subscribe(b"ok").await?;
                 }
                 let _ = conn.write_all(&follow_up(sender)).await;
                 match side.recv_within(DROP_WAIT).await? {
@@ -291,6 +304,7 @@ pub async fn replay_payload(
         sender,
         ipc: false,
         hello,
+        topics: Vec::new(),
         wire: tcp_frame(payload),
         expect: body.map_or(Expect::Dropped, Expect::Body),
     };
@@ -380,6 +394,12 @@ pub async fn check(lib: Lib, exes: &PeerExes) -> Result<String, String> {
             sender,
             ipc: field(&v, "format")? == "ipc",
             hello: wire_of(sender)?,
+            // A SUB listener takes everything a framing vector's PUB sends.
+            topics: if sender == SocketType::Pub {
+                vec![Vec::new()]
+            } else {
+                Vec::new()
+            },
             wire: hex_field(field(&v, "wire")?)?,
             expect: Expect::Body(hex_field(field(&v, "body")?)?),
         };
@@ -419,13 +439,48 @@ pub async fn check(lib: Lib, exes: &PeerExes) -> Result<String, String> {
             payloads += 1;
         }
     }
+    // pubsub.json: a C SUB with the vector's topics, a PUB's payload; raw SUBs are not
+    // replayed (a raw SUB MAY filter, and libnanomsg's does: sp-pubsub.md §5.3).
+    let mut subscriptions = 0;
+    for v in vectors("pubsub.json")? {
+        let id = field(&v, "id")?;
+        if field(&v, "kind")? != "subscription" || v["raw"].as_bool() == Some(true) {
+            continue;
+        }
+        let topics = v["topics"]
+            .as_array()
+            .ok_or_else(|| format!("{id}: no topics"))?
+            .iter()
+            .map(|t| {
+                t.as_str()
+                    .ok_or_else(|| format!("{id}: bad topic"))
+                    .and_then(hex_field)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let payload = hex_field(field(&v, "payload")?)?;
+        let f = Frame {
+            id,
+            sender: SocketType::Pub,
+            ipc: false,
+            hello: wire_of(SocketType::Pub)?,
+            topics,
+            wire: tcp_frame(&payload),
+            expect: if v["verdict"] == "deliver" {
+                Expect::Body(payload)
+            } else {
+                Expect::Dropped
+            },
+        };
+        notes.extend(frame(lib, &f, exes).await?);
+        subscriptions += 1;
+    }
     notes.insert(
         0,
         format!(
             "{headers} headers sent as the vectors say and accepted from their peers; \
              {errors} header errors replayed, each closed unless noted; {frames} frames \
-             delivered as their bodies; {payloads} backtrace and PAIR v1 payloads \
-             delivered or dropped as their vectors say"
+             delivered as their bodies; {payloads} backtrace and PAIR v1 payloads and \
+             {subscriptions} subscriptions delivered or dropped as their vectors say"
         ),
     );
     Ok(notes.join("; "))
