@@ -159,7 +159,7 @@ impl Check {
                 "PUSH priority failover under a black hole (no FIN, no RST): who recovers, with which option"
             }
             Self::VectorReplay => {
-                "spec/vectors replayed: connection headers, header errors, frames, backtraces, PAIR v1 hop counts and SUB topics (handshake, framing, backtrace, pair1 and pubsub .json)"
+                "spec/vectors replayed: connection headers, header errors, frames, backtraces, PAIR v1 hop counts, SUB topics and WebSocket upgrades (handshake, framing, backtrace, pair1, pubsub and websocket .json)"
             }
         }
     }

@@ -26,6 +26,12 @@
 //!   or drops a PUB's payload as the vector says (after a drop it subscribes to `ok`, and
 //!   a message `ok` must then arrive). Raw SUBs are not replayed: a raw SUB MAY filter
 //!   (spec/sp-pubsub.md §5.3), and libnanomsg's does.
+//! - `websocket.json` upgrade requests (kinds `http-upgrade` from a REQ, `http-server`
+//!   routed to a REP at `/`), sent to a C REP listening on `ws://`: one the vector
+//!   accepts must be answered `101` with the vector's `Sec-WebSocket-Accept`; for one it
+//!   refuses, the C status is reported where it is not ours (the C libraries choose
+//!   their own refusals: spec/sp-versions.md §2.3). The frame vectors are not replayed
+//!   (a C peer's reaction to a bad frame is checked by the `ws listeners` check).
 
 use std::time::Duration;
 
@@ -311,6 +317,46 @@ pub async fn replay_payload(
     frame(lib, &f, exes).await
 }
 
+/// What `lib`'s C REP, listening on `ws://` at `/` (libnanomsg: path-less, it serves
+/// every path), answers the request of a `websocket.json` upgrade vector: an upgrade the
+/// vector accepts must get `101` with the vector's `Sec-WebSocket-Accept`; for one it
+/// refuses, `Ok` notes the status when it is not the vector's.
+pub async fn upgrade(lib: Lib, v: &Value, exes: &PeerExes) -> Result<Option<String>, String> {
+    let id = field(v, "id")?;
+    let request = field(v, "request")?;
+    let response = field(v, "response")?;
+    let want = response.split(' ').nth(1).unwrap_or_default();
+    let url = match lib {
+        Lib::Nanomsg => "ws://127.0.0.1:0",
+        Lib::Nng => "ws://127.0.0.1:0/",
+    };
+    let (side, bound) = c_listener(lib, SocketType::Rep, url, exes).await?;
+    let result = async {
+        let port = bound
+            .trim_start_matches("ws://127.0.0.1:")
+            .split('/')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .ok_or_else(|| format!("no port in {bound}"))?;
+        let (code, head, _) = crate::ws_hostile::answer(port, request.as_bytes()).await?;
+        if want == "101" {
+            let accept = response
+                .lines()
+                .find(|l| l.starts_with("Sec-WebSocket-Accept:"))
+                .ok_or_else(|| format!("{id}: no accept key in the vector"))?;
+            let has_key = head.lines().any(|l| l.eq_ignore_ascii_case(accept));
+            if code != "101" || !has_key {
+                return Err(format!("{id}: answered {head:?}, want 101 with {accept:?}"));
+            }
+            return Ok(None);
+        }
+        Ok((code != want).then(|| format!("{id}: {code} (ours {want})")))
+    }
+    .await;
+    side.close().await;
+    result
+}
+
 /// The sender a frame vector's id names, if it may speak first (`tcp.req-hello` → REQ);
 /// `None` for a REP or RESPONDENT answer and for ids that name no socket type.
 fn first_speaker(id: &str) -> Option<SocketType> {
@@ -474,13 +520,27 @@ pub async fn check(lib: Lib, exes: &PeerExes) -> Result<String, String> {
         notes.extend(frame(lib, &f, exes).await?);
         subscriptions += 1;
     }
+    // websocket.json: the upgrade requests, to a C REP listening on ws://.
+    let mut upgrades = 0;
+    for v in vectors("websocket.json")? {
+        let kind = field(&v, "kind")?;
+        let routes_rep = v["routes"]
+            .as_object()
+            .is_some_and(|r| r.len() == 1 && r.get("/").is_some_and(|t| t == "rep"));
+        if kind == "http-upgrade" && v["socket"] == "req" || kind == "http-server" && routes_rep {
+            notes.extend(upgrade(lib, &v, exes).await?);
+            upgrades += 1;
+        }
+    }
     notes.insert(
         0,
         format!(
             "{headers} headers sent as the vectors say and accepted from their peers; \
              {errors} header errors replayed, each closed unless noted; {frames} frames \
              delivered as their bodies; {payloads} backtrace and PAIR v1 payloads and \
-             {subscriptions} subscriptions delivered or dropped as their vectors say"
+             {subscriptions} subscriptions delivered or dropped as their vectors say; \
+             {upgrades} WebSocket upgrade requests, each accepted one answered 101 with the \
+             vector's accept key, refusals' statuses as noted where not ours"
         ),
     );
     Ok(notes.join("; "))
