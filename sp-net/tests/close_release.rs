@@ -164,3 +164,18 @@ async fn ipc_close_leaves_a_newer_listeners_file() {
     .await
     .unwrap();
 }
+
+/// `BlockingSocket::close` waits the same way (it blocks on `Socket::close`).
+#[test]
+fn blocking_close_frees_the_address() {
+    let first = sp_net::BlockingSocket::new(SocketType::Pull);
+    let url = first.listen("tcp://127.0.0.1:0").unwrap().url().to_string();
+    first.close();
+    for round in 0..ROUNDS {
+        let s = sp_net::BlockingSocket::new(SocketType::Pull);
+        if let Err(e) = s.listen(&url) {
+            panic!("round {round}: listen at {url} right after close: {e}");
+        }
+        s.close();
+    }
+}
