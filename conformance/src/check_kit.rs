@@ -1,7 +1,10 @@
 //! What the behaviour checks share: the short interval they time with, a listening
-//! address, a started C peer, a bounded receive on our socket, and a counter poll.
+//! address, a started C peer, a bounded receive on our socket, a counter poll, and raw
+//! connections to a listener (for bytes no SP socket would send).
 
 use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
 
 use sp_net::{Socket, SocketType};
 
@@ -46,4 +49,49 @@ pub(crate) async fn eventually(what: &str, mut f: impl FnMut() -> bool) -> Resul
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())
+}
+
+/// A raw byte stream to a listener (TCP or IPC).
+pub(crate) trait RawConn:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send
+{
+}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> RawConn for T {}
+
+/// A raw connection to the `tcp://` or `ipc://` listener at `url`.
+pub(crate) async fn connect(url: &str) -> Result<Box<dyn RawConn>, String> {
+    if let Some(path) = url.strip_prefix("ipc://") {
+        let s = tokio::net::UnixStream::connect(path)
+            .await
+            .map_err(|e| format!("connect {url}: {e}"))?;
+        Ok(Box::new(s))
+    } else {
+        let addr = url.trim_start_matches("tcp://");
+        let s = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect {url}: {e}"))?;
+        Ok(Box::new(s))
+    }
+}
+
+/// How long the other end takes to close the connection (reading and discarding what it
+/// sends), if it does within `limit`.
+pub(crate) async fn closes_within(
+    conn: &mut Box<dyn RawConn>,
+    limit: Duration,
+) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buf = [0u8; 256];
+    let read_all = async {
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(limit, read_all)
+        .await
+        .ok()
+        .map(|()| start.elapsed())
 }

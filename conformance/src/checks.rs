@@ -62,11 +62,14 @@ pub enum Check {
     HostileInput,
     /// Priority failover under a black-hole partition: see [`crate::blackhole`].
     BlackHoleFailover,
+    /// The test vectors a C peer can observe, replayed against it: see
+    /// [`crate::vector_replay`].
+    VectorReplay,
 }
 
 impl Check {
     /// Every check.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::SurveyDeadlineTheirSurveyor,
         Self::SurveyDeadlineOurSurveyor,
         Self::SurveyDefaultDeadline,
@@ -85,6 +88,7 @@ impl Check {
         Self::Oversize,
         Self::HostileInput,
         Self::BlackHoleFailover,
+        Self::VectorReplay,
     ];
 
     /// Whether the check measures time (deadlines, resend gaps), so it must not run
@@ -154,6 +158,9 @@ impl Check {
             Self::BlackHoleFailover => {
                 "PUSH priority failover under a black hole (no FIN, no RST): who recovers, with which option"
             }
+            Self::VectorReplay => {
+                "spec/vectors replayed: connection headers, header errors, frames, backtraces, PAIR v1 hop counts, SUB topics and WebSocket upgrades (handshake, framing, backtrace, pair1, pubsub and websocket .json)"
+            }
         }
     }
 
@@ -184,6 +191,7 @@ impl Check {
             Self::Oversize => crate::hostile::oversize(lib, exes).await,
             Self::HostileInput => crate::hostile::check(lib, exes).await,
             Self::BlackHoleFailover => crate::blackhole::check(lib, exes).await,
+            Self::VectorReplay => crate::vector_replay::check(lib, exes).await,
         }
     }
 }

@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use sp_net::{Socket, SocketType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-use crate::check_kit::tcp;
+use crate::check_kit::{closes_within, connect, tcp};
 use crate::harness::{Lib, PeerExes, Side};
 
 /// A C peer over our receive limit: that pipe closes, the other keeps working.
@@ -120,39 +120,6 @@ impl Input {
     }
 }
 
-trait Conn: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Conn for T {}
-
-async fn connect(url: &str) -> Result<Box<dyn Conn>, String> {
-    if let Some(path) = url.strip_prefix("ipc://") {
-        let s = tokio::net::UnixStream::connect(path)
-            .await
-            .map_err(|e| format!("connect {url}: {e}"))?;
-        Ok(Box::new(s))
-    } else {
-        let addr = url.trim_start_matches("tcp://");
-        let s = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect {url}: {e}"))?;
-        Ok(Box::new(s))
-    }
-}
-
-/// Whether the other end closes the connection within `limit` (reading and discarding
-/// whatever it sends, such as its own header).
-async fn closes_within(conn: &mut Box<dyn Conn>, limit: Duration) -> bool {
-    let mut buf = [0u8; 256];
-    let read_all = async {
-        loop {
-            match conn.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    };
-    tokio::time::timeout(limit, read_all).await.is_ok()
-}
-
 fn header(t: SocketType, reserved: [u8; 2]) -> Vec<u8> {
     let id = t.wire_id();
     vec![
@@ -234,7 +201,9 @@ pub async fn hostile(input: Input, who: Option<Lib>, exes: &PeerExes) -> Result<
         if input == Input::Truncated {
             let _ = conn.shutdown().await;
         }
-        let closed = closes_within(&mut conn, Duration::from_secs(2)).await;
+        let closed = closes_within(&mut conn, Duration::from_secs(2))
+            .await
+            .is_some();
         let delivered = match target.recv_within(Duration::from_millis(300)).await {
             Ok(Some(m)) => m == b"hello",
             Ok(None) => false,

@@ -37,4 +37,5 @@ pub mod report;
 pub mod several;
 pub mod survey;
 pub mod tls;
+pub mod vector_replay;
 pub mod ws_hostile;

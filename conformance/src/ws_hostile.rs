@@ -30,27 +30,36 @@ fn request(port: u16, path: &str, with_key: bool) -> Vec<u8> {
 }
 
 /// Sends `req` and returns the status line (up to 3 words), or what happened instead.
+/// Sends `req` to the listener on `port`; its status code (or `no answer`), with the
+/// stream.
 async fn status(port: u16, req: &[u8]) -> Result<(String, TcpStream), String> {
+    answer(port, req).await.map(|(code, _, s)| (code, s))
+}
+
+/// Sends `req` to the listener on `port`; its status code (or `no answer`), the head of
+/// its answer as far as it came (up to the blank line, within [`ANSWER_WAIT`] per
+/// read), and the stream.
+pub(crate) async fn answer(port: u16, req: &[u8]) -> Result<(String, String, TcpStream), String> {
     let mut s = TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| e.to_string())?;
     s.write_all(req).await.map_err(|e| e.to_string())?;
     let mut head = Vec::new();
     let mut buf = [0u8; 512];
-    while !head.windows(2).any(|w| w == b"\r\n") {
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
         match tokio::time::timeout(ANSWER_WAIT, s.read(&mut buf)).await {
             Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
             Ok(Ok(n)) => head.extend_from_slice(&buf[..n]),
         }
     }
-    let text = String::from_utf8_lossy(&head);
-    let line = text.lines().next().unwrap_or("no answer");
-    let code = line.split(' ').nth(1).unwrap_or(line);
-    Ok((code.to_owned(), s))
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let code = match text.lines().next() {
+        None => "no answer".to_owned(),
+        Some(line) => line.split(' ').nth(1).unwrap_or(line).to_owned(),
+    };
+    Ok((code, text, s))
 }
 
-/// After a good upgrade, a masked text frame carrying `text`: `delivered`, `closed`
-/// (with the close code if a close frame came) or `ignored`.
 async fn text_frame(port: u16, path: &str, pull: &mut Side) -> Result<String, String> {
     let (code, mut s) = status(port, &request(port, path, true)).await?;
     if code != "101" {

@@ -40,6 +40,66 @@ fn exes() -> PeerExes {
     }
 }
 
+/// The planted check of the vector replay: a header vector with one byte changed (REQ's
+/// type byte made REP's) fails against the real peers, which send the true bytes, and so
+/// do a backtrace over the TTL claimed to be delivered and an upgrade answer with a
+/// changed accept key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_vector_fails_its_replay_against_the_real_peers() {
+    use conformance::vector_replay::{header, hex_field, replay_payload, upgrade};
+    use sp_net::SocketType;
+    let exes = exes();
+    let rep = hex_field("00 53 50 00 00 31 00 00").unwrap();
+    let changed = rep.clone();
+    for lib in Lib::ALL {
+        let e = header(lib, "planted", SocketType::Req, &changed, &rep, &exes)
+            .await
+            .unwrap_err();
+        assert!(e.contains("the vector says"), "{}: {e}", lib.name());
+        let req = hex_field("00 53 50 00 00 30 00 00").unwrap();
+        header(lib, "handshake.req", SocketType::Req, &req, &rep, &exes)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", lib.name()));
+        // A backtrace over the TTL (backtrace.ttl-9-rejected) claimed to be delivered.
+        let words: Vec<u8> = (0x63u32..=0x6a)
+            .chain([0x8000_0337])
+            .flat_map(u32::to_be_bytes)
+            .chain([b'x'])
+            .collect();
+        let e = replay_payload(
+            lib,
+            "planted",
+            SocketType::Req,
+            &words,
+            Some(b"x".to_vec()),
+            &exes,
+        )
+        .await
+        .unwrap_err();
+        assert!(e.contains("nothing delivered"), "{}: {e}", lib.name());
+        replay_payload(lib, "ttl-9", SocketType::Req, &words, None, &exes)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", lib.name()));
+        // An upgrade vector whose accept key is changed (the first letter only).
+        let good = serde_json::json!({
+            "id": "planted-upgrade",
+            "request": "GET / HTTP/1.1\r\nHost: 127.0.0.1:5555\r\nUpgrade: websocket\r\n\
+                        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: rep.sp.nanomsg.org\r\n\r\n",
+            "response": "HTTP/1.1 101 Switching Protocols\r\n\
+                         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        });
+        upgrade(lib, &good, &exes)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", lib.name()));
+        let mut changed = good.clone();
+        changed["response"] =
+            serde_json::Value::from(good["response"].as_str().unwrap().replace("s3pP", "t3pP"));
+        let e = upgrade(lib, &changed, &exes).await.unwrap_err();
+        assert!(e.contains("want 101"), "{}: {e}", lib.name());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peers_are_the_real_libraries() {
     let exes = exes();

@@ -103,7 +103,8 @@ impl BlockingSocket {
     }
 
     /// Closes the socket (flushing up to the linger time). Threads blocked in send or
-    /// recv return [`Error::Closed`].
+    /// recv return [`Error::Closed`]. Returns once the listeners have released their
+    /// addresses, as [`Socket::close`] does.
     pub fn close(&self) {
         handle().block_on(self.inner.close());
     }

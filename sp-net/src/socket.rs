@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use crate::core::{Shared, SharedRef};
 pub use crate::endpoint::Endpoint;
-use crate::endpoint::{self, EndpointConfig, Env};
+use crate::endpoint::{self, EndpointConfig, Env, Stopper};
 use crate::error::Error;
 use crate::readiness::{ChangeWatch, Readiness, ReadinessProbe};
 use crate::stats::Statistics;
@@ -120,7 +120,7 @@ struct Inner {
     send_timeout: AtomicTimeout,
     recv_timeout: AtomicTimeout,
     network: Arc<dyn Network>,
-    endpoints: Mutex<Vec<tokio::task::AbortHandle>>,
+    endpoints: Mutex<Vec<Stopper>>,
     timer: JoinHandle<()>,
     seed: Mutex<u64>,
     tls: Mutex<Option<TlsConfig>>,
@@ -147,15 +147,12 @@ impl Drop for Inner {
 }
 
 /// Waits until every pipe has flushed and gone (or `linger` passes), then stops the
-/// endpoints, which drops whatever connections remain.
-async fn linger_then_stop(
-    shared: SharedRef,
-    endpoints: Vec<tokio::task::AbortHandle>,
-    linger: Duration,
-) {
+/// endpoints, which drops whatever connections remain, and waits until they have let go
+/// of their listening sockets and connections.
+async fn linger_then_stop(shared: SharedRef, endpoints: Vec<Stopper>, linger: Duration) {
     let mut count = shared.pipe_count.subscribe();
     let _ = tokio::time::timeout(linger, count.wait_for(|&c| c == 0)).await;
-    endpoints.iter().for_each(tokio::task::AbortHandle::abort);
+    Stopper::stop_all(endpoints).await;
 }
 
 fn shutdown(shared: &Shared) {
@@ -375,7 +372,7 @@ impl Socket {
             .endpoints
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(ep.abort_handle());
+            .push(ep.stopper());
         ep
     }
 
@@ -574,7 +571,10 @@ impl Socket {
 
     /// Closes the socket: operations pending or started later fail with [`Error::Closed`],
     /// connections flush what was already accepted for sending (waiting at most the
-    /// linger time), then every endpoint and connection stops and ports are released.
+    /// linger time), then every endpoint and connection stops. Returns once every
+    /// listener's socket is closed (its IPC socket file removed, its `ws://` port released
+    /// unless another socket's listener shares it) and every connection dropped, so the
+    /// same addresses can be listened on again at once.
     pub async fn close(&self) {
         shutdown(&self.inner.shared);
         let endpoints = std::mem::take(

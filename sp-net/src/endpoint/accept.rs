@@ -6,11 +6,18 @@ use tokio::task::JoinSet;
 use super::{setup_failed, Acceptor, EndpointConfig};
 use crate::core::SharedRef;
 use crate::pipe;
+use crate::release::{Hold, Holding};
 use crate::stats::Count;
 
 /// Runs a listener until its transport stops accepting (or its task is aborted, which
-/// also stops its connections).
-pub(super) async fn run(shared: SharedRef, mut acceptor: Box<dyn Acceptor>, cfg: EndpointConfig) {
+/// also stops its connections). Each connection's task keeps a clone of `hold`, so the
+/// endpoint counts as released only once its connections are dropped too.
+pub(super) async fn run(
+    shared: SharedRef,
+    mut acceptor: Box<dyn Acceptor>,
+    cfg: EndpointConfig,
+    hold: Hold,
+) {
     let counted = acceptor.counts_accepts();
     let mut pipes = JoinSet::new();
     loop {
@@ -28,7 +35,7 @@ pub(super) async fn run(shared: SharedRef, mut acceptor: Box<dyn Acceptor>, cfg:
                     continue;
                 }
                 let shared = shared.clone();
-                pipes.spawn(async move {
+                pipes.spawn(Holding::new(async move {
                     // The set-up is boxed (a `Setup`): the task keeps its largest state
                     // for its whole life, and an idle pipe should not pay for a TLS
                     // handshake's.
@@ -36,7 +43,7 @@ pub(super) async fn run(shared: SharedRef, mut acceptor: Box<dyn Acceptor>, cfg:
                         Ok(conn) => pipe::run(shared, conn, cfg.info).await,
                         Err(e) => setup_failed(&shared, &e, None),
                     }
-                });
+                }, hold.clone()));
             }
             Some(_) = pipes.join_next(), if !pipes.is_empty() => {}
         }

@@ -25,6 +25,7 @@ use crate::core::{Shared, SharedRef};
 use crate::error::Error;
 use crate::future::BoxFuture;
 use crate::pipe::{Established, PipeEnd};
+use crate::release::{self, Hold, Holding, Released};
 use crate::stats::{Count, PipeEvent};
 use crate::transport::tls::{TlsConfig, TlsError};
 use crate::transport::{Network, StreamOptions, WsPing};
@@ -37,6 +38,7 @@ use crate::url::Url;
 pub struct Endpoint {
     url: Url,
     task: JoinHandle<()>,
+    released: Released,
 }
 
 impl Endpoint {
@@ -45,15 +47,43 @@ impl Endpoint {
         &self.url
     }
 
-    /// Stops the endpoint and closes its connections.
-    pub fn close(self) {
+    /// Stops the endpoint and closes its connections. The stop is started at once;
+    /// await the returned [`Released`] to wait until the endpoint has let go of its
+    /// resources: a listener's socket closed (its IPC socket file removed, its `ws://`
+    /// port released if no other listener shares it), so that the address can be
+    /// listened on again at once.
+    pub fn close(self) -> Released {
         self.task.abort();
+        self.released
     }
 
-    /// A handle that stops the endpoint's task (the socket keeps one to stop it on
-    /// close).
-    pub(crate) fn abort_handle(&self) -> tokio::task::AbortHandle {
-        self.task.abort_handle()
+    /// What stops the endpoint's task and tells when it has let go of its resources
+    /// (the socket keeps one to stop it on close).
+    pub(crate) fn stopper(&self) -> Stopper {
+        Stopper {
+            task: self.task.abort_handle(),
+            released: self.released.clone(),
+        }
+    }
+}
+
+/// Stops an endpoint from elsewhere than its handle (the socket, on close).
+#[derive(Debug)]
+pub(crate) struct Stopper {
+    task: tokio::task::AbortHandle,
+    released: Released,
+}
+
+impl Stopper {
+    /// Stops the endpoints of `stoppers`, then waits until all have let go of their
+    /// resources.
+    pub(crate) async fn stop_all(stoppers: Vec<Self>) {
+        for s in &stoppers {
+            s.task.abort();
+        }
+        for s in stoppers {
+            s.released.await;
+        }
     }
 }
 
@@ -180,11 +210,14 @@ pub(crate) trait Transport: Sync {
     fn check_dial(&self, _url: &Url) -> Result<(), Error> {
         Ok(())
     }
-    /// Binds a listener at `url`.
+    /// Binds a listener at `url`. `hold` is the endpoint's hold on its resources, for a
+    /// transport whose resources can outlive the listener's task (a shared `ws://` port
+    /// keeps it until its accept loop is gone).
     fn listen<'a>(
         &'a self,
         url: &'a Url,
         env: Env<'a>,
+        hold: &'a Hold,
     ) -> BoxFuture<'a, Result<Box<dyn Acceptor>, Error>>;
     /// A connector to `url`.
     fn dial(&self, url: &Url, env: Env<'_>) -> Result<Box<dyn Connector>, Error>;
@@ -208,10 +241,16 @@ pub(crate) async fn listen(url: Url, env: Env<'_>) -> Result<Endpoint, Error> {
     }
     let shared = env.shared.clone();
     let cfg = env.cfg;
-    let acceptor = transport_for(&url).listen(&url, env).await?;
+    let (hold, released) = release::pair();
+    let acceptor = transport_for(&url).listen(&url, env, &hold).await?;
     let bound = acceptor.local_url();
-    let task = tokio::spawn(accept::run(shared, acceptor, cfg));
-    Ok(Endpoint { url: bound, task })
+    let run = accept::run(shared, acceptor, cfg, hold.clone());
+    let task = tokio::spawn(Holding::new(run, hold));
+    Ok(Endpoint {
+        url: bound,
+        task,
+        released,
+    })
 }
 
 /// Starts dialing `url` in the background, reconnecting with backoff whose jitter is
@@ -224,8 +263,14 @@ pub(crate) fn dial(url: Url, env: Env<'_>, seed: impl FnOnce() -> u64) -> Result
     }
     let shared = env.shared.clone();
     let cfg = env.cfg;
+    let (hold, released) = release::pair();
     let connector = transport.dial(&url, env)?;
     let backoff = Backoff::new(cfg.reconnect_min, cfg.reconnect_max, seed());
-    let task = tokio::spawn(dial::run(shared, connector, url.clone(), cfg.info, backoff));
-    Ok(Endpoint { url, task })
+    let run = dial::run(shared, connector, url.clone(), cfg.info, backoff);
+    let task = tokio::spawn(Holding::new(run, hold));
+    Ok(Endpoint {
+        url,
+        task,
+        released,
+    })
 }

@@ -11,6 +11,7 @@ use sp_proto::SocketType;
 use super::{setup_failed, Acceptor, Connector, Env, Error, Setup, SetupError, Transport};
 use crate::future::BoxFuture;
 use crate::pipe::Established;
+use crate::release::Hold;
 use crate::stats::Count;
 use crate::stream::{self, StreamReader, StreamWriter};
 use crate::transport::inproc::{self, InprocListener, InprocReader, InprocWriter, QueueReceiver};
@@ -104,6 +105,7 @@ impl Transport for Stream {
         &'a self,
         url: &'a Url,
         env: Env<'a>,
+        _hold: &'a Hold,
     ) -> BoxFuture<'a, Result<Box<dyn Acceptor>, Error>> {
         Box::pin(async move {
             if let Url::Tcp {
@@ -241,6 +243,7 @@ impl Transport for Inproc {
         &'a self,
         url: &'a Url,
         env: Env<'a>,
+        _hold: &'a Hold,
     ) -> BoxFuture<'a, Result<Box<dyn Acceptor>, Error>> {
         Box::pin(async move {
             let Url::Inproc(name) = url else {
@@ -362,14 +365,22 @@ impl Transport for Ws {
         &'a self,
         url: &'a Url,
         env: Env<'a>,
+        hold: &'a Hold,
     ) -> BoxFuture<'a, Result<Box<dyn Acceptor>, Error>> {
         Box::pin(async move {
             let tls = match url {
                 Url::Ws { tls: true, .. } => Some(env.listen_tls()?),
                 _ => None,
             };
-            let listener =
-                ws::listen(env.network, url, tls, ws_settings(&env), port_sink(&env)).await?;
+            let listener = ws::listen(
+                env.network,
+                url,
+                tls,
+                ws_settings(&env),
+                port_sink(&env),
+                hold,
+            )
+            .await?;
             Ok(Box::new(WsAcceptor(listener)) as Box<dyn Acceptor>)
         })
     }

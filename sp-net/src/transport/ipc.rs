@@ -22,8 +22,18 @@ pub(crate) async fn connect(path: &Path) -> io::Result<Conn> {
 struct IpcListen {
     listener: UnixListener,
     url: Url,
-    /// The socket file, removed when the listener closes (none in the abstract namespace).
-    path: Option<PathBuf>,
+    /// The socket file with its identity, removed when the listener closes if it is
+    /// still the one this listener created (none in the abstract namespace).
+    path: Option<(PathBuf, FileId)>,
+}
+
+/// A file's device and inode: which file a path names.
+type FileId = (u64, u64);
+
+fn file_id(path: &Path) -> io::Result<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path)?;
+    Ok((m.dev(), m.ino()))
 }
 
 impl Listener for IpcListen {
@@ -40,9 +50,13 @@ impl Listener for IpcListen {
 }
 
 impl Drop for IpcListen {
+    /// Removes the socket file, unless it was replaced meanwhile (removed by someone else
+    /// and bound again by another listener, whose file it now is).
     fn drop(&mut self) {
-        if let Some(path) = &self.path {
-            let _ = std::fs::remove_file(path);
+        if let Some((path, id)) = &self.path {
+            if file_id(path).is_ok_and(|now| now == *id) {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 }
@@ -111,9 +125,10 @@ pub(crate) async fn bind(url: &Url, path: &Path) -> io::Result<Box<dyn Listener>
         }
     }
     let listener = UnixListener::bind(path)?;
+    let id = file_id(path)?;
     Ok(Box::new(IpcListen {
         listener,
         url: url.clone(),
-        path: Some(path.to_owned()),
+        path: Some((path.to_owned(), id)),
     }))
 }

@@ -56,6 +56,7 @@ use super::tls::{PeerCertificates, TlsConfig};
 use super::ws_pipe::pipe_halves;
 use super::{Conn, Io, Network, StreamOptions, WsPing};
 use crate::pipe::Established;
+use crate::release::{Hold, Holding};
 use crate::url::{Family, HostPort, Url};
 
 /// What a `ws://` port reports about a connection to the socket listening at its path,
@@ -223,6 +224,10 @@ struct Hub {
     key: HubKey,
     state: Arc<HubState>,
     accept: tokio::task::AbortHandle,
+    /// The holds of the endpoints that wait for the port to be released: the last
+    /// listener's, put here when it goes; kept (with the accept loop's own clone of this
+    /// list) until the accept loop, with the TCP listener, is dropped.
+    retiring: Arc<Mutex<Vec<Hold>>>,
     port: u16,
     // Keeps the network (and so its identity in `key`) alive as long as the port.
     _network: Arc<dyn Network>,
@@ -246,18 +251,40 @@ impl Drop for Hub {
     }
 }
 
-/// Removes its route when the listener's task ends.
+/// Removes its route when the listener's task ends; the last one of a port stops the
+/// port, with its endpoint's hold kept until the port is released.
 struct RouteGuard {
     hub: Arc<Hub>,
     path: String,
     id: u64,
+    hold: Hold,
 }
 
 impl Drop for RouteGuard {
     fn drop(&mut self) {
-        let mut routes = self.hub.state.routes();
-        if routes.get(&self.path).is_some_and(|r| r.id == self.id) {
-            routes.remove(&self.path);
+        {
+            let mut routes = self.hub.state.routes();
+            if routes.get(&self.path).is_some_and(|r| r.id == self.id) {
+                routes.remove(&self.path);
+            }
+        }
+        // Strong references to a hub are made only under the registry's lock (from its
+        // weak entry): if this is the last one, taking the entry out under that lock
+        // means nobody can join the port any more, and it stops when `hub` is dropped
+        // just after this.
+        let mut reg = hubs();
+        if Arc::strong_count(&self.hub) == 1 {
+            if reg
+                .get(&self.hub.key)
+                .is_some_and(|(id, _)| *id == self.hub.id)
+            {
+                reg.remove(&self.hub.key);
+            }
+            self.hub
+                .retiring
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self.hold.clone());
         }
     }
 }
@@ -303,13 +330,17 @@ async fn find_or_bind(
         handshake_timeout: settings.handshake_timeout,
         max_upgrades: settings.max_upgrades,
     });
-    let accept = tokio::spawn(accept_loop(listener, state.clone())).abort_handle();
+    let retiring = Arc::new(Mutex::new(Vec::new()));
+    let accept = accept_loop(listener, state.clone());
+    // The accept loop keeps the retiring holds until it has been dropped.
+    let accept = tokio::spawn(Holding::new(accept, retiring.clone())).abort_handle();
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let hub = Arc::new(Hub {
         id,
         key: key.clone(),
         state,
         accept,
+        retiring,
         port,
         _network: network.clone(),
     });
@@ -347,6 +378,7 @@ pub(crate) async fn listen(
     tls: Option<TlsConfig>,
     settings: WsSettings,
     sink: PortSink,
+    hold: &Hold,
 ) -> io::Result<WsListener> {
     check_url(url)?;
     let Url::Ws { addr, path, .. } = url else {
@@ -382,7 +414,12 @@ pub(crate) async fn listen(
         rx,
         max_recv: settings.max_recv,
         ping: settings.ping,
-        _guard: RouteGuard { hub, path, id },
+        _guard: RouteGuard {
+            hub,
+            path,
+            id,
+            hold: hold.clone(),
+        },
     })
 }
 

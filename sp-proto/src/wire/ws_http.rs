@@ -172,7 +172,7 @@ pub fn parse_response(head: &[u8]) -> Result<(u16, Head), HttpError> {
 /// A refusal to upgrade: an HTTP status, its reason phrase and a detail for the body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reject {
-    /// The status code (400, 404, 405, 426, 431).
+    /// The status code (400, 404, 405, 426, 431, 505).
     pub status: u16,
     /// The reason phrase of the status line.
     pub reason: &'static str,
