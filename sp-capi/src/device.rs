@@ -12,15 +12,20 @@ use sp_net::Error;
 
 use crate::errno::errno_of;
 use crate::ffi;
-use crate::table::{self, Entry};
+use crate::table::{self, Block, Entry};
+use crate::wait::Signals;
+
+/// The forwarders' threads are this library's: a signal the process catches there does
+/// not stop the device.
+const FORWARD: Block = Block::Wait(Signals::Ignore);
 
 fn pump(from: &Entry, to: &Entry) -> c_int {
     loop {
-        let msg = match from.recv(false) {
+        let msg = match from.recv(FORWARD) {
             Ok(m) => m,
-            Err(e) => return e,
+            Err(e) => return errno_of(&e),
         };
-        match to.sock.send(msg) {
+        match to.send(msg, FORWARD) {
             // A header the target cannot route (a reply for a requester that left): the
             // raw socket counted it; keep forwarding, as nanomsg does.
             Ok(()) | Err(Error::BadHeader) => {}

@@ -28,14 +28,16 @@ pub(crate) enum Way {
     Recv,
 }
 
-/// One eventfd and whether it is raised (its counter non-zero).
-struct EventFd {
+/// One eventfd and whether it is raised (its counter non-zero). Also the doorbell a
+/// blocked call sleeps on (`wait.rs`).
+pub(crate) struct EventFd {
     file: File,
     raised: bool,
 }
 
 impl EventFd {
-    fn new() -> Result<Self, c_int> {
+    /// A lowered eventfd, non-blocking and close-on-exec; the error of `eventfd` (`EMFILE`...).
+    pub(crate) fn new() -> Result<Self, c_int> {
         // SAFETY: eventfd takes no pointers; it returns a new descriptor or -1.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if fd < 0 {
@@ -51,7 +53,7 @@ impl EventFd {
 
     /// Makes the descriptor readable (`on`) or not. Non-blocking: the counter is 0 or 1,
     /// far from the eventfd's limit, and is read only while it is 1.
-    fn set(&mut self, on: bool) {
+    pub(crate) fn set(&mut self, on: bool) {
         if on == self.raised {
             return;
         }
@@ -63,6 +65,11 @@ impl EventFd {
         if r.is_ok() {
             self.raised = on;
         }
+    }
+
+    /// The descriptor, for `poll(2)`: readable while raised.
+    pub(crate) fn raw(&self) -> RawFd {
+        self.file.as_raw_fd()
     }
 }
 
@@ -145,7 +152,7 @@ impl Fds {
             Way::Send => st.send.as_ref(),
             Way::Recv => st.recv.as_ref(),
         };
-        fd.map(|f| f.file.as_raw_fd()).ok_or(libc::EBADF)
+        fd.map(EventFd::raw).ok_or(libc::EBADF)
     }
 
     /// Reads the readiness and raises or lowers the descriptors, under the lock: the last

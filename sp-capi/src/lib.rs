@@ -28,6 +28,7 @@ mod sendmsg;
 mod stats;
 pub mod symbol;
 mod table;
+mod wait;
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -38,7 +39,8 @@ use sp_net::{BlockingSocket, Message, SocketType};
 
 use errno::{errno_of, set_errno};
 pub use errno::{EFSM, ETERM, NN_HAUSNUMERO};
-use table::Entry;
+use table::{Block, Entry};
+use wait::Signals;
 
 pub use device::nn_device;
 pub use poll::{nn_poll, NnPollfd};
@@ -157,7 +159,7 @@ unsafe fn address<'a>(addr: *const c_char) -> Result<&'a str, c_int> {
 
 fn add_endpoint(s: c_int, addr: &str, bind: bool) -> Result<c_int, c_int> {
     let e = table::get(s)?;
-    let ipv4only = e.opts.lock().unwrap_or_else(|p| p.into_inner()).ipv4only();
+    let ipv4only = e.options().ipv4only();
     let url = addr::endpoint_url(addr, ipv4only, bind)?;
     let ep = if bind {
         e.sock.listen(url)
@@ -223,14 +225,26 @@ fn length(n: usize) -> Result<c_int, c_int> {
     c_int::try_from(n).map_err(|_| libc::EINVAL)
 }
 
+/// How `flags` (`NN_DONTWAIT` or 0) let a call of the C caller block: a caught signal
+/// ends its wait with `EINTR`, as in libnanomsg.
+fn block(flags: c_int) -> Block {
+    if flags & NN_DONTWAIT != 0 {
+        Block::Never
+    } else {
+        Block::Wait(Signals::End)
+    }
+}
+
 fn send_on(e: &Entry, body: Bytes, flags: c_int) -> Result<(), c_int> {
-    e.send(Message::new(body), flags & NN_DONTWAIT != 0)
+    e.send(Message::new(body), block(flags))
+        .map_err(|err| errno_of(&err))
 }
 
 /// Sends `len` bytes from `buf`; with `len == NN_MSG`, `buf` points to a message pointer
 /// from `nn_allocmsg`, which this call frees on success (on failure the caller still owns
 /// it). Returns the number of bytes sent, or -1 with errno (`EAGAIN` with `NN_DONTWAIT`,
-/// `ETIMEDOUT`, `EFSM`, `ENOTSUP`, `EBADF`, `ETERM`, `EFAULT`, `EINVAL`).
+/// `ETIMEDOUT`, `EINTR` (a caught signal ended the wait), `EFSM`, `ENOTSUP`, `EBADF`,
+/// `ETERM`, `EFAULT`, `EINVAL`).
 ///
 /// # Safety
 /// `buf` is null or points to `len` readable bytes (or, with `NN_MSG`, to a readable
@@ -270,7 +284,8 @@ pub unsafe extern "C" fn nn_send(s: c_int, buf: *const c_void, len: usize, flags
 /// Receives a message into `buf` (at most `len` bytes copied; the message's full length
 /// is returned). With `len == NN_MSG`, `buf` is a `void **` that receives a new message
 /// to free with `nn_freemsg`. -1 with errno (`EAGAIN` with `NN_DONTWAIT`, `ETIMEDOUT`,
-/// `EFSM`, `ENOTSUP`, `EBADF`, `ETERM`, `EFAULT`).
+/// `EINTR` (a caught signal ended the wait), `EFSM`, `ENOTSUP`, `EBADF`, `ETERM`,
+/// `EFAULT`).
 ///
 /// # Safety
 /// `buf` is null or points to `len` writable bytes (or, with `NN_MSG`, to a writable
@@ -282,7 +297,7 @@ pub unsafe extern "C" fn nn_recv(s: c_int, buf: *mut c_void, len: usize, flags: 
         if buf.is_null() && len != 0 {
             return Err(libc::EFAULT);
         }
-        let body = e.recv(flags & NN_DONTWAIT != 0)?.body;
+        let body = e.recv(block(flags)).map_err(|err| errno_of(&err))?.body;
         let n = length(body.len())?;
         if len == NN_MSG {
             let m = msg::register(Vec::from(body))?;

@@ -130,11 +130,22 @@ impl NnOptions {
         self.sndprio
     }
 
+    /// `NN_SNDTIMEO`: how long a blocking send waits (`None`: forever).
+    pub(crate) fn send_timeout(&self) -> Option<Duration> {
+        ms_or_forever(self.sndtimeo)
+    }
+
+    /// `NN_RCVTIMEO`: how long a blocking receive waits (`None`: forever).
+    pub(crate) fn recv_timeout(&self) -> Option<Duration> {
+        ms_or_forever(self.rcvtimeo)
+    }
+
     /// sp-net's options for these values (starting from `base` for what nanomsg lacks).
     pub(crate) fn socket_options(&self, mut base: SocketOptions) -> SocketOptions {
         base.linger = ms_or_forever(self.linger).unwrap_or(Duration::from_secs(86_400 * 365));
-        base.send_timeout = ms_or_forever(self.sndtimeo);
-        base.recv_timeout = ms_or_forever(self.rcvtimeo);
+        // This library waits itself (`wait.rs`), with `send_timeout`/`recv_timeout`.
+        base.send_timeout = None;
+        base.recv_timeout = None;
         base.reconnect_min = ms(self.reconnect_ivl);
         base.reconnect_max = if self.reconnect_ivl_max == 0 {
             ms(self.reconnect_ivl)
@@ -207,7 +218,7 @@ pub(crate) fn set(e: &Entry, level: c_int, option: c_int, val: &[u8]) -> Result<
                 po.set_resend_interval((v > 0).then(|| ms(v)));
                 Ok(())
             })?;
-            lock(e).resend_ivl = v;
+            e.options().resend_ivl = v;
             Ok(())
         }
         (NN_SURVEYOR, NN_SURVEYOR_DEADLINE) => {
@@ -215,7 +226,7 @@ pub(crate) fn set(e: &Entry, level: c_int, option: c_int, val: &[u8]) -> Result<
             update_protocol(e, |po| {
                 po.set_survey_deadline(ms(v)).map_err(|_| libc::EINVAL)
             })?;
-            lock(e).deadline = v;
+            e.options().deadline = v;
             Ok(())
         }
         _ => Err(libc::ENOPROTOOPT),
@@ -233,10 +244,6 @@ fn update_protocol(
     Ok(())
 }
 
-fn lock(e: &Entry) -> std::sync::MutexGuard<'_, NnOptions> {
-    e.opts.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn int(val: &[u8]) -> Result<c_int, c_int> {
     <[u8; 4]>::try_from(val)
         .map(c_int::from_ne_bytes)
@@ -250,11 +257,11 @@ fn set_socket(e: &Entry, option: c_int, val: &[u8]) -> Result<(), c_int> {
         }
         // nanomsg keeps the name as a C string: it ends at the first NUL.
         let end = val.iter().position(|&b| b == 0).unwrap_or(val.len());
-        lock(e).name = val[..end].to_vec();
+        e.options().name = val[..end].to_vec();
         return Ok(());
     }
     let v = int(val)?;
-    let mut o = lock(e).clone();
+    let mut o = e.options().clone();
     match option {
         NN_LINGER => o.linger = v,
         NN_SNDBUF | NN_RCVBUF if v <= 0 => return Err(libc::EINVAL),
@@ -285,12 +292,12 @@ fn set_socket(e: &Entry, option: c_int, val: &[u8]) -> Result<(), c_int> {
         _ => return Err(libc::ENOPROTOOPT),
     }
     e.sock.set_options(o.socket_options(e.sock.options()));
-    *lock(e) = o;
+    *e.options() = o;
     Ok(())
 }
 
 fn set_transport(e: &Entry, level: c_int, option: c_int, val: &[u8]) -> Result<(), c_int> {
-    let mut o = lock(e).clone();
+    let mut o = e.options().clone();
     match (level, option) {
         (NN_TCP, NN_TCP_NODELAY) => match int(val)? {
             v @ (0 | 1) => o.tcp_nodelay = Some(v),
@@ -303,13 +310,13 @@ fn set_transport(e: &Entry, level: c_int, option: c_int, val: &[u8]) -> Result<(
         _ => return Err(libc::ENOPROTOOPT),
     }
     e.sock.set_options(o.socket_options(e.sock.options()));
-    *lock(e) = o;
+    *e.options() = o;
     Ok(())
 }
 
 /// `nn_getsockopt`'s value for (`level`, `option`).
 pub(crate) fn get(e: &Entry, level: c_int, option: c_int) -> Result<Value, c_int> {
-    let o = lock(e).clone();
+    let o = e.options().clone();
     let v = match (level, option) {
         (NN_SOL_SOCKET, NN_SOCKET_NAME) => return Ok(Value::Str(o.name)),
         (NN_SOL_SOCKET, NN_LINGER) => o.linger,

@@ -39,16 +39,24 @@ fn pollset(fds: &[NnPollfd]) -> Result<PollSet, c_int> {
     Ok((sys, map))
 }
 
+/// `poll(2)` on `set` for up to `timeout_ms` (-1: forever): how many entries have
+/// `revents`, or its errno (`EINTR` when a caught signal ended it: Linux never restarts
+/// `poll(2)`, `SA_RESTART` or not).
+pub(crate) fn sys_poll(set: &mut [libc::pollfd], timeout_ms: c_int) -> Result<c_int, c_int> {
+    let n = libc::nfds_t::try_from(set.len()).map_err(|_| libc::EINVAL)?;
+    // SAFETY: `set` is a live, exclusively borrowed array of `n` pollfds for the call.
+    let rc = unsafe { libc::poll(set.as_mut_ptr(), n, timeout_ms) };
+    if rc < 0 {
+        return Err(crate::errno::get_errno());
+    }
+    Ok(rc)
+}
+
 /// Waits in `poll(2)` until a descriptor is readable or `timeout_ms` (-1: forever)
 /// passes; sets each `revents` and returns how many are non-zero.
 pub(crate) fn poll(fds: &mut [NnPollfd], timeout_ms: c_int) -> Result<c_int, c_int> {
     let (mut sys, map) = pollset(fds)?;
-    let n = libc::nfds_t::try_from(sys.len()).map_err(|_| libc::EINVAL)?;
-    // SAFETY: `sys` is a live, exclusively borrowed array of `n` pollfds for the call.
-    let rc = unsafe { libc::poll(sys.as_mut_ptr(), n, timeout_ms) };
-    if rc < 0 {
-        return Err(crate::errno::get_errno());
-    }
+    sys_poll(&mut sys, timeout_ms)?;
     for p in fds.iter_mut() {
         p.revents = 0;
     }

@@ -7,8 +7,9 @@ use std::ffi::{c_int, c_void};
 use bytes::Bytes;
 use sp_net::Message;
 
+use crate::errno::errno_of;
 use crate::msghdr::{self, NnIovec, NnMsghdr};
-use crate::{ffi, length, msg, table, AF_SP_RAW, NN_DONTWAIT, NN_MSG};
+use crate::{block, ffi, length, msg, table, AF_SP_RAW, NN_MSG};
 
 /// Reads the `i`th iovec of `h` (bounds checked by the caller against `msg_iovlen`).
 ///
@@ -101,7 +102,7 @@ pub unsafe extern "C" fn nn_sendmsg(s: c_int, msghdr: *const NnMsghdr, flags: c_
         }
         let n = length(body.len())?;
         let m = Message::with_header(header, body);
-        e.send(m, flags & NN_DONTWAIT != 0)?;
+        e.send(m, block(flags)).map_err(|err| errno_of(&err))?;
         for m in owned {
             drop(msg::take(m));
         }
@@ -123,7 +124,7 @@ pub unsafe extern "C" fn nn_recvmsg(s: c_int, msghdr: *mut NnMsghdr, flags: c_in
         let e = table::get(s)?;
         // SAFETY: forwarded from this function's contract.
         let (h, iovs) = unsafe { read_msghdr(msghdr) }?;
-        let m = e.recv(flags & NN_DONTWAIT != 0)?;
+        let m = e.recv(block(flags)).map_err(|err| errno_of(&err))?;
         let n = length(m.body.len())?;
         match iovs.as_slice() {
             [one] if one.iov_len == NN_MSG => {

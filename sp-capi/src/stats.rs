@@ -51,7 +51,7 @@ pub extern "C" fn nn_get_statistic(s: c_int, stat: c_int) -> u64 {
             stat::BYTES_SENT => proto.bytes_out,
             stat::BYTES_RECEIVED => proto.bytes_in,
             stat::CURRENT_SND_PRIORITY => {
-                let p = e.opts.lock().unwrap_or_else(|p| p.into_inner()).sndprio();
+                let p = e.options().sndprio();
                 u64::try_from(p).unwrap_or(0)
             }
             _ => return Err(libc::EINVAL),

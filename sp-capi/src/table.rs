@@ -4,10 +4,11 @@ use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use sp_net::{BlockingSocket, Endpoint, Message};
+use sp_net::{BlockingSocket, Endpoint, Error, Message};
 
 use crate::fds::Fds;
 use crate::options::NnOptions;
+use crate::wait::{self, Signals};
 
 /// Most sockets open at once (nanomsg's `NN_MAX_SOCKETS`).
 pub(crate) const MAX_SOCKETS: usize = 512;
@@ -27,27 +28,50 @@ pub(crate) struct Entry {
     pub(crate) fds: Arc<Fds>,
 }
 
+/// What a send or receive that cannot complete at once does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Block {
+    /// Fails with [`Error::WouldBlock`] (`NN_DONTWAIT`).
+    Never,
+    /// Waits (up to `NN_SNDTIMEO`/`NN_RCVTIMEO`) with `signals` ending or not ending the
+    /// wait (see `wait.rs`).
+    Wait(Signals),
+}
+
 impl Entry {
-    /// Receives, without waiting if `dontwait`; then brings the descriptors up to date.
-    pub(crate) fn recv(&self, dontwait: bool) -> Result<Message, c_int> {
-        let r = if dontwait {
-            self.sock.as_async().try_recv()
-        } else {
-            self.sock.recv()
+    /// Receives; then brings the descriptors up to date. A message that is ready is taken
+    /// without a system call.
+    pub(crate) fn recv(&self, block: Block) -> Result<Message, Error> {
+        let sock = self.sock.as_async();
+        let r = match block {
+            Block::Never => sock.try_recv(),
+            Block::Wait(signals) => {
+                let timeout = || self.options().recv_timeout();
+                wait::block_on(sock.recv(), timeout, signals)
+            }
         };
         self.fds.refresh();
-        r.map_err(|e| crate::errno::errno_of(&e))
+        r
     }
 
-    /// Sends, without waiting if `dontwait`; then brings the descriptors up to date.
-    pub(crate) fn send(&self, msg: Message, dontwait: bool) -> Result<(), c_int> {
-        let r = if dontwait {
-            self.sock.as_async().try_send(msg)
-        } else {
-            self.sock.send(msg)
+    /// Sends; then brings the descriptors up to date. A message the protocol takes at once
+    /// is sent without a system call.
+    pub(crate) fn send(&self, msg: Message, block: Block) -> Result<(), Error> {
+        let sock = self.sock.as_async();
+        let r = match block {
+            Block::Never => sock.try_send(msg),
+            Block::Wait(signals) => {
+                let timeout = || self.options().send_timeout();
+                wait::block_on(sock.send(msg), timeout, signals)
+            }
         };
         self.fds.refresh();
-        r.map_err(|e| crate::errno::errno_of(&e))
+        r
+    }
+
+    /// The option values, locked.
+    pub(crate) fn options(&self) -> MutexGuard<'_, NnOptions> {
+        self.opts.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
