@@ -59,8 +59,9 @@ pub fn req_rep_fair() -> Spec {
     s
 }
 
-/// 2 REQs, 1 REP: the REP has two pipes, so answering on the wrong one is possible.
-/// Faults: a loss and a broken link.
+/// 2 REQs, 1 REP: the REP has two pipes, so answering on the wrong one is possible;
+/// `req1`'s user may close its socket (its reply may be queued or on the way). Faults: a
+/// loss and a broken link.
 pub fn rep_fan_in() -> Spec {
     let mut s = Spec::new(
         "rep fan-in",
@@ -71,6 +72,7 @@ pub fn rep_fan_in() -> Spec {
         ],
         vec![LinkSpec::new(0, 2), LinkSpec::new(1, 2)],
     );
+    s.nodes[0].may_close = true;
     s.faults = Faults {
         losses: 1,
         detaches: 1,
@@ -79,7 +81,8 @@ pub fn rep_fan_in() -> Spec {
     s
 }
 
-/// 1 SURVEYOR, 3 RESPONDENTs; two surveys. Faults: a loss. No duplicates: the survey
+/// 1 SURVEYOR, 3 RESPONDENTs; two surveys, and the surveyor's user may close its
+/// socket. Faults: a loss. No duplicates: the survey
 /// protocol has no resend, and a surveyor cannot tell a duplicated response from a
 /// device chain's second respondent behind the same pipe, so a copy made by the network
 /// is not something its rules defend against (see the module docs).
@@ -94,6 +97,7 @@ pub fn survey() -> Spec {
         ],
         star(3),
     );
+    s.nodes[0].may_close = true;
     s.faults = Faults {
         losses: 1,
         ..Faults::default()
@@ -106,6 +110,7 @@ pub fn survey_fair() -> Spec {
     let mut s = survey();
     s.name = "surveyor-respondent (fair)";
     s.nodes[0].role = Role::Client { sends: 1 };
+    s.nodes[0].may_close = false;
     s.schedule = Schedule::Fair;
     s.faults = Faults {
         detaches: 1,
@@ -184,7 +189,8 @@ pub fn survey_contexts_fair() -> Spec {
 }
 
 /// 2 PUSH, 2 PULL. `push1` prefers `pull1` (priority 1) over `pull2` (2); `push2` gives
-/// both the default. Faults: a broken link and one attach.
+/// both the default; `pull1`'s user may close its socket. Faults: a broken link and one
+/// attach.
 pub fn pipeline() -> Spec {
     let mut l1 = LinkSpec::new(0, 2);
     l1.priority_a = prio(1);
@@ -200,6 +206,7 @@ pub fn pipeline() -> Spec {
         ],
         vec![l1, l2, LinkSpec::new(1, 2), LinkSpec::new(1, 3)],
     );
+    s.nodes[2].may_close = true;
     s.faults = Faults {
         detaches: 1,
         attaches: 1,
@@ -212,6 +219,7 @@ pub fn pipeline() -> Spec {
 pub fn pipeline_fair() -> Spec {
     let mut s = pipeline();
     s.name = "push-pull (fair)";
+    s.nodes[2].may_close = false;
     s.schedule = Schedule::Fair;
     s.reconnect = Some((Duration::from_millis(10), Duration::from_millis(40)));
     s.faults = Faults {

@@ -48,6 +48,9 @@ pub const PULL_QUEUE_BOUNDED: &str =
 /// A receive-only socket accounts for every message it was handed.
 pub const DROPS_COUNTED: &str =
     "sp-overview 8: every message a receiver was handed is delivered, queued, or counted dropped";
+/// A closed socket hands its user nothing more and transmits nothing more.
+pub const CLOSED_SILENT: &str =
+    "sp-overview 14.3 (OV-R5): a closed socket delivers nothing and sends nothing more";
 /// A broken link's dialer eventually reconnects it (its backoff fires).
 pub const DIALER_RECONNECTS: &str =
     "sp-overview 10: a broken link's dialer eventually reconnects (its backoff fires)";
@@ -97,6 +100,9 @@ pub fn all(spec: &Spec) -> Vec<Property<SpModel>> {
     }
     if has(SocketType::Pull) {
         v.push(Property::always(PULL_QUEUE_BOUNDED, pull_queue_bounded));
+    }
+    if spec.nodes.iter().any(|n| n.may_close) {
+        v.push(Property::always(CLOSED_SILENT, closed_silent));
     }
     if spec.schedule == Schedule::Fair {
         if has(SocketType::Req) {
@@ -356,7 +362,22 @@ fn drops_counted(m: &SpModel, st: &State) -> bool {
 }
 
 fn dialer_reconnects(m: &SpModel, st: &State) -> bool {
-    st.links.iter().all(|l| l.up) || !m.quiescent(st)
+    // A closed socket's links stay down: nothing dials it any more.
+    let closed = |i: usize| st.nodes[i].user.closed;
+    let up_or_closed = |(j, l): (usize, &crate::state::Link)| {
+        let sl = &m.spec.links[j];
+        l.up || closed(sl.a) || closed(sl.b)
+    };
+    st.links.iter().enumerate().all(up_or_closed) || !m.quiescent(st)
+}
+
+/// A closed node handed its user nothing and transmitted nothing after the close, and
+/// its protocol holds nothing more for a receive (what it held was discarded; the drop
+/// count balance, [`DROPS_COUNTED`], checks that it was counted).
+fn closed_silent(_: &SpModel, st: &State) -> bool {
+    st.nodes
+        .iter()
+        .all(|n| !n.user.closed || (n.user.after_close == 0 && n.machine.queued(st.now) == 0))
 }
 
 /// The model pauses deliveries on `PausePipe` at once, so a PULL's queue (counted on a

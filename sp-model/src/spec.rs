@@ -52,6 +52,8 @@ pub struct NodeSpec {
     /// context. A client sends its `k`th message on context `k % contexts`; a server
     /// receives and answers on each.
     pub contexts: u8,
+    /// Whether its user may close the socket, once, at any moment.
+    pub may_close: bool,
     /// A bug planted into it, if any.
     pub bug: Option<Bug>,
 }
@@ -67,6 +69,7 @@ impl NodeSpec {
             subscriptions: &[],
             topic_flips: 0,
             contexts: 0,
+            may_close: false,
             bug: None,
         }
     }

@@ -74,6 +74,10 @@ pub struct User {
     /// SUB: the payloads handed in that a subscription in force at that moment matched
     /// (a SUB may deliver exactly these: topics changed later do not touch its queue).
     pub admissible: Vec<Bytes>,
+    /// The user closed the socket.
+    pub closed: bool,
+    /// Messages the closed socket still handed its user or transmitted.
+    pub after_close: u8,
 }
 
 /// One link: a pipe between two nodes, with a FIFO per direction (direction 0 carries

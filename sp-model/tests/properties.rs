@@ -252,3 +252,11 @@ fn a_pull_queue_past_its_limit_is_caught() {
         PULL_QUEUE_BOUNDED,
     );
 }
+
+#[test]
+fn a_closed_socket_that_still_delivers_is_caught() {
+    expect_counterexample(
+        configs::pipeline().with_bug("pull1", Bug::KeepsQueueOnClose),
+        CLOSED_SILENT,
+    );
+}
