@@ -363,6 +363,31 @@ pub fn pair1_devices() -> Spec {
     s
 }
 
+/// A polyamorous PAIR v1 node answering two PAIR v1 peers, each reply addressed to the
+/// pipe its message came from. Each peer sends two messages. Faults: a broken link and
+/// one attach, so a message can wait in the polyamorous node's queue while its pipe is
+/// removed (and, re-attached, replaced by a new pipe), and the reply to it must then be
+/// dropped.
+pub fn pair1_poly() -> Spec {
+    let mut poly = NodeSpec::new("poly", SocketType::Pair1, Role::Server);
+    poly.polyamorous = true;
+    let mut s = Spec::new(
+        "pair1 polyamorous",
+        vec![
+            poly,
+            NodeSpec::new("p1", SocketType::Pair1, Role::Client { sends: 2 }),
+            NodeSpec::new("p2", SocketType::Pair1, Role::Client { sends: 2 }),
+        ],
+        star(2),
+    );
+    s.faults = Faults {
+        detaches: 1,
+        attaches: 1,
+        ..Faults::default()
+    };
+    s
+}
+
 /// One side of a two-socket raw device: a raw node that hands what it receives to node
 /// `to`, the device's other socket.
 fn device_side(name: &'static str, socket_type: SocketType, to: u8) -> NodeSpec {
@@ -475,6 +500,7 @@ pub fn all() -> Vec<Spec> {
         bus(),
         pair(),
         pair1_devices(),
+        pair1_poly(),
         req_rep_device(),
         req_rep_device_loop(),
         survey_device(),

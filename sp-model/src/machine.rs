@@ -60,6 +60,9 @@ pub enum Bug {
     /// (survey) is rewritten to carry the id of another context's, so it is delivered
     /// there.
     CrossesContexts,
+    /// Polyamorous PAIR v1: a message addressed to a pipe that is gone is sent to another
+    /// attached pipe instead of being dropped.
+    PolyRedirectsGone,
     /// Any node: a close keeps what the user had not read, so a receive after the close
     /// still hands it over.
     KeepsQueueOnClose,
@@ -309,6 +312,11 @@ impl Machine {
     pub fn send_on(&mut self, now: Instant, ctx: u8, mut msg: Message) -> Result<(), SendError> {
         if self.bug == Some(Bug::BusEchoes) {
             msg.header = Bytes::new();
+        }
+        if self.bug == Some(Bug::PolyRedirectsGone) {
+            if let Some(gone) = msg.pipe.filter(|p| !self.pipes.contains(p)) {
+                msg.pipe = self.pipes.iter().copied().find(|&p| p != gone);
+            }
         }
         let ctx = self.context(ctx);
         self.input(now, "send", |p, now| {

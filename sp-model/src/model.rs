@@ -131,6 +131,7 @@ impl SpModel {
         c.options
             .set_max_ttl(self.spec.max_ttl.into())
             .expect("valid TTL");
+        c.options.pair1_polyamorous = n.polyamorous;
         c
     }
 
@@ -417,7 +418,7 @@ impl SpModel {
         }
         match self.spec.nodes[n].role {
             Role::Server => {
-                st.nodes[n].user.pending[usize::from(ctx)] = Some((msg.header, msg.body));
+                st.nodes[n].user.pending[usize::from(ctx)] = Some(msg);
             }
             Role::Reflector => {
                 // Raw BUS: the header names the origin pipe; sending it back out with
@@ -451,21 +452,23 @@ impl SpModel {
         if st.nodes[n].user.closed {
             return None;
         }
-        let (header, body) = st.nodes[n].user.pending[usize::from(ctx)].take()?;
-        let body = match self.spec.nodes[n].socket_type {
+        let mut msg = st.nodes[n].user.pending[usize::from(ctx)].take()?;
+        match self.spec.nodes[n].socket_type {
             SocketType::Respondent => {
-                let mut v = body.to_vec();
+                let mut v = msg.body.to_vec();
                 v.extend_from_slice(format!("|{}", self.spec.nodes[n].name).as_bytes());
-                Bytes::from(v)
+                msg.body = Bytes::from(v);
             }
-            _ => body,
-        };
+            // Polyamorous PAIR v1: the reply is addressed to the pipe the message came
+            // from (`msg.pipe`, as received).
+            SocketType::Pair1 => {}
+            // REP, RESPONDENT: the backtrace in the header says where the reply goes.
+            _ => msg.pipe = None,
+        }
         let now = st.now;
         // A reply the protocol refuses (its request was cancelled or its pipe is gone)
         // is still a step: the user answered.
-        let _ = st.nodes[n]
-            .machine
-            .send_on(now, ctx, Message::with_header(header, body));
+        let _ = st.nodes[n].machine.send_on(now, ctx, msg);
         self.drain(st, n);
         Some(())
     }

@@ -260,3 +260,11 @@ fn a_closed_socket_that_still_delivers_is_caught() {
         CLOSED_SILENT,
     );
 }
+
+#[test]
+fn a_poly_reply_sent_to_another_pipe_is_caught() {
+    expect_counterexample(
+        configs::pair1_poly().with_bug("poly", Bug::PolyRedirectsGone),
+        POLY_ADDRESSED,
+    );
+}
