@@ -15,6 +15,20 @@ fn prio(p: u8) -> Priority {
     Priority::new(p).expect("1..=16")
 }
 
+/// The dialers' reconnect backoff in the fair configurations that break a link: 10 to
+/// 40 ms.
+const BACKOFF: Option<(Duration, Duration)> =
+    Some((Duration::from_millis(10), Duration::from_millis(40)));
+
+/// `s` under the fair schedule, named `name`, its first node's user sending once (a
+/// liveness property is judged on one request or survey).
+fn fair_once(mut s: Spec, name: &'static str) -> Spec {
+    s.name = name;
+    s.nodes[0].role = Role::Client { sends: 1 };
+    s.schedule = Schedule::Fair;
+    s
+}
+
 /// Node 0 linked to each of nodes 1..=`leaves`, all attached, default priorities.
 fn star(leaves: usize) -> Vec<LinkSpec> {
     (1..=leaves).map(|leaf| LinkSpec::new(0, leaf)).collect()
@@ -45,11 +59,8 @@ pub fn req_rep() -> Spec {
 /// [`req_rep`] under the fair schedule, for liveness: one request, a loss and a broken
 /// link that its dialer's backoff (10 to 40 ms) brings back.
 pub fn req_rep_fair() -> Spec {
-    let mut s = req_rep();
-    s.name = "req-rep (fair)";
-    s.nodes[0].role = Role::Client { sends: 1 };
-    s.schedule = Schedule::Fair;
-    s.reconnect = Some((Duration::from_millis(10), Duration::from_millis(40)));
+    let mut s = fair_once(req_rep(), "req-rep (fair)");
+    s.reconnect = BACKOFF;
     s.faults = Faults {
         losses: 1,
         duplicates: 0,
@@ -107,11 +118,8 @@ pub fn survey() -> Spec {
 
 /// [`survey`] under the fair schedule: one survey, a broken link that comes back.
 pub fn survey_fair() -> Spec {
-    let mut s = survey();
-    s.name = "surveyor-respondent (fair)";
-    s.nodes[0].role = Role::Client { sends: 1 };
+    let mut s = fair_once(survey(), "surveyor-respondent (fair)");
     s.nodes[0].may_close = false;
-    s.schedule = Schedule::Fair;
     s.faults = Faults {
         detaches: 1,
         ..Faults::default()
@@ -221,7 +229,7 @@ pub fn pipeline_fair() -> Spec {
     s.name = "push-pull (fair)";
     s.nodes[2].may_close = false;
     s.schedule = Schedule::Fair;
-    s.reconnect = Some((Duration::from_millis(10), Duration::from_millis(40)));
+    s.reconnect = BACKOFF;
     s.faults = Faults {
         detaches: 1,
         ..Faults::default()
@@ -418,6 +426,16 @@ pub fn req_rep_device() -> Spec {
     s
 }
 
+/// [`req_rep_device`] under the fair schedule, for liveness: one request crosses the
+/// device and is answered, also when a loss or a broken link on either side of the device
+/// makes the REQ resend it (the link's dialer redials after its backoff, 10 to 40 ms).
+pub fn req_rep_device_fair() -> Spec {
+    let mut s = fair_once(req_rep_device(), "req-rep through a raw device (fair)");
+    s.reconnect = BACKOFF;
+    s.faults.detaches = 1;
+    s
+}
+
 /// A TTL loop: REQ into device 1, whose raw REQ side feeds device 2, whose raw REQ side
 /// feeds device 1 again. No REP: the request goes round, one backtrace word more at each
 /// device, until a raw REP finds more than `max_ttl` (2) words and drops it. The REQ
@@ -481,6 +499,16 @@ pub fn survey_device() -> Spec {
     s
 }
 
+/// [`survey_device`] under the fair schedule, for liveness, and so explored whole: one
+/// survey through the device and round the loop, which ends at its deadline. Faults: a
+/// loss.
+pub fn survey_device_fair() -> Spec {
+    fair_once(
+        survey_device(),
+        "surveyor through a raw device, with a loop (fair)",
+    )
+}
+
 /// Every standard configuration.
 pub fn all() -> Vec<Spec> {
     vec![
@@ -502,7 +530,9 @@ pub fn all() -> Vec<Spec> {
         pair1_devices(),
         pair1_poly(),
         req_rep_device(),
+        req_rep_device_fair(),
         req_rep_device_loop(),
         survey_device(),
+        survey_device_fair(),
     ]
 }

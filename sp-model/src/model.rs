@@ -521,6 +521,22 @@ impl SpModel {
         Some(())
     }
 
+    /// The earliest deadline of a live node's timer or a live link's redial.
+    fn earliest_deadline(&self, st: &State) -> Option<Instant> {
+        let timers = st
+            .nodes
+            .iter()
+            .filter(|n| !n.user.closed)
+            .filter_map(|n| n.machine.poll_timeout());
+        let redials = st
+            .links
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !self.touches_closed(st, i))
+            .filter_map(|(_, l)| l.redial_at);
+        timers.chain(redials).min()
+    }
+
     /// Whether nothing at all can happen in `st` (every action is disabled).
     pub fn quiescent(&self, st: &State) -> bool {
         let mut actions = Vec::new();
@@ -698,11 +714,20 @@ impl Model for SpModel {
         };
         actions.extend(progress);
         if timers_allowed {
-            for i in 0..self.spec.nodes.len() {
-                actions.push(Action::Fire { node: i as u8 });
+            // Fair: time runs forward, so only the earliest deadline can fire (a later
+            // timer must not starve an earlier one, such as a dialer's backoff).
+            let earliest = match self.spec.schedule {
+                Schedule::AnyOrder => None,
+                Schedule::Fair => self.earliest_deadline(st),
+            };
+            let due = |at: Option<Instant>| earliest.is_none_or(|e| at == Some(e));
+            for (i, n) in st.nodes.iter().enumerate() {
+                if due(n.machine.poll_timeout()) {
+                    actions.push(Action::Fire { node: i as u8 });
+                }
             }
             for (i, l) in st.links.iter().enumerate() {
-                if l.redial_at.is_some() {
+                if l.redial_at.is_some() && due(l.redial_at) {
                     actions.push(Action::Redial { link: i as u8 });
                 }
             }

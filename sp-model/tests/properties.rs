@@ -268,3 +268,19 @@ fn a_poly_reply_sent_to_another_pipe_is_caught() {
         POLY_ADDRESSED,
     );
 }
+
+#[test]
+fn a_request_through_a_device_never_resent_is_caught() {
+    expect_counterexample(
+        configs::req_rep_device_fair().with_bug("req", Bug::ReqNeverResends),
+        REQ_ANSWERED,
+    );
+}
+
+#[test]
+fn a_survey_through_a_device_that_never_ends_is_caught() {
+    expect_counterexample(
+        configs::survey_device_fair().with_bug("surveyor", Bug::SurveyorNeverExpires),
+        SURVEY_ENDS,
+    );
+}
