@@ -175,6 +175,9 @@ mod tests {
         for (i, r) in DropReason::ALL.into_iter().enumerate() {
             assert_eq!(s.dropped(r), i as u64 + 1);
         }
-        assert_eq!(s.dropped_total(), (1..=11).sum::<u64>());
+        assert_eq!(
+            s.dropped_total(),
+            (1..=DropReason::ALL.len() as u64).sum::<u64>()
+        );
     }
 }
