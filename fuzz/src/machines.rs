@@ -432,6 +432,7 @@ fn held(ty: SocketType, s: &ProtoStats) -> (u64, u64) {
         DropReason::UnexpectedData,
         DropReason::Unsubscribed,
         DropReason::PipeClosed,
+        DropReason::SocketClosed,
     ]
     .iter()
     .map(|&r| s.dropped(r))

@@ -15,6 +15,20 @@ fn prio(p: u8) -> Priority {
     Priority::new(p).expect("1..=16")
 }
 
+/// The dialers' reconnect backoff in the fair configurations that break a link: 10 to
+/// 40 ms.
+const BACKOFF: Option<(Duration, Duration)> =
+    Some((Duration::from_millis(10), Duration::from_millis(40)));
+
+/// `s` under the fair schedule, named `name`, its first node's user sending once (a
+/// liveness property is judged on one request or survey).
+fn fair_once(mut s: Spec, name: &'static str) -> Spec {
+    s.name = name;
+    s.nodes[0].role = Role::Client { sends: 1 };
+    s.schedule = Schedule::Fair;
+    s
+}
+
 /// Node 0 linked to each of nodes 1..=`leaves`, all attached, default priorities.
 fn star(leaves: usize) -> Vec<LinkSpec> {
     (1..=leaves).map(|leaf| LinkSpec::new(0, leaf)).collect()
@@ -45,11 +59,8 @@ pub fn req_rep() -> Spec {
 /// [`req_rep`] under the fair schedule, for liveness: one request, a loss and a broken
 /// link that its dialer's backoff (10 to 40 ms) brings back.
 pub fn req_rep_fair() -> Spec {
-    let mut s = req_rep();
-    s.name = "req-rep (fair)";
-    s.nodes[0].role = Role::Client { sends: 1 };
-    s.schedule = Schedule::Fair;
-    s.reconnect = Some((Duration::from_millis(10), Duration::from_millis(40)));
+    let mut s = fair_once(req_rep(), "req-rep (fair)");
+    s.reconnect = BACKOFF;
     s.faults = Faults {
         losses: 1,
         duplicates: 0,
@@ -59,8 +70,9 @@ pub fn req_rep_fair() -> Spec {
     s
 }
 
-/// 2 REQs, 1 REP: the REP has two pipes, so answering on the wrong one is possible.
-/// Faults: a loss and a broken link.
+/// 2 REQs, 1 REP: the REP has two pipes, so answering on the wrong one is possible;
+/// `req1`'s user may close its socket (its reply may be queued or on the way). Faults: a
+/// loss and a broken link.
 pub fn rep_fan_in() -> Spec {
     let mut s = Spec::new(
         "rep fan-in",
@@ -71,6 +83,7 @@ pub fn rep_fan_in() -> Spec {
         ],
         vec![LinkSpec::new(0, 2), LinkSpec::new(1, 2)],
     );
+    s.nodes[0].may_close = true;
     s.faults = Faults {
         losses: 1,
         detaches: 1,
@@ -79,7 +92,8 @@ pub fn rep_fan_in() -> Spec {
     s
 }
 
-/// 1 SURVEYOR, 3 RESPONDENTs; two surveys. Faults: a loss. No duplicates: the survey
+/// 1 SURVEYOR, 3 RESPONDENTs; two surveys, and the surveyor's user may close its
+/// socket. Faults: a loss. No duplicates: the survey
 /// protocol has no resend, and a surveyor cannot tell a duplicated response from a
 /// device chain's second respondent behind the same pipe, so a copy made by the network
 /// is not something its rules defend against (see the module docs).
@@ -94,6 +108,7 @@ pub fn survey() -> Spec {
         ],
         star(3),
     );
+    s.nodes[0].may_close = true;
     s.faults = Faults {
         losses: 1,
         ..Faults::default()
@@ -103,10 +118,8 @@ pub fn survey() -> Spec {
 
 /// [`survey`] under the fair schedule: one survey, a broken link that comes back.
 pub fn survey_fair() -> Spec {
-    let mut s = survey();
-    s.name = "surveyor-respondent (fair)";
-    s.nodes[0].role = Role::Client { sends: 1 };
-    s.schedule = Schedule::Fair;
+    let mut s = fair_once(survey(), "surveyor-respondent (fair)");
+    s.nodes[0].may_close = false;
     s.faults = Faults {
         detaches: 1,
         ..Faults::default()
@@ -184,7 +197,8 @@ pub fn survey_contexts_fair() -> Spec {
 }
 
 /// 2 PUSH, 2 PULL. `push1` prefers `pull1` (priority 1) over `pull2` (2); `push2` gives
-/// both the default. Faults: a broken link and one attach.
+/// both the default; `pull1`'s user may close its socket. Faults: a broken link and one
+/// attach.
 pub fn pipeline() -> Spec {
     let mut l1 = LinkSpec::new(0, 2);
     l1.priority_a = prio(1);
@@ -200,6 +214,7 @@ pub fn pipeline() -> Spec {
         ],
         vec![l1, l2, LinkSpec::new(1, 2), LinkSpec::new(1, 3)],
     );
+    s.nodes[2].may_close = true;
     s.faults = Faults {
         detaches: 1,
         attaches: 1,
@@ -212,8 +227,9 @@ pub fn pipeline() -> Spec {
 pub fn pipeline_fair() -> Spec {
     let mut s = pipeline();
     s.name = "push-pull (fair)";
+    s.nodes[2].may_close = false;
     s.schedule = Schedule::Fair;
-    s.reconnect = Some((Duration::from_millis(10), Duration::from_millis(40)));
+    s.reconnect = BACKOFF;
     s.faults = Faults {
         detaches: 1,
         ..Faults::default()
@@ -355,6 +371,31 @@ pub fn pair1_devices() -> Spec {
     s
 }
 
+/// A polyamorous PAIR v1 node answering two PAIR v1 peers, each reply addressed to the
+/// pipe its message came from. Each peer sends two messages. Faults: a broken link and
+/// one attach, so a message can wait in the polyamorous node's queue while its pipe is
+/// removed (and, re-attached, replaced by a new pipe), and the reply to it must then be
+/// dropped.
+pub fn pair1_poly() -> Spec {
+    let mut poly = NodeSpec::new("poly", SocketType::Pair1, Role::Server);
+    poly.polyamorous = true;
+    let mut s = Spec::new(
+        "pair1 polyamorous",
+        vec![
+            poly,
+            NodeSpec::new("p1", SocketType::Pair1, Role::Client { sends: 2 }),
+            NodeSpec::new("p2", SocketType::Pair1, Role::Client { sends: 2 }),
+        ],
+        star(2),
+    );
+    s.faults = Faults {
+        detaches: 1,
+        attaches: 1,
+        ..Faults::default()
+    };
+    s
+}
+
 /// One side of a two-socket raw device: a raw node that hands what it receives to node
 /// `to`, the device's other socket.
 fn device_side(name: &'static str, socket_type: SocketType, to: u8) -> NodeSpec {
@@ -382,6 +423,16 @@ pub fn req_rep_device() -> Spec {
         ..Faults::default()
     };
     s.horizon = Duration::from_millis(250);
+    s
+}
+
+/// [`req_rep_device`] under the fair schedule, for liveness: one request crosses the
+/// device and is answered, also when a loss or a broken link on either side of the device
+/// makes the REQ resend it (the link's dialer redials after its backoff, 10 to 40 ms).
+pub fn req_rep_device_fair() -> Spec {
+    let mut s = fair_once(req_rep_device(), "req-rep through a raw device (fair)");
+    s.reconnect = BACKOFF;
+    s.faults.detaches = 1;
     s
 }
 
@@ -448,6 +499,16 @@ pub fn survey_device() -> Spec {
     s
 }
 
+/// [`survey_device`] under the fair schedule, for liveness, and so explored whole: one
+/// survey through the device and round the loop, which ends at its deadline. Faults: a
+/// loss.
+pub fn survey_device_fair() -> Spec {
+    fair_once(
+        survey_device(),
+        "surveyor through a raw device, with a loop (fair)",
+    )
+}
+
 /// Every standard configuration.
 pub fn all() -> Vec<Spec> {
     vec![
@@ -467,8 +528,11 @@ pub fn all() -> Vec<Spec> {
         bus(),
         pair(),
         pair1_devices(),
+        pair1_poly(),
         req_rep_device(),
+        req_rep_device_fair(),
         req_rep_device_loop(),
         survey_device(),
+        survey_device_fair(),
     ]
 }

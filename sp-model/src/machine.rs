@@ -60,6 +60,12 @@ pub enum Bug {
     /// (survey) is rewritten to carry the id of another context's, so it is delivered
     /// there.
     CrossesContexts,
+    /// Polyamorous PAIR v1: a message addressed to a pipe that is gone is sent to another
+    /// attached pipe instead of being dropped.
+    PolyRedirectsGone,
+    /// Any node: a close keeps what the user had not read, so a receive after the close
+    /// still hands it over.
+    KeepsQueueOnClose,
 }
 
 /// One node's protocol, as the model drives it. The checker keeps states by their hash:
@@ -307,6 +313,11 @@ impl Machine {
         if self.bug == Some(Bug::BusEchoes) {
             msg.header = Bytes::new();
         }
+        if self.bug == Some(Bug::PolyRedirectsGone) {
+            if let Some(gone) = msg.pipe.filter(|p| !self.pipes.contains(p)) {
+                msg.pipe = self.pipes.iter().copied().find(|&p| p != gone);
+            }
+        }
         let ctx = self.context(ctx);
         self.input(now, "send", |p, now| {
             if ctx == ContextId::DEFAULT {
@@ -341,6 +352,14 @@ impl Machine {
                 p.recv_in(ctx, now)
             }
         })
+    }
+
+    /// See [`Protocol::close`]. Not recorded for table coverage: the tables have no
+    /// close input (see docs/model-checking.md, "Limits").
+    pub fn close(&mut self, now: Instant) {
+        if self.bug != Some(Bug::KeepsQueueOnClose) {
+            self.proto.close(self.clock(now));
+        }
     }
 
     /// See [`Protocol::poll_transmit`].

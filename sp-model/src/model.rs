@@ -80,6 +80,12 @@ pub enum Action {
         /// The node.
         node: u8,
     },
+    /// The node's user closes the socket: the protocol discards what the user did not
+    /// read, and every link of the node breaks (its peers see the pipes removed).
+    Close {
+        /// The node.
+        node: u8,
+    },
     /// A server's user answers the request it received on one of its contexts.
     Reply {
         /// The node.
@@ -125,6 +131,7 @@ impl SpModel {
         c.options
             .set_max_ttl(self.spec.max_ttl.into())
             .expect("valid TTL");
+        c.options.pair1_polyamorous = n.polyamorous;
         c
     }
 
@@ -241,6 +248,9 @@ impl SpModel {
                 st.nodes[n].user.priority_inversions += 1;
             }
         }
+        if st.nodes[n].user.closed {
+            st.nodes[n].user.after_close = st.nodes[n].user.after_close.saturating_add(1);
+        }
         let payload = msg.to_wire();
         if self.records_wire(n) {
             st.nodes[n]
@@ -313,7 +323,7 @@ impl SpModel {
         let spec = &self.spec.nodes[n];
         let topic = spec.subscriptions.first()?;
         let user = &st.nodes[n].user;
-        if user.flips >= spec.topic_flips {
+        if user.flips >= spec.topic_flips || user.closed {
             return None;
         }
         let on = user.flips % 2 == 1;
@@ -382,7 +392,7 @@ impl SpModel {
             return None;
         };
         let k = st.nodes[n].user.sent;
-        if k >= sends {
+        if k >= sends || st.nodes[n].user.closed {
             return None;
         }
         let now = st.now;
@@ -400,9 +410,15 @@ impl SpModel {
     fn user_recv(&self, st: &mut State, n: usize, ctx: u8) -> Option<()> {
         let now = st.now;
         let msg = st.nodes[n].machine.recv_on(now, ctx).ok()?;
+        if st.nodes[n].user.closed {
+            // The driver fails a closed socket's receive before asking the protocol; the
+            // model asks it anyway, and it must have nothing left to hand over.
+            st.nodes[n].user.after_close = st.nodes[n].user.after_close.saturating_add(1);
+            return Some(());
+        }
         match self.spec.nodes[n].role {
             Role::Server => {
-                st.nodes[n].user.pending[usize::from(ctx)] = Some((msg.header, msg.body));
+                st.nodes[n].user.pending[usize::from(ctx)] = Some(msg);
             }
             Role::Reflector => {
                 // Raw BUS: the header names the origin pipe; sending it back out with
@@ -433,21 +449,26 @@ impl SpModel {
     }
 
     fn user_reply(&self, st: &mut State, n: usize, ctx: u8) -> Option<()> {
-        let (header, body) = st.nodes[n].user.pending[usize::from(ctx)].take()?;
-        let body = match self.spec.nodes[n].socket_type {
+        if st.nodes[n].user.closed {
+            return None;
+        }
+        let mut msg = st.nodes[n].user.pending[usize::from(ctx)].take()?;
+        match self.spec.nodes[n].socket_type {
             SocketType::Respondent => {
-                let mut v = body.to_vec();
+                let mut v = msg.body.to_vec();
                 v.extend_from_slice(format!("|{}", self.spec.nodes[n].name).as_bytes());
-                Bytes::from(v)
+                msg.body = Bytes::from(v);
             }
-            _ => body,
-        };
+            // Polyamorous PAIR v1: the reply is addressed to the pipe the message came
+            // from (`msg.pipe`, as received).
+            SocketType::Pair1 => {}
+            // REP, RESPONDENT: the backtrace in the header says where the reply goes.
+            _ => msg.pipe = None,
+        }
         let now = st.now;
         // A reply the protocol refuses (its request was cancelled or its pipe is gone)
         // is still a step: the user answered.
-        let _ = st.nodes[n]
-            .machine
-            .send_on(now, ctx, Message::with_header(header, body));
+        let _ = st.nodes[n].machine.send_on(now, ctx, msg);
         self.drain(st, n);
         Some(())
     }
@@ -455,6 +476,9 @@ impl SpModel {
     /// The dialer's backoff timer fires: time moves to it and the link is attached again
     /// (the backoff resets), or, if refused, the next attempt is scheduled.
     fn redial(&self, st: &mut State, link: usize) -> Option<()> {
+        if self.touches_closed(st, link) {
+            return None;
+        }
         let at = st.links[link].redial_at?;
         let now = at.max(st.now);
         if now.saturating_duration_since(Instant::ZERO) > self.spec.horizon {
@@ -473,6 +497,46 @@ impl SpModel {
         Some(())
     }
 
+    /// Whether either end of `link` is a closed socket (which attaches no pipe).
+    fn touches_closed(&self, st: &State, link: usize) -> bool {
+        let l = &self.spec.links[link];
+        st.nodes[l.a].user.closed || st.nodes[l.b].user.closed
+    }
+
+    /// The user closes node `n`: its protocol discards what the user did not read
+    /// (`Protocol::close`), then every link of the node breaks, as its connections end.
+    fn close(&self, st: &mut State, n: usize) -> Option<()> {
+        if !self.spec.nodes[n].may_close || st.nodes[n].user.closed {
+            return None;
+        }
+        st.nodes[n].user.closed = true;
+        let now = st.now;
+        st.nodes[n].machine.close(now);
+        self.drain(st, n);
+        for (i, l) in self.spec.links.iter().enumerate() {
+            if (l.a == n || l.b == n) && st.links[i].up {
+                self.detach(st, i);
+            }
+        }
+        Some(())
+    }
+
+    /// The earliest deadline of a live node's timer or a live link's redial.
+    fn earliest_deadline(&self, st: &State) -> Option<Instant> {
+        let timers = st
+            .nodes
+            .iter()
+            .filter(|n| !n.user.closed)
+            .filter_map(|n| n.machine.poll_timeout());
+        let redials = st
+            .links
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !self.touches_closed(st, i))
+            .filter_map(|(_, l)| l.redial_at);
+        timers.chain(redials).min()
+    }
+
     /// Whether nothing at all can happen in `st` (every action is disabled).
     pub fn quiescent(&self, st: &State) -> bool {
         let mut actions = Vec::new();
@@ -481,6 +545,10 @@ impl SpModel {
     }
 
     fn fire(&self, st: &mut State, n: usize) -> Option<()> {
+        // A closed socket's driver runs no timer.
+        if st.nodes[n].user.closed {
+            return None;
+        }
         let at = st.nodes[n].machine.poll_timeout()?;
         let now = at.max(st.now);
         if now.saturating_duration_since(Instant::ZERO) > self.spec.horizon {
@@ -525,7 +593,10 @@ impl SpModel {
                 Some(())
             }
             Action::Attach { link } => {
-                if st.links[usize::from(link)].up || self.spec.reconnect.is_some() {
+                if st.links[usize::from(link)].up
+                    || self.spec.reconnect.is_some()
+                    || self.touches_closed(st, link.into())
+                {
                     return None;
                 }
                 match self.spec.schedule {
@@ -545,6 +616,7 @@ impl SpModel {
             Action::Recv { node, ctx } => self.user_recv(st, node.into(), ctx),
             Action::Reply { node, ctx } => self.user_reply(st, node.into(), ctx),
             Action::FlipTopic { node } => self.flip_topic(st, node.into()),
+            Action::Close { node } => self.close(st, node.into()),
         }
     }
 
@@ -568,6 +640,9 @@ impl SpModel {
             }
             if n.topic_flips > 0 {
                 out.push(Action::FlipTopic { node });
+            }
+            if n.may_close {
+                out.push(Action::Close { node });
             }
             for ctx in 0..n.context_slots() {
                 out.push(Action::Recv { node, ctx });
@@ -639,11 +714,20 @@ impl Model for SpModel {
         };
         actions.extend(progress);
         if timers_allowed {
-            for i in 0..self.spec.nodes.len() {
-                actions.push(Action::Fire { node: i as u8 });
+            // Fair: time runs forward, so only the earliest deadline can fire (a later
+            // timer must not starve an earlier one, such as a dialer's backoff).
+            let earliest = match self.spec.schedule {
+                Schedule::AnyOrder => None,
+                Schedule::Fair => self.earliest_deadline(st),
+            };
+            let due = |at: Option<Instant>| earliest.is_none_or(|e| at == Some(e));
+            for (i, n) in st.nodes.iter().enumerate() {
+                if due(n.machine.poll_timeout()) {
+                    actions.push(Action::Fire { node: i as u8 });
+                }
             }
             for (i, l) in st.links.iter().enumerate() {
-                if l.redial_at.is_some() {
+                if l.redial_at.is_some() && due(l.redial_at) {
                     actions.push(Action::Redial { link: i as u8 });
                 }
             }
@@ -708,6 +792,7 @@ impl Model for SpModel {
             Action::Send { node: n } => format!("{} sends", node(n)),
             Action::Recv { node: n, ctx } => format!("{} receives{}", node(n), on(n, ctx)),
             Action::Reply { node: n, ctx } => format!("{} replies{}", node(n), on(n, ctx)),
+            Action::Close { node: n } => format!("{} closes its socket", node(n)),
             Action::FlipTopic { node: n } => {
                 let topic = self.spec.nodes[usize::from(n)]
                     .subscriptions

@@ -35,6 +35,9 @@ pub const SUB_FILTER_ORDER: &str =
 pub const BUS_NO_ECHO: &str = "sp-bus 4.1: BUS never sends a message back to its origin pipe";
 /// PAIR has at most one peer.
 pub const PAIR_ONE_PEER: &str = "sp-pair 3: PAIR has at most one peer";
+/// A polyamorous PAIR v1 socket sends an addressed message only on the pipe it names.
+pub const POLY_ADDRESSED: &str =
+    "sp-pair 3.4 (PAIR-S4): a polyamorous PAIR v1 sends an addressed message only to its pipe";
 /// A raw PAIR v1 device forwards only messages within its hop limit, adding one hop.
 pub const PAIR1_TTL: &str =
     "sp-pair 4: a PAIR v1 device forwards only within the TTL, adding one hop";
@@ -48,6 +51,9 @@ pub const PULL_QUEUE_BOUNDED: &str =
 /// A receive-only socket accounts for every message it was handed.
 pub const DROPS_COUNTED: &str =
     "sp-overview 8: every message a receiver was handed is delivered, queued, or counted dropped";
+/// A closed socket hands its user nothing more and transmits nothing more.
+pub const CLOSED_SILENT: &str =
+    "sp-overview 14.3 (OV-R5): a closed socket delivers nothing and sends nothing more";
 /// A broken link's dialer eventually reconnects it (its backoff fires).
 pub const DIALER_RECONNECTS: &str =
     "sp-overview 10: a broken link's dialer eventually reconnects (its backoff fires)";
@@ -67,7 +73,7 @@ pub fn all(spec: &Spec) -> Vec<Property<SpModel>> {
     if has(SocketType::Req) {
         v.push(Property::always(REQ_CURRENT_REPLY, req_current_reply));
     }
-    if has_role(|r| matches!(r, Role::Server)) {
+    if spec.nodes.iter().any(backtrace_server) {
         v.push(Property::always(REPLY_ON_ORIGIN, reply_on_origin));
     }
     if has(SocketType::Surveyor) {
@@ -83,8 +89,11 @@ pub fn all(spec: &Spec) -> Vec<Property<SpModel>> {
     if has_role(|r| matches!(r, Role::Reflector)) {
         v.push(Property::always(BUS_NO_ECHO, bus_no_echo));
     }
-    if has(SocketType::Pair0) || has(SocketType::Pair1) {
+    if spec.nodes.iter().any(is_mono_pair) {
         v.push(Property::always(PAIR_ONE_PEER, pair_one_peer));
+    }
+    if spec.nodes.iter().any(|n| n.polyamorous) {
+        v.push(Property::always(POLY_ADDRESSED, poly_addressed));
     }
     if spec.nodes.iter().any(pair1_device) {
         v.push(Property::always(PAIR1_TTL, pair1_ttl));
@@ -97,6 +106,9 @@ pub fn all(spec: &Spec) -> Vec<Property<SpModel>> {
     }
     if has(SocketType::Pull) {
         v.push(Property::always(PULL_QUEUE_BOUNDED, pull_queue_bounded));
+    }
+    if spec.nodes.iter().any(|n| n.may_close) {
+        v.push(Property::always(CLOSED_SILENT, closed_silent));
     }
     if spec.schedule == Schedule::Fair {
         if has(SocketType::Req) {
@@ -168,9 +180,15 @@ fn backtrace(payload: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// A server that answers by backtrace (REP, RESPONDENT; not a polyamorous PAIR v1,
+/// which addresses its answers by pipe).
+fn backtrace_server(n: &NodeSpec) -> bool {
+    n.role == Role::Server && matches!(n.socket_type, SocketType::Rep | SocketType::Respondent)
+}
+
 fn reply_on_origin(m: &SpModel, st: &State) -> bool {
     st.nodes.iter().enumerate().all(|(i, n)| {
-        m.spec.nodes[i].role != Role::Server
+        !backtrace_server(&m.spec.nodes[i])
             || n.user.wire_out.iter().all(|(link, out)| {
                 backtrace(out).is_some_and(|bt| {
                     n.user
@@ -253,14 +271,14 @@ fn bus_no_echo(m: &SpModel, st: &State) -> bool {
     })
 }
 
+/// A PAIR node that may have only one peer (not polyamorous).
+fn is_mono_pair(n: &NodeSpec) -> bool {
+    matches!(n.socket_type, SocketType::Pair0 | SocketType::Pair1) && !n.polyamorous
+}
+
 fn pair_one_peer(m: &SpModel, st: &State) -> bool {
     (0..st.nodes.len())
-        .filter(|&i| {
-            matches!(
-                m.spec.nodes[i].socket_type,
-                SocketType::Pair0 | SocketType::Pair1
-            )
-        })
+        .filter(|&i| is_mono_pair(&m.spec.nodes[i]))
         .all(|i| {
             m.spec
                 .links
@@ -270,6 +288,22 @@ fn pair_one_peer(m: &SpModel, st: &State) -> bool {
                 .count()
                 <= 1
         })
+}
+
+/// A polyamorous server answers each message to the pipe it came from, and its peers'
+/// bodies name them (`p1:0`): so everything it transmits on a link carries the body of
+/// the node at that link's other end. A reply addressed to a pipe that is gone (the link
+/// broke, or broke and came back with a new pipe) must be dropped, not sent elsewhere.
+fn poly_addressed(m: &SpModel, st: &State) -> bool {
+    st.nodes.iter().enumerate().all(|(i, n)| {
+        !m.spec.nodes[i].polyamorous
+            || n.user.wire_out.iter().all(|(link, out)| {
+                let l = &m.spec.links[usize::from(*link)];
+                let peer = if l.a == i { l.b } else { l.a };
+                let prefix = format!("{}:", m.spec.nodes[peer].name);
+                hops(out).is_some_and(|(_, body)| body.starts_with(prefix.as_bytes()))
+            })
+    })
 }
 
 /// A PAIR v1 payload's hop count and body.
@@ -356,7 +390,22 @@ fn drops_counted(m: &SpModel, st: &State) -> bool {
 }
 
 fn dialer_reconnects(m: &SpModel, st: &State) -> bool {
-    st.links.iter().all(|l| l.up) || !m.quiescent(st)
+    // A closed socket's links stay down: nothing dials it any more.
+    let closed = |i: usize| st.nodes[i].user.closed;
+    let up_or_closed = |(j, l): (usize, &crate::state::Link)| {
+        let sl = &m.spec.links[j];
+        l.up || closed(sl.a) || closed(sl.b)
+    };
+    st.links.iter().enumerate().all(up_or_closed) || !m.quiescent(st)
+}
+
+/// A closed node handed its user nothing and transmitted nothing after the close, and
+/// its protocol holds nothing more for a receive (what it held was discarded; the drop
+/// count balance, [`DROPS_COUNTED`], checks that it was counted).
+fn closed_silent(_: &SpModel, st: &State) -> bool {
+    st.nodes
+        .iter()
+        .all(|n| !n.user.closed || (n.user.after_close == 0 && n.machine.queued(st.now) == 0))
 }
 
 /// The model pauses deliveries on `PausePipe` at once, so a PULL's queue (counted on a

@@ -16,8 +16,9 @@ pub enum Role {
         /// How many messages the user sends in all.
         sends: u8,
     },
-    /// Receives, then answers each request with its body (REP) or with its body and the
-    /// node's name (RESPONDENT).
+    /// Receives, then answers each request with its body (REP), with its body and the
+    /// node's name (RESPONDENT), or with its body addressed to the pipe it came from
+    /// (polyamorous PAIR v1).
     Server,
     /// Only receives (PULL, SUB, or a PAIR/BUS that never sends).
     Sink,
@@ -52,6 +53,10 @@ pub struct NodeSpec {
     /// context. A client sends its `k`th message on context `k % contexts`; a server
     /// receives and answers on each.
     pub contexts: u8,
+    /// PAIR v1 only: polyamorous mode (many peers, addressed sends).
+    pub polyamorous: bool,
+    /// Whether its user may close the socket, once, at any moment.
+    pub may_close: bool,
     /// A bug planted into it, if any.
     pub bug: Option<Bug>,
 }
@@ -67,6 +72,8 @@ impl NodeSpec {
             subscriptions: &[],
             topic_flips: 0,
             contexts: 0,
+            polyamorous: false,
+            may_close: false,
             bug: None,
         }
     }

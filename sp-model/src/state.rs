@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 use sp_proto::backoff::Backoff;
-use sp_proto::{Instant, PipeId};
+use sp_proto::{Instant, Message, PipeId};
 
 use crate::machine::Machine;
 use crate::spec::Faults;
@@ -59,8 +59,8 @@ pub struct User {
     pub sent_at: Vec<Instant>,
     /// Messages received, in order.
     pub got: Vec<Got>,
-    /// A server's received requests, not answered yet (header, body), per context slot.
-    pub pending: Vec<Option<(Bytes, Bytes)>>,
+    /// A server's received requests, not answered yet, per context slot.
+    pub pending: Vec<Option<Message>>,
     /// Payloads delivered to this node, by link (servers and reflectors only).
     pub wire_in: Vec<(u8, Bytes)>,
     /// Payloads this node transmitted, by link (servers and reflectors only).
@@ -74,6 +74,10 @@ pub struct User {
     /// SUB: the payloads handed in that a subscription in force at that moment matched
     /// (a SUB may deliver exactly these: topics changed later do not touch its queue).
     pub admissible: Vec<Bytes>,
+    /// The user closed the socket.
+    pub closed: bool,
+    /// Messages the closed socket still handed its user or transmitted.
+    pub after_close: u8,
 }
 
 /// One link: a pipe between two nodes, with a FIFO per direction (direction 0 carries

@@ -252,3 +252,35 @@ fn a_pull_queue_past_its_limit_is_caught() {
         PULL_QUEUE_BOUNDED,
     );
 }
+
+#[test]
+fn a_closed_socket_that_still_delivers_is_caught() {
+    expect_counterexample(
+        configs::pipeline().with_bug("pull1", Bug::KeepsQueueOnClose),
+        CLOSED_SILENT,
+    );
+}
+
+#[test]
+fn a_poly_reply_sent_to_another_pipe_is_caught() {
+    expect_counterexample(
+        configs::pair1_poly().with_bug("poly", Bug::PolyRedirectsGone),
+        POLY_ADDRESSED,
+    );
+}
+
+#[test]
+fn a_request_through_a_device_never_resent_is_caught() {
+    expect_counterexample(
+        configs::req_rep_device_fair().with_bug("req", Bug::ReqNeverResends),
+        REQ_ANSWERED,
+    );
+}
+
+#[test]
+fn a_survey_through_a_device_that_never_ends_is_caught() {
+    expect_counterexample(
+        configs::survey_device_fair().with_bug("surveyor", Bug::SurveyorNeverExpires),
+        SURVEY_ENDS,
+    );
+}

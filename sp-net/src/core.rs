@@ -312,7 +312,14 @@ impl Shared {
 
     /// Marks the socket closed: user operations fail with `Closed`, pipes flush and end.
     pub(crate) fn shutdown(&self) {
+        let now = self.now();
         let mut st = self.lock();
+        if !st.closed {
+            // What the user did not read is discarded and counted (sp-overview §14.3);
+            // a pipe the discard resumes wakes its reader, which sees the pipe closing.
+            st.input().close(now);
+            let _ = st.drain(now);
+        }
         st.closed = true;
         for slot in st.pipes.values_mut() {
             slot.closing = true;

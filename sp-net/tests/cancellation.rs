@@ -57,3 +57,34 @@ async fn a_dropped_request_does_not_disturb_the_next_one() {
     .await
     .unwrap();
 }
+
+/// sp-overview §14.3: what the user had not read when it closed the socket is discarded
+/// and counted as `socket_closed`, not delivered.
+#[tokio::test]
+async fn a_close_counts_what_the_user_did_not_read() {
+    tokio::time::timeout(LIMIT, async {
+        let (pull, push) =
+            connected(SocketType::Pull, "inproc://close-counts", SocketType::Push).await;
+        for i in 0..3u8 {
+            push.send(vec![i]).await.unwrap();
+        }
+        assert_eq!(&pull.recv().await.unwrap().body[..], [0]);
+        // Wait, without sleeping, until the other two are queued unread.
+        let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+        let (probe, signal) = (pull.clone(), arrived.clone());
+        let watch = pull.on_change(move || {
+            if probe.stats().protocol.msgs_in == 3 {
+                signal.notify_one();
+            }
+        });
+        arrived.notified().await;
+        drop(watch);
+        pull.close().await;
+        let s = pull.stats().protocol;
+        assert_eq!(s.delivered, 1);
+        assert_eq!(s.dropped(sp_proto::DropReason::SocketClosed), 2);
+        assert_eq!(s.dropped_total(), 2);
+    })
+    .await
+    .unwrap();
+}

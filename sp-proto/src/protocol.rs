@@ -281,6 +281,24 @@ pub trait Protocol: sealed::HasCore {
             .map_or(Err(RecvError::NotSupported), Receiver::recv)
     }
 
+    /// The user closed the socket (sp-overview §14.3): every message the user could
+    /// still receive on the default context is discarded and counted as
+    /// [`DropReason::SocketClosed`](crate::DropReason::SocketClosed), not delivered;
+    /// returns how many. The driver then feeds the protocol no user command and no timer,
+    /// attaches no pipe, and removes each pipe as its connection ends. (A context's own
+    /// queue goes when the context is closed, counted as it says.)
+    fn close(&mut self, now: Instant) -> u64 {
+        // The receive queue is bounded, so this loop is too.
+        let mut discarded = 0;
+        while self.recv(now).is_ok() {
+            discarded += 1;
+        }
+        let stats = &mut self.core_mut().stats;
+        stats.delivered -= discarded;
+        stats.drop_many(crate::DropReason::SocketClosed, discarded);
+        discarded
+    }
+
     /// The next message to write, if any.
     #[must_use]
     fn poll_transmit(&mut self) -> Option<Transmit> {

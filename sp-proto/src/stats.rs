@@ -33,11 +33,13 @@ pub enum DropReason {
     Unsubscribed,
     /// A queued message was discarded because its pipe was removed before it was read.
     PipeClosed,
+    /// A received message the user had not read when it closed the socket.
+    SocketClosed,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::MalformedHeader,
         Self::TtlExceeded,
         Self::StaleId,
@@ -49,6 +51,7 @@ impl DropReason {
         Self::Cancelled,
         Self::Unsubscribed,
         Self::PipeClosed,
+        Self::SocketClosed,
     ];
 
     /// A short snake_case name for logs and reports.
@@ -65,6 +68,7 @@ impl DropReason {
             Self::Cancelled => "cancelled",
             Self::Unsubscribed => "unsubscribed",
             Self::PipeClosed => "pipe_closed",
+            Self::SocketClosed => "socket_closed",
         }
     }
 
@@ -171,6 +175,9 @@ mod tests {
         for (i, r) in DropReason::ALL.into_iter().enumerate() {
             assert_eq!(s.dropped(r), i as u64 + 1);
         }
-        assert_eq!(s.dropped_total(), (1..=11).sum::<u64>());
+        assert_eq!(
+            s.dropped_total(),
+            (1..=DropReason::ALL.len() as u64).sum::<u64>()
+        );
     }
 }

@@ -163,3 +163,25 @@ fn cooked_push_and_pub_never_put_a_user_header_on_the_wire() {
         .unwrap();
     assert_eq!(net.recv_all(pull2), ["hb"]);
 }
+
+/// sp-overview §14.3: a close discards what the user had not read, counts each message
+/// as `socket_closed` and not as delivered, and leaves nothing to receive.
+#[test]
+fn close_counts_what_the_user_did_not_read() {
+    let mut net = TestNet::new();
+    let push = net.add(Push::new(Config::cooked(1)));
+    let pull = net.add(Pull::new(Config::cooked(2)));
+    net.connect(push, pull).unwrap();
+    for i in 0..3 {
+        net.send(push, format!("m{i}").into_bytes()).unwrap();
+    }
+    net.run();
+    assert_eq!(net.recv(pull).unwrap().body, "m0");
+    let now = net.now();
+    let p = net.proto_mut(pull);
+    assert_eq!(p.close(now), 2);
+    assert!(matches!(p.recv(now), Err(RecvError::WouldBlock)));
+    assert_eq!(p.stats().delivered, 1);
+    assert_eq!(p.stats().dropped(DropReason::SocketClosed), 2);
+    assert_eq!(p.stats().dropped_total(), 2);
+}

@@ -1142,8 +1142,8 @@ fn hop(count: u32, body: &str) -> Bytes {
 fn pair1_setup(state: &str, guard: &str) -> Result<World, String> {
     let config = with_options(false, |o| {
         o.pair1_polyamorous = true;
-        if matches!(guard, "fills-queue" | "paused") {
-            o.set_recv_queue(1).expect("valid");
+        if let Some(n) = queue_limit(guard) {
+            o.set_recv_queue(n).expect("valid");
         }
     });
     let mut w = World::new(Pair1::new(config));
@@ -1156,6 +1156,9 @@ fn pair1_setup(state: &str, guard: &str) -> Result<World, String> {
             }
             if state == "queued" {
                 w.deliver(1, hop(1, "queued"));
+            }
+            if matches!(guard, "two-queued" | "paused-two") {
+                w.deliver(1, hop(1, "second"));
             }
             match guard {
                 "all-busy" => {
