@@ -69,17 +69,19 @@ pub(crate) fn run(
         relays.into_iter().for_each(|r| drop(r.join()));
         drop(to_server.lock().unwrap_or_else(|e| e.into_inner()).take());
     });
-    let out = if started {
-        wait_limited(&mut server, limit)
+    let out = wait_limited(&mut server, if started { limit } else { Duration::ZERO });
+    // The server part has reported, so the peer parts are done; or it failed, and
+    // they are stopped.
+    let end = if out.is_some() {
+        PART_END
     } else {
-        wait_limited(&mut server, Duration::ZERO)
+        Duration::ZERO
     };
-    // The server part has reported (or failed): the peer parts are done.
     let ended: Vec<bool> = parts
         .iter_mut()
         .map(|p| {
             drop(p.stdin.take());
-            wait_limited(p, PART_END).is_some()
+            wait_limited(p, end).is_some()
         })
         .collect();
     let _ = closer.join();
