@@ -365,3 +365,32 @@ pub(crate) fn render(
     md.push('\n');
     md
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_run_splits_the_1000_peer_cells_and_libnanomsg_sits_none_out() {
+        let cells = cells(1.0, false);
+        let cap = crate::split::PEERS_PER_PROCESS;
+        let text = processes_text(&cells, cap);
+        assert!(
+            text.contains(
+                "Split in this run: fanout 1 000 subscribers (2 peer processes), \
+                 survey 1 000 respondents (2 peer processes)."
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("sits out"), "{text}");
+        assert!(cells.iter().all(|c| !sits_out(c, "nanomsg", cap)));
+        // Planted fault: one process per cell, as before the split; libnanomsg must
+        // sit the 1 000-peer cells out, and the text must say so.
+        let text = processes_text(&cells, usize::MAX);
+        assert!(text.contains("No cell of this run is split."), "{text}");
+        assert!(
+            text.contains("libnanomsg sits out fanout 1 000 subscribers, survey 1 000 respondents"),
+            "{text}"
+        );
+    }
+}
