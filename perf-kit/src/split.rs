@@ -75,7 +75,7 @@ fn anchor() -> (Instant, u64) {
 /// `t` on the clock every part shares: nanoseconds since the Unix epoch, the wall clock
 /// read once per process and advanced by the monotonic clock from there (so a wall-clock
 /// step during the run moves nothing; the parts agree to within the microsecond or so
-/// between the two reads of [`anchor`]).
+/// between its two reads).
 pub fn stamp(t: Instant) -> u64 {
     let (at, wall) = anchor();
     match t.checked_duration_since(at) {
