@@ -38,6 +38,31 @@ async fn pair(listener_type: SocketType, dialer_type: SocketType) -> (Socket, So
     (listener, dialer)
 }
 
+/// Messages queued at the receiver by [`queued_pull`]: deeper than tokio's budget (128),
+/// so that a loop over them could run past it.
+const QUEUED: u64 = 1_000;
+
+/// A PUSH and a PULL over TCP with [`QUEUED`] messages (0, 1, ... as big-endian u64)
+/// waiting at the PULL, so that none of the receives that follow has to wait.
+async fn queued_pull() -> (Socket, Socket) {
+    let (pusher, puller) = pair(SocketType::Push, SocketType::Pull).await;
+    let mut o = puller.protocol_options();
+    o.set_recv_queue(QUEUED as usize).unwrap();
+    puller.set_protocol_options(o);
+    for i in 0..QUEUED {
+        pusher.send(i.to_be_bytes().to_vec()).await.unwrap();
+    }
+    // Bounded wait (yielding) until every message is queued.
+    for _ in 0..1_000_000 {
+        if puller.stats().protocol.msgs_in == QUEUED {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(puller.stats().protocol.msgs_in, QUEUED);
+    (pusher, puller)
+}
+
 // `tokio::test` runs on the current-thread runtime: one thread for the loop, the
 // writer and the reader.
 #[tokio::test]
@@ -73,61 +98,30 @@ async fn a_tight_publish_loop_lets_the_pipe_writer_run() {
 
 #[tokio::test]
 async fn a_tight_receive_loop_lets_other_tasks_run() {
-    let (pusher, puller) = pair(SocketType::Push, SocketType::Pull).await;
-    // A queue deeper than tokio's budget (128), so that the loop below could run past it.
-    let queued: u64 = 1_000;
-    let mut o = puller.protocol_options();
-    o.set_recv_queue(queued as usize).unwrap();
-    puller.set_protocol_options(o);
-    for i in 0..queued {
-        pusher.send(i.to_be_bytes().to_vec()).await.unwrap();
-    }
-    // Wait (yielding) until every message is queued at the receiver, so that none of
-    // the receives below has to wait.
-    for _ in 0..1_000_000 {
-        if puller.stats().protocol.msgs_in == queued {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    assert_eq!(puller.stats().protocol.msgs_in, queued);
+    let (_pusher, puller) = queued_pull().await;
     let other_ran = Arc::new(AtomicBool::new(false));
     let flag = other_ran.clone();
     let other = tokio::spawn(async move { flag.store(true, Ordering::Release) });
-    for _ in 0..queued {
+    for _ in 0..QUEUED {
         puller.recv().await.unwrap();
     }
     assert!(
         other_ran.load(Ordering::Acquire),
-        "{queued} ready receives never gave way to another task"
+        "{QUEUED} ready receives never gave way to another task"
     );
     other.await.unwrap();
 }
 
 #[tokio::test]
 async fn a_receive_dropped_while_it_gives_way_loses_no_message() {
-    let (pusher, puller) = pair(SocketType::Push, SocketType::Pull).await;
-    let queued: u64 = 1_000;
-    let mut o = puller.protocol_options();
-    o.set_recv_queue(queued as usize).unwrap();
-    puller.set_protocol_options(o);
-    for i in 0..queued {
-        pusher.send(i.to_be_bytes().to_vec()).await.unwrap();
-    }
-    for _ in 0..1_000_000 {
-        if puller.stats().protocol.msgs_in == queued {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    assert_eq!(puller.stats().protocol.msgs_in, queued);
+    let (_pusher, puller) = queued_pull().await;
     // Each receive is polled once and dropped if not ready (as `now_or_never` or a
     // hand-written select would), which is exactly when it gives way for the budget
     // (every 128 operations): a receive that had taken its message before giving way
     // would lose it here.
     let (mut next, mut gave_way) = (0u64, 0u32);
-    for _ in 0..queued * 4 {
-        if next == queued {
+    for _ in 0..QUEUED * 4 {
+        if next == QUEUED {
             break;
         }
         let mut recv = std::pin::pin!(puller.recv());
@@ -144,7 +138,7 @@ async fn a_receive_dropped_while_it_gives_way_loses_no_message() {
             }
         }
     }
-    assert_eq!(next, queued, "every queued message received");
+    assert_eq!(next, QUEUED, "every queued message received");
     assert!(
         gave_way > 0,
         "the loop never gave way, so nothing was tested"
