@@ -142,8 +142,22 @@ pub(crate) fn cpu_count(list: &str) -> usize {
         .max(1)
 }
 
-/// How long one service run may take.
+/// How long one service run may take at least.
 const LIMIT: Duration = Duration::from_secs(120);
+
+/// The slowest rate, in messages delivered (requests, deliveries, responses or
+/// messages received) per second, that a run is given time for beyond [`LIMIT`]:
+/// libnanomsg's 1 000-subscriber `fanout` (20 million deliveries) took 146 s at 138 k
+/// deliveries/s on the shared 2-vCPU VM, past [`LIMIT`].
+const SLOWEST_RATE: f64 = 25_000.0;
+
+/// How long a run of `cell` may take: [`LIMIT`], or longer for its messages at
+/// [`SLOWEST_RATE`]. A run that hangs still ends sooner, at a peer's own waits
+/// (`perf_kit::service::WAIT`).
+fn limit(cell: &Cell) -> Duration {
+    let messages = (cell.peers * cell.count) as f64;
+    LIMIT.max(Duration::from_secs_f64(messages / SLOWEST_RATE))
+}
 
 /// Runs one cell with one library, split over processes of at most `cap` peers
 /// ([`crate::split::shares`]) for every library alike; its report, `None` when it
@@ -186,10 +200,16 @@ pub(crate) fn run_cell(
             cell_name(cell),
             shares.len()
         );
-        return crate::split::run((dir, imp, at.list()), args, cell.peers, &shares, LIMIT);
+        return crate::split::run(
+            (dir, imp, at.list()),
+            args,
+            cell.peers,
+            &shares,
+            limit(cell),
+        );
     }
     let mut child = spawn_tool(dir, imp, &args(cell.peers, Part::Whole), at.list()).ok()?;
-    wait_limited(&mut child, LIMIT)
+    wait_limited(&mut child, limit(cell))
 }
 
 /// The figures a workload reports: report key, label, unit.
@@ -388,6 +408,10 @@ mod tests {
         );
         assert!(!text.contains("sits out"), "{text}");
         assert!(cells.iter().all(|c| !sits_out(c, "nanomsg", cap)));
+        let big = cells
+            .iter()
+            .find(|c| c.workload == Workload::Fanout && c.peers == 1000);
+        assert_eq!(big.map(limit), Some(Duration::from_secs(800)));
         // Planted fault: one process per cell, as before the split; libnanomsg must
         // sit the 1 000-peer cells out, and the text must say so.
         let text = processes_text(&cells, usize::MAX);
