@@ -1,6 +1,8 @@
 //! The service workloads of `perf-bench` at tiny counts (`--only service --smoke`), so
 //! that they cannot rot: every workload runs once for ours, libnanomsg and NNG, and
-//! every cell of the report must hold a figure; the same for the C API rows
+//! every cell of the report must hold a figure (with `--peers-per-process 2`, so that
+//! the 5-peer `fanout` and `survey` cells run split over three peer processes, as the
+//! 1 000-peer ones do in a full run); the same for the C API rows
 //! (`--only capi --smoke`: `nanomsg-perf` on libnanomsg and on our `libnanomsg.so.5`).
 //! Nothing is timed or compared here: benchmarks stay out of the test suite.
 
@@ -14,7 +16,16 @@ fn every_service_workload_runs_for_every_library() {
     let out = std::env::temp_dir().join(format!("sp-perf-smoke-{}.md", std::process::id()));
     let run = Command::new(PERF_BENCH)
         .args([
-            "--only", "service", "--smoke", "--reps", "1", "--ours", OURS, "--out",
+            "--only",
+            "service",
+            "--smoke",
+            "--reps",
+            "1",
+            "--peers-per-process",
+            "2",
+            "--ours",
+            OURS,
+            "--out",
         ])
         .arg(&out)
         .output()
@@ -35,6 +46,20 @@ fn every_service_workload_runs_for_every_library() {
             "no {workload} row:\n{report}"
         );
     }
+    for imp in ["ours", "nanomsg", "nng"] {
+        for cell in ["fanout 5 subscribers", "survey 5 respondents"] {
+            let split = format!("{imp} {cell}: peers in 3 processes [2, 2, 1]");
+            assert!(log.contains(&split), "{cell} not split for {imp}:\n{log}");
+            assert!(
+                rows.iter().any(|r| r.starts_with(&format!("| {cell} |"))),
+                "no {cell} row:\n{report}"
+            );
+        }
+    }
+    assert!(
+        report.contains("Split in this run: fanout 5 subscribers (3 peer processes)"),
+        "{report}"
+    );
     for row in rows {
         // The library columns (ratios may be "–" only when a figure is 0).
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();

@@ -11,6 +11,8 @@
 //! - [`service`]: the service workloads (`reqrep`, `fanout`, `survey`, `fanin`): their
 //!   command line, message layout, waits (the warm-up check), the subscriber tally and
 //!   report lines.
+//! - [`split`]: one `fanout` or `survey` run spread over a server part and peer
+//!   parts (processes): their flags, shared clock and the lines between them.
 //! - [`hist`]: the log-bucketed latency histogram behind their quantiles.
 //!
 //! The crate depends on nothing but std.
@@ -19,3 +21,4 @@ pub mod args;
 pub mod hist;
 pub mod mem;
 pub mod service;
+pub mod split;

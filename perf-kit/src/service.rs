@@ -10,7 +10,10 @@
 //! ```
 //!
 //! Each workload runs in one process, over `<url>` (TCP in `perf-bench`), so that one
-//! clock times both ends and readiness is known without a side channel:
+//! clock times both ends and readiness is known without a side channel; `fanout` and
+//! `survey` may instead be spread over a server part and peer parts (a trailing
+//! `--server-part` or `--peers-part`), which measure the same with a start barrier and
+//! a shared clock across the parts ([`crate::split`]):
 //!
 //! - `reqrep`: one REP server (ours: one context per client; the C libraries: a raw
 //!   REP socket reflected by the library's device) and `<clients>` REQ sockets, each
@@ -35,6 +38,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::hist::Histogram;
+pub use crate::split::Part;
 
 /// A service workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -83,6 +87,9 @@ pub struct ServiceArgs {
     pub count: usize,
     /// `fanout`: topics each subscriber subscribes (0: everything).
     pub topics: usize,
+    /// The part of the workload this process runs (`fanout` and `survey` only may be
+    /// split; see [`crate::split`]).
+    pub part: Part,
 }
 
 /// The usage text of the service workloads.
@@ -91,7 +98,8 @@ pub fn usage_text(prog: &str) -> String {
         "usage: {prog} reqrep <url> <clients> <msg-size> <requests-per-client>\n       \
          {prog} fanout <url> <subscribers> <msg-size> <messages> [<topics>]\n       \
          {prog} survey <url> <respondents> <msg-size> <rounds>\n       \
-         {prog} fanin <url> <pushers> <msg-size> <messages-per-pusher>"
+         {prog} fanin <url> <pushers> <msg-size> <messages-per-pusher>\n\
+         (fanout and survey: a trailing --server-part or --peers-part runs one part)"
     )
 }
 
@@ -102,7 +110,15 @@ pub fn parse(argv: &[String]) -> Option<Result<ServiceArgs, String>> {
         .map(|p| p.rsplit('/').next().unwrap_or(p))
         .unwrap_or_default();
     let workload = Workload::from_name(argv.get(1)?)?;
-    let rest: Vec<&str> = argv.iter().skip(2).map(String::as_str).collect();
+    let mut rest: Vec<&str> = argv.iter().skip(2).map(String::as_str).collect();
+    let part = Part::take(&mut rest);
+    if part != Part::Whole && !matches!(workload, Workload::Fanout | Workload::Survey) {
+        return Some(Err(format!(
+            "{} runs in one process only\n{}",
+            workload.name(),
+            usage_text(prog)
+        )));
+    }
     let number = |s: &str| {
         s.parse::<usize>()
             .map_err(|_| format!("{s:?} is not a number\n{}", usage_text(prog)))
@@ -119,6 +135,7 @@ pub fn parse(argv: &[String]) -> Option<Result<ServiceArgs, String>> {
             size: number(rest[2])?,
             count: number(rest[3])?.max(1),
             topics: rest.get(4).map_or(Ok(0), |t| number(t))?,
+            part,
         })
     })())
 }
@@ -428,8 +445,14 @@ mod tests {
                 size: 64,
                 count: 100,
                 topics: 1000,
+                part: Part::Whole,
             })
         );
+        let a = parse(&argv("x survey tcp://h:1 5 64 3 --peers-part")).unwrap();
+        assert_eq!(a.map(|a| (a.peers, a.part)), Ok((5, Part::Peers)));
+        assert!(parse(&argv("x fanin tcp://h:1 5 64 3 --server-part"))
+            .unwrap()
+            .is_err());
         let a = parse(&argv("x reqrep tcp://h:1 16 64 5")).unwrap().unwrap();
         assert_eq!((a.workload, a.topics), (Workload::ReqRep, 0));
         assert!(parse(&argv("x reqrep tcp://h:1 16 64 5 7"))

@@ -13,7 +13,7 @@
 //! cargo build --release -p sp-net -p sp-capi -p conformance
 //! target/release/perf-bench [--reps N] [--scale F] [--out PATH] [--pin CPUS]
 //!                           [--only memory|service|capi] [--smoke] [--ours PATH]
-//!                           [--capi-lib PATH]
+//!                           [--capi-lib PATH] [--peers-per-process N]
 //! ```
 //!
 //! Not part of the test suite: timings on shared machines are noisy, so nothing here
@@ -29,6 +29,10 @@
 //! `--ours PATH` runs that build of `sp-perf` instead of the one beside `perf-bench`;
 //! `--capi-lib PATH` runs the C API rows on that build of our `libnanomsg.so` instead of
 //! the one beside `perf-bench` (which `cargo build -p sp-capi` puts there).
+//! `--peers-per-process N` (500 by default, below libnanomsg's 512 sockets per process)
+//! splits every `fanout` and `survey` cell of more peers, for every library, over a
+//! publisher or surveyor process and peer processes of at most N peers each
+//! (`perf_kit::split`); the smoke test lowers it to split its tiny cells.
 
 #[path = "perf-bench/capi.rs"]
 mod capi;
@@ -38,6 +42,8 @@ mod render;
 mod run;
 #[path = "perf-bench/service.rs"]
 mod service;
+#[path = "perf-bench/split.rs"]
+mod split;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -58,6 +64,7 @@ fn main() -> ExitCode {
     let mut pin: Option<String> = None;
     let mut smoke = false;
     let mut capi_lib: Option<PathBuf> = None;
+    let mut cap = split::PEERS_PER_PROCESS;
     let mut it = argv.iter().skip(1);
     while let Some(a) = it.next() {
         if a == "--smoke" {
@@ -77,10 +84,12 @@ fn main() -> ExitCode {
                 let _ = crate::run::OURS.set(PathBuf::from(v));
             }
             ("--capi-lib", Some(v)) => capi_lib = Some(PathBuf::from(v)),
+            ("--peers-per-process", Some(v)) => cap = v.parse().unwrap_or(cap).max(1),
             _ => {
                 eprintln!(
                     "usage: perf-bench [--reps N] [--scale F] [--out PATH] [--pin CPUS] \
-                     [--only memory|service|capi] [--smoke] [--ours PATH] [--capi-lib PATH]"
+                     [--only memory|service|capi] [--smoke] [--ours PATH] [--capi-lib PATH] \
+                     [--peers-per-process N]"
                 );
                 return ExitCode::from(1);
             }
@@ -126,12 +135,12 @@ fn main() -> ExitCode {
             for (k, cell) in service_cells.iter().enumerate() {
                 for (p, at) in placements.iter().enumerate() {
                     for (j, imp) in service::LIBS.into_iter().enumerate() {
-                        if service::sits_out(cell, imp) {
+                        if service::sits_out(cell, imp, cap) {
                             continue;
                         }
                         // A fresh port for every run: a C library's listener may linger.
                         let seq = ((rep * service_cells.len() + k) * 2 + p) * 4 + j;
-                        let r = service::run_cell(&dir, cell, imp, at, seq);
+                        let r = service::run_cell(&dir, cell, imp, at, (seq, cap));
                         eprintln!(
                             "rep {rep} {cell:?} {} {imp}: {}",
                             at.label(),
@@ -144,7 +153,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        service::render(&outs, &service_cells, &placements, reps)
+        service::render(&outs, &service_cells, &placements, (reps, cap))
     };
     match only.as_deref() {
         Some("memory") => {

@@ -2,7 +2,8 @@
 //! per client, subscriber, respondent or pusher (blocking sockets, as a C program using
 //! these libraries would write it), the serving socket on the main thread or, for
 //! `reqrep`, served as each library serves best ([`PerfSocket::serve_replies`]:
-//! libnanomsg's device on a raw REP socket, NNG's REP contexts).
+//! libnanomsg's device on a raw REP socket, NNG's REP contexts). `fanout` and `survey`
+//! may run as one part of a split run ([`perf_kit::split`]).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
@@ -12,6 +13,7 @@ use std::time::Instant;
 use perf_kit::hist::Histogram;
 use perf_kit::mem::topic;
 use perf_kit::service::{self as svc, mark, Received, ServiceArgs, SubscriberTally, Workload};
+use perf_kit::split::{self, Part};
 
 use super::{PerfKind, PerfSocket};
 
@@ -116,20 +118,59 @@ fn warm_up<S: PerfSocket>(
     Ok(())
 }
 
+/// A peer thread made from the readiness count and failure flag its part shares.
+type PeerFn<'a, T> =
+    dyn Fn(Arc<AtomicUsize>, Arc<AtomicBool>) -> Result<JoinHandle<Result<T, String>>, String> + 'a;
+
+/// `n` peer threads made by `one`, sharing `ready` and `failed`.
+fn spawn_peers<T>(
+    n: usize,
+    (ready, failed): &(Arc<AtomicUsize>, Arc<AtomicBool>),
+    one: &PeerFn<'_, T>,
+) -> Result<Vec<JoinHandle<Result<T, String>>>, String> {
+    (0..n).map(|_| one(ready.clone(), failed.clone())).collect()
+}
+
+/// A peer part ([`Part::Peers`]): `a.peers` threads made by `one`, announced once all
+/// are ready; what they returned.
+fn peer_part<T>(a: &ServiceArgs, one: &PeerFn<'_, T>) -> Result<Vec<T>, String> {
+    let shared = server_view(None);
+    let peers = spawn_peers(a.peers, &shared, one)?;
+    let announce = split::announce_ready(shared.0, a.peers, shared.1);
+    let out = join(peers)?;
+    announce
+        .join()
+        .map_err(|_| "the announcing thread panicked".to_owned())??;
+    Ok(out)
+}
+
+/// The readiness count and failure flag a server waits on: its own peers' or, for a
+/// server part, the peer parts' ([`split::Remote`]).
+fn server_view(remote: Option<&split::Remote>) -> (Arc<AtomicUsize>, Arc<AtomicBool>) {
+    match remote {
+        Some(r) => (r.ready.clone(), r.closed.clone()),
+        None => Default::default(),
+    }
+}
+
 fn fanout<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
+    let subscribe = |ready: Arc<AtomicUsize>, failed: Arc<AtomicBool>| {
+        let (url, size, topics) = (a.url.clone(), a.size, a.topics);
+        spawn(move || svc::flag(subscriber::<S>(&url, size, topics, &ready), &failed))
+    };
+    if a.part == Part::Peers {
+        split::print_tallies(&peer_part(a, &subscribe)?);
+        return Ok(());
+    }
     let prefixes = svc::fanout_prefixes(a.topics);
     let mut publisher = S::open(PerfKind::Pub)?;
     publisher.set_pipe_queue(svc::PUB_PIPE_QUEUE)?;
     publisher.bind(&a.url)?;
-    let ready = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicBool::new(false));
-    let subscribers = (0..a.peers)
-        .map(|_| {
-            let (url, size, topics) = (a.url.clone(), a.size, a.topics);
-            let (ready, failed) = (ready.clone(), failed.clone());
-            spawn(move || svc::flag(subscriber::<S>(&url, size, topics, &ready), &failed))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let remote = (a.part == Part::Server).then(split::Remote::listen);
+    let shared = server_view(remote.as_ref());
+    let local = if remote.is_some() { 0 } else { a.peers };
+    let subscribers = spawn_peers(local, &shared, &subscribe)?;
+    let (ready, failed) = shared;
     let warm = svc::message(&prefixes[0], a.size, mark::WARM);
     warm_up(&mut publisher, &warm, &ready, a.peers, &failed)?;
     let data: Vec<Vec<u8>> = prefixes
@@ -146,7 +187,10 @@ fn fanout<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
         std::thread::sleep(svc::END_REPEAT.1);
         publisher.send(&end)?;
     }
-    let tallies = join(subscribers)?;
+    let tallies = match &remote {
+        Some(r) => r.tallies(a.peers)?,
+        None => join(subscribers)?,
+    };
     svc::report_fanout(a, start, last_send, &tallies);
     publisher.close();
     Ok(())
@@ -189,20 +233,28 @@ fn subscriber<S: PerfSocket>(
 }
 
 fn survey<S: PerfSocket>(a: &ServiceArgs) -> Result<(), String> {
+    // A peer part's respondents are done when perf-bench closes its standard input.
+    let done = match a.part {
+        Part::Peers => split::done_at_eof(),
+        _ => Arc::new(AtomicBool::new(false)),
+    };
+    let respond = |ready: Arc<AtomicUsize>, failed: Arc<AtomicBool>| {
+        let (url, size, done) = (a.url.clone(), a.size, done.clone());
+        spawn(move || svc::flag(respondent::<S>(&url, size, &ready, &done), &failed))
+    };
+    if a.part == Part::Peers {
+        peer_part(a, &respond)?;
+        return Ok(());
+    }
     let mut surveyor = S::open(PerfKind::Surveyor)?;
     surveyor.set_survey_deadline(svc::WAIT)?;
     surveyor.set_timeout(svc::WAIT)?;
     surveyor.bind(&a.url)?;
-    let ready = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicBool::new(false));
-    let respondents = (0..a.peers)
-        .map(|_| {
-            let (url, size) = (a.url.clone(), a.size);
-            let (ready, failed, done) = (ready.clone(), failed.clone(), done.clone());
-            spawn(move || svc::flag(respondent::<S>(&url, size, &ready, &done), &failed))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let remote = (a.part == Part::Server).then(split::Remote::listen);
+    let shared = server_view(remote.as_ref());
+    let local = if remote.is_some() { 0 } else { a.peers };
+    let respondents = spawn_peers(local, &shared, &respond)?;
+    let (ready, failed) = shared;
     let warm = svc::message(b"", a.size, mark::WARM);
     warm_up(&mut surveyor, &warm, &ready, a.peers, &failed)?;
     let question = svc::message(b"", a.size, mark::DATA);

@@ -116,7 +116,9 @@ pub(crate) fn wait_limited(child: &mut Child, limit: Duration) -> Option<String>
 }
 
 /// Starts the tool of `imp` in `dir` with `args`, under `taskset -c <cpus>` when `cpus`
-/// is given; [`CAPI`] with `LD_LIBRARY_PATH` on our library.
+/// is given; [`CAPI`] with `LD_LIBRARY_PATH` on our library. Its standard input and
+/// output are pipes (only the parts of a split service cell read their input), its
+/// standard error is inherited.
 pub(crate) fn spawn_tool(
     dir: &Path,
     imp: &str,
@@ -139,6 +141,7 @@ pub(crate) fn spawn_tool(
         cmd.env("LD_LIBRARY_PATH", lib_dir);
     }
     cmd.args(args)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use perf_kit::service::{figure, Workload};
+use perf_kit::split::Part;
 
 use crate::render::{grouped, num, ratio};
 use crate::run::{median, spawn_tool, tcp_url, wait_limited, SERVICE_PORTS};
@@ -28,6 +29,10 @@ pub(crate) struct Cell {
 
 const SIZE: usize = 64;
 
+/// Peers of the smoke run's cells meant to be split (`--peers-per-process 2`: three
+/// peer parts).
+const SMOKE_SPLIT: usize = 5;
+
 /// The cells of a full run (`scale` multiplies the counts), or of a smoke run: the
 /// same workloads at tiny peer counts and counts.
 pub(crate) fn cells(scale: f64, smoke: bool) -> Vec<Cell> {
@@ -44,6 +49,9 @@ pub(crate) fn cells(scale: f64, smoke: bool) -> Vec<Cell> {
             c(Workload::Fanout, 1, 1000, 200),
             c(Workload::Survey, 2, 0, 5),
             c(Workload::Fanin, 2, 0, 200),
+            // Split over peer parts when the peers per process are lowered below 5.
+            c(Workload::Fanout, SMOKE_SPLIT, 0, 200),
+            c(Workload::Survey, SMOKE_SPLIT, 0, 5),
         ];
     }
     let mut v: Vec<Cell> = [1, 16, 256]
@@ -66,14 +74,23 @@ pub(crate) const NN_MAX_SOCKETS: usize = 512;
 /// (1 000 respondents: 369 to 382 responses arrived, then nothing).
 pub(crate) const NNG_SURVEY_QUEUE: usize = 128;
 
+/// Sockets the busiest process of `cell` opens when it is split at `cap` peers per
+/// process: a peer part's peers, or every peer and the server when it runs whole.
+fn sockets_per_process(cell: &Cell, cap: usize) -> usize {
+    crate::split::shares(cell, cap)
+        .into_iter()
+        .max()
+        .unwrap_or(cell.peers + 1)
+}
+
 /// Whether `imp` sits `cell` out: NNG 1.5's SUB subscribes in quadratic time and its
 /// surveyor discards responses past [`NNG_SURVEY_QUEUE`], and a libnanomsg process
-/// cannot open a socket per peer past [`NN_MAX_SOCKETS`] (the workloads run in one
-/// process).
-pub(crate) fn sits_out(cell: &Cell, imp: &str) -> bool {
+/// cannot open more than [`NN_MAX_SOCKETS`] sockets (a cell split at `cap` peers per
+/// process stays below it; `reqrep` and `fanin` run in one process).
+pub(crate) fn sits_out(cell: &Cell, imp: &str, cap: usize) -> bool {
     (imp == "nng" && cell.topics > crate::run::NNG_SUB_MAX)
         || (imp == "nng" && cell.workload == Workload::Survey && cell.peers > NNG_SURVEY_QUEUE)
-        || (imp == "nanomsg" && cell.peers + 1 > NN_MAX_SOCKETS)
+        || (imp == "nanomsg" && sockets_per_process(cell, cap) > NN_MAX_SOCKETS)
 }
 
 /// Where a cell runs: every CPU, or pinned to a `taskset -c` list.
@@ -125,34 +142,70 @@ pub(crate) fn cpu_count(list: &str) -> usize {
         .max(1)
 }
 
-/// How long one service run may take.
+/// How long one service run may take at least.
 const LIMIT: Duration = Duration::from_secs(120);
 
-/// Runs one cell with one library; its report, `None` when it failed.
+/// The slowest rate, in messages delivered (requests, deliveries, responses or
+/// messages received) per second, that a run is given time for beyond [`LIMIT`]:
+/// libnanomsg's 1 000-subscriber `fanout` (20 million deliveries) took 146 s at 138 k
+/// deliveries/s on the shared 2-vCPU VM, past [`LIMIT`].
+const SLOWEST_RATE: f64 = 25_000.0;
+
+/// How long a run of `cell` may take: [`LIMIT`], or longer for its messages at
+/// [`SLOWEST_RATE`]. A run that hangs still ends sooner, at a peer's own waits
+/// (`perf_kit::service::WAIT`).
+fn limit(cell: &Cell) -> Duration {
+    let messages = (cell.peers * cell.count) as f64;
+    LIMIT.max(Duration::from_secs_f64(messages / SLOWEST_RATE))
+}
+
+/// Runs one cell with one library, split over processes of at most `cap` peers
+/// ([`crate::split::shares`]) for every library alike; its report, `None` when it
+/// failed.
 pub(crate) fn run_cell(
     dir: &Path,
     cell: &Cell,
     imp: &str,
     at: &Placement,
-    seq: usize,
+    (seq, cap): (usize, usize),
 ) -> Option<String> {
-    let mut args: Vec<String> = Vec::new();
-    if imp == "ours" {
-        // Explicit: one worker per CPU the cell may use, stated in the report.
-        args.extend(["--threads".into(), at.cpus().to_string()]);
+    let url = tcp_url(SERVICE_PORTS, seq);
+    let args = |peers: usize, part: Part| {
+        let mut args: Vec<String> = Vec::new();
+        if imp == "ours" {
+            // Explicit: one worker per CPU the cell may use, stated in the report.
+            args.extend(["--threads".into(), at.cpus().to_string()]);
+        }
+        args.extend([
+            cell.workload.name().to_owned(),
+            url.clone(),
+            peers.to_string(),
+            SIZE.to_string(),
+            cell.count.to_string(),
+        ]);
+        if cell.workload == Workload::Fanout {
+            args.push(cell.topics.to_string());
+        }
+        args.extend(part.flag().map(str::to_owned));
+        args
+    };
+    let shares = crate::split::shares(cell, cap);
+    if !shares.is_empty() {
+        eprintln!(
+            "{imp} {}: peers in {} processes {shares:?}",
+            cell_name(cell),
+            shares.len()
+        );
+        return crate::split::run(
+            (dir, imp, at.list()),
+            args,
+            cell.peers,
+            &shares,
+            limit(cell),
+        );
     }
-    args.extend([
-        cell.workload.name().to_owned(),
-        tcp_url(SERVICE_PORTS, seq),
-        cell.peers.to_string(),
-        SIZE.to_string(),
-        cell.count.to_string(),
-    ]);
-    if cell.workload == Workload::Fanout {
-        args.push(cell.topics.to_string());
-    }
-    let mut child = spawn_tool(dir, imp, &args, at.list()).ok()?;
-    wait_limited(&mut child, LIMIT)
+    let mut child = spawn_tool(dir, imp, &args(cell.peers, Part::Whole), at.list()).ok()?;
+    wait_limited(&mut child, limit(cell))
 }
 
 /// The figures a workload reports: report key, label, unit.
@@ -214,37 +267,82 @@ fn med(outs: &[String], key: &str) -> Option<f64> {
     median(&mut v)
 }
 
+/// Which processes the cells ran in, for every library alike, and which cells
+/// libnanomsg sits out for want of sockets.
+fn processes_text(cells: &[Cell], cap: usize) -> String {
+    let split: Vec<String> = cells
+        .iter()
+        .map(|c| (c, crate::split::shares(c, cap)))
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(c, s)| format!("{} ({} peer processes)", cell_name(c), s.len()))
+        .collect();
+    let mut text = format!(
+        "A workload runs in one process, except that `fanout` and `survey` with more \
+         than {cap} peers run, for every library alike, as one publisher or surveyor \
+         process and peer processes of at most {cap} peers each (one libnanomsg process \
+         opens at most {NN_MAX_SOCKETS} sockets, `NN_MAX_SOCKETS`). The peer processes \
+         report through perf-bench when each of their peers has had a warm-up message, \
+         and the publisher or surveyor starts only once all have, as in one process; \
+         the surveyor times its rounds itself, and every subscriber's deliveries and \
+         last delivery reach the publisher on a clock the processes share (wall-clock \
+         time read once per process, advanced by the monotonic clock), so the figures \
+         mean what they mean in one process. "
+    );
+    if split.is_empty() {
+        text.push_str("No cell of this run is split.");
+    } else {
+        let _ = write!(text, "Split in this run: {}.", split.join(", "));
+    }
+    let sat_out: Vec<String> = cells
+        .iter()
+        .filter(|c| sits_out(c, "nanomsg", cap))
+        .map(cell_name)
+        .collect();
+    if !sat_out.is_empty() {
+        let _ = write!(
+            text,
+            " libnanomsg sits out {} (more than {NN_MAX_SOCKETS} sockets in one process; \
+             `reqrep` and `fanin` are not split).",
+            sat_out.join(", ")
+        );
+    }
+    text.push('\n');
+    text
+}
+
 /// The `## Service workloads` section.
 pub(crate) fn render(
     outs: &Outputs,
     cells: &[Cell],
     placements: &[Placement],
-    reps: usize,
+    (reps, cap): (usize, usize),
 ) -> String {
     let mut md = String::from("## Service workloads\n\n");
     let _ = writeln!(
         md,
-        "Each workload runs in one process per library over TCP on 127.0.0.1, {SIZE} B \
+        "Each workload runs over TCP on 127.0.0.1, {SIZE} B \
          messages, {reps} run(s) per cell, medians (perf-kit's `service` module describes \
          them). Ours: a REP socket with one context per client, and every peer a task \
          with its own socket, on a multi-thread runtime with one worker per CPU of the \
-         column (`sp-perf --threads N`). libnanomsg and NNG: one thread per peer with \
-         its own blocking socket; the REP server is libnanomsg's loopback device on a \
-         raw REP socket (no user thread in the loop), and for NNG one REP context per \
-         client, each on a thread that moves the request back as the reply; worker threads are the libraries' own (neither version has a runtime \
+         column (`sp-perf --threads N`, in each process). libnanomsg and NNG: one thread \
+         per peer with its own blocking socket; the REP server is libnanomsg's loopback \
+         device on a raw REP socket (no user thread in the loop), and for NNG one REP \
+         context per client, each on a thread that moves the request back as the reply; \
+         worker threads are the libraries' own (neither version has a runtime \
          knob). PUB drops what a subscriber cannot take, so `delivered` is the fraction \
          that arrived; deliveries/s counts only those. Every publisher queues {} \
          messages per pipe (ours `send_queue`, NNG `send-buffer`; libnanomsg has no \
-         per-pipe queue and writes into the kernel's buffer, `NN_SNDBUF` 128 KiB). NNG sits the {}-topic cell out \
-         (its SUB subscribes in quadratic time) and the surveys of more than {} \
-         respondents (its surveyor discards responses that find its fixed queue full), \
-         and libnanomsg the cells of more than \
-         {} peers (it opens at most {NN_MAX_SOCKETS} sockets per process, and each \
-         workload runs in one). Columns: {}.\n",
+         per-pipe queue and writes into the kernel's buffer, `NN_SNDBUF` 128 KiB).\n",
         perf_kit::service::PUB_PIPE_QUEUE,
+    );
+    let _ = writeln!(md, "{}", processes_text(cells, cap));
+    let _ = writeln!(
+        md,
+        "NNG sits the {}-topic cell out (its SUB subscribes in quadratic time) and the \
+         surveys of more than {} respondents (its surveyor discards responses that find \
+         its fixed queue full). Columns: {}.\n",
         grouped(BIG_TOPICS),
         NNG_SURVEY_QUEUE,
-        NN_MAX_SOCKETS - 1,
         placements
             .iter()
             .map(|p| format!("{} ({} CPUs)", p.label(), p.cpus()))
@@ -286,4 +384,37 @@ pub(crate) fn render(
     }
     md.push('\n');
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_run_splits_the_1000_peer_cells_and_libnanomsg_sits_none_out() {
+        let cells = cells(1.0, false);
+        let cap = crate::split::PEERS_PER_PROCESS;
+        let text = processes_text(&cells, cap);
+        assert!(
+            text.contains(
+                "Split in this run: fanout 1 000 subscribers (2 peer processes), \
+                 survey 1 000 respondents (2 peer processes)."
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("sits out"), "{text}");
+        assert!(cells.iter().all(|c| !sits_out(c, "nanomsg", cap)));
+        let big = cells
+            .iter()
+            .find(|c| c.workload == Workload::Fanout && c.peers == 1000);
+        assert_eq!(big.map(limit), Some(Duration::from_secs(800)));
+        // Planted fault: one process per cell, as before the split; libnanomsg must
+        // sit the 1 000-peer cells out, and the text must say so.
+        let text = processes_text(&cells, usize::MAX);
+        assert!(text.contains("No cell of this run is split."), "{text}");
+        assert!(
+            text.contains("libnanomsg sits out fanout 1 000 subscribers, survey 1 000 respondents"),
+            "{text}"
+        );
+    }
 }

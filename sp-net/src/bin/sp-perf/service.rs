@@ -1,6 +1,7 @@
 //! The service workloads of `perf_kit::service` over sp-net: one task per client,
 //! subscriber, respondent or pusher, each with its own socket; the REP server answers
 //! with one context per client, so every client has a request in progress at once.
+//! `fanout` and `survey` may run as one part of a split run ([`perf_kit::split`]).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use perf_kit::hist::Histogram;
 use perf_kit::mem::topic;
 use perf_kit::service::{self as svc, mark, Received, ServiceArgs, SubscriberTally, Workload};
+use perf_kit::split::{self, Part};
 use sp_net::{Error, Message, Socket, SocketType};
 use tokio::sync::Barrier;
 use tokio::task::JoinHandle;
@@ -128,21 +130,61 @@ async fn warm_up(
     Ok(())
 }
 
+/// A peer task made from the readiness count and failure flag its part shares.
+type PeerFn<'a, T> =
+    dyn Fn(Arc<AtomicUsize>, Arc<AtomicBool>) -> JoinHandle<Result<T, String>> + Sync + 'a;
+
+/// The readiness count and failure flag a server waits on: its own peers' or, for a
+/// server part, the peer parts' ([`split::Remote`]).
+fn server_view(remote: Option<&split::Remote>) -> (Arc<AtomicUsize>, Arc<AtomicBool>) {
+    match remote {
+        Some(r) => (r.ready.clone(), r.closed.clone()),
+        None => Default::default(),
+    }
+}
+
+/// `n` peer tasks made by `one`, sharing `ready` and `failed`.
+fn spawn_peers<T>(
+    n: usize,
+    (ready, failed): &(Arc<AtomicUsize>, Arc<AtomicBool>),
+    one: &PeerFn<'_, T>,
+) -> Vec<JoinHandle<Result<T, String>>> {
+    (0..n).map(|_| one(ready.clone(), failed.clone())).collect()
+}
+
+/// A peer part ([`Part::Peers`]): `a.peers` tasks made by `one`, announced once all
+/// are ready; what they returned.
+async fn peer_part<T>(a: &ServiceArgs, one: &PeerFn<'_, T>) -> Result<Vec<T>, String> {
+    let shared = server_view(None);
+    let peers = spawn_peers(a.peers, &shared, one);
+    let announce = split::announce_ready(shared.0, a.peers, shared.1);
+    let out = join(peers).await?;
+    tokio::task::spawn_blocking(move || announce.join())
+        .await
+        .map_err(|e| format!("the announcing thread failed: {e}"))?
+        .map_err(|_| "the announcing thread panicked".to_owned())??;
+    Ok(out)
+}
+
 async fn fanout(a: &ServiceArgs) -> Result<(), String> {
+    let subscribe = |ready: Arc<AtomicUsize>, failed: Arc<AtomicBool>| {
+        let (url, topics) = (a.url.clone(), a.topics);
+        tokio::spawn(async move { svc::flag(subscriber(&url, topics, &ready).await, &failed) })
+    };
+    if a.part == Part::Peers {
+        split::print_tallies(&peer_part(a, &subscribe).await?);
+        return Ok(());
+    }
     let prefixes = svc::fanout_prefixes(a.topics);
     let publisher = server(SocketType::Pub, &a.url).await?;
     let mut o = publisher.options();
     o.send_queue = svc::PUB_PIPE_QUEUE;
     publisher.set_options(o);
-    let ready = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicBool::new(false));
-    let subscribers: Vec<_> = (0..a.peers)
-        .map(|_| {
-            let (url, topics) = (a.url.clone(), a.topics);
-            let (ready, failed) = (ready.clone(), failed.clone());
-            tokio::spawn(async move { svc::flag(subscriber(&url, topics, &ready).await, &failed) })
-        })
-        .collect();
+    let remote = (a.part == Part::Server).then(split::Remote::listen);
+    let shared = server_view(remote.as_ref());
+    let local = if remote.is_some() { 0 } else { a.peers };
+    let subscribers = spawn_peers(local, &shared, &subscribe);
+    let (ready, failed) = shared;
     let warm = Message::new(svc::message(&prefixes[0], a.size, mark::WARM));
     warm_up(&publisher, &warm, &ready, a.peers, &failed).await?;
     let data: Vec<Message> = prefixes
@@ -159,7 +201,15 @@ async fn fanout(a: &ServiceArgs) -> Result<(), String> {
         tokio::time::sleep(svc::END_REPEAT.1).await;
         publisher.send(end.clone()).await.map_err(err("send"))?;
     }
-    let tallies = join(subscribers).await?;
+    let tallies = match remote {
+        Some(r) => {
+            let peers = a.peers;
+            tokio::task::spawn_blocking(move || r.tallies(peers))
+                .await
+                .map_err(|e| format!("waiting for the tallies failed: {e}"))??
+        }
+        None => join(subscribers).await?,
+    };
     svc::report_fanout(a, start, last_send, &tallies);
     publisher.close().await;
     Ok(())
@@ -198,21 +248,29 @@ async fn subscriber(
 }
 
 async fn survey(a: &ServiceArgs) -> Result<(), String> {
+    // A peer part's respondents are done when perf-bench closes its standard input.
+    let done = match a.part {
+        Part::Peers => split::done_at_eof(),
+        _ => Arc::new(AtomicBool::new(false)),
+    };
+    let respond = |ready: Arc<AtomicUsize>, failed: Arc<AtomicBool>| {
+        let (url, done) = (a.url.clone(), done.clone());
+        tokio::spawn(async move { svc::flag(respondent(&url, &ready, &done).await, &failed) })
+    };
+    if a.part == Part::Peers {
+        peer_part(a, &respond).await?;
+        return Ok(());
+    }
     let surveyor = server(SocketType::Surveyor, &a.url).await?;
     let mut o = surveyor.protocol_options();
     o.set_survey_deadline(svc::WAIT)
         .map_err(|e| format!("survey deadline: {e}"))?;
     surveyor.set_protocol_options(o);
-    let ready = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicBool::new(false));
-    let respondents: Vec<_> = (0..a.peers)
-        .map(|_| {
-            let url = a.url.clone();
-            let (ready, failed, done) = (ready.clone(), failed.clone(), done.clone());
-            tokio::spawn(async move { svc::flag(respondent(&url, &ready, &done).await, &failed) })
-        })
-        .collect();
+    let remote = (a.part == Part::Server).then(split::Remote::listen);
+    let shared = server_view(remote.as_ref());
+    let local = if remote.is_some() { 0 } else { a.peers };
+    let respondents = spawn_peers(local, &shared, &respond);
+    let (ready, failed) = shared;
     let warm = Message::new(svc::message(b"", a.size, mark::WARM));
     warm_up(&surveyor, &warm, &ready, a.peers, &failed).await?;
     let question = Message::new(svc::message(b"", a.size, mark::DATA));
