@@ -405,7 +405,8 @@ impl Transport for Ws {
 fn port_sink(env: &Env<'_>) -> PortSink {
     let shared = env.shared.clone();
     PortSink {
-        socket: Arc::as_ptr(env.shared) as usize,
+        // The address of the shared state names the socket (works for loom's `Arc` too).
+        socket: std::ptr::from_ref::<crate::core::Shared>(env.shared) as usize,
         report: Arc::new(move |event| match event {
             PortEvent::Accepted => shared.count(Count::Accept),
             PortEvent::Refused => shared.count(Count::Refused),
