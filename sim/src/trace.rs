@@ -69,6 +69,9 @@ pub enum What {
         /// The address it dialed.
         addr: String,
     },
+    /// The application closed the whole socket: its endpoints and connections are gone
+    /// until its host restarts.
+    SocketClosed,
     /// The application sent a message.
     Send {
         /// The body.
@@ -217,6 +220,7 @@ impl fmt::Display for What {
             Self::Deliver { from, len } => write!(f, "frame from {from} len={len}"),
             Self::Hops { from, hops } => write!(f, "frame from {from} hops={hops}"),
             Self::DialerClosed { addr } => write!(f, "dialer_closed {addr}"),
+            Self::SocketClosed => f.write_str("socket_closed"),
             Self::Recv { body, from } => match from {
                 Some(p) => write!(f, "recv {} from {p}", body_text(body)),
                 None => write!(f, "recv {}", body_text(body)),

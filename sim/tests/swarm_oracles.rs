@@ -360,3 +360,42 @@ fn no_frame_crosses_more_devices_than_the_ttl_allows() {
     let e = judge(&hops(10), false).unwrap_err();
     assert!(e.contains("loop past TTL") && e.contains("TTL 8"), "{e}");
 }
+
+#[test]
+fn a_closed_socket_delivers_nothing_and_keeps_no_pipe() {
+    let pipe = sp_proto::PipeId::new(7).unwrap();
+    let connect = |ms, s: &str, peer: &str| {
+        let peer = peer.to_owned();
+        ev(ms, s, What::Connect { peer, pipe })
+    };
+    let disconnect = |ms, s: &str, peer: &str| {
+        let peer = peer.to_owned();
+        let reason = "peer_closed";
+        ev(ms, s, What::Disconnect { peer, pipe, reason })
+    };
+    let good = vec![
+        connect(1, "l1.s", "push.s"),
+        connect(1, "push.s", "l1.s"),
+        ev(5, "l1.s", What::SocketClosed),
+        disconnect(5, "l1.s", "push.s"),
+        disconnect(7, "push.s", "l1.s"),
+    ];
+    judge(&good, false).unwrap();
+    // Its peer never saw the pipe go.
+    let e = judge(&good[..4], false).unwrap_err();
+    assert!(e.contains("push.s still has 1 pipe(s) to l1.s"), "{e}");
+    // It delivered after the close.
+    let mut late = good.clone();
+    late.push(recv(8, "l1.s", "m~push.s~0~0"));
+    let e = judge(&late, false).unwrap_err();
+    assert!(
+        e.contains("at 8ms") && e.contains("l1.s delivered a message after"),
+        "{e}"
+    );
+    // A restart of its host reopens it.
+    let mut restarted = good;
+    restarted.push(ev(8, "l1", What::Crash));
+    restarted.push(ev(9, "l1", What::Restart));
+    restarted.push(recv(10, "l1.s", "m~push.s~0~1"));
+    judge(&restarted, false).unwrap();
+}

@@ -126,6 +126,13 @@ pub enum Action {
         /// The dialer's address.
         addr: String,
     },
+    /// The application closes the whole socket: its listeners and dialers stop, its
+    /// connections close (the peers see their pipes go), and it takes no operation
+    /// (later steps on it are ignored) until its host restarts.
+    Close {
+        /// `host.socket`.
+        socket: String,
+    },
     /// The host of `socket` turns hostile: it writes `frame` straight onto every pipe of
     /// the socket, past its protocol (layer 1 only). The receivers must refuse it, count
     /// why, and go on serving their other peers.
@@ -171,6 +178,7 @@ impl Action {
             Self::Link(_) => "link",
             Self::Hostile { .. } => "hostile",
             Self::CloseDialer { .. } => "close_dialer",
+            Self::Close { .. } => "close",
             Self::Wait {} => "wait",
         }
     }

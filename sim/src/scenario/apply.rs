@@ -47,6 +47,8 @@ pub(crate) trait Driver {
     fn set_link(&mut self, link: &LinkOverride) -> Result<(), Self::Error>;
     /// The application closes the dialer of `socket` to `addr`.
     fn close_dialer(&mut self, socket: &str, addr: &str) -> Result<(), Self::Error>;
+    /// The application closes `socket`.
+    fn close(&mut self, socket: &str) -> Result<(), Self::Error>;
     /// The host of `socket` writes a hostile `frame` onto the socket's pipes.
     fn hostile(&mut self, socket: &str, frame: HostileFrame) -> Result<(), Self::Error>;
     /// Whether the safety oracles watching the run saw a rule broken (the run stops).
@@ -81,6 +83,7 @@ pub(crate) fn apply<D: Driver>(d: &mut D, t: &Timed<'_>) -> Result<(), D::Error>
         Action::Link(l) => d.set_link(l),
         Action::Hostile { socket, frame } => d.hostile(socket, *frame),
         Action::CloseDialer { socket, addr } => d.close_dialer(socket, addr),
+        Action::Close { socket } => d.close(socket),
         Action::Wait {} => Ok(()),
     }
 }
@@ -101,7 +104,8 @@ pub(crate) fn play<D: Driver>(d: &mut D, sc: &Scenario, layer: Layer) -> Result<
     d.advance(sc.end())
 }
 
-/// Layer 1: actions on a crashed host are ignored, as on a real network.
+/// Layer 1: actions on a crashed host or a closed socket are ignored, as on a real
+/// network (the application's call fails).
 impl Driver for Sim {
     type Error = SimError;
 
@@ -176,6 +180,10 @@ impl Driver for Sim {
         Self::close_dialer(self, socket, addr)
     }
 
+    fn close(&mut self, socket: &str) -> Result<(), SimError> {
+        self.close_socket(socket)
+    }
+
     fn hostile(&mut self, socket: &str, frame: HostileFrame) -> Result<(), SimError> {
         Self::hostile(self, socket, frame)
     }
@@ -185,6 +193,6 @@ impl Driver for Sim {
     }
 
     fn tolerated(e: &SimError) -> bool {
-        matches!(e, SimError::HostDown(_))
+        matches!(e, SimError::HostDown(_) | SimError::SocketClosed(_))
     }
 }

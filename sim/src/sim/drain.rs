@@ -68,6 +68,7 @@ impl Sim {
                 // A device's socket: its process forwards instead of receiving.
                 progress |= self.pump_device(h, s, other);
             } else if sock.def.recv == RecvMode::Auto
+                && !sock.closed
                 && sock.proto.socket_type().can_recv()
                 && !sock.reply_pending
             {
@@ -89,6 +90,9 @@ impl Sim {
         let now = self.now;
         let inc = self.hosts[h].inc;
         let sock = &mut self.hosts[h].sockets[s];
+        if sock.closed {
+            return; // a closed socket's timers never fire
+        }
         if let Some(t) = sock.proto.poll_timeout() {
             if sock.armed != Some(t) {
                 sock.armed = Some(t);

@@ -78,6 +78,9 @@ struct Sock {
     armed: Option<Instant>,
     reply_pending: bool,
     drops_seen: [u64; DropReason::ALL.len()],
+    /// The application closed the whole socket: no pipes, no timers, no application
+    /// operations until its host restarts.
+    closed: bool,
 }
 
 impl Sock {
@@ -486,6 +489,9 @@ impl Sim {
         if !self.hosts[h].up {
             return Err(SimError::HostDown(self.hosts[h].def.name.clone()));
         }
+        if self.hosts[h].sockets[s].closed {
+            return Err(SimError::SocketClosed(name.to_owned()));
+        }
         Ok((h, s))
     }
 
@@ -598,14 +604,14 @@ impl Sim {
             Ev::Liveness { c, end } => self.on_liveness(c, end),
             Ev::Reply { h, s, inc, body } => {
                 let host = &self.hosts[h];
-                if host.up && host.inc == inc {
+                if host.up && host.inc == inc && !host.sockets[s].closed {
                     self.hosts[h].sockets[s].reply_pending = false;
                     self.app_send(h, s, body);
                 }
             }
             Ev::ListenerUp { h, s, inc, ep } => {
                 let host = &self.hosts[h];
-                if host.up && host.inc == inc {
+                if host.up && host.inc == inc && !host.sockets[s].closed {
                     // Cannot fail: this socket bound the address before.
                     let _ = self.bind(h, s, ep);
                 }

@@ -16,6 +16,9 @@ pub enum PlantedBug {
     /// A device's sockets ignore the TTL they were given and use the largest (255), so a
     /// loop of devices passes a message round far more often than its TTL allows.
     DeviceIgnoresTtl,
+    /// Closing a socket marks it closed but leaves its connections open, so its peers
+    /// keep their pipes to it.
+    CloseKeepsPipes,
 }
 
 impl Sim {

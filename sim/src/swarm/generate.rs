@@ -155,6 +155,8 @@ pub fn generate(seed: u64, layer: Layer) -> Plan {
     workload(&mut g, &mut plan);
     let mut closes = Gen::stream(seed, 0x434c_4f53_4500_0000);
     close_dialers(&mut closes, &mut plan);
+    let mut socket_closes = Gen::stream(seed, 0x534f_434b_434c_0000);
+    close_sockets(&mut socket_closes, &mut plan);
     faults(&mut g, &mut plan);
     loop_faults(&mut dev, &mut plan);
     if layer == Layer::Proto {
@@ -645,6 +647,28 @@ fn close_dialers(g: &mut Gen, plan: &mut Plan) {
             let act = Action::CloseDialer {
                 socket: format!("{}.{}", h.name, s.name),
                 addr: e.addr.clone(),
+            };
+            plan.steps.push(step(g.range(100, end) as f64, act));
+        }
+    }
+}
+
+/// Socket closes in the workload (from their own seeded stream): the application of a
+/// host in a group without devices closes its socket `s` with a chance of 8 %, at a
+/// random time before the heal (a REQ behind a device cannot tell that every REP
+/// behind it is gone, so the liveness phase could not say what it waits for). The liveness phase then expects nothing of it nor of its pipes,
+/// unless its host was down at the close (which then does nothing) or crashes after it
+/// (its restart reopens the socket).
+fn close_sockets(g: &mut Gen, plan: &mut Plan) {
+    let end = plan.heal_ms as u64 - 200;
+    let devices: Vec<usize> = (0..plan.hosts.len())
+        .filter(|&i| plan.hosts[i].device.is_some())
+        .map(|i| plan.roles[i].group)
+        .collect();
+    for (h, r) in plan.hosts.iter().zip(&plan.roles) {
+        if !devices.contains(&r.group) && g.chance(8) {
+            let act = Action::Close {
+                socket: format!("{}.s", h.name),
             };
             plan.steps.push(step(g.range(100, end) as f64, act));
         }

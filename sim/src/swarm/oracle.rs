@@ -26,6 +26,10 @@
 //!   backtrace word more than the largest TTL of its sender's host (the socket that
 //!   accepted it checked its TTL, the device added one hop; the next socket drops what
 //!   is over). Layer 1, whose trace has the frames.
+//! * **A closed socket is closed**: after the application closes a socket (and until
+//!   its host restarts) it delivers nothing, accepts no send and gets no new pipe; and
+//!   by the end of the run no socket still has a pipe to it (its peers saw their pipes
+//!   close; layer 1, whose trace names peers by socket).
 //! * **Every drop is counted**: a cooked PULL, SUB, REQ or SURVEYOR whose host never crashed and
 //!   whose application receives at once delivered or counted dropped (with a
 //!   receive-side reason) every message handed to its protocol (layer 1, whose trace
@@ -104,8 +108,9 @@ impl Watch {
         self.violation.is_some()
     }
 
-    /// The verdict at the end of the run, with the end-of-run rule (nothing lost between
-    /// peers that stayed connected) judged over the whole `trace`.
+    /// The verdict at the end of the run, with the end-of-run rules (nothing lost between
+    /// peers that stayed connected, every drop counted, no pipe left to a closed socket)
+    /// judged over the whole `trace`.
     pub(crate) fn verdict(&self, trace: &[TraceEvent]) -> CheckResult {
         let v = match &self.violation {
             Some(v) => Err(v.clone()),
@@ -113,6 +118,7 @@ impl Watch {
                 .oracles
                 .nothing_lost(trace)
                 .and_then(|()| self.oracles.drops_counted())
+                .and_then(|()| self.oracles.closed_pipes_gone())
                 .map(|()| format!("{} events, {} deliveries judged", self.events, self.recvs)),
         };
         CheckResult {
@@ -134,6 +140,12 @@ struct Oracles {
     accounts: BTreeMap<String, [u64; 3]>,
     /// Hosts that crashed (their queued messages went with them, uncounted).
     crashed: BTreeSet<String>,
+    /// Sockets closed by their application (until their host restarts), with when.
+    closed: BTreeMap<String, Instant>,
+    /// Sockets ever closed (what was queued in them went with them, uncounted).
+    ever_closed: BTreeSet<String>,
+    /// Per socket, its open pipes by peer socket.
+    open: BTreeMap<String, BTreeMap<String, u32>>,
     /// PUSH pipe priorities and attachments.
     priorities: Priorities,
     duplication: bool,
@@ -205,6 +217,9 @@ impl Oracles {
             delivered: BTreeMap::new(),
             accounts: BTreeMap::new(),
             crashed: BTreeSet::new(),
+            closed: BTreeMap::new(),
+            ever_closed: BTreeSet::new(),
+            open: BTreeMap::new(),
             priorities,
             duplication,
             lossy,
@@ -227,19 +242,39 @@ impl Oracles {
                 _ => {}
             }
         }
+        if let Some(why) = full.as_deref().and_then(|s| self.closed_rule(s, &e.what)) {
+            return Some(why);
+        }
         match (&e.what, full) {
             (What::Connect { peer, .. }, Some(s)) => {
                 self.priorities.pipe(&s, peer, true);
+                *self
+                    .open
+                    .entry(s)
+                    .or_default()
+                    .entry(peer.clone())
+                    .or_default() += 1;
                 None
             }
             (What::Disconnect { peer, .. }, Some(s)) => {
                 self.priorities.pipe(&s, peer, false);
+                if let Some(n) = self.open.get_mut(&s).and_then(|m| m.get_mut(peer)) {
+                    *n = n.saturating_sub(1);
+                }
+                None
+            }
+            (What::SocketClosed, Some(s)) => {
+                self.closed.insert(s.clone(), e.at);
+                self.ever_closed.insert(s);
                 None
             }
             (What::Restart | What::Crash, None) => {
                 if matches!(e.what, What::Crash) {
                     self.crashed.insert(e.node.clone());
                 }
+                let on_host = |k: &String| k.split_once('.').map(|x| x.0) == Some(e.node.as_str());
+                self.closed.retain(|k, _| !on_host(k));
+                self.open.retain(|k, _| !on_host(k));
                 self.priorities.host_reset(&e.node);
                 for (k, d) in &self.defs {
                     if k.split_once('.').map(|x| x.0) == Some(e.node.as_str()) {
@@ -266,6 +301,38 @@ impl Oracles {
             (What::Hops { from, hops }, Some(_)) => self.within_ttl(from, *hops),
             _ => None,
         }
+    }
+
+    /// The rule event `what` at socket `s` breaks if `s` is closed: it delivers
+    /// nothing, accepts no send and gets no pipe.
+    fn closed_rule(&self, s: &str, what: &What) -> Option<String> {
+        let at = self.closed.get(s)?;
+        let did = match what {
+            What::Recv { .. } => "delivered a message",
+            What::Send { .. } => "accepted a send",
+            What::Connect { .. } => "got a new pipe",
+            _ => return None,
+        };
+        Some(format!(
+            "{s} {did} after its application closed it at {}",
+            time_text(*at)
+        ))
+    }
+
+    /// By the end of the run, no socket has a pipe to a socket that is closed: its
+    /// peers saw their pipes close.
+    fn closed_pipes_gone(&self) -> Result<(), String> {
+        for (s, peers) in &self.open {
+            for (peer, &n) in peers {
+                if let (true, Some(at)) = (n > 0, self.closed.get(peer)) {
+                    return Err(format!(
+                        "{s} still has {n} pipe(s) to {peer}, closed at {}",
+                        time_text(*at)
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn kind(&self, s: &str) -> &str {
@@ -397,7 +464,8 @@ impl Oracles {
             let judged = matches!(d.kind.as_str(), "pull" | "sub" | "req" | "surveyor")
                 && !d.raw
                 && d.recv == RecvMode::Auto
-                && !self.crashed.contains(host);
+                && !self.crashed.contains(host)
+                && !self.ever_closed.contains(s);
             if judged && *frames != recvs + drops {
                 return Err(format!(
                     "{s}: {frames} messages handed to the protocol, {recvs} delivered, \
@@ -429,7 +497,9 @@ impl Oracles {
                 .map(|x| x.0)
                 .collect();
             let broken = trace.iter().any(|e| match &e.what {
-                What::Disconnect { .. } | What::Crash => hosts.contains(&e.node.as_str()),
+                What::Disconnect { .. } | What::Crash | What::SocketClosed => {
+                    hosts.contains(&e.node.as_str())
+                }
                 What::Partition { a, b, .. } => hosts
                     .iter()
                     .any(|h| host_matches(a, h) || host_matches(b, h)),

@@ -3,6 +3,7 @@
 //! record.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -70,6 +71,9 @@ pub(super) enum Cmd {
     CloseDialer {
         socket: String,
         addr: String,
+    },
+    Close {
+        socket: String,
     },
 }
 
@@ -344,6 +348,25 @@ fn perform(
                 d.close();
                 shared.note_socket(now(), &l.full, What::DialerClosed { addr });
             }
+        }
+        Cmd::Close { socket } => {
+            let Some(l) = socks.get(&socket) else { return };
+            // Its endpoints go with it: a later listener restart or dialer close finds
+            // none.
+            listeners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|(s, _), _| *s != socket);
+            // The close's first poll shuts the socket (every operation fails from now
+            // on, the receive loop ends) before anything else runs at this instant;
+            // the linger and the endpoints' stop go on in a task of their own.
+            let sock = l.sock.clone();
+            let mut close = Box::pin(async move { sock.close().await });
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            if close.as_mut().poll(&mut cx).is_pending() {
+                tokio::spawn(close);
+            }
+            shared.note_socket(now(), &l.full, What::SocketClosed);
         }
         Cmd::RestartListener { socket, addr, down } => {
             let key = (socket.clone(), addr.clone());

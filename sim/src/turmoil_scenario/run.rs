@@ -314,6 +314,12 @@ impl Driver for Run<'_> {
         Ok(())
     }
 
+    fn close(&mut self, socket: &str) -> Result<(), TurmoilError> {
+        let (h, s) = self.socket(socket, None)?;
+        self.post(&h, Cmd::Close { socket: s });
+        Ok(())
+    }
+
     fn hostile(&mut self, _socket: &str, _frame: HostileFrame) -> Result<(), TurmoilError> {
         // Refused before the run by `unsupported`.
         Err(self.err("action hostile is unsupported on layer 2"))
