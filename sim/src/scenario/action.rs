@@ -19,12 +19,20 @@ pub struct SendAction {
     /// Interval between repetitions in milliseconds.
     #[serde(default)]
     pub every_ms: Option<f64>,
+    /// `request` and `survey` only: the socket's context number to send on (opened on
+    /// first use; its replies or responses are received on it). Absent or 0: the
+    /// socket's default context. Layer 1 only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<u32>,
 }
 
 impl SendAction {
-    /// The body of repetition `i`.
-    pub(crate) fn body(&self, i: usize) -> Bytes {
-        Bytes::from(self.body.replace("{i}", &i.to_string()))
+    /// The body of repetition `i`, and the context number to send it on.
+    pub(crate) fn body(&self, i: usize) -> (Bytes, u32) {
+        (
+            Bytes::from(self.body.replace("{i}", &i.to_string())),
+            self.context.unwrap_or(0),
+        )
     }
 }
 

@@ -17,13 +17,14 @@ pub(crate) trait Driver {
     type Error;
     /// Runs the simulation up to `t`.
     fn advance(&mut self, t: Instant) -> Result<(), Self::Error>;
-    /// The application of `socket` sends `body`; with `want`, the socket must be of that
-    /// type (a `request` needs a REQ, a `survey` a SURVEYOR).
+    /// The application of `socket` sends `message` (a body, and the context number to
+    /// send it on: 0 for the default); with `want`, the socket must be of that type (a `request` needs a REQ,
+    /// a `survey` a SURVEYOR).
     fn send(
         &mut self,
         socket: &str,
         want: Option<SocketType>,
-        body: Bytes,
+        message: (Bytes, u32),
     ) -> Result<(), Self::Error>;
     /// A SUB subscribes to `topic` (`on`) or unsubscribes.
     fn subscribe(&mut self, socket: &str, topic: &str, on: bool) -> Result<(), Self::Error>;
@@ -117,7 +118,7 @@ impl Driver for Sim {
         &mut self,
         socket: &str,
         want: Option<SocketType>,
-        body: Bytes,
+        (body, ctx): (Bytes, u32),
     ) -> Result<(), SimError> {
         use sp_proto::Protocol;
         if let (Some(want), Some(p)) = (want, self.protocol(socket)) {
@@ -128,7 +129,7 @@ impl Driver for Sim {
                 )));
             }
         }
-        Self::send(self, socket, body).map(drop)
+        Self::send_in(self, socket, ctx, body).map(drop)
     }
 
     fn subscribe(&mut self, socket: &str, topic: &str, on: bool) -> Result<(), SimError> {

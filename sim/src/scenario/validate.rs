@@ -350,6 +350,14 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
         c.duration(p.clone(), "at_ms", Some(st.at_ms));
         match &st.action {
             Action::Send(s) | Action::Request(s) | Action::Survey(s) => {
+                if matches!(st.action, Action::Send(_)) && s.context.is_some() {
+                    let mut q = p.clone();
+                    q.push(Key("context"));
+                    c.fail(
+                        q,
+                        "`context`: only `request` and `survey` steps send on a context".into(),
+                    );
+                }
                 c.socket_name(p.clone(), "socket", &s.socket);
                 c.duration(p, "every_ms", s.every_ms);
             }

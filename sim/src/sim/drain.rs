@@ -79,7 +79,20 @@ impl Sim {
                         break;
                     };
                     progress = true;
-                    self.record_recv(h, s, m);
+                    self.record_recv(h, s, m, 0);
+                }
+                // Then what each open context has (a reply, survey responses).
+                let ids: Vec<(u32, sp_proto::ContextId)> = self.hosts[h].sockets[s]
+                    .contexts
+                    .iter()
+                    .map(|(&k, &id)| (k, id))
+                    .collect();
+                for (k, id) in ids {
+                    use sp_proto::Contexts;
+                    while let Ok(m) = self.hosts[h].sockets[s].proto.recv_in(id, now) {
+                        progress = true;
+                        self.record_recv(h, s, m, k);
+                    }
                 }
             }
             if !progress {

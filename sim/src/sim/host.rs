@@ -276,6 +276,7 @@ impl Sim {
                 reply_pending: false,
                 drops_seen: [0; DropReason::ALL.len()],
                 closed: false,
+                contexts: BTreeMap::new(),
             });
         }
         let host = &mut self.hosts[h];
@@ -329,18 +330,28 @@ impl Sim {
         }
     }
 
-    pub(super) fn app_send(&mut self, h: usize, s: usize, body: Bytes) -> bool {
+    /// The application of socket `s` sends `body` on its context number `ctx` (0: the
+    /// default context; any other must be open).
+    pub(super) fn app_send(&mut self, h: usize, s: usize, body: Bytes, ctx: u32) -> bool {
+        use sp_proto::Contexts;
         let now = self.now;
         let sock = &mut self.hosts[h].sockets[s];
-        let r = sock.input().send(now, Message::new(body.clone()));
+        let msg = Message::new(body.clone());
+        let r = match sock.contexts.get(&ctx) {
+            Some(&id) => sock.input().send_in(id, now, msg),
+            None => sock.input().send(now, msg),
+        };
         let survey = sock.proto.socket_type() == SocketType::Surveyor && !sock.def.raw;
         self.dirty.insert((h, s));
         let refused = r.as_ref().err().map(|e| format!("{:?}", e.kind));
-        self.rec.send(now, &sock.full, body, refused, survey);
+        self.rec.send(now, &sock.full, (body, ctx), refused, survey);
         r.is_ok()
     }
 
-    pub(super) fn record_recv(&mut self, h: usize, s: usize, m: Message) {
+    /// The application of socket `s` received `m` on its context number `ctx`.
+    pub(super) fn record_recv(&mut self, h: usize, s: usize, m: Message, ctx: u32) {
+        #[cfg(feature = "testing")]
+        let ctx = self.planted_recv_context(h, s, ctx);
         let sock = &self.hosts[h].sockets[s];
         let from = m
             .pipe
@@ -353,7 +364,7 @@ impl Sim {
         self.rec.recv(
             self.now,
             &sock.full,
-            m.body.clone(),
+            (m.body.clone(), ctx),
             survey,
             from_host,
             from_name,
@@ -366,7 +377,7 @@ impl Sim {
             // (a resumed pipe, say): the protocol takes no input before those are
             // drained, so otherwise it goes out at the same instant, after the drain.
             if delay.is_zero() && sock.proto.is_drained() {
-                self.app_send(h, s, body);
+                self.app_send(h, s, body, 0);
             } else {
                 let inc = self.hosts[h].inc;
                 self.hosts[h].sockets[s].reply_pending = true;

@@ -153,6 +153,10 @@ pub fn generate(seed: u64, layer: Layer) -> Plan {
         add_hostile(&mut hostile, &mut plan);
     }
     workload(&mut g, &mut plan);
+    if layer == Layer::Proto {
+        let mut ctx = Gen::stream(seed, 0x4354_5853_0000_0000);
+        use_contexts(&mut ctx, &mut plan);
+    }
     let mut closes = Gen::stream(seed, 0x434c_4f53_4500_0000);
     close_dialers(&mut closes, &mut plan);
     let mut socket_closes = Gen::stream(seed, 0x534f_434b_434c_0000);
@@ -411,6 +415,7 @@ fn workload(g: &mut Gen, plan: &mut Plan) {
                     body: format!("{topic}~{full}~{k}~{{i}}"),
                     count: Some(g.range(1, 10).min(fits) as usize),
                     every_ms: Some(every),
+                    context: None,
                 };
                 steps.push(step(at, send_action(&s.kind, act)));
             }
@@ -440,6 +445,20 @@ fn workload(g: &mut Gen, plan: &mut Plan) {
         }
     }
     plan.steps.extend(steps);
+}
+
+/// REQ and SURVEYOR contexts (layer 1, from their own seeded stream): each request or
+/// survey step of a cooked socket goes, with a chance of 40 %, to the socket's context
+/// 1, 2 or 3 instead of its default one, so that several requests or surveys of one
+/// socket are in flight at once.
+fn use_contexts(g: &mut Gen, plan: &mut Plan) {
+    for st in &mut plan.steps {
+        if let Action::Request(a) | Action::Survey(a) = &mut st.action {
+            if g.chance(40) {
+                a.context = Some(g.range(1, 3) as u32);
+            }
+        }
+    }
 }
 
 fn step(at_ms: f64, action: Action) -> Step {

@@ -160,6 +160,7 @@ impl Plan {
                 body: body.to_owned(),
                 count: None,
                 every_ms: None,
+                context: None,
             };
             let peers = live.peers(i);
             let label = |what: String| Some(format!("liveness: {what}"));
@@ -214,15 +215,18 @@ impl Plan {
                     expects.push(received(&h.name, &body, peers.len() as u64, label(what)));
                 }
                 "req" if !peers.is_empty() => {
-                    let body = match last_request.get(&full) {
-                        Some(body) => body.clone(),
+                    // The last request of each context (the default one included).
+                    let bodies: Vec<String> = match last_request.get(&full) {
+                        Some(last) => last.values().cloned().collect(),
                         None => {
                             steps.push(at(b.probe_ms, Action::Request(send(&probe))));
-                            probe.clone()
+                            vec![probe.clone()]
                         }
                     };
-                    let what = format!("{full} waits for the reply to {body:?}");
-                    expects.push(received(&h.name, &format!("{body}@*"), 1, label(what)));
+                    for body in bodies {
+                        let what = format!("{full} waits for the reply to {body:?}");
+                        expects.push(received(&h.name, &format!("{body}@*"), 1, label(what)));
+                    }
                 }
                 "bus" | "pair" | "pair1" => {
                     steps.push(at(b.probe_ms, Action::Send(send(&probe))));
@@ -277,8 +281,9 @@ impl Plan {
     }
 
     /// Replays the plan's timeline statically: the hosts still down at the heal time, and
-    /// for each REQ whose host did not crash after it, the body of its last request.
-    fn replay_timeline(&self) -> (Vec<String>, BTreeMap<String, String>) {
+    /// for each REQ whose host did not crash after it, the body of its last request on
+    /// each context it used.
+    fn replay_timeline(&self) -> (Vec<String>, BTreeMap<String, BTreeMap<u32, String>>) {
         let mut up: BTreeMap<&str, bool> =
             self.hosts.iter().map(|h| (h.name.as_str(), true)).collect();
         let mut last = BTreeMap::new();
@@ -308,8 +313,11 @@ impl Plan {
                 Action::Request(a) => {
                     let h = a.socket.split_once('.').map_or("", |x| x.0);
                     if up.get(h).copied().unwrap_or(false) {
-                        let body = String::from_utf8_lossy(&a.body(i)).into_owned();
-                        last.insert(a.socket.clone(), body);
+                        let (body, ctx) = a.body(i);
+                        let body = String::from_utf8_lossy(&body).into_owned();
+                        last.entry(a.socket.clone())
+                            .or_insert_with(BTreeMap::new)
+                            .insert(ctx, body);
                     }
                 }
                 _ => {}

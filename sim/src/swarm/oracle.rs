@@ -9,9 +9,10 @@
 //! REP and RESPONDENT answer `request@host`.
 //!
 //! * **REQ** delivers only the reply to its request in progress, at most once
-//!   (`REQ_CURRENT_REPLY`).
+//!   (`REQ_CURRENT_REPLY`), per context: a reply delivered on context `k` answers the
+//!   request in progress on `k`.
 //! * **SURVEYOR** delivers only responses to its survey in progress, within the deadline
-//!   (`SURVEY_CURRENT`).
+//!   (`SURVEY_CURRENT`), per context likewise.
 //! * **SUB** delivers only messages a current subscription prefixes (`SUB_FILTER_ORDER`).
 //! * **PUSH** never passes over an attached higher-priority pipe to a PULL that receives
 //!   at once (`PUSH_PRIORITY`; see `priority.rs` for when it is judged).
@@ -49,10 +50,11 @@ use crate::trace::{body_text, time_text, TraceEvent, What};
 /// What the oracles keep per socket.
 #[derive(Debug, Default)]
 struct SockState {
-    /// REQ: the request in progress, and whether its reply was delivered.
-    request: Option<(Bytes, bool)>,
-    /// SURVEYOR: the survey in progress and when it started.
-    survey: Option<(Bytes, Instant)>,
+    /// REQ: per context (0: the default), the request in progress, and whether its reply
+    /// was delivered.
+    request: BTreeMap<u32, (Bytes, bool)>,
+    /// SURVEYOR: per context, the survey in progress and when it started.
+    survey: BTreeMap<u32, (Bytes, Instant)>,
     /// SUB: the current subscriptions.
     topics: BTreeSet<Bytes>,
 }
@@ -283,8 +285,8 @@ impl Oracles {
                 }
                 None
             }
-            (What::Send { body }, Some(s)) => {
-                self.sent(&s, body, e.at);
+            (What::Send { body, ctx }, Some(s)) => {
+                self.sent(&s, body, *ctx, e.at);
                 None
             }
             (What::Subscribe { topic, on }, Some(s)) => {
@@ -297,7 +299,7 @@ impl Oracles {
                 }
                 None
             }
-            (What::Recv { body, .. }, Some(s)) => self.received(&s, body, e.at),
+            (What::Recv { body, ctx, .. }, Some(s)) => self.received(&s, body, *ctx, e.at),
             (What::Hops { from, hops }, Some(_)) => self.within_ttl(from, *hops),
             _ => None,
         }
@@ -339,20 +341,22 @@ impl Oracles {
         self.defs.get(s).map_or("", |d| d.kind.as_str())
     }
 
-    fn sent(&mut self, s: &str, body: &Bytes, at: Instant) {
+    fn sent(&mut self, s: &str, body: &Bytes, ctx: u32, at: Instant) {
         let kind = self.kind(s).to_owned();
         if let Some(st) = self.state.get_mut(s) {
             match kind.as_str() {
-                "req" => st.request = Some((body.clone(), false)),
-                "surveyor" => st.survey = Some((body.clone(), at)),
+                "req" => drop(st.request.insert(ctx, (body.clone(), false))),
+                "surveyor" => drop(st.survey.insert(ctx, (body.clone(), at))),
                 "push" => self.priorities.sent(s, body),
                 _ => {}
             }
         }
     }
 
-    /// The first rule a delivery of `body` at socket `s` breaks, if any.
-    fn received(&mut self, s: &str, body: &Bytes, at: Instant) -> Option<String> {
+    /// The first rule a delivery of `body` at socket `s` on context `ctx` breaks, if any.
+    /// REQ and SURVEYOR are judged per context: a reply or response belongs to the
+    /// request or survey in progress on the context that delivered it.
+    fn received(&mut self, s: &str, body: &Bytes, ctx: u32, at: Instant) -> Option<String> {
         let kind = self.kind(s).to_owned();
         let deadline = self
             .defs
@@ -360,32 +364,41 @@ impl Oracles {
             .and_then(|d| d.options.to_options().ok())
             .map_or(Duration::ZERO, |o| o.survey_deadline());
         let st = self.state.get_mut(s)?;
+        let on = if ctx == 0 {
+            String::new()
+        } else {
+            format!(" on context {ctx}")
+        };
         match kind.as_str() {
-            "req" => match &mut st.request {
+            "req" => match st.request.get_mut(&ctx) {
                 Some((req, answered)) if req[..] == *request_of(body) => {
                     if *answered {
-                        Some("REQ delivered a second reply to one request".into())
+                        Some(format!("REQ delivered a second reply to one request{on}"))
                     } else {
                         *answered = true;
                         None
                     }
                 }
                 Some((req, _)) => Some(format!(
-                    "REQ delivered a reply to another request than the one in progress ({})",
+                    "REQ delivered a reply to another request than the one in progress{on} ({})",
                     body_text(req)
                 )),
-                None => Some("REQ delivered a reply with no request in progress".into()),
+                None => Some(format!(
+                    "REQ delivered a reply with no request in progress{on}"
+                )),
             },
-            "surveyor" => match &st.survey {
+            "surveyor" => match st.survey.get(&ctx) {
                 Some((sv, started)) if sv[..] == *request_of(body) => (at > *started + deadline)
                     .then(|| {
                         format!(
-                            "SURVEYOR delivered a response after the deadline ({} after {})",
+                            "SURVEYOR delivered a response after the deadline{on} ({} after {})",
                             time_text(Instant::ZERO + deadline),
                             time_text(*started)
                         )
                     }),
-                _ => Some("SURVEYOR delivered a response to an older survey".into()),
+                _ => Some(format!(
+                    "SURVEYOR delivered a response to an older survey{on}"
+                )),
             },
             "sub" => (!st.topics.iter().any(|t| body.starts_with(t)))
                 .then(|| "SUB delivered a message no subscription matches".into()),
@@ -510,7 +523,7 @@ impl Oracles {
                 continue;
             }
             for e in trace {
-                let What::Send { body } = &e.what else {
+                let What::Send { body, .. } = &e.what else {
                     continue;
                 };
                 if e.socket

@@ -155,7 +155,7 @@ fn app_send(shared: &SharedRef, l: &Local, body: Bytes) {
     shared
         .lock()
         .rec
-        .send(now(), &l.full, body, refused, survey);
+        .send(now(), &l.full, (body, 0), refused, survey);
     l.kick.notify_waiters();
 }
 
@@ -164,7 +164,7 @@ fn record_recv(shared: &SharedRef, full: &str, ty: SocketType, body: &Bytes) {
     shared
         .lock()
         .rec
-        .recv(now(), full, body.clone(), survey, None, None);
+        .recv(now(), full, (body.clone(), 0), survey, None, None);
 }
 
 /// An application always in `recv`; REP and RESPONDENT answer as the definition says.
