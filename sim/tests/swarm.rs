@@ -60,6 +60,9 @@ fn plans_stay_within_their_bounds() {
         "reorder = 0.",
         "recv = \"manual\"",
         "do = \"unsubscribe\"",
+        "send_queue = ",
+        "max_recv_size = ",
+        "xxxxxxxxxx",
     ] {
         assert!(text.contains(needle), "no {needle} in seeds 1..50");
     }
@@ -154,6 +157,18 @@ fn a_reply_on_the_wrong_context_is_found_and_shrunk() {
         _ => false,
     });
     assert!(ctx, "the shrunk plan sends on a context: {:?}", small.steps);
+}
+
+/// Maximum receive sizes: a socket decoding with the default limit whatever its option
+/// says takes messages over it, which the oracle catches.
+#[test]
+fn a_message_over_the_maximum_receive_size_is_found_and_shrunk() {
+    let bug = Some(PlantedBug::IgnoresMaxRecvSize);
+    let over = |f: &swarm::Failure| f.to_string().contains("over its maximum receive size");
+    let (small, sc, _) = found_and_shrunk(bug, over, 2, 2);
+    // Without the bug the message closes its connection and is counted.
+    let r = sc.run(small.seed).unwrap();
+    assert!(r.trace.contains("drop oversize"), "{}", r.trace);
 }
 
 #[test]

@@ -23,6 +23,9 @@ pub enum PlantedBug {
     /// context to another (the next context number it has open, or the default
     /// context), as a wrapper mixing up its context table would.
     CtxReplyMisrouted,
+    /// Every socket decodes frames with the default maximum receive size (1 MiB),
+    /// whatever its `max_recv_size` says.
+    IgnoresMaxRecvSize,
 }
 
 impl Sim {

@@ -157,6 +157,8 @@ pub fn generate(seed: u64, layer: Layer) -> Plan {
         let mut ctx = Gen::stream(seed, 0x4354_5853_0000_0000);
         use_contexts(&mut ctx, &mut plan);
     }
+    let mut bufs = Gen::stream(seed, 0x4255_4653_0000_0000);
+    buffers(&mut bufs, &mut plan);
     let mut closes = Gen::stream(seed, 0x434c_4f53_4500_0000);
     close_dialers(&mut closes, &mut plan);
     let mut socket_closes = Gen::stream(seed, 0x534f_434b_434c_0000);
@@ -445,6 +447,31 @@ fn workload(g: &mut Gen, plan: &mut Plan) {
         }
     }
     plan.steps.extend(steps);
+}
+
+/// Buffer options and large messages (from their own seeded stream, both layers): a
+/// quarter of the sockets get a send queue of 1 to 8 messages, a quarter a maximum
+/// receive size of 128, 256 or 1024 bytes; and a fifth of the `send` steps (PUSH, PUB,
+/// BUS, PAIR) carry a body padded to 100 to 600 bytes more, so that some messages are
+/// over some receivers' limit: those close their connection (`oversize`) and are lost.
+fn buffers(g: &mut Gen, plan: &mut Plan) {
+    for s in plan.hosts.iter_mut().flat_map(|h| &mut h.sockets) {
+        if g.chance(25) {
+            s.options.send_queue = Some(g.range(1, 8) as usize);
+        }
+        if g.chance(25) {
+            s.options.max_recv_size = Some(g.pick(&[128, 256, 1024]));
+        }
+    }
+    for st in &mut plan.steps {
+        if let Action::Send(a) = &mut st.action {
+            if g.chance(20) {
+                a.body.push('~');
+                a.body
+                    .extend(std::iter::repeat_n('x', g.range(100, 600) as usize));
+            }
+        }
+    }
 }
 
 /// REQ and SURVEYOR contexts (layer 1, from their own seeded stream): each request or

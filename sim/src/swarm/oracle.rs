@@ -31,6 +31,9 @@
 //!   its host restarts) it delivers nothing, accepts no send and gets no new pipe; and
 //!   by the end of the run no socket still has a pipe to it (its peers saw their pipes
 //!   close; layer 1, whose trace names peers by socket).
+//! * **No message over the maximum receive size** reaches a socket's protocol: a frame
+//!   longer than the receiver's `max_recv_size` closes its connection instead, counted
+//!   as a network drop `oversize` (layer 1, whose trace has the frames).
 //! * **Every drop is counted**: a cooked PULL, SUB, REQ or SURVEYOR whose host never crashed and
 //!   whose application receives at once delivered or counted dropped (with a
 //!   receive-side reason) every message handed to its protocol (layer 1, whose trace
@@ -301,6 +304,7 @@ impl Oracles {
             }
             (What::Recv { body, ctx, .. }, Some(s)) => self.received(&s, body, *ctx, e.at),
             (What::Hops { from, hops }, Some(_)) => self.within_ttl(from, *hops),
+            (What::Deliver { len, .. }, Some(s)) => self.within_max_recv(&s, *len),
             _ => None,
         }
     }
@@ -438,6 +442,15 @@ impl Oracles {
                 "loop past TTL: {from} sent a message that had made {} hops (TTL {ttl})",
                 hops - 1
             )
+        })
+    }
+
+    /// No message over a socket's maximum receive size reaches its protocol (the
+    /// connection carrying it closes, counted as `oversize`).
+    fn within_max_recv(&self, s: &str, len: usize) -> Option<String> {
+        let max = self.defs.get(s)?.options.max_recv();
+        (!max.allows(len as u64)).then(|| {
+            format!("{s} took a {len}-byte message over its maximum receive size ({max:?})")
         })
     }
 

@@ -251,6 +251,12 @@ pub(super) async fn host_main(
             full.clone(),
             sock.pipe_events(),
         ));
+        let mut o = sock.options();
+        o.max_recv_size = sd.options.max_recv();
+        if let Some(n) = sd.options.send_queue {
+            o.send_queue = n;
+        }
+        sock.set_options(o);
         let base = sock.options();
         for ep in &sd.listen {
             sock.set_options(endpoint_options(&base, ep)?);
