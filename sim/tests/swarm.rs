@@ -213,3 +213,18 @@ fn shipped_scenarios_round_trip_through_toml() {
     }
     assert!(n >= 14, "{n} scenarios");
 }
+
+/// Seeds where a PUSH with a small send queue went to a lower-priority pipe while its
+/// best one was full, which the priority oracle once took for an inversion: found by
+/// `sp-sim swarm --seeds 1000..6000`.
+#[test]
+fn a_push_with_a_full_best_pipe_is_not_an_inversion() {
+    for seed in [2391, 2638, 4805, 4820, 5944] {
+        let r = swarm::run_seed(seed, Layer::Proto);
+        assert!(
+            r.is_ok(),
+            "{}",
+            r.err().map(|f| f.to_string()).unwrap_or_default()
+        );
+    }
+}
