@@ -1,5 +1,5 @@
-//! REQ and SURVEYOR contexts in the swarm's workload (layer 1): the CI range sends on
-//! contexts, and a context is refused where it has no meaning. (The planted bug that
+//! REQ and SURVEYOR contexts in the swarm's workload, on both layers: the CI ranges send
+//! on contexts, and a context is refused where it has no meaning. (The planted bug that
 //! hands a reply to the wrong context is found and shrunk in `swarm.rs`.)
 
 use sim::scenario::{Action, Layer, Scenario};
@@ -15,17 +15,28 @@ fn contexts(plan: &swarm::Plan) -> usize {
         .count()
 }
 
-#[test]
-fn the_ci_range_sends_on_contexts() {
-    let plans: Vec<_> = (1..201)
-        .map(|seed| swarm::generate(seed, Layer::Proto))
+/// At least `want` plans of `seeds` send on a context, and one run's trace shows it.
+fn ci_range_sends_on_contexts(layer: Layer, seeds: std::ops::Range<u64>, want: usize) {
+    let plans: Vec<_> = seeds
+        .map(|seed| swarm::generate(seed, layer))
         .filter(|p| contexts(p) > 0)
         .collect();
-    assert!(plans.len() >= 40, "{} plans use contexts", plans.len());
-    let report = swarm::run_plan(&plans[0]).expect("passes");
-    assert!(report.trace.contains(" ctx="), "no context in a run");
-    // Layer 2 plans use none (it refuses them).
-    assert!((1..21).all(|s| contexts(&swarm::generate(s, Layer::Turmoil)) == 0));
+    assert!(plans.len() >= want, "{} plans use contexts", plans.len());
+    let traced = plans.iter().any(|p| {
+        let report = swarm::run_plan(p).expect("passes");
+        report.trace.contains(" ctx=")
+    });
+    assert!(traced, "no context in a run on {layer}");
+}
+
+#[test]
+fn layer_1_plans_send_on_contexts() {
+    ci_range_sends_on_contexts(Layer::Proto, 1..201, 40);
+}
+
+#[test]
+fn layer_2_plans_send_on_contexts() {
+    ci_range_sends_on_contexts(Layer::Turmoil, 1..21, 2);
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub struct SendAction {
     pub every_ms: Option<f64>,
     /// `request` and `survey` only: the socket's context number to send on (opened on
     /// first use; its replies or responses are received on it). Absent or 0: the
-    /// socket's default context. Layer 1 only.
+    /// socket's default context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<u32>,
 }

@@ -153,10 +153,8 @@ pub fn generate(seed: u64, layer: Layer) -> Plan {
         add_hostile(&mut hostile, &mut plan);
     }
     workload(&mut g, &mut plan);
-    if layer == Layer::Proto {
-        let mut ctx = Gen::stream(seed, 0x4354_5853_0000_0000);
-        use_contexts(&mut ctx, &mut plan);
-    }
+    let mut ctx = Gen::stream(seed, 0x4354_5853_0000_0000);
+    use_contexts(&mut ctx, &mut plan);
     let mut bufs = Gen::stream(seed, 0x4255_4653_0000_0000);
     buffers(&mut bufs, &mut plan);
     let mut closes = Gen::stream(seed, 0x434c_4f53_4500_0000);
@@ -474,7 +472,7 @@ fn buffers(g: &mut Gen, plan: &mut Plan) {
     }
 }
 
-/// REQ and SURVEYOR contexts (layer 1, from their own seeded stream): each request or
+/// REQ and SURVEYOR contexts (from their own seeded stream): each request or
 /// survey step of a cooked socket goes, with a chance of 40 %, to the socket's context
 /// 1, 2 or 3 instead of its default one, so that several requests or surveys of one
 /// socket are in flight at once.

@@ -270,12 +270,15 @@ impl Driver for Run<'_> {
         want: Option<SocketType>,
         (body, ctx): (Bytes, u32),
     ) -> Result<(), TurmoilError> {
-        if ctx != 0 {
-            // Refused before the run by `unsupported`.
-            return Err(self.err("contexts are unsupported on layer 2"));
-        }
         let (h, s) = self.socket(socket, want)?;
-        self.post(&h, Cmd::Send { socket: s, body });
+        self.post(
+            &h,
+            Cmd::Send {
+                socket: s,
+                body,
+                ctx,
+            },
+        );
         Ok(())
     }
 

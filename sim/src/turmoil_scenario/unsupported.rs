@@ -34,9 +34,6 @@ const HOSTILE: &str = "layer 2 hosts write only through their sockets' protocols
 const SILENT_CRASH: &str = "a host gone without a FIN needs keepalive or a reset from its \
      restarted host to be noticed, and turmoil's TCP has neither";
 
-const CONTEXTS: &str = "layer 2 hosts send and receive on their sockets' default contexts \
-     only (sp-net's contexts send asynchronously, where the scenario's sends do not wait)";
-
 const NET_DROPS: &str = "turmoil counts no network drops";
 
 const FROM_HOST: &str = "the sending host of a message is not recorded on layer 2";
@@ -110,9 +107,6 @@ pub fn unsupported(sc: &Scenario) -> Vec<UnsupportedItem> {
             Action::Link(_) => item(what(""), LINK_CHANGE),
             Action::Hostile { .. } => item(what(""), HOSTILE),
             Action::Crash { silent: true, .. } => item(what(", silent"), SILENT_CRASH),
-            Action::Request(s) | Action::Survey(s) if s.context.is_some_and(|k| k != 0) => {
-                item(what(", context"), CONTEXTS);
-            }
             _ => {}
         }
     }
