@@ -15,18 +15,21 @@ fn contexts(plan: &swarm::Plan) -> usize {
         .count()
 }
 
-/// At least `want` plans of `seeds` send on a context, and one run's trace shows it.
+/// At least `want` plans of `seeds` send on a context, and one run's trace shows it,
+/// byte for byte the same when the seed runs again.
 fn ci_range_sends_on_contexts(layer: Layer, seeds: std::ops::Range<u64>, want: usize) {
     let plans: Vec<_> = seeds
         .map(|seed| swarm::generate(seed, layer))
         .filter(|p| contexts(p) > 0)
         .collect();
     assert!(plans.len() >= want, "{} plans use contexts", plans.len());
-    let traced = plans.iter().any(|p| {
+    let traced = plans.iter().find_map(|p| {
         let report = swarm::run_plan(p).expect("passes");
-        report.trace.contains(" ctx=")
+        report.trace.contains(" ctx=").then_some((p, report.trace))
     });
-    assert!(traced, "no context in a run on {layer}");
+    let (plan, trace) = traced.unwrap_or_else(|| panic!("no context in a run on {layer}"));
+    let again = swarm::run_plan(&swarm::generate(plan.seed, layer)).expect("passes");
+    assert_eq!(again.trace, trace, "seed {} on {layer}", plan.seed);
 }
 
 #[test]
