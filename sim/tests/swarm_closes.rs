@@ -19,7 +19,7 @@ fn closes(plan: &sim::swarm::Plan, socket: bool) -> usize {
 }
 
 /// At least `want` plans of `seeds` close a dialer (or a socket), and one such close
-/// shows in a run's trace (as `traced`).
+/// shows in a run's trace (as `traced`), the same when the seed runs again.
 fn ci_range_closes(layer: Layer, seeds: std::ops::Range<u64>, want: usize, socket: bool) {
     let traced_as = if socket {
         "socket_closed"
@@ -37,6 +37,9 @@ fn ci_range_closes(layer: Layer, seeds: std::ops::Range<u64>, want: usize, socke
         if !traced {
             let report = sim::swarm::run_plan(&plan).expect("passes");
             traced = report.trace.contains(traced_as);
+            // Byte for byte the same run again.
+            let again = sim::swarm::run_plan(&sim::swarm::generate(seed, layer));
+            assert_eq!(again.expect("passes").trace, report.trace, "seed {seed}");
         }
     }
     assert!(plans >= want, "{plans} plans with a {traced_as} on {layer}");

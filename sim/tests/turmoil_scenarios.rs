@@ -190,3 +190,23 @@ fn listener_restart_on_layer_2() {
     let r1 = sc.run(3).expect("runs");
     assert!(r1.passed(), "{r1}");
 }
+
+/// Open problem: on layer 2, a run where frames are refused as oversize does not replay
+/// byte for byte. This is layer-2 swarm seed 7 as generated at commit 118f4d8 (before
+/// layer-2 plans stopped getting a `max_recv_size`): three runs in one process gave three
+/// traces, differing from 583 ms on. Without `max_recv_size`, or without the large
+/// messages, the runs are identical. Run with `--ignored` when looking for the cause.
+#[test]
+#[ignore = "open problem: layer-2 runs with oversize frames are not reproducible"]
+fn an_oversize_run_on_layer_2_replays_byte_for_byte() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/oversize_replay_layer2.toml"
+    );
+    let sc = Scenario::load(std::path::Path::new(path)).expect("loads");
+    let a = turmoil_scenario::run_scenario(&sc, 7).expect("runs").trace;
+    for _ in 0..2 {
+        let b = turmoil_scenario::run_scenario(&sc, 7).expect("runs").trace;
+        assert_eq!(a, b);
+    }
+}
