@@ -191,11 +191,13 @@ fn listener_restart_on_layer_2() {
     assert!(r1.passed(), "{r1}");
 }
 
-/// Open problem: on layer 2, a run where frames are refused as oversize does not replay
-/// byte for byte. This is layer-2 swarm seed 7 as generated at commit 118f4d8 (before
-/// layer-2 plans stopped getting a `max_recv_size`): three runs in one process gave three
-/// traces, differing from 583 ms on. Without `max_recv_size`, or without the large
-/// messages, the runs are identical. Run with `--ignored` when looking for the cause.
+/// Open problem: this layer-2 run does not replay byte for byte within one process. It
+/// is layer-2 swarm seed 7 as generated at commit 118f4d8 (before layer-2 plans stopped
+/// getting a `max_recv_size`): each run in one process gave another trace (a peer sees a
+/// crashed host's connection close at 583 or 584 ms), while the n-th run of separate
+/// processes agreed, so process-wide state carries from run to run. Without
+/// `max_recv_size`, or without the large messages, the runs agree. Run with `--ignored`
+/// when looking for the cause.
 #[test]
 #[ignore = "open problem: layer-2 runs with oversize frames are not reproducible"]
 fn an_oversize_run_on_layer_2_replays_byte_for_byte() {
