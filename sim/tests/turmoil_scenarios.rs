@@ -65,6 +65,10 @@ fn every_scenario_runs_on_layer_2_or_is_declared_unsupported() {
         ("reconnect-storm", vec!["more hosts"]),
         ("priority-failover", vec!["no keepalive"]),
         (
+            "swarm-half-open-paused-backlog",
+            vec!["no keepalive", "without a FIN"],
+        ),
+        (
             "survey-partition",
             vec!["one-way partitions", "network drops"],
         ),

@@ -251,6 +251,11 @@ impl Sim {
         e.closed = true;
         let e = *e;
         let lost = conn.dirs[1 - end].backlog.len();
+        // Frames that never arrive no longer occupy the link (as for a reset): a peer
+        // left half-open by a power loss must not count them in flight for ever, or its
+        // keepalive would wait on them and never probe.
+        let counted = conn.dirs[1 - end].backlog.iter().filter(|f| f.1).count();
+        conn.dirs[1 - end].inflight = conn.dirs[1 - end].inflight.saturating_sub(counted);
         conn.dirs[1 - end].backlog.clear();
         let peer = conn.ends[1 - end];
         let both_closed = conn.ends.iter().all(|x| x.is_none_or(|x| x.closed));
