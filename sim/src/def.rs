@@ -100,6 +100,14 @@ pub struct OptionsDef {
     pub fail_no_peers: Option<bool>,
     /// PAIR v1 polyamorous mode.
     pub polyamorous: Option<bool>,
+    /// Messages a pipe may have queued for sending before the protocol must wait for it
+    /// (sp-net's `send_queue`, default 128; at least 1). On layer 1 a pipe has at most
+    /// this many frames (and at most its link's `capacity_frames`) in flight.
+    pub send_queue: Option<usize>,
+    /// The longest message payload (SP header and body), in bytes, the socket takes from
+    /// a peer (sp-net's `max_recv_size`, default 1 MiB): a longer frame closes its
+    /// connection, counted as `net_drops` `oversize`.
+    pub max_recv_size: Option<u64>,
 }
 
 impl OptionsDef {
@@ -127,7 +135,18 @@ impl OptionsDef {
         if let Some(b) = self.polyamorous {
             o.pair1_polyamorous = b;
         }
+        if self.send_queue == Some(0) {
+            return Err(SimError::Config("send_queue must be at least 1".into()));
+        }
         Ok(o)
+    }
+
+    /// The largest message the socket takes from a peer.
+    pub fn max_recv(&self) -> sp_proto::wire::frame::MaxRecvSize {
+        self.max_recv_size
+            .map_or(sp_proto::wire::frame::MaxRecvSize::DEFAULT, |n| {
+                sp_proto::wire::frame::MaxRecvSize::Limited(n)
+            })
     }
 }
 

@@ -90,6 +90,8 @@ pub enum SimError {
     NoSuchHost(String),
     /// The host is crashed.
     HostDown(String),
+    /// The application closed the socket (`host.socket`) and its host has not restarted.
+    SocketClosed(String),
     /// Too many events at one instant: a protocol or the simulator livelocked.
     Livelock(sp_proto::Instant),
 }
@@ -101,6 +103,7 @@ impl fmt::Display for SimError {
             Self::NoSuchSocket(s) => write!(f, "no socket {s:?}"),
             Self::NoSuchHost(h) => write!(f, "no host {h:?}"),
             Self::HostDown(h) => write!(f, "host {h} is down"),
+            Self::SocketClosed(s) => write!(f, "socket {s} is closed"),
             Self::Livelock(t) => write!(f, "livelock at {t:?}"),
         }
     }

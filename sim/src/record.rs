@@ -135,18 +135,19 @@ impl Recorder {
         self.note(at, node, Some(socket), what);
     }
 
-    /// The application of `full` sent `body`: accepted, or refused with the error's kind.
-    /// An accepted send of a cooked SURVEYOR (`survey`) starts a survey round.
+    /// The application of `full` sent `body` on context `ctx` (0: the default):
+    /// accepted, or refused with the error's kind. An accepted send of a cooked SURVEYOR
+    /// (`survey`) on the default context starts a survey round.
     pub(crate) fn send(
         &mut self,
         at: Instant,
         full: &str,
-        body: Bytes,
+        (body, ctx): (Bytes, u32),
         refused: Option<String>,
         survey: bool,
     ) {
         let accepted = refused.is_none();
-        if accepted && survey {
+        if accepted && survey && ctx == 0 {
             self.log(full).surveys.push(SurveyRound {
                 started: Some(at),
                 responses: Vec::new(),
@@ -159,20 +160,21 @@ impl Recorder {
             accepted,
         });
         let what = match refused {
-            None => What::Send { body },
+            None => What::Send { body, ctx },
             Some(kind) => What::SendFailed { body, kind },
         };
         self.note_socket(at, full, what);
     }
 
-    /// The application of `full` received `body`, from a peer on `from_host` (the peer
-    /// socket `from` in the trace) when known; a SURVEYOR's (`survey`) counts as a
-    /// response to its latest survey.
+    /// The application of `full` received `body` on context `ctx` (0: the default), from
+    /// a peer on `from_host` (the peer socket `from` in the trace) when known; a
+    /// SURVEYOR's (`survey`) on the default context counts as a response to its latest
+    /// survey.
     pub(crate) fn recv(
         &mut self,
         at: Instant,
         full: &str,
-        body: Bytes,
+        (body, ctx): (Bytes, u32),
         survey: bool,
         from_host: Option<String>,
         from: Option<String>,
@@ -183,11 +185,11 @@ impl Recorder {
             body: body.clone(),
             from_host,
         });
-        if survey {
+        if survey && ctx == 0 {
             if let Some(r) = log.surveys.last_mut() {
                 r.responses.push(body.clone());
             }
         }
-        self.note_socket(at, full, What::Recv { body, from });
+        self.note_socket(at, full, What::Recv { body, from, ctx });
     }
 }

@@ -69,10 +69,15 @@ pub enum What {
         /// The address it dialed.
         addr: String,
     },
+    /// The application closed the whole socket: its endpoints and connections are gone
+    /// until its host restarts.
+    SocketClosed,
     /// The application sent a message.
     Send {
         /// The body.
         body: Bytes,
+        /// The context it was sent on (0: the socket's own, the default context).
+        ctx: u32,
     },
     /// The application's send failed.
     SendFailed {
@@ -102,6 +107,8 @@ pub enum What {
         body: Bytes,
         /// The peer it came from, when the protocol says.
         from: Option<String>,
+        /// The context it was received on (0: the default context).
+        ctx: u32,
     },
     /// A message was dropped, by the network or by the protocol (`proto:` reasons are
     /// the protocol's [`DropReason`](sp_proto::DropReason) names).
@@ -210,17 +217,25 @@ impl fmt::Display for What {
                 write!(f, "backoff {addr} {}", time_text(Instant::ZERO + *delay))
             }
             Self::Refused { peer, reason } => write!(f, "refused {peer} ({reason})"),
-            Self::Send { body } => write!(f, "send {}", body_text(body)),
+            Self::Send { body, ctx: 0 } => write!(f, "send {}", body_text(body)),
+            Self::Send { body, ctx } => write!(f, "send {} ctx={ctx}", body_text(body)),
             Self::SendFailed { body, kind } => {
                 write!(f, "send_failed {} ({kind})", body_text(body))
             }
             Self::Deliver { from, len } => write!(f, "frame from {from} len={len}"),
             Self::Hops { from, hops } => write!(f, "frame from {from} hops={hops}"),
             Self::DialerClosed { addr } => write!(f, "dialer_closed {addr}"),
-            Self::Recv { body, from } => match from {
-                Some(p) => write!(f, "recv {} from {p}", body_text(body)),
-                None => write!(f, "recv {}", body_text(body)),
-            },
+            Self::SocketClosed => f.write_str("socket_closed"),
+            Self::Recv { body, from, ctx } => {
+                write!(f, "recv {}", body_text(body))?;
+                if let Some(p) = from {
+                    write!(f, " from {p}")?;
+                }
+                if *ctx != 0 {
+                    write!(f, " ctx={ctx}")?;
+                }
+                Ok(())
+            }
             Self::Drop { reason, count } if *count == 1 => write!(f, "drop {reason}"),
             Self::Drop { reason, count } => write!(f, "drop {reason} x{count}"),
             Self::Timer => f.write_str("timer"),

@@ -60,6 +60,9 @@ fn plans_stay_within_their_bounds() {
         "reorder = 0.",
         "recv = \"manual\"",
         "do = \"unsubscribe\"",
+        "send_queue = ",
+        "max_recv_size = ",
+        "xxxxxxxxxx",
     ] {
         assert!(text.contains(needle), "no {needle} in seeds 1..50");
     }
@@ -95,24 +98,27 @@ fn a_fixed_seed_range_passes_on_layer_2() {
     range_passes(Layer::Turmoil, TURMOIL_SEEDS);
 }
 
-#[test]
-fn a_planted_bug_is_found_and_shrunk() {
-    let bug = Some(PlantedBug::ReqForgetsOnPipeLoss);
+/// Finds the first plan of seeds 1..200 for which `bug` gives a failure that `caught`
+/// accepts (and that passes without the bug), shrinks it, checks that it shrank to at
+/// most `hosts` hosts and `steps` steps, and returns the shrunk plan as a scenario
+/// file's text read back, which still fails with the bug and passes without it.
+fn found_and_shrunk(
+    bug: Option<PlantedBug>,
+    caught: impl Fn(&swarm::Failure) -> bool,
+    hosts: usize,
+    steps: usize,
+) -> (swarm::Plan, Scenario, swarm::Failure) {
+    let fails = |p: &swarm::Plan| {
+        swarm::run_plan_with(p, bug).is_err_and(|f| caught(&f)) && swarm::run_plan(p).is_ok()
+    };
     let plan = (1..200)
         .map(|seed| swarm::generate(seed, Layer::Proto))
-        .find(|p| swarm::run_plan_with(p, bug).is_err())
+        .find(|p| fails(p))
         .expect("the swarm finds the planted bug in seeds 1..200");
-    assert!(
-        swarm::run_plan(&plan).is_ok(),
-        "seed {} fails without the bug",
-        plan.seed
-    );
-    let shrunk = swarm::shrink(&plan, 400, |p| {
-        swarm::run_plan_with(p, bug).is_err() && swarm::run_plan(p).is_ok()
-    });
+    let shrunk = swarm::shrink(&plan, 400, fails);
     let small = shrunk.plan;
     assert!(
-        small.hosts.len() <= 3 && small.steps.len() <= 4,
+        small.hosts.len() <= hosts && small.steps.len() <= steps,
         "shrunk to {} hosts and {} steps (from {} and {}) in {} runs",
         small.hosts.len(),
         small.steps.len(),
@@ -124,10 +130,45 @@ fn a_planted_bug_is_found_and_shrunk() {
     let text = small.scenario().to_toml().unwrap();
     let sc = Scenario::from_toml(&text).unwrap();
     let f = swarm::run_scenario_with(&sc, Layer::Proto, small.seed, bug).unwrap_err();
-    assert!(f.reasons[0].starts_with("no liveness:"), "{f}");
-    assert!(f.reasons[0].contains("waits for the reply"), "{f}");
     assert!(sc.run(small.seed).unwrap().passed(), "{text}");
     println!("{text}");
+    (small, sc, f)
+}
+
+#[test]
+fn a_planted_bug_is_found_and_shrunk() {
+    let bug = Some(PlantedBug::ReqForgetsOnPipeLoss);
+    let liveness = |f: &swarm::Failure| f.kind() == "liveness";
+    let (_, _, f) = found_and_shrunk(bug, liveness, 3, 4);
+    assert!(f.reasons[0].starts_with("no liveness:"), "{f}");
+    assert!(f.reasons[0].contains("waits for the reply"), "{f}");
+}
+
+/// REQ contexts: an application side that hands a reply to another context than the
+/// one that asked is caught by the per-context REQ oracle and shrunk.
+#[test]
+fn a_reply_on_the_wrong_context_is_found_and_shrunk() {
+    let bug = Some(PlantedBug::CtxReplyMisrouted);
+    let safety = |f: &swarm::Failure| f.kind() == "safety";
+    let (small, _, f) = found_and_shrunk(bug, safety, 2, 2);
+    assert!(f.to_string().contains("REQ delivered a"), "{f}");
+    let ctx = small.steps.iter().any(|s| match &s.action {
+        sim::scenario::Action::Request(a) => a.context.is_some(),
+        _ => false,
+    });
+    assert!(ctx, "the shrunk plan sends on a context: {:?}", small.steps);
+}
+
+/// Maximum receive sizes: a socket decoding with the default limit whatever its option
+/// says takes messages over it, which the oracle catches.
+#[test]
+fn a_message_over_the_maximum_receive_size_is_found_and_shrunk() {
+    let bug = Some(PlantedBug::IgnoresMaxRecvSize);
+    let over = |f: &swarm::Failure| f.to_string().contains("over its maximum receive size");
+    let (small, sc, _) = found_and_shrunk(bug, over, 2, 2);
+    // Without the bug the message closes its connection and is counted.
+    let r = sc.run(small.seed).unwrap();
+    assert!(r.trace.contains("drop oversize"), "{}", r.trace);
 }
 
 #[test]
@@ -171,4 +212,19 @@ fn shipped_scenarios_round_trip_through_toml() {
         n += 1;
     }
     assert!(n >= 14, "{n} scenarios");
+}
+
+/// Seeds where a PUSH with a small send queue went to a lower-priority pipe while its
+/// best one was full, which the priority oracle once took for an inversion: found by
+/// `sp-sim swarm --seeds 1000..6000`.
+#[test]
+fn a_push_with_a_full_best_pipe_is_not_an_inversion() {
+    for seed in [2391, 2638, 4805, 4820, 5944] {
+        let r = swarm::run_seed(seed, Layer::Proto);
+        assert!(
+            r.is_ok(),
+            "{}",
+            r.err().map(|f| f.to_string()).unwrap_or_default()
+        );
+    }
 }

@@ -60,12 +60,20 @@ fn ev(ms: u64, host: &str, what: What) -> TraceEvent {
 
 fn send(ms: u64, sock: &str, body: &str) -> TraceEvent {
     let body = Bytes::from(body.to_owned());
-    ev(ms, sock, What::Send { body })
+    ev(ms, sock, What::Send { body, ctx: 0 })
 }
 
 fn recv(ms: u64, sock: &str, body: &str) -> TraceEvent {
     let body = Bytes::from(body.to_owned());
-    ev(ms, sock, What::Recv { body, from: None })
+    ev(
+        ms,
+        sock,
+        What::Recv {
+            body,
+            from: None,
+            ctx: 0,
+        },
+    )
 }
 
 /// The verdict on `trace`: `Ok` or the violation's text.
@@ -359,4 +367,92 @@ fn no_frame_crosses_more_devices_than_the_ttl_allows() {
     judge(&hops(9), false).unwrap();
     let e = judge(&hops(10), false).unwrap_err();
     assert!(e.contains("loop past TTL") && e.contains("TTL 8"), "{e}");
+}
+
+#[test]
+fn a_closed_socket_delivers_nothing_and_keeps_no_pipe() {
+    let pipe = sp_proto::PipeId::new(7).unwrap();
+    let connect = |ms, s: &str, peer: &str| {
+        let peer = peer.to_owned();
+        ev(ms, s, What::Connect { peer, pipe })
+    };
+    let disconnect = |ms, s: &str, peer: &str| {
+        let peer = peer.to_owned();
+        let reason = "peer_closed";
+        ev(ms, s, What::Disconnect { peer, pipe, reason })
+    };
+    let good = vec![
+        connect(1, "l1.s", "push.s"),
+        connect(1, "push.s", "l1.s"),
+        ev(5, "l1.s", What::SocketClosed),
+        disconnect(5, "l1.s", "push.s"),
+        disconnect(7, "push.s", "l1.s"),
+    ];
+    judge(&good, false).unwrap();
+    // Its peer never saw the pipe go.
+    let e = judge(&good[..4], false).unwrap_err();
+    assert!(e.contains("push.s still has 1 pipe(s) to l1.s"), "{e}");
+    // It delivered after the close.
+    let mut late = good.clone();
+    late.push(recv(8, "l1.s", "m~push.s~0~0"));
+    let e = judge(&late, false).unwrap_err();
+    assert!(
+        e.contains("at 8ms") && e.contains("l1.s delivered a message after"),
+        "{e}"
+    );
+    // A restart of its host reopens it.
+    let mut restarted = good;
+    restarted.push(ev(8, "l1", What::Crash));
+    restarted.push(ev(9, "l1", What::Restart));
+    restarted.push(recv(10, "l1.s", "m~push.s~0~1"));
+    judge(&restarted, false).unwrap();
+}
+
+#[test]
+fn req_and_surveyor_are_judged_per_context() {
+    let on = |e: TraceEvent, k: u32| {
+        let what = match e.what {
+            What::Send { body, .. } => What::Send { body, ctx: k },
+            What::Recv { body, from, .. } => What::Recv { body, from, ctx: k },
+            w => w,
+        };
+        TraceEvent { what, ..e }
+    };
+    // Two requests in flight on contexts 1 and 2, each answered on its own context.
+    let good = vec![
+        on(send(1, "c.s", "m~c.s~0~0"), 1),
+        on(send(2, "c.s", "m~c.s~1~0"), 2),
+        on(recv(3, "c.s", "m~c.s~1~0@srv"), 2),
+        on(recv(4, "c.s", "m~c.s~0~0@srv"), 1),
+    ];
+    judge(&good, false).unwrap();
+    // A reply handed to the context that did not ask.
+    let mut wrong = good.clone();
+    wrong[2] = on(recv(3, "c.s", "m~c.s~1~0@srv"), 1);
+    let e = judge(&wrong, false).unwrap_err();
+    assert!(
+        e.contains("another request than the one in progress on context 1"),
+        "{e}"
+    );
+    // One to a context with no request.
+    let mut none = good.clone();
+    none[3] = on(recv(4, "c.s", "m~c.s~0~0@srv"), 3);
+    let e = judge(&none, false).unwrap_err();
+    assert!(e.contains("no request in progress on context 3"), "{e}");
+    // Surveys overlap on two contexts, each within its own deadline (100 ms).
+    let surveys = vec![
+        on(send(0, "sv.s", "m~sv.s~0~0"), 1),
+        on(send(50, "sv.s", "m~sv.s~1~0"), 2),
+        on(recv(90, "sv.s", "m~sv.s~0~0@r"), 1),
+        on(recv(140, "sv.s", "m~sv.s~1~0@r"), 2),
+    ];
+    judge(&surveys, false).unwrap();
+    let mut late = surveys.clone();
+    late[3] = on(recv(151, "sv.s", "m~sv.s~1~0@r"), 2);
+    let e = judge(&late, false).unwrap_err();
+    assert!(e.contains("after the deadline on context 2"), "{e}");
+    let mut crossed = surveys;
+    crossed[2] = on(recv(90, "sv.s", "m~sv.s~0~0@r"), 2);
+    let e = judge(&crossed, false).unwrap_err();
+    assert!(e.contains("older survey on context 2"), "{e}");
 }

@@ -65,6 +65,10 @@ fn every_scenario_runs_on_layer_2_or_is_declared_unsupported() {
         ("reconnect-storm", vec!["more hosts"]),
         ("priority-failover", vec!["no keepalive"]),
         (
+            "swarm-half-open-paused-backlog",
+            vec!["no keepalive", "without a FIN"],
+        ),
+        (
             "survey-partition",
             vec!["one-way partitions", "network drops"],
         ),
@@ -189,4 +193,26 @@ fn listener_restart_on_layer_2() {
     // The same file on layer 1.
     let r1 = sc.run(3).expect("runs");
     assert!(r1.passed(), "{r1}");
+}
+
+/// Open problem: this layer-2 run does not replay byte for byte within one process. It
+/// is layer-2 swarm seed 7 as generated at commit 118f4d8 (before layer-2 plans stopped
+/// getting a `max_recv_size`): each run in one process gave another trace (a peer sees a
+/// crashed host's connection close at 583 or 584 ms), while the n-th run of separate
+/// processes agreed, so process-wide state carries from run to run. Without
+/// `max_recv_size`, or without the large messages, the runs agree. Run with `--ignored`
+/// when looking for the cause.
+#[test]
+#[ignore = "open problem: layer-2 runs with oversize frames are not reproducible"]
+fn an_oversize_run_on_layer_2_replays_byte_for_byte() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/oversize_replay_layer2.toml"
+    );
+    let sc = Scenario::load(std::path::Path::new(path)).expect("loads");
+    let a = turmoil_scenario::run_scenario(&sc, 7).expect("runs").trace;
+    for _ in 0..2 {
+        let b = turmoil_scenario::run_scenario(&sc, 7).expect("runs").trace;
+        assert_eq!(a, b);
+    }
 }

@@ -19,12 +19,20 @@ pub struct SendAction {
     /// Interval between repetitions in milliseconds.
     #[serde(default)]
     pub every_ms: Option<f64>,
+    /// `request` and `survey` only: the socket's context number to send on (opened on
+    /// first use; its replies or responses are received on it). Absent or 0: the
+    /// socket's default context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<u32>,
 }
 
 impl SendAction {
-    /// The body of repetition `i`.
-    pub(crate) fn body(&self, i: usize) -> Bytes {
-        Bytes::from(self.body.replace("{i}", &i.to_string()))
+    /// The body of repetition `i`, and the context number to send it on.
+    pub(crate) fn body(&self, i: usize) -> (Bytes, u32) {
+        (
+            Bytes::from(self.body.replace("{i}", &i.to_string())),
+            self.context.unwrap_or(0),
+        )
     }
 }
 
@@ -126,6 +134,13 @@ pub enum Action {
         /// The dialer's address.
         addr: String,
     },
+    /// The application closes the whole socket: its listeners and dialers stop, its
+    /// connections close (the peers see their pipes go), and it takes no operation
+    /// (later steps on it are ignored) until its host restarts.
+    Close {
+        /// `host.socket`.
+        socket: String,
+    },
     /// The host of `socket` turns hostile: it writes `frame` straight onto every pipe of
     /// the socket, past its protocol (layer 1 only). The receivers must refuse it, count
     /// why, and go on serving their other peers.
@@ -171,6 +186,7 @@ impl Action {
             Self::Link(_) => "link",
             Self::Hostile { .. } => "hostile",
             Self::CloseDialer { .. } => "close_dialer",
+            Self::Close { .. } => "close",
             Self::Wait {} => "wait",
         }
     }

@@ -17,13 +17,14 @@ pub(crate) trait Driver {
     type Error;
     /// Runs the simulation up to `t`.
     fn advance(&mut self, t: Instant) -> Result<(), Self::Error>;
-    /// The application of `socket` sends `body`; with `want`, the socket must be of that
-    /// type (a `request` needs a REQ, a `survey` a SURVEYOR).
+    /// The application of `socket` sends `message` (a body, and the context number to
+    /// send it on: 0 for the default); with `want`, the socket must be of that type (a `request` needs a REQ,
+    /// a `survey` a SURVEYOR).
     fn send(
         &mut self,
         socket: &str,
         want: Option<SocketType>,
-        body: Bytes,
+        message: (Bytes, u32),
     ) -> Result<(), Self::Error>;
     /// A SUB subscribes to `topic` (`on`) or unsubscribes.
     fn subscribe(&mut self, socket: &str, topic: &str, on: bool) -> Result<(), Self::Error>;
@@ -47,6 +48,8 @@ pub(crate) trait Driver {
     fn set_link(&mut self, link: &LinkOverride) -> Result<(), Self::Error>;
     /// The application closes the dialer of `socket` to `addr`.
     fn close_dialer(&mut self, socket: &str, addr: &str) -> Result<(), Self::Error>;
+    /// The application closes `socket`.
+    fn close(&mut self, socket: &str) -> Result<(), Self::Error>;
     /// The host of `socket` writes a hostile `frame` onto the socket's pipes.
     fn hostile(&mut self, socket: &str, frame: HostileFrame) -> Result<(), Self::Error>;
     /// Whether the safety oracles watching the run saw a rule broken (the run stops).
@@ -81,6 +84,7 @@ pub(crate) fn apply<D: Driver>(d: &mut D, t: &Timed<'_>) -> Result<(), D::Error>
         Action::Link(l) => d.set_link(l),
         Action::Hostile { socket, frame } => d.hostile(socket, *frame),
         Action::CloseDialer { socket, addr } => d.close_dialer(socket, addr),
+        Action::Close { socket } => d.close(socket),
         Action::Wait {} => Ok(()),
     }
 }
@@ -101,7 +105,8 @@ pub(crate) fn play<D: Driver>(d: &mut D, sc: &Scenario, layer: Layer) -> Result<
     d.advance(sc.end())
 }
 
-/// Layer 1: actions on a crashed host are ignored, as on a real network.
+/// Layer 1: actions on a crashed host or a closed socket are ignored, as on a real
+/// network (the application's call fails).
 impl Driver for Sim {
     type Error = SimError;
 
@@ -113,7 +118,7 @@ impl Driver for Sim {
         &mut self,
         socket: &str,
         want: Option<SocketType>,
-        body: Bytes,
+        (body, ctx): (Bytes, u32),
     ) -> Result<(), SimError> {
         use sp_proto::Protocol;
         if let (Some(want), Some(p)) = (want, self.protocol(socket)) {
@@ -124,7 +129,7 @@ impl Driver for Sim {
                 )));
             }
         }
-        Self::send(self, socket, body).map(drop)
+        Self::send_in(self, socket, ctx, body).map(drop)
     }
 
     fn subscribe(&mut self, socket: &str, topic: &str, on: bool) -> Result<(), SimError> {
@@ -176,6 +181,10 @@ impl Driver for Sim {
         Self::close_dialer(self, socket, addr)
     }
 
+    fn close(&mut self, socket: &str) -> Result<(), SimError> {
+        self.close_socket(socket)
+    }
+
     fn hostile(&mut self, socket: &str, frame: HostileFrame) -> Result<(), SimError> {
         Self::hostile(self, socket, frame)
     }
@@ -185,6 +194,6 @@ impl Driver for Sim {
     }
 
     fn tolerated(e: &SimError) -> bool {
-        matches!(e, SimError::HostDown(_))
+        matches!(e, SimError::HostDown(_) | SimError::SocketClosed(_))
     }
 }

@@ -190,6 +190,25 @@ impl Checker {
         }
     }
 
+    /// The step at `path` closes `socket`, which must not be one of a device's sockets
+    /// (the device would go on forwarding into it).
+    fn closable(&mut self, mut path: Vec<Seg>, socket: &str) {
+        let device = self.hosts.iter().any(|h| {
+            h.device.as_ref().is_some_and(|d| {
+                [&d.a, &d.b]
+                    .iter()
+                    .any(|s| format!("{}.{s}", h.name) == socket)
+            })
+        });
+        if device {
+            path.push(Key("socket"));
+            self.fail(
+                path,
+                format!("`socket`: {socket} is a device's socket, which cannot be closed"),
+            );
+        }
+    }
+
     fn socket_name(&mut self, path: Vec<Seg>, key: &'static str, name: &str) {
         if !self.sockets.iter().any(|s| s == name) {
             let mut p = path;
@@ -331,6 +350,14 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
         c.duration(p.clone(), "at_ms", Some(st.at_ms));
         match &st.action {
             Action::Send(s) | Action::Request(s) | Action::Survey(s) => {
+                if matches!(st.action, Action::Send(_)) && s.context.is_some() {
+                    let mut q = p.clone();
+                    q.push(Key("context"));
+                    c.fail(
+                        q,
+                        "`context`: only `request` and `survey` steps send on a context".into(),
+                    );
+                }
                 c.socket_name(p.clone(), "socket", &s.socket);
                 c.duration(p, "every_ms", s.every_ms);
             }
@@ -346,6 +373,10 @@ pub(crate) fn validate(sc: &Scenario, text: &str) -> Result<(), ScenarioError> {
                 c.host_pattern(p, "b", b);
             }
             Action::Crash { host, .. } | Action::Restart { host } => c.host_name(p, "host", host),
+            Action::Close { socket } => {
+                c.socket_name(p.clone(), "socket", socket);
+                c.closable(p, socket);
+            }
             Action::CloseDialer { socket, addr } => {
                 c.socket_name(p.clone(), "socket", socket);
                 c.socket_endpoint(p, socket, addr, false);

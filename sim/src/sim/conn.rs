@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use sp_proto::wire::backtrace::Backtrace;
-use sp_proto::wire::frame::{FrameDecoder, FrameError, FrameFormat, MaxRecvSize};
+use sp_proto::wire::frame::{FrameDecoder, FrameError, FrameFormat};
 use sp_proto::wire::handshake::Handshake;
 use sp_proto::{PipeId, Protocol, SocketType};
 
@@ -251,6 +251,11 @@ impl Sim {
         e.closed = true;
         let e = *e;
         let lost = conn.dirs[1 - end].backlog.len();
+        // Frames that never arrive no longer occupy the link (as for a reset): a peer
+        // left half-open by a power loss must not count them in flight for ever, or its
+        // keepalive would wait on them and never probe.
+        let counted = conn.dirs[1 - end].backlog.iter().filter(|f| f.1).count();
+        conn.dirs[1 - end].inflight = conn.dirs[1 - end].inflight.saturating_sub(counted);
         conn.dirs[1 - end].backlog.clear();
         let peer = conn.ends[1 - end];
         let both_closed = conn.ends.iter().all(|x| x.is_none_or(|x| x.closed));
@@ -372,8 +377,14 @@ impl Sim {
     pub(super) fn deliver(&mut self, c: ConnId, to: usize, me: End, bytes: Bytes, counted: bool) {
         let pipe = me.pipe.expect("only attached ends receive");
         let mut buf = BytesMut::from(&bytes[..]);
-        // The default maximum receive size (1 MiB), as sp-net's sockets have.
-        let mut dec = FrameDecoder::new(FrameFormat::Tcp, MaxRecvSize::DEFAULT);
+        // The socket's maximum receive size (1 MiB by default, as sp-net's).
+        #[allow(unused_mut)] // changed only by a planted bug
+        let mut max = self.hosts[me.host].sockets[me.sock].def.options.max_recv();
+        #[cfg(feature = "testing")]
+        if self.planted == Some(super::PlantedBug::IgnoresMaxRecvSize) {
+            max = sp_proto::wire::frame::MaxRecvSize::DEFAULT;
+        }
+        let mut dec = FrameDecoder::new(FrameFormat::Tcp, max);
         let payload = match dec.decode(&mut buf) {
             Ok(Some(payload)) => payload,
             Err(FrameError::Oversize { .. }) => {

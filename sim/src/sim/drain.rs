@@ -68,6 +68,7 @@ impl Sim {
                 // A device's socket: its process forwards instead of receiving.
                 progress |= self.pump_device(h, s, other);
             } else if sock.def.recv == RecvMode::Auto
+                && !sock.closed
                 && sock.proto.socket_type().can_recv()
                 && !sock.reply_pending
             {
@@ -78,7 +79,20 @@ impl Sim {
                         break;
                     };
                     progress = true;
-                    self.record_recv(h, s, m);
+                    self.record_recv(h, s, m, 0);
+                }
+                // Then what each open context has (a reply, survey responses).
+                let ids: Vec<(u32, sp_proto::ContextId)> = self.hosts[h].sockets[s]
+                    .contexts
+                    .iter()
+                    .map(|(&k, &id)| (k, id))
+                    .collect();
+                for (k, id) in ids {
+                    use sp_proto::Contexts;
+                    while let Ok(m) = self.hosts[h].sockets[s].proto.recv_in(id, now) {
+                        progress = true;
+                        self.record_recv(h, s, m, k);
+                    }
                 }
             }
             if !progress {
@@ -89,6 +103,9 @@ impl Sim {
         let now = self.now;
         let inc = self.hosts[h].inc;
         let sock = &mut self.hosts[h].sockets[s];
+        if sock.closed {
+            return; // a closed socket's timers never fire
+        }
         if let Some(t) = sock.proto.poll_timeout() {
             if sock.armed != Some(t) {
                 sock.armed = Some(t);

@@ -163,6 +163,52 @@ impl Sim {
         Ok(())
     }
 
+    /// The application closes socket `name`: its listeners unbind, its dialers stop, and
+    /// every connection it has closes (peers see their pipes go one link delay later).
+    /// It takes no operation and no frame until its host restarts, which reopens it
+    /// from its definition. A device's sockets cannot be closed (the device would go on
+    /// forwarding into them).
+    pub fn close_socket(&mut self, name: &str) -> Result<(), SimError> {
+        let (h, s) = self.find_up(name)?;
+        if let Some(d) = &self.hosts[h].def.device {
+            let sock = &self.hosts[h].def.sockets[s].name;
+            if *sock == d.a || *sock == d.b {
+                return Err(SimError::Config(format!(
+                    "{name} is a device's socket and cannot be closed"
+                )));
+            }
+        }
+        let sock = &mut self.hosts[h].sockets[s];
+        sock.closed = true;
+        sock.armed = None;
+        for d in &mut sock.dialers {
+            d.closed = true;
+        }
+        for l in &mut sock.listeners {
+            l.bound = false;
+        }
+        self.bound.retain(|_, v| (v.0, v.1) != (h, s));
+        self.note(h, Some(s), What::SocketClosed);
+        #[cfg(feature = "testing")]
+        if self.planted == Some(super::PlantedBug::CloseKeepsPipes) {
+            return Ok(()); // the planted bug: its connections stay open
+        }
+        let ids: Vec<(ConnId, usize)> = self
+            .conns
+            .iter()
+            .filter_map(|(&id, c)| {
+                (0..2)
+                    .find(|&i| c.ends[i].is_some_and(|e| e.host == h && e.sock == s && !e.closed))
+                    .map(|end| (id, end))
+            })
+            .collect();
+        for (c, end) in ids {
+            self.close_conn(c, end, "socket_closed");
+        }
+        self.settle();
+        Ok(())
+    }
+
     pub(super) fn start_host(&mut self, h: usize) -> Result<(), SimError> {
         let def = self.hosts[h].def.clone();
         let inc = self.hosts[h].inc;
@@ -229,6 +275,8 @@ impl Sim {
                 armed: None,
                 reply_pending: false,
                 drops_seen: [0; DropReason::ALL.len()],
+                closed: false,
+                contexts: BTreeMap::new(),
             });
         }
         let host = &mut self.hosts[h];
@@ -269,7 +317,7 @@ impl Sim {
 
     pub(super) fn on_timer(&mut self, h: usize, s: usize, inc: u64) {
         let host = &self.hosts[h];
-        if !host.up || host.inc != inc {
+        if !host.up || host.inc != inc || host.sockets[s].closed {
             return;
         }
         let now = self.now;
@@ -282,18 +330,28 @@ impl Sim {
         }
     }
 
-    pub(super) fn app_send(&mut self, h: usize, s: usize, body: Bytes) -> bool {
+    /// The application of socket `s` sends `body` on its context number `ctx` (0: the
+    /// default context; any other must be open).
+    pub(super) fn app_send(&mut self, h: usize, s: usize, body: Bytes, ctx: u32) -> bool {
+        use sp_proto::Contexts;
         let now = self.now;
         let sock = &mut self.hosts[h].sockets[s];
-        let r = sock.input().send(now, Message::new(body.clone()));
+        let msg = Message::new(body.clone());
+        let r = match sock.contexts.get(&ctx) {
+            Some(&id) => sock.input().send_in(id, now, msg),
+            None => sock.input().send(now, msg),
+        };
         let survey = sock.proto.socket_type() == SocketType::Surveyor && !sock.def.raw;
         self.dirty.insert((h, s));
         let refused = r.as_ref().err().map(|e| format!("{:?}", e.kind));
-        self.rec.send(now, &sock.full, body, refused, survey);
+        self.rec.send(now, &sock.full, (body, ctx), refused, survey);
         r.is_ok()
     }
 
-    pub(super) fn record_recv(&mut self, h: usize, s: usize, m: Message) {
+    /// The application of socket `s` received `m` on its context number `ctx`.
+    pub(super) fn record_recv(&mut self, h: usize, s: usize, m: Message, ctx: u32) {
+        #[cfg(feature = "testing")]
+        let ctx = self.planted_recv_context(h, s, ctx);
         let sock = &self.hosts[h].sockets[s];
         let from = m
             .pipe
@@ -306,7 +364,7 @@ impl Sim {
         self.rec.recv(
             self.now,
             &sock.full,
-            m.body.clone(),
+            (m.body.clone(), ctx),
             survey,
             from_host,
             from_name,
@@ -319,7 +377,7 @@ impl Sim {
             // (a resumed pipe, say): the protocol takes no input before those are
             // drained, so otherwise it goes out at the same instant, after the drain.
             if delay.is_zero() && sock.proto.is_drained() {
-                self.app_send(h, s, body);
+                self.app_send(h, s, body, 0);
             } else {
                 let inc = self.hosts[h].inc;
                 self.hosts[h].sockets[s].reply_pending = true;

@@ -78,6 +78,12 @@ struct Sock {
     armed: Option<Instant>,
     reply_pending: bool,
     drops_seen: [u64; DropReason::ALL.len()],
+    /// The contexts the application opened, by the scenario's number (REQ and SURVEYOR;
+    /// 0, the default context, is never in it).
+    contexts: BTreeMap<u32, sp_proto::ContextId>,
+    /// The application closed the whole socket: no pipes, no timers, no application
+    /// operations until its host restarts.
+    closed: bool,
 }
 
 impl Sock {
@@ -486,6 +492,9 @@ impl Sim {
         if !self.hosts[h].up {
             return Err(SimError::HostDown(self.hosts[h].def.name.clone()));
         }
+        if self.hosts[h].sockets[s].closed {
+            return Err(SimError::SocketClosed(name.to_owned()));
+        }
         Ok((h, s))
     }
 
@@ -494,8 +503,31 @@ impl Sim {
     /// The application on socket `name` sends `body`. A refusal by the protocol is not an
     /// error of the simulation: it is traced (`send_failed`) and returned as `Ok(false)`.
     pub fn send(&mut self, name: &str, body: impl Into<Bytes>) -> Result<bool, SimError> {
+        self.send_in(name, 0, body)
+    }
+
+    /// As [`send`](Self::send), on the socket's context number `ctx` (0: the default
+    /// context; others are opened on first use, and their replies or responses are
+    /// received on them as soon as they arrive). Only REQ and SURVEYOR have contexts.
+    pub fn send_in(
+        &mut self,
+        name: &str,
+        ctx: u32,
+        body: impl Into<Bytes>,
+    ) -> Result<bool, SimError> {
         let (h, s) = self.find_up(name)?;
-        let ok = self.app_send(h, s, body.into());
+        let sock = &mut self.hosts[h].sockets[s];
+        if ctx != 0 && !sock.contexts.contains_key(&ctx) {
+            use sp_proto::Contexts;
+            let ty = sock.proto.socket_type();
+            let id = match (ty, sock.def.raw) {
+                (SocketType::Req | SocketType::Surveyor, false) => sock.proto.open_context().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| SimError::Config(format!("{name} ({ty}) has no contexts here")))?;
+            sock.contexts.insert(ctx, id);
+        }
+        let ok = self.app_send(h, s, body.into(), ctx);
         self.settle();
         Ok(ok)
     }
@@ -531,7 +563,7 @@ impl Sim {
             let Ok(m) = self.hosts[h].sockets[s].proto.recv(now) else {
                 break;
             };
-            self.record_recv(h, s, m);
+            self.record_recv(h, s, m, 0);
             n += 1;
         }
         self.dirty.insert((h, s));
@@ -598,14 +630,14 @@ impl Sim {
             Ev::Liveness { c, end } => self.on_liveness(c, end),
             Ev::Reply { h, s, inc, body } => {
                 let host = &self.hosts[h];
-                if host.up && host.inc == inc {
+                if host.up && host.inc == inc && !host.sockets[s].closed {
                     self.hosts[h].sockets[s].reply_pending = false;
-                    self.app_send(h, s, body);
+                    self.app_send(h, s, body, 0);
                 }
             }
             Ev::ListenerUp { h, s, inc, ep } => {
                 let host = &self.hosts[h];
-                if host.up && host.inc == inc {
+                if host.up && host.inc == inc && !host.sockets[s].closed {
                     // Cannot fail: this socket bound the address before.
                     let _ = self.bind(h, s, ep);
                 }

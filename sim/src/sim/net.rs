@@ -215,7 +215,11 @@ impl Sim {
         if !owed || busy_until > self.now || !self.end_alive(&me) {
             return;
         }
-        let cap = self.link(me.host, peer.host).capacity_frames;
+        let queue = self.hosts[me.host].sockets[me.sock].def.options.send_queue;
+        let cap = self
+            .link(me.host, peer.host)
+            .capacity_frames
+            .min(queue.unwrap_or(usize::MAX));
         if inflight >= cap {
             return;
         }

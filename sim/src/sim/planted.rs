@@ -16,6 +16,16 @@ pub enum PlantedBug {
     /// A device's sockets ignore the TTL they were given and use the largest (255), so a
     /// loop of devices passes a message round far more often than its TTL allows.
     DeviceIgnoresTtl,
+    /// Closing a socket marks it closed but leaves its connections open, so its peers
+    /// keep their pipes to it.
+    CloseKeepsPipes,
+    /// The application side of a cooked REQ's contexts hands a reply received on one
+    /// context to another (the next context number it has open, or the default
+    /// context), as a wrapper mixing up its context table would.
+    CtxReplyMisrouted,
+    /// Every socket decodes frames with the default maximum receive size (1 MiB),
+    /// whatever its `max_recv_size` says.
+    IgnoresMaxRecvSize,
 }
 
 impl Sim {
@@ -37,6 +47,23 @@ impl Sim {
     /// Called when a socket of `host` is configured: a planted bug may change its options.
     pub(super) fn planted_config(&self, host: &HostDef, sock: &SocketDef, config: &mut Config) {
         planted_options(self.planted, host, sock, &mut config.options);
+    }
+
+    /// Called when socket `s` of host `h` received on its context number `ctx`: the
+    /// context the application is told it came on.
+    pub(super) fn planted_recv_context(&self, h: usize, s: usize, ctx: u32) -> u32 {
+        let sock = &self.hosts[h].sockets[s];
+        if self.planted != Some(PlantedBug::CtxReplyMisrouted)
+            || ctx == 0
+            || sock.proto.socket_type() != SocketType::Req
+        {
+            return ctx;
+        }
+        sock.contexts
+            .keys()
+            .copied()
+            .find(|&k| k > ctx)
+            .unwrap_or(0)
     }
 
     /// Called after socket `s` of host `h` lost a pipe.
@@ -69,6 +96,8 @@ impl Sim {
         }
         let sock = &mut self.hosts[h].sockets[s];
         sock.proto = AnyProtocol::new(SocketType::Req, config);
+        // The fresh protocol has no contexts: the application opens them again.
+        sock.contexts.clear();
         // The fresh protocol counts its drops from zero (those counted so far are kept).
         sock.drops_seen = Default::default();
         for (pipe, info) in infos {

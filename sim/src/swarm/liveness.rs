@@ -144,19 +144,23 @@ impl Plan {
         }
         let (down, last_request) = self.replay_timeline();
         // Peers and pipes as they are after the heal: without the dialers closed for good.
-        let live = self.after_closes();
+        let (live, closed) = self.after_closes();
         for h in &down {
             steps.push(at(b.heal_ms, Action::Restart { host: h.clone() }));
         }
         for (i, h) in self.hosts.iter().enumerate() {
             let s = &h.sockets[0];
             let full = format!("{}.s", h.name);
+            if closed.contains(&full) {
+                continue; // closed for good: no probe, no peer, no pipe expected
+            }
             let probe = format!("probe~{full}~0");
             let send = |body: &str| SendAction {
                 socket: full.clone(),
                 body: body.to_owned(),
                 count: None,
                 every_ms: None,
+                context: None,
             };
             let peers = live.peers(i);
             let label = |what: String| Some(format!("liveness: {what}"));
@@ -211,15 +215,18 @@ impl Plan {
                     expects.push(received(&h.name, &body, peers.len() as u64, label(what)));
                 }
                 "req" if !peers.is_empty() => {
-                    let body = match last_request.get(&full) {
-                        Some(body) => body.clone(),
+                    // The last request of each context (the default one included).
+                    let bodies: Vec<String> = match last_request.get(&full) {
+                        Some(last) => last.values().cloned().collect(),
                         None => {
                             steps.push(at(b.probe_ms, Action::Request(send(&probe))));
-                            probe.clone()
+                            vec![probe.clone()]
                         }
                     };
-                    let what = format!("{full} waits for the reply to {body:?}");
-                    expects.push(received(&h.name, &format!("{body}@*"), 1, label(what)));
+                    for body in bodies {
+                        let what = format!("{full} waits for the reply to {body:?}");
+                        expects.push(received(&h.name, &format!("{body}@*"), 1, label(what)));
+                    }
                 }
                 "bus" | "pair" | "pair1" => {
                     steps.push(at(b.probe_ms, Action::Send(send(&probe))));
@@ -274,8 +281,9 @@ impl Plan {
     }
 
     /// Replays the plan's timeline statically: the hosts still down at the heal time, and
-    /// for each REQ whose host did not crash after it, the body of its last request.
-    fn replay_timeline(&self) -> (Vec<String>, BTreeMap<String, String>) {
+    /// for each REQ whose host did not crash after it, the body of its last request on
+    /// each context it used.
+    fn replay_timeline(&self) -> (Vec<String>, BTreeMap<String, BTreeMap<u32, String>>) {
         let mut up: BTreeMap<&str, bool> =
             self.hosts.iter().map(|h| (h.name.as_str(), true)).collect();
         let mut last = BTreeMap::new();
@@ -305,8 +313,11 @@ impl Plan {
                 Action::Request(a) => {
                     let h = a.socket.split_once('.').map_or("", |x| x.0);
                     if up.get(h).copied().unwrap_or(false) {
-                        let body = String::from_utf8_lossy(&a.body(i)).into_owned();
-                        last.insert(a.socket.clone(), body);
+                        let (body, ctx) = a.body(i);
+                        let body = String::from_utf8_lossy(&body).into_owned();
+                        last.entry(a.socket.clone())
+                            .or_insert_with(BTreeMap::new)
+                            .insert(ctx, body);
                     }
                 }
                 _ => {}
@@ -320,14 +331,20 @@ impl Plan {
         (down, last)
     }
 
-    /// The plan without the dial endpoints closed by a `close_dialer` step before the
-    /// heal, while its host was up (a close on a crashed host does nothing), and whose
-    /// host does not crash after it (a restart reopens them).
-    fn after_closes(&self) -> Self {
+    /// The plan as it is after the heal: without the dial endpoints closed by a
+    /// `close_dialer` step, and without every endpoint of a socket closed by a `close`
+    /// step (nor the dial endpoints of others to its listeners), for each close before
+    /// the heal while its host was up (a close on a crashed host does nothing) and whose
+    /// host does not crash after it (a restart reopens what was closed). Also the
+    /// sockets closed for good.
+    fn after_closes(&self) -> (Self, Vec<String>) {
         let mut live = self.clone();
+        let mut closed = Vec::new();
         for st in self.steps.iter().filter(|s| s.at_ms < self.heal_ms) {
-            let Action::CloseDialer { socket, addr } = &st.action else {
-                continue;
+            let (socket, addr) = match &st.action {
+                Action::CloseDialer { socket, addr } => (socket, Some(addr)),
+                Action::Close { socket } => (socket, None),
+                _ => continue,
             };
             let Some((host, name)) = socket.split_once('.') else {
                 continue;
@@ -347,13 +364,26 @@ impl Plan {
             if !up_then || crashes_later {
                 continue;
             }
+            let mut gone = Vec::new();
             for h in live.hosts.iter_mut().filter(|h| h.name == host) {
                 for s in h.sockets.iter_mut().filter(|s| s.name == name) {
-                    s.dial.retain(|e| e.addr != *addr);
+                    match addr {
+                        Some(addr) => s.dial.retain(|e| e.addr != *addr),
+                        None => {
+                            s.dial.clear();
+                            gone.extend(s.listen.drain(..).map(|e| e.addr));
+                        }
+                    }
                 }
             }
+            if addr.is_none() {
+                for s in live.hosts.iter_mut().flat_map(|h| &mut h.sockets) {
+                    s.dial.retain(|e| !gone.contains(&e.addr));
+                }
+                closed.push(socket.clone());
+            }
         }
-        live
+        (live, closed)
     }
 
     /// The hosts host `i` talks to: the other side of its group (every other member on

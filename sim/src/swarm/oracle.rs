@@ -9,9 +9,10 @@
 //! REP and RESPONDENT answer `request@host`.
 //!
 //! * **REQ** delivers only the reply to its request in progress, at most once
-//!   (`REQ_CURRENT_REPLY`).
+//!   (`REQ_CURRENT_REPLY`), per context: a reply delivered on context `k` answers the
+//!   request in progress on `k`.
 //! * **SURVEYOR** delivers only responses to its survey in progress, within the deadline
-//!   (`SURVEY_CURRENT`).
+//!   (`SURVEY_CURRENT`), per context likewise.
 //! * **SUB** delivers only messages a current subscription prefixes (`SUB_FILTER_ORDER`).
 //! * **PUSH** never passes over an attached higher-priority pipe to a PULL that receives
 //!   at once (`PUSH_PRIORITY`; see `priority.rs` for when it is judged).
@@ -26,6 +27,13 @@
 //!   backtrace word more than the largest TTL of its sender's host (the socket that
 //!   accepted it checked its TTL, the device added one hop; the next socket drops what
 //!   is over). Layer 1, whose trace has the frames.
+//! * **A closed socket is closed**: after the application closes a socket (and until
+//!   its host restarts) it delivers nothing, accepts no send and gets no new pipe; and
+//!   by the end of the run no socket still has a pipe to it (its peers saw their pipes
+//!   close; layer 1, whose trace names peers by socket).
+//! * **No message over the maximum receive size** reaches a socket's protocol: a frame
+//!   longer than the receiver's `max_recv_size` closes its connection instead, counted
+//!   as a network drop `oversize` (layer 1, whose trace has the frames).
 //! * **Every drop is counted**: a cooked PULL, SUB, REQ or SURVEYOR whose host never crashed and
 //!   whose application receives at once delivered or counted dropped (with a
 //!   receive-side reason) every message handed to its protocol (layer 1, whose trace
@@ -45,10 +53,11 @@ use crate::trace::{body_text, time_text, TraceEvent, What};
 /// What the oracles keep per socket.
 #[derive(Debug, Default)]
 struct SockState {
-    /// REQ: the request in progress, and whether its reply was delivered.
-    request: Option<(Bytes, bool)>,
-    /// SURVEYOR: the survey in progress and when it started.
-    survey: Option<(Bytes, Instant)>,
+    /// REQ: per context (0: the default), the request in progress, and whether its reply
+    /// was delivered.
+    request: BTreeMap<u32, (Bytes, bool)>,
+    /// SURVEYOR: per context, the survey in progress and when it started.
+    survey: BTreeMap<u32, (Bytes, Instant)>,
     /// SUB: the current subscriptions.
     topics: BTreeSet<Bytes>,
 }
@@ -104,8 +113,9 @@ impl Watch {
         self.violation.is_some()
     }
 
-    /// The verdict at the end of the run, with the end-of-run rule (nothing lost between
-    /// peers that stayed connected) judged over the whole `trace`.
+    /// The verdict at the end of the run, with the end-of-run rules (nothing lost between
+    /// peers that stayed connected, every drop counted, no pipe left to a closed socket)
+    /// judged over the whole `trace`.
     pub(crate) fn verdict(&self, trace: &[TraceEvent]) -> CheckResult {
         let v = match &self.violation {
             Some(v) => Err(v.clone()),
@@ -113,6 +123,7 @@ impl Watch {
                 .oracles
                 .nothing_lost(trace)
                 .and_then(|()| self.oracles.drops_counted())
+                .and_then(|()| self.oracles.closed_pipes_gone())
                 .map(|()| format!("{} events, {} deliveries judged", self.events, self.recvs)),
         };
         CheckResult {
@@ -134,6 +145,12 @@ struct Oracles {
     accounts: BTreeMap<String, [u64; 3]>,
     /// Hosts that crashed (their queued messages went with them, uncounted).
     crashed: BTreeSet<String>,
+    /// Sockets closed by their application (until their host restarts), with when.
+    closed: BTreeMap<String, Instant>,
+    /// Sockets ever closed (what was queued in them went with them, uncounted).
+    ever_closed: BTreeSet<String>,
+    /// Per socket, its open pipes by peer socket.
+    open: BTreeMap<String, BTreeMap<String, u32>>,
     /// PUSH pipe priorities and attachments.
     priorities: Priorities,
     duplication: bool,
@@ -205,6 +222,9 @@ impl Oracles {
             delivered: BTreeMap::new(),
             accounts: BTreeMap::new(),
             crashed: BTreeSet::new(),
+            closed: BTreeMap::new(),
+            ever_closed: BTreeSet::new(),
+            open: BTreeMap::new(),
             priorities,
             duplication,
             lossy,
@@ -227,19 +247,39 @@ impl Oracles {
                 _ => {}
             }
         }
+        if let Some(why) = full.as_deref().and_then(|s| self.closed_rule(s, &e.what)) {
+            return Some(why);
+        }
         match (&e.what, full) {
             (What::Connect { peer, .. }, Some(s)) => {
                 self.priorities.pipe(&s, peer, true);
+                *self
+                    .open
+                    .entry(s)
+                    .or_default()
+                    .entry(peer.clone())
+                    .or_default() += 1;
                 None
             }
             (What::Disconnect { peer, .. }, Some(s)) => {
                 self.priorities.pipe(&s, peer, false);
+                if let Some(n) = self.open.get_mut(&s).and_then(|m| m.get_mut(peer)) {
+                    *n = n.saturating_sub(1);
+                }
+                None
+            }
+            (What::SocketClosed, Some(s)) => {
+                self.closed.insert(s.clone(), e.at);
+                self.ever_closed.insert(s);
                 None
             }
             (What::Restart | What::Crash, None) => {
                 if matches!(e.what, What::Crash) {
                     self.crashed.insert(e.node.clone());
                 }
+                let on_host = |k: &String| k.split_once('.').map(|x| x.0) == Some(e.node.as_str());
+                self.closed.retain(|k, _| !on_host(k));
+                self.open.retain(|k, _| !on_host(k));
                 self.priorities.host_reset(&e.node);
                 for (k, d) in &self.defs {
                     if k.split_once('.').map(|x| x.0) == Some(e.node.as_str()) {
@@ -248,8 +288,8 @@ impl Oracles {
                 }
                 None
             }
-            (What::Send { body }, Some(s)) => {
-                self.sent(&s, body, e.at);
+            (What::Send { body, ctx }, Some(s)) => {
+                self.sent(&s, body, *ctx, e.at);
                 None
             }
             (What::Subscribe { topic, on }, Some(s)) => {
@@ -262,30 +302,65 @@ impl Oracles {
                 }
                 None
             }
-            (What::Recv { body, .. }, Some(s)) => self.received(&s, body, e.at),
+            (What::Recv { body, ctx, .. }, Some(s)) => self.received(&s, body, *ctx, e.at),
             (What::Hops { from, hops }, Some(_)) => self.within_ttl(from, *hops),
+            (What::Deliver { len, .. }, Some(s)) => self.within_max_recv(&s, *len),
             _ => None,
         }
+    }
+
+    /// The rule event `what` at socket `s` breaks if `s` is closed: it delivers
+    /// nothing, accepts no send and gets no pipe.
+    fn closed_rule(&self, s: &str, what: &What) -> Option<String> {
+        let at = self.closed.get(s)?;
+        let did = match what {
+            What::Recv { .. } => "delivered a message",
+            What::Send { .. } => "accepted a send",
+            What::Connect { .. } => "got a new pipe",
+            _ => return None,
+        };
+        Some(format!(
+            "{s} {did} after its application closed it at {}",
+            time_text(*at)
+        ))
+    }
+
+    /// By the end of the run, no socket has a pipe to a socket that is closed: its
+    /// peers saw their pipes close.
+    fn closed_pipes_gone(&self) -> Result<(), String> {
+        for (s, peers) in &self.open {
+            for (peer, &n) in peers {
+                if let (true, Some(at)) = (n > 0, self.closed.get(peer)) {
+                    return Err(format!(
+                        "{s} still has {n} pipe(s) to {peer}, closed at {}",
+                        time_text(*at)
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn kind(&self, s: &str) -> &str {
         self.defs.get(s).map_or("", |d| d.kind.as_str())
     }
 
-    fn sent(&mut self, s: &str, body: &Bytes, at: Instant) {
+    fn sent(&mut self, s: &str, body: &Bytes, ctx: u32, at: Instant) {
         let kind = self.kind(s).to_owned();
         if let Some(st) = self.state.get_mut(s) {
             match kind.as_str() {
-                "req" => st.request = Some((body.clone(), false)),
-                "surveyor" => st.survey = Some((body.clone(), at)),
+                "req" => drop(st.request.insert(ctx, (body.clone(), false))),
+                "surveyor" => drop(st.survey.insert(ctx, (body.clone(), at))),
                 "push" => self.priorities.sent(s, body),
                 _ => {}
             }
         }
     }
 
-    /// The first rule a delivery of `body` at socket `s` breaks, if any.
-    fn received(&mut self, s: &str, body: &Bytes, at: Instant) -> Option<String> {
+    /// The first rule a delivery of `body` at socket `s` on context `ctx` breaks, if any.
+    /// REQ and SURVEYOR are judged per context: a reply or response belongs to the
+    /// request or survey in progress on the context that delivered it.
+    fn received(&mut self, s: &str, body: &Bytes, ctx: u32, at: Instant) -> Option<String> {
         let kind = self.kind(s).to_owned();
         let deadline = self
             .defs
@@ -293,32 +368,41 @@ impl Oracles {
             .and_then(|d| d.options.to_options().ok())
             .map_or(Duration::ZERO, |o| o.survey_deadline());
         let st = self.state.get_mut(s)?;
+        let on = if ctx == 0 {
+            String::new()
+        } else {
+            format!(" on context {ctx}")
+        };
         match kind.as_str() {
-            "req" => match &mut st.request {
+            "req" => match st.request.get_mut(&ctx) {
                 Some((req, answered)) if req[..] == *request_of(body) => {
                     if *answered {
-                        Some("REQ delivered a second reply to one request".into())
+                        Some(format!("REQ delivered a second reply to one request{on}"))
                     } else {
                         *answered = true;
                         None
                     }
                 }
                 Some((req, _)) => Some(format!(
-                    "REQ delivered a reply to another request than the one in progress ({})",
+                    "REQ delivered a reply to another request than the one in progress{on} ({})",
                     body_text(req)
                 )),
-                None => Some("REQ delivered a reply with no request in progress".into()),
+                None => Some(format!(
+                    "REQ delivered a reply with no request in progress{on}"
+                )),
             },
-            "surveyor" => match &st.survey {
+            "surveyor" => match st.survey.get(&ctx) {
                 Some((sv, started)) if sv[..] == *request_of(body) => (at > *started + deadline)
                     .then(|| {
                         format!(
-                            "SURVEYOR delivered a response after the deadline ({} after {})",
+                            "SURVEYOR delivered a response after the deadline{on} ({} after {})",
                             time_text(Instant::ZERO + deadline),
                             time_text(*started)
                         )
                     }),
-                _ => Some("SURVEYOR delivered a response to an older survey".into()),
+                _ => Some(format!(
+                    "SURVEYOR delivered a response to an older survey{on}"
+                )),
             },
             "sub" => (!st.topics.iter().any(|t| body.starts_with(t)))
                 .then(|| "SUB delivered a message no subscription matches".into()),
@@ -361,6 +445,15 @@ impl Oracles {
         })
     }
 
+    /// No message over a socket's maximum receive size reaches its protocol (the
+    /// connection carrying it closes, counted as `oversize`).
+    fn within_max_recv(&self, s: &str, len: usize) -> Option<String> {
+        let max = self.defs.get(s)?.options.max_recv();
+        (!max.allows(len as u64)).then(|| {
+            format!("{s} took a {len}-byte message over its maximum receive size ({max:?})")
+        })
+    }
+
     /// The sockets socket `s` connects with: those listening where it dials, and those
     /// dialing where it listens.
     fn peers(&self, s: &str) -> Vec<String> {
@@ -397,7 +490,8 @@ impl Oracles {
             let judged = matches!(d.kind.as_str(), "pull" | "sub" | "req" | "surveyor")
                 && !d.raw
                 && d.recv == RecvMode::Auto
-                && !self.crashed.contains(host);
+                && !self.crashed.contains(host)
+                && !self.ever_closed.contains(s);
             if judged && *frames != recvs + drops {
                 return Err(format!(
                     "{s}: {frames} messages handed to the protocol, {recvs} delivered, \
@@ -429,7 +523,9 @@ impl Oracles {
                 .map(|x| x.0)
                 .collect();
             let broken = trace.iter().any(|e| match &e.what {
-                What::Disconnect { .. } | What::Crash => hosts.contains(&e.node.as_str()),
+                What::Disconnect { .. } | What::Crash | What::SocketClosed => {
+                    hosts.contains(&e.node.as_str())
+                }
                 What::Partition { a, b, .. } => hosts
                     .iter()
                     .any(|h| host_matches(a, h) || host_matches(b, h)),
@@ -440,7 +536,7 @@ impl Oracles {
                 continue;
             }
             for e in trace {
-                let What::Send { body } = &e.what else {
+                let What::Send { body, .. } = &e.what else {
                     continue;
                 };
                 if e.socket

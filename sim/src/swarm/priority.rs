@@ -33,10 +33,13 @@ fn send_priority(e: &crate::def::EndpointDef) -> Priority {
 }
 
 impl Priorities {
-    /// The priorities of every PUSH-to-PULL pipe the definitions can make.
+    /// The priorities of every PUSH-to-PULL pipe the definitions can make. A PUSH with a
+    /// `send_queue` is not judged: its best pipe may be full (the swarm's send queues
+    /// are 1 to 8 messages), and then a lower priority is the rule.
     pub(super) fn new(defs: &BTreeMap<String, SocketDef>) -> Self {
         let mut p = Self::default();
-        for (s, d) in defs.iter().filter(|(_, d)| d.kind == "push") {
+        let judged = |d: &SocketDef| d.kind == "push" && d.options.send_queue.is_none();
+        for (s, d) in defs.iter().filter(|(_, d)| judged(d)) {
             for (l, o) in defs.iter().filter(|(_, o)| o.kind == "pull") {
                 let dialed = d
                     .dial

@@ -27,7 +27,8 @@ fn names_host(action: &Action, host: &str) -> bool {
         | Action::Recv { socket, .. }
         | Action::RestartListener { socket, .. }
         | Action::Hostile { socket, .. }
-        | Action::CloseDialer { socket, .. } => sock(socket),
+        | Action::CloseDialer { socket, .. }
+        | Action::Close { socket } => sock(socket),
         Action::Partition { a, b, .. } | Action::Repair { a, b, .. } | Action::Reset { a, b } => {
             a == host || b == host
         }

@@ -3,6 +3,7 @@
 //! record.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -52,6 +53,8 @@ pub(super) enum Cmd {
     Send {
         socket: String,
         body: Bytes,
+        /// The context number (0: the socket's default context).
+        ctx: u32,
     },
     Subscribe {
         socket: String,
@@ -70,6 +73,9 @@ pub(super) enum Cmd {
     CloseDialer {
         socket: String,
         addr: String,
+    },
+    Close {
+        socket: String,
     },
 }
 
@@ -105,10 +111,13 @@ impl Mailbox {
 type Listeners = Arc<Mutex<BTreeMap<(String, String), sp_net::Endpoint>>>;
 
 /// One socket of a running host incarnation.
+#[derive(Clone)]
 struct Local {
     sock: Socket,
     full: String,
     kick: Arc<Notify>,
+    /// The contexts its application opened, by the scenario's number.
+    contexts: Arc<Mutex<BTreeMap<u32, Arc<sp_net::Context>>>>,
 }
 
 fn socket_seed(seed: u64, host: usize, sock: usize, inc: u64) -> u64 {
@@ -151,28 +160,92 @@ fn app_send(shared: &SharedRef, l: &Local, body: Bytes) {
     shared
         .lock()
         .rec
-        .send(now(), &l.full, body, refused, survey);
+        .send(now(), &l.full, (body, 0), refused, survey);
     l.kick.notify_waiters();
 }
 
-fn record_recv(shared: &SharedRef, full: &str, ty: SocketType, body: &Bytes) {
+/// The application sends `body` on its context number `k` of `l` (opened, with a
+/// receive loop of its own, on first use): the send's first poll decides at once, as
+/// `try_send` does for the socket; one that has to wait is recorded when it completes.
+fn ctx_send(shared: &SharedRef, l: &Local, k: u32, body: Bytes) {
+    let opened = l
+        .contexts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&k)
+        .cloned();
+    let ctx = match opened.map_or_else(|| l.sock.open_context().map(Arc::new), Ok) {
+        Ok(c) => c,
+        Err(e) => {
+            let refused = Some(format!("{e:?}"));
+            shared
+                .lock()
+                .rec
+                .send(now(), &l.full, (body, k), refused, false);
+            return;
+        }
+    };
+    let fresh = l
+        .contexts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(k, ctx.clone())
+        .is_none();
+    if fresh {
+        let (shared, l, ctx) = (shared.clone(), l.clone(), ctx.clone());
+        tokio::spawn(recv_loop(shared, l, None, Some((k, ctx))));
+    }
+    let record = {
+        let (shared, full, kick) = (shared.clone(), l.full.clone(), l.kick.clone());
+        move |body: Bytes, r: Result<(), sp_net::Error>| {
+            let refused = r.err().map(|e| format!("{e:?}"));
+            shared
+                .lock()
+                .rec
+                .send(now(), &full, (body, k), refused, false);
+            kick.notify_waiters();
+        }
+    };
+    let sent = body.clone();
+    let mut send = Box::pin(async move { ctx.send(sent).await });
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match send.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(r) => record(body, r),
+        std::task::Poll::Pending => {
+            tokio::spawn(async move { record(body, send.await) });
+        }
+    }
+}
+
+fn record_recv(shared: &SharedRef, full: &str, ty: SocketType, body: &Bytes, ctx: u32) {
     let survey = ty == SocketType::Surveyor;
     shared
         .lock()
         .rec
-        .recv(now(), full, body.clone(), survey, None, None);
+        .recv(now(), full, (body.clone(), ctx), survey, None, None);
 }
 
-/// An application always in `recv`; REP and RESPONDENT answer as the definition says.
-async fn recv_loop(shared: SharedRef, l: Local, def: SocketDef) {
+/// An application always in `recv`, on the socket or on one of its contexts (`ctx`:
+/// its number and the context); REP and RESPONDENT answer as `def` says.
+async fn recv_loop(
+    shared: SharedRef,
+    l: Local,
+    def: Option<SocketDef>,
+    ctx: Option<(u32, Arc<sp_net::Context>)>,
+) {
     let ty = l.sock.socket_type();
-    let reply = def.replier(ty).cloned();
+    let reply = def.and_then(|d| d.replier(ty).cloned());
+    let k = ctx.as_ref().map_or(0, |c| c.0);
     loop {
         // Created before `recv`, so a send made while it fails is not missed.
         let kicked = l.kick.notified();
-        match l.sock.recv().await {
+        let got = match &ctx {
+            Some((_, c)) => c.recv().await,
+            None => l.sock.recv().await,
+        };
+        match got {
             Ok(m) => {
-                record_recv(&shared, &l.full, ty, &m.body);
+                record_recv(&shared, &l.full, ty, &m.body, k);
                 if let Some(r) = &reply {
                     let delay = ms(r.delay_ms);
                     if !delay.is_zero() {
@@ -247,6 +320,12 @@ pub(super) async fn host_main(
             full.clone(),
             sock.pipe_events(),
         ));
+        let mut o = sock.options();
+        o.max_recv_size = sd.options.max_recv();
+        if let Some(n) = sd.options.send_queue {
+            o.send_queue = n;
+        }
+        sock.set_options(o);
         let base = sock.options();
         for ep in &sd.listen {
             sock.set_options(endpoint_options(&base, ep)?);
@@ -274,14 +353,11 @@ pub(super) async fn host_main(
             sock,
             full,
             kick: Arc::new(Notify::new()),
+            contexts: Arc::default(),
         };
         if sd.recv == RecvMode::Auto && ty.can_recv() {
-            let l = Local {
-                sock: local.sock.clone(),
-                full: local.full.clone(),
-                kick: local.kick.clone(),
-            };
-            tokio::spawn(recv_loop(shared.clone(), l, sd.clone()));
+            let l = local.clone();
+            tokio::spawn(recv_loop(shared.clone(), l, Some(sd.clone()), None));
         }
         socks.insert(sd.name.clone(), local);
     }
@@ -302,11 +378,11 @@ fn perform(
     cmd: Cmd,
 ) {
     match cmd {
-        Cmd::Send { socket, body } => {
-            if let Some(l) = socks.get(&socket) {
-                app_send(shared, l, body);
-            }
-        }
+        Cmd::Send { socket, body, ctx } => match socks.get(&socket) {
+            Some(l) if ctx != 0 => ctx_send(shared, l, ctx, body),
+            Some(l) => app_send(shared, l, body),
+            None => {}
+        },
         Cmd::Subscribe { socket, topic, on } => {
             if let Some(l) = socks.get(&socket) {
                 let r = if on {
@@ -329,7 +405,7 @@ fn perform(
                 let ty = l.sock.socket_type();
                 for _ in 0..max {
                     let Ok(m) = l.sock.try_recv() else { break };
-                    record_recv(shared, &l.full, ty, &m.body);
+                    record_recv(shared, &l.full, ty, &m.body, 0);
                 }
             }
         }
@@ -344,6 +420,25 @@ fn perform(
                 d.close();
                 shared.note_socket(now(), &l.full, What::DialerClosed { addr });
             }
+        }
+        Cmd::Close { socket } => {
+            let Some(l) = socks.get(&socket) else { return };
+            // Its endpoints go with it: a later listener restart or dialer close finds
+            // none.
+            listeners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|(s, _), _| *s != socket);
+            // The close's first poll shuts the socket (every operation fails from now
+            // on, the receive loop ends) before anything else runs at this instant;
+            // the linger and the endpoints' stop go on in a task of their own.
+            let sock = l.sock.clone();
+            let mut close = Box::pin(async move { sock.close().await });
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            if close.as_mut().poll(&mut cx).is_pending() {
+                tokio::spawn(close);
+            }
+            shared.note_socket(now(), &l.full, What::SocketClosed);
         }
         Cmd::RestartListener { socket, addr, down } => {
             let key = (socket.clone(), addr.clone());

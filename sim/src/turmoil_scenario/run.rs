@@ -268,10 +268,17 @@ impl Driver for Run<'_> {
         &mut self,
         socket: &str,
         want: Option<SocketType>,
-        body: Bytes,
+        (body, ctx): (Bytes, u32),
     ) -> Result<(), TurmoilError> {
         let (h, s) = self.socket(socket, want)?;
-        self.post(&h, Cmd::Send { socket: s, body });
+        self.post(
+            &h,
+            Cmd::Send {
+                socket: s,
+                body,
+                ctx,
+            },
+        );
         Ok(())
     }
 
@@ -311,6 +318,12 @@ impl Driver for Run<'_> {
             addr: addr.to_owned(),
         };
         self.post(&h, cmd);
+        Ok(())
+    }
+
+    fn close(&mut self, socket: &str) -> Result<(), TurmoilError> {
+        let (h, s) = self.socket(socket, None)?;
+        self.post(&h, Cmd::Close { socket: s });
         Ok(())
     }
 
