@@ -27,6 +27,22 @@
 //!   `tcp://[::]:port`) or a loopback address of the network's IP version; anything else
 //!   fails with `AddrNotAvailable` (turmoil would panic on a family mismatch).
 //!
+//! # Crashes
+//!
+//! turmoil crashes a host by dropping its tokio runtime, and each simulated connection
+//! the host's tasks own tells its peer as it is dropped (a FIN, or a RST when it holds
+//! unread data), with a latency drawn from the simulation's seeded generator. tokio's
+//! current-thread runtime shuts its tasks down shard by shard, a task's shard being its
+//! id modulo 4, and task ids count up across the process: left to the runtime, the
+//! connections would close (and draw their latencies) in an order that depends on how
+//! many tasks the process spawned before, so the same seed would give another run after
+//! other runs in the same process. A simulator that crashes hosts therefore marks the
+//! host with [`Fabric::crashing`] just before `Sim::crash`, and its host software holds
+//! a [`CrashGuard`] for as long as it runs: connection ends the crash drops are kept
+//! until the guard goes (after every task of the host's runtime, since turmoil drops
+//! the host's `LocalSet` after its runtime) and are closed then in the order of their
+//! addresses. [`Fabric::crashed`] after `Sim::crash` tells whether that happened.
+//!
 //! # Namespaces
 //!
 //! Every [`TurmoilNetwork`] is its own address space for `ws://` port sharing and
@@ -36,6 +52,7 @@
 //! hosts (turmoil hosts have separate port spaces) or of two simulations, and likewise
 //! for `inproc://` names.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
@@ -54,7 +71,20 @@ use turmoil::IpVersion;
 #[derive(Default)]
 pub struct Fabric {
     conns: Mutex<Vec<Weak<ConnState>>>,
+    /// The host being crashed, with the connection ends its crash dropped so far: closed
+    /// in the order of their addresses by the host's [`CrashGuard`].
+    crashing: Mutex<Option<Crash>>,
 }
+
+/// A host being crashed: while `Sim::crash` runs, only that host's software is dropped,
+/// so every connection end dropped meanwhile is one of its own (loopback ones included).
+struct Crash {
+    ip: IpAddr,
+    parked: Parked,
+}
+
+/// Connection ends of a crashing host, by (local, peer) address.
+type Parked = BTreeMap<(SocketAddr, SocketAddr), turmoil::net::TcpStream>;
 
 impl std::fmt::Debug for Fabric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,6 +147,91 @@ impl Fabric {
     pub fn connection_count(&self) -> usize {
         self.live().iter().filter(|c| !c.is_reset()).count()
     }
+
+    fn crash(&self) -> std::sync::MutexGuard<'_, Option<Crash>> {
+        self.crashing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks host `ip` as about to crash: call from outside the simulation right before
+    /// `Sim::crash`, so that the connection ends the crash drops close in the order of
+    /// their addresses, when the host's [`CrashGuard`] goes, and not in the order tokio
+    /// shuts the host's tasks down (see the [module docs](self)). One host at a time:
+    /// end each crash with [`crashed`](Self::crashed) before the next.
+    pub fn crashing(&self, ip: IpAddr) {
+        *self.crash() = Some(Crash {
+            ip,
+            parked: Parked::new(),
+        });
+    }
+
+    /// Ends the crash of host `ip` begun with [`crashing`](Self::crashing): call right
+    /// after `Sim::crash`. Returns how many of its connection ends were left unclosed
+    /// because the host had no [`CrashGuard`] (0 when its software held one); those are
+    /// dropped here, outside the simulation, where they tell their peers nothing.
+    pub fn crashed(&self, ip: IpAddr) -> usize {
+        self.end_crash(ip).map_or(0, |c| c.parked.len())
+    }
+
+    /// Takes the crash of host `ip` (if that host is the one crashing), ending it.
+    fn end_crash(&self, ip: IpAddr) -> Option<Crash> {
+        let mut c = self.crash();
+        match c.take() {
+            Some(crash) if crash.ip == ip => Some(crash),
+            other => {
+                *c = other;
+                None
+            }
+        }
+    }
+
+    /// A guard for the software of host `ip` to hold while it runs (create it inside
+    /// the host, first thing): when a crash drops it, it closes the connection ends
+    /// the crash dropped, in the order of their addresses.
+    pub fn crash_guard(self: &Arc<Self>, ip: IpAddr) -> CrashGuard {
+        CrashGuard {
+            fabric: self.clone(),
+            ip,
+        }
+    }
+
+    /// Keeps `stream` if a host is crashing, else gives it back to be dropped now.
+    fn park(
+        &self,
+        key: (SocketAddr, SocketAddr),
+        stream: turmoil::net::TcpStream,
+    ) -> Option<turmoil::net::TcpStream> {
+        match &mut *self.crash() {
+            Some(crash) => {
+                crash.parked.insert(key, stream);
+                None
+            }
+            None => Some(stream),
+        }
+    }
+}
+
+/// Held by a host's software; closes the connection ends its crash dropped, in the order
+/// of their addresses ([`Fabric::crash_guard`]).
+pub struct CrashGuard {
+    fabric: Arc<Fabric>,
+    ip: IpAddr,
+}
+
+impl std::fmt::Debug for CrashGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrashGuard").field("ip", &self.ip).finish()
+    }
+}
+
+impl Drop for CrashGuard {
+    fn drop(&mut self) {
+        // Taken out (and the crash ended) before any is dropped, so that a connection
+        // end dropped after the guard closes at once.
+        let crash = self.fabric.end_crash(self.ip);
+        for (_, stream) in crash.into_iter().flat_map(|c| c.parked) {
+            drop(stream);
+        }
+    }
 }
 
 struct ConnState {
@@ -153,8 +268,28 @@ impl ConnState {
 
 /// A simulated TCP connection that a [`Fabric`] can reset.
 struct SimStream {
-    inner: turmoil::net::TcpStream,
+    /// `None` only once dropped.
+    inner: Option<turmoil::net::TcpStream>,
     state: Arc<ConnState>,
+    fabric: Arc<Fabric>,
+}
+
+impl SimStream {
+    fn inner(&mut self) -> io::Result<Pin<&mut turmoil::net::TcpStream>> {
+        self.inner
+            .as_mut()
+            .map(Pin::new)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
+    }
+}
+
+impl Drop for SimStream {
+    fn drop(&mut self) {
+        if let Some(s) = self.inner.take() {
+            // Dropped now unless its host is crashing (see the module docs).
+            drop(self.fabric.park((self.state.local, self.state.peer), s));
+        }
+    }
 }
 
 impl AsyncRead for SimStream {
@@ -164,7 +299,7 @@ impl AsyncRead for SimStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         self.state.check(0, cx, io::ErrorKind::ConnectionReset)?;
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        self.inner()?.poll_read(cx, buf)
     }
 }
 
@@ -175,23 +310,23 @@ impl AsyncWrite for SimStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.state.check(1, cx, io::ErrorKind::BrokenPipe)?;
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        self.inner()?.poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.state.check(1, cx, io::ErrorKind::BrokenPipe)?;
-        Pin::new(&mut self.inner).poll_flush(cx)
+        self.inner()?.poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.state.is_reset() {
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        self.inner()?.poll_shutdown(cx)
     }
 }
 
-fn wrap(fabric: &Fabric, stream: turmoil::net::TcpStream) -> io::Result<Conn> {
+fn wrap(fabric: &Arc<Fabric>, stream: turmoil::net::TcpStream) -> io::Result<Conn> {
     let local = stream.local_addr()?;
     let peer = stream.peer_addr()?;
     let state = Arc::new(ConnState {
@@ -203,8 +338,9 @@ fn wrap(fabric: &Fabric, stream: turmoil::net::TcpStream) -> io::Result<Conn> {
     fabric.register(&state);
     Ok(Conn::new(
         Box::new(SimStream {
-            inner: stream,
+            inner: Some(stream),
             state,
+            fabric: fabric.clone(),
         }),
         peer.to_string(),
     ))

@@ -216,6 +216,66 @@ fn req_reconnects_after_server_crash_and_restart() -> turmoil::Result {
     Ok(())
 }
 
+/// A crash marked with `Fabric::crashing` closes the host's connections from the host's
+/// `CrashGuard` (so in the order of their addresses, whatever the task ids): the peers see
+/// them close and `Fabric::crashed` counts none left. Without a guard (the planted bug)
+/// nothing closes them inside the simulation: `crashed` counts them and the peer's pipes
+/// stay up.
+#[test]
+fn a_marked_crash_closes_the_connections_through_the_crash_guard() -> turmoil::Result {
+    for guarded in [true, false] {
+        let mut sim = sim(SEED + 5);
+        let fabric = Fabric::new();
+        let f = fabric.clone();
+        sim.host("srv", move || {
+            let f = f.clone();
+            async move {
+                let _guard = guarded.then(|| f.crash_guard(turmoil::lookup("srv")));
+                let pull = socket(&f, SocketType::Pull, 7);
+                pull.listen("tcp://*:5555").await?;
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+        let phase = Arc::new(AtomicUsize::new(0));
+        let (f, p) = (fabric.clone(), phase.clone());
+        sim.client("cli", async move {
+            let pushes: Vec<Socket> = (0..3)
+                .map(|i| socket(&f, SocketType::Push, 10 + i))
+                .collect();
+            for push in &pushes {
+                push.dial("tcp://srv:5555").await?;
+                push.wait_for_pipes(1).await?;
+            }
+            p.store(1, Ordering::SeqCst);
+            let mut closed = 0;
+            for push in &pushes {
+                let gone = push.wait_for_pipes_at_most(0);
+                closed += usize::from(timeout(Duration::from_secs(2), gone).await.is_ok());
+            }
+            p.store(2 + closed, Ordering::SeqCst);
+            Ok(())
+        });
+        while phase.load(Ordering::SeqCst) < 1 {
+            sim.step()?;
+        }
+        let ip = sim.lookup("srv");
+        fabric.crashing(ip);
+        sim.crash("srv");
+        let unclosed = fabric.crashed(ip);
+        while phase.load(Ordering::SeqCst) < 2 {
+            sim.step()?;
+        }
+        let closed = phase.load(Ordering::SeqCst) - 2;
+        if guarded {
+            assert_eq!((unclosed, closed), (0, 3), "closed by the guard");
+        } else {
+            assert_eq!((unclosed, closed), (3, 0), "left to the check");
+        }
+    }
+    Ok(())
+}
+
 /// PUSH dials p1 (priority 1) and p2 (priority 2); returns which host got each message.
 fn push_failover(seed: u64) -> Vec<String> {
     let mut sim = sim(seed);

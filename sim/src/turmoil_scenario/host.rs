@@ -296,6 +296,9 @@ pub(super) async fn host_main(
     fabric: Arc<Fabric>,
     mailbox: Arc<Mailbox>,
 ) -> turmoil::Result {
+    // Held for as long as the software runs: a crash drops it after every task of the
+    // host, and it closes the host's connections in the order of their addresses.
+    let _crash = fabric.crash_guard(turmoil::lookup(def.name.as_str()));
     let net = TurmoilNetwork::new(&fabric);
     let mut socks = BTreeMap::new();
     let listeners = Listeners::default();

@@ -19,7 +19,8 @@
 //! stall the streams for good). It delivers at the repair itself, where a real stack (and
 //! layer 1) waits for its next retransmission timeout. `reset` resets the connections
 //! between two hosts ([`Fabric`](crate::turmoil_net::Fabric)); crashes and restarts are
-//! turmoil's `crash` and `bounce`; link latency and jitter become turmoil's per-link latency range. Anything without a faithful model is
+//! turmoil's `crash` and `bounce`, a crashed host's connections closing in the order of
+//! their addresses (see [`turmoil_net`](crate::turmoil_net), "Crashes"); link latency and jitter become turmoil's per-link latency range. Anything without a faithful model is
 //! refused before the run with [`TurmoilError::Unsupported`], naming each step,
 //! expectation or link setting and why, never skipped silently:
 //! one-way partitions and one-way link settings, loss / duplication / reordering / rate /

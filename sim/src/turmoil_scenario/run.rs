@@ -386,7 +386,17 @@ impl Driver for Run<'_> {
         };
         let at = self.now();
         if was_up && !up {
+            // The host's connections close in the order of their addresses, not in the
+            // order tokio shuts its tasks down (which follows process-wide task ids).
+            let ip = self.sim.lookup(host);
+            self.fabric.crashing(ip);
             self.sim.crash(host);
+            let unclosed = self.fabric.crashed(ip);
+            if unclosed > 0 {
+                return Err(self.err(format!(
+                    "{unclosed} connections of crashed host {host} were not closed"
+                )));
+            }
             self.up.insert(host.to_owned(), false);
             if let Some(m) = self.mailboxes.get(host) {
                 m.clear();
