@@ -1342,6 +1342,10 @@ fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
         _ => return Err(format!("sub: no setup for state `{state}`")),
     }
     w.pipe = named_pipe(guard, 2);
+    if guard == "bp-fills-p2" {
+        w.add(2);
+        w.pipe = p(2);
+    }
     w.payload = if guard.ends_with("unsubscribed") {
         Bytes::from_static(b"b-news")
     } else {
