@@ -294,6 +294,31 @@ pub fn pubsub_unsubscribe() -> Spec {
     s
 }
 
+/// 1 PUB (3 publications on `a`, `b`, `ab`), 1 back-pressuring SUB (`sub_back_pressure`) subscribed
+/// to `a`, with a queue of one message: its pipe pauses as soon as one message waits, so
+/// the PUB finds the link busy and drops at its side. Faults: a broken link and one
+/// attach.
+pub fn pubsub_back_pressure() -> Spec {
+    let mut sub = NodeSpec::new("sub", SocketType::Sub, Role::Sink);
+    sub.subscriptions = &[b"a"];
+    sub.back_pressure = true;
+    let mut s = Spec::new(
+        "pub-sub (back-pressure)",
+        vec![
+            NodeSpec::new("pub", SocketType::Pub, Role::Client { sends: 3 }),
+            sub,
+        ],
+        star(1),
+    );
+    s.recv_queue = 1;
+    s.faults = Faults {
+        detaches: 1,
+        attaches: 1,
+        ..Faults::default()
+    };
+    s
+}
+
 /// A raw BUS reflector between three cooked BUS nodes: two send one message each, all
 /// receive. Faults: one loss.
 pub fn bus() -> Spec {
@@ -525,6 +550,7 @@ pub fn all() -> Vec<Spec> {
         pipeline_fair(),
         pubsub(),
         pubsub_unsubscribe(),
+        pubsub_back_pressure(),
         bus(),
         pair(),
         pair1_devices(),

@@ -66,6 +66,9 @@ pub enum Bug {
     /// Any node: a close keeps what the user had not read, so a receive after the close
     /// still hands it over.
     KeepsQueueOnClose,
+    /// SUB: back-pressure is switched off whatever it was configured with, so a full
+    /// queue drops (the oldest) instead of pausing its pipe.
+    SubDropsWhenFull,
 }
 
 /// One node's protocol, as the model drives it. The checker keeps states by their hash:
@@ -97,6 +100,11 @@ impl Machine {
             options
                 .set_recv_queue(64)
                 .expect("64 is a valid queue length");
+            proto.set_options(options);
+        }
+        if bug == Some(Bug::SubDropsWhenFull) {
+            let mut options = proto.options().clone();
+            options.sub_back_pressure = false;
             proto.set_options(options);
         }
         if bug == Some(Bug::SubTakesEverything) {

@@ -132,6 +132,7 @@ impl SpModel {
             .set_max_ttl(self.spec.max_ttl.into())
             .expect("valid TTL");
         c.options.pair1_polyamorous = n.polyamorous;
+        c.options.sub_back_pressure = n.back_pressure;
         c
     }
 

@@ -5,7 +5,7 @@
 //! timer could happen and no timer is left.
 
 use bytes::Bytes;
-use sp_proto::{AnyProtocol, Protocol, SocketType};
+use sp_proto::{AnyProtocol, DropReason, Protocol, SocketType};
 use stateright::Property;
 
 use crate::model::SpModel;
@@ -31,6 +31,10 @@ pub const PUSH_PRIORITY: &str =
 /// SUB delivers only messages a subscription prefixes, in each publisher's order.
 pub const SUB_FILTER_ORDER: &str =
     "sp-pubsub 5.1: SUB delivers only subscribed messages, in each publisher's order";
+/// A back-pressuring SUB drops nothing because a queue is full and delivers each
+/// publisher's messages in the order published.
+pub const SUB_BACK_PRESSURE: &str =
+    "sp-pubsub 5.3 (PUB-R5): a back-pressuring SUB drops nothing for a full queue and delivers in publisher order";
 /// BUS never sends a message back on the pipe it came from.
 pub const BUS_NO_ECHO: &str = "sp-bus 4.1: BUS never sends a message back to its origin pipe";
 /// PAIR has at most one peer.
@@ -85,6 +89,9 @@ pub fn all(spec: &Spec) -> Vec<Property<SpModel>> {
     }
     if has(SocketType::Sub) {
         v.push(Property::always(SUB_FILTER_ORDER, sub_filter_order));
+    }
+    if spec.nodes.iter().any(|n| n.back_pressure) {
+        v.push(Property::always(SUB_BACK_PRESSURE, sub_back_pressure));
     }
     if has_role(|r| matches!(r, Role::Reflector)) {
         v.push(Property::always(BUS_NO_ECHO, bus_no_echo));
@@ -228,36 +235,52 @@ fn push_priority(m: &SpModel, st: &State) -> bool {
 
 fn sub_filter_order(m: &SpModel, st: &State) -> bool {
     nodes_of(m, st, SocketType::Sub).all(|(_, n)| {
-        let mut last: Vec<(&[u8], u32)> = Vec::new();
-        n.user.got.iter().all(|g| {
-            // A subscription in force when it arrived matched it.
-            if !n.user.admissible.contains(&g.body) {
-                return false;
-            }
-            // "topic:publisher:k"
-            let mut parts = g.body.split(|&b| b == b':');
-            let (Some(_), Some(publisher), Some(k)) = (parts.next(), parts.next(), parts.next())
-            else {
-                return false;
-            };
-            let Some(k) = std::str::from_utf8(k)
-                .ok()
-                .and_then(|k| k.parse::<u32>().ok())
-            else {
-                return false;
-            };
-            match last.iter_mut().find(|(p, _)| *p == publisher) {
-                Some((_, prev)) if *prev >= k => false,
-                Some((_, prev)) => {
-                    *prev = k;
-                    true
-                }
-                None => {
-                    last.push((publisher, k));
-                    true
-                }
-            }
+        // A subscription in force when it arrived matched it.
+        n.user
+            .got
+            .iter()
+            .all(|g| n.user.admissible.contains(&g.body))
+            && in_publisher_order(n)
+    })
+}
+
+/// Every back-pressuring SUB's queue-full drop counter is zero, and it delivered each
+/// publisher's messages in order.
+fn sub_back_pressure(m: &SpModel, st: &State) -> bool {
+    nodes_of(m, st, SocketType::Sub)
+        .filter(|(i, _)| m.spec.nodes[*i].back_pressure)
+        .all(|(_, n)| {
+            n.machine.proto().stats().dropped(DropReason::QueueFull) == 0 && in_publisher_order(n)
         })
+}
+
+/// A SUB's user received each publisher's publications (`topic:publisher:k`) in
+/// increasing `k`.
+fn in_publisher_order(n: &crate::state::Node) -> bool {
+    let mut last: Vec<(&[u8], u32)> = Vec::new();
+    n.user.got.iter().all(|g| {
+        // "topic:publisher:k"
+        let mut parts = g.body.split(|&b| b == b':');
+        let (Some(_), Some(publisher), Some(k)) = (parts.next(), parts.next(), parts.next()) else {
+            return false;
+        };
+        let Some(k) = std::str::from_utf8(k)
+            .ok()
+            .and_then(|k| k.parse::<u32>().ok())
+        else {
+            return false;
+        };
+        match last.iter_mut().find(|(p, _)| *p == publisher) {
+            Some((_, prev)) if *prev >= k => false,
+            Some((_, prev)) => {
+                *prev = k;
+                true
+            }
+            None => {
+                last.push((publisher, k));
+                true
+            }
+        }
     })
 }
 

@@ -55,6 +55,9 @@ pub struct NodeSpec {
     pub contexts: u8,
     /// PAIR v1 only: polyamorous mode (many peers, addressed sends).
     pub polyamorous: bool,
+    /// SUB only: back-pressure (`sub_back_pressure`): a full pipe is paused, not dropped
+    /// from.
+    pub back_pressure: bool,
     /// Whether its user may close the socket, once, at any moment.
     pub may_close: bool,
     /// A bug planted into it, if any.
@@ -73,6 +76,7 @@ impl NodeSpec {
             topic_flips: 0,
             contexts: 0,
             polyamorous: false,
+            back_pressure: false,
             may_close: false,
             bug: None,
         }

@@ -284,3 +284,11 @@ fn a_survey_through_a_device_that_never_ends_is_caught() {
         SURVEY_ENDS,
     );
 }
+
+#[test]
+fn a_back_pressuring_sub_that_drops_is_caught() {
+    expect_counterexample(
+        configs::pubsub_back_pressure().with_bug("sub", Bug::SubDropsWhenFull),
+        SUB_BACK_PRESSURE,
+    );
+}

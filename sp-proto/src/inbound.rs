@@ -55,10 +55,17 @@ impl Inbound {
         self.capacity = capacity.max(1);
     }
 
-    /// Changes the overflow policy (applies to later arrivals). Switching between the
-    /// drop policies only; a pipe paused under [`OnFull::Pause`] stays paused until a pop.
-    pub(crate) fn set_on_full(&mut self, on_full: OnFull) {
+    /// Changes the overflow policy (applies to later arrivals) and resumes every paused
+    /// pipe that no longer has to wait: all of them under a drop policy, and under
+    /// [`OnFull::Pause`] those whose queue is below the (possibly new) capacity.
+    pub(crate) fn set_on_full(&mut self, on_full: OnFull, events: &mut VecDeque<Event>) {
         self.on_full = on_full;
+        for (pipe, q) in &mut self.queues {
+            if q.paused && (on_full != OnFull::Pause || q.msgs.len() < self.capacity) {
+                q.paused = false;
+                events.push_back(Event::ResumePipe(*pipe));
+            }
+        }
     }
 
     /// Registers a pipe with its receive priority.

@@ -10,7 +10,7 @@ pub const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
 /// Default survey deadline (1 s everywhere; the draft RFC's 60 s is not what anyone runs).
 pub const DEFAULT_SURVEY_DEADLINE: Duration = Duration::from_secs(1);
 /// Default number of messages a socket queues for the user per pipe before it stops
-/// reading that pipe (or, for SUB, drops the oldest).
+/// reading that pipe (or, for SUB without `sub_back_pressure`, drops the oldest).
 pub const DEFAULT_RECV_QUEUE: usize = 128;
 
 /// An option value that is out of range.
@@ -44,8 +44,15 @@ pub struct Options {
     /// PAIR v1: polyamorous mode (many peers; sends go to the message's pipe, or any).
     pub pair1_polyamorous: bool,
     /// SUB: when the receive queue is full, drop the oldest queued message (true, NNG's
-    /// default) or the newly arrived one (false).
+    /// default) or the newly arrived one (false). Irrelevant under
+    /// [`sub_back_pressure`](Self::sub_back_pressure), which drops nothing.
     pub sub_prefer_new: bool,
+    /// SUB: when a pipe's receive queue is full, stop reading that pipe until the user
+    /// has received from it (true), so the connection pushes back on the publisher and
+    /// the publisher's per-pipe queue, not the SUB, drops; or drop as
+    /// [`sub_prefer_new`](Self::sub_prefer_new) says (false, the default). nanomsg's SUB
+    /// behaves as with true. Switching it off resumes the paused pipes.
+    pub sub_back_pressure: bool,
 }
 
 impl Default for Options {
@@ -58,6 +65,7 @@ impl Default for Options {
             fail_no_peers: false,
             pair1_polyamorous: false,
             sub_prefer_new: true,
+            sub_back_pressure: false,
         }
     }
 }

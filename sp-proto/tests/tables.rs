@@ -1322,10 +1322,11 @@ fn pub_setup(state: &str, guard: &str) -> Result<World, String> {
 
 fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
     let config = with_options(guard.starts_with("raw-"), |o| {
-        if guard.starts_with("full-") {
+        if guard.starts_with("full-") || guard.starts_with("bp-") {
             o.set_recv_queue(1).expect("valid");
         }
         o.sub_prefer_new = guard != "full-prefer-old";
+        o.sub_back_pressure = guard.starts_with("bp-");
     });
     let mut w = World::new(Sub::new(config));
     w.p.subscribe("a").expect("a SUB");
@@ -1341,6 +1342,10 @@ fn sub_setup(state: &str, guard: &str) -> Result<World, String> {
         _ => return Err(format!("sub: no setup for state `{state}`")),
     }
     w.pipe = named_pipe(guard, 2);
+    if guard == "bp-fills-p2" {
+        w.add(2);
+        w.pipe = p(2);
+    }
     w.payload = if guard.ends_with("unsubscribed") {
         Bytes::from_static(b"b-news")
     } else {
