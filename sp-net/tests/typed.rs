@@ -129,6 +129,15 @@ async fn a_builder_sets_runtime_and_protocol_options_in_one_chain() {
             .sub_prefer_new
     );
     assert!(
+        Sub::builder()
+            .back_pressure(true)
+            .build()
+            .unwrap()
+            .as_socket()
+            .protocol_options()
+            .sub_back_pressure
+    );
+    assert!(
         Pair1::builder()
             .polyamorous(true)
             .build()

@@ -238,6 +238,16 @@ impl Builder<Sub> {
         self.protocol.sub_prefer_new = on;
         self
     }
+
+    /// When a pipe's receive queue is full, stop reading that pipe until a message of it
+    /// is received (`true`, as nanomsg's SUB), so the publisher skips this subscriber
+    /// while its connection is full, instead of dropping here (`false`, the default;
+    /// [`sp_proto::Options::sub_back_pressure`]). Makes [`prefer_new`](Self::prefer_new)
+    /// irrelevant.
+    pub fn back_pressure(mut self, on: bool) -> Self {
+        self.protocol.sub_back_pressure = on;
+        self
+    }
 }
 
 impl Builder<Pair1> {
