@@ -27,6 +27,7 @@ use sp_proto::{
 use crate::error::Error;
 
 use crate::stats::{Count, PipeEvent, PipeStats, SocketStats};
+use crate::transport::direct::{Direct, DirectWriter};
 use crate::transport::tls::PeerCertificates;
 
 /// What a pipe task needs to find its slot and be woken.
@@ -48,6 +49,63 @@ pub(crate) struct PipeSlot {
     pub(crate) stats: PipeStats,
     /// The certificates the peer presented in a TLS handshake.
     pub(crate) peer_certificates: Option<PeerCertificates>,
+    /// The connection's write half, for write-through (plain TCP and IPC only).
+    pub(crate) direct: Option<std::sync::Arc<DirectWriter>>,
+    /// The writer task took an empty queue and waits: nothing is being written.
+    pub(crate) writer_idle: bool,
+    /// A frame was written through in part: the writer task owes its rest.
+    pub(crate) owed_rest: bool,
+    /// Since when the writer task has been idle (kept only with `direct`).
+    pub(crate) idle_since: Option<std::time::Instant>,
+    /// When the last write-through ended.
+    pub(crate) last_write_through: Option<std::time::Instant>,
+}
+
+/// How long a pipe must have been quiet for a message to be written through: its writer
+/// idle and no message written through for at least this long. A message that comes alone
+/// (a request, a reply) is written at once by its sender, while a stream goes to the
+/// writer task, which coalesces it into few system calls (a sender writing every message
+/// itself would spend a system call on each).
+pub(crate) const WRITE_THROUGH_GAP: std::time::Duration = std::time::Duration::from_micros(4);
+
+impl PipeSlot {
+    /// Writes `msg` through to the connection when the writer task is idle, nothing is
+    /// queued before it, it is small and the pipe was quiet (see [`WRITE_THROUGH_GAP`]).
+    /// `false`: queue it as usual.
+    fn write_through(&mut self, msg: &Message) -> bool {
+        let Some(direct) = self.direct.clone() else {
+            return false;
+        };
+        if !self.writer_idle || !self.out.is_empty() || !DirectWriter::fits(msg) {
+            return false;
+        }
+        let now = std::time::Instant::now();
+        let quiet_since = |t: Option<std::time::Instant>| {
+            t.is_none_or(|t| now.saturating_duration_since(t) >= WRITE_THROUGH_GAP)
+        };
+        if self.idle_since.is_none() || !quiet_since(self.idle_since) {
+            return false;
+        }
+        if !quiet_since(self.last_write_through) {
+            return false;
+        }
+        let written = direct.try_write(msg);
+        // Timed from the end of the write, which may take long (over loopback the kernel
+        // delivers to the receiving socket inside the call): the sender's next message,
+        // whatever the write cost it, is quiet only after a gap of its own.
+        self.last_write_through = Some(std::time::Instant::now());
+        match written {
+            Direct::Written => {}
+            Direct::Partial => {
+                self.writer_idle = false;
+                self.owed_rest = true;
+                self.wake_writer.notify_one();
+            }
+            Direct::NotNow => return false,
+        }
+        self.stats.msgs_written_through += 1;
+        true
+    }
 }
 
 /// The mutable state of one socket.
@@ -100,6 +158,10 @@ impl State {
                     };
                     slot.stats.msgs_out += 1;
                     slot.stats.bytes_out += t.msg.wire_len() as u64;
+                    if slot.write_through(&t.msg) {
+                        self.drain.credit(t.pipe);
+                        continue;
+                    }
                     // The writer takes the whole queue each time it looks, so it needs a
                     // wake-up only when the queue was empty (it may be waiting then).
                     if slot.out.is_empty() {
@@ -339,6 +401,7 @@ impl Shared {
         info: PipeInfo,
         peer: &str,
         peer_certificates: Option<PeerCertificates>,
+        direct: Option<std::sync::Arc<DirectWriter>>,
     ) -> Result<(PipeId, Arc<Notify>, Arc<Notify>), AttachError> {
         let now = self.now();
         let mut st = self.lock();
@@ -367,6 +430,12 @@ impl Shared {
                     ..PipeStats::default()
                 },
                 peer_certificates: peer_certificates.clone(),
+                direct,
+                // Until the writer task first finds the queue empty.
+                writer_idle: false,
+                owed_rest: false,
+                idle_since: None,
+                last_write_through: None,
             }),
         );
         st.stats.pipes_added += 1;
@@ -462,8 +531,14 @@ impl Shared {
 
     /// The writer's locked section: moves pipe `id`'s whole output queue into `batch`
     /// (empty on entry) and gives the protocol the writability it is owed. `None` when
-    /// the pipe is gone, else whether the pipe is closing.
-    pub(crate) fn take_batch(&self, id: PipeId, batch: &mut VecDeque<Message>) -> Option<bool> {
+    /// the pipe is gone, else whether the pipe is closing and whether the writer owes the
+    /// rest of a frame written through in part. With neither and an empty batch, the
+    /// writer is idle from here until it is given work.
+    pub(crate) fn take_batch(
+        &self,
+        id: PipeId,
+        batch: &mut VecDeque<Message>,
+    ) -> Option<(bool, bool)> {
         let now = self.now();
         let mut st = self.lock();
         let slot = st.pipes.get_mut(&id)?;
@@ -477,6 +552,12 @@ impl Shared {
             slot.out = VecDeque::new();
         }
         let closing = slot.closing;
+        let rest = std::mem::take(&mut slot.owed_rest);
+        let idle = batch.is_empty() && !rest && !closing;
+        if idle && !slot.writer_idle && slot.direct.is_some() {
+            slot.idle_since = Some(std::time::Instant::now());
+        }
+        slot.writer_idle = idle;
         if slot.owed_writable {
             slot.owed_writable = false;
             st.input().handle_writable(now, id);
@@ -485,11 +566,12 @@ impl Shared {
             drop(st);
             self.wake(w);
         }
-        Some(closing)
+        Some((closing, rest))
     }
 
     /// The writer's wait: [`take_batch`](Self::take_batch) until there is something to
-    /// write or the pipe is closing (`Some(closing)`), or the pipe is gone (`None`).
+    /// write (a batch, or the rest of a frame written through in part: the batch is empty
+    /// then) or the pipe is closing (`Some(closing)`), or the pipe is gone (`None`).
     /// `wake` is the pipe's writer notifier; `notify_one` stores a permit, so a wake-up
     /// between the check and the wait is not lost.
     pub(crate) async fn next_batch(
@@ -499,8 +581,8 @@ impl Shared {
         wake: &Notify,
     ) -> Option<bool> {
         loop {
-            let closing = self.take_batch(id, batch)?;
-            if closing || !batch.is_empty() {
+            let (closing, rest) = self.take_batch(id, batch)?;
+            if closing || rest || !batch.is_empty() {
                 return Some(closing);
             }
             wake.notified().await;

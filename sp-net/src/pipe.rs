@@ -5,6 +5,7 @@
 //! in-process pipes directly (`transport/inproc.rs`).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use sp_proto::wire::{FrameError, HeaderError};
@@ -14,6 +15,7 @@ use crate::core::{AttachError, ReadState, Shared, SharedRef};
 use crate::future::BoxFuture;
 use crate::stats::Count;
 use crate::sync::Notify;
+use crate::transport::direct::DirectWriter;
 use crate::transport::tls::PeerCertificates;
 
 /// How a connection ended.
@@ -65,6 +67,8 @@ pub(crate) struct Established {
     pub(crate) reader: Box<dyn MsgRead>,
     /// The sending side.
     pub(crate) writer: Box<dyn MsgWrite>,
+    /// The sending side's connection, shared for write-through (plain TCP and IPC).
+    pub(crate) direct: Option<Arc<DirectWriter>>,
 }
 
 /// Attaches a pipe for an established connection and runs it to completion. Returns how
@@ -75,9 +79,11 @@ pub(crate) async fn run(shared: SharedRef, conn: Established, info: PipeInfo) ->
         peer_certificates,
         reader,
         writer,
+        direct,
     } = conn;
     let peer = peer.as_str();
-    let (id, wake_writer, wake_reader) = match shared.attach_pipe(info, peer, peer_certificates) {
+    let attached = shared.attach_pipe(info, peer, peer_certificates, direct);
+    let (id, wake_writer, wake_reader) = match attached {
         Ok(x) => x,
         Err(AttachError::Closed) => return (PipeEnd::SocketClosed, false),
         Err(AttachError::Refused(e)) => {
@@ -166,9 +172,9 @@ async fn write_loop(
         let Some(closing) = shared.next_batch(id, &mut batch, wake).await else {
             return PipeEnd::SocketClosed;
         };
-        if batch.is_empty() {
-            // Only when closing: everything accepted was written.
-            debug_assert!(closing);
+        if batch.is_empty() && closing {
+            // Everything accepted was written (close writes the tail of a frame the
+            // sending thread wrote in part, if any).
             writer.close().await;
             return PipeEnd::SocketClosed;
         }

@@ -99,6 +99,10 @@ pub struct PipeStats {
     pub msgs_out: u64,
     /// Payload bytes written.
     pub bytes_out: u64,
+    /// Of `msgs_out`, those the sending thread wrote to the connection itself (TCP and
+    /// IPC: a small message sent while the pipe's writer was idle and its queue empty)
+    /// instead of queueing them for the writer task.
+    pub msgs_written_through: u64,
 }
 
 impl Default for PipeStats {
@@ -110,6 +114,7 @@ impl Default for PipeStats {
             bytes_in: 0,
             msgs_out: 0,
             bytes_out: 0,
+            msgs_written_through: 0,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! turning the stream into messages for the pipe loops.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -11,6 +12,7 @@ use sp_proto::{Message, SocketType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::pipe::{MsgRead, MsgWrite, PipeEnd};
+use crate::transport::direct::DirectWriter;
 use crate::transport::{BoxFuture, BoxWrite, Conn, ReadSide};
 
 /// Exchanges SP headers on `conn` within `timeout`; returns the peer's type.
@@ -130,20 +132,37 @@ pub(crate) struct StreamWriter {
     writer: BoxWrite,
     format: FrameFormat,
     out: BytesMut,
+    /// The write half shared with the pipe's slot for write-through, whose unwritten
+    /// tail of a frame comes before anything this writer writes.
+    direct: Option<Arc<DirectWriter>>,
 }
 
 impl StreamWriter {
-    pub(crate) fn new(writer: BoxWrite, format: FrameFormat) -> Self {
+    pub(crate) fn new(
+        writer: BoxWrite,
+        format: FrameFormat,
+        direct: Option<Arc<DirectWriter>>,
+    ) -> Self {
         Self {
             writer,
             format,
+            direct,
             // Grown on first use (up to about FLUSH_AT plus one copied frame, then kept):
             // a connection that never sends, or only small messages, holds little.
             out: BytesMut::new(),
         }
     }
 
+    /// Writes the tail of a frame the sending thread wrote in part, if any.
+    async fn write_rest(&mut self) -> Result<(), PipeEnd> {
+        if let Some(rest) = self.direct.as_ref().and_then(|d| d.take_rest()) {
+            self.writer.write_all(&rest).await?;
+        }
+        Ok(())
+    }
+
     async fn write_all(&mut self, batch: &mut VecDeque<Message>) -> Result<(), PipeEnd> {
+        self.write_rest().await?;
         for msg in batch.drain(..) {
             let mut prefix = [0u8; 9];
             let n = encode_prefix(self.format, msg.wire_len() as u64, &mut prefix);
@@ -202,7 +221,9 @@ impl MsgWrite for StreamWriter {
 
     fn close(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let _ = self.writer.shutdown().await;
+            if self.write_rest().await.is_ok() {
+                let _ = self.writer.shutdown().await;
+            }
         })
     }
 }

@@ -27,7 +27,7 @@ fn loom_delivery_wakes_a_blocked_receiver() {
     loom::model(|| {
         let shared = socket(SocketType::Pull);
         let (pipe, _, _) = shared
-            .attach_pipe(PipeInfo::default(), "test", None)
+            .attach_pipe(PipeInfo::default(), "test", None, None)
             .unwrap();
         let s = shared.clone();
         let t = thread::spawn(move || s.deliver(pipe, &mut vec![Bytes::from_static(b"m")]));
@@ -43,7 +43,7 @@ fn loom_two_pipes_deliver_while_one_thread_receives() {
         let mut senders = Vec::new();
         for body in [&b"a"[..], &b"b"[..]] {
             let (pipe, _, _) = shared
-                .attach_pipe(PipeInfo::default(), "test", None)
+                .attach_pipe(PipeInfo::default(), "test", None, None)
                 .unwrap();
             let s = shared.clone();
             senders.push(thread::spawn(move || {
@@ -88,7 +88,7 @@ fn loom_pipe_removal_racing_delivery_loses_nothing_silently() {
     loom::model(|| {
         let shared = socket(SocketType::Pull);
         let (pipe, _, _) = shared
-            .attach_pipe(PipeInfo::default(), "test", None)
+            .attach_pipe(PipeInfo::default(), "test", None, None)
             .unwrap();
         let s1 = shared.clone();
         let deliverer =
@@ -117,7 +117,7 @@ fn loom_sender_blocked_on_a_full_pipe_wakes_when_the_writer_drains() {
         // first message and returns the pipe's writability.
         let shared = Shared::new(AnyProtocol::new(SocketType::Push, Config::cooked(1)), 1, 1);
         let (pipe, _, _) = shared
-            .attach_pipe(PipeInfo::default(), "test", None)
+            .attach_pipe(PipeInfo::default(), "test", None, None)
             .unwrap();
         block_on(shared.send_loop(Message::from("1"), |p, now, m| p.send(now, m))).unwrap();
         let s = shared.clone();
@@ -138,7 +138,7 @@ fn loom_a_send_wakes_an_idle_writer() {
         // message and must wake it, whichever runs first.
         let shared = socket(SocketType::Push);
         let (pipe, wake_writer, _) = shared
-            .attach_pipe(PipeInfo::default(), "test", None)
+            .attach_pipe(PipeInfo::default(), "test", None, None)
             .unwrap();
         let s = shared.clone();
         let writer = thread::spawn(move || {
@@ -156,7 +156,7 @@ fn loom_close_wakes_an_idle_writer() {
     loom::model(|| {
         let shared = socket(SocketType::Push);
         let (pipe, wake_writer, _) = shared
-            .attach_pipe(PipeInfo::default(), "test", None)
+            .attach_pipe(PipeInfo::default(), "test", None, None)
             .unwrap();
         let s = shared.clone();
         let closer = thread::spawn(move || s.shutdown());
@@ -180,7 +180,7 @@ fn loom_a_receive_resumes_a_paused_reader() {
         config.options.set_recv_queue(1).unwrap();
         let shared = Shared::new(AnyProtocol::new(SocketType::Pull, config), 1, 4);
         let (pipe, _, wake_reader) = shared
-            .attach_pipe(PipeInfo::default(), "test", None)
+            .attach_pipe(PipeInfo::default(), "test", None, None)
             .unwrap();
         let state = shared.deliver(pipe, &mut vec![Bytes::from_static(b"m")]);
         assert_eq!(state, ReadState::Paused);

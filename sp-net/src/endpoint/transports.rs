@@ -63,12 +63,13 @@ impl StreamSetup {
             peer,
             peer_certificates,
         } = conn;
-        let (reader, writer) = crate::transport::split(io);
+        let (reader, writer, direct) = crate::transport::split(io, self.format);
         Ok(Established {
             peer,
             peer_certificates,
             reader: Box::new(StreamReader::new(reader, self.format, self.max_recv)),
-            writer: Box::new(StreamWriter::new(writer, self.format)),
+            writer: Box::new(StreamWriter::new(writer, self.format, direct.clone())),
+            direct,
         })
     }
 }
@@ -300,6 +301,7 @@ fn inproc_pipe(
         peer_certificates: None,
         reader: Box::new(InprocReader::new(from_peer, max_recv)),
         writer: Box::new(to_peer),
+        direct: None,
     })
 }
 

@@ -6,11 +6,16 @@
 //! transport trait and runs the accept and dial loops.
 
 use std::io;
+use std::sync::Arc;
 
+use sp_proto::wire::frame::FrameFormat;
 use tokio::io::{AsyncRead, AsyncWrite};
+
+use direct::{DirectWriter, Half, SharedWrite};
 
 use crate::url::Url;
 
+pub(crate) mod direct;
 pub(crate) mod inproc;
 mod inproc_queue;
 mod read_side;
@@ -65,14 +70,24 @@ fn owned_halves(io: &dyn Io) -> Option<Owned> {
 }
 
 /// Splits a connection into its read and write halves: TCP and Unix streams into their
-/// owned halves (no lock between the two directions), anything else through
-/// `tokio::io::split`.
-pub(crate) fn split(io: Box<dyn Io>) -> (ReadSide, BoxWrite) {
+/// owned halves (no lock between the two directions), the write half shared with the
+/// pipe's slot for write-through ([`direct`]), anything else through `tokio::io::split`
+/// (and no write-through). `format` is the framing of the connection's messages.
+pub(crate) fn split(
+    io: Box<dyn Io>,
+    format: FrameFormat,
+) -> (ReadSide, BoxWrite, Option<Arc<DirectWriter>>) {
+    let shared = |half| {
+        let direct = Arc::new(DirectWriter::new(half, format));
+        let write: BoxWrite = Box::new(SharedWrite(direct.clone()));
+        (write, Some(direct))
+    };
     match owned_halves(&*io) {
         Some(Owned::Tcp) => {
             if let Ok(s) = io.into_any().downcast::<tokio::net::TcpStream>() {
                 let (r, w) = s.into_split();
-                return (ReadSide::Tcp(r), Box::new(w));
+                let (w, direct) = shared(Half::Tcp(w));
+                return (ReadSide::Tcp(r), w, direct);
             }
             unreachable!("checked type");
         }
@@ -80,14 +95,15 @@ pub(crate) fn split(io: Box<dyn Io>) -> (ReadSide, BoxWrite) {
         Some(Owned::Unix) => {
             if let Ok(s) = io.into_any().downcast::<tokio::net::UnixStream>() {
                 let (r, w) = s.into_split();
-                return (ReadSide::Unix(r), Box::new(w));
+                let (w, direct) = shared(Half::Unix(w));
+                return (ReadSide::Unix(r), w, direct);
             }
             unreachable!("checked type");
         }
         None => {}
     }
     let (r, w) = tokio::io::split(io);
-    (ReadSide::Other(Box::new(r)), Box::new(w))
+    (ReadSide::Other(Box::new(r)), Box::new(w), None)
 }
 
 /// The read half of a connection.

@@ -343,5 +343,6 @@ pub(super) fn pipe_halves(
         peer_certificates: up.peer_certificates,
         reader: Box::new(reader),
         writer: Box::new(WsWriter { sink }),
+        direct: None,
     }
 }
