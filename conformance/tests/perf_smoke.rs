@@ -70,14 +70,16 @@ fn every_service_workload_runs_for_every_library() {
     }
 }
 
-/// Runs the C API rows (`--only capi --smoke`) with `lib` as our library: the report
-/// and perf-bench's log. One run at a time: the rows use fixed TCP ports.
+/// Runs the C API rows (`--only capi --smoke`, on all CPUs and pinned to CPU 0) with
+/// `lib` as our library: the report and perf-bench's log. One run at a time: the rows use
+/// fixed TCP ports.
 fn capi_rows(lib: &std::path::Path, tag: &str) -> (String, String) {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let out = std::env::temp_dir().join(format!("sp-perf-{tag}-{}.md", std::process::id()));
     let run = Command::new(PERF_BENCH)
         .args(["--only", "capi", "--smoke", "--reps", "1", "--ours", OURS])
+        .args(["--pin", "0"])
         .arg("--capi-lib")
         .arg(lib)
         .arg("--out")
@@ -91,13 +93,20 @@ fn capi_rows(lib: &std::path::Path, tag: &str) -> (String, String) {
     (report, log)
 }
 
-/// The figures of a C API row: on libnanomsg, on ours, and their ratio.
-fn capi_row<'a>(report: &'a str, what: &str) -> Vec<&'a str> {
-    let row = report
+/// The figures of the C API rows named `what`, one row per placement (all CPUs, then
+/// pinned): on libnanomsg, on ours, and their ratio.
+fn capi_rows_of<'a>(report: &'a str, what: &str) -> Vec<Vec<&'a str>> {
+    let rows: Vec<Vec<&str>> = report
         .lines()
-        .find(|l| l.starts_with(what))
-        .unwrap_or_else(|| panic!("no {what} row:\n{report}"));
-    row.split('|').map(str::trim).skip(2).take(3).collect()
+        .filter(|l| l.starts_with(what))
+        .map(|row| row.split('|').map(str::trim).skip(3).take(3).collect())
+        .collect();
+    assert_eq!(
+        rows.len(),
+        2,
+        "{what}: not one row per placement:\n{report}"
+    );
+    rows
 }
 
 const CAPI_ROWS: [&str; 2] = ["| round trip (µs) |", "| throughput (msg/s) |"];
@@ -118,11 +127,12 @@ fn the_c_api_rows_run_on_both_libraries() {
         "the run on our library did not load it:\n{report}"
     );
     for what in CAPI_ROWS {
-        let cells = capi_row(&report, what);
-        assert!(
-            cells.iter().all(|c| *c != "–"),
-            "{what} lacks a figure: {cells:?}"
-        );
+        for cells in capi_rows_of(&report, what) {
+            assert!(
+                cells.iter().all(|c| *c != "–"),
+                "{what} lacks a figure: {cells:?}"
+            );
+        }
     }
 }
 
@@ -145,12 +155,13 @@ fn c_api_rows_on_the_real_library_have_no_figure_for_ours() {
     assert!(log.contains("not sp-rs's: not timed"), "{log}");
     assert!(report.contains("did not load it"), "{report}");
     for what in CAPI_ROWS {
-        let cells = capi_row(&report, what);
-        assert_ne!(cells[0], "–", "{what}: libnanomsg has no figure");
-        assert_eq!(
-            &cells[1..],
-            ["–", "–"],
-            "{what} timed the wrong library as ours"
-        );
+        for cells in capi_rows_of(&report, what) {
+            assert_ne!(cells[0], "–", "{what}: libnanomsg has no figure");
+            assert_eq!(
+                &cells[1..],
+                ["–", "–"],
+                "{what} timed the wrong library as ours"
+            );
+        }
     }
 }

@@ -126,7 +126,7 @@ fn main() -> ExitCode {
     }
     let conns = mem_conns();
     let mut placements = vec![service::Placement::All];
-    placements.extend(pin.map(service::Placement::Pinned));
+    placements.extend(pin.clone().map(service::Placement::Pinned));
     let service_cells = service::cells(scale, smoke);
     let run_services = || {
         let mut outs = service::Outputs::new();
@@ -163,7 +163,7 @@ fn main() -> ExitCode {
             return write_doc(&out, &splice_section(&doc, "## Memory", &section));
         }
         Some("capi") => {
-            let section = capi::run(&dir, reps, scale, smoke);
+            let section = capi::run(&dir, reps, scale, smoke, pin.as_deref());
             print!("{section}");
             let doc = std::fs::read_to_string(&out).unwrap_or_default();
             return write_doc(
@@ -222,7 +222,7 @@ fn main() -> ExitCode {
         res[p].1.insert((kind, t, s, i), median(&mut v));
     }
     let services = run_services();
-    let capi = capi::run(&dir, reps, scale, false);
+    let capi = capi::run(&dir, reps, scale, false, pin.as_deref());
     let memory = render_memory(&run_memory(&dir, conns), conns);
     let md = render(
         &res,

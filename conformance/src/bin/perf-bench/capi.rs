@@ -32,10 +32,41 @@ fn loaded(dir: &Path, imp: &str) -> String {
     out.strip_prefix("library: ").unwrap_or(out).to_owned()
 }
 
-/// Runs the rows `reps` times (the two libraries interleaved) and renders the section.
-/// A run on "our library" that did not load it (no `sp-rs` in `nanomsg-perf version`)
-/// is not timed: its cells show `–`.
-pub(crate) fn run(dir: &Path, reps: usize, scale: f64, smoke: bool) -> String {
+/// Where a run was placed: on every CPU, or pinned with `taskset -c CPUS`.
+fn placement_label(pin: Option<&str>) -> String {
+    match pin {
+        None => "all CPUs".to_owned(),
+        Some(cpus) => format!("pinned to CPUs {cpus}"),
+    }
+}
+
+/// The samples of one cell: its median and its spread.
+#[derive(Clone, Debug, Default)]
+struct Cell(Vec<f64>);
+
+impl Cell {
+    fn median(&self) -> Option<f64> {
+        median(&mut self.0.clone())
+    }
+
+    /// `median (min–max)`, or `–` without samples.
+    fn shown(&self) -> String {
+        let min = self.0.iter().copied().reduce(f64::min);
+        let max = self.0.iter().copied().reduce(f64::max);
+        match (self.median(), min, max) {
+            (Some(m), Some(lo), Some(hi)) => {
+                format!("{} ({}–{})", num(Some(m)), num(Some(lo)), num(Some(hi)))
+            }
+            _ => num(None),
+        }
+    }
+}
+
+/// Runs the rows `reps` times (the two libraries interleaved; with `pin`, every cell a
+/// second time under `taskset -c`) and renders the section. A run on "our library" that
+/// did not load it (no `sp-rs` in `nanomsg-perf version`) is not timed: its cells show
+/// `–`.
+pub(crate) fn run(dir: &Path, reps: usize, scale: f64, smoke: bool, pin: Option<&str>) -> String {
     let impls = ["nanomsg", CAPI];
     let ours_loaded = loaded(dir, CAPI);
     let is_ours = ours_loaded.starts_with("sp-rs ");
@@ -44,56 +75,74 @@ pub(crate) fn run(dir: &Path, reps: usize, scale: f64, smoke: bool) -> String {
             "C API: nanomsg-perf on our library loaded {ours_loaded}, not sp-rs's: not timed"
         );
     }
-    let mut samples: Vec<((Kind, &str), Vec<f64>)> = Vec::new();
+    let placements: Vec<Option<&str>> = std::iter::once(None).chain(pin.map(Some)).collect();
+    let mut samples: Vec<((usize, Kind, &str), Cell)> = Vec::new();
     for rep in 0..reps {
-        for (k, kind) in [Kind::Lat, Kind::Thr].into_iter().enumerate() {
-            for (j, imp) in impls.into_iter().enumerate() {
-                if imp == CAPI && !is_ours {
-                    continue;
-                }
-                let n = if smoke {
-                    smoke_count(kind)
-                } else {
-                    count(kind, "nanomsg", SIZE, scale)
-                };
-                // Run numbers of their own (15000 on), so fresh ports for every run.
-                let seq = 15_000 + (rep * 2 + k) * 2 + j;
-                let r = run_cell(dir, imp, "tcp", kind, (SIZE, n), seq, None);
-                eprintln!(
-                    "rep {rep} C API {kind:?} tcp 64 B {imp}: {}",
-                    r.map_or("failed".into(), |v| format!("{v:.1}"))
-                );
-                match samples.iter_mut().find(|(key, _)| *key == (kind, imp)) {
-                    Some((_, v)) => v.extend(r),
-                    None => samples.push(((kind, imp), r.into_iter().collect())),
+        for (p, at) in placements.iter().enumerate() {
+            for (k, kind) in [Kind::Lat, Kind::Thr].into_iter().enumerate() {
+                for (j, imp) in impls.into_iter().enumerate() {
+                    if imp == CAPI && !is_ours {
+                        continue;
+                    }
+                    let n = if smoke {
+                        smoke_count(kind)
+                    } else {
+                        count(kind, "nanomsg", SIZE, scale)
+                    };
+                    // Run numbers of their own (15000 on), so fresh ports for every run.
+                    let seq = 15_000 + ((rep * placements.len() + p) * 2 + k) * 2 + j;
+                    let r = run_cell(dir, imp, "tcp", kind, (SIZE, n), seq, *at);
+                    eprintln!(
+                        "rep {rep} C API {kind:?} tcp 64 B {imp}, {}: {}",
+                        placement_label(*at),
+                        r.map_or("failed".into(), |v| format!("{v:.1}"))
+                    );
+                    match samples.iter_mut().find(|(key, _)| *key == (p, kind, imp)) {
+                        Some((_, c)) => c.0.extend(r),
+                        None => samples.push(((p, kind, imp), Cell(r.into_iter().collect()))),
+                    }
                 }
             }
         }
     }
-    let mut figure = |kind: Kind, imp: &str| {
+    let cell = |p: usize, kind: Kind, imp: &str| {
         samples
-            .iter_mut()
-            .find(|(key, _)| *key == (kind, imp))
-            .and_then(|(_, v)| median(v))
+            .iter()
+            .find(|(key, _)| *key == (p, kind, imp))
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default()
     };
-    let lat = (figure(Kind::Lat, "nanomsg"), figure(Kind::Lat, CAPI));
-    let thr = (figure(Kind::Thr, "nanomsg"), figure(Kind::Thr, CAPI));
-    render(&ours_loaded, &loaded(dir, "nanomsg"), lat, thr, reps)
+    let rows: Vec<Row> = placements
+        .iter()
+        .enumerate()
+        .map(|(p, at)| Row {
+            placement: placement_label(*at),
+            lat: (cell(p, Kind::Lat, "nanomsg"), cell(p, Kind::Lat, CAPI)),
+            thr: (cell(p, Kind::Thr, "nanomsg"), cell(p, Kind::Thr, CAPI)),
+        })
+        .collect();
+    render(&ours_loaded, &loaded(dir, "nanomsg"), &rows, reps)
 }
 
-type Pair = (Option<f64>, Option<f64>);
+/// One placement's cells: (libnanomsg, ours) for the round trip and the throughput.
+struct Row {
+    placement: String,
+    lat: (Cell, Cell),
+    thr: (Cell, Cell),
+}
 
-fn render(ours: &str, theirs: &str, lat: Pair, thr: Pair, reps: usize) -> String {
+fn render(ours: &str, theirs: &str, rows: &[Row], reps: usize) -> String {
     let mut md = String::from("## C API: nanomsg-perf on our libnanomsg\n\n");
     let _ = writeln!(
         md,
         "The same `nanomsg-perf` binary (written against `nn_*`, linked to \
          `libnanomsg.so.5`) on the real libnanomsg and on ours (sp-capi), chosen by \
          `LD_LIBRARY_PATH`: 64 B over TCP, PAIR ping-pong round trip and PUSH/PULL \
-         throughput, medians of {reps} runs, the two libraries interleaved. \
+         throughput, {reps} runs per cell, the two libraries interleaved; each cell shows \
+         the median and, in brackets, the lowest and highest run. \
          `perf-bench --only capi` regenerates this section alone (with `--capi-lib PATH` \
-         for a library other than `libnanomsg.so` beside `perf-bench`). Loaded: {theirs}; \
-         {ours}.\n"
+         for a library other than `libnanomsg.so` beside `perf-bench`, and `--pin CPUS` \
+         for a second, pinned placement). Loaded: {theirs}; {ours}.\n"
     );
     if !ours.starts_with("sp-rs ") {
         md.push_str(
@@ -102,24 +151,38 @@ fn render(ours: &str, theirs: &str, lat: Pair, thr: Pair, reps: usize) -> String
         );
     }
     md.push_str(
-        "| 64 B over TCP | on libnanomsg | on our libnanomsg | ours / libnanomsg |\n\
-         |---|---|---|---|\n",
+        "| 64 B over TCP | placement | on libnanomsg | on our libnanomsg | ours / libnanomsg |\n\
+         |---|---|---|---|---|\n",
     );
-    for (what, (a, b)) in [("round trip (µs)", lat), ("throughput (msg/s)", thr)] {
-        let _ = writeln!(md, "| {what} | {} | {} | {} |", num(a), num(b), ratio(b, a));
+    for row in rows {
+        for (what, (a, b)) in [
+            ("round trip (µs)", &row.lat),
+            ("throughput (msg/s)", &row.thr),
+        ] {
+            let _ = writeln!(
+                md,
+                "| {what} | {} | {} | {} | {} |",
+                row.placement,
+                a.shown(),
+                b.shown(),
+                ratio(b.median(), a.median())
+            );
+        }
     }
     md.push_str("\n| target | goal | measured | met |\n|---|---|---|---|\n");
-    let per = |(a, b): Pair| Some(b? / a?);
-    md.push_str(&target_row(
-        "throughput, ours / libnanomsg",
-        "≥ 3×",
-        per(thr).map(|v| (format!("{v:.2}×"), v >= 3.0)),
-    ));
-    md.push_str(&target_row(
-        "round trip, ours / libnanomsg",
-        "≤ 1.00×",
-        per(lat).map(|v| (format!("{v:.2}×"), v <= 1.0)),
-    ));
+    let per = |(a, b): &(Cell, Cell)| Some(b.median()? / a.median()?);
+    for row in rows {
+        md.push_str(&target_row(
+            &format!("throughput, ours / libnanomsg, {}", row.placement),
+            "≥ 3×",
+            per(&row.thr).map(|v| (format!("{v:.2}×"), v >= 3.0)),
+        ));
+        md.push_str(&target_row(
+            &format!("round trip, ours / libnanomsg, {}", row.placement),
+            "≤ 1.00×",
+            per(&row.lat).map(|v| (format!("{v:.2}×"), v <= 1.0)),
+        ));
+    }
     md.push('\n');
     md
 }
