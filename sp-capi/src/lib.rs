@@ -17,6 +17,7 @@
 #![allow(unsafe_code)]
 
 mod addr;
+mod chunks;
 mod device;
 mod errno;
 mod fds;
@@ -274,7 +275,7 @@ pub unsafe extern "C" fn nn_send(s: c_int, buf: *const c_void, len: usize, flags
         } else {
             // SAFETY: non-null, and the caller guarantees `len` readable bytes at `buf`
             // for the duration of the call; they are copied before returning.
-            Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) })
+            chunks::copy(unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) })
         };
         send_on(&e, body, flags)?;
         Ok(n)
