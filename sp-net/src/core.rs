@@ -73,10 +73,11 @@ impl PipeSlot {
     /// queued before it, it is small and the pipe was quiet (see [`WRITE_THROUGH_GAP`]).
     /// `false`: queue it as usual.
     fn write_through(&mut self, msg: &Message) -> bool {
-        let Some(direct) = self.direct.clone() else {
-            return false;
-        };
-        if !self.writer_idle || !self.out.is_empty() || !DirectWriter::fits(msg) {
+        if self.direct.is_none()
+            || !self.writer_idle
+            || !self.out.is_empty()
+            || !DirectWriter::fits(msg)
+        {
             return false;
         }
         let now = std::time::Instant::now();
@@ -89,7 +90,9 @@ impl PipeSlot {
         if !quiet_since(self.last_write_through) {
             return false;
         }
-        let written = direct.try_write(msg);
+        let Some(written) = self.direct.as_ref().map(|d| d.try_write(msg)) else {
+            return false;
+        };
         // Timed from the end of the write, which may take long (over loopback the kernel
         // delivers to the receiving socket inside the call): the sender's next message,
         // whatever the write cost it, is quiet only after a gap of its own.
