@@ -51,11 +51,10 @@ pub(crate) struct PipeSlot {
     pub(crate) peer_certificates: Option<PeerCertificates>,
     /// The connection's write half, for write-through (plain TCP and IPC only).
     pub(crate) direct: Option<std::sync::Arc<DirectWriter>>,
-    /// The writer task took an empty queue and waits: nothing is being written.
-    pub(crate) writer_idle: bool,
     /// A frame was written through in part: the writer task owes its rest.
     pub(crate) owed_rest: bool,
-    /// Since when the writer task has been idle (kept only with `direct`).
+    /// Since when the writer task has been idle: it took an empty queue and waits, so
+    /// nothing is being written (`None` while it writes; kept only with `direct`).
     pub(crate) idle_since: Option<std::time::Instant>,
     /// When the last write-through ended.
     pub(crate) last_write_through: Option<std::time::Instant>,
@@ -74,7 +73,7 @@ impl PipeSlot {
     /// `false`: queue it as usual.
     fn write_through(&mut self, msg: &Message) -> bool {
         if self.direct.is_none()
-            || !self.writer_idle
+            || self.idle_since.is_none()
             || !self.out.is_empty()
             || !DirectWriter::fits(msg)
         {
@@ -84,7 +83,7 @@ impl PipeSlot {
         let quiet_since = |t: Option<std::time::Instant>| {
             t.is_none_or(|t| now.saturating_duration_since(t) >= WRITE_THROUGH_GAP)
         };
-        if self.idle_since.is_none() || !quiet_since(self.idle_since) {
+        if !quiet_since(self.idle_since) {
             return false;
         }
         if !quiet_since(self.last_write_through) {
@@ -100,7 +99,7 @@ impl PipeSlot {
         match written {
             Direct::Written => {}
             Direct::Partial => {
-                self.writer_idle = false;
+                self.idle_since = None;
                 self.owed_rest = true;
                 self.wake_writer.notify_one();
             }
@@ -434,9 +433,8 @@ impl Shared {
                 },
                 peer_certificates: peer_certificates.clone(),
                 direct,
-                // Until the writer task first finds the queue empty.
-                writer_idle: false,
                 owed_rest: false,
+                // Until the writer task first finds the queue empty.
                 idle_since: None,
                 last_write_through: None,
             }),
@@ -557,10 +555,11 @@ impl Shared {
         let closing = slot.closing;
         let rest = std::mem::take(&mut slot.owed_rest);
         let idle = batch.is_empty() && !rest && !closing;
-        if idle && !slot.writer_idle && slot.direct.is_some() {
+        if !idle {
+            slot.idle_since = None;
+        } else if slot.idle_since.is_none() && slot.direct.is_some() {
             slot.idle_since = Some(std::time::Instant::now());
         }
-        slot.writer_idle = idle;
         if slot.owed_writable {
             slot.owed_writable = false;
             st.input().handle_writable(now, id);

@@ -95,7 +95,8 @@ pub struct PipeStats {
     pub msgs_in: u64,
     /// Payload bytes received.
     pub bytes_in: u64,
-    /// Messages written (queued for the connection).
+    /// Messages written (queued for the connection, or written through: see
+    /// `msgs_written_through`).
     pub msgs_out: u64,
     /// Payload bytes written.
     pub bytes_out: u64,

@@ -22,7 +22,7 @@
 //! just the service workloads and `--only capi` just the C API rows; each replaces its
 //! own section of the existing `--out`
 //! file (appending it if missing), leaving the rest of the file as it was. `--pin CPUS`
-//! runs every timing and service cell a second time under `taskset -c CPUS`, reported
+//! runs every timing, service and C API cell a second time under `taskset -c CPUS`, reported
 //! in labelled tables and columns beside the unpinned ones (memory is not repeated).
 //! `--smoke` runs the service workloads and the C API rows at tiny peer counts and
 //! counts, to check that they work (the test suite does this with the debug build).
